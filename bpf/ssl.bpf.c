@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* ssl.bpf.c -- uprobes on OpenSSL's SSL_write/SSL_read(_ex)/SSL_free: plaintext to a ring buffer. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "events.h"
+#include "common.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Arguments of an SSL call in flight, saved at entry for the return probe. */
+struct ssl_args {
+	__u64 ssl;
+	__u64 buf;
+	__u64 lenp;	/* size_t * of the _ex variants, else 0 */
+	__u64 ts_ns;
+	__u32 dir;
+	__u32 nest;	/* calls of ours made inside this one (ignored) */
+};
+
+struct conn_key {
+	__u64 ssl;
+	__u32 tgid;
+	__u32 dir;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);	/* resized from userspace before load */
+} rb SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);		/* pid_tgid */
+	__type(value, struct ssl_args);
+} active SEC(".maps");
+
+/* Bytes seen so far per connection and direction: lets userspace see gaps. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct conn_key);
+	__type(value, __u64);
+} offsets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lt_data_event);
+} scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LT_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+/* Processes to trace when filter_tgid is set (llmtap run -p). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, __u8);
+} tgids SEC(".maps");
+
+const volatile __u32 self_tgid = 0;	/* never trace the tracer itself */
+const volatile __u8 filter_tgid = 0;
+const volatile __u32 chunks_max = LT_CHUNKS_MAX;
+
+/* State handed to emit_chunk() by bpf_loop(). */
+struct emit_ctx {
+	struct ssl_args *args;
+	__u64 pid_tgid;
+	__u64 total;
+	__u64 base;	/* stream offset of the call's first byte */
+	__u64 ts_end;
+	__u64 nchunks;	/* chunks to send; fewer than the call needs when over the cap */
+};
+
+static __always_inline int wanted(__u32 tgid)
+{
+	if (tgid == self_tgid)
+		return 0;
+	if (filter_tgid && !bpf_map_lookup_elem(&tgids, &tgid))
+		return 0;
+	return 1;
+}
+
+static __always_inline int ssl_enter(void *ssl, const void *buf, void *lenp, __u32 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ssl_args args = {}, *cur;
+
+	if (!wanted(id >> 32))
+		return 0;
+	/* An SSL call made from inside another (a library wrapping the other
+	 * variant) is counted, not recorded: the outer call reports the bytes. */
+	cur = bpf_map_lookup_elem(&active, &id);
+	if (cur) {
+		cur->nest++;
+		return 0;
+	}
+	args.ssl = (__u64)ssl;
+	args.buf = (__u64)buf;
+	args.lenp = (__u64)lenp;
+	args.ts_ns = bpf_ktime_get_ns();
+	args.dir = dir;
+	bpf_map_update_elem(&active, &id, &args, BPF_ANY);
+	return 0;
+}
+
+/* bpf_loop() callback: send chunk i of the call's buffer. Returns 1 to stop. */
+static long emit_chunk(__u32 i, void *data)
+{
+	struct emit_ctx *ctx = data;
+	struct lt_data_event *e;
+	__u32 zero = 0;
+	__u64 off = (__u64)i * LT_CHUNK_MAX, n;
+
+	if (off >= ctx->total)
+		return 1;
+	n = ctx->total - off;
+	if (n > LT_CHUNK_MAX)
+		n = LT_CHUNK_MAX;
+	e = bpf_map_lookup_elem(&scratch, &zero);
+	if (!e)
+		return 1;
+	e->hdr.type = LT_EV_DATA;
+	e->hdr.tgid = ctx->pid_tgid >> 32;
+	e->hdr.tid = (__u32)ctx->pid_tgid;
+	e->hdr.ts_ns = ctx->args->ts_ns;
+	e->ssl = ctx->args->ssl;
+	e->ts_end_ns = ctx->ts_end;
+	e->offset = ctx->base + off;
+	e->len = n;
+	e->call_len = ctx->total;
+	e->dir = ctx->args->dir;
+	/* The last chunk sent owns the bytes beyond the cap, so userspace keeps framing. */
+	e->missing = (i + 1 == ctx->nchunks) ? ctx->total - off - n : 0;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	if (bpf_probe_read_user(e->data, n, (void *)(ctx->args->buf + off))) {
+		counter_add(&counters, LT_CNT_READ_ERR, 1);
+		return 0;
+	}
+	if (bpf_ringbuf_output(&rb, e, offsetof(struct lt_data_event, data) + n, 0)) {
+		counter_add(&counters, LT_CNT_DROPS, 1);
+		counter_add(&counters, LT_CNT_DROP_BYTES, n);
+		return 0;
+	}
+	counter_add(&counters, LT_CNT_EVENTS, 1);
+	return 0;
+}
+
+/* Common return path: ret is the byte count (plain variants) or 1/0 (_ex). */
+static __always_inline int ssl_exit(long ret, int ex)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ssl_args *args = bpf_map_lookup_elem(&active, &id);
+	struct conn_key key = {};
+	struct emit_ctx ctx = {};
+	__u64 total = 0, *base, zero = 0, nchunks;
+
+	if (!args)
+		return 0;
+	if (args->nest) {
+		args->nest--;
+		return 0;
+	}
+	if (ex) {
+		/* *written / *readbytes is meaningful only when the call returned 1 */
+		if (ret == 1 && args->lenp)
+			bpf_probe_read_user(&total, sizeof(total), (void *)args->lenp);
+	} else if (ret > 0) {
+		total = ret;
+	}
+	if (!total)
+		goto out_delete;
+
+	key.ssl = args->ssl;
+	key.tgid = id >> 32;
+	key.dir = args->dir;
+	base = bpf_map_lookup_elem(&offsets, &key);
+	if (!base) {
+		bpf_map_update_elem(&offsets, &key, &zero, BPF_NOEXIST);
+		base = bpf_map_lookup_elem(&offsets, &key);
+		if (!base)
+			goto out_delete;
+	}
+	ctx.args = args;
+	ctx.pid_tgid = id;
+	ctx.total = total;
+	ctx.base = *base;
+	ctx.ts_end = bpf_ktime_get_ns();
+	nchunks = (total + LT_CHUNK_MAX - 1) / LT_CHUNK_MAX;
+	if (nchunks > chunks_max) {
+		/* Beyond the cap nothing is copied; the last chunk says how much is missing. */
+		nchunks = chunks_max;
+		counter_add(&counters, LT_CNT_TRUNC, 1);
+	}
+	ctx.nchunks = nchunks;
+	bpf_loop(nchunks, emit_chunk, &ctx, 0);
+	__sync_fetch_and_add(base, total);
+out_delete:
+	bpf_map_delete_elem(&active, &id);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_enter, void *ssl, const void *buf, int num)
+{
+	return ssl_enter(ssl, buf, 0, LT_DIR_WRITE);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_write_exit, int ret)
+{
+	return ssl_exit(ret, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_enter, void *ssl, void *buf, int num)
+{
+	return ssl_enter(ssl, buf, 0, LT_DIR_READ);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_read_exit, int ret)
+{
+	return ssl_exit(ret, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_ex_enter, void *ssl, const void *buf, size_t num, size_t *written)
+{
+	return ssl_enter(ssl, buf, written, LT_DIR_WRITE);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_write_ex_exit, int ret)
+{
+	return ssl_exit(ret, 1);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_ex_enter, void *ssl, void *buf, size_t num, size_t *readbytes)
+{
+	return ssl_enter(ssl, buf, readbytes, LT_DIR_READ);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_read_ex_exit, int ret)
+{
+	return ssl_exit(ret, 1);
+}
+
+/* SSL_free ends the connection: userspace finishes its streams. */
+SEC("uprobe")
+int BPF_KPROBE(ssl_free_enter, void *ssl)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct conn_key key = { .ssl = (__u64)ssl, .tgid = id >> 32 };
+	struct lt_ctl_event *e;
+
+	if (!wanted(id >> 32))
+		return 0;
+	/* Only connections that carried data are of interest. */
+	if (!bpf_map_lookup_elem(&offsets, &key)) {
+		key.dir = LT_DIR_READ;
+		if (!bpf_map_lookup_elem(&offsets, &key))
+			return 0;
+	}
+	key.dir = LT_DIR_WRITE;
+	bpf_map_delete_elem(&offsets, &key);
+	key.dir = LT_DIR_READ;
+	bpf_map_delete_elem(&offsets, &key);
+
+	e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
+	if (!e) {
+		counter_add(&counters, LT_CNT_DROPS, 1);
+		return 0;
+	}
+	e->hdr.type = LT_EV_SSL_FREE;
+	e->hdr.tgid = id >> 32;
+	e->hdr.tid = (__u32)id;
+	e->hdr.pad = 0;
+	e->hdr.ts_ns = bpf_ktime_get_ns();
+	e->ssl = (__u64)ssl;
+	e->exit_code = 0;
+	e->pad = 0;
+	bpf_ringbuf_submit(e, 0);
+	counter_add(&counters, LT_CNT_EVENTS, 1);
+	return 0;
+}

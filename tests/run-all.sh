@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# run-all.sh -- runs every suite of `make test` and prints the summed "N passed, N failed" line.
+# Each suite prints its own "name: N passed, N failed" lines; a suite that exits
+# non-zero without a failure count counts as one failure, so a crash is never green.
+set -u
+cd "$(dirname "$0")/.."
+total_pass=0
+total_fail=0
+
+# run_suite NAME CMD...: run a suite, echo its output, add up its counts.
+run_suite() {
+	local name=$1 out rc p f
+	shift
+	echo "== $name"
+	out=$(mktemp)
+	"$@" 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
+	p=$(grep -Eo '[0-9]+ passed, [0-9]+ failed' "$out" | awk '{s+=$1} END {print s+0}')
+	f=$(grep -Eo '[0-9]+ passed, [0-9]+ failed' "$out" | awk '{s+=$3} END {print s+0}')
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "$name: exited $rc without a failure count"
+		f=1
+	fi
+	total_pass=$((total_pass + p))
+	total_fail=$((total_fail + f))
+	rm -f "$out"
+}
+
+run_suite unit make --no-print-directory unit
+run_suite fuzz make --no-print-directory fuzz-smoke
+run_suite e2e make --no-print-directory e2e
+
+echo
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]

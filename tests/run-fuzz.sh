@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# run-fuzz.sh SECONDS FUZZER... -- a short libFuzzer pass per harness; one check per harness.
+set -u
+secs=$1
+shift
+pass=0
+fail=0
+for f in "$@"; do
+	mkdir -p "$f.corpus"
+	if "$f" -max_total_time="$secs" "$f.corpus" >"$f.log" 2>&1; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1))
+		echo "FAIL $f (last lines of $f.log):"
+		tail -30 "$f.log"
+	fi
+done
+echo "fuzz: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,444 @@
+/* cli.c -- the read-side commands: calls, show, stats. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store.h"
+#include "util.h"
+
+const char *cli_default_db(void)
+{
+	const char *db = getenv("LLMTAP_DB");
+
+	return db && *db ? db : "./llmtap.db";
+}
+
+/* Print the current row of st as one JSON object line, column names as keys. */
+static void row_print_json(sqlite3_stmt *st)
+{
+	json_t *o = json_object();
+	int i, n = sqlite3_column_count(st);
+	char *s;
+
+	for (i = 0; i < n; i++) {
+		const char *name = sqlite3_column_name(st, i);
+		json_t *v;
+
+		switch (sqlite3_column_type(st, i)) {
+		case SQLITE_INTEGER:
+			v = json_integer(sqlite3_column_int64(st, i));
+			break;
+		case SQLITE_FLOAT:
+			v = json_real(sqlite3_column_double(st, i));
+			break;
+		case SQLITE_TEXT:
+			v = json_stringn_nocheck((const char *)sqlite3_column_text(st, i),
+						 sqlite3_column_bytes(st, i));
+			break;
+		default:
+			v = json_null();
+		}
+		json_object_set_new(o, name, v);
+	}
+	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (s)
+		puts(s);
+	free(s);
+	json_decref(o);
+}
+
+/* Parse --since: a duration ago ("10m") or a time ("2026-11-24T10:00:00[Z]",
+ * "2026-11-24 10:00", "2026-11-24"). Returns 0 and epoch ns, -1 if malformed. */
+static int parse_since(const char *s, int64_t *ns)
+{
+	static const char *const fmts[] = {
+		"%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M",
+		"%Y-%m-%d %H:%M", "%Y-%m-%d",
+	};
+	double secs;
+	struct tm tm;
+	size_t i;
+	char *end;
+	time_t t;
+
+	if (!parse_duration(s, &secs)) {
+		*ns = (int64_t)real_ns() - (int64_t)(secs * 1e9);
+		return 0;
+	}
+	for (i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++) {
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(s, fmts[i], &tm);
+		if (!end || (*end && strcmp(end, "Z")))
+			continue;
+		tm.tm_isdst = -1;
+		t = *end == 'Z' ? timegm(&tm) : mktime(&tm);
+		*ns = (int64_t)t * 1000000000;
+		return 0;
+	}
+	return -1;
+}
+
+static void usage_calls(FILE *f)
+{
+	fprintf(f,
+		"usage: llmtap calls [--db PATH] [--json] [--limit N] [--since DURATION|TIME]\n"
+		"                    [-p PID] [--model M]\n"
+		"List recorded LLM calls, oldest first (the newest N).\n");
+}
+
+/* Open the database for reading; prints why not. */
+static struct store *open_db(const char *db)
+{
+	struct store *s;
+
+	if (store_open(&s, db, 1))
+		return NULL;
+	return s;
+}
+
+static const char *col_text(sqlite3_stmt *st, int i, const char *dflt)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	return t ? (const char *)t : dflt;
+}
+
+/* Format a duration column: "-" when NULL. */
+static const char *fmt_ms(sqlite3_stmt *st, int i, char *out, size_t n)
+{
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return "-";
+	snprintf(out, n, "%.0f", sqlite3_column_double(st, i));
+	return out;
+}
+
+static const char *fmt_int(sqlite3_stmt *st, int i, char *out, size_t n)
+{
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return "-";
+	snprintf(out, n, "%lld", (long long)sqlite3_column_int64(st, i));
+	return out;
+}
+
+static void fmt_time(int64_t ns, char *out, size_t n)
+{
+	time_t t = ns / 1000000000;
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	strftime(out, n, "%m-%d %H:%M:%S", &tm);
+}
+
+int cmd_calls(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "limit", required_argument, NULL, 'n' },
+		{ "since", required_argument, NULL, 's' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "model", required_argument, NULL, 'M' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *db = cli_default_db(), *model = NULL;
+	int json = 0, opt, rc = 1, i;
+	long limit = 50, pid = 0;
+	int64_t since = 0;
+	struct store *s;
+	sqlite3_stmt *st;
+	char sql[1024], *end;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "p:n:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'd': db = optarg; break;
+		case 'j': json = 1; break;
+		case 'n':
+			limit = strtol(optarg, &end, 10);
+			if (*end || limit <= 0) {
+				fprintf(stderr, "llmtap: bad --limit value '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 's':
+			if (parse_since(optarg, &since)) {
+				fprintf(stderr, "llmtap: bad --since value '%s' (10m, 2h, 2026-11-24T10:00:00)\n", optarg);
+				return 2;
+			}
+			break;
+		case 'p':
+			pid = strtol(optarg, &end, 10);
+			if (*end || pid <= 0) {
+				fprintf(stderr, "llmtap: bad -p/--pid value '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'M': model = optarg; break;
+		case 'h': usage_calls(stdout); return 0;
+		default: usage_calls(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "llmtap: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	s = open_db(db);
+	if (!s)
+		return 1;
+	snprintf(sql, sizeof(sql),
+		 "SELECT * FROM (SELECT * FROM llm_calls WHERE (?1 = 0 OR start_ns >= ?1)"
+		 " AND (?2 = 0 OR pid = ?2) AND (?3 IS NULL OR model = ?3)"
+		 " ORDER BY start_ns DESC LIMIT ?4) ORDER BY start_ns ASC");
+	if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK) {
+		log_warn("database: %s", sqlite3_errmsg(store_db(s)));
+		goto out_close;
+	}
+	sqlite3_bind_int64(st, 1, since);
+	sqlite3_bind_int64(st, 2, pid);
+	if (model)
+		sqlite3_bind_text(st, 3, model, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, limit);
+	if (!json)
+		printf("%-36s %-14s %-15s %7s %-17s %-24s %6s %7s %7s %7s %7s  %s\n", "ID", "TIME",
+		       "COMM", "PID", "PROVIDER", "MODEL", "STATUS", "IN", "OUT", "TTFT", "TOTAL",
+		       "ERROR");
+	while ((i = sqlite3_step(st)) == SQLITE_ROW) {
+		char t[32], a[32], b[32], c[32], d[32], e[32], f[32];
+
+		if (json) {
+			row_print_json(st);
+			continue;
+		}
+		fmt_time(sqlite3_column_int64(st, 21), t, sizeof(t));
+		printf("%-36s %-14s %-15s %7s %-17s %-24s %6s %7s %7s %7s %7s  %s\n",
+		       col_text(st, 0, ""), t, col_text(st, 3, ""), fmt_int(st, 1, a, sizeof(a)),
+		       col_text(st, 5, "-"), col_text(st, 7, "-"), fmt_int(st, 11, b, sizeof(b)),
+		       fmt_int(st, 13, c, sizeof(c)), fmt_int(st, 14, d, sizeof(d)),
+		       fmt_ms(st, 24, e, sizeof(e)), fmt_ms(st, 22, f, sizeof(f)),
+		       col_text(st, 35, ""));
+	}
+	if (i != SQLITE_DONE)
+		log_warn("database: %s", sqlite3_errmsg(store_db(s)));
+	else
+		rc = 0;
+	sqlite3_finalize(st);
+out_close:
+	store_close(s);
+	return rc;
+}
+
+/* One bar of the waterfall: label, ms, and a bar scaled to total. */
+static void bar(const char *label, double ms, double offset, double total)
+{
+	int width = 50, start, len, i;
+
+	if (ms < 0 || total <= 0)
+		return;
+	start = (int)(offset / total * width + 0.5);
+	len = (int)(ms / total * width + 0.5);
+	if (len < 1)
+		len = 1;
+	if (start + len > width)
+		len = width - start > 0 ? width - start : 1;
+	printf("  %-16s %9.1f ms  |", label, ms);
+	for (i = 0; i < start; i++)
+		putchar(' ');
+	for (i = 0; i < len; i++)
+		fputs("\u2588", stdout);
+	putchar('\n');
+}
+
+static void usage_show(FILE *f)
+{
+	fprintf(f, "usage: llmtap show [--db PATH] [--json] ID\n"
+		   "Print one call (ID or a unique prefix): fields, latency, headers, bodies.\n");
+}
+
+int cmd_show(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *db = cli_default_db(), *id;
+	int opt, rc = 1, i, n, json = 0, found = 0;
+	struct store *s;
+	sqlite3_stmt *st;
+	char like[128];
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'd': db = optarg; break;
+		case 'j': json = 1; break;
+		case 'h': usage_show(stdout); return 0;
+		default: usage_show(stderr); return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		usage_show(stderr);
+		return 2;
+	}
+	id = argv[optind];
+	if (strlen(id) > 64 || strchr(id, '%') || strchr(id, '_')) {
+		fprintf(stderr, "llmtap: bad call id '%s'\n", id);
+		return 2;
+	}
+	s = open_db(db);
+	if (!s)
+		return 1;
+	snprintf(like, sizeof(like), "%s%%", id);
+	if (sqlite3_prepare_v2(store_db(s), "SELECT * FROM llm_calls WHERE id LIKE ?1 LIMIT 2",
+			       -1, &st, NULL) != SQLITE_OK) {
+		log_warn("database: %s", sqlite3_errmsg(store_db(s)));
+		goto out_close;
+	}
+	sqlite3_bind_text(st, 1, like, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (++found > 1) {
+			fprintf(stderr, "llmtap: call id prefix '%s' is ambiguous\n", id);
+			goto out_final;
+		}
+		if (json) {
+			row_print_json(st);
+			continue;
+		}
+		n = sqlite3_column_count(st);
+		for (i = 0; i < n; i++) {
+			const char *name = sqlite3_column_name(st, i);
+
+			if (!strcmp(name, "request_headers") || !strcmp(name, "response_headers") ||
+			    !strcmp(name, "request_body") || !strcmp(name, "response_body") ||
+			    !strcmp(name, "response_text"))
+				continue;
+			printf("%-19s %s\n", name, col_text(st, i, "-"));
+		}
+		{
+			double ttfb = sqlite3_column_type(st, 23) == SQLITE_NULL ? -1 : sqlite3_column_double(st, 23);
+			double ttft = sqlite3_column_type(st, 24) == SQLITE_NULL ? -1 : sqlite3_column_double(st, 24);
+			double total = sqlite3_column_type(st, 22) == SQLITE_NULL ? -1 : sqlite3_column_double(st, 22);
+
+			/* Bars start at the last request byte; total starts at the first. */
+			printf("\nlatency\n");
+			if (total > 0 && ttfb >= 0) {
+				bar("first byte", ttfb, 0, total);
+				if (ttft >= 0)
+					bar("first token", ttft, 0, total);
+				bar("total", total, 0, total);
+			} else {
+				printf("  (no response)\n");
+			}
+		}
+		printf("\nresponse text\n%s\n", col_text(st, 20, "-"));
+		printf("\nrequest headers\n%s", col_text(st, 31, "-\n"));
+		printf("\nrequest body\n%s\n", col_text(st, 33, "-"));
+		printf("\nresponse headers\n%s", col_text(st, 32, "-\n"));
+		printf("\nresponse body\n%s\n", col_text(st, 34, "-"));
+	}
+	if (!found) {
+		fprintf(stderr, "llmtap: no call with id '%s'\n", id);
+		goto out_final;
+	}
+	rc = 0;
+out_final:
+	sqlite3_finalize(st);
+out_close:
+	store_close(s);
+	return rc;
+}
+
+static void usage_stats(FILE *f)
+{
+	fprintf(f, "usage: llmtap stats [--db PATH] [--json] [--by model|provider|process|host]\n"
+		   "Totals of recorded calls: count, errors, tokens, cost, latency.\n");
+}
+
+int cmd_stats(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "by", required_argument, NULL, 'b' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *db = cli_default_db(), *by = "model", *col;
+	int opt, rc = 1, json = 0, i;
+	struct store *s;
+	sqlite3_stmt *st;
+	char sql[1024];
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'd': db = optarg; break;
+		case 'j': json = 1; break;
+		case 'b': by = optarg; break;
+		case 'h': usage_stats(stdout); return 0;
+		default: usage_stats(stderr); return 2;
+		}
+	}
+	if (!strcmp(by, "model"))
+		col = "coalesce(model, '-')";
+	else if (!strcmp(by, "provider"))
+		col = "coalesce(provider, '-')";
+	else if (!strcmp(by, "process"))
+		col = "coalesce(comm, '-')";
+	else if (!strcmp(by, "host"))
+		col = "coalesce(host, '-')";
+	else {
+		fprintf(stderr, "llmtap: bad --by value '%s' (model, provider, process or host)\n", by);
+		return 2;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "llmtap: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	s = open_db(db);
+	if (!s)
+		return 1;
+	snprintf(sql, sizeof(sql),
+		 "SELECT %s AS %s, count(*) AS calls, sum(error IS NOT NULL) AS errors,"
+		 " coalesce(sum(input_tokens), 0) AS input_tokens,"
+		 " coalesce(sum(output_tokens), 0) AS output_tokens,"
+		 " round(coalesce(sum(cost_usd), 0), 6) AS cost_usd,"
+		 " round(avg(ttft_ms), 1) AS avg_ttft_ms, round(avg(duration_ms), 1) AS avg_duration_ms,"
+		 " round(max(duration_ms), 1) AS max_duration_ms"
+		 " FROM llm_calls GROUP BY 1 ORDER BY calls DESC, 1", col, by);
+	if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK) {
+		log_warn("database: %s", sqlite3_errmsg(store_db(s)));
+		goto out_close;
+	}
+	if (!json)
+		printf("%-28s %7s %7s %10s %10s %11s %9s %9s\n", by, "CALLS", "ERRORS",
+		       "IN_TOK", "OUT_TOK", "COST_USD", "AVG_TTFT", "AVG_MS");
+	while ((i = sqlite3_step(st)) == SQLITE_ROW) {
+		char a[32], b[32];
+
+		if (json) {
+			row_print_json(st);
+			continue;
+		}
+		printf("%-28s %7lld %7lld %10lld %10lld %11.4f %9s %9s\n", col_text(st, 0, "-"),
+		       (long long)sqlite3_column_int64(st, 1), (long long)sqlite3_column_int64(st, 2),
+		       (long long)sqlite3_column_int64(st, 3), (long long)sqlite3_column_int64(st, 4),
+		       sqlite3_column_double(st, 5), fmt_ms(st, 6, a, sizeof(a)),
+		       fmt_ms(st, 7, b, sizeof(b)));
+	}
+	rc = i == SQLITE_DONE ? 0 : 1;
+	if (rc)
+		log_warn("database: %s", sqlite3_errmsg(store_db(s)));
+	sqlite3_finalize(st);
+out_close:
+	store_close(s);
+	return rc;
+}

@@ -1,0 +1,416 @@
+/* loader.c -- BPF lifecycle: open, configure, load, attach uprobes to every OpenSSL on the host, poll. */
+#include "loader.h"
+
+#include <bpf/libbpf.h>
+#include <bpf/bpf.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <glob.h>
+#include <libelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ssl.skel.h"
+#include "proc.skel.h"
+#include "util.h"
+
+/* A file we looked at: attached, or known not to export OpenSSL. */
+struct target {
+	dev_t dev;
+	ino_t ino;
+	int attached;
+};
+
+struct loader {
+	struct ssl_bpf *ssl;
+	struct proc_bpf *proc;
+	struct ring_buffer *rb;
+	struct target *targets;
+	size_t ntargets, cap_targets;
+	struct bpf_link **links;
+	size_t nlinks, cap_links;
+	int files;
+};
+
+/* One probe: which program goes on which symbol, entry or return. */
+struct probe {
+	const char *sym;
+	int ret;
+	int optional;
+};
+
+static const struct probe probes[] = {
+	{ "SSL_write", 0, 0 }, { "SSL_write", 1, 0 },
+	{ "SSL_read", 0, 0 }, { "SSL_read", 1, 0 },
+	{ "SSL_write_ex", 0, 1 }, { "SSL_write_ex", 1, 1 },
+	{ "SSL_read_ex", 0, 1 }, { "SSL_read_ex", 1, 1 },
+	{ "SSL_free", 0, 1 },
+};
+
+static struct bpf_program *probe_prog(struct loader *l, size_t i)
+{
+	struct bpf_program *progs[] = {
+		l->ssl->progs.ssl_write_enter, l->ssl->progs.ssl_write_exit,
+		l->ssl->progs.ssl_read_enter, l->ssl->progs.ssl_read_exit,
+		l->ssl->progs.ssl_write_ex_enter, l->ssl->progs.ssl_write_ex_exit,
+		l->ssl->progs.ssl_read_ex_enter, l->ssl->progs.ssl_read_ex_exit,
+		l->ssl->progs.ssl_free_enter,
+	};
+
+	return progs[i];
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG && verbose < 2)
+		return 0;
+	if (!verbose)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+/* 1 when the ELF file at path defines symbol name (.dynsym or .symtab). */
+static int elf_defines(const char *path, const char *name)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+	GElf_Sym sym;
+	Elf_Data *data;
+	Elf *e;
+	size_t i, n;
+	int fd, found = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	elf_version(EV_CURRENT);
+	e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!e)
+		goto out_close;
+	while (!found && (scn = elf_nextscn(e, scn))) {
+		if (!gelf_getshdr(scn, &sh) ||
+		    (sh.sh_type != SHT_DYNSYM && sh.sh_type != SHT_SYMTAB) || !sh.sh_entsize)
+			continue;
+		data = elf_getdata(scn, NULL);
+		if (!data)
+			continue;
+		n = sh.sh_size / sh.sh_entsize;
+		for (i = 0; i < n; i++) {
+			const char *s;
+
+			if (!gelf_getsym(data, i, &sym) || sym.st_shndx == SHN_UNDEF ||
+			    GELF_ST_TYPE(sym.st_info) != STT_FUNC)
+				continue;
+			s = elf_strptr(e, sh.sh_link, sym.st_name);
+			if (s && strcmp(s, name) == 0) {
+				found = 1;
+				break;
+			}
+		}
+	}
+	elf_end(e);
+out_close:
+	close(fd);
+	return found;
+}
+
+/* The target entry for a file, added when new. Returns NULL on OOM. */
+static struct target *target_get(struct loader *l, const struct stat *st, int *is_new)
+{
+	size_t i;
+
+	*is_new = 0;
+	for (i = 0; i < l->ntargets; i++)
+		if (l->targets[i].dev == st->st_dev && l->targets[i].ino == st->st_ino)
+			return &l->targets[i];
+	if (l->ntargets == l->cap_targets) {
+		size_t cap = l->cap_targets ? 2 * l->cap_targets : 32;
+		struct target *t = realloc(l->targets, cap * sizeof(*t));
+
+		if (!t)
+			return NULL;
+		l->targets = t;
+		l->cap_targets = cap;
+	}
+	*is_new = 1;
+	l->targets[l->ntargets] = (struct target){ .dev = st->st_dev, .ino = st->st_ino };
+	return &l->targets[l->ntargets++];
+}
+
+static int link_add(struct loader *l, struct bpf_link *link)
+{
+	if (l->nlinks == l->cap_links) {
+		size_t cap = l->cap_links ? 2 * l->cap_links : 64;
+		struct bpf_link **p = realloc(l->links, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		l->links = p;
+		l->cap_links = cap;
+	}
+	l->links[l->nlinks++] = link;
+	return 0;
+}
+
+/* Attach every probe to the file at path if it defines SSL_write and is not
+ * attached yet. Returns 1 when attached now, 0 when not needed, or a
+ * negative errno. */
+static int attach_file(struct loader *l, const char *path)
+{
+	struct stat st;
+	struct target *t;
+	size_t i, first = l->nlinks;
+	int is_new, err;
+
+	if (stat(path, &st) || !S_ISREG(st.st_mode))
+		return 0;
+	t = target_get(l, &st, &is_new);
+	if (!t)
+		return -ENOMEM;
+	if (!is_new || !elf_defines(path, "SSL_write"))
+		return 0;
+	for (i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+		LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = probes[i].sym,
+			    .retprobe = probes[i].ret);
+		struct bpf_link *link;
+
+		link = bpf_program__attach_uprobe_opts(probe_prog(l, i), -1, path, 0, &uo);
+		if (!link) {
+			err = -errno;
+			if (probes[i].optional)
+				continue;
+			log_warn("uprobe: failed to attach %s%s in %s: %s", probes[i].sym,
+				 probes[i].ret ? " (return)" : "", path, strerror(-err));
+			goto out_detach;
+		}
+		err = link_add(l, link);
+		if (err) {
+			bpf_link__destroy(link);
+			goto out_detach;
+		}
+	}
+	t->attached = 1;
+	l->files++;
+	log_debug("attached to %s", path);
+	return 1;
+
+out_detach:
+	while (l->nlinks > first)
+		bpf_link__destroy(l->links[--l->nlinks]);
+	return err;
+}
+
+/* Is this mapped file's name one that may carry OpenSSL (libssl*, _ssl*)? */
+static int maybe_openssl(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	return strncmp(base, "libssl", 6) == 0 || strncmp(base, "_ssl", 4) == 0;
+}
+
+int loader_attach_pid(struct loader *l, pid_t pid)
+{
+	char path[4400], exe[4096], line[4608];
+	FILE *f;
+	int n = 0, rc;
+
+	/* The executable, through the process's own root (containers). */
+	proc_exe(pid, exe, sizeof(exe));
+	if (exe[0] == '/') {
+		snprintf(path, sizeof(path), "/proc/%d/root%s", pid, exe);
+		rc = attach_file(l, path);
+		n += rc > 0;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return n;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strchr(line, '/');
+
+		if (!p)
+			continue;
+		p[strcspn(p, "\n")] = 0;
+		if (!maybe_openssl(p) || strstr(p, " (deleted)"))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/root%s", pid, p);
+		rc = attach_file(l, path);
+		n += rc > 0;
+	}
+	fclose(f);
+	return n;
+}
+
+int loader_attach_host(struct loader *l)
+{
+	static const char *const lib_globs[] = {
+		"/lib/*-linux-gnu/libssl.so*", "/usr/lib/*-linux-gnu/libssl.so*",
+		"/lib64/libssl.so*", "/usr/lib64/libssl.so*", "/lib/libssl.so*",
+		"/usr/lib/libssl.so*", "/usr/local/lib/libssl.so*",
+		"/usr/local/lib64/libssl.so*", "/usr/local/ssl/lib*/libssl.so*",
+	};
+	static const char *const exe_names[] = { "node", "nodejs" };
+	char path[4096], *dirs, *dir, *save = NULL;
+	const char *env_path;
+	struct dirent *de;
+	glob_t g;
+	size_t i, j;
+	DIR *d;
+
+	/* Libraries on the loader paths: processes that start later use them. */
+	for (i = 0; i < sizeof(lib_globs) / sizeof(lib_globs[0]); i++) {
+		if (glob(lib_globs[i], 0, NULL, &g))
+			continue;
+		for (j = 0; j < g.gl_pathc; j++)
+			attach_file(l, g.gl_pathv[j]);
+		globfree(&g);
+	}
+	/* Runtimes that link OpenSSL statically, found on PATH. */
+	env_path = getenv("PATH");
+	dirs = strdup(env_path && *env_path ? env_path : "/usr/local/bin:/usr/bin:/bin");
+	for (dir = dirs ? strtok_r(dirs, ":", &save) : NULL; dir; dir = strtok_r(NULL, ":", &save)) {
+		for (i = 0; i < sizeof(exe_names) / sizeof(exe_names[0]); i++) {
+			char real[4096];
+
+			snprintf(path, sizeof(path), "%s/%s", dir, exe_names[i]);
+			if (realpath(path, real))
+				attach_file(l, real);
+		}
+	}
+	free(dirs);
+	/* Whatever running processes execute or have mapped. */
+	d = opendir("/proc");
+	if (d) {
+		while ((de = readdir(d))) {
+			if (!isdigit((unsigned char)de->d_name[0]))
+				continue;
+			loader_attach_pid(l, atoi(de->d_name));
+		}
+		closedir(d);
+	}
+	return l->files;
+}
+
+int loader_open(struct loader **out, const struct loader_opts *o,
+		loader_sample_fn fn, void *ctx)
+{
+	struct loader *l;
+	int err, i;
+	__u8 one = 1;
+
+	libbpf_set_print(libbpf_print);
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->ssl = ssl_bpf__open();
+	l->proc = proc_bpf__open();
+	if (!l->ssl || !l->proc) {
+		err = -errno;
+		log_warn("failed to open BPF objects: %s", strerror(-err));
+		goto out_close;
+	}
+	l->ssl->rodata->self_tgid = o->self;
+	l->ssl->rodata->filter_tgid = o->npids > 0;
+	l->ssl->rodata->chunks_max = o->chunks_max;
+	l->proc->rodata->self_tgid = o->self;
+	err = bpf_map__set_max_entries(l->ssl->maps.rb, o->ring_bytes);
+	if (err) {
+		log_warn("failed to size ring buffer to %llu bytes: %s",
+			 (unsigned long long)o->ring_bytes, strerror(-err));
+		goto out_close;
+	}
+	err = ssl_bpf__load(l->ssl);
+	if (!err)
+		err = proc_bpf__load(l->proc);
+	if (err) {
+		log_warn("failed to load BPF programs: %s (run with -v for the verifier log)",
+			 strerror(-err));
+		goto out_close;
+	}
+	for (i = 0; i < o->npids; i++) {
+		__u32 pid = o->pids[i];
+
+		bpf_map__update_elem(l->ssl->maps.tgids, &pid, sizeof(pid), &one, sizeof(one), BPF_ANY);
+	}
+	err = proc_bpf__attach(l->proc);
+	if (err) {
+		log_warn("failed to attach sched tracepoints: %s", strerror(-err));
+		goto out_close;
+	}
+	l->rb = ring_buffer__new(bpf_map__fd(l->ssl->maps.rb), fn, ctx, NULL);
+	if (!l->rb) {
+		err = -errno;
+		log_warn("failed to create ring buffer: %s", strerror(-err));
+		goto out_close;
+	}
+	err = ring_buffer__add(l->rb, bpf_map__fd(l->proc->maps.proc_rb), fn, ctx);
+	if (err) {
+		log_warn("failed to add process ring buffer: %s", strerror(-err));
+		goto out_close;
+	}
+	*out = l;
+	return 0;
+
+out_close:
+	loader_close(l);
+	return err ? err : -EINVAL;
+}
+
+int loader_poll(struct loader *l, int timeout_ms)
+{
+	return ring_buffer__poll(l->rb, timeout_ms);
+}
+
+int loader_files(const struct loader *l)
+{
+	return l->files;
+}
+
+/* Add the per-CPU values of counters map m into out. */
+static void counters_sum(const struct bpf_map *m, uint64_t out[LT_CNT_MAX])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u32 k;
+	int c;
+
+	if (ncpu <= 0)
+		return;
+	{
+		__u64 vals[ncpu];
+
+		for (k = 0; k < LT_CNT_MAX; k++) {
+			if (bpf_map__lookup_elem(m, &k, sizeof(k), vals, sizeof(vals), 0))
+				continue;
+			for (c = 0; c < ncpu; c++)
+				out[k] += vals[c];
+		}
+	}
+}
+
+void loader_counters(const struct loader *l, uint64_t out[LT_CNT_MAX])
+{
+	memset(out, 0, LT_CNT_MAX * sizeof(out[0]));
+	counters_sum(l->ssl->maps.counters, out);
+	counters_sum(l->proc->maps.proc_counters, out);
+}
+
+void loader_close(struct loader *l)
+{
+	if (!l)
+		return;
+	while (l->nlinks)
+		bpf_link__destroy(l->links[--l->nlinks]);
+	ring_buffer__free(l->rb);
+	ssl_bpf__destroy(l->ssl);
+	proc_bpf__destroy(l->proc);
+	free(l->links);
+	free(l->targets);
+	free(l);
+}

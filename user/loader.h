@@ -1,0 +1,49 @@
+/* loader.h -- BPF lifecycle: open, configure, load, attach uprobes to every OpenSSL on the host, poll. */
+#ifndef LLMTAP_LOADER_H
+#define LLMTAP_LOADER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "events.h"
+
+struct loader_opts {
+	pid_t self;		/* our tgid: never traced */
+	const pid_t *pids;	/* trace only these processes when npids > 0 */
+	int npids;
+	uint64_t ring_bytes;	/* data ring buffer size (power of two) */
+	uint32_t chunks_max;	/* LT_CHUNK_MAX chunks per SSL call at most */
+};
+
+/* Called for each ring-buffer record; returns 0 (non-zero stops the poll). */
+typedef int (*loader_sample_fn)(void *ctx, void *data, size_t size);
+
+struct loader;
+
+/* Open, configure and load the BPF objects, attach the tracepoints and set up
+ * the ring buffers. Returns 0 and *out, or a negative errno (message printed). */
+int loader_open(struct loader **out, const struct loader_opts *o,
+		loader_sample_fn fn, void *ctx);
+
+/* Attach the TLS uprobes to every libssl on the host (loader paths and
+ * mapped by running processes) and to executables that export SSL_write
+ * themselves (node). Returns the number of files attached. */
+int loader_attach_host(struct loader *l);
+
+/* Attach to what process pid runs: its executable and the libssl it maps,
+ * when not attached yet. Returns files newly attached (0 when none). */
+int loader_attach_pid(struct loader *l, pid_t pid);
+
+/* Wait up to timeout_ms for events and deliver them. Returns the number of
+ * records consumed or a negative errno (-EINTR on a signal). */
+int loader_poll(struct loader *l, int timeout_ms);
+
+/* Files attached so far. */
+int loader_files(const struct loader *l);
+
+/* Sum the per-CPU counters of all programs into out[LT_CNT_MAX]. */
+void loader_counters(const struct loader *l, uint64_t out[LT_CNT_MAX]);
+
+void loader_close(struct loader *l);
+
+#endif

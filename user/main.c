@@ -1,0 +1,392 @@
+/* main.c -- llmtap's command line: the subcommand table and `llmtap run`, which wires loader, events, connections and store. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "conn.h"
+#include "event.h"
+#include "events.h"
+#include "loader.h"
+#include "store.h"
+#include "util.h"
+
+#define MAX_FILTERS 64
+#define RESCAN_MAX 1024
+#define FLUSH_EVERY_NS 200000000ull	/* rows reach the database within 0.2 s */
+#define REAP_EVERY_NS 5000000000ull
+
+static volatile sig_atomic_t exiting;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	exiting = 1;
+}
+
+/* A process to look at again: libssl may be mapped after exec (dlopen). */
+struct rescan {
+	pid_t pid;
+	uint64_t due_ns;
+};
+
+struct run_state {
+	struct store *store;
+	struct conn_table *conns;
+	struct loader *loader;
+	pid_t pids[MAX_FILTERS];
+	int npids;
+	const char *comms[MAX_FILTERS];
+	int ncomms;
+	uint32_t exits[4096];		/* processes that exited during this poll */
+	int nexits;
+	struct rescan rescans[RESCAN_MAX];
+	int nrescans;
+	unsigned long long calls;
+};
+
+static int run_wants(const struct run_state *st, pid_t pid, const char *comm)
+{
+	int i, ok;
+
+	for (i = 0, ok = !st->npids; i < st->npids && !ok; i++)
+		ok = st->pids[i] == pid;
+	if (!ok)
+		return 0;
+	for (i = 0, ok = !st->ncomms; i < st->ncomms && !ok; i++)
+		ok = strcmp(st->comms[i], comm) == 0;
+	return ok;
+}
+
+static void on_row(void *ud, struct call_row *r)
+{
+	struct run_state *st = ud;
+
+	if (!run_wants(st, r->pid, r->comm)) {
+		call_row_free(r);
+		return;
+	}
+	log_debug("call %s: %s %s %s status %lld", r->id, r->comm,
+		  r->provider, r->model ? r->model : "?", (long long)r->status);
+	st->calls++;
+	store_add(st->store, r);
+}
+
+static void on_data(void *ud, const struct tls_chunk *c)
+{
+	struct run_state *st = ud;
+
+	conn_data(st->conns, c);
+}
+
+static void on_ssl_free(void *ud, uint32_t tgid, uint64_t ssl, uint64_t ts)
+{
+	struct run_state *st = ud;
+
+	conn_close(st->conns, tgid, ssl, ts);
+}
+
+static void rescan_add(struct run_state *st, pid_t pid, uint64_t delay_ns)
+{
+	if (st->nrescans == RESCAN_MAX)
+		return;
+	st->rescans[st->nrescans].pid = pid;
+	st->rescans[st->nrescans].due_ns = mono_ns() + delay_ns;
+	st->nrescans++;
+}
+
+static void on_exec(void *ud, uint32_t tgid, const char *comm, const char *file)
+{
+	struct run_state *st = ud;
+	int n = loader_attach_pid(st->loader, tgid);
+
+	if (n > 0)
+		log_debug("exec %u %s (%s): attached %d new file(s)", tgid, comm, file, n);
+	/* Libraries mapped by the dynamic loader or dlopen come a little later. */
+	rescan_add(st, tgid, 20000000ull);
+	rescan_add(st, tgid, 200000000ull);
+	rescan_add(st, tgid, 2000000000ull);
+}
+
+static void on_exit_ev(void *ud, uint32_t tgid, int code, uint64_t ts)
+{
+	struct run_state *st = ud;
+
+	(void)code;
+	(void)ts;
+	/* Handled after the poll: data of this process may sit in the other ring. */
+	if (st->nexits < (int)(sizeof(st->exits) / sizeof(st->exits[0])))
+		st->exits[st->nexits++] = tgid;
+}
+
+static void rescans_run(struct run_state *st)
+{
+	uint64_t now = mono_ns();
+	int i, j;
+
+	for (i = 0, j = 0; i < st->nrescans; i++) {
+		if (st->rescans[i].due_ns <= now)
+			loader_attach_pid(st->loader, st->rescans[i].pid);
+		else
+			st->rescans[j++] = st->rescans[i];
+	}
+	st->nrescans = j;
+}
+
+static void usage_run(FILE *f)
+{
+	fprintf(f,
+		"usage: llmtap run [--db PATH] [-p PID]... [-c COMM]... [--duration SEC]\n"
+		"                  [--max-body BYTES] [--ring-size BYTES] [-v]\n"
+		"Capture LLM API calls made over TLS by any process on this host.\n"
+		"  --db PATH          database file (default $LLMTAP_DB, else ./llmtap.db)\n"
+		"  -p, --pid PID      only this process (repeatable)\n"
+		"  -c, --comm COMM    only processes with this name (repeatable)\n"
+		"  --duration SEC     stop after this long (30, 5m, 1h)\n"
+		"  --max-body BYTES   keep at most this much of each body (default 8M)\n"
+		"  --ring-size BYTES  BPF ring buffer size, a power of two (default 16M)\n"
+		"  -v, --verbose      debug output (twice: libbpf's too)\n");
+}
+
+/* Report new ring-buffer drops since the last call (never silent). */
+static void drops_check(struct run_state *st, uint64_t *last_drops)
+{
+	uint64_t c[LT_CNT_MAX];
+
+	loader_counters(st->loader, c);
+	if (c[LT_CNT_DROPS] > *last_drops) {
+		log_warn("ring buffer full: %llu events (%llu bytes) dropped so far; "
+			 "affected calls are marked, consider --ring-size",
+			 (unsigned long long)c[LT_CNT_DROPS],
+			 (unsigned long long)c[LT_CNT_DROP_BYTES]);
+		*last_drops = c[LT_CNT_DROPS];
+	}
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "comm", required_argument, NULL, 'c' },
+		{ "duration", required_argument, NULL, 'D' },
+		{ "push", required_argument, NULL, 'P' },
+		{ "listen", required_argument, NULL, 'L' },
+		{ "max-body", required_argument, NULL, 'm' },
+		{ "ring-size", required_argument, NULL, 'r' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct run_state *st;
+	struct event_sink sink = { 0 };
+	struct loader_opts lo = { 0 };
+	struct sigaction sa = { 0 };
+	const char *db = cli_default_db();
+	uint64_t max_body = 8u << 20, ring = 16u << 20, deadline = 0, now;
+	uint64_t last_flush = 0, last_reap = 0, last_drops = 0, c[LT_CNT_MAX];
+	double duration = 0;
+	int opt, err, rc = 1, files;
+	char *end;
+	long v;
+
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return 1;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "p:c:vh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'd':
+			db = optarg;
+			break;
+		case 'p':
+			v = strtol(optarg, &end, 10);
+			if (*end || v <= 0 || st->npids == MAX_FILTERS) {
+				fprintf(stderr, "llmtap: bad -p/--pid value '%s'\n", optarg);
+				rc = 2;
+				goto out_free;
+			}
+			st->pids[st->npids++] = v;
+			break;
+		case 'c':
+			if (st->ncomms == MAX_FILTERS) {
+				fprintf(stderr, "llmtap: too many -c/--comm filters\n");
+				rc = 2;
+				goto out_free;
+			}
+			st->comms[st->ncomms++] = optarg;
+			break;
+		case 'D':
+			if (parse_duration(optarg, &duration)) {
+				fprintf(stderr, "llmtap: bad --duration value '%s'\n", optarg);
+				rc = 2;
+				goto out_free;
+			}
+			break;
+		case 'P':
+		case 'L':
+			fprintf(stderr, "llmtap: --%s is not available in this build yet\n",
+				opt == 'P' ? "push" : "listen");
+			rc = 2;
+			goto out_free;
+		case 'm':
+			if (parse_size(optarg, &max_body) || max_body < 1024) {
+				fprintf(stderr, "llmtap: bad --max-body value '%s' (at least 1k)\n", optarg);
+				rc = 2;
+				goto out_free;
+			}
+			break;
+		case 'r':
+			if (parse_size(optarg, &ring) || ring < 65536 || (ring & (ring - 1))) {
+				fprintf(stderr, "llmtap: bad --ring-size value '%s' (a power of two, at least 64k)\n", optarg);
+				rc = 2;
+				goto out_free;
+			}
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'h':
+			usage_run(stdout);
+			rc = 0;
+			goto out_free;
+		default:
+			usage_run(stderr);
+			rc = 2;
+			goto out_free;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "llmtap: unexpected argument '%s'\n", argv[optind]);
+		rc = 2;
+		goto out_free;
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "llmtap: run needs root (CAP_BPF and CAP_PERFMON); try sudo\n");
+		goto out_free;
+	}
+
+	umask(077);
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (store_open(&st->store, db, 0))
+		goto out_free;
+	st->conns = conn_table_new(max_body, on_row, st);
+	if (!st->conns)
+		goto out_store;
+	sink.ud = st;
+	sink.data = on_data;
+	sink.ssl_free = on_ssl_free;
+	sink.exec = on_exec;
+	sink.exit = on_exit_ev;
+	lo.self = getpid();
+	lo.pids = st->pids;
+	lo.npids = st->npids;
+	lo.ring_bytes = ring;
+	lo.chunks_max = (max_body + LT_CHUNK_MAX - 1) / LT_CHUNK_MAX + 1;
+	err = loader_open(&st->loader, &lo, event_handle, &sink);
+	if (err)
+		goto out_conns;
+	files = loader_attach_host(st->loader);
+	if (files == 0)
+		log_warn("no OpenSSL found yet (libssl or node); processes started later are still watched");
+	fprintf(stderr, "ready: tracing TLS in %d file(s), writing %s\n", files, db);
+	fflush(stderr);
+
+	if (duration > 0)
+		deadline = mono_ns() + (uint64_t)(duration * 1e9);
+	while (!exiting) {
+		err = loader_poll(st->loader, 100);
+		if (err < 0 && err != -EINTR) {
+			log_warn("ring buffer poll failed: %s", strerror(-err));
+			break;
+		}
+		while (st->nexits)
+			conn_process_exit(st->conns, st->exits[--st->nexits], 0);
+		now = mono_ns();
+		rescans_run(st);
+		if (store_pending(st->store) &&
+		    (store_pending(st->store) >= 256 || now - last_flush >= FLUSH_EVERY_NS)) {
+			store_flush(st->store);
+			last_flush = now;
+		}
+		if (now - last_reap >= REAP_EVERY_NS) {
+			conn_reap(st->conns);
+			drops_check(st, &last_drops);
+			last_reap = now;
+		}
+		if (deadline && now >= deadline)
+			break;
+	}
+	/* Drain what the kernel already queued, then finish open calls. */
+	while (loader_poll(st->loader, 0) > 0)
+		;
+	while (st->nexits)
+		conn_process_exit(st->conns, st->exits[--st->nexits], 0);
+	drops_check(st, &last_drops);
+	loader_counters(st->loader, c);
+	rc = 0;
+	loader_close(st->loader);
+out_conns:
+	conn_table_free(st->conns, "tracer stopped before the response completed");
+	if (!rc)
+		fprintf(stderr, "llmtap: stopped: %llu call(s) recorded, %llu event(s) dropped\n",
+			st->calls, (unsigned long long)c[LT_CNT_DROPS]);
+out_store:
+	store_close(st->store);
+out_free:
+	free(st);
+	return rc;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: llmtap COMMAND [OPTIONS]\n"
+		"  run     capture LLM API calls (needs root)\n"
+		"  calls   list recorded calls\n"
+		"  show    one call: headers, bodies, latency\n"
+		"  stats   totals by model, provider, process or host\n"
+		"Run 'llmtap COMMAND --help' for a command's options.\n");
+}
+
+struct cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+};
+
+static const struct cmd cmds[] = {
+	{ "run", cmd_run },
+	{ "calls", cmd_calls },
+	{ "show", cmd_show },
+	{ "stats", cmd_stats },
+};
+
+int main(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(argv[1], cmds[i].name))
+			return cmds[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "llmtap: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,307 @@
+/* store.c -- SQLite storage: schema, migrations, batched writes of call rows. */
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define STORE_QUEUE_MAX 100000	/* rows kept while the disk refuses writes */
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *insert;
+	struct call_row **queue;
+	size_t n, cap;
+	unsigned long long written;
+};
+
+/* Version 1: the llm_calls table of CONTRACT.md. */
+static const char schema_v1[] =
+	"CREATE TABLE IF NOT EXISTS llm_calls ("
+	" id TEXT PRIMARY KEY, pid INTEGER, tid INTEGER, comm TEXT, exe TEXT,"
+	" provider TEXT, operation TEXT, model TEXT, host TEXT, method TEXT, path TEXT,"
+	" status INTEGER, stream INTEGER, input_tokens INTEGER, output_tokens INTEGER,"
+	" cache_read_tokens INTEGER, cache_write_tokens INTEGER, reasoning_tokens INTEGER,"
+	" cost_usd REAL, finish_reason TEXT, response_text TEXT, start_ns INTEGER,"
+	" duration_ms REAL, ttfb_ms REAL, ttft_ms REAL, dns_ms REAL, connect_ms REAL,"
+	" tls_ms REAL, conn_reused INTEGER, request_bytes INTEGER, response_bytes INTEGER,"
+	" request_headers TEXT, response_headers TEXT, request_body TEXT,"
+	" response_body TEXT, error TEXT);"
+	"CREATE INDEX IF NOT EXISTS llm_calls_start ON llm_calls(start_ns);"
+	"CREATE INDEX IF NOT EXISTS llm_calls_pid ON llm_calls(pid);";
+
+static const char *const migrations[] = { schema_v1 };
+
+static const char insert_sql[] =
+	"INSERT OR REPLACE INTO llm_calls (id, pid, tid, comm, exe, provider, operation, model,"
+	" host, method, path, status, stream, input_tokens, output_tokens, cache_read_tokens,"
+	" cache_write_tokens, reasoning_tokens, cost_usd, finish_reason, response_text,"
+	" start_ns, duration_ms, ttfb_ms, ttft_ms, dns_ms, connect_ms, tls_ms, conn_reused,"
+	" request_bytes, response_bytes, request_headers, response_headers, request_body,"
+	" response_body, error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+	"?,?,?,?,?,?,?,?)";
+
+/* Create the file (0600) and its directory (0700) when missing. */
+static int store_create_file(const char *path)
+{
+	char *dup = strdup(path), *dir;
+	struct stat st;
+	int fd, rc = 0;
+
+	if (!dup)
+		return -1;
+	dir = dirname(dup);
+	if (stat(dir, &st) && mkdir(dir, 0700) && errno != EEXIST) {
+		log_warn("cannot create directory %s: %s", dir, strerror(errno));
+		rc = -1;
+		goto out_free;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		log_warn("cannot open database %s: %s", path, strerror(errno));
+		rc = -1;
+		goto out_free;
+	}
+	close(fd);
+out_free:
+	free(dup);
+	return rc;
+}
+
+static int exec_sql(sqlite3 *db, const char *sql)
+{
+	char *err = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) == SQLITE_OK)
+		return 0;
+	log_warn("database: %s", err ? err : sqlite3_errmsg(db));
+	sqlite3_free(err);
+	return -1;
+}
+
+/* Bring the schema to the newest version, one transaction per step. */
+static int store_migrate(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int version = 0;
+	size_t v;
+	char sql[64];
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	for (v = version; v < sizeof(migrations) / sizeof(migrations[0]); v++) {
+		snprintf(sql, sizeof(sql), "PRAGMA user_version=%zu;", v + 1);
+		if (exec_sql(db, "BEGIN IMMEDIATE") || exec_sql(db, migrations[v]) ||
+		    exec_sql(db, sql) || exec_sql(db, "COMMIT")) {
+			exec_sql(db, "ROLLBACK");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int store_open(struct store **out, const char *path, int readonly)
+{
+	struct store *s;
+
+	if (!readonly && store_create_file(path))
+		return -1;
+	if (readonly && access(path, R_OK)) {
+		log_warn("cannot open database %s: %s", path, strerror(errno));
+		return -1;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -1;
+	/* Readers open read-write too when they may: a WAL reader needs the -shm. */
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK && readonly) {
+		sqlite3_close(s->db);
+		s->db = NULL;
+		sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY, NULL);
+	}
+	if (!s->db || sqlite3_errcode(s->db) != SQLITE_OK) {
+		log_warn("cannot open database %s: %s", path, sqlite3_errmsg(s->db));
+		goto out_close;
+	}
+	sqlite3_busy_timeout(s->db, 5000);
+	if (readonly) {
+		*out = s;
+		return 0;
+	}
+	if (exec_sql(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;") ||
+	    store_migrate(s->db))
+		goto out_close;
+	if (sqlite3_prepare_v2(s->db, insert_sql, -1, &s->insert, NULL) != SQLITE_OK) {
+		log_warn("database: %s", sqlite3_errmsg(s->db));
+		goto out_close;
+	}
+	*out = s;
+	return 0;
+
+out_close:
+	sqlite3_close(s->db);
+	free(s);
+	return -1;
+}
+
+void store_add(struct store *s, struct call_row *r)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 64;
+		struct call_row **q;
+
+		if (cap > STORE_QUEUE_MAX || !(q = realloc(s->queue, cap * sizeof(*q)))) {
+			log_warn("database: write queue full, dropping call %s", r->id);
+			call_row_free(r);
+			return;
+		}
+		s->queue = q;
+		s->cap = cap;
+	}
+	s->queue[s->n++] = r;
+}
+
+size_t store_pending(const struct store *s)
+{
+	return s->n;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static void bind_int(sqlite3_stmt *st, int i, int64_t v)
+{
+	if (v == CALL_NULL_INT)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_int64(st, i, v);
+}
+
+static void bind_real(sqlite3_stmt *st, int i, double v)
+{
+	if (v < 0)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_double(st, i, v);
+}
+
+static int store_insert(struct store *s, const struct call_row *r)
+{
+	sqlite3_stmt *st = s->insert;
+	int i = 1, rc;
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	bind_text(st, i++, r->id);
+	bind_int(st, i++, r->pid);
+	bind_int(st, i++, r->tid);
+	bind_text(st, i++, r->comm);
+	bind_text(st, i++, r->exe);
+	bind_text(st, i++, r->provider);
+	bind_text(st, i++, r->operation);
+	bind_text(st, i++, r->model);
+	bind_text(st, i++, r->host);
+	bind_text(st, i++, r->method);
+	bind_text(st, i++, r->path);
+	bind_int(st, i++, r->status);
+	bind_int(st, i++, r->stream);
+	bind_int(st, i++, r->input_tokens);
+	bind_int(st, i++, r->output_tokens);
+	bind_int(st, i++, r->cache_read_tokens);
+	bind_int(st, i++, r->cache_write_tokens);
+	bind_int(st, i++, r->reasoning_tokens);
+	bind_real(st, i++, r->cost_usd);
+	bind_text(st, i++, r->finish_reason);
+	bind_text(st, i++, r->response_text);
+	bind_int(st, i++, r->start_ns);
+	bind_real(st, i++, r->duration_ms);
+	bind_real(st, i++, r->ttfb_ms);
+	bind_real(st, i++, r->ttft_ms);
+	bind_real(st, i++, r->dns_ms);
+	bind_real(st, i++, r->connect_ms);
+	bind_real(st, i++, r->tls_ms);
+	bind_int(st, i++, r->conn_reused);
+	bind_int(st, i++, r->request_bytes);
+	bind_int(st, i++, r->response_bytes);
+	bind_text(st, i++, r->request_headers);
+	bind_text(st, i++, r->response_headers);
+	bind_text(st, i++, r->request_body);
+	bind_text(st, i++, r->response_body);
+	bind_text(st, i++, r->error);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		log_warn("database: insert failed: %s", sqlite3_errmsg(s->db));
+		return -1;
+	}
+	return 0;
+}
+
+int store_flush(struct store *s)
+{
+	size_t i;
+
+	if (!s->n)
+		return 0;
+	if (exec_sql(s->db, "BEGIN"))
+		return -1;
+	for (i = 0; i < s->n; i++) {
+		if (store_insert(s, s->queue[i])) {
+			exec_sql(s->db, "ROLLBACK");
+			return -1;
+		}
+	}
+	if (exec_sql(s->db, "COMMIT")) {
+		exec_sql(s->db, "ROLLBACK");
+		return -1;
+	}
+	for (i = 0; i < s->n; i++)
+		call_row_free(s->queue[i]);
+	s->written += s->n;
+	i = s->n;
+	s->n = 0;
+	return (int)i;
+}
+
+unsigned long long store_written(const struct store *s)
+{
+	return s->written;
+}
+
+void *store_db(struct store *s)
+{
+	return s->db;
+}
+
+void store_close(struct store *s)
+{
+	size_t i;
+
+	if (!s)
+		return;
+	if (s->insert) {
+		store_flush(s);
+		sqlite3_finalize(s->insert);
+	}
+	for (i = 0; i < s->n; i++)
+		call_row_free(s->queue[i]);
+	free(s->queue);
+	sqlite3_close(s->db);
+	free(s);
+}
