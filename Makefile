@@ -125,6 +125,9 @@ bench: $(OUT)/llmtap
 
 install: $(OUT)/llmtap
 	install -D -m 0755 $(OUT)/llmtap $(DESTDIR)$(PREFIX)/bin/llmtap
+	install -D -m 0644 man/llmtap.8 $(DESTDIR)$(PREFIX)/share/man/man8/llmtap.8
+	install -D -m 0644 dist/llmtap.service $(DESTDIR)/etc/systemd/system/llmtap.service
+	sed -i 's|/usr/local/bin/llmtap|$(PREFIX)/bin/llmtap|' $(DESTDIR)/etc/systemd/system/llmtap.service
 
 clean:
 	rm -rf $(OUT)

@@ -23,11 +23,11 @@ struct {
 
 const volatile __u32 self_tgid = 0;
 
-SEC("tp/sched/sched_process_exec")
-int handle_exec(struct trace_event_raw_sched_process_exec *ctx)
+/* BTF-typed raw tracepoints: no tracefs needed, arguments read with CO-RE. */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	unsigned int loc = ctx->__data_loc_filename & 0xFFFF;
 	struct lt_exec_event *e;
 
 	e = bpf_ringbuf_reserve(&proc_rb, sizeof(*e), 0);
@@ -41,16 +41,15 @@ int handle_exec(struct trace_event_raw_sched_process_exec *ctx)
 	e->hdr.pad = 0;
 	e->hdr.ts_ns = bpf_ktime_get_ns();
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), (void *)ctx + loc);
+	bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }
 
-SEC("tp/sched/sched_process_exit")
-int handle_exit(struct trace_event_raw_sched_process_template *ctx)
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(handle_exit, struct task_struct *task)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct task_struct *task;
 	struct lt_ctl_event *e;
 
 	/* Threads other than the leader exiting do not end the process. */
@@ -61,14 +60,13 @@ int handle_exit(struct trace_event_raw_sched_process_template *ctx)
 		counter_add(&proc_counters, LT_CNT_DROPS, 1);
 		return 0;
 	}
-	task = (struct task_struct *)bpf_get_current_task();
 	e->hdr.type = LT_EV_EXIT;
 	e->hdr.tgid = id >> 32;
 	e->hdr.tid = (__u32)id;
 	e->hdr.pad = 0;
 	e->hdr.ts_ns = bpf_ktime_get_ns();
 	e->ssl = 0;
-	e->exit_code = BPF_CORE_READ(task, exit_code);
+	e->exit_code = task->exit_code;
 	e->pad = 0;
 	bpf_ringbuf_submit(e, 0);
 	return 0;
