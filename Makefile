@@ -93,6 +93,11 @@ $(OUT)/san/test_%: tests/unit/test_%.c $(PURE_SRCS) $(wildcard user/*.h) tests/u
 	$(call msg,TEST-CC,$@)
 	$(Q)$(CC) -O1 -g $(WARN) $(SAN) -Iuser -Itests/unit $< $(PURE_SRCS) $(UNIT_LIBS) -o $@
 
+# The connection layer is not pure (it reads /proc) but is tested the same way.
+$(OUT)/san/test_conn: tests/unit/test_conn.c $(PURE_SRCS) user/conn.c user/util.c $(wildcard user/*.h) tests/unit/harness.h | $(OUT)/san $(OUT)/.deps-ok
+	$(call msg,TEST-CC,$@)
+	$(Q)$(CC) -O1 -g $(WARN) $(SAN) -D_GNU_SOURCE -Iinclude -Iuser -Itests/unit $< $(PURE_SRCS) user/conn.c user/util.c $(UNIT_LIBS) -o $@
+
 unit: $(UNIT_BINS)
 	$(Q)tests/run-unit.sh $(UNIT_BINS)
 

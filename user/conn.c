@@ -511,7 +511,7 @@ static void conn_destroy(struct conn_table *t, struct conn **pp, const char *why
 	t->count--;
 }
 
-/* Does p start like an HTTP request line ("TOKEN SP")? */
+/* Does p start like an HTTP request line? Only used to spot servers. */
 static int looks_like_request(const uint8_t *p, size_t n)
 {
 	static const char *const methods[] = {
@@ -542,6 +542,12 @@ static void conn_feed(struct conn *c, int dir, const uint8_t *p, size_t n)
 	rc = http1_parser_feed(hp, p, n);
 	if (rc >= 0)
 		return;
+	if (rc == HTTP1_ERR_NOT_HTTP && dir == 0 && !c->xq) {
+		/* Mid-message (attached late) or not HTTP/1: try the next write. */
+		parsers_free(c);
+		c->role = ++c->probes >= CONN_PROBE_WRITES ? ROLE_OTHER : ROLE_UNKNOWN;
+		return;
+	}
 	snprintf(msg, sizeof(msg), "malformed HTTP %s: %s",
 		 dir == 0 ? "request" : "response", http1_strerror((int)rc));
 	log_debug("pid %u conn %#llx: %s", c->tgid, (unsigned long long)c->ssl, msg);
@@ -550,20 +556,14 @@ static void conn_feed(struct conn *c, int dir, const uint8_t *p, size_t n)
 }
 
 /* Decide what the connection is from its first bytes. Returns 1 when the
- * chunk should be parsed as a client's. */
+ * chunk should be parsed as a client's: the request parser then has the
+ * last word (a write that is not a request start sends us back here). */
 static int conn_classify(struct conn *c, const struct tls_chunk *ch)
 {
 	if (ch->dir == 1) {
 		if (looks_like_request(ch->data, ch->len))
 			c->role = ROLE_SERVER;
 		return 0;	/* a response to a request we did not see */
-	}
-	if (!looks_like_request(ch->data, ch->len) ||
-	    memcmp(ch->data, "PRI * ", ch->len < 6 ? ch->len : 6) == 0) {
-		/* Mid-message (attached late) or not HTTP/1: try the next write. */
-		if (++c->probes >= CONN_PROBE_WRITES)
-			c->role = ROLE_OTHER;
-		return 0;
 	}
 	c->req_p = http1_parser_new(HTTP1_REQUEST, &req_cb, c);
 	c->resp_p = http1_parser_new(HTTP1_RESPONSE, &resp_cb, c);

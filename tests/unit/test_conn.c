@@ -1,0 +1,303 @@
+/* test_conn.c -- the connection layer fed synthetic TLS chunks: pairing, timing, roles, gaps, endings. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "harness.h"
+
+#define MS 1000000ull
+
+static struct call_row *rows[64];
+static int nrows;
+
+static void on_row(void *ud, struct call_row *r)
+{
+	(void)ud;
+	if (nrows < 64)
+		rows[nrows++] = r;
+	else
+		call_row_free(r);
+}
+
+static void rows_clear(void)
+{
+	while (nrows)
+		call_row_free(rows[--nrows]);
+}
+
+/* Feed one chunk: dir 0 = written by the process, 1 = read by it. */
+static void feed(struct conn_table *t, uint64_t ssl, int dir, uint64_t *off,
+		 uint64_t t0, uint64_t t1, const char *data, size_t len)
+{
+	struct tls_chunk c = {
+		.tgid = 4242, .tid = 4243, .ssl = ssl, .dir = dir,
+		.ts_start_ns = t0, .ts_end_ns = t1, .offset = *off,
+		.comm = "agent", .data = (const uint8_t *)data, .len = len,
+	};
+
+	conn_data(t, &c);
+	*off += len;
+}
+
+static const char req[] =
+	"POST /v1/chat/completions?key=SECRETKEY123 HTTP/1.1\r\n"
+	"Host: api.openai.com\r\n"
+	"Authorization: Bearer sk-test-SECRETSECRET123456\r\n"
+	"Content-Type: application/json\r\n"
+	"Content-Length: 67\r\n\r\n"
+	"{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+
+static const char resp[] =
+	"HTTP/1.1 200 OK\r\n"
+	"Content-Type: application/json\r\n"
+	"Set-Cookie: session=SECRETCOOKIE\r\n"
+	"Content-Length: 217\r\n\r\n"
+	"{\"id\":\"x\",\"object\":\"chat.completion\",\"model\":\"gpt-4o-mini-2024-07-18\","
+	"\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"Hello!\"},"
+	"\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":3}}";
+
+static const char sse_resp_head[] =
+	"HTTP/1.1 200 OK\r\n"
+	"Content-Type: text/event-stream\r\n"
+	"Transfer-Encoding: chunked\r\n\r\n";
+
+/* One SSE event as an HTTP chunk. */
+static void sse_chunk(char *out, size_t n, const char *event)
+{
+	snprintf(out, n, "%zx\r\n%s\r\n", strlen(event), event);
+}
+
+static void test_simple_and_splits(void)
+{
+	size_t reqlen = strlen(req), split;
+	int ok_all = 1;
+
+	CHECK(reqlen - (strchr(req, '{') - req) == 67 && strlen(resp) - (strchr(resp, '{') - resp) == 217);
+	for (split = 0; split <= reqlen; split++) {
+		struct conn_table *t = conn_table_new(1 << 20, on_row, NULL);
+		uint64_t wo = 0, ro = 0;
+
+		if (split)
+			feed(t, 1, 0, &wo, 1000 * MS, 1001 * MS, req, split);
+		if (split < reqlen)
+			feed(t, 1, 0, &wo, 1002 * MS, 1003 * MS, req + split, reqlen - split);
+		feed(t, 1, 1, &ro, 1010 * MS, 1050 * MS, resp, 60);
+		feed(t, 1, 1, &ro, 1051 * MS, 1080 * MS, resp + 60, strlen(resp) - 60);
+		if (nrows != 1) {
+			CHECKF(nrows == 1, "split %zu: %d rows", split, nrows);
+			ok_all = 0;
+		} else {
+			struct call_row *r = rows[0];
+			double want_start = split ? 1000 * MS : 1002 * MS;
+
+			(void)want_start;
+			ok_all &= r->status == 200 && r->input_tokens == 9 && r->output_tokens == 3 &&
+				  !strcmp(r->provider, "openai") && !strcmp(r->model, "gpt-4o-mini-2024-07-18") &&
+				  !strcmp(r->response_text, "Hello!") && r->conn_reused == 0 &&
+				  r->ttfb_ms == (split == reqlen ? 1050 - 1001 : 1050 - 1003) &&
+				  r->duration_ms == (split ? 1080 - 1000 : 1080 - 1002) && !r->error;
+			CHECKF(ok_all, "split %zu: status %lld ttfb %.1f dur %.1f err %s", split,
+			       (long long)r->status, r->ttfb_ms, r->duration_ms, r->error ? r->error : "-");
+		}
+		rows_clear();
+		conn_table_free(t, "stop");
+		CHECKF(nrows == 0, "split %zu: rows after free", split);
+		rows_clear();
+		if (!ok_all)
+			break;
+	}
+}
+
+static void test_redaction(void)
+{
+	struct conn_table *t = conn_table_new(1 << 20, on_row, NULL);
+	uint64_t wo = 0, ro = 0;
+
+	feed(t, 7, 0, &wo, 1 * MS, 2 * MS, req, strlen(req));
+	feed(t, 7, 1, &ro, 3 * MS, 4 * MS, resp, strlen(resp));
+	CHECK(nrows == 1);
+	if (nrows == 1) {
+		struct call_row *r = rows[0];
+
+		CHECK(strstr(r->request_headers, "[REDACTED]") != NULL);
+		CHECK(strstr(r->request_headers, "SECRETSECRET") == NULL);
+		CHECK(strstr(r->response_headers, "SECRETCOOKIE") == NULL);
+		CHECK(strstr(r->path, "SECRETKEY123") == NULL);
+		CHECK(strstr(r->path, "key=[REDACTED]") != NULL);
+		CHECK(strstr(r->request_headers, "SECRETKEY123") == NULL);
+		CHECK_STR(r->comm, "agent");
+		CHECK(r->pid == 4242 && r->tid == 4243);
+		CHECK_STR(r->method, "POST");
+		CHECK_STR(r->host, "api.openai.com");
+	}
+	rows_clear();
+	conn_table_free(t, "stop");
+}
+
+static void test_keepalive_and_stream(void)
+{
+	struct conn_table *t = conn_table_new(1 << 20, on_row, NULL);
+	uint64_t wo = 0, ro = 0;
+	char c1[512], c2[512], c3[512];
+	static const char sreq[] =
+		"POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\n"
+		"Content-Length: 79\r\n\r\n"
+		"{\"model\":\"gpt-4o-mini\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"\"}]}";
+
+	feed(t, 9, 0, &wo, 1 * MS, 2 * MS, req, strlen(req));
+	feed(t, 9, 1, &ro, 3 * MS, 4 * MS, resp, strlen(resp));
+	CHECK(nrows == 1 && rows[0]->conn_reused == 0);
+
+	CHECK(strlen(sreq) - strcspn(sreq, "{") == 79);
+	feed(t, 9, 0, &wo, 100 * MS, 101 * MS, sreq, strlen(sreq));
+	feed(t, 9, 1, &ro, 110 * MS, 120 * MS, sse_resp_head, strlen(sse_resp_head));
+	sse_chunk(c1, sizeof(c1), "data: {\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n");
+	feed(t, 9, 1, &ro, 121 * MS, 130 * MS, c1, strlen(c1));
+	sse_chunk(c2, sizeof(c2), "data: {\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n");
+	feed(t, 9, 1, &ro, 131 * MS, 150 * MS, c2, strlen(c2));
+	sse_chunk(c3, sizeof(c3), "data: {\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n");
+	feed(t, 9, 1, &ro, 151 * MS, 170 * MS, c3, strlen(c3));
+	CHECK(nrows == 1);
+	feed(t, 9, 1, &ro, 171 * MS, 180 * MS, "0\r\n\r\n", 5);
+	CHECK(nrows == 2);
+	if (nrows == 2) {
+		struct call_row *r = rows[1];
+
+		CHECK(r->conn_reused == 1);
+		CHECK(r->stream == 1);
+		CHECK_STR(r->response_text, "Hi");
+		CHECK_STR(r->finish_reason, "stop");
+		CHECKF(r->ttfb_ms == 19, "ttfb %.1f", r->ttfb_ms);
+		CHECKF(r->ttft_ms == 49, "ttft %.1f", r->ttft_ms);
+		CHECKF(r->duration_ms == 80, "duration %.1f", r->duration_ms);
+	}
+	rows_clear();
+	conn_table_free(t, "stop");
+}
+
+static void test_server_role_and_garbage(void)
+{
+	struct conn_table *t = conn_table_new(1 << 20, on_row, NULL);
+	uint64_t wo = 0, ro = 0, o2 = 0, o3 = 0;
+	static const char junk[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage";
+	static const char h2[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+	/* A process that reads a request first is serving it: no row. */
+	feed(t, 11, 1, &ro, 1 * MS, 2 * MS, req, strlen(req));
+	feed(t, 11, 0, &wo, 3 * MS, 4 * MS, resp, strlen(resp));
+	CHECK(nrows == 0);
+	/* Non-HTTP bytes and HTTP/2 are skipped without a row or a crash. */
+	feed(t, 12, 0, &o2, 1 * MS, 2 * MS, junk, sizeof(junk) - 1);
+	feed(t, 12, 1, &o3, 3 * MS, 4 * MS, junk, sizeof(junk) - 1);
+	o2 = o3 = 0;
+	feed(t, 13, 0, &o2, 1 * MS, 2 * MS, h2, strlen(h2));
+	feed(t, 13, 1, &o3, 1 * MS, 2 * MS, resp, strlen(resp));
+	CHECK(nrows == 0);
+	CHECK(conn_count(t) == 3);
+	conn_close(t, 4242, 11, 0);
+	conn_close(t, 4242, 12, 0);
+	conn_close(t, 4242, 13, 0);
+	CHECK(conn_count(t) == 0 && nrows == 0);
+	conn_table_free(t, "stop");
+}
+
+static void test_endings(void)
+{
+	struct conn_table *t = conn_table_new(1 << 20, on_row, NULL);
+	uint64_t wo = 0, ro = 0;
+
+	/* Closed mid-response. */
+	feed(t, 21, 0, &wo, 1 * MS, 2 * MS, req, strlen(req));
+	feed(t, 21, 1, &ro, 3 * MS, 4 * MS, resp, 120);
+	CHECK(nrows == 0);
+	conn_close(t, 4242, 21, 0);
+	CHECK(nrows == 1);
+	if (nrows == 1) {
+		CHECK(rows[0]->status == 200);
+		CHECK(rows[0]->error && strstr(rows[0]->error, "connection closed"));
+	}
+	rows_clear();
+
+	/* Process exit with no response at all. */
+	wo = ro = 0;
+	feed(t, 22, 0, &wo, 1 * MS, 2 * MS, req, strlen(req));
+	conn_process_exit(t, 4242, 0);
+	CHECK(nrows == 1);
+	if (nrows == 1) {
+		CHECK(rows[0]->status == CALL_NULL_INT);
+		CHECK(rows[0]->error && strstr(rows[0]->error, "process exited"));
+		CHECK(rows[0]->ttfb_ms < 0 && rows[0]->response_body == NULL);
+	}
+	rows_clear();
+
+	/* A gap in the read stream (ring buffer full). */
+	wo = ro = 0;
+	feed(t, 23, 0, &wo, 1 * MS, 2 * MS, req, strlen(req));
+	feed(t, 23, 1, &ro, 3 * MS, 4 * MS, resp, 50);
+	ro += 20;
+	feed(t, 23, 1, &ro, 5 * MS, 6 * MS, resp + 70, strlen(resp) - 70);
+	CHECK(nrows == 1);
+	if (nrows == 1)
+		CHECK(rows[0]->error && strstr(rows[0]->error, "capture gap: 20 bytes"));
+	rows_clear();
+
+	/* Tracer stops mid-call. */
+	wo = ro = 0;
+	feed(t, 24, 0, &wo, 1 * MS, 2 * MS, req, strlen(req));
+	conn_table_free(t, "tracer stopped before the response completed");
+	CHECK(nrows == 1);
+	if (nrows == 1)
+		CHECK_STR(rows[0]->error, "tracer stopped before the response completed");
+	rows_clear();
+}
+
+static void test_truncation_and_non_llm(void)
+{
+	struct conn_table *t = conn_table_new(100, on_row, NULL);
+	uint64_t wo = 0, ro = 0;
+	static const char get[] = "GET /health HTTP/1.1\r\nHost: api.openai.com\r\n\r\n";
+	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+	feed(t, 31, 0, &wo, 1 * MS, 2 * MS, get, strlen(get));
+	feed(t, 31, 1, &ro, 3 * MS, 4 * MS, ok, strlen(ok));
+	CHECK(nrows == 0);
+	/* Second exchange on the connection: bodies over max_body (100). */
+	feed(t, 31, 0, &wo, 5 * MS, 6 * MS, req, strlen(req));
+	feed(t, 31, 1, &ro, 7 * MS, 8 * MS, resp, strlen(resp));
+	CHECK(nrows == 1);
+	if (nrows == 1) {
+		CHECK_STR(rows[0]->error, "truncated");
+		CHECK(rows[0]->conn_reused == 1);
+		CHECK(rows[0]->response_bytes <= 100);
+	}
+	rows_clear();
+	/* Bytes BPF could not copy (call over its cap) keep the framing. */
+	{
+		struct tls_chunk c = {
+			.tgid = 4242, .tid = 1, .ssl = 32, .dir = 1, .ts_start_ns = 9 * MS,
+			.ts_end_ns = 10 * MS, .offset = 0, .comm = "agent",
+			.data = (const uint8_t *)resp, .len = strlen(resp) - 40, .missing = 40,
+		};
+
+		wo = 0;
+		feed(t, 32, 0, &wo, 8 * MS, 9 * MS, req, strlen(req));
+		conn_data(t, &c);
+		CHECK(nrows == 1);
+		if (nrows == 1)
+			CHECK_STR(rows[0]->error, "truncated");
+	}
+	rows_clear();
+	conn_table_free(t, "stop");
+}
+
+int main(void)
+{
+	test_simple_and_splits();
+	test_redaction();
+	test_keepalive_and_stream();
+	test_server_role_and_garbage();
+	test_endings();
+	test_truncation_and_non_llm();
+	rows_clear();
+	return harness_done("test_conn");
+}
