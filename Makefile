@@ -12,8 +12,8 @@ CC ?= cc
 WARN := -Wall -Wextra -Werror
 CFLAGS ?= -O2 -g
 CFLAGS += $(WARN) -Iinclude -Iuser -I$(OUT) -D_GNU_SOURCE
-LDLIBS := -lbpf -lelf -lz -lsqlite3 -ljansson -lbrotlidec -lzstd -lpthread
-SAN := -fsanitize=address,undefined -fno-omit-frame-pointer
+LDLIBS := -lbpf -lelf -lz -lsqlite3 -ljansson -lbrotlidec -lzstd -lpthread -lm
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 ifeq ($(V),1)
 Q :=
@@ -86,7 +86,7 @@ $(OUT)/llmtap: $(OBJS)
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(addprefix $(OUT)/san/,$(UNIT_TESTS))
-UNIT_LIBS := -ljansson -lz -lbrotlidec -lbrotlienc -lzstd
+UNIT_LIBS := -ljansson -lz -lbrotlidec -lbrotlienc -lzstd -lm
 
 # Each unit test links the pure modules only, under ASan/UBSan.
 $(OUT)/san/test_%: tests/unit/test_%.c $(PURE_SRCS) $(wildcard user/*.h) tests/unit/harness.h | $(OUT)/san $(OUT)/.deps-ok

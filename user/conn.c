@@ -226,7 +226,7 @@ static void req_on_done(void *ud)
 		return;
 	x->req_done = 1;
 	x->t_req_end = c->cur->ts_end_ns;
-	if (x->req_dec && decoder_finish(x->req_dec))
+	if (x->req_dec && !x->truncated && decoder_finish(x->req_dec))
 		exchange_fail(x, "request body could not be decoded (truncated compressed data)");
 	if (x->resp_done)
 		exchange_emit(c, x, NULL);
@@ -304,7 +304,7 @@ static void resp_on_done(void *ud)
 		return;
 	x->resp_done = 1;
 	x->t_resp_last = c->cur ? c->cur->ts_end_ns : x->t_resp_last;
-	if (x->resp_dec && decoder_finish(x->resp_dec))
+	if (x->resp_dec && !x->truncated && decoder_finish(x->resp_dec))
 		exchange_fail(x, "response body could not be decoded (truncated compressed data)");
 	if (x->req_done)
 		exchange_emit(c, x, NULL);
@@ -379,6 +379,7 @@ static void exchange_emit(struct conn *c, struct exchange *x, const char *why)
 		goto out_clear;
 
 	uuid7(r->id);
+	r->cost_usd = cost_estimate_call(&call);	/* before the strings move to r */
 	r->pid = c->tgid;
 	r->tid = x->tid;
 	memcpy(r->comm, c->comm, sizeof(r->comm));
@@ -399,9 +400,6 @@ static void exchange_emit(struct conn *c, struct exchange *x, const char *why)
 	r->cache_write_tokens = TOK(call.cache_write_tokens);
 	r->reasoning_tokens = TOK(call.reasoning_tokens);
 #undef TOK
-	r->cost_usd = cost_estimate(r->provider, r->model, call.input_tokens,
-				    call.output_tokens, call.cache_read_tokens,
-				    call.cache_write_tokens);
 	r->finish_reason = call.finish_reason;
 	call.finish_reason = NULL;
 	r->response_text = call.response_text;

@@ -24,7 +24,8 @@ void sse_parser_free(struct sse_parser *p);
 /* Feed stream bytes (UTF-8, any split). Lines end in \n, \r\n or \r; a
  * leading BOM is skipped; ':' lines are comments. An event with no data
  * lines is not dispatched (per the spec). Returns 0, or -1 on out of memory
- * or a line over 16 MiB. */
+ * or a line (or one event's joined data) over 16 MiB; the parser then stays
+ * failed. */
 int sse_parser_feed(struct sse_parser *p, const char *data, size_t len);
 
 /* End of stream: a last event not ended by a blank line is dispatched too
