@@ -19,6 +19,15 @@ struct ssl_args {
 	__u32 nest;	/* calls of ours made inside this one (ignored) */
 };
 
+/* In-flight calls are per thread and direction: node calls SSL_write from
+ * inside SSL_read (both recorded), while a library's SSL_write_ex wrapping
+ * SSL_write is the same direction (recorded once, by the outer call). */
+struct active_key {
+	__u64 pid_tgid;
+	__u32 dir;
+	__u32 pad;
+};
+
 struct conn_key {
 	__u64 ssl;
 	__u32 tgid;
@@ -33,7 +42,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
-	__type(key, __u64);		/* pid_tgid */
+	__type(key, struct active_key);
 	__type(value, struct ssl_args);
 } active SEC(".maps");
 
@@ -93,23 +102,25 @@ static __always_inline int wanted(__u32 tgid)
 static __always_inline int ssl_enter(void *ssl, const void *buf, void *lenp, __u32 dir)
 {
 	__u64 id = bpf_get_current_pid_tgid();
+	struct active_key key = { .pid_tgid = id, .dir = dir };
 	struct ssl_args args = {}, *cur;
 
 	if (!wanted(id >> 32))
 		return 0;
-	/* An SSL call made from inside another (a library wrapping the other
-	 * variant) is counted, not recorded: the outer call reports the bytes. */
-	cur = bpf_map_lookup_elem(&active, &id);
-	if (cur) {
+	/* A same-direction call inside another (one variant wrapping the other)
+	 * is counted, not recorded: the outer call reports the bytes. */
+	cur = bpf_map_lookup_elem(&active, &key);
+	if (cur && cur->ssl == (__u64)ssl) {
 		cur->nest++;
 		return 0;
 	}
+	/* Another SSL* means the entry is stale (its thread died inside a call). */
 	args.ssl = (__u64)ssl;
 	args.buf = (__u64)buf;
 	args.lenp = (__u64)lenp;
 	args.ts_ns = bpf_ktime_get_ns();
 	args.dir = dir;
-	bpf_map_update_elem(&active, &id, &args, BPF_ANY);
+	bpf_map_update_elem(&active, &key, &args, BPF_ANY);
 	return 0;
 }
 
@@ -156,10 +167,11 @@ static long emit_chunk(__u32 i, void *data)
 }
 
 /* Common return path: ret is the byte count (plain variants) or 1/0 (_ex). */
-static __always_inline int ssl_exit(long ret, int ex)
+static __always_inline int ssl_exit(long ret, int ex, __u32 dir)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct ssl_args *args = bpf_map_lookup_elem(&active, &id);
+	struct active_key akey = { .pid_tgid = id, .dir = dir };
+	struct ssl_args *args = bpf_map_lookup_elem(&active, &akey);
 	struct conn_key key = {};
 	struct emit_ctx ctx = {};
 	__u64 total = 0, *base, zero = 0, nchunks;
@@ -205,7 +217,7 @@ static __always_inline int ssl_exit(long ret, int ex)
 	bpf_loop(nchunks, emit_chunk, &ctx, 0);
 	__sync_fetch_and_add(base, total);
 out_delete:
-	bpf_map_delete_elem(&active, &id);
+	bpf_map_delete_elem(&active, &akey);
 	return 0;
 }
 
@@ -218,7 +230,7 @@ int BPF_KPROBE(ssl_write_enter, void *ssl, const void *buf, int num)
 SEC("uretprobe")
 int BPF_KRETPROBE(ssl_write_exit, int ret)
 {
-	return ssl_exit(ret, 0);
+	return ssl_exit(ret, 0, LT_DIR_WRITE);
 }
 
 SEC("uprobe")
@@ -230,7 +242,7 @@ int BPF_KPROBE(ssl_read_enter, void *ssl, void *buf, int num)
 SEC("uretprobe")
 int BPF_KRETPROBE(ssl_read_exit, int ret)
 {
-	return ssl_exit(ret, 0);
+	return ssl_exit(ret, 0, LT_DIR_READ);
 }
 
 SEC("uprobe")
@@ -242,7 +254,7 @@ int BPF_KPROBE(ssl_write_ex_enter, void *ssl, const void *buf, size_t num, size_
 SEC("uretprobe")
 int BPF_KRETPROBE(ssl_write_ex_exit, int ret)
 {
-	return ssl_exit(ret, 1);
+	return ssl_exit(ret, 1, LT_DIR_WRITE);
 }
 
 SEC("uprobe")
@@ -254,7 +266,7 @@ int BPF_KPROBE(ssl_read_ex_enter, void *ssl, void *buf, size_t num, size_t *read
 SEC("uretprobe")
 int BPF_KRETPROBE(ssl_read_ex_exit, int ret)
 {
-	return ssl_exit(ret, 1);
+	return ssl_exit(ret, 1, LT_DIR_READ);
 }
 
 /* SSL_free ends the connection: userspace finishes its streams. */

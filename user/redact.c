@@ -31,6 +31,9 @@ int redact_header_is_secret(const char *name)
 	for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
 		if (strcasecmp(name, exact[i]) == 0)
 			return 1;
+	/* x-ratelimit-remaining-tokens and friends count tokens, they are none */
+	if (contains_nocase(name, "ratelimit"))
+		return 0;
 	for (size_t i = 0; i < sizeof(part) / sizeof(part[0]); i++)
 		if (contains_nocase(name, part[i]))
 			return 1;

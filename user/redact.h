@@ -7,7 +7,8 @@
 /* Returns 1 when a header with this name carries a credential, else 0 (also
  * for NULL). Case-insensitive: Authorization, Proxy-Authorization, Cookie,
  * Set-Cookie, and any name containing "api-key", "api_key", "apikey",
- * "token" or "secret" (x-api-key, x-goog-api-key, x-auth-token, ...). */
+ * "token" or "secret" (x-api-key, x-goog-api-key, x-auth-token, ...),
+ * except rate-limit counters ("x-ratelimit-remaining-tokens"). */
 int redact_header_is_secret(const char *name);
 
 /* Returns a malloc'd copy of a request target whose query parameters named

@@ -18,7 +18,8 @@ static void test_headers(void)
 		{ "X-Amz-Security-Token", 1 }, { "x-client-secret", 1 }, { "X-Apikey", 1 },
 		{ "openai-organization", 0 }, { "openai-project", 0 }, { "Content-Type", 0 },
 		{ "anthropic-version", 0 }, { "Host", 0 }, { "x-request-id", 0 },
-		{ "Cookies-Enabled", 0 }, { "x-ratelimit-remaining-tokens", 1 }, { "", 0 },
+		{ "Cookies-Enabled", 0 }, { "x-ratelimit-remaining-tokens", 0 },
+		{ "anthropic-ratelimit-output-tokens-remaining", 0 }, { "X-CSRF-Token", 1 }, { "", 0 },
 		{ NULL, 0 },
 	};
 
