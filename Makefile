@@ -34,8 +34,12 @@ OBJS := $(patsubst user/%.c,$(OUT)/obj/%.o,$(PURE_SRCS) $(APP_SRCS))
 
 DEB_PKGS := clang-16 llvm-16 libclang-rt-16-dev bpftool libbpf-dev libelf-dev zlib1g-dev \
 	libsqlite3-dev sqlite3 libcurl4-openssl-dev libssl-dev libbrotli-dev \
-	libzstd-dev zstd libjansson-dev pkg-config make gcc nodejs npm curl \
-	openssl iproute2 util-linux python3 ca-certificates
+	libzstd-dev zstd libjansson-dev pkg-config make gcc openssl iproute2 \
+	util-linux ca-certificates
+# Tools wanted as commands: installed from Debian only when the command is
+# missing (a machine may carry its own node/npm/python3, which Debian's
+# packages would conflict with).
+CMD_PKGS := node:nodejs npm:npm curl:curl python3:python3
 
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -47,6 +51,8 @@ all: $(OUT)/llmtap
 deps:
 	$(Q)missing=$$(for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	done; for cp in $(CMD_PKGS); do \
+		command -v $${cp%%:*} >/dev/null 2>&1 || echo $${cp#*:}; \
 	done); \
 	if [ -n "$$missing" ]; then \
 		echo "deps: installing$$(echo $$missing | sed 's/^/ /')"; \

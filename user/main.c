@@ -107,7 +107,7 @@ static void on_exec(void *ud, uint32_t tgid, const char *comm, const char *file)
 	int n = loader_attach_pid(st->loader, tgid);
 
 	if (n > 0)
-		log_debug("exec %u %s (%s): attached %d new file(s)", tgid, comm, file, n);
+		log_warn("attached to %d new file(s) for pid %u (%s, %s)", n, tgid, comm, file);
 	/* Libraries mapped by the dynamic loader or dlopen come a little later. */
 	rescan_add(st, tgid, 20000000ull);
 	rescan_add(st, tgid, 200000000ull);
@@ -131,8 +131,11 @@ static void rescans_run(struct run_state *st)
 	int i, j;
 
 	for (i = 0, j = 0; i < st->nrescans; i++) {
-		if (st->rescans[i].due_ns <= now)
-			loader_attach_pid(st->loader, st->rescans[i].pid);
+		if (st->rescans[i].due_ns <= now) {
+			if (loader_attach_pid(st->loader, st->rescans[i].pid) > 0)
+				log_warn("attached to new file(s) mapped by pid %d",
+					 st->rescans[i].pid);
+		}
 		else
 			st->rescans[j++] = st->rescans[i];
 	}
