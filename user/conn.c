@@ -402,8 +402,8 @@ static void exchange_emit(struct conn *c, struct exchange *x, const char *why)
 #undef TOK
 	r->finish_reason = call.finish_reason;
 	call.finish_reason = NULL;
-	r->response_text = call.response_text;
-	call.response_text = NULL;
+	/* Keys pasted into prompts or echoed by a model are secrets too. */
+	r->response_text = redact_text(call.response_text);
 	r->start_ns = x->t_req_start ? (int64_t)mono_to_epoch_ns(x->t_req_start) : CALL_NULL_INT;
 	r->duration_ms = ms_between(x->t_req_start, x->t_resp_last);
 	r->ttfb_ms = ms_between(x->t_req_end, x->t_resp_first);
@@ -414,8 +414,8 @@ static void exchange_emit(struct conn *c, struct exchange *x, const char *why)
 	r->response_bytes = x->resp_body.len;
 	r->request_headers = buf_steal(&x->req_head);
 	r->response_headers = x->status ? buf_steal(&x->resp_head) : NULL;
-	r->request_body = buf_steal(&x->req_body);
-	r->response_body = x->status ? buf_steal(&x->resp_body) : NULL;
+	r->request_body = redact_text((const char *)x->req_body.data ? (const char *)x->req_body.data : "");
+	r->response_body = x->status ? redact_text(x->resp_body.data ? (const char *)x->resp_body.data : "") : NULL;
 	if (x->error) {
 		r->error = x->error;
 		x->error = NULL;

@@ -248,6 +248,26 @@ int loader_attach_pid(struct loader *l, pid_t pid)
 	return n;
 }
 
+/* Attach to every libssl listed by `ldconfig -p` (the loader's cache). */
+static void attach_ldconfig(struct loader *l)
+{
+	char line[4352], *p;
+	FILE *f;
+
+	f = popen("ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null", "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		p = strstr(line, "=> ");
+		if (!strstr(line, "libssl.so") || !p)
+			continue;
+		p += 3;
+		p[strcspn(p, "\n")] = 0;
+		attach_file(l, p);
+	}
+	pclose(f);
+}
+
 int loader_attach_host(struct loader *l)
 {
 	static const char *const lib_globs[] = {
@@ -272,6 +292,8 @@ int loader_attach_host(struct loader *l)
 			attach_file(l, g.gl_pathv[j]);
 		globfree(&g);
 	}
+	/* And wherever the loader's cache says a libssl lives (ld.so.conf.d). */
+	attach_ldconfig(l);
 	/* Runtimes that link OpenSSL statically, found on PATH. */
 	env_path = getenv("PATH");
 	dirs = strdup(env_path && *env_path ? env_path : "/usr/local/bin:/usr/bin:/bin");

@@ -134,6 +134,30 @@ static void test_redaction(void)
 	conn_table_free(t, "stop");
 }
 
+/* A key pasted into a prompt never reaches the row either. */
+static void test_body_redaction(void)
+{
+	struct conn_table *t = conn_table_new(1 << 20, on_row, NULL);
+	uint64_t wo = 0, ro = 0;
+	static const char body[] =
+		"{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":"
+		"\"my key is sk-proj-ABCDEFGHIJKLMNOPQRSTUV123456\"}]}";
+	char r1[512];
+
+	snprintf(r1, sizeof(r1), "POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\n"
+		 "Content-Length: %zu\r\n\r\n%s", strlen(body), body);
+	feed(t, 8, 0, &wo, 1 * MS, 2 * MS, r1, strlen(r1));
+	feed(t, 8, 1, &ro, 3 * MS, 4 * MS, resp, strlen(resp));
+	CHECK(nrows == 1);
+	if (nrows == 1) {
+		CHECK(strstr(rows[0]->request_body, "ABCDEFGHIJKLMNOPQRSTUV") == NULL);
+		CHECK(strstr(rows[0]->request_body, "my key is [REDACTED]") != NULL);
+		CHECK(rows[0]->request_bytes == (int64_t)strlen(body));
+	}
+	rows_clear();
+	conn_table_free(t, "stop");
+}
+
 static void test_keepalive_and_stream(void)
 {
 	struct conn_table *t = conn_table_new(1 << 20, on_row, NULL);
@@ -294,6 +318,7 @@ int main(void)
 {
 	test_simple_and_splits();
 	test_redaction();
+	test_body_redaction();
 	test_keepalive_and_stream();
 	test_server_role_and_garbage();
 	test_endings();
