@@ -25,9 +25,9 @@ endif
 
 # Pure modules: no libbpf, sqlite or curl headers; unit-tested alone.
 PURE_SRCS := user/buf.c user/http1.c user/decode.c user/sse.c user/redact.c \
-	user/cost.c $(sort $(wildcard user/provider*.c))
+	user/cost.c user/verdict.c $(sort $(wildcard user/provider*.c))
 APP_SRCS := user/main.c user/loader.c user/event.c user/conn.c user/store.c \
-	user/cli.c user/util.c
+	user/cli.c user/util.c user/net.c
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 SKELS := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
 OBJS := $(patsubst user/%.c,$(OUT)/obj/%.o,$(PURE_SRCS) $(APP_SRCS))
@@ -71,7 +71,7 @@ $(OUT)/obj $(OUT)/bpf $(OUT)/san:
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h
 
-$(OUT)/bpf/%.bpf.o: bpf/%.bpf.c bpf/common.bpf.h include/events.h vmlinux/$(ARCH)/vmlinux.h | $(OUT)/bpf $(OUT)/.deps-ok
+$(OUT)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.bpf.h) include/events.h vmlinux/$(ARCH)/vmlinux.h | $(OUT)/bpf $(OUT)/.deps-ok
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 		-Iinclude -Ivmlinux/$(ARCH) -c $< -o $@
@@ -100,9 +100,9 @@ $(OUT)/san/test_%: tests/unit/test_%.c $(PURE_SRCS) $(wildcard user/*.h) tests/u
 	$(Q)$(CC) -O1 -g $(WARN) $(SAN) -Iuser -Itests/unit $< $(PURE_SRCS) $(UNIT_LIBS) -o $@
 
 # The connection layer is not pure (it reads /proc) but is tested the same way.
-$(OUT)/san/test_conn: tests/unit/test_conn.c $(PURE_SRCS) user/conn.c user/util.c $(wildcard user/*.h) tests/unit/harness.h | $(OUT)/san $(OUT)/.deps-ok
+$(OUT)/san/test_conn: tests/unit/test_conn.c $(PURE_SRCS) user/conn.c user/util.c user/net.c $(wildcard user/*.h) tests/unit/harness.h | $(OUT)/san $(OUT)/.deps-ok
 	$(call msg,TEST-CC,$@)
-	$(Q)$(CC) -O1 -g $(WARN) $(SAN) -D_GNU_SOURCE -Iinclude -Iuser -Itests/unit $< $(PURE_SRCS) user/conn.c user/util.c $(UNIT_LIBS) -o $@
+	$(Q)$(CC) -O1 -g $(WARN) $(SAN) -D_GNU_SOURCE -Iinclude -Iuser -Itests/unit $< $(PURE_SRCS) user/conn.c user/util.c user/net.c $(UNIT_LIBS) -o $@
 
 unit: $(UNIT_BINS)
 	$(Q)tests/run-unit.sh $(UNIT_BINS)

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* proc.bpf.c -- process lifecycle tracepoints: exec (to attach to new binaries) and exit. */
+/* proc.bpf.c -- process lifecycle and CPU: exec (attach to new binaries, argv), exit (code,
+ * signal, CPU totals), OOM victims, and on-CPU / run-queue time per thread and process
+ * aggregated in maps from sched_switch and sched_wakeup. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -8,6 +10,10 @@
 #include "common.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define PF_EXITING	0x00000004
+#define PF_KTHREAD	0x00200000
+#define TASK_RUNNING	0
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -21,7 +27,132 @@ struct {
 	__type(value, __u64);
 } proc_counters SEC(".maps");
 
+/* CPU time per live thread; deleted when the thread exits. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LT_CPU_THREADS_MAX);
+	__type(key, __u32);
+	__type(value, struct lt_cpu_stat);
+} cpu_threads SEC(".maps");
+
+/* CPU time per process (threads that exited included); deleted at its exit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LT_CPU_PROCS_MAX);
+	__type(key, __u32);
+	__type(value, struct lt_cpu_stat);
+} cpu_procs SEC(".maps");
+
+/* tid -> CLOCK_MONOTONIC when it became runnable (woken or preempted). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LT_CPU_THREADS_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} runq_start SEC(".maps");
+
 const volatile __u32 self_tgid = 0;
+
+/* Kernel threads and the tracer itself are not accounted. */
+static __always_inline int cpu_skip(struct task_struct *t)
+{
+	return !t->pid || (t->flags & PF_KTHREAD) || t->tgid == self_tgid;
+}
+
+/* The stat entry of key in map, created (zeroed, tgid set) when missing and
+ * create is set. NULL when missing, or when the map is full (counted). */
+static __always_inline struct lt_cpu_stat *cpu_get(void *map, __u32 key, __u32 tgid, int create)
+{
+	struct lt_cpu_stat zero = { .tgid = tgid };
+	struct lt_cpu_stat *s = bpf_map_lookup_elem(map, &key);
+
+	if (s || !create)
+		return s;
+	if (bpf_map_update_elem(map, &key, &zero, BPF_NOEXIST) &&
+	    !bpf_map_lookup_elem(map, &key)) {
+		counter_add(&proc_counters, LT_CNT_MAP_FULL, 1);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(map, &key);
+}
+
+static __always_inline void runq_mark(struct task_struct *t, __u64 now)
+{
+	__u32 tid = t->pid;
+
+	if (cpu_skip(t) || (t->flags & PF_EXITING))
+		return;
+	bpf_map_update_elem(&runq_start, &tid, &now, BPF_ANY);
+}
+
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(handle_wakeup, struct task_struct *p)
+{
+	runq_mark(p, bpf_ktime_get_ns());
+	return 0;
+}
+
+SEC("tp_btf/sched_wakeup_new")
+int BPF_PROG(handle_wakeup_new, struct task_struct *p)
+{
+	runq_mark(p, bpf_ktime_get_ns());
+	return 0;
+}
+
+/* Switch-out of prev: its on-CPU slice ends; still runnable means it waits
+ * again from now. Switch-in of next: its run-queue wait ends, a slice starts. */
+SEC("tp_btf/sched_switch")
+int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	__u64 now = bpf_ktime_get_ns(), wait = 0, *ts;
+	struct lt_cpu_stat *t, *p;
+	__u32 tid;
+	int runnable;
+
+	if (!cpu_skip(prev)) {
+		tid = prev->pid;
+		runnable = preempt || prev->__state == TASK_RUNNING;
+		t = bpf_map_lookup_elem(&cpu_threads, &tid);
+		if (t && t->last_in_ns) {
+			__u64 slice = now - t->last_in_ns;
+
+			t->oncpu_ns += slice;
+			t->switches++;
+			t->preempts += runnable;
+			t->last_in_ns = 0;
+			p = bpf_map_lookup_elem(&cpu_procs, &t->tgid);
+			if (p) {
+				p->oncpu_ns += slice;
+				p->switches++;
+				p->preempts += runnable;
+			}
+		}
+		/* A stale wakeup stamp (woken while still on CPU) is replaced or dropped. */
+		if (runnable && !(prev->flags & PF_EXITING))
+			bpf_map_update_elem(&runq_start, &tid, &now, BPF_ANY);
+		else
+			bpf_map_delete_elem(&runq_start, &tid);
+	}
+	/* An exiting task is not re-added after its exit hook deleted it. */
+	if (cpu_skip(next) || (next->flags & PF_EXITING))
+		return 0;
+	tid = next->pid;
+	ts = bpf_map_lookup_elem(&runq_start, &tid);
+	if (ts) {
+		if (now > *ts)
+			wait = now - *ts;
+		bpf_map_delete_elem(&runq_start, &tid);
+	}
+	t = cpu_get(&cpu_threads, tid, next->tgid, 1);
+	if (!t)
+		return 0;
+	t->last_in_ns = now;
+	t->runq_ns += wait;
+	p = cpu_get(&cpu_procs, next->tgid, next->tgid, 1);
+	if (p)
+		p->runq_ns += wait;
+	return 0;
+}
 
 /* BTF-typed raw tracepoints: no tracefs needed, arguments read with CO-RE. */
 SEC("tp_btf/sched_process_exec")
@@ -29,6 +160,8 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct lt_exec_event *e;
+	unsigned long start, end;
+	__u64 len;
 
 	e = bpf_ringbuf_reserve(&proc_rb, sizeof(*e), 0);
 	if (!e) {
@@ -42,32 +175,88 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	e->hdr.ts_ns = bpf_ktime_get_ns();
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
+	e->ppid = BPF_CORE_READ(p, real_parent, tgid);
+	e->uid = (__u32)bpf_get_current_uid_gid();
+	e->start_ns = BPF_CORE_READ(p, start_time);
+	/* This runs in the new program's context: its argv is in current's memory. */
+	start = BPF_CORE_READ(p, mm, arg_start);
+	end = BPF_CORE_READ(p, mm, arg_end);
+	len = end > start ? end - start : 0;
+	e->argv_full = len;
+	if (len > LT_ARGV_MAX)
+		len = LT_ARGV_MAX;
+	if (bpf_probe_read_user(e->argv, len, (void *)start))
+		len = 0;
+	e->argv_len = len;
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }
 
+/* Every thread's exit: fold the running slice into the process and drop
+ * the thread's entries; the last thread of a process sends LT_EV_EXIT with
+ * the process totals and drops the process entry. */
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(handle_exit, struct task_struct *task)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct lt_ctl_event *e;
+	__u64 id = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns();
+	__u32 tid = (__u32)id, tgid = id >> 32;
+	struct lt_cpu_stat *t, *p;
+	struct lt_exit_event *e;
+	__u64 slice = 0;
 
-	/* Threads other than the leader exiting do not end the process. */
-	if ((__u32)id != (id >> 32) || (id >> 32) == self_tgid)
+	t = bpf_map_lookup_elem(&cpu_threads, &tid);
+	if (t && t->last_in_ns && now > t->last_in_ns)
+		slice = now - t->last_in_ns;
+	p = bpf_map_lookup_elem(&cpu_procs, &tgid);
+	if (p)
+		p->oncpu_ns += slice;
+	bpf_map_delete_elem(&cpu_threads, &tid);
+	bpf_map_delete_elem(&runq_start, &tid);
+	/* signal->live is already decremented: 0 when this is the last thread. */
+	if (BPF_CORE_READ(task, signal, live.counter) != 0 || tgid == self_tgid)
 		return 0;
+	e = bpf_ringbuf_reserve(&proc_rb, sizeof(*e), 0);
+	if (!e) {
+		counter_add(&proc_counters, LT_CNT_DROPS, 1);
+		bpf_map_delete_elem(&cpu_procs, &tgid);
+		return 0;
+	}
+	e->hdr.type = LT_EV_EXIT;
+	e->hdr.tgid = tgid;
+	e->hdr.tid = tid;
+	e->hdr.pad = 0;
+	e->hdr.ts_ns = now;
+	e->ssl = 0;
+	e->exit_code = task->exit_code;
+	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	e->start_ns = BPF_CORE_READ(task, group_leader, start_time);
+	e->oncpu_ns = p ? p->oncpu_ns : slice;
+	e->runq_ns = p ? p->runq_ns : 0;
+	e->switches = p ? p->switches : 0;
+	e->preempts = p ? p->preempts : 0;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, 0);
+	bpf_map_delete_elem(&cpu_procs, &tgid);
+	return 0;
+}
+
+/* oom:mark_victim runs in the killer's context: report the victim. */
+SEC("tp_btf/mark_victim")
+int BPF_PROG(handle_oom, struct task_struct *victim)
+{
+	struct lt_oom_event *e;
+
 	e = bpf_ringbuf_reserve(&proc_rb, sizeof(*e), 0);
 	if (!e) {
 		counter_add(&proc_counters, LT_CNT_DROPS, 1);
 		return 0;
 	}
-	e->hdr.type = LT_EV_EXIT;
-	e->hdr.tgid = id >> 32;
-	e->hdr.tid = (__u32)id;
+	e->hdr.type = LT_EV_OOM;
+	e->hdr.tgid = victim->tgid;
+	e->hdr.tid = victim->pid;
 	e->hdr.pad = 0;
 	e->hdr.ts_ns = bpf_ktime_get_ns();
-	e->ssl = 0;
-	e->exit_code = task->exit_code;
-	e->pad = 0;
+	BPF_CORE_READ_STR_INTO(&e->comm, victim, comm);
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }

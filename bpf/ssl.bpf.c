@@ -4,8 +4,10 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 #include "events.h"
 #include "common.bpf.h"
+#include "net.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -76,6 +78,41 @@ struct {
 	__type(value, __u8);
 } tgids SEC(".maps");
 
+/* The SSL* a thread touched last, and when: the next TCP send of that
+ * thread soon after carries this SSL's records (ClientHello, data), which
+ * joins the TLS stream to its socket without OpenSSL struct offsets. */
+struct thread_ssl {
+	__u64 ssl;
+	__u64 ts_ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);		/* pid_tgid */
+	__type(value, struct thread_ssl);
+} thread_last SEC(".maps");
+
+/* SSL sessions already announced (TLS_START) and already joined to a socket
+ * (value: socket cookie, 0 until joined). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct conn_key);	/* dir unused (0) */
+	__type(value, __u64);
+} sessions SEC(".maps");
+
+/* Handshake calls in flight, per thread (SSL_connect wraps SSL_do_handshake). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);		/* pid_tgid */
+	__type(value, struct ssl_args);
+} handshakes SEC(".maps");
+
+/* A joined socket within this long of the thread's last SSL call. */
+#define JOIN_WINDOW_NS 5000000ull
+
 const volatile __u32 self_tgid = 0;	/* never trace the tracer itself */
 const volatile __u8 filter_tgid = 0;
 const volatile __u32 chunks_max = LT_CHUNKS_MAX;
@@ -99,6 +136,38 @@ static __always_inline int wanted(__u32 tgid)
 	return 1;
 }
 
+static __always_inline void tls_emit(__u32 type, __u64 id, __u64 ssl)
+{
+	struct lt_tls_event *e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
+
+	if (!e) {
+		counter_add(&counters, LT_CNT_DROPS, 1);
+		return;
+	}
+	e->hdr.type = type;
+	e->hdr.tgid = id >> 32;
+	e->hdr.tid = (__u32)id;
+	e->hdr.pad = 0;
+	e->hdr.ts_ns = bpf_ktime_get_ns();
+	e->ssl = ssl;
+	bpf_ringbuf_submit(e, 0);
+	counter_add(&counters, LT_CNT_EVENTS, 1);
+}
+
+/* Every SSL call: remember it for the socket join, announce a new session. */
+static __always_inline void ssl_note(__u64 id, __u64 ssl)
+{
+	struct thread_ssl ts = { .ssl = ssl, .ts_ns = bpf_ktime_get_ns() };
+	struct conn_key key = { .ssl = ssl, .tgid = id >> 32 };
+	__u64 zero = 0;
+
+	bpf_map_update_elem(&thread_last, &id, &ts, BPF_ANY);
+	if (bpf_map_lookup_elem(&sessions, &key))
+		return;
+	bpf_map_update_elem(&sessions, &key, &zero, BPF_NOEXIST);
+	tls_emit(LT_EV_TLS_START, id, ssl);
+}
+
 static __always_inline int ssl_enter(void *ssl, const void *buf, void *lenp, __u32 dir)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -107,6 +176,7 @@ static __always_inline int ssl_enter(void *ssl, const void *buf, void *lenp, __u
 
 	if (!wanted(id >> 32))
 		return 0;
+	ssl_note(id, (__u64)ssl);
 	/* A same-direction call inside another (one variant wrapping the other)
 	 * is counted, not recorded: the outer call reports the bytes. */
 	cur = bpf_map_lookup_elem(&active, &key);
@@ -287,6 +357,7 @@ int BPF_KPROBE(ssl_free_enter, void *ssl)
 	}
 	key.dir = LT_DIR_WRITE;
 	bpf_map_delete_elem(&offsets, &key);
+	bpf_map_delete_elem(&sessions, &key);
 	key.dir = LT_DIR_READ;
 	bpf_map_delete_elem(&offsets, &key);
 
@@ -303,6 +374,110 @@ int BPF_KPROBE(ssl_free_enter, void *ssl)
 	e->ssl = (__u64)ssl;
 	e->exit_code = 0;
 	e->pad = 0;
+	bpf_ringbuf_submit(e, 0);
+	counter_add(&counters, LT_CNT_EVENTS, 1);
+	return 0;
+}
+
+/* Explicit handshakes (curl: SSL_connect; python: SSL_do_handshake). Node
+ * drives its handshake through SSL_read instead: userspace then takes the
+ * first SSL_write as the end of it. */
+static __always_inline int hs_enter(void *ssl)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ssl_args args = {}, *cur;
+
+	if (!wanted(id >> 32))
+		return 0;
+	ssl_note(id, (__u64)ssl);
+	cur = bpf_map_lookup_elem(&handshakes, &id);
+	if (cur && cur->ssl == (__u64)ssl) {
+		cur->nest++;
+		return 0;
+	}
+	args.ssl = (__u64)ssl;
+	args.ts_ns = bpf_ktime_get_ns();
+	bpf_map_update_elem(&handshakes, &id, &args, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int hs_exit(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ssl_args *args = bpf_map_lookup_elem(&handshakes, &id);
+
+	if (!args)
+		return 0;
+	if (args->nest) {
+		args->nest--;
+		return 0;
+	}
+	if (ret == 1)
+		tls_emit(LT_EV_TLS_DONE, id, args->ssl);
+	bpf_map_delete_elem(&handshakes, &id);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_do_handshake_enter, void *ssl)
+{
+	return hs_enter(ssl);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_do_handshake_exit, int ret)
+{
+	return hs_exit(ret);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_connect_enter, void *ssl)
+{
+	return hs_enter(ssl);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_connect_exit, int ret)
+{
+	return hs_exit(ret);
+}
+
+/* A TCP send by a thread that just made an SSL call: join that SSL* to this
+ * socket, once per session. */
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(ssl_sock_join, struct sock *sk, int ret, int flags)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct lt_ssl_sock_event *e;
+	struct thread_ssl *last;
+	struct conn_key key = {};
+	__u64 *joined, cookie;
+
+	if (ret <= 0)
+		return 0;
+	last = bpf_map_lookup_elem(&thread_last, &id);
+	if (!last || bpf_ktime_get_ns() - last->ts_ns > JOIN_WINDOW_NS)
+		return 0;
+	key.ssl = last->ssl;
+	key.tgid = id >> 32;
+	joined = bpf_map_lookup_elem(&sessions, &key);
+	if (!joined || *joined || !sk_is_tcp(sk))
+		return 0;
+	cookie = bpf_get_socket_cookie(sk);
+	*joined = cookie;
+	e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
+	if (!e) {
+		counter_add(&counters, LT_CNT_DROPS, 1);
+		return 0;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->hdr.type = LT_EV_SSL_SOCK;
+	e->hdr.tgid = id >> 32;
+	e->hdr.tid = (__u32)id;
+	e->hdr.ts_ns = bpf_ktime_get_ns();
+	e->ssl = key.ssl;
+	e->cookie = cookie;
+	tuple_read(sk, &e->tuple);
 	bpf_ringbuf_submit(e, 0);
 	counter_add(&counters, LT_CNT_EVENTS, 1);
 	return 0;

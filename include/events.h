@@ -13,12 +13,24 @@
 #define LT_CHUNKS_MAX	512
 #define LT_COMM_LEN	16
 #define LT_PATH_MAX	256
+/* Bytes of a new program's argv (NUL-separated) sent with its exec event. */
+#define LT_ARGV_MAX	256
 
 enum lt_event_type {
 	LT_EV_DATA = 1,		/* struct lt_data_event */
 	LT_EV_SSL_FREE = 2,	/* struct lt_ctl_event: the SSL* was freed */
 	LT_EV_EXEC = 3,		/* struct lt_exec_event: a process called execve */
-	LT_EV_EXIT = 4,		/* struct lt_ctl_event: a whole process exited */
+	LT_EV_EXIT = 4,		/* struct lt_exit_event (begins as lt_ctl_event): a whole process exited */
+	LT_EV_OOM = 5,		/* struct lt_oom_event: the OOM killer chose a victim */
+	/* 20..29: TLS sessions and TCP connections (ssl.bpf.c, net.bpf.c) */
+	LT_EV_TLS_START = 20,	/* struct lt_tls_event: first SSL call on an SSL* */
+	LT_EV_TLS_DONE = 21,	/* struct lt_tls_event: explicit handshake returned 1 */
+	LT_EV_SSL_SOCK = 22,	/* struct lt_ssl_sock_event: SSL* carried by a socket */
+	LT_EV_TCP_CONNECT = 23,	/* struct lt_tcp_event: SYN_SENT -> ESTABLISHED */
+	LT_EV_TCP_CLOSE = 24,	/* struct lt_tcp_event: a connect()ed socket closed */
+	/* 30..39: DNS (dns.bpf.c) */
+	LT_EV_DNS_GAI = 30,	/* struct lt_dns_gai_event: a getaddrinfo() call returned */
+	LT_EV_DNS_PKT = 31,	/* struct lt_dns_pkt_event: a UDP datagram to/from port 53 */
 };
 
 enum lt_dir {
@@ -62,6 +74,130 @@ struct lt_exec_event {
 	struct lt_hdr hdr;
 	char comm[LT_COMM_LEN];
 	char filename[LT_PATH_MAX];
+	__u32 ppid;		/* real_parent->tgid */
+	__u32 uid;
+	__u64 start_ns;		/* CLOCK_MONOTONIC: task->start_time (the fork) */
+	__u32 argv_len;		/* bytes in argv (<= LT_ARGV_MAX) */
+	__u32 argv_full;	/* mm->arg_end - arg_start: > argv_len when cut */
+	char argv[LT_ARGV_MAX];	/* NUL-separated arguments, as in /proc/PID/cmdline */
+};
+
+/* A whole process exited (its last thread): the lt_ctl_event fields first,
+ * then the process's CPU totals since the tracer first saw it run. */
+struct lt_exit_event {
+	struct lt_hdr hdr;
+	__u64 ssl;		/* unused, 0 */
+	__s32 exit_code;	/* task->exit_code: code << 8 | core 0x80 | signal */
+	__u32 ppid;
+	__u64 start_ns;		/* CLOCK_MONOTONIC: task->start_time */
+	__u64 oncpu_ns;
+	__u64 runq_ns;
+	__u64 switches;
+	__u64 preempts;
+	char comm[LT_COMM_LEN];
+};
+
+/* oom:mark_victim. hdr.tgid/tid name the victim, not the current task. */
+struct lt_oom_event {
+	struct lt_hdr hdr;
+	char comm[LT_COMM_LEN];
+};
+
+/* Value of the CPU maps "cpu_threads" (key: tid) and "cpu_procs" (key: tgid),
+ * read by userspace, never sent as events. Times in ns. */
+struct lt_cpu_stat {
+	__u32 tgid;
+	__u32 pad;
+	__u64 oncpu_ns;		/* on CPU, counted at each switch-out */
+	__u64 runq_ns;		/* runnable but waiting for a CPU */
+	__u64 switches;		/* times switched out */
+	__u64 preempts;		/* of which while still runnable (involuntary) */
+	__u64 last_in_ns;	/* cpu_threads: CLOCK_MONOTONIC of the switch-in, 0 when off CPU */
+};
+
+/* Entries of the CPU maps (fixed; an insert into a full map is counted in
+ * LT_CNT_MAP_FULL and that task is not accounted). */
+#define LT_CPU_THREADS_MAX	32768
+#define LT_CPU_PROCS_MAX	16384
+
+/* TLS session milestones, keyed by (tgid, ssl). */
+struct lt_tls_event {
+	struct lt_hdr hdr;	/* ts_ns: first call entry (START) or handshake return (DONE) */
+	__u64 ssl;
+};
+
+/* A TCP endpoint pair; addresses in network byte order, v4 in the first 4 bytes. */
+struct lt_tuple {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport;		/* host byte order */
+	__u16 dport;		/* host byte order */
+	__u16 family;		/* AF_INET or AF_INET6 */
+	__u16 pad;
+};
+
+/* The TLS stream (tgid, ssl) is carried by the socket with this cookie. */
+struct lt_ssl_sock_event {
+	struct lt_hdr hdr;
+	__u64 ssl;
+	__u64 cookie;
+	struct lt_tuple tuple;
+};
+
+/* One connect()ed TCP socket: sent at ESTABLISHED and again at CLOSE. */
+struct lt_tcp_event {
+	struct lt_hdr hdr;	/* tgid/tid: the process that called connect() */
+	__u64 cookie;		/* socket cookie: unique for the socket's lifetime */
+	__u64 syn_ns;		/* monotonic: SYN_SENT */
+	__u64 est_ns;		/* monotonic: ESTABLISHED; 0 when it never was */
+	__u64 close_ns;		/* monotonic: CLOSE (LT_EV_TCP_CLOSE only) */
+	__u64 bytes_acked;	/* bytes sent and acknowledged */
+	__u64 bytes_received;
+	__u32 retransmits;
+	__u32 resets_rx;
+	__u32 resets_tx;
+	__s32 sk_err;		/* errno the socket ended with (ECONNREFUSED, ETIMEDOUT), else 0 */
+	struct lt_tuple tuple;
+	char comm[LT_COMM_LEN];
+};
+
+/* DNS: getaddrinfo() results and UDP port-53 payloads. */
+#define LT_DNS_NAME_MAX		256	/* getaddrinfo node, NUL included */
+#define LT_DNS_ADDRS_MAX	8	/* distinct addresses per getaddrinfo result */
+#define LT_DNS_PKT_MAX		512	/* payload bytes copied per datagram */
+
+/* One answer address; family AF_INET (2) or AF_INET6 (10), network order,
+ * an IPv4 address in the first 4 bytes. */
+struct lt_dns_addr {
+	__u8 family;
+	__u8 pad[3];
+	__u8 addr[16];
+};
+
+struct lt_dns_gai_event {
+	struct lt_hdr hdr;	/* ts_ns: getaddrinfo entry */
+	__u64 ts_end_ns;	/* its return */
+	__s32 rc;		/* return value: 0 or an EAI_* code (negative) */
+	__u32 naddrs;		/* entries used in addrs (duplicates removed) */
+	__u32 hint_family;	/* hints->ai_family; 0 (AF_UNSPEC) without hints */
+	__u32 pad;
+	char comm[LT_COMM_LEN];
+	char name[LT_DNS_NAME_MAX];
+	struct lt_dns_addr addrs[LT_DNS_ADDRS_MAX];
+};
+
+/* A datagram a process sent to or received from UDP port 53 (the client
+ * side of DNS). Only hdr..data[len] is sent. */
+struct lt_dns_pkt_event {
+	struct lt_hdr hdr;	/* ts_ns: send syscall entry, or receive syscall return */
+	__u32 len;		/* bytes in data */
+	__u32 msg_len;		/* datagram size; more than len when cut at LT_DNS_PKT_MAX */
+	__u8 dir;		/* enum lt_dir: LT_DIR_WRITE sent (query), LT_DIR_READ received */
+	__u8 family;		/* of the server address: AF_INET or AF_INET6 */
+	__u16 port;		/* server port, host order */
+	__u8 server[16];	/* server address, network order */
+	char comm[LT_COMM_LEN];
+	__u8 data[LT_DNS_PKT_MAX];
 };
 
 /* Indexes of the per-CPU counters map "counters". */
@@ -71,6 +207,7 @@ enum lt_counter {
 	LT_CNT_DROP_BYTES,	/* plaintext bytes in lost events */
 	LT_CNT_READ_ERR,	/* bpf_probe_read_user failures */
 	LT_CNT_TRUNC,		/* SSL calls larger than LT_CHUNKS_MAX chunks */
+	LT_CNT_MAP_FULL,	/* CPU accounting: a map insert failed (map full) */
 	LT_CNT_MAX,
 };
 

@@ -30,6 +30,12 @@ struct call_row {
 	char *request_headers, *response_headers;
 	char *request_body, *response_body;
 	char *error;
+	/* beyond CONTRACT.md: the latency split (issue 3) */
+	char conn_id[37];			/* connections.id; "" = NULL */
+	double upload_ms;			/* first -> last request byte written */
+	double client_ms;			/* connection ready -> first request byte */
+	double tokens_per_s;			/* streams: output tokens / generation time */
+	const char *verdict;			/* static: network/model/client/mixed, NULL */
 };
 
 /* Free the row's strings and the row itself. */

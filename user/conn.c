@@ -21,6 +21,7 @@
 #include "provider.h"
 #include "redact.h"
 #include "util.h"
+#include "verdict.h"
 
 #define CONN_BUCKETS 4096
 /* Write chunks tried as a request start before a connection is given up as not HTTP/1. */
@@ -79,6 +80,8 @@ struct conn_table {
 	size_t max_body;
 	conn_emit_fn emit;
 	void *ud;
+	conn_netinfo_fn netinfo;
+	void *netinfo_ud;
 };
 
 void call_row_free(struct call_row *r)
@@ -340,6 +343,38 @@ static uint64_t tick_time(const struct exchange *x, long off)
 	return 0;
 }
 
+/* The latency split of a call: its connection's setup when it is the first
+ * on it, the upload, the token rate and the verdict. */
+static void exchange_timing(struct conn *c, const struct exchange *x,
+			    const struct llm_call *call, struct call_row *r)
+{
+	struct call_netinfo ni = { .dns_ms = -1, .connect_ms = -1, .tls_ms = -1, .client_ms = -1 };
+	struct latency_split sp;
+	uint64_t first_tok = tick_time(x, call->first_token_offset);
+	double gen_ms;
+
+	if (c->t->netinfo)
+		c->t->netinfo(c->t->netinfo_ud, c->tgid, c->ssl, x->t_req_start, !x->reused, &ni);
+	memcpy(r->conn_id, ni.conn_id, sizeof(r->conn_id));
+	r->dns_ms = x->reused ? CALL_NULL_REAL : ni.dns_ms;
+	r->connect_ms = x->reused ? CALL_NULL_REAL : ni.connect_ms;
+	r->tls_ms = x->reused ? CALL_NULL_REAL : ni.tls_ms;
+	r->client_ms = x->reused ? CALL_NULL_REAL : ni.client_ms;
+	r->upload_ms = x->req_done ? ms_between(x->t_req_start, x->t_req_end) : CALL_NULL_REAL;
+	gen_ms = ms_between(first_tok, x->t_resp_last);
+	r->tokens_per_s = call->stream && gen_ms > 0 && call->output_tokens > 0 ?
+		call->output_tokens / (gen_ms / 1e3) : CALL_NULL_REAL;
+	sp.dns_ms = r->dns_ms;
+	sp.connect_ms = r->connect_ms;
+	sp.tls_ms = r->tls_ms;
+	sp.client_ms = r->client_ms;
+	sp.upload_ms = r->upload_ms;
+	sp.ttfb_ms = r->ttfb_ms;
+	sp.download_ms = ms_between(x->t_resp_first, x->t_resp_last);
+	sp.stream = call->stream;
+	r->verdict = x->status ? verdict_of(&sp) : NULL;
+}
+
 /* Build and hand over the row of x if it is an LLM call; unlink and free x.
  * why, when set, says why the exchange ended incomplete. */
 static void exchange_emit(struct conn *c, struct exchange *x, const char *why)
@@ -408,7 +443,7 @@ static void exchange_emit(struct conn *c, struct exchange *x, const char *why)
 	r->duration_ms = ms_between(x->t_req_start, x->t_resp_last);
 	r->ttfb_ms = ms_between(x->t_req_end, x->t_resp_first);
 	r->ttft_ms = ms_between(x->t_req_end, tick_time(x, call.first_token_offset));
-	r->dns_ms = r->connect_ms = r->tls_ms = CALL_NULL_REAL;
+	exchange_timing(c, x, &call, r);
 	r->conn_reused = x->reused;
 	r->request_bytes = x->req_body.len;
 	r->response_bytes = x->resp_body.len;
@@ -681,6 +716,12 @@ void conn_table_free(struct conn_table *t, const char *why)
 		return;
 	conn_destroy_tgid(t, 0, 0, why);
 	free(t);
+}
+
+void conn_table_set_netinfo(struct conn_table *t, conn_netinfo_fn fn, void *ud)
+{
+	t->netinfo = fn;
+	t->netinfo_ud = ud;
 }
 
 size_t conn_count(const struct conn_table *t)

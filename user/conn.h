@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "call.h"
+#include "net.h"
 
 /* One piece of plaintext, as decoded from a BPF event (parsers never see BPF types). */
 struct tls_chunk {
@@ -32,6 +33,12 @@ struct conn_table;
 struct conn_table *conn_table_new(size_t max_body, conn_emit_fn emit, void *ud);
 /* Finish every open call with error "why" (tracer stopping), then free. */
 void conn_table_free(struct conn_table *t, const char *why);
+
+/* Where a call on stream (tgid, ssl) gets its connection's timing (net.c's
+ * net_call_info() has this shape). */
+typedef int (*conn_netinfo_fn)(void *ud, uint32_t tgid, uint64_t ssl, uint64_t first_write_ns,
+			       int first_on_conn, struct call_netinfo *out);
+void conn_table_set_netinfo(struct conn_table *t, conn_netinfo_fn fn, void *ud);
 
 /* Feed one chunk of plaintext. */
 void conn_data(struct conn_table *t, const struct tls_chunk *c);

@@ -40,6 +40,46 @@ static void handle_data(struct event_sink *s, const struct lt_data_event *e, siz
 	s->data(s->ud, &c);
 }
 
+static void tuple_copy(struct net_tuple *dst, const struct lt_tuple *src)
+{
+	memcpy(dst->saddr, src->saddr, sizeof(dst->saddr));
+	memcpy(dst->daddr, src->daddr, sizeof(dst->daddr));
+	dst->sport = src->sport;
+	dst->dport = src->dport;
+	dst->family = src->family;
+}
+
+static void handle_tcp(struct event_sink *s, const struct lt_tcp_event *e)
+{
+	struct net_tcp t = {
+		.tgid = e->hdr.tgid, .tid = e->hdr.tid, .cookie = e->cookie,
+		.syn_ns = e->syn_ns, .est_ns = e->est_ns, .close_ns = e->close_ns,
+		.bytes_acked = e->bytes_acked, .bytes_received = e->bytes_received,
+		.retransmits = e->retransmits, .resets_rx = e->resets_rx,
+		.resets_tx = e->resets_tx, .sk_err = e->sk_err,
+	};
+
+	copy_str(t.comm, e->comm, sizeof(t.comm));
+	tuple_copy(&t.tuple, &e->tuple);
+	if (e->hdr.type == LT_EV_TCP_CONNECT && s->tcp_connect)
+		s->tcp_connect(s->ud, &t);
+	else if (e->hdr.type == LT_EV_TCP_CLOSE && s->tcp_close)
+		s->tcp_close(s->ud, &t);
+}
+
+/* Size of the fixed-size record of each event type, 0 when variable or unknown. */
+static size_t event_size(__u32 type)
+{
+	switch (type) {
+	case LT_EV_TLS_START:
+	case LT_EV_TLS_DONE: return sizeof(struct lt_tls_event);
+	case LT_EV_SSL_SOCK: return sizeof(struct lt_ssl_sock_event);
+	case LT_EV_TCP_CONNECT:
+	case LT_EV_TCP_CLOSE: return sizeof(struct lt_tcp_event);
+	default: return 0;
+	}
+}
+
 int event_handle(void *ctx, void *data, size_t size)
 {
 	struct event_sink *s = ctx;
@@ -49,7 +89,34 @@ int event_handle(void *ctx, void *data, size_t size)
 		s->malformed++;
 		return 0;
 	}
+	if (event_size(h->type) && size < event_size(h->type)) {
+		s->malformed++;
+		return 0;
+	}
 	switch (h->type) {
+	case LT_EV_TLS_START:
+	case LT_EV_TLS_DONE: {
+		const struct lt_tls_event *e = data;
+		void (*fn)(void *, uint32_t, uint64_t, uint64_t) =
+			h->type == LT_EV_TLS_START ? s->tls_start : s->tls_done;
+
+		if (fn)
+			fn(s->ud, h->tgid, e->ssl, h->ts_ns);
+		break;
+	}
+	case LT_EV_SSL_SOCK: {
+		const struct lt_ssl_sock_event *e = data;
+		struct net_tuple t;
+
+		tuple_copy(&t, &e->tuple);
+		if (s->ssl_sock)
+			s->ssl_sock(s->ud, h->tgid, e->ssl, e->cookie, &t);
+		break;
+	}
+	case LT_EV_TCP_CONNECT:
+	case LT_EV_TCP_CLOSE:
+		handle_tcp(s, data);
+		break;
 	case LT_EV_DATA:
 		handle_data(s, data, size);
 		break;

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "conn.h"
+#include "net.h"
 
 /* Where decoded events go. */
 struct event_sink {
@@ -15,6 +16,13 @@ struct event_sink {
 	void (*ssl_free)(void *ud, uint32_t tgid, uint64_t ssl, uint64_t ts_ns);
 	void (*exec)(void *ud, uint32_t tgid, const char *comm, const char *filename);
 	void (*exit)(void *ud, uint32_t tgid, int exit_code, uint64_t ts_ns);
+	/* TLS sessions and TCP connections (optional: NULL skips) */
+	void (*tls_start)(void *ud, uint32_t tgid, uint64_t ssl, uint64_t ts_ns);
+	void (*tls_done)(void *ud, uint32_t tgid, uint64_t ssl, uint64_t ts_ns);
+	void (*ssl_sock)(void *ud, uint32_t tgid, uint64_t ssl, uint64_t cookie,
+			 const struct net_tuple *tuple);
+	void (*tcp_connect)(void *ud, const struct net_tcp *e);
+	void (*tcp_close)(void *ud, const struct net_tcp *e);
 	uint64_t malformed;	/* records that failed validation */
 };
 

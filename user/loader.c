@@ -18,6 +18,7 @@
 
 #include "ssl.skel.h"
 #include "proc.skel.h"
+#include "net.skel.h"
 #include "util.h"
 
 /* A file we looked at: attached, or known not to export OpenSSL. */
@@ -30,6 +31,8 @@ struct target {
 struct loader {
 	struct ssl_bpf *ssl;
 	struct proc_bpf *proc;
+	struct net_bpf *net;
+	struct bpf_link *join_link;
 	struct ring_buffer *rb;
 	struct target *targets;
 	size_t ntargets, cap_targets;
@@ -51,6 +54,8 @@ static const struct probe probes[] = {
 	{ "SSL_write_ex", 0, 1 }, { "SSL_write_ex", 1, 1 },
 	{ "SSL_read_ex", 0, 1 }, { "SSL_read_ex", 1, 1 },
 	{ "SSL_free", 0, 1 },
+	{ "SSL_do_handshake", 0, 1 }, { "SSL_do_handshake", 1, 1 },
+	{ "SSL_connect", 0, 1 }, { "SSL_connect", 1, 1 },
 };
 
 static struct bpf_program *probe_prog(struct loader *l, size_t i)
@@ -61,6 +66,8 @@ static struct bpf_program *probe_prog(struct loader *l, size_t i)
 		l->ssl->progs.ssl_write_ex_enter, l->ssl->progs.ssl_write_ex_exit,
 		l->ssl->progs.ssl_read_ex_enter, l->ssl->progs.ssl_read_ex_exit,
 		l->ssl->progs.ssl_free_enter,
+		l->ssl->progs.ssl_do_handshake_enter, l->ssl->progs.ssl_do_handshake_exit,
+		l->ssl->progs.ssl_connect_enter, l->ssl->progs.ssl_connect_exit,
 	};
 
 	return progs[i];
@@ -333,7 +340,8 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 		return -ENOMEM;
 	l->ssl = ssl_bpf__open();
 	l->proc = proc_bpf__open();
-	if (!l->ssl || !l->proc) {
+	l->net = net_bpf__open();
+	if (!l->ssl || !l->proc || !l->net) {
 		err = -errno;
 		log_warn("failed to open BPF objects: %s", strerror(-err));
 		goto out_close;
@@ -342,6 +350,7 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 	l->ssl->rodata->filter_tgid = o->npids > 0;
 	l->ssl->rodata->chunks_max = o->chunks_max;
 	l->proc->rodata->self_tgid = o->self;
+	l->net->rodata->self_tgid = o->self;
 	err = bpf_map__set_max_entries(l->ssl->maps.rb, o->ring_bytes);
 	if (err) {
 		log_warn("failed to size ring buffer to %llu bytes: %s",
@@ -351,6 +360,8 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 	err = ssl_bpf__load(l->ssl);
 	if (!err)
 		err = proc_bpf__load(l->proc);
+	if (!err)
+		err = net_bpf__load(l->net);
 	if (err) {
 		log_warn("failed to load BPF programs: %s (run with -v for the verifier log)",
 			 strerror(-err));
@@ -366,6 +377,17 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 		log_warn("failed to attach sched tracepoints: %s", strerror(-err));
 		goto out_close;
 	}
+	err = net_bpf__attach(l->net);
+	if (err) {
+		log_warn("failed to attach TCP tracepoints: %s", strerror(-err));
+		goto out_close;
+	}
+	l->join_link = bpf_program__attach(l->ssl->progs.ssl_sock_join);
+	if (!l->join_link) {
+		err = -errno;
+		log_warn("failed to attach sock_send_length tracepoint: %s", strerror(-err));
+		goto out_close;
+	}
 	l->rb = ring_buffer__new(bpf_map__fd(l->ssl->maps.rb), fn, ctx, NULL);
 	if (!l->rb) {
 		err = -errno;
@@ -373,8 +395,10 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 		goto out_close;
 	}
 	err = ring_buffer__add(l->rb, bpf_map__fd(l->proc->maps.proc_rb), fn, ctx);
+	if (!err)
+		err = ring_buffer__add(l->rb, bpf_map__fd(l->net->maps.net_rb), fn, ctx);
 	if (err) {
-		log_warn("failed to add process ring buffer: %s", strerror(-err));
+		log_warn("failed to add ring buffer: %s", strerror(-err));
 		goto out_close;
 	}
 	*out = l;
@@ -421,6 +445,7 @@ void loader_counters(const struct loader *l, uint64_t out[LT_CNT_MAX])
 	memset(out, 0, LT_CNT_MAX * sizeof(out[0]));
 	counters_sum(l->ssl->maps.counters, out);
 	counters_sum(l->proc->maps.proc_counters, out);
+	counters_sum(l->net->maps.net_counters, out);
 }
 
 void loader_close(struct loader *l)
@@ -429,7 +454,9 @@ void loader_close(struct loader *l)
 		return;
 	while (l->nlinks)
 		bpf_link__destroy(l->links[--l->nlinks]);
+	bpf_link__destroy(l->join_link);
 	ring_buffer__free(l->rb);
+	net_bpf__destroy(l->net);
 	ssl_bpf__destroy(l->ssl);
 	proc_bpf__destroy(l->proc);
 	free(l->links);

@@ -14,6 +14,7 @@
 #include "event.h"
 #include "events.h"
 #include "loader.h"
+#include "net.h"
 #include "store.h"
 #include "util.h"
 
@@ -39,6 +40,7 @@ struct rescan {
 struct run_state {
 	struct store *store;
 	struct conn_table *conns;
+	struct net_table *net;
 	struct loader *loader;
 	pid_t pids[MAX_FILTERS];
 	int npids;
@@ -90,6 +92,51 @@ static void on_ssl_free(void *ud, uint32_t tgid, uint64_t ssl, uint64_t ts)
 	struct run_state *st = ud;
 
 	conn_close(st->conns, tgid, ssl, ts);
+	net_ssl_free(st->net, tgid, ssl);
+}
+
+static void on_tls_start(void *ud, uint32_t tgid, uint64_t ssl, uint64_t ts)
+{
+	net_tls_start(((struct run_state *)ud)->net, tgid, ssl, ts);
+}
+
+static void on_tls_done(void *ud, uint32_t tgid, uint64_t ssl, uint64_t ts)
+{
+	net_tls_done(((struct run_state *)ud)->net, tgid, ssl, ts);
+}
+
+static void on_ssl_sock(void *ud, uint32_t tgid, uint64_t ssl, uint64_t cookie,
+			const struct net_tuple *tuple)
+{
+	net_ssl_sock(((struct run_state *)ud)->net, tgid, ssl, cookie, tuple);
+}
+
+static void on_tcp_connect(void *ud, const struct net_tcp *e)
+{
+	net_tcp_connect(((struct run_state *)ud)->net, e);
+}
+
+static void on_tcp_close(void *ud, const struct net_tcp *e)
+{
+	net_tcp_close(((struct run_state *)ud)->net, e);
+}
+
+static void on_conn_row(void *ud, struct conn_row *r)
+{
+	struct run_state *st = ud;
+
+	if (!run_wants(st, r->pid, r->comm)) {
+		conn_row_free(r);
+		return;
+	}
+	store_add_connection(st->store, r);
+}
+
+static int on_netinfo(void *ud, uint32_t tgid, uint64_t ssl, uint64_t first_write_ns,
+		      int first_on_conn, struct call_netinfo *out)
+{
+	return net_call_info(((struct run_state *)ud)->net, tgid, ssl, first_write_ns,
+			     first_on_conn, out);
 }
 
 static void rescan_add(struct run_state *st, pid_t pid, uint64_t delay_ns)
@@ -286,11 +333,20 @@ static int cmd_run(int argc, char **argv)
 	st->conns = conn_table_new(max_body, on_row, st);
 	if (!st->conns)
 		goto out_store;
+	st->net = net_table_new(on_conn_row, NULL, st);
+	if (!st->net)
+		goto out_conns;
+	conn_table_set_netinfo(st->conns, on_netinfo, st);
 	sink.ud = st;
 	sink.data = on_data;
 	sink.ssl_free = on_ssl_free;
 	sink.exec = on_exec;
 	sink.exit = on_exit_ev;
+	sink.tls_start = on_tls_start;
+	sink.tls_done = on_tls_done;
+	sink.ssl_sock = on_ssl_sock;
+	sink.tcp_connect = on_tcp_connect;
+	sink.tcp_close = on_tcp_close;
 	lo.self = getpid();
 	lo.pids = st->pids;
 	lo.npids = st->npids;
@@ -324,6 +380,7 @@ static int cmd_run(int argc, char **argv)
 		}
 		if (now - last_reap >= REAP_EVERY_NS) {
 			conn_reap(st->conns);
+			net_reap(st->net);
 			drops_check(st, &last_drops);
 			last_reap = now;
 		}
@@ -341,6 +398,7 @@ static int cmd_run(int argc, char **argv)
 	loader_close(st->loader);
 out_conns:
 	conn_table_free(st->conns, "tracer stopped before the response completed");
+	net_table_free(st->net);
 	if (!rc)
 		fprintf(stderr, "llmtap: stopped: %llu call(s) recorded, %llu event(s) dropped\n",
 			st->calls, (unsigned long long)c[LT_CNT_DROPS]);

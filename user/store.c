@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "net.h"
 #include "util.h"
 
 #define STORE_QUEUE_MAX 100000	/* rows kept while the disk refuses writes */
@@ -20,6 +21,9 @@ struct store {
 	sqlite3_stmt *insert;
 	struct call_row **queue;
 	size_t n, cap;
+	sqlite3_stmt *conn_insert;
+	struct conn_row **conns;
+	size_t nconns, cap_conns;
 	unsigned long long written;
 };
 
@@ -38,7 +42,23 @@ static const char schema_v1[] =
 	"CREATE INDEX IF NOT EXISTS llm_calls_start ON llm_calls(start_ns);"
 	"CREATE INDEX IF NOT EXISTS llm_calls_pid ON llm_calls(pid);";
 
-static const char *const migrations[] = { schema_v1 };
+/* Version 2: the latency split per call, and the connections table. */
+static const char schema_v2[] =
+	"ALTER TABLE llm_calls ADD COLUMN conn_id TEXT;"
+	"ALTER TABLE llm_calls ADD COLUMN upload_ms REAL;"
+	"ALTER TABLE llm_calls ADD COLUMN client_ms REAL;"
+	"ALTER TABLE llm_calls ADD COLUMN tokens_per_s REAL;"
+	"ALTER TABLE llm_calls ADD COLUMN verdict TEXT;"
+	"CREATE TABLE IF NOT EXISTS connections ("
+	" id TEXT PRIMARY KEY, pid INTEGER, tid INTEGER, comm TEXT,"
+	" saddr TEXT, sport INTEGER, daddr TEXT, dport INTEGER,"
+	" start_ns INTEGER, connect_ms REAL, connect_error TEXT, dns_ms REAL, dns_name TEXT,"
+	" tls_ms REAL, retransmits INTEGER, resets_rx INTEGER, resets_tx INTEGER,"
+	" bytes_sent INTEGER, bytes_received INTEGER, close_ns INTEGER, duration_ms REAL,"
+	" llm_calls INTEGER);"
+	"CREATE INDEX IF NOT EXISTS connections_start ON connections(start_ns);";
+
+static const char *const migrations[] = { schema_v1, schema_v2 };
 
 static const char insert_sql[] =
 	"INSERT OR REPLACE INTO llm_calls (id, pid, tid, comm, exe, provider, operation, model,"
@@ -46,8 +66,15 @@ static const char insert_sql[] =
 	" cache_write_tokens, reasoning_tokens, cost_usd, finish_reason, response_text,"
 	" start_ns, duration_ms, ttfb_ms, ttft_ms, dns_ms, connect_ms, tls_ms, conn_reused,"
 	" request_bytes, response_bytes, request_headers, response_headers, request_body,"
-	" response_body, error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-	"?,?,?,?,?,?,?,?)";
+	" response_body, error, conn_id, upload_ms, client_ms, tokens_per_s, verdict)"
+	" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+	"?,?,?,?,?,?,?,?,?,?,?,?,?)";
+
+static const char conn_insert_sql[] =
+	"INSERT OR REPLACE INTO connections (id, pid, tid, comm, saddr, sport, daddr, dport,"
+	" start_ns, connect_ms, connect_error, dns_ms, dns_name, tls_ms, retransmits, resets_rx,"
+	" resets_tx, bytes_sent, bytes_received, close_ns, duration_ms, llm_calls)"
+	" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
 /* Create the file (0600) and its directory (0700) when missing. */
 static int store_create_file(const char *path)
@@ -142,7 +169,8 @@ int store_open(struct store **out, const char *path, int readonly)
 	if (exec_sql(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;") ||
 	    store_migrate(s->db))
 		goto out_close;
-	if (sqlite3_prepare_v2(s->db, insert_sql, -1, &s->insert, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(s->db, insert_sql, -1, &s->insert, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, conn_insert_sql, -1, &s->conn_insert, NULL) != SQLITE_OK) {
 		log_warn("database: %s", sqlite3_errmsg(s->db));
 		goto out_close;
 	}
@@ -174,7 +202,7 @@ void store_add(struct store *s, struct call_row *r)
 
 size_t store_pending(const struct store *s)
 {
-	return s->n;
+	return s->n + s->nconns;
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *v)
@@ -244,6 +272,11 @@ static int store_insert(struct store *s, const struct call_row *r)
 	bind_text(st, i++, r->request_body);
 	bind_text(st, i++, r->response_body);
 	bind_text(st, i++, r->error);
+	bind_text(st, i++, r->conn_id[0] ? r->conn_id : NULL);
+	bind_real(st, i++, r->upload_ms);
+	bind_real(st, i++, r->client_ms);
+	bind_real(st, i++, r->tokens_per_s);
+	bind_text(st, i++, r->verdict);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
@@ -253,16 +286,77 @@ static int store_insert(struct store *s, const struct call_row *r)
 	return 0;
 }
 
+void store_add_connection(struct store *s, struct conn_row *r)
+{
+	if (s->nconns == s->cap_conns) {
+		size_t cap = s->cap_conns ? 2 * s->cap_conns : 64;
+		struct conn_row **q;
+
+		if (cap > STORE_QUEUE_MAX || !(q = realloc(s->conns, cap * sizeof(*q)))) {
+			log_warn("database: write queue full, dropping connection %s", r->id);
+			conn_row_free(r);
+			return;
+		}
+		s->conns = q;
+		s->cap_conns = cap;
+	}
+	s->conns[s->nconns++] = r;
+}
+
+static int store_insert_connection(struct store *s, const struct conn_row *r)
+{
+	sqlite3_stmt *st = s->conn_insert;
+	int i = 1, rc;
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	bind_text(st, i++, r->id);
+	bind_int(st, i++, r->pid);
+	bind_int(st, i++, r->tid);
+	bind_text(st, i++, r->comm);
+	bind_text(st, i++, r->saddr);
+	bind_int(st, i++, r->sport);
+	bind_text(st, i++, r->daddr);
+	bind_int(st, i++, r->dport);
+	bind_int(st, i++, r->start_ns);
+	bind_real(st, i++, r->connect_ms);
+	bind_text(st, i++, r->connect_error);
+	bind_real(st, i++, r->dns_ms);
+	bind_text(st, i++, r->dns_name);
+	bind_real(st, i++, r->tls_ms);
+	bind_int(st, i++, r->retransmits);
+	bind_int(st, i++, r->resets_rx);
+	bind_int(st, i++, r->resets_tx);
+	bind_int(st, i++, r->bytes_sent);
+	bind_int(st, i++, r->bytes_received);
+	bind_int(st, i++, r->close_ns);
+	bind_real(st, i++, r->duration_ms);
+	bind_int(st, i++, r->llm_calls);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		log_warn("database: insert into connections failed: %s", sqlite3_errmsg(s->db));
+		return -1;
+	}
+	return 0;
+}
+
 int store_flush(struct store *s)
 {
 	size_t i;
 
-	if (!s->n)
+	if (!s->n && !s->nconns)
 		return 0;
 	if (exec_sql(s->db, "BEGIN"))
 		return -1;
 	for (i = 0; i < s->n; i++) {
 		if (store_insert(s, s->queue[i])) {
+			exec_sql(s->db, "ROLLBACK");
+			return -1;
+		}
+	}
+	for (i = 0; i < s->nconns; i++) {
+		if (store_insert_connection(s, s->conns[i])) {
 			exec_sql(s->db, "ROLLBACK");
 			return -1;
 		}
@@ -273,6 +367,9 @@ int store_flush(struct store *s)
 	}
 	for (i = 0; i < s->n; i++)
 		call_row_free(s->queue[i]);
+	for (i = 0; i < s->nconns; i++)
+		conn_row_free(s->conns[i]);
+	s->nconns = 0;
 	s->written += s->n;
 	i = s->n;
 	s->n = 0;
@@ -299,9 +396,13 @@ void store_close(struct store *s)
 		store_flush(s);
 		sqlite3_finalize(s->insert);
 	}
+	sqlite3_finalize(s->conn_insert);
 	for (i = 0; i < s->n; i++)
 		call_row_free(s->queue[i]);
 	free(s->queue);
+	for (i = 0; i < s->nconns; i++)
+		conn_row_free(s->conns[i]);
+	free(s->conns);
 	sqlite3_close(s->db);
 	free(s);
 }

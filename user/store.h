@@ -15,6 +15,10 @@ int store_open(struct store **out, const char *path, int readonly);
 
 /* Queue a row for the next flush; the store takes ownership. */
 void store_add(struct store *s, struct call_row *r);
+struct conn_row;
+/* Queue a connections row for the next flush; the store takes ownership. */
+void store_add_connection(struct store *s, struct conn_row *r);
+
 /* Rows queued and not yet flushed. */
 size_t store_pending(const struct store *s);
 /* Write every queued row in one transaction. Returns rows written or -1

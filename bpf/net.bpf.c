@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* net.bpf.c -- TCP connections made by processes: connect time, failures, retransmits, resets, bytes, close. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "events.h"
+#include "common.bpf.h"
+#include "net.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define TCP_ESTABLISHED_ 1
+#define TCP_SYN_SENT_ 2
+#define TCP_CLOSE_ 7
+
+/* A socket between connect() and close. */
+struct sock_state {
+	__u64 cookie;
+	__u64 syn_ns;
+	__u64 est_ns;
+	__u32 tgid, tid;
+	__u32 retransmits, resets_rx, resets_tx;
+	char comm[LT_COMM_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} net_rb SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);		/* struct sock * */
+	__type(value, struct sock_state);
+} socks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LT_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} net_counters SEC(".maps");
+
+const volatile __u32 self_tgid = 0;
+
+/* Send one lt_tcp_event of type for sk. */
+static __always_inline void tcp_emit(__u32 type, struct sock *sk, struct sock_state *s)
+{
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	struct lt_tcp_event *e;
+
+	e = bpf_ringbuf_reserve(&net_rb, sizeof(*e), 0);
+	if (!e) {
+		counter_add(&net_counters, LT_CNT_DROPS, 1);
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->hdr.type = type;
+	e->hdr.tgid = s->tgid;
+	e->hdr.tid = s->tid;
+	e->hdr.ts_ns = bpf_ktime_get_ns();
+	e->cookie = s->cookie;
+	e->syn_ns = s->syn_ns;
+	e->est_ns = s->est_ns;
+	e->close_ns = type == LT_EV_TCP_CLOSE ? e->hdr.ts_ns : 0;
+	e->bytes_acked = BPF_CORE_READ(tp, bytes_acked);
+	e->bytes_received = BPF_CORE_READ(tp, bytes_received);
+	e->retransmits = s->retransmits;
+	e->resets_rx = s->resets_rx;
+	e->resets_tx = s->resets_tx;
+	e->sk_err = BPF_CORE_READ(sk, sk_err);
+	if (!e->sk_err)
+		e->sk_err = BPF_CORE_READ(sk, sk_err_soft);
+	tuple_read(sk, &e->tuple);
+	__builtin_memcpy(e->comm, s->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, 0);
+	counter_add(&net_counters, LT_CNT_EVENTS, 1);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(net_state, const struct sock *csk, const int oldstate, const int newstate)
+{
+	struct sock *sk = (struct sock *)csk;
+	__u64 key = (__u64)sk;
+	struct sock_state *s, init = {};
+
+	if (!sk_is_tcp(sk))
+		return 0;
+	if (newstate == TCP_SYN_SENT_) {
+		/* connect() runs in the caller's context: this is who connects. */
+		__u64 id = bpf_get_current_pid_tgid();
+
+		if ((id >> 32) == self_tgid)
+			return 0;
+		init.cookie = bpf_get_socket_cookie(sk);
+		init.syn_ns = bpf_ktime_get_ns();
+		init.tgid = id >> 32;
+		init.tid = (__u32)id;
+		bpf_get_current_comm(init.comm, sizeof(init.comm));
+		bpf_map_update_elem(&socks, &key, &init, BPF_ANY);
+		return 0;
+	}
+	s = bpf_map_lookup_elem(&socks, &key);
+	if (!s)
+		return 0;
+	if (oldstate == TCP_SYN_SENT_ && newstate == TCP_ESTABLISHED_) {
+		s->est_ns = bpf_ktime_get_ns();
+		tcp_emit(LT_EV_TCP_CONNECT, sk, s);
+	} else if (newstate == TCP_CLOSE_) {
+		tcp_emit(LT_EV_TCP_CLOSE, sk, s);
+		bpf_map_delete_elem(&socks, &key);
+	}
+	return 0;
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(net_retransmit, const struct sock *sk, const struct sk_buff *skb, int err)
+{
+	__u64 key = (__u64)sk;
+	struct sock_state *s = bpf_map_lookup_elem(&socks, &key);
+
+	if (s)
+		__sync_fetch_and_add(&s->retransmits, 1);
+	return 0;
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(net_reset_rx, struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+	struct sock_state *s = bpf_map_lookup_elem(&socks, &key);
+
+	if (s)
+		__sync_fetch_and_add(&s->resets_rx, 1);
+	return 0;
+}
+
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(net_reset_tx, const struct sock *sk, const struct sk_buff *skb)
+{
+	__u64 key = (__u64)sk;
+	struct sock_state *s;
+
+	if (!sk)
+		return 0;
+	s = bpf_map_lookup_elem(&socks, &key);
+	if (s)
+		__sync_fetch_and_add(&s->resets_tx, 1);
+	return 0;
+}
