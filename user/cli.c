@@ -19,12 +19,22 @@ const char *cli_default_db(void)
 	return db && *db ? db : "./llmtap.db";
 }
 
-/* Print the current row of st as one JSON object line, column names as keys. */
-static void row_print_json(sqlite3_stmt *st)
+/* Index of column name in st, or -1. */
+static int col_index(sqlite3_stmt *st, const char *name)
+{
+	int i, n = sqlite3_column_count(st);
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(sqlite3_column_name(st, i), name))
+			return i;
+	return -1;
+}
+
+/* The current row of st as a JSON object, column names as keys. */
+static json_t *row_to_json(sqlite3_stmt *st)
 {
 	json_t *o = json_object();
 	int i, n = sqlite3_column_count(st);
-	char *s;
 
 	for (i = 0; i < n; i++) {
 		const char *name = sqlite3_column_name(st, i);
@@ -46,11 +56,40 @@ static void row_print_json(sqlite3_stmt *st)
 		}
 		json_object_set_new(o, name, v);
 	}
-	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	return o;
+}
+
+/* Print o as one line and drop it. */
+static void json_print(json_t *o)
+{
+	char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
 	if (s)
 		puts(s);
 	free(s);
 	json_decref(o);
+}
+
+static void row_print_json(sqlite3_stmt *st)
+{
+	json_print(row_to_json(st));
+}
+
+/* Add to call object o what concerns it from the other tables: its
+ * connection ("connection", from connections by conn_id). */
+static void call_json_extend(sqlite3 *db, json_t *o)
+{
+	json_t *id = json_object_get(o, "conn_id");
+	sqlite3_stmt *st;
+
+	if (!json_is_string(id))
+		return;
+	if (sqlite3_prepare_v2(db, "SELECT * FROM connections WHERE id = ?1", -1, &st, NULL) != SQLITE_OK)
+		return;
+	sqlite3_bind_text(st, 1, json_string_value(id), -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		json_object_set_new(o, "connection", row_to_json(st));
+	sqlite3_finalize(st);
 }
 
 /* Parse --since: a duration ago ("10m") or a time ("2026-11-24T10:00:00[Z]",
@@ -206,23 +245,32 @@ int cmd_calls(int argc, char **argv)
 		sqlite3_bind_text(st, 3, model, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, limit);
 	if (!json)
-		printf("%-36s %-14s %-15s %7s %-17s %-24s %6s %7s %7s %7s %7s  %s\n", "ID", "TIME",
+		printf("%-36s %-14s %-15s %7s %-17s %-24s %6s %7s %7s %7s %7s %-8s %s\n", "ID", "TIME",
 		       "COMM", "PID", "PROVIDER", "MODEL", "STATUS", "IN", "OUT", "TTFT", "TOTAL",
-		       "ERROR");
+		       "VERDICT", "ERROR");
 	while ((i = sqlite3_step(st)) == SQLITE_ROW) {
 		char t[32], a[32], b[32], c[32], d[32], e[32], f[32];
 
 		if (json) {
-			row_print_json(st);
+			json_t *o = row_to_json(st);
+
+			call_json_extend(store_db(s), o);
+			json_print(o);
 			continue;
 		}
-		fmt_time(sqlite3_column_int64(st, 21), t, sizeof(t));
-		printf("%-36s %-14s %-15s %7s %-17s %-24s %6s %7s %7s %7s %7s  %s\n",
-		       col_text(st, 0, ""), t, col_text(st, 3, ""), fmt_int(st, 1, a, sizeof(a)),
-		       col_text(st, 5, "-"), col_text(st, 7, "-"), fmt_int(st, 11, b, sizeof(b)),
-		       fmt_int(st, 13, c, sizeof(c)), fmt_int(st, 14, d, sizeof(d)),
-		       fmt_ms(st, 24, e, sizeof(e)), fmt_ms(st, 22, f, sizeof(f)),
-		       col_text(st, 35, ""));
+		fmt_time(sqlite3_column_int64(st, col_index(st, "start_ns")), t, sizeof(t));
+		printf("%-36s %-14s %-15s %7s %-17s %-24s %6s %7s %7s %7s %7s %-8s %s\n",
+		       col_text(st, col_index(st, "id"), ""), t, col_text(st, col_index(st, "comm"), ""),
+		       fmt_int(st, col_index(st, "pid"), a, sizeof(a)),
+		       col_text(st, col_index(st, "provider"), "-"),
+		       col_text(st, col_index(st, "model"), "-"),
+		       fmt_int(st, col_index(st, "status"), b, sizeof(b)),
+		       fmt_int(st, col_index(st, "input_tokens"), c, sizeof(c)),
+		       fmt_int(st, col_index(st, "output_tokens"), d, sizeof(d)),
+		       fmt_ms(st, col_index(st, "ttft_ms"), e, sizeof(e)),
+		       fmt_ms(st, col_index(st, "duration_ms"), f, sizeof(f)),
+		       col_text(st, col_index(st, "verdict"), "-"),
+		       col_text(st, col_index(st, "error"), ""));
 	}
 	if (i != SQLITE_DONE)
 		log_warn("database: %s", sqlite3_errmsg(store_db(s)));
@@ -234,25 +282,82 @@ out_close:
 	return rc;
 }
 
-/* One bar of the waterfall: label, ms, and a bar scaled to total. */
+/* A REAL column by name; -1 when NULL or absent. */
+static double col_ms(sqlite3_stmt *st, const char *name)
+{
+	int i = col_index(st, name);
+
+	if (i < 0 || sqlite3_column_type(st, i) == SQLITE_NULL)
+		return -1;
+	return sqlite3_column_double(st, i);
+}
+
+/* One bar of the waterfall: label, ms, and a bar placed at offset, scaled to total. */
 static void bar(const char *label, double ms, double offset, double total)
 {
-	int width = 50, start, len, i;
+	int width = 48, start, len, i;
 
-	if (ms < 0 || total <= 0)
-		return;
 	start = (int)(offset / total * width + 0.5);
 	len = (int)(ms / total * width + 0.5);
 	if (len < 1)
 		len = 1;
+	if (start >= width)
+		start = width - 1;
 	if (start + len > width)
-		len = width - start > 0 ? width - start : 1;
-	printf("  %-16s %9.1f ms  |", label, ms);
+		len = width - start;
+	printf("  %-15s %9.1f ms |", label, ms);
 	for (i = 0; i < start; i++)
 		putchar(' ');
 	for (i = 0; i < len; i++)
 		fputs("\u2588", stdout);
-	putchar('\n');
+	printf("%*s|\n", width - start - len, "");
+}
+
+/* The latency waterfall of the current row: the connection's setup (new
+ * connections only), the client, the upload, the wait for the model and the
+ * response stream, then the verdict. */
+static void waterfall_print(sqlite3_stmt *st)
+{
+	struct {
+		const char *label;
+		double ms;
+	} parts[7] = {
+		{ "dns", col_ms(st, "dns_ms") },
+		{ "connect", col_ms(st, "connect_ms") },
+		{ "tls", col_ms(st, "tls_ms") },
+		{ "client", col_ms(st, "client_ms") },
+		{ "upload", col_ms(st, "upload_ms") },
+		{ "wait for model", col_ms(st, "ttfb_ms") },
+		{ "stream", -1 },
+	};
+	double duration = col_ms(st, "duration_ms"), ttft = col_ms(st, "ttft_ms");
+	double total = 0, off = 0;
+	int i, v = col_index(st, "verdict"), stream = col_index(st, "stream");
+	const char *verdict = v >= 0 ? col_text(st, v, NULL) : NULL;
+
+	printf("\nlatency (ms)\n");
+	if (duration < 0 || parts[5].ms < 0) {
+		printf("  no response: %s\n", col_text(st, col_index(st, "error"), "-"));
+		return;
+	}
+	parts[6].ms = duration - parts[5].ms - (parts[4].ms > 0 ? parts[4].ms : 0);
+	if (stream >= 0 && !sqlite3_column_int(st, stream))
+		parts[6].label = "download";
+	for (i = 0; i < 7; i++)
+		total += parts[i].ms > 0 ? parts[i].ms : 0;
+	if (total <= 0)
+		total = 1;
+	for (i = 0; i < 7; i++) {
+		if (parts[i].ms < 0)
+			continue;
+		bar(parts[i].label, parts[i].ms, off, total);
+		off += parts[i].ms;
+	}
+	if (ttft >= 0)
+		printf("  %-15s %9.1f ms after the request was sent\n", "first token", ttft);
+	printf("  %-15s %9.1f ms\n", "total", total);
+	if (verdict)
+		printf("verdict: %s\n", verdict);
 }
 
 static void usage_show(FILE *f)
@@ -322,22 +427,7 @@ int cmd_show(int argc, char **argv)
 				continue;
 			printf("%-19s %s\n", name, col_text(st, i, "-"));
 		}
-		{
-			double ttfb = sqlite3_column_type(st, 23) == SQLITE_NULL ? -1 : sqlite3_column_double(st, 23);
-			double ttft = sqlite3_column_type(st, 24) == SQLITE_NULL ? -1 : sqlite3_column_double(st, 24);
-			double total = sqlite3_column_type(st, 22) == SQLITE_NULL ? -1 : sqlite3_column_double(st, 22);
-
-			/* Bars start at the last request byte; total starts at the first. */
-			printf("\nlatency\n");
-			if (total > 0 && ttfb >= 0) {
-				bar("first byte", ttfb, 0, total);
-				if (ttft >= 0)
-					bar("first token", ttft, 0, total);
-				bar("total", total, 0, total);
-			} else {
-				printf("  (no response)\n");
-			}
-		}
+		waterfall_print(st);
 		printf("\nresponse text\n%s\n", col_text(st, 20, "-"));
 		printf("\nrequest headers\n%s", col_text(st, 31, "-\n"));
 		printf("\nrequest body\n%s\n", col_text(st, 33, "-"));
