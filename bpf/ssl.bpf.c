@@ -41,8 +41,10 @@ struct {
 	__uint(max_entries, 16 << 20);	/* resized from userspace before load */
 } rb SEC(".maps");
 
+/* LRU: a thread killed inside an SSL call leaves its entry behind; such
+ * leftovers must age out instead of filling the map. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, struct active_key);
 	__type(value, struct ssl_args);
@@ -104,7 +106,7 @@ struct {
 
 /* Handshake calls in flight, per thread (SSL_connect wraps SSL_do_handshake). */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u64);		/* pid_tgid */
 	__type(value, struct ssl_args);
