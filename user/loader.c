@@ -13,12 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "ssl.skel.h"
 #include "proc.skel.h"
 #include "net.skel.h"
+#include "dns.skel.h"
 #include "util.h"
 
 /* A file we looked at: attached, or known not to export OpenSSL. */
@@ -39,6 +41,10 @@ struct loader {
 	struct bpf_link **links;
 	size_t nlinks, cap_links;
 	int files;
+	struct dns_bpf *dns;		/* NULL when DNS tracing could not start */
+	struct target *dns_targets;	/* libc files looked at for getaddrinfo */
+	size_t ndns_targets, cap_dns_targets;
+	int dns_files;
 };
 
 /* One probe: which program goes on which symbol, entry or return. */
@@ -222,6 +228,203 @@ static int maybe_openssl(const char *path)
 	return strncmp(base, "libssl", 6) == 0 || strncmp(base, "_ssl", 4) == 0;
 }
 
+/* ---- DNS: getaddrinfo uprobes on every libc, UDP port-53 tracepoints ---- */
+
+/* Is this mapped file's name glibc's libc (libc.so.6, libc-2.31.so)? */
+static int maybe_libc(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	return strncmp(base, "libc.so", 7) == 0 ||
+	       (strncmp(base, "libc-", 5) == 0 && isdigit((unsigned char)base[5]));
+}
+
+/* 1 when the ELF file at path has our own class and machine (the uprobe
+ * programs read x86-64 argument registers and struct layouts). */
+static int elf_native(const char *path)
+{
+	unsigned char a[20], b[20];
+	int fd, ok = 0;
+
+	fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ok = read(fd, b, sizeof(b)) == (ssize_t)sizeof(b);
+	close(fd);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (!ok || fd < 0) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	ok = read(fd, a, sizeof(a)) == (ssize_t)sizeof(a) && !memcmp(a, ELFMAG, SELFMAG) &&
+	     a[EI_CLASS] == b[EI_CLASS] && a[EI_DATA] == b[EI_DATA] && !memcmp(a + 18, b + 18, 2);
+	close(fd);
+	return ok;
+}
+
+/* Attach the getaddrinfo entry and return probes to the libc at path when
+ * not done yet. Returns 1 when attached now, 0 when not needed, or a
+ * negative errno. */
+static int attach_dns_file(struct loader *l, const char *path)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = "getaddrinfo");
+	struct bpf_link *enter, *ret;
+	struct stat st;
+	size_t i;
+	int err;
+
+	if (!l->dns || stat(path, &st) || !S_ISREG(st.st_mode))
+		return 0;
+	for (i = 0; i < l->ndns_targets; i++)
+		if (l->dns_targets[i].dev == st.st_dev && l->dns_targets[i].ino == st.st_ino)
+			return 0;
+	if (l->ndns_targets == l->cap_dns_targets) {
+		size_t cap = l->cap_dns_targets ? 2 * l->cap_dns_targets : 8;
+		struct target *t = realloc(l->dns_targets, cap * sizeof(*t));
+
+		if (!t)
+			return -ENOMEM;
+		l->dns_targets = t;
+		l->cap_dns_targets = cap;
+	}
+	l->dns_targets[l->ndns_targets++] = (struct target){ .dev = st.st_dev, .ino = st.st_ino };
+	if (!elf_native(path) || !elf_defines(path, "getaddrinfo"))
+		return 0;
+	enter = bpf_program__attach_uprobe_opts(l->dns->progs.gai_enter, -1, path, 0, &uo);
+	if (!enter) {
+		err = -errno;
+		log_warn("uprobe: failed to attach getaddrinfo in %s: %s", path, strerror(-err));
+		return err;
+	}
+	uo.retprobe = true;
+	ret = bpf_program__attach_uprobe_opts(l->dns->progs.gai_exit, -1, path, 0, &uo);
+	if (!ret) {
+		err = -errno;
+		log_warn("uprobe: failed to attach getaddrinfo (return) in %s: %s", path, strerror(-err));
+		bpf_link__destroy(enter);
+		return err;
+	}
+	err = link_add(l, enter);
+	if (!err && (err = link_add(l, ret)))
+		l->nlinks--;	/* enter was added: take it back */
+	if (err) {
+		bpf_link__destroy(enter);
+		bpf_link__destroy(ret);
+		return err;
+	}
+	l->dns_targets[l->ndns_targets - 1].attached = 1;
+	l->dns_files++;
+	log_debug("dns: attached getaddrinfo probes to %s", path);
+	return 1;
+}
+
+/* Every libc on the loader paths and in the loader's cache. */
+static void attach_dns_host(struct loader *l)
+{
+	static const char *const libc_globs[] = {
+		"/lib/*-linux-gnu/libc.so.6", "/usr/lib/*-linux-gnu/libc.so.6",
+		"/lib64/libc.so.6", "/usr/lib64/libc.so.6", "/lib/libc.so.6", "/usr/lib/libc.so.6",
+	};
+	char line[4352], *p;
+	size_t i, j;
+	glob_t g;
+	FILE *f;
+
+	if (!l->dns)
+		return;
+	for (i = 0; i < sizeof(libc_globs) / sizeof(libc_globs[0]); i++) {
+		if (glob(libc_globs[i], 0, NULL, &g))
+			continue;
+		for (j = 0; j < g.gl_pathc; j++)
+			attach_dns_file(l, g.gl_pathv[j]);
+		globfree(&g);
+	}
+	f = popen("ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null", "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		p = strstr(line, "=> ");
+		if (!strstr(line, "libc.so.6 ") || !p)
+			continue;
+		p += 3;
+		p[strcspn(p, "\n")] = 0;
+		attach_dns_file(l, p);
+	}
+	pclose(f);
+}
+
+/* Syscall tracepoints need tracefs: mount it where libbpf looks when missing. */
+static void tracefs_ensure(void)
+{
+	if (!access("/sys/kernel/tracing/events", F_OK) ||
+	    !access("/sys/kernel/debug/tracing/events", F_OK))
+		return;
+	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL) && errno != EBUSY)
+		log_warn("dns: cannot mount tracefs on /sys/kernel/tracing: %s", strerror(errno));
+}
+
+/* Open, load and attach dns.bpf.c's tracepoints and add its ring buffer.
+ * A failure leaves DNS untraced (l->dns NULL) but the rest working. */
+static void dns_open(struct loader *l, const struct loader_opts *o, loader_sample_fn fn, void *ctx)
+{
+	struct bpf_program *progs[7];
+	struct bpf_link *link;
+	size_t i, first = l->nlinks;
+	__u8 one = 1;
+	int err, k;
+
+	l->dns = dns_bpf__open();
+	if (!l->dns) {
+		err = -errno;
+		goto out_warn;
+	}
+	l->dns->rodata->self_tgid = o->self;
+	l->dns->rodata->filter_tgid = o->npids > 0;
+	err = dns_bpf__load(l->dns);
+	if (err)
+		goto out_warn;
+	for (k = 0; k < o->npids; k++) {
+		__u32 pid = o->pids[k];
+
+		bpf_map__update_elem(l->dns->maps.dns_tgids, &pid, sizeof(pid), &one, sizeof(one),
+				     BPF_ANY);
+	}
+	tracefs_ensure();
+	progs[0] = l->dns->progs.dns_sendto;
+	progs[1] = l->dns->progs.dns_sendmsg;
+	progs[2] = l->dns->progs.dns_sendmmsg;
+	progs[3] = l->dns->progs.dns_recvfrom_enter;
+	progs[4] = l->dns->progs.dns_recvfrom_exit;
+	progs[5] = l->dns->progs.dns_recvmsg_enter;
+	progs[6] = l->dns->progs.dns_recvmsg_exit;
+	for (i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		link = bpf_program__attach(progs[i]);
+		if (!link) {
+			err = -errno;
+			goto out_detach;
+		}
+		err = link_add(l, link);
+		if (err) {
+			bpf_link__destroy(link);
+			goto out_detach;
+		}
+	}
+	err = ring_buffer__add(l->rb, bpf_map__fd(l->dns->maps.dns_rb), fn, ctx);
+	if (err)
+		goto out_detach;
+	return;
+
+out_detach:
+	while (l->nlinks > first)
+		bpf_link__destroy(l->links[--l->nlinks]);
+out_warn:
+	log_warn("dns: DNS lookups not traced: %s (run with -v for details)", strerror(-err));
+	dns_bpf__destroy(l->dns);
+	l->dns = NULL;
+}
+
 int loader_attach_pid(struct loader *l, pid_t pid)
 {
 	char path[4400], exe[4096], line[4608];
@@ -245,6 +448,11 @@ int loader_attach_pid(struct loader *l, pid_t pid)
 		if (!p)
 			continue;
 		p[strcspn(p, "\n")] = 0;
+		if (maybe_libc(p) && !strstr(p, " (deleted)")) {
+			snprintf(path, sizeof(path), "/proc/%d/root%s", pid, p);
+			n += attach_dns_file(l, path) > 0;
+			continue;
+		}
 		if (!maybe_openssl(p) || strstr(p, " (deleted)"))
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/root%s", pid, p);
@@ -314,6 +522,8 @@ int loader_attach_host(struct loader *l)
 		}
 	}
 	free(dirs);
+	/* Every libc for getaddrinfo (running processes' ones come below). */
+	attach_dns_host(l);
 	/* Whatever running processes execute or have mapped. */
 	d = opendir("/proc");
 	if (d) {
@@ -324,6 +534,8 @@ int loader_attach_host(struct loader *l)
 		}
 		closedir(d);
 	}
+	if (l->dns)
+		log_debug("dns: getaddrinfo probes on %d libc file(s)", l->dns_files);
 	return l->files;
 }
 
@@ -350,6 +562,12 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 	l->ssl->rodata->filter_tgid = o->npids > 0;
 	l->ssl->rodata->chunks_max = o->chunks_max;
 	l->proc->rodata->self_tgid = o->self;
+	/* oom:mark_victim takes a task since Linux 6.8 (before: a pid, and no
+	 * BTF type to check): without it, OOM victims are just not marked. */
+	if (libbpf_find_vmlinux_btf_id("mark_victim", BPF_TRACE_RAW_TP) < 0) {
+		log_debug("no BTF for oom:mark_victim; OOM kills are not marked");
+		bpf_program__set_autoload(l->proc->progs.handle_oom, false);
+	}
 	l->net->rodata->self_tgid = o->self;
 	err = bpf_map__set_max_entries(l->ssl->maps.rb, o->ring_bytes);
 	if (err) {
@@ -401,6 +619,7 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 		log_warn("failed to add ring buffer: %s", strerror(-err));
 		goto out_close;
 	}
+	dns_open(l, o, fn, ctx);
 	*out = l;
 	return 0;
 
@@ -446,6 +665,81 @@ void loader_counters(const struct loader *l, uint64_t out[LT_CNT_MAX])
 	counters_sum(l->ssl->maps.counters, out);
 	counters_sum(l->proc->maps.proc_counters, out);
 	counters_sum(l->net->maps.net_counters, out);
+	if (l->dns)
+		counters_sum(l->dns->maps.dns_counters, out);
+}
+
+/* Read every entry of CPU map m into fn. With gc, entries of tasks gone
+ * from /proc and off CPU are deleted instead (their exit was missed).
+ * Returns entries read or a negative errno. */
+static int cpu_map_read(const struct bpf_map *m, int thread, int gc,
+			loader_cpu_fn fn, void *ctx)
+{
+	enum { BATCH = 256 };
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	struct lt_cpu_stat vals[BATCH];
+	__u32 keys[BATCH], in = 0, out = 0, count, i;
+	int fd = bpf_map__fd(m), err = 0, n = 0, first = 1;
+	char path[64];
+
+	while (err != -ENOENT) {
+		count = BATCH;
+		err = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &count, &bo);
+		if (err && err != -ENOENT)
+			return err;
+		first = 0;
+		in = out;
+		for (i = 0; i < count; i++) {
+			struct loader_cpu c = {
+				.id = keys[i], .tgid = vals[i].tgid, .oncpu_ns = vals[i].oncpu_ns,
+				.runq_ns = vals[i].runq_ns, .switches = vals[i].switches,
+				.preempts = vals[i].preempts,
+				.running_since_ns = thread ? vals[i].last_in_ns : 0,
+			};
+
+			if (gc && !c.running_since_ns) {
+				if (thread)
+					snprintf(path, sizeof(path), "/proc/%u/task/%u", c.tgid, c.id);
+				else
+					snprintf(path, sizeof(path), "/proc/%u", c.id);
+				if (access(path, F_OK)) {
+					bpf_map_delete_elem(fd, &keys[i]);
+					continue;
+				}
+			}
+			fn(ctx, &c, thread);
+			n++;
+		}
+	}
+	return n;
+}
+
+int loader_cpu_sample(struct loader *l, int gc, loader_cpu_fn fn, void *ctx)
+{
+	int n, m;
+
+	n = cpu_map_read(l->proc->maps.cpu_threads, 1, gc, fn, ctx);
+	if (n < 0)
+		return n;
+	m = cpu_map_read(l->proc->maps.cpu_procs, 0, gc, fn, ctx);
+	return m < 0 ? m : n + m;
+}
+
+void loader_detach_later(struct loader *l)
+{
+	pid_t parent = getpid(), child;
+	int i;
+
+	if (!l || !l->nlinks)
+		return;
+	child = fork();
+	if (child != 0)
+		return;		/* parent (or fork failed): close as usual */
+	/* Child: hold the link fds until the parent has exited, then let the
+	 * kernel release them as this process ends. */
+	for (i = 0; i < 500 && getppid() == parent; i++)
+		usleep(10000);
+	_exit(0);
 }
 
 void loader_close(struct loader *l)
@@ -457,6 +751,8 @@ void loader_close(struct loader *l)
 	bpf_link__destroy(l->join_link);
 	ring_buffer__free(l->rb);
 	net_bpf__destroy(l->net);
+	dns_bpf__destroy(l->dns);
+	free(l->dns_targets);
 	ssl_bpf__destroy(l->ssl);
 	proc_bpf__destroy(l->proc);
 	free(l->links);

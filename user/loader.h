@@ -44,6 +44,27 @@ int loader_files(const struct loader *l);
 /* Sum the per-CPU counters of all programs into out[LT_CNT_MAX]. */
 void loader_counters(const struct loader *l, uint64_t out[LT_CNT_MAX]);
 
+/* One entry of the CPU maps (see struct lt_cpu_stat). */
+struct loader_cpu {
+	uint32_t id;			/* tid, or tgid for a process entry */
+	uint32_t tgid;
+	uint64_t oncpu_ns, runq_ns, switches, preempts;
+	uint64_t running_since_ns;	/* threads: on CPU since (monotonic), else 0 */
+};
+
+typedef void (*loader_cpu_fn)(void *ctx, const struct loader_cpu *c, int thread);
+
+/* Hand every per-thread CPU entry, then every per-process one, to fn. With
+ * gc, entries of tasks gone from /proc are deleted rather than reported.
+ * Returns the entries reported or a negative errno. */
+int loader_cpu_sample(struct loader *l, int gc, loader_cpu_fn fn, void *ctx);
+
+/* Detaching uprobes costs ~0.1 s each (a grace period per probe, serialised
+ * in the kernel): fork a child that holds the links until this process has
+ * exited and then lets the kernel release them, so stopping stays fast.
+ * Call right before loader_close(), which is then quick. */
+void loader_detach_later(struct loader *l);
+
 void loader_close(struct loader *l);
 
 #endif

@@ -11,10 +11,12 @@
 
 #include "cli.h"
 #include "conn.h"
+#include "dns.h"
 #include "event.h"
 #include "events.h"
 #include "loader.h"
 #include "net.h"
+#include "proc.h"
 #include "store.h"
 #include "util.h"
 
@@ -22,6 +24,7 @@
 #define RESCAN_MAX 1024
 #define FLUSH_EVERY_NS 200000000ull	/* rows reach the database within 0.2 s */
 #define REAP_EVERY_NS 5000000000ull
+#define CPU_GC_EVERY_NS 30000000000ull	/* CPU map entries of vanished tasks */
 
 static volatile sig_atomic_t exiting;
 
@@ -41,7 +44,9 @@ struct run_state {
 	struct store *store;
 	struct conn_table *conns;
 	struct net_table *net;
+	struct dns_table *dns;
 	struct loader *loader;
+	struct proc_table *procs;
 	pid_t pids[MAX_FILTERS];
 	int npids;
 	const char *comms[MAX_FILTERS];
@@ -77,6 +82,7 @@ static void on_row(void *ud, struct call_row *r)
 	log_debug("call %s: %s %s %s status %lld", r->id, r->comm,
 		  r->provider, r->model ? r->model : "?", (long long)r->status);
 	st->calls++;
+	proc_on_call(st->procs, r->pid);
 	store_add(st->store, r);
 }
 
@@ -139,6 +145,90 @@ static int on_netinfo(void *ud, uint32_t tgid, uint64_t ssl, uint64_t first_writ
 			     first_on_conn, out);
 }
 
+static void on_dns_gai(void *ud, const struct dns_gai *g)
+{
+	dns_on_gai(((struct run_state *)ud)->dns, g);
+}
+
+static void on_dns_packet(void *ud, const struct dns_packet *p)
+{
+	dns_on_packet(((struct run_state *)ud)->dns, p);
+}
+
+static void on_dns_row(void *ud, struct dns_row *r)
+{
+	struct run_state *st = ud;
+
+	if (!run_wants(st, r->pid, r->comm)) {
+		dns_row_free(r);
+		return;
+	}
+	log_debug("dns %s: %s %s %s -> %s (%s, %.1f ms)", r->source, r->comm, r->qtype,
+		  r->name, r->addrs, r->result, r->latency_ms);
+	store_add_dns(st->store, r);
+}
+
+static void on_proc_exec(void *ud, const struct proc_exec_info *e)
+{
+	proc_on_exec(((struct run_state *)ud)->procs, e);
+}
+
+static void on_proc_exit(void *ud, const struct proc_exit_info *e)
+{
+	proc_on_exit(((struct run_state *)ud)->procs, e);
+}
+
+static void on_oom(void *ud, uint32_t tgid, uint32_t tid, const char *comm, uint64_t ts)
+{
+	struct run_state *st = ud;
+
+	log_warn("OOM killer chose pid %u (%s, thread %u)", tgid, comm, tid);
+	proc_on_oom(st->procs, tgid, comm, ts);
+}
+
+static void on_proc_row(void *ud, const struct proc_row *r)
+{
+	struct run_state *st = ud;
+
+	if (run_wants(st, r->pid, r->comm))
+		store_add_process(st->store, r);
+}
+
+static void on_cpu_sample(void *ud, const struct cpu_sample_row *r)
+{
+	struct run_state *st = ud;
+
+	if (run_wants(st, r->pid, r->comm))
+		store_add_cpu_sample(st->store, r);
+}
+
+static void on_cpu_entry(void *ud, const struct loader_cpu *c, int thread)
+{
+	struct proc_cpu pc = {
+		.id = c->id, .tgid = c->tgid, .oncpu_ns = c->oncpu_ns, .runq_ns = c->runq_ns,
+		.switches = c->switches, .preempts = c->preempts,
+		.running_since_ns = c->running_since_ns,
+	};
+	struct run_state *st = ud;
+
+	if (thread)
+		proc_sample_thread(st->procs, &pc);
+	else
+		proc_sample_process(st->procs, &pc);
+}
+
+/* One pass over the CPU maps: a cpu_samples row per process that ran. */
+static void cpu_sample(struct run_state *st, int gc)
+{
+	int err;
+
+	proc_sample_begin(st->procs, mono_ns());
+	err = loader_cpu_sample(st->loader, gc, on_cpu_entry, st);
+	if (err < 0)
+		log_warn("cpu maps: read failed: %s", strerror(-err));
+	proc_sample_end(st->procs);
+}
+
 static void rescan_add(struct run_state *st, pid_t pid, uint64_t delay_ns)
 {
 	if (st->nrescans == RESCAN_MAX)
@@ -193,7 +283,7 @@ static void usage_run(FILE *f)
 {
 	fprintf(f,
 		"usage: llmtap run [--db PATH] [-p PID]... [-c COMM]... [--duration SEC]\n"
-		"                  [--max-body BYTES] [--ring-size BYTES] [-v]\n"
+		"                  [--max-body BYTES] [--ring-size BYTES] [--sample-interval SEC] [-v]\n"
 		"Capture LLM API calls made over TLS by any process on this host.\n"
 		"  --db PATH          database file (default $LLMTAP_DB, else ./llmtap.db)\n"
 		"  -p, --pid PID      only this process (repeatable)\n"
@@ -201,6 +291,7 @@ static void usage_run(FILE *f)
 		"  --duration SEC     stop after this long (30, 5m, 1h)\n"
 		"  --max-body BYTES   keep at most this much of each body (default 8M)\n"
 		"  --ring-size BYTES  BPF ring buffer size, a power of two (default 16M)\n"
+		"  --sample-interval SEC  CPU samples per process this often (default 2)\n"
 		"  -v, --verbose      debug output (twice: libbpf's too)\n");
 }
 
@@ -230,6 +321,7 @@ static int cmd_run(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'L' },
 		{ "max-body", required_argument, NULL, 'm' },
 		{ "ring-size", required_argument, NULL, 'r' },
+		{ "sample-interval", required_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -241,7 +333,9 @@ static int cmd_run(int argc, char **argv)
 	const char *db = cli_default_db();
 	uint64_t max_body = 8u << 20, ring = 16u << 20, deadline = 0, now;
 	uint64_t last_flush = 0, last_reap = 0, last_drops = 0, c[LT_CNT_MAX];
-	double duration = 0;
+	double duration = 0, sample_s = 2;
+	uint64_t last_sample = 0, last_gc = 0;
+	struct proc_sink ps = { 0 };
 	int opt, err, rc = 1, files;
 	char *end;
 	long v;
@@ -299,6 +393,13 @@ static int cmd_run(int argc, char **argv)
 				goto out_free;
 			}
 			break;
+		case 'S':
+			if (parse_duration(optarg, &sample_s) || sample_s < 0.1 || sample_s > 3600) {
+				fprintf(stderr, "llmtap: bad --sample-interval value '%s' (0.1 to 3600 s)\n", optarg);
+				rc = 2;
+				goto out_free;
+			}
+			break;
 		case 'v':
 			verbose++;
 			break;
@@ -337,7 +438,19 @@ static int cmd_run(int argc, char **argv)
 	if (!st->net)
 		goto out_conns;
 	conn_table_set_netinfo(st->conns, on_netinfo, st);
+	st->dns = dns_table_new(on_dns_row, st);
+	if (!st->dns)
+		goto out_conns;
+	ps.ud = st;
+	ps.row = on_proc_row;
+	ps.sample = on_cpu_sample;
+	st->procs = proc_table_new(&ps);
+	if (!st->procs)
+		goto out_conns;
 	sink.ud = st;
+	sink.proc_exec = on_proc_exec;
+	sink.proc_exit = on_proc_exit;
+	sink.oom = on_oom;
 	sink.data = on_data;
 	sink.ssl_free = on_ssl_free;
 	sink.exec = on_exec;
@@ -347,6 +460,8 @@ static int cmd_run(int argc, char **argv)
 	sink.ssl_sock = on_ssl_sock;
 	sink.tcp_connect = on_tcp_connect;
 	sink.tcp_close = on_tcp_close;
+	sink.dns_gai = on_dns_gai;
+	sink.dns_packet = on_dns_packet;
 	lo.self = getpid();
 	lo.pids = st->pids;
 	lo.npids = st->npids;
@@ -373,6 +488,12 @@ static int cmd_run(int argc, char **argv)
 			conn_process_exit(st->conns, st->exits[--st->nexits], 0);
 		now = mono_ns();
 		rescans_run(st);
+		if (now - last_sample >= (uint64_t)(sample_s * 1e9)) {
+			cpu_sample(st, now - last_gc >= CPU_GC_EVERY_NS);
+			if (now - last_gc >= CPU_GC_EVERY_NS)
+				last_gc = now;
+			last_sample = now;
+		}
 		if (store_pending(st->store) &&
 		    (store_pending(st->store) >= 256 || now - last_flush >= FLUSH_EVERY_NS)) {
 			store_flush(st->store);
@@ -381,6 +502,7 @@ static int cmd_run(int argc, char **argv)
 		if (now - last_reap >= REAP_EVERY_NS) {
 			conn_reap(st->conns);
 			net_reap(st->net);
+			dns_reap(st->dns, now);
 			drops_check(st, &last_drops);
 			last_reap = now;
 		}
@@ -392,18 +514,23 @@ static int cmd_run(int argc, char **argv)
 		;
 	while (st->nexits)
 		conn_process_exit(st->conns, st->exits[--st->nexits], 0);
+	cpu_sample(st, 0);	/* CPU up to the stop */
 	drops_check(st, &last_drops);
 	loader_counters(st->loader, c);
 	rc = 0;
-	loader_close(st->loader);
 out_conns:
 	conn_table_free(st->conns, "tracer stopped before the response completed");
 	net_table_free(st->net);
+	dns_table_free(st->dns);
+	proc_table_free(st->procs);
 	if (!rc)
 		fprintf(stderr, "llmtap: stopped: %llu call(s) recorded, %llu event(s) dropped\n",
 			st->calls, (unsigned long long)c[LT_CNT_DROPS]);
 out_store:
 	store_close(st->store);
+	/* Last, with the rows safe: detaching is slow, a child pays for it. */
+	loader_detach_later(st->loader);
+	loader_close(st->loader);
 out_free:
 	free(st);
 	return rc;
@@ -417,6 +544,7 @@ static void usage(FILE *f)
 		"  calls   list recorded calls\n"
 		"  show    one call: headers, bodies, latency\n"
 		"  stats   totals by model, provider, process or host\n"
+		"  dns     recent DNS lookups: name, answers, result, latency\n"
 		"Run 'llmtap COMMAND --help' for a command's options.\n");
 }
 
@@ -430,6 +558,7 @@ static const struct cmd cmds[] = {
 	{ "calls", cmd_calls },
 	{ "show", cmd_show },
 	{ "stats", cmd_stats },
+	{ "dns", cmd_dns },
 };
 
 int main(int argc, char **argv)
