@@ -112,6 +112,24 @@ struct {
 	__type(value, struct ssl_args);
 } handshakes SEC(".maps");
 
+/* Joined TLS sockets, watched for the end of uploads: armed when a send
+ * leaves more than LT_UPLOAD_BACKLOG unacknowledged, fired when an ACK
+ * covers everything written. */
+struct upload_watch {
+	__u64 cookie;
+	__u32 tgid;
+	__u32 armed;
+	__u32 target_seq;	/* tcp_sock.write_seq at the last send */
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);		/* struct sock * */
+	__type(value, struct upload_watch);
+} watches SEC(".maps");
+
 /* A joined socket within this long of the thread's last SSL call. */
 #define JOIN_WINDOW_NS 5000000ull
 
@@ -351,6 +369,8 @@ int BPF_KPROBE(ssl_free_enter, void *ssl)
 
 	if (!wanted(id >> 32))
 		return 0;
+	/* The address may serve a new SSL next: forget this session's join. */
+	bpf_map_delete_elem(&sessions, &key);
 	/* Only connections that carried data are of interest. */
 	if (!bpf_map_lookup_elem(&offsets, &key)) {
 		key.dir = LT_DIR_READ;
@@ -359,7 +379,6 @@ int BPF_KPROBE(ssl_free_enter, void *ssl)
 	}
 	key.dir = LT_DIR_WRITE;
 	bpf_map_delete_elem(&offsets, &key);
-	bpf_map_delete_elem(&sessions, &key);
 	key.dir = LT_DIR_READ;
 	bpf_map_delete_elem(&offsets, &key);
 
@@ -444,12 +463,28 @@ int BPF_KRETPROBE(ssl_connect_exit, int ret)
 	return hs_exit(ret);
 }
 
+/* Arm w when the socket's unacknowledged bytes exceed the backlog mark
+ * (or it is armed already): the upload ends when they are all acked. */
+static __always_inline void upload_arm(struct sock *sk, struct upload_watch *w)
+{
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	__u32 write_seq = BPF_CORE_READ(tp, write_seq);
+	__u32 snd_una = BPF_CORE_READ(tp, snd_una);
+
+	if (w->armed || write_seq - snd_una > LT_UPLOAD_BACKLOG) {
+		w->target_seq = write_seq;
+		w->armed = 1;
+	}
+}
+
 /* A TCP send by a thread that just made an SSL call: join that SSL* to this
- * socket, once per session. */
+ * socket, once per session. Sends on joined sockets arm the upload watch. */
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(ssl_sock_join, struct sock *sk, int ret, int flags)
 {
 	__u64 id = bpf_get_current_pid_tgid();
+	__u64 skey = (__u64)sk;
+	struct upload_watch *w, nw = {};
 	struct lt_ssl_sock_event *e;
 	struct thread_ssl *last;
 	struct conn_key key = {};
@@ -457,6 +492,15 @@ int BPF_PROG(ssl_sock_join, struct sock *sk, int ret, int flags)
 
 	if (ret <= 0)
 		return 0;
+	w = bpf_map_lookup_elem(&watches, &skey);
+	if (w) {
+		/* A struct sock is reused after close: the cookie tells them apart. */
+		if (w->cookie == bpf_get_socket_cookie(sk)) {
+			upload_arm(sk, w);
+			return 0;
+		}
+		bpf_map_delete_elem(&watches, &skey);
+	}
 	last = bpf_map_lookup_elem(&thread_last, &id);
 	if (!last || bpf_ktime_get_ns() - last->ts_ns > JOIN_WINDOW_NS)
 		return 0;
@@ -467,6 +511,9 @@ int BPF_PROG(ssl_sock_join, struct sock *sk, int ret, int flags)
 		return 0;
 	cookie = bpf_get_socket_cookie(sk);
 	*joined = cookie;
+	nw.cookie = cookie;
+	nw.tgid = id >> 32;
+	bpf_map_update_elem(&watches, &skey, &nw, BPF_ANY);
 	e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
 	if (!e) {
 		counter_add(&counters, LT_CNT_DROPS, 1);
@@ -480,6 +527,40 @@ int BPF_PROG(ssl_sock_join, struct sock *sk, int ret, int flags)
 	e->ssl = key.ssl;
 	e->cookie = cookie;
 	tuple_read(sk, &e->tuple);
+	bpf_ringbuf_submit(e, 0);
+	counter_add(&counters, LT_CNT_EVENTS, 1);
+	return 0;
+}
+
+/* Each segment a watched socket receives: an ACK covering everything
+ * written ends the upload. */
+SEC("tp_btf/tcp_probe")
+int BPF_PROG(ssl_upload_ack, struct sock *sk, const struct sk_buff *skb)
+{
+	__u64 skey = (__u64)sk;
+	struct upload_watch *w = bpf_map_lookup_elem(&watches, &skey);
+	struct lt_acked_event *e;
+	struct tcphdr th;
+
+	if (!w || !w->armed)
+		return 0;
+	/* tcp_rcv_established() has pulled the IP header: data is the TCP header. */
+	if (bpf_probe_read_kernel(&th, sizeof(th), BPF_CORE_READ(skb, data)))
+		return 0;
+	if (!th.ack || (__s32)(bpf_ntohl(th.ack_seq) - w->target_seq) < 0)
+		return 0;
+	w->armed = 0;
+	e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
+	if (!e) {
+		counter_add(&counters, LT_CNT_DROPS, 1);
+		return 0;
+	}
+	e->hdr.type = LT_EV_TCP_ACKED;
+	e->hdr.tgid = w->tgid;
+	e->hdr.tid = 0;
+	e->hdr.pad = 0;
+	e->hdr.ts_ns = bpf_ktime_get_ns();
+	e->cookie = w->cookie;
 	bpf_ringbuf_submit(e, 0);
 	counter_add(&counters, LT_CNT_EVENTS, 1);
 	return 0;

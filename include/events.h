@@ -28,6 +28,7 @@ enum lt_event_type {
 	LT_EV_SSL_SOCK = 22,	/* struct lt_ssl_sock_event: SSL* carried by a socket */
 	LT_EV_TCP_CONNECT = 23,	/* struct lt_tcp_event: SYN_SENT -> ESTABLISHED */
 	LT_EV_TCP_CLOSE = 24,	/* struct lt_tcp_event: a connect()ed socket closed */
+	LT_EV_TCP_ACKED = 25,	/* struct lt_acked_event: a send backlog fully acknowledged */
 	/* 30..39: DNS (dns.bpf.c) */
 	LT_EV_DNS_GAI = 30,	/* struct lt_dns_gai_event: a getaddrinfo() call returned */
 	LT_EV_DNS_PKT = 31,	/* struct lt_dns_pkt_event: a UDP datagram to/from port 53 */
@@ -142,6 +143,14 @@ struct lt_ssl_sock_event {
 	__u64 ssl;
 	__u64 cookie;
 	struct lt_tuple tuple;
+};
+
+/* Everything a TLS socket had written (a backlog over LT_UPLOAD_BACKLOG)
+ * was acknowledged by the peer: the end of an upload. */
+#define LT_UPLOAD_BACKLOG (32 * 1024)
+struct lt_acked_event {
+	struct lt_hdr hdr;	/* ts_ns: the ACK's arrival */
+	__u64 cookie;
 };
 
 /* One connect()ed TCP socket: sent at ESTABLISHED and again at CLOSE. */

@@ -32,7 +32,9 @@ struct call_row {
 	char *error;
 	/* beyond CONTRACT.md: the latency split (issue 3) */
 	char conn_id[37];			/* connections.id; "" = NULL */
-	double upload_ms;			/* first -> last request byte written */
+	double upload_ms;			/* first request byte written -> last one
+						 * written, or acknowledged for large bodies */
+	double wait_ms;				/* upload end -> first response byte */
 	double client_ms;			/* connection ready -> first request byte */
 	double tokens_per_s;			/* streams: output tokens / generation time */
 	const char *verdict;			/* static: network/model/client/mixed, NULL */

@@ -1,4 +1,4 @@
-/* cli.c -- the read-side commands: calls, show, stats. */
+/* cli.c -- the read-side commands: calls, show, stats, dns. */
 #include "cli.h"
 
 #include <getopt.h>
@@ -89,6 +89,35 @@ static void call_json_extend(sqlite3 *db, json_t *o)
 	sqlite3_bind_text(st, 1, json_string_value(id), -1, SQLITE_TRANSIENT);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		json_object_set_new(o, "connection", row_to_json(st));
+	sqlite3_finalize(st);
+}
+
+/* Add to call object o its process ("process", from processes: the newest
+ * row of its pid started before the call), argv as an array. Nothing when
+ * the database has no such row (or no processes table). */
+static void call_json_process(sqlite3 *db, json_t *o)
+{
+	json_t *pid = json_object_get(o, "pid"), *start = json_object_get(o, "start_ns"), *p, *argv;
+	sqlite3_stmt *st;
+
+	if (!json_is_integer(pid))
+		return;
+	if (sqlite3_prepare_v2(db, "SELECT id, ppid, exe, argv, start_ns, cpu_ms, runq_ms, exit_ns,"
+			       " exit_code, exit_signal, oom_killed FROM processes WHERE pid = ?1"
+			       " AND (?2 IS NULL OR start_ns IS NULL OR start_ns <= ?2 + 100000000)"
+			       " ORDER BY start_ns DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK)
+		return;
+	sqlite3_bind_int64(st, 1, json_integer_value(pid));
+	if (json_is_integer(start))
+		sqlite3_bind_int64(st, 2, json_integer_value(start));
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		p = row_to_json(st);
+		argv = json_loads(json_string_value(json_object_get(p, "argv")) ?: "null", 0, NULL);
+		if (json_is_array(argv))
+			json_object_set(p, "argv", argv);
+		json_decref(argv);
+		json_object_set_new(o, "process", p);
+	}
 	sqlite3_finalize(st);
 }
 
@@ -255,6 +284,7 @@ int cmd_calls(int argc, char **argv)
 			json_t *o = row_to_json(st);
 
 			call_json_extend(store_db(s), o);
+			call_json_process(store_db(s), o);
 			json_print(o);
 			continue;
 		}
@@ -327,7 +357,7 @@ static void waterfall_print(sqlite3_stmt *st)
 		{ "tls", col_ms(st, "tls_ms") },
 		{ "client", col_ms(st, "client_ms") },
 		{ "upload", col_ms(st, "upload_ms") },
-		{ "wait for model", col_ms(st, "ttfb_ms") },
+		{ "wait for model", col_ms(st, "wait_ms") },
 		{ "stream", -1 },
 	};
 	double duration = col_ms(st, "duration_ms"), ttft = col_ms(st, "ttft_ms");
@@ -336,11 +366,15 @@ static void waterfall_print(sqlite3_stmt *st)
 	const char *verdict = v >= 0 ? col_text(st, v, NULL) : NULL;
 
 	printf("\nlatency (ms)\n");
+	if (parts[5].ms < 0)	/* rows written before wait_ms existed */
+		parts[5].ms = col_ms(st, "ttfb_ms");
 	if (duration < 0 || parts[5].ms < 0) {
 		printf("  no response: %s\n", col_text(st, col_index(st, "error"), "-"));
 		return;
 	}
 	parts[6].ms = duration - parts[5].ms - (parts[4].ms > 0 ? parts[4].ms : 0);
+	if (parts[6].ms < 0)
+		parts[6].ms = 0;
 	if (stream >= 0 && !sqlite3_column_int(st, stream))
 		parts[6].label = "download";
 	for (i = 0; i < 7; i++)
@@ -527,6 +561,114 @@ int cmd_stats(int argc, char **argv)
 	rc = i == SQLITE_DONE ? 0 : 1;
 	if (rc)
 		log_warn("database: %s", sqlite3_errmsg(store_db(s)));
+	sqlite3_finalize(st);
+out_close:
+	store_close(s);
+	return rc;
+}
+
+static void usage_dns(FILE *f)
+{
+	fprintf(f, "usage: llmtap dns [--db PATH] [--json] [--limit N] [-p PID]\n"
+		   "List recorded DNS lookups (getaddrinfo calls and UDP queries), oldest first\n"
+		   "(the newest N, default 50).\n");
+}
+
+int cmd_dns(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "limit", required_argument, NULL, 'n' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *db = cli_default_db();
+	int json = 0, opt, rc = 1, i;
+	long limit = 50, pid = 0;
+	struct store *s;
+	sqlite3_stmt *st;
+	char *end;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "p:n:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'd': db = optarg; break;
+		case 'j': json = 1; break;
+		case 'n':
+			limit = strtol(optarg, &end, 10);
+			if (*end || limit <= 0) {
+				fprintf(stderr, "llmtap: bad --limit value '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'p':
+			pid = strtol(optarg, &end, 10);
+			if (*end || pid <= 0) {
+				fprintf(stderr, "llmtap: bad -p/--pid value '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'h': usage_dns(stdout); return 0;
+		default: usage_dns(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "llmtap: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	s = open_db(db);
+	if (!s)
+		return 1;
+	/* A database written before DNS tracing existed has no such table: nothing to list. */
+	if (sqlite3_prepare_v2(store_db(s), "SELECT 1 FROM sqlite_master WHERE type = 'table'"
+			       " AND name = 'dns_lookups'", -1, &st, NULL) != SQLITE_OK) {
+		log_warn("database: %s", sqlite3_errmsg(store_db(s)));
+		goto out_close;
+	}
+	i = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (i != SQLITE_ROW) {
+		if (!json)
+			printf("(no DNS lookups recorded in %s)\n", db);
+		rc = 0;
+		goto out_close;
+	}
+	if (sqlite3_prepare_v2(store_db(s),
+			       "SELECT id, pid, tid, comm, name, qtype, addrs, rcode, result, source,"
+			       " start_ns, latency_ms, server FROM (SELECT * FROM dns_lookups"
+			       " WHERE (?1 = 0 OR pid = ?1) ORDER BY start_ns DESC LIMIT ?2)"
+			       " ORDER BY start_ns ASC", -1, &st, NULL) != SQLITE_OK) {
+		log_warn("database: %s", sqlite3_errmsg(store_db(s)));
+		goto out_close;
+	}
+	sqlite3_bind_int64(st, 1, pid);
+	sqlite3_bind_int64(st, 2, limit);
+	if (!json)
+		printf("%-14s %-15s %7s %-11s %-6s %-32s %-10s %8s  %-21s %s\n", "TIME", "COMM", "PID",
+		       "SOURCE", "QTYPE", "NAME", "RESULT", "MS", "SERVER", "ADDRS");
+	while ((i = sqlite3_step(st)) == SQLITE_ROW) {
+		char t[32], a[32], ms[32];
+
+		if (json) {
+			row_print_json(st);
+			continue;
+		}
+		fmt_time(sqlite3_column_int64(st, 10), t, sizeof(t));
+		if (sqlite3_column_type(st, 11) == SQLITE_NULL)
+			snprintf(ms, sizeof(ms), "-");
+		else
+			snprintf(ms, sizeof(ms), "%.1f", sqlite3_column_double(st, 11));
+		printf("%-14s %-15s %7s %-11s %-6s %-32s %-10s %8s  %-21s %s\n", t, col_text(st, 3, ""),
+		       fmt_int(st, 1, a, sizeof(a)), col_text(st, 9, "-"), col_text(st, 5, "-"),
+		       col_text(st, 4, "-"), col_text(st, 8, "-"), ms, col_text(st, 12, "-"),
+		       col_text(st, 6, ""));
+	}
+	if (i != SQLITE_DONE)
+		log_warn("database: %s", sqlite3_errmsg(store_db(s)));
+	else
+		rc = 0;
 	sqlite3_finalize(st);
 out_close:
 	store_close(s);

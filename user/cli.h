@@ -1,4 +1,4 @@
-/* cli.h -- the read-side commands: calls, show, stats. */
+/* cli.h -- the read-side commands: calls, show, stats, dns. */
 #ifndef LLMTAP_CLI_H
 #define LLMTAP_CLI_H
 
@@ -9,5 +9,6 @@ const char *cli_default_db(void);
 int cmd_calls(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
+int cmd_dns(int argc, char **argv);
 
 #endif

@@ -350,17 +350,26 @@ static void exchange_timing(struct conn *c, const struct exchange *x,
 {
 	struct call_netinfo ni = { .dns_ms = -1, .connect_ms = -1, .tls_ms = -1, .client_ms = -1 };
 	struct latency_split sp;
-	uint64_t first_tok = tick_time(x, call->first_token_offset);
+	uint64_t first_tok = tick_time(x, call->first_token_offset), upload_end;
 	double gen_ms;
 
 	if (c->t->netinfo)
-		c->t->netinfo(c->t->netinfo_ud, c->tgid, c->ssl, x->t_req_start, !x->reused, &ni);
+		c->t->netinfo(c->t->netinfo_ud, c->tgid, c->ssl, x->t_req_start, x->t_req_end,
+			      !x->reused, &ni);
 	memcpy(r->conn_id, ni.conn_id, sizeof(r->conn_id));
 	r->dns_ms = x->reused ? CALL_NULL_REAL : ni.dns_ms;
 	r->connect_ms = x->reused ? CALL_NULL_REAL : ni.connect_ms;
 	r->tls_ms = x->reused ? CALL_NULL_REAL : ni.tls_ms;
 	r->client_ms = x->reused ? CALL_NULL_REAL : ni.client_ms;
-	r->upload_ms = x->req_done ? ms_between(x->t_req_start, x->t_req_end) : CALL_NULL_REAL;
+	/* A large body is uploaded when the peer has acknowledged it, not when
+	 * the last write returned (the socket buffer held the rest). */
+	upload_end = x->t_req_end;
+	if (ni.acked_ns > upload_end)
+		upload_end = ni.acked_ns;
+	if (x->t_resp_first && upload_end > x->t_resp_first)
+		upload_end = x->t_resp_first;
+	r->upload_ms = x->req_done ? ms_between(x->t_req_start, upload_end) : CALL_NULL_REAL;
+	r->wait_ms = x->req_done ? ms_between(upload_end, x->t_resp_first) : CALL_NULL_REAL;
 	gen_ms = ms_between(first_tok, x->t_resp_last);
 	r->tokens_per_s = call->stream && gen_ms > 0 && call->output_tokens > 0 ?
 		call->output_tokens / (gen_ms / 1e3) : CALL_NULL_REAL;
@@ -369,7 +378,7 @@ static void exchange_timing(struct conn *c, const struct exchange *x,
 	sp.tls_ms = r->tls_ms;
 	sp.client_ms = r->client_ms;
 	sp.upload_ms = r->upload_ms;
-	sp.ttfb_ms = r->ttfb_ms;
+	sp.ttfb_ms = r->wait_ms;
 	sp.download_ms = ms_between(x->t_resp_first, x->t_resp_last);
 	sp.stream = call->stream;
 	r->verdict = x->status ? verdict_of(&sp) : NULL;

@@ -37,7 +37,8 @@ void conn_table_free(struct conn_table *t, const char *why);
 /* Where a call on stream (tgid, ssl) gets its connection's timing (net.c's
  * net_call_info() has this shape). */
 typedef int (*conn_netinfo_fn)(void *ud, uint32_t tgid, uint64_t ssl, uint64_t first_write_ns,
-			       int first_on_conn, struct call_netinfo *out);
+			       uint64_t last_write_ns, int first_on_conn,
+			       struct call_netinfo *out);
 void conn_table_set_netinfo(struct conn_table *t, conn_netinfo_fn fn, void *ud);
 
 /* Feed one chunk of plaintext. */

@@ -67,6 +67,93 @@ static void handle_tcp(struct event_sink *s, const struct lt_tcp_event *e)
 		s->tcp_close(s->ud, &t);
 }
 
+static void dns_addr_copy(struct dns_addr *dst, __u8 family, const __u8 addr[16])
+{
+	dst->family = family;
+	memcpy(dst->addr, addr, sizeof(dst->addr));
+}
+
+static void handle_dns_gai(struct event_sink *s, const struct lt_dns_gai_event *e)
+{
+	struct dns_addr addrs[LT_DNS_ADDRS_MAX];
+	char comm[LT_COMM_LEN], name[LT_DNS_NAME_MAX];
+	struct dns_gai g;
+	__u32 i;
+
+	if (e->naddrs > LT_DNS_ADDRS_MAX) {
+		s->malformed++;
+		return;
+	}
+	copy_str(comm, e->comm, sizeof(comm));
+	copy_str(name, e->name, sizeof(name));
+	for (i = 0; i < e->naddrs; i++)
+		dns_addr_copy(&addrs[i], e->addrs[i].family, e->addrs[i].addr);
+	memset(&g, 0, sizeof(g));
+	g.tgid = e->hdr.tgid;
+	g.tid = e->hdr.tid;
+	g.comm = comm;
+	g.name = name;
+	g.start_ns = e->hdr.ts_ns;
+	g.end_ns = e->ts_end_ns;
+	g.rc = e->rc;
+	g.hint_family = (int)e->hint_family;
+	g.naddrs = e->naddrs;
+	g.addrs = addrs;
+	if (s->dns_gai)
+		s->dns_gai(s->ud, &g);
+}
+
+static void handle_dns_pkt(struct event_sink *s, const struct lt_dns_pkt_event *e, size_t size)
+{
+	size_t hdr = offsetof(struct lt_dns_pkt_event, data);
+	char comm[LT_COMM_LEN];
+	struct dns_packet p;
+
+	if (size < hdr || e->len > LT_DNS_PKT_MAX || size < hdr + e->len || e->msg_len < e->len) {
+		s->malformed++;
+		return;
+	}
+	copy_str(comm, e->comm, sizeof(comm));
+	memset(&p, 0, sizeof(p));
+	p.tgid = e->hdr.tgid;
+	p.tid = e->hdr.tid;
+	p.comm = comm;
+	p.ts_ns = e->hdr.ts_ns;
+	p.sent = e->dir == LT_DIR_WRITE;
+	dns_addr_copy(&p.server, e->family, e->server);
+	p.port = e->port;
+	p.data = e->data;
+	p.len = e->len;
+	p.msg_len = e->msg_len;
+	if (s->dns_packet)
+		s->dns_packet(s->ud, &p);
+}
+
+static void handle_exec(struct event_sink *s, const struct lt_exec_event *e,
+			const char *comm, const char *file)
+{
+	struct proc_exec_info x = {
+		.pid = e->hdr.tgid, .ppid = e->ppid, .uid = e->uid, .comm = comm, .exe = file,
+		.argv = e->argv, .argv_len = e->argv_len, .argv_cut = e->argv_full > e->argv_len,
+		.ts_ns = e->hdr.ts_ns, .start_ns = e->start_ns,
+	};
+
+	s->proc_exec(s->ud, &x);
+}
+
+static void handle_exit(struct event_sink *s, const struct lt_exit_event *e)
+{
+	char comm[LT_COMM_LEN];
+	struct proc_exit_info x = {
+		.pid = e->hdr.tgid, .ppid = e->ppid, .comm = comm, .exit_code = e->exit_code,
+		.ts_ns = e->hdr.ts_ns, .start_ns = e->start_ns, .oncpu_ns = e->oncpu_ns,
+		.runq_ns = e->runq_ns, .switches = e->switches, .preempts = e->preempts,
+	};
+
+	copy_str(comm, e->comm, sizeof(comm));
+	s->proc_exit(s->ud, &x);
+}
+
 /* Size of the fixed-size record of each event type, 0 when variable or unknown. */
 static size_t event_size(__u32 type)
 {
@@ -76,6 +163,8 @@ static size_t event_size(__u32 type)
 	case LT_EV_SSL_SOCK: return sizeof(struct lt_ssl_sock_event);
 	case LT_EV_TCP_CONNECT:
 	case LT_EV_TCP_CLOSE: return sizeof(struct lt_tcp_event);
+	case LT_EV_TCP_ACKED: return sizeof(struct lt_acked_event);
+	case LT_EV_DNS_GAI: return sizeof(struct lt_dns_gai_event);
 	default: return 0;
 	}
 }
@@ -117,8 +206,18 @@ int event_handle(void *ctx, void *data, size_t size)
 	case LT_EV_TCP_CLOSE:
 		handle_tcp(s, data);
 		break;
+	case LT_EV_TCP_ACKED:
+		if (s->tcp_acked)
+			s->tcp_acked(s->ud, ((const struct lt_acked_event *)data)->cookie, h->ts_ns);
+		break;
 	case LT_EV_DATA:
 		handle_data(s, data, size);
+		break;
+	case LT_EV_DNS_GAI:
+		handle_dns_gai(s, data);
+		break;
+	case LT_EV_DNS_PKT:
+		handle_dns_pkt(s, data, size);
 		break;
 	case LT_EV_SSL_FREE: {
 		const struct lt_ctl_event *e = data;
@@ -131,26 +230,43 @@ int event_handle(void *ctx, void *data, size_t size)
 		break;
 	}
 	case LT_EV_EXIT: {
-		const struct lt_ctl_event *e = data;
+		const struct lt_exit_event *e = data;
 
 		if (size < sizeof(*e)) {
 			s->malformed++;
 			break;
 		}
 		s->exit(s->ud, h->tgid, e->exit_code, h->ts_ns);
+		if (s->proc_exit)
+			handle_exit(s, e);
 		break;
 	}
-	case LT_EV_EXEC: {
-		const struct lt_exec_event *e = data;
-		char comm[LT_COMM_LEN], file[LT_PATH_MAX];
+	case LT_EV_OOM: {
+		const struct lt_oom_event *e = data;
+		char comm[LT_COMM_LEN];
 
 		if (size < sizeof(*e)) {
 			s->malformed++;
 			break;
 		}
 		copy_str(comm, e->comm, sizeof(comm));
+		if (s->oom)
+			s->oom(s->ud, h->tgid, h->tid, comm, h->ts_ns);
+		break;
+	}
+	case LT_EV_EXEC: {
+		const struct lt_exec_event *e = data;
+		char comm[LT_COMM_LEN], file[LT_PATH_MAX];
+
+		if (size < sizeof(*e) || e->argv_len > LT_ARGV_MAX) {
+			s->malformed++;
+			break;
+		}
+		copy_str(comm, e->comm, sizeof(comm));
 		copy_str(file, e->filename, sizeof(file));
 		s->exec(s->ud, h->tgid, comm, file);
+		if (s->proc_exec)
+			handle_exec(s, e, comm, file);
 		break;
 	}
 	default:

@@ -7,7 +7,9 @@
 #include <sys/types.h>
 
 #include "conn.h"
+#include "dns.h"
 #include "net.h"
+#include "proc.h"
 
 /* Where decoded events go. */
 struct event_sink {
@@ -23,6 +25,14 @@ struct event_sink {
 			 const struct net_tuple *tuple);
 	void (*tcp_connect)(void *ud, const struct net_tcp *e);
 	void (*tcp_close)(void *ud, const struct net_tcp *e);
+	void (*tcp_acked)(void *ud, uint64_t cookie, uint64_t ts_ns);
+	/* DNS lookups (optional: NULL skips) */
+	void (*dns_gai)(void *ud, const struct dns_gai *g);
+	void (*dns_packet)(void *ud, const struct dns_packet *p);
+	/* process details: argv, exit status and CPU totals, OOM victims (optional: NULL skips) */
+	void (*proc_exec)(void *ud, const struct proc_exec_info *e);
+	void (*proc_exit)(void *ud, const struct proc_exit_info *e);
+	void (*oom)(void *ud, uint32_t tgid, uint32_t tid, const char *comm, uint64_t ts_ns);
 	uint64_t malformed;	/* records that failed validation */
 };
 

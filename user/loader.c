@@ -34,7 +34,7 @@ struct loader {
 	struct ssl_bpf *ssl;
 	struct proc_bpf *proc;
 	struct net_bpf *net;
-	struct bpf_link *join_link;
+	struct bpf_link *join_link, *ack_link;
 	struct ring_buffer *rb;
 	struct target *targets;
 	size_t ntargets, cap_targets;
@@ -601,9 +601,10 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 		goto out_close;
 	}
 	l->join_link = bpf_program__attach(l->ssl->progs.ssl_sock_join);
-	if (!l->join_link) {
+	l->ack_link = l->join_link ? bpf_program__attach(l->ssl->progs.ssl_upload_ack) : NULL;
+	if (!l->join_link || !l->ack_link) {
 		err = -errno;
-		log_warn("failed to attach sock_send_length tracepoint: %s", strerror(-err));
+		log_warn("failed to attach sock_send_length/tcp_probe tracepoints: %s", strerror(-err));
 		goto out_close;
 	}
 	l->rb = ring_buffer__new(bpf_map__fd(l->ssl->maps.rb), fn, ctx, NULL);
@@ -748,6 +749,7 @@ void loader_close(struct loader *l)
 		return;
 	while (l->nlinks)
 		bpf_link__destroy(l->links[--l->nlinks]);
+	bpf_link__destroy(l->ack_link);
 	bpf_link__destroy(l->join_link);
 	ring_buffer__free(l->rb);
 	net_bpf__destroy(l->net);

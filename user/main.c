@@ -139,10 +139,15 @@ static void on_conn_row(void *ud, struct conn_row *r)
 }
 
 static int on_netinfo(void *ud, uint32_t tgid, uint64_t ssl, uint64_t first_write_ns,
-		      int first_on_conn, struct call_netinfo *out)
+		      uint64_t last_write_ns, int first_on_conn, struct call_netinfo *out)
 {
 	return net_call_info(((struct run_state *)ud)->net, tgid, ssl, first_write_ns,
-			     first_on_conn, out);
+			     last_write_ns, first_on_conn, out);
+}
+
+static void on_tcp_acked(void *ud, uint64_t cookie, uint64_t ts)
+{
+	net_tcp_acked(((struct run_state *)ud)->net, cookie, ts);
 }
 
 static void on_dns_gai(void *ud, const struct dns_gai *g)
@@ -460,6 +465,7 @@ static int cmd_run(int argc, char **argv)
 	sink.ssl_sock = on_ssl_sock;
 	sink.tcp_connect = on_tcp_connect;
 	sink.tcp_close = on_tcp_close;
+	sink.tcp_acked = on_tcp_acked;
 	sink.dns_gai = on_dns_gai;
 	sink.dns_packet = on_dns_packet;
 	lo.self = getpid();

@@ -34,6 +34,7 @@ struct sock_info {
 	double dns_ms;
 	char *dns_name;
 	uint64_t closed_mono;		/* when we saw the close; 0 while open */
+	uint64_t acked_ns;		/* last time a send backlog was fully acked */
 };
 
 struct session {
@@ -280,8 +281,16 @@ void net_ssl_free(struct net_table *t, uint32_t tgid, uint64_t ssl)
 		se->freed_mono = mono_ns();
 }
 
+void net_tcp_acked(struct net_table *t, uint64_t cookie, uint64_t ts)
+{
+	struct sock_info *s = sock_get(t, cookie, 0);
+
+	if (s)
+		s->acked_ns = ts;
+}
+
 int net_call_info(struct net_table *t, uint32_t tgid, uint64_t ssl, uint64_t first_write_ns,
-		  int first_on_conn, struct call_netinfo *out)
+		  uint64_t last_write_ns, int first_on_conn, struct call_netinfo *out)
 {
 	struct session *se = session_get(t, tgid, ssl, 0);
 	struct sock_info *s;
@@ -296,6 +305,9 @@ int net_call_info(struct net_table *t, uint32_t tgid, uint64_t ssl, uint64_t fir
 		return 0;
 	memcpy(out->conn_id, s->id, sizeof(out->conn_id));
 	s->llm_calls++;
+	/* No pipelining in HTTP/1.1: an ack after this request's last write is its. */
+	if (s->acked_ns > last_write_ns)
+		out->acked_ns = s->acked_ns;
 	if (!first_on_conn)
 		return 1;
 	/* Without an explicit handshake call (node drives it through SSL_read),

@@ -47,6 +47,8 @@ void conn_row_free(struct conn_row *r);
 struct call_netinfo {
 	char conn_id[37];		/* "" when the stream was never joined to a socket */
 	double dns_ms, connect_ms, tls_ms, client_ms;	/* < 0: unknown */
+	uint64_t acked_ns;		/* monotonic: the request's bytes all acknowledged
+					 * (large uploads only), 0 when unknown */
 };
 
 /* Answers "which lookup gave this address" (the DNS module); returns 1 and
@@ -71,12 +73,14 @@ void net_ssl_sock(struct net_table *t, uint32_t tgid, uint64_t ssl, uint64_t coo
 /* The SSL* was freed: forget the session (its connection stays until closed). */
 void net_ssl_free(struct net_table *t, uint32_t tgid, uint64_t ssl);
 
-/* Fill *out for a call on stream (tgid, ssl) whose first request byte was
- * written at first_write_ns (monotonic); counts the call on its connection.
+/* Fill *out for a call on stream (tgid, ssl) whose request was written from
+ * first_write_ns to last_write_ns (monotonic); counts the call on its connection.
  * first_on_conn says whether to inherit dns/connect/tls. Returns 1 when the
  * stream is joined to a socket, else 0 (out still initialised). */
 int net_call_info(struct net_table *t, uint32_t tgid, uint64_t ssl, uint64_t first_write_ns,
-		  int first_on_conn, struct call_netinfo *out);
+		  uint64_t last_write_ns, int first_on_conn, struct call_netinfo *out);
+/* A send backlog of the socket was fully acknowledged at ts (monotonic). */
+void net_tcp_acked(struct net_table *t, uint64_t cookie, uint64_t ts);
 
 /* Drop closed connections and sessions kept for late joins (older than 2 min). */
 void net_reap(struct net_table *t);

@@ -11,7 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dns.h"
 #include "net.h"
+#include "proc.h"
 #include "util.h"
 
 #define STORE_QUEUE_MAX 100000	/* rows kept while the disk refuses writes */
@@ -24,6 +26,14 @@ struct store {
 	sqlite3_stmt *conn_insert;
 	struct conn_row **conns;
 	size_t nconns, cap_conns;
+	sqlite3_stmt *dns_insert;
+	struct dns_row **dns;
+	size_t ndns, cap_dns;
+	sqlite3_stmt *proc_insert, *cpu_insert;
+	struct proc_row *procs;		/* copies; exe and argv strdup'd */
+	size_t nprocs, cap_procs;
+	struct cpu_sample_row *cpus;
+	size_t ncpus, cap_cpus;
 	unsigned long long written;
 };
 
@@ -46,6 +56,7 @@ static const char schema_v1[] =
 static const char schema_v2[] =
 	"ALTER TABLE llm_calls ADD COLUMN conn_id TEXT;"
 	"ALTER TABLE llm_calls ADD COLUMN upload_ms REAL;"
+	"ALTER TABLE llm_calls ADD COLUMN wait_ms REAL;"
 	"ALTER TABLE llm_calls ADD COLUMN client_ms REAL;"
 	"ALTER TABLE llm_calls ADD COLUMN tokens_per_s REAL;"
 	"ALTER TABLE llm_calls ADD COLUMN verdict TEXT;"
@@ -58,7 +69,31 @@ static const char schema_v2[] =
 	" llm_calls INTEGER);"
 	"CREATE INDEX IF NOT EXISTS connections_start ON connections(start_ns);";
 
-static const char *const migrations[] = { schema_v1, schema_v2 };
+/* DNS lookups: getaddrinfo() results and UDP query/response pairs (dns.c). */
+static const char schema_dns[] =
+	"CREATE TABLE IF NOT EXISTS dns_lookups ("
+	" id TEXT PRIMARY KEY, pid INTEGER, tid INTEGER, comm TEXT, name TEXT, qtype TEXT,"
+	" addrs TEXT, rcode INTEGER, result TEXT, source TEXT, start_ns INTEGER,"
+	" latency_ms REAL, server TEXT);"
+	"CREATE INDEX IF NOT EXISTS dns_lookups_start ON dns_lookups(start_ns);"
+	"CREATE INDEX IF NOT EXISTS dns_lookups_pid ON dns_lookups(pid);";
+
+/* Processes and their CPU use (proc.c); README "Processes and CPU". */
+static const char schema_proc[] =
+	"CREATE TABLE IF NOT EXISTS processes ("
+	" id TEXT PRIMARY KEY, pid INTEGER, ppid INTEGER, uid INTEGER, comm TEXT, exe TEXT,"
+	" argv TEXT, start_ns INTEGER, exec_ns INTEGER, exit_ns INTEGER, exit_code INTEGER,"
+	" exit_signal INTEGER, oom_killed INTEGER, cpu_ms REAL, runq_ms REAL, switches INTEGER,"
+	" preempts INTEGER, cpu_since_ns INTEGER, updated_ns INTEGER);"
+	"CREATE INDEX IF NOT EXISTS processes_pid ON processes(pid, start_ns);"
+	"CREATE TABLE IF NOT EXISTS cpu_samples ("
+	" ts_ns INTEGER, interval_ms REAL, pid INTEGER, comm TEXT, cpu_ms REAL, runq_ms REAL,"
+	" switches INTEGER, preempts INTEGER, threads INTEGER, top_tid INTEGER,"
+	" top_tid_cpu_ms REAL, process_id TEXT);"
+	"CREATE INDEX IF NOT EXISTS cpu_samples_ts ON cpu_samples(ts_ns);"
+	"CREATE INDEX IF NOT EXISTS cpu_samples_pid ON cpu_samples(pid, ts_ns);";
+
+static const char *const migrations[] = { schema_v1, schema_v2, schema_dns, schema_proc };
 
 static const char insert_sql[] =
 	"INSERT OR REPLACE INTO llm_calls (id, pid, tid, comm, exe, provider, operation, model,"
@@ -66,15 +101,28 @@ static const char insert_sql[] =
 	" cache_write_tokens, reasoning_tokens, cost_usd, finish_reason, response_text,"
 	" start_ns, duration_ms, ttfb_ms, ttft_ms, dns_ms, connect_ms, tls_ms, conn_reused,"
 	" request_bytes, response_bytes, request_headers, response_headers, request_body,"
-	" response_body, error, conn_id, upload_ms, client_ms, tokens_per_s, verdict)"
+	" response_body, error, conn_id, upload_ms, client_ms, tokens_per_s, verdict, wait_ms)"
 	" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-	"?,?,?,?,?,?,?,?,?,?,?,?,?)";
+	"?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
 static const char conn_insert_sql[] =
 	"INSERT OR REPLACE INTO connections (id, pid, tid, comm, saddr, sport, daddr, dport,"
 	" start_ns, connect_ms, connect_error, dns_ms, dns_name, tls_ms, retransmits, resets_rx,"
 	" resets_tx, bytes_sent, bytes_received, close_ns, duration_ms, llm_calls)"
 	" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+
+static const char dns_insert_sql[] =
+	"INSERT OR REPLACE INTO dns_lookups (id, pid, tid, comm, name, qtype, addrs, rcode,"
+	" result, source, start_ns, latency_ms, server) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)";
+
+static const char proc_insert_sql[] =
+	"INSERT OR REPLACE INTO processes (id, pid, ppid, uid, comm, exe, argv, start_ns, exec_ns,"
+	" exit_ns, exit_code, exit_signal, oom_killed, cpu_ms, runq_ms, switches, preempts,"
+	" cpu_since_ns, updated_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+
+static const char cpu_insert_sql[] =
+	"INSERT INTO cpu_samples (ts_ns, interval_ms, pid, comm, cpu_ms, runq_ms, switches,"
+	" preempts, threads, top_tid, top_tid_cpu_ms, process_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)";
 
 /* Create the file (0600) and its directory (0700) when missing. */
 static int store_create_file(const char *path)
@@ -170,7 +218,10 @@ int store_open(struct store **out, const char *path, int readonly)
 	    store_migrate(s->db))
 		goto out_close;
 	if (sqlite3_prepare_v2(s->db, insert_sql, -1, &s->insert, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(s->db, conn_insert_sql, -1, &s->conn_insert, NULL) != SQLITE_OK) {
+	    sqlite3_prepare_v2(s->db, conn_insert_sql, -1, &s->conn_insert, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, dns_insert_sql, -1, &s->dns_insert, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, proc_insert_sql, -1, &s->proc_insert, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, cpu_insert_sql, -1, &s->cpu_insert, NULL) != SQLITE_OK) {
 		log_warn("database: %s", sqlite3_errmsg(s->db));
 		goto out_close;
 	}
@@ -202,7 +253,7 @@ void store_add(struct store *s, struct call_row *r)
 
 size_t store_pending(const struct store *s)
 {
-	return s->n + s->nconns;
+	return s->n + s->nconns + s->ndns + s->nprocs + s->ncpus;
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *v)
@@ -277,6 +328,7 @@ static int store_insert(struct store *s, const struct call_row *r)
 	bind_real(st, i++, r->client_ms);
 	bind_real(st, i++, r->tokens_per_s);
 	bind_text(st, i++, r->verdict);
+	bind_real(st, i++, r->wait_ms);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
@@ -341,11 +393,171 @@ static int store_insert_connection(struct store *s, const struct conn_row *r)
 	return 0;
 }
 
+void store_add_dns(struct store *s, struct dns_row *r)
+{
+	if (s->ndns == s->cap_dns) {
+		size_t cap = s->cap_dns ? 2 * s->cap_dns : 64;
+		struct dns_row **q;
+
+		if (cap > STORE_QUEUE_MAX || !(q = realloc(s->dns, cap * sizeof(*q)))) {
+			log_warn("database: write queue full, dropping dns lookup %s", r->id);
+			dns_row_free(r);
+			return;
+		}
+		s->dns = q;
+		s->cap_dns = cap;
+	}
+	s->dns[s->ndns++] = r;
+}
+
+static int store_insert_dns(struct store *s, const struct dns_row *r)
+{
+	sqlite3_stmt *st = s->dns_insert;
+	int i = 1, rc;
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	bind_text(st, i++, r->id);
+	bind_int(st, i++, r->pid);
+	bind_int(st, i++, r->tid);
+	bind_text(st, i++, r->comm);
+	bind_text(st, i++, r->name);
+	bind_text(st, i++, r->qtype);
+	bind_text(st, i++, r->addrs);
+	bind_int(st, i++, r->rcode);
+	bind_text(st, i++, r->result);
+	bind_text(st, i++, r->source);
+	bind_int(st, i++, r->start_ns);
+	bind_real(st, i++, r->latency_ms);
+	bind_text(st, i++, r->server[0] ? r->server : NULL);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		log_warn("database: insert into dns_lookups failed: %s", sqlite3_errmsg(s->db));
+		return -1;
+	}
+	return 0;
+}
+
+/* Room for one more element in a queue of elements of size sz. Returns 0, -1 when full. */
+static int queue_grow(void **q, size_t n, size_t *cap, size_t sz)
+{
+	size_t c = *cap ? 2 * *cap : 64;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	if (c > STORE_QUEUE_MAX || !(p = realloc(*q, c * sz)))
+		return -1;
+	*q = p;
+	*cap = c;
+	return 0;
+}
+
+void store_add_process(struct store *s, const struct proc_row *r)
+{
+	struct proc_row *c;
+
+	if (queue_grow((void **)&s->procs, s->nprocs, &s->cap_procs, sizeof(*s->procs))) {
+		log_warn("database: write queue full, dropping process row of pid %lld",
+			 (long long)r->pid);
+		return;
+	}
+	c = &s->procs[s->nprocs++];
+	*c = *r;
+	c->exe = r->exe ? strdup(r->exe) : NULL;
+	c->argv = r->argv ? strdup(r->argv) : NULL;
+}
+
+void store_add_cpu_sample(struct store *s, const struct cpu_sample_row *r)
+{
+	if (queue_grow((void **)&s->cpus, s->ncpus, &s->cap_cpus, sizeof(*s->cpus))) {
+		log_warn("database: write queue full, dropping a cpu sample of pid %lld",
+			 (long long)r->pid);
+		return;
+	}
+	s->cpus[s->ncpus++] = *r;
+}
+
+static int store_insert_process(struct store *s, const struct proc_row *r)
+{
+	sqlite3_stmt *st = s->proc_insert;
+	int i = 1, rc;
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	bind_text(st, i++, r->id);
+	bind_int(st, i++, r->pid);
+	bind_int(st, i++, r->ppid);
+	bind_int(st, i++, r->uid);
+	bind_text(st, i++, r->comm[0] ? r->comm : NULL);
+	bind_text(st, i++, r->exe);
+	bind_text(st, i++, r->argv);
+	bind_int(st, i++, r->start_ns);
+	bind_int(st, i++, r->exec_ns);
+	bind_int(st, i++, r->exit_ns);
+	bind_int(st, i++, r->exit_code);
+	bind_int(st, i++, r->exit_signal);
+	bind_int(st, i++, r->oom_killed);
+	bind_real(st, i++, r->cpu_ms);
+	bind_real(st, i++, r->runq_ms);
+	bind_int(st, i++, r->switches);
+	bind_int(st, i++, r->preempts);
+	bind_int(st, i++, r->cpu_since_ns);
+	bind_int(st, i++, r->updated_ns);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		log_warn("database: insert into processes failed: %s", sqlite3_errmsg(s->db));
+		return -1;
+	}
+	return 0;
+}
+
+static int store_insert_cpu_sample(struct store *s, const struct cpu_sample_row *r)
+{
+	sqlite3_stmt *st = s->cpu_insert;
+	int i = 1, rc;
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	bind_int(st, i++, r->ts_ns);
+	bind_real(st, i++, r->interval_ms);
+	bind_int(st, i++, r->pid);
+	bind_text(st, i++, r->comm[0] ? r->comm : NULL);
+	bind_real(st, i++, r->cpu_ms);
+	bind_real(st, i++, r->runq_ms);
+	bind_int(st, i++, r->switches);
+	bind_int(st, i++, r->preempts);
+	bind_int(st, i++, r->threads);
+	bind_int(st, i++, r->top_tid);
+	bind_real(st, i++, r->top_tid_cpu_ms);
+	bind_text(st, i++, r->process_id[0] ? r->process_id : NULL);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		log_warn("database: insert into cpu_samples failed: %s", sqlite3_errmsg(s->db));
+		return -1;
+	}
+	return 0;
+}
+
+static void procs_clear(struct store *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nprocs; i++) {
+		free((char *)s->procs[i].exe);
+		free((char *)s->procs[i].argv);
+	}
+	s->nprocs = 0;
+}
+
 int store_flush(struct store *s)
 {
 	size_t i;
 
-	if (!s->n && !s->nconns)
+	if (!s->n && !s->nconns && !s->ndns && !s->nprocs && !s->ncpus)
 		return 0;
 	if (exec_sql(s->db, "BEGIN"))
 		return -1;
@@ -361,6 +573,24 @@ int store_flush(struct store *s)
 			return -1;
 		}
 	}
+	for (i = 0; i < s->ndns; i++) {
+		if (store_insert_dns(s, s->dns[i])) {
+			exec_sql(s->db, "ROLLBACK");
+			return -1;
+		}
+	}
+	for (i = 0; i < s->nprocs; i++) {
+		if (store_insert_process(s, &s->procs[i])) {
+			exec_sql(s->db, "ROLLBACK");
+			return -1;
+		}
+	}
+	for (i = 0; i < s->ncpus; i++) {
+		if (store_insert_cpu_sample(s, &s->cpus[i])) {
+			exec_sql(s->db, "ROLLBACK");
+			return -1;
+		}
+	}
 	if (exec_sql(s->db, "COMMIT")) {
 		exec_sql(s->db, "ROLLBACK");
 		return -1;
@@ -370,6 +600,11 @@ int store_flush(struct store *s)
 	for (i = 0; i < s->nconns; i++)
 		conn_row_free(s->conns[i]);
 	s->nconns = 0;
+	for (i = 0; i < s->ndns; i++)
+		dns_row_free(s->dns[i]);
+	s->ndns = 0;
+	procs_clear(s);
+	s->ncpus = 0;
 	s->written += s->n;
 	i = s->n;
 	s->n = 0;
@@ -403,6 +638,15 @@ void store_close(struct store *s)
 	for (i = 0; i < s->nconns; i++)
 		conn_row_free(s->conns[i]);
 	free(s->conns);
+	sqlite3_finalize(s->dns_insert);
+	for (i = 0; i < s->ndns; i++)
+		dns_row_free(s->dns[i]);
+	free(s->dns);
+	sqlite3_finalize(s->proc_insert);
+	sqlite3_finalize(s->cpu_insert);
+	procs_clear(s);
+	free(s->procs);
+	free(s->cpus);
 	sqlite3_close(s->db);
 	free(s);
 }

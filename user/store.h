@@ -18,6 +18,17 @@ void store_add(struct store *s, struct call_row *r);
 struct conn_row;
 /* Queue a connections row for the next flush; the store takes ownership. */
 void store_add_connection(struct store *s, struct conn_row *r);
+struct dns_row;
+/* Queue a dns_lookups row for the next flush; the store takes ownership. */
+void store_add_dns(struct store *s, struct dns_row *r);
+
+struct proc_row;
+struct cpu_sample_row;
+/* Queue a processes row (insert or replace by id) for the next flush; the
+ * row is copied. */
+void store_add_process(struct store *s, const struct proc_row *r);
+/* Queue a cpu_samples row for the next flush; the row is copied. */
+void store_add_cpu_sample(struct store *s, const struct cpu_sample_row *r);
 
 /* Rows queued and not yet flushed. */
 size_t store_pending(const struct store *s);

@@ -1,0 +1,110 @@
+/* proc.h -- the process table: pid -> exec info, exit, CPU totals; turns BPF CPU map samples into per-interval rows. */
+#ifndef LLMTAP_PROC_H
+#define LLMTAP_PROC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A program started (execve returned), in plain types. Times CLOCK_MONOTONIC. */
+struct proc_exec_info {
+	uint32_t pid, ppid, uid;
+	const char *comm;
+	const char *exe;		/* the path execve was given */
+	const char *argv;		/* NUL-separated arguments, argv_len bytes */
+	size_t argv_len;
+	int argv_cut;			/* 1 when the arguments were longer than argv_len */
+	uint64_t ts_ns, start_ns;	/* the exec; the process's fork */
+};
+
+/* The last thread of a process exited. Times CLOCK_MONOTONIC, CPU in ns
+ * since the tracer first saw the process run. */
+struct proc_exit_info {
+	uint32_t pid, ppid;
+	const char *comm;
+	int exit_code;			/* raw task->exit_code */
+	uint64_t ts_ns, start_ns;
+	uint64_t oncpu_ns, runq_ns, switches, preempts;
+};
+
+/* One entry of the BPF CPU maps (a thread or a whole process). */
+struct proc_cpu {
+	uint32_t id;			/* tid or tgid */
+	uint32_t tgid;
+	uint64_t oncpu_ns, runq_ns, switches, preempts;
+	uint64_t running_since_ns;	/* thread on CPU since then (monotonic), else 0 */
+};
+
+/* A row of table processes. Strings are borrowed for the call. Integers
+ * are PROC_NULL when unknown; ns times are Unix epoch. */
+#define PROC_NULL INT64_MIN
+struct proc_row {
+	char id[37];
+	int64_t pid, ppid, uid;
+	char comm[16];
+	const char *exe, *argv;		/* argv: a JSON array of strings; NULL when unknown */
+	int64_t start_ns, exec_ns, exit_ns;
+	int64_t exit_code, exit_signal, oom_killed;
+	double cpu_ms, runq_ms;
+	int64_t switches, preempts;
+	int64_t cpu_since_ns;		/* CPU columns count from here */
+	int64_t updated_ns;
+};
+
+/* A row of table cpu_samples: one process over one interval. */
+struct cpu_sample_row {
+	int64_t ts_ns;			/* end of the interval, Unix epoch ns */
+	double interval_ms;
+	int64_t pid;
+	char comm[16];
+	double cpu_ms, runq_ms;
+	int64_t switches, preempts;
+	int64_t threads;		/* threads that ran; PROC_NULL at exit */
+	int64_t top_tid;		/* the thread that ran most; PROC_NULL at exit */
+	double top_tid_cpu_ms;		/* < 0: NULL */
+	char process_id[37];		/* processes.id */
+};
+
+/* Where rows go; both are called synchronously and the row is borrowed. */
+struct proc_sink {
+	void *ud;
+	void (*row)(void *ud, const struct proc_row *r);
+	void (*sample)(void *ud, const struct cpu_sample_row *r);
+};
+
+struct proc_table;
+
+/* A new, empty table. Returns NULL on OOM. */
+struct proc_table *proc_table_new(const struct proc_sink *sink);
+/* Write the row of every process that changed since it was last written, then free. */
+void proc_table_free(struct proc_table *t);
+
+void proc_on_exec(struct proc_table *t, const struct proc_exec_info *e);
+/* Final CPU sample and row of the process; it is forgotten two passes later. */
+void proc_on_exit(struct proc_table *t, const struct proc_exit_info *e);
+/* The OOM killer chose pid: its row gets oom_killed = 1. */
+void proc_on_oom(struct proc_table *t, uint32_t pid, const char *comm, uint64_t ts_ns);
+/* pid made an LLM call: make sure it has a row (read from /proc when new). */
+void proc_on_call(struct proc_table *t, uint32_t pid);
+
+/* One sampling pass: begin, every thread entry, every process entry, end.
+ * end emits a cpu_samples row per process whose totals moved since the last
+ * pass and the processes rows that changed. now is CLOCK_MONOTONIC. */
+void proc_sample_begin(struct proc_table *t, uint64_t now_ns);
+void proc_sample_thread(struct proc_table *t, const struct proc_cpu *c);
+void proc_sample_process(struct proc_table *t, const struct proc_cpu *c);
+void proc_sample_end(struct proc_table *t);
+
+/* Processes in memory (live and recently exited). */
+size_t proc_count(const struct proc_table *t);
+
+/* Split a raw exit code into (code, signal): code = (x >> 8) & 0xff, signal = x & 0x7f. */
+void proc_exit_split(int raw, int *code, int *sig);
+
+/* A JSON array of the NUL-separated arguments in buf[0..len), credentials
+ * replaced by "[REDACTED]" (header-, option- and variable-style names, Bearer
+ * tokens, key shapes, key= parameters, URL passwords), invalid UTF-8 shown
+ * as '?'. When cut, the argument cut short is dropped and "..." ends the
+ * array. malloc'd; NULL on OOM. */
+char *proc_argv_json(const char *buf, size_t len, int cut);
+
+#endif

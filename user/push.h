@@ -1,0 +1,45 @@
+/* push.h -- fleet push: the outbox in SQLite (push_state), one worker thread per target, retention of the database. */
+#ifndef LLMTAP_PUSH_H
+#define LLMTAP_PUSH_H
+
+#include <stdint.h>
+
+#define PUSH_TARGETS_MAX 8
+
+struct push_opts {
+	const char *db_path;
+	const char *urls[PUSH_TARGETS_MAX];
+	int nurls;
+	const char *host_id;	/* NULL: /etc/machine-id */
+	const char *ca_file;	/* NULL: the system's CA bundle */
+	const char *token;	/* bearer token of http(s) JSON targets (never logged) */
+	int batch_rows;		/* rows per batch (500) */
+	double interval_s;	/* push at least this often when rows wait (5) */
+	int bodies;		/* 1: push request/response bodies and response_text */
+	double retain_days;	/* delete pushed rows older than this; 0 = keep (7) */
+	uint64_t max_db_bytes;	/* cap on the database's used pages; 0 = none */
+};
+
+struct pusher;
+
+/* Check a --push URL. Returns 0, or -1 with the reason printed. */
+int push_check_url(const char *url);
+
+/* Start the workers on the database at o->db_path (already created and
+ * migrated): one thread per target, each with its own SQLite connection,
+ * and one for retention. Returns 0 and *out, or -1 (message printed). */
+int push_start(struct pusher **out, const struct push_opts *o);
+
+/* The main thread wrote rows (wakes a worker once a batch is waiting). */
+void push_notify(struct pusher *p, unsigned rows);
+
+/* Last push attempt of what is in the database, bounded by deadline_ns
+ * (CLOCK_MONOTONIC), then stop and free. NULL-safe. */
+void push_stop(struct pusher *p, uint64_t deadline_ns);
+
+/* Print the status of every push target recorded in the database (a
+ * sqlite3 *): last success, backlog rows, last error. Prints nothing when
+ * the database has no push_state. Returns 0, -1 on a database error. */
+int push_stats_print(void *db, int json);
+
+#endif
