@@ -145,6 +145,20 @@ static int on_netinfo(void *ud, uint32_t tgid, uint64_t ssl, uint64_t first_writ
 			     last_write_ns, first_on_conn, out);
 }
 
+/* net.c asks which lookup gave a connection its address. */
+static int on_dns_lookup(void *ud, uint32_t tgid, int family, const uint8_t *addr,
+			 uint64_t before_mono_ns, double *ms, const char **name)
+{
+	struct run_state *st = ud;
+	struct dns_answer a;
+
+	if (!st->dns || !dns_find(st->dns, tgid, family, addr, before_mono_ns, &a))
+		return 0;
+	*ms = a.latency_ms;
+	*name = a.name;
+	return 1;
+}
+
 static void on_tcp_acked(void *ud, uint64_t cookie, uint64_t ts)
 {
 	net_tcp_acked(((struct run_state *)ud)->net, cookie, ts);
@@ -439,7 +453,7 @@ static int cmd_run(int argc, char **argv)
 	st->conns = conn_table_new(max_body, on_row, st);
 	if (!st->conns)
 		goto out_store;
-	st->net = net_table_new(on_conn_row, NULL, st);
+	st->net = net_table_new(on_conn_row, on_dns_lookup, st);
 	if (!st->net)
 		goto out_conns;
 	conn_table_set_netinfo(st->conns, on_netinfo, st);
