@@ -48,7 +48,7 @@ struct exchange {
 	char *content_type;
 	int status;
 	int req_done, resp_done;
-	int truncated;
+	int truncated[2];			/* per direction: body cut (max_body, BPF cap) */
 	char *error;				/* first capture/decoding problem */
 	struct tick *ticks;
 	size_t nticks, cap_ticks;
@@ -166,16 +166,16 @@ static void head_format(struct buf *out, const struct http1_head *h)
 }
 
 /* Decode body bytes into out, capped at max; marks the exchange on trouble. */
-static void body_add(struct conn *c, struct exchange *x, struct decoder *d,
+static void body_add(struct conn *c, struct exchange *x, int dir, struct decoder *d,
 		     struct buf *out, const uint8_t *p, size_t n)
 {
 	int err;
 
-	if (!d || x->truncated)
+	if (!d || x->truncated[dir])
 		return;
 	err = decoder_feed(d, p, n, out, c->t->max_body);
 	if (err == DECODE_ERR_LIMIT)
-		x->truncated = 1;
+		x->truncated[dir] = 1;
 	else if (err == DECODE_ERR_CORRUPT)
 		exchange_fail(x, "body could not be decoded (corrupt compressed data)");
 	else if (err)
@@ -214,7 +214,7 @@ static void req_on_body(void *ud, const uint8_t *p, size_t n)
 	struct conn *c = ud;
 
 	if (c->req_x)
-		body_add(c, c->req_x, c->req_x->req_dec, &c->req_x->req_body, p, n);
+		body_add(c, c->req_x, 0, c->req_x->req_dec, &c->req_x->req_body, p, n);
 }
 
 static void exchange_emit(struct conn *c, struct exchange *x, const char *why);
@@ -229,7 +229,7 @@ static void req_on_done(void *ud)
 		return;
 	x->req_done = 1;
 	x->t_req_end = c->cur->ts_end_ns;
-	if (x->req_dec && !x->truncated && decoder_finish(x->req_dec))
+	if (x->req_dec && !x->truncated[0] && decoder_finish(x->req_dec))
 		exchange_fail(x, "request body could not be decoded (truncated compressed data)");
 	if (x->resp_done)
 		exchange_emit(c, x, NULL);
@@ -270,7 +270,7 @@ static void resp_on_body(void *ud, const uint8_t *p, size_t n)
 	if (!x)
 		return;
 	before = x->resp_body.len;
-	body_add(c, x, x->resp_dec, &x->resp_body, p, n);
+	body_add(c, x, 1, x->resp_dec, &x->resp_body, p, n);
 	x->t_resp_last = c->cur->ts_end_ns;
 	if (x->resp_body.len == before)
 		return;
@@ -307,7 +307,7 @@ static void resp_on_done(void *ud)
 		return;
 	x->resp_done = 1;
 	x->t_resp_last = c->cur ? c->cur->ts_end_ns : x->t_resp_last;
-	if (x->resp_dec && !x->truncated && decoder_finish(x->resp_dec))
+	if (x->resp_dec && !x->truncated[1] && decoder_finish(x->resp_dec))
 		exchange_fail(x, "response body could not be decoded (truncated compressed data)");
 	if (x->req_done)
 		exchange_emit(c, x, NULL);
@@ -463,7 +463,7 @@ static void exchange_emit(struct conn *c, struct exchange *x, const char *why)
 	if (x->error) {
 		r->error = x->error;
 		x->error = NULL;
-	} else if (x->truncated) {
+	} else if (x->truncated[0] || x->truncated[1]) {
 		r->error = strdup("truncated");
 	} else if (call.error) {
 		r->error = call.error;
@@ -658,7 +658,7 @@ void conn_data(struct conn_table *t, const struct tls_chunk *ch)
 		struct exchange *x = dir == 0 ? c->req_x : c->resp_x;
 
 		if (x)
-			x->truncated = 1;
+			x->truncated[dir] = 1;
 		conn_feed(c, dir, filler, n);
 		left -= n;
 	}

@@ -23,7 +23,7 @@ import http.client, json, ssl, sys, time
 port, cafile, n, mode = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
 ctx = ssl.create_default_context(cafile=cafile)
 body = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
-hdr = {"content-type": "application/json", "authorization": "Bearer sk-bench", "x-test-nodelay": "1"}
+hdr = {"content-type": "application/json", "authorization": "Bearer sk-bench", "x-test-delay-ms": "0"}
 conn = None
 t0 = time.perf_counter()
 for i in range(n):

@@ -295,6 +295,27 @@ static void test_truncation_and_non_llm(void)
 		CHECK(rows[0]->response_bytes <= 100);
 	}
 	rows_clear();
+	conn_table_free(t, "stop");
+	/* A cut request body leaves the response whole (and parsed). */
+	t = conn_table_new(60, on_row, NULL);
+	wo = ro = 0;
+	feed(t, 33, 0, &wo, 5 * MS, 6 * MS, req, strlen(req));
+	{
+		static const char small[] =
+			"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 42\r\n\r\n"
+			"{\"choices\":[{\"message\":{\"content\":\"ok\"}}]}";
+
+		CHECK(strlen(small) - (strchr(small, '{') - small) == 42);
+		feed(t, 33, 1, &ro, 7 * MS, 8 * MS, small, strlen(small));
+	}
+	CHECK(nrows == 1);
+	if (nrows == 1) {
+		CHECK_STR(rows[0]->error, "truncated");
+		CHECK(rows[0]->request_bytes == 60);
+		CHECK(rows[0]->response_bytes == 42);
+		CHECK_STR(rows[0]->response_text, "ok");
+	}
+	rows_clear();
 	/* Bytes BPF could not copy (call over its cap) keep the framing. */
 	{
 		struct tls_chunk c = {
