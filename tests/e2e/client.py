@@ -2,8 +2,11 @@
 """client.py -- Python urllib LLM API client for llmtap's end-to-end tests, and the shared response summarizer.
 
 As a script:  python3 client.py SPEC.json
-  SPEC = {"cafile": PATH, "calls": [{"tag", "endpoint", "stream", "url", "headers", "body"}]}
-  Makes each call in order with urllib (stdlib only, the system OpenSSL), reading
+  SPEC = {"cafile": PATH, "calls": [{"tag", "endpoint", "stream", "url", "headers", "body"}],
+          "wait_stdin": false}
+  With "wait_stdin" true it first prints {"event": "waiting", "pid"} and reads one line from
+  stdin (so a driver can start a tracer for this pid first). Then it
+  makes each call in order with urllib (stdlib only, the system OpenSSL), reading
   streams line by line as they arrive, and prints one JSON line per call:
   {"tag", "pid", "comm", "exe", "status", "content_type", "summary": {...}}.
 
@@ -185,13 +188,15 @@ def do_call(ctx, call):
     status = resp.status if hasattr(resp, "status") else resp.code
     ctype = resp.headers.get("content-type", "")
     if call["stream"]:
-        lines = []
+        parts = []
         while True:  # consume the stream as it arrives, like an SDK would
-            line = resp.readline()
-            if not line:
+            # read1, not readline: readline ends quietly where a chunked body is cut short,
+            # read1 raises IncompleteRead there (as a real SDK reports an error)
+            part = resp.read1(65536)
+            if not part:
                 break
-            lines.append(line)
-        raw = b"".join(lines)
+            parts.append(part)
+        raw = b"".join(parts)
     else:
         raw = resp.read()
     resp.close()
@@ -210,6 +215,9 @@ def main(argv):
         spec = json.load(f)
     ctx = ssl.create_default_context(cafile=spec["cafile"])
     ident = self_identity()
+    if spec.get("wait_stdin"):
+        print(json.dumps({"event": "waiting", "pid": ident["pid"]}), flush=True)
+        sys.stdin.readline()
     rc = 0
     for call in spec["calls"]:
         try:

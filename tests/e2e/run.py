@@ -218,6 +218,57 @@ class LineReader:
             return "\n".join(self.lines)
 
 
+def preflight(chk, llmtap):
+    """Root, the binary, BTF: what `llmtap run` needs. False (after a failed check) when one is missing."""
+    if not chk.ok(os.geteuid() == 0, "preflight: running as root",
+                  "llmtap run needs root (CAP_BPF + CAP_PERFMON); run the e2e tests as root"):
+        return False
+    if not chk.ok(os.access(llmtap, os.X_OK), "preflight: llmtap binary",
+                  "%s not found or not executable (run make, or set LLMTAP=)" % llmtap):
+        return False
+    return chk.ok(os.path.exists("/sys/kernel/btf/vmlinux"), "preflight: BPF available",
+                  "/sys/kernel/btf/vmlinux missing: this kernel has no BTF, BPF CO-RE cannot run")
+
+
+def start_server(procs, cert, key, timeout=15):
+    """`node server.js 0 CERT KEY` (127.0.0.1, a free port). Returns (proc, LineReader of its JSON log,
+    port or None when it did not say "listening" within timeout)."""
+    sp = procs.start(["node", os.path.join(HERE, "server.js"), "0", cert, key],
+                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    srv = LineReader(sp.stdout)
+    line = srv.wait_for(lambda l: '"listening"' in l, timeout)
+    return sp, srv, (json.loads(line)["port"] if line else None)
+
+
+def start_tracer(procs, llmtap, db, args=(), timeout=READY_DEADLINE_S):
+    """`llmtap run --db DB ARGS...`, stderr collected. Returns (proc, LineReader of its stderr,
+    the "ready" line or None when none came within timeout)."""
+    tracer = procs.start([llmtap, "run", "--db", db] + list(args), stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
+    terr = LineReader(tracer.stderr)
+    return tracer, terr, terr.wait_for(lambda l: l.startswith("ready"), timeout)
+
+
+def stop_tracer(tracer, sig=signal.SIGINT, timeout=EXIT_DEADLINE_S):
+    """Sends sig; returns the exit status, or "still running" when it did not exit within timeout."""
+    if tracer.poll() is None:
+        tracer.send_signal(sig)
+    try:
+        return tracer.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return "still running"
+
+
+def wait_rows(db, n, timeout, tracer=None):
+    """Polls the DB until it holds >= n rows, the deadline passes or the tracer exits. Returns the count."""
+    deadline = time.monotonic() + timeout
+    got = count_rows(db)
+    while got < n and time.monotonic() < deadline and (tracer is None or tracer.poll() is None):
+        time.sleep(POLL_S)
+        got = count_rows(db)
+    return got
+
+
 def server_events(reader):
     out = []
     for line in list(reader.lines):
@@ -340,6 +391,30 @@ def client_env(cert):
     return env
 
 
+def curl_argv(c, port, cert, d):
+    """curl argv for call c (Host resolved to 127.0.0.1 by --resolve); writes its body to d/req.json,
+    curl writes the response to d/body and d/headers and prints the status code."""
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "req.json"), "w") as f:
+        json.dump(req_body(c), f)
+    argv = ["curl", "-sS", "--max-time", "30", "--cacert", cert,
+            "--resolve", "%s:%d:127.0.0.1" % (c["host"], port),
+            "-o", os.path.join(d, "body"), "-D", os.path.join(d, "headers"),
+            "-w", "%{http_code}", "--data-binary", "@" + os.path.join(d, "req.json")]
+    if c["encoding"]:
+        argv.append("--compressed")
+    for k, v in req_headers(c).items():
+        argv += ["-H", "%s: %s" % (k, v)]
+    argv.append(url_of(c, port))
+    return argv
+
+
+def py_call(c, port):
+    """One entry of client.py's spec for call c."""
+    return dict(tag=c["tag"], endpoint=c["endpoint"], stream=c["stream"], url=url_of(c, port),
+                headers=req_headers(c), body=req_body(c))
+
+
 def start_clients(procs, tmp, port, cert, hosts):
     """Starts every client process at once. Returns a list of (name, Popen, meta)."""
     env = client_env(cert)
@@ -348,25 +423,11 @@ def start_clients(procs, tmp, port, cert, hosts):
         if c["client"] != "curl":
             continue
         d = os.path.join(tmp, c["tag"])
-        os.mkdir(d)
-        with open(os.path.join(d, "req.json"), "w") as f:
-            json.dump(req_body(c), f)
-        argv = ["curl", "-sS", "--max-time", "30", "--cacert", cert,
-                "--resolve", "%s:%d:127.0.0.1" % (c["host"], port),
-                "-o", os.path.join(d, "body"), "-D", os.path.join(d, "headers"),
-                "-w", "%{http_code}", "--data-binary", "@" + os.path.join(d, "req.json")]
-        if c["encoding"]:
-            argv.append("--compressed")
-        for k, v in req_headers(c).items():
-            argv += ["-H", "%s: %s" % (k, v)]
-        argv.append(url_of(c, port))
-        p = procs.start(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        p = procs.start(curl_argv(c, port, cert, d), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         started.append(("curl " + c["tag"], p, {"kind": "curl", "calls": [c], "dir": d}))
 
     py_calls = [c for c in CALLS if c["client"] == "python"]
-    spec = {"cafile": cert, "calls": [dict(tag=c["tag"], endpoint=c["endpoint"], stream=c["stream"],
-                                           url=url_of(c, port), headers=req_headers(c), body=req_body(c))
-                                      for c in py_calls]}
+    spec = {"cafile": cert, "calls": [py_call(c, port) for c in py_calls]}
     spec_path = os.path.join(tmp, "py-spec.json")
     with open(spec_path, "w") as f:
         json.dump(spec, f)
@@ -725,36 +786,22 @@ def run_suite():
     tmp = tempfile.mkdtemp(prefix="llmtap-e2e.")
     tracer = terr = srv = None
     try:
-        if tracing:
-            if not chk.ok(os.geteuid() == 0, "preflight: running as root",
-                          "llmtap run needs root (CAP_BPF + CAP_PERFMON); run the e2e tests as root"):
-                return finish(chk)
-            if not chk.ok(os.access(llmtap, os.X_OK), "preflight: llmtap binary",
-                          "%s not found or not executable (run make, or set LLMTAP=)" % llmtap):
-                return finish(chk)
-            if not chk.ok(os.path.exists("/sys/kernel/btf/vmlinux"), "preflight: BPF available",
-                          "/sys/kernel/btf/vmlinux missing: this kernel has no BTF, BPF CO-RE cannot run"):
-                return finish(chk)
+        if tracing and not preflight(chk, llmtap):
+            return finish(chk)
         if not ensure_tools(chk):
             return finish(chk)
         cert, key = make_cert(tmp)
         hosts = hosts_file(tmp)
 
-        sp = procs.start(["node", os.path.join(HERE, "server.js"), "0", cert, key],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        srv = LineReader(sp.stdout)
-        line = srv.wait_for(lambda l: '"listening"' in l, 15)
-        if not chk.ok(line, "server: listening", srv.text()):
+        sp, srv, port = start_server(procs, cert, key)
+        if not chk.ok(port, "server: listening", srv.text()):
             return finish(chk)
-        port = json.loads(line)["port"]
 
         dbdir = os.path.join(tmp, "db")
         db = os.path.join(dbdir, "llmtap.db")
         ready_ns = 0
         if tracing:
-            tracer = procs.start([llmtap, "run", "--db", db], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            terr = LineReader(tracer.stderr)
-            ready = terr.wait_for(lambda l: l.startswith("ready"), READY_DEADLINE_S)
+            tracer, terr, ready = start_tracer(procs, llmtap, db)
             ready_ns = time.time_ns()
             if not chk.ok(ready, "tracer: prints 'ready' on stderr within %d s" % READY_DEADLINE_S,
                           "exit status %r" % tracer.poll()):
@@ -772,21 +819,13 @@ def run_suite():
         srvreq = check_server_log(chk, srv, port)
 
         if tracing:
-            deadline = time.monotonic() + ROWS_DEADLINE_S
-            n = count_rows(db)
-            while n < len(CALLS) and time.monotonic() < deadline and tracer.poll() is None:
-                time.sleep(POLL_S)
-                n = count_rows(db)
+            n = wait_rows(db, len(CALLS), ROWS_DEADLINE_S, tracer)
             chk.ok(n >= len(CALLS), "tracer: a row for every call within %d s" % ROWS_DEADLINE_S,
                    "%d rows, want %d" % (n, len(CALLS)))
             alive = chk.ok(tracer.poll() is None, "tracer: still running after all clients",
                            "exit status %r" % tracer.poll())
             if alive:
-                tracer.send_signal(signal.SIGINT)
-                try:
-                    rc = tracer.wait(timeout=EXIT_DEADLINE_S)
-                except subprocess.TimeoutExpired:
-                    rc = "still running"
+                rc = stop_tracer(tracer)
                 chk.eq(rc, 0, "tracer: exits 0 within %d s of SIGINT" % EXIT_DEADLINE_S)
             if chk.ok(os.path.exists(db), "db: file exists"):
                 rows = check_rows(chk, db, port, results, srvreq, (t0, t1), sp.pid, ready_ns)

@@ -14,6 +14,10 @@
 //   x-test-call: TAG        echoed into the log, so the driver can match rows to calls
 //   x-test-encoding: E      gzip | br | deflate | zstd; used when Accept-Encoding allows it
 //   x-test-status: N        answer with an OpenAI-style error JSON and status N
+//   x-test-delay-ms: N      wait N ms before answering instead of timing.first_byte_delay_ms
+//   x-test-pad-bytes: N     pad the assistant text of a non-stream chat answer to N bytes (UTF-8),
+//                           with deterministic ASCII filler
+//   x-test-abort-after: N   destroy the socket after N SSE events of a streamed answer (no end)
 'use strict';
 
 const https = require('https');
@@ -50,6 +54,21 @@ function now() {
 
 function textOf(ep) {
 	return E.endpoints[ep].chunks.join('');
+}
+
+/* text padded with deterministic ASCII to n bytes (UTF-8); unchanged when it is n bytes or longer */
+function padText(text, n) {
+	const need = n - Buffer.byteLength(text, 'utf8');
+	if (!(need > 0)) return text;
+	const unit = ' pad-0123456789-abcdefghijklmnopqrstuvwxyz.';
+	return text + unit.repeat(Math.ceil(need / unit.length)).slice(0, need);
+}
+
+/* A knob header's value as an integer >= 0, else null */
+function knob(req, name) {
+	const v = req.headers[name];
+	if (v === undefined || !/^\s*\d+\s*$/.test(v)) return null;
+	return parseInt(v, 10);
 }
 
 function respModel(requested) {
@@ -133,7 +152,8 @@ function openaiChat(ctx, body) {
 				id, object: 'chat.completion', created, model,
 				choices: [{
 					index: 0,
-					message: { role: 'assistant', content: textOf('openai_chat'), refusal: null, annotations: [] },
+					message: { role: 'assistant', content: padText(textOf('openai_chat'), ctx.padBytes || 0),
+						refusal: null, annotations: [] },
 					logprobs: null, finish_reason: x.finish_reason,
 				}],
 				usage: openaiChatUsage(),
@@ -394,7 +414,7 @@ function streamEncoder(enc, res) {
 async function handle(req, res) {
 	const sock = req.socket;
 	sock.e2eSeq = (sock.e2eSeq || 0) + 1;
-	const ctx = { conn: sock.e2eConn || 0, seq: sock.e2eSeq };
+	const ctx = { conn: sock.e2eConn || 0, seq: sock.e2eSeq, padBytes: knob(req, 'x-test-pad-bytes') };
 	const chunks = [];
 	for await (const c of req) chunks.push(c);
 	const raw = Buffer.concat(chunks);
@@ -413,14 +433,17 @@ async function handle(req, res) {
 	if (enc) headers['content-encoding'] = enc;
 
 	/* simulated network + model latency, so the driver can bound ttfb/ttft/duration from below */
-	await sleep(DELAY_MS);
+	const delay = knob(req, 'x-test-delay-ms') ?? DELAY_MS;
+	if (delay > 0) await sleep(delay);
+	const abortAfter = knob(req, 'x-test-abort-after');
 	const entry = {
 		event: 'request', tag: req.headers['x-test-call'] || null, method: req.method, path: req.url,
 		host: req.headers.host || null, conn: ctx.conn, seq: ctx.seq, status, stream,
 		encoding: enc, requested_encoding: req.headers['x-test-encoding'] || null,
 		accept_encoding: req.headers['accept-encoding'] || null, user_agent: req.headers['user-agent'] || null,
-		req_len: raw.length, req_sha256: sha256(raw), delay_ms: DELAY_MS,
+		req_len: raw.length, req_sha256: sha256(raw), delay_ms: delay,
 	};
+	if (ctx.padBytes !== null) entry.pad_bytes = ctx.padBytes;
 	try {
 		if (!stream) {
 			const body = Buffer.from(JSON.stringify(r.json), 'utf8');
@@ -433,15 +456,23 @@ async function handle(req, res) {
 			res.writeHead(status, headers); /* no content-length: Node sends transfer-encoding: chunked */
 			const out = streamEncoder(enc, res);
 			const all = [];
-			for (let i = 0; i < r.events.length; i++) {
+			const n = abortAfter !== null && abortAfter < r.events.length ? abortAfter : r.events.length;
+			for (let i = 0; i < n; i++) {
 				if (i > 0) await sleep(GAP_MS);
 				const b = Buffer.from(r.events[i], 'utf8');
 				all.push(b);
 				await out.write(b);
 			}
-			await out.end();
+			if (n < r.events.length) {
+				/* the knob: let the events written so far reach the client, then cut the connection */
+				await sleep(GAP_MS);
+				sock.destroy();
+				entry.aborted_after = n;
+			} else {
+				await out.end();
+			}
 			const body = Buffer.concat(all);
-			Object.assign(entry, { resp_len: body.length, resp_sha256: sha256(body), events: r.events.length,
+			Object.assign(entry, { resp_len: body.length, resp_sha256: sha256(body), events: n,
 				first_content_event: r.firstContent, gap_ms: GAP_MS });
 		}
 	} catch (e) {
