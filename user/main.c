@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "config.h"
 #include "conn.h"
 #include "dns.h"
 #include "event.h"
@@ -17,6 +18,7 @@
 #include "loader.h"
 #include "net.h"
 #include "proc.h"
+#include "push.h"
 #include "store.h"
 #include "util.h"
 
@@ -56,6 +58,7 @@ struct run_state {
 	struct rescan rescans[RESCAN_MAX];
 	int nrescans;
 	unsigned long long calls;
+	uint64_t last_map_full, last_read_err;	/* counters already reported */
 };
 
 static int run_wants(const struct run_state *st, pid_t pid, const char *comm)
@@ -303,6 +306,9 @@ static void usage_run(FILE *f)
 	fprintf(f,
 		"usage: llmtap run [--db PATH] [-p PID]... [-c COMM]... [--duration SEC]\n"
 		"                  [--max-body BYTES] [--ring-size BYTES] [--sample-interval SEC] [-v]\n"
+		"                  [--push URL]... [--push-batch N] [--push-interval SEC] [--push-ca FILE]\n"
+		"                  [--push-bodies] [--host-id ID] [--retain-days D] [--max-db-mb MB]\n"
+		"                  [--config FILE]\n"
 		"Capture LLM API calls made over TLS by any process on this host.\n"
 		"  --db PATH          database file (default $LLMTAP_DB, else ./llmtap.db)\n"
 		"  -p, --pid PID      only this process (repeatable)\n"
@@ -311,6 +317,16 @@ static void usage_run(FILE *f)
 		"  --max-body BYTES   keep at most this much of each body (default 8M)\n"
 		"  --ring-size BYTES  BPF ring buffer size, a power of two (default 16M)\n"
 		"  --sample-interval SEC  CPU samples per process this often (default 2)\n"
+		"  --push URL         also deliver rows to URL (repeatable): clickhouse://[user:pass@]host:8123/DB,\n"
+		"                     otlp+http(s)://host:4318, http(s)://host/path (JSON batches)\n"
+		"  --push-batch N     rows per push batch (default 500)\n"
+		"  --push-interval SEC  push waiting rows at least this often (default 5)\n"
+		"  --push-ca FILE     CA certificates to verify https targets with (default: the system's)\n"
+		"  --push-bodies      push request/response bodies and response text too\n"
+		"  --host-id ID       host id of pushed rows (default /etc/machine-id)\n"
+		"  --retain-days D    delete pushed rows older than D days; 0 keeps them (default 7)\n"
+		"  --max-db-mb MB     cap the database: oldest pushed rows go first (default: no cap)\n"
+		"  --config FILE      options as 'key = value' lines (default /etc/llmtap.conf if present)\n"
 		"  -v, --verbose      debug output (twice: libbpf's too)\n");
 }
 
@@ -327,7 +343,25 @@ static void drops_check(struct run_state *st, uint64_t *last_drops)
 			 (unsigned long long)c[LT_CNT_DROP_BYTES]);
 		*last_drops = c[LT_CNT_DROPS];
 	}
+	if (c[LT_CNT_MAP_FULL] > st->last_map_full) {
+		log_warn("CPU accounting maps full: %llu task(s) not counted so far",
+			 (unsigned long long)c[LT_CNT_MAP_FULL]);
+		st->last_map_full = c[LT_CNT_MAP_FULL];
+	}
+	if (c[LT_CNT_READ_ERR] > st->last_read_err) {
+		log_warn("%llu SSL buffer(s) could not be read from user memory so far",
+			 (unsigned long long)c[LT_CNT_READ_ERR]);
+		st->last_read_err = c[LT_CNT_READ_ERR];
+	}
 }
+
+/* Long options of run without a short form (push, retention, config). */
+enum {
+	OPT_PUSH_BATCH = 0x500, OPT_PUSH_INTERVAL, OPT_PUSH_CA, OPT_PUSH_BODIES, OPT_HOST_ID,
+	OPT_RETAIN_DAYS, OPT_MAX_DB_MB, OPT_CONFIG,
+};
+
+#define PUSH_EXIT_BUDGET_NS 3500000000ull	/* of the 5 s exit budget, for the last push */
 
 static int cmd_run(int argc, char **argv)
 {
@@ -337,6 +371,14 @@ static int cmd_run(int argc, char **argv)
 		{ "comm", required_argument, NULL, 'c' },
 		{ "duration", required_argument, NULL, 'D' },
 		{ "push", required_argument, NULL, 'P' },
+		{ "push-batch", required_argument, NULL, OPT_PUSH_BATCH },
+		{ "push-interval", required_argument, NULL, OPT_PUSH_INTERVAL },
+		{ "push-ca", required_argument, NULL, OPT_PUSH_CA },
+		{ "push-bodies", no_argument, NULL, OPT_PUSH_BODIES },
+		{ "host-id", required_argument, NULL, OPT_HOST_ID },
+		{ "retain-days", required_argument, NULL, OPT_RETAIN_DAYS },
+		{ "max-db-mb", required_argument, NULL, OPT_MAX_DB_MB },
+		{ "config", required_argument, NULL, OPT_CONFIG },
 		{ "listen", required_argument, NULL, 'L' },
 		{ "max-body", required_argument, NULL, 'm' },
 		{ "ring-size", required_argument, NULL, 'r' },
@@ -355,13 +397,25 @@ static int cmd_run(int argc, char **argv)
 	double duration = 0, sample_s = 2;
 	uint64_t last_sample = 0, last_gc = 0;
 	struct proc_sink ps = { 0 };
+	struct push_opts po = { .batch_rows = 500, .interval_s = 5, .retain_days = 7 };
+	struct pusher *push = NULL;
+	uint64_t stop_ns = 0;
+	char **cargv = NULL;
 	int opt, err, rc = 1, files;
+	double dv;
 	char *end;
 	long v;
 
+	/* Options from the config file and LLMTAP_* come first; flags win. */
+	if ((rc = config_argv(argc, argv, opts, &argc, &cargv)))
+		return rc;
+	argv = cargv;
+	rc = 1;
 	st = calloc(1, sizeof(*st));
-	if (!st)
+	if (!st) {
+		config_free(cargv);
 		return 1;
+	}
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "p:c:vh", opts, NULL)) != -1) {
 		switch (opt) {
@@ -393,9 +447,71 @@ static int cmd_run(int argc, char **argv)
 			}
 			break;
 		case 'P':
+			if (po.nurls == PUSH_TARGETS_MAX || push_check_url(optarg)) {
+				if (po.nurls == PUSH_TARGETS_MAX)
+					fprintf(stderr, "llmtap: at most %d --push targets\n", PUSH_TARGETS_MAX);
+				rc = 2;
+				goto out_free;
+			}
+			po.urls[po.nurls++] = optarg;
+			break;
+		case OPT_PUSH_BATCH:
+			v = strtol(optarg, &end, 10);
+			if (*end || v < 1 || v > 100000) {
+				fprintf(stderr, "llmtap: bad --push-batch value '%s' (1 to 100000 rows)\n", optarg);
+				rc = 2;
+				goto out_free;
+			}
+			po.batch_rows = (int)v;
+			break;
+		case OPT_PUSH_INTERVAL:
+			if (parse_duration(optarg, &po.interval_s) || po.interval_s < 0.05 || po.interval_s > 86400) {
+				fprintf(stderr, "llmtap: bad --push-interval value '%s' (0.05 s to 1 d)\n", optarg);
+				rc = 2;
+				goto out_free;
+			}
+			break;
+		case OPT_PUSH_CA:
+			if (access(optarg, R_OK)) {
+				fprintf(stderr, "llmtap: bad --push-ca value '%s': %s\n", optarg, strerror(errno));
+				rc = 2;
+				goto out_free;
+			}
+			po.ca_file = optarg;
+			break;
+		case OPT_PUSH_BODIES:
+			po.bodies = 1;
+			break;
+		case OPT_HOST_ID:
+			if (!*optarg || strlen(optarg) > 100) {
+				fprintf(stderr, "llmtap: bad --host-id value '%s' (1 to 100 characters)\n", optarg);
+				rc = 2;
+				goto out_free;
+			}
+			po.host_id = optarg;
+			break;
+		case OPT_RETAIN_DAYS:
+			dv = strtod(optarg, &end);
+			if (*end || end == optarg || dv < 0 || dv > 36500) {
+				fprintf(stderr, "llmtap: bad --retain-days value '%s' (0 keeps rows)\n", optarg);
+				rc = 2;
+				goto out_free;
+			}
+			po.retain_days = dv;
+			break;
+		case OPT_MAX_DB_MB:
+			dv = strtod(optarg, &end);
+			if (*end || end == optarg || dv <= 0 || dv > 1e7) {
+				fprintf(stderr, "llmtap: bad --max-db-mb value '%s'\n", optarg);
+				rc = 2;
+				goto out_free;
+			}
+			po.max_db_bytes = (uint64_t)(dv * 1048576);
+			break;
+		case OPT_CONFIG:
+			break;	/* read by config_argv() */
 		case 'L':
-			fprintf(stderr, "llmtap: --%s is not available in this build yet\n",
-				opt == 'P' ? "push" : "listen");
+			fprintf(stderr, "llmtap: --listen is not available in this build yet\n");
 			rc = 2;
 			goto out_free;
 		case 'm':
@@ -493,6 +609,10 @@ static int cmd_run(int argc, char **argv)
 	files = loader_attach_host(st->loader);
 	if (files == 0)
 		log_warn("no OpenSSL found yet (libssl or node); processes started later are still watched");
+	po.db_path = db;
+	po.token = config_push_token();
+	if (push_start(&push, &po))
+		goto out_conns;
 	fprintf(stderr, "ready: tracing TLS in %d file(s), writing %s\n", files, db);
 	fflush(stderr);
 
@@ -516,7 +636,10 @@ static int cmd_run(int argc, char **argv)
 		}
 		if (store_pending(st->store) &&
 		    (store_pending(st->store) >= 256 || now - last_flush >= FLUSH_EVERY_NS)) {
-			store_flush(st->store);
+			size_t queued = store_pending(st->store);
+
+			if (store_flush(st->store) >= 0)
+				push_notify(push, (unsigned)queued);
 			last_flush = now;
 		}
 		if (now - last_reap >= REAP_EVERY_NS) {
@@ -529,6 +652,7 @@ static int cmd_run(int argc, char **argv)
 		if (deadline && now >= deadline)
 			break;
 	}
+	stop_ns = mono_ns();
 	/* Drain what the kernel already queued, then finish open calls. */
 	while (loader_poll(st->loader, 0) > 0)
 		;
@@ -543,6 +667,11 @@ out_conns:
 	net_table_free(st->net);
 	dns_table_free(st->dns);
 	proc_table_free(st->procs);
+	if (push) {
+		/* the last push attempt, with every row written */
+		store_flush(st->store);
+		push_stop(push, (stop_ns ? stop_ns : mono_ns()) + PUSH_EXIT_BUDGET_NS);
+	}
 	if (!rc)
 		fprintf(stderr, "llmtap: stopped: %llu call(s) recorded, %llu event(s) dropped\n",
 			st->calls, (unsigned long long)c[LT_CNT_DROPS]);
@@ -553,6 +682,7 @@ out_store:
 	loader_close(st->loader);
 out_free:
 	free(st);
+	config_free(cargv);
 	return rc;
 }
 
