@@ -53,6 +53,18 @@ struct {
 
 const volatile __u32 self_tgid = 0;
 
+/* task_struct::state before Linux 5.14 (now __state). */
+struct task_struct___old {
+	long state;
+} __attribute__((preserve_access_index));
+
+static __always_inline long task_state(struct task_struct *t)
+{
+	if (bpf_core_field_exists(t->__state))
+		return BPF_CORE_READ(t, __state);
+	return BPF_CORE_READ((struct task_struct___old *)t, state);
+}
+
 /* Kernel threads and the tracer itself are not accounted. */
 static __always_inline int cpu_skip(struct task_struct *t)
 {
@@ -111,7 +123,7 @@ int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_
 
 	if (!cpu_skip(prev)) {
 		tid = prev->pid;
-		runnable = preempt || prev->__state == TASK_RUNNING;
+		runnable = preempt || task_state(prev) == TASK_RUNNING;
 		t = bpf_map_lookup_elem(&cpu_threads, &tid);
 		if (t && t->last_in_ns) {
 			__u64 slice = now - t->last_in_ns;
