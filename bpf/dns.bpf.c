@@ -350,14 +350,11 @@ static __always_inline int msg_iov0(__u64 msg, __u64 *base, __u64 *len, __u64 *n
 	return 0;
 }
 
-/* Where a send on fd goes: the socket's peer, else the address passed (sa).
- * Returns 1 when that is port 53. */
-static __always_inline int send_dest(long fd, __u64 sa, __u8 *family, __u16 *port, __u8 addr[16])
+/* Where a send on UDP socket sk goes: its peer, else the address passed
+ * (sa). Returns 1 when that is port 53. */
+static __always_inline int send_dest(struct sock *sk, __u64 sa, __u8 *family, __u16 *port,
+				     __u8 addr[16])
 {
-	struct sock *sk = fd_udp_sock(fd);
-
-	if (!sk)
-		return 0;
 	sk_peer(sk, family, port, addr);
 	if (!*family)
 		user_sockaddr(sa, family, port, addr);
@@ -370,10 +367,11 @@ int dns_sendto(struct trace_event_raw_sys_enter *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	__u8 family = 0, addr[16] = {};
 	__u16 port = 0;
+	struct sock *sk;
 
-	if (!wanted(id >> 32))
+	if (!wanted(id >> 32) || !(sk = fd_udp_sock(ctx->args[0])))
 		return 0;
-	if (!send_dest(ctx->args[0], ctx->args[4], &family, &port, addr))
+	if (!send_dest(sk, ctx->args[4], &family, &port, addr))
 		return 0;
 	emit_pkt(id, LT_DIR_WRITE, family, port, addr, ctx->args[1], ctx->args[2]);
 	return 0;
@@ -386,12 +384,13 @@ int dns_sendmsg(struct trace_event_raw_sys_enter *ctx)
 	__u8 family = 0, addr[16] = {};
 	__u64 base, len, name;
 	__u16 port = 0;
+	struct sock *sk;
 
-	if (!wanted(id >> 32) || !fd_udp_sock(ctx->args[0]))
+	if (!wanted(id >> 32) || !(sk = fd_udp_sock(ctx->args[0])))
 		return 0;
 	if (msg_iov0(ctx->args[1], &base, &len, &name))
 		return 0;
-	if (!send_dest(ctx->args[0], name, &family, &port, addr))
+	if (!send_dest(sk, name, &family, &port, addr))
 		return 0;
 	emit_pkt(id, LT_DIR_WRITE, family, port, addr, base, len);
 	return 0;
@@ -405,16 +404,17 @@ int dns_sendmmsg(struct trace_event_raw_sys_enter *ctx)
 	__u8 family = 0, addr[16] = {};
 	__u64 base, len, name;
 	__u16 port = 0;
+	struct sock *sk;
 	__u32 i;
 
-	if (!wanted(id >> 32) || !fd_udp_sock(ctx->args[0]))
+	if (!wanted(id >> 32) || !(sk = fd_udp_sock(ctx->args[0])))
 		return 0;
 	for (i = 0; i < MMSG_MAX && i < vlen; i++) {
 		__u64 msg = vec + (__u64)i * sizeof(struct mmsghdr);
 
 		if (msg_iov0(msg, &base, &len, &name))
 			break;
-		if (!send_dest(ctx->args[0], name, &family, &port, addr))
+		if (!send_dest(sk, name, &family, &port, addr))
 			break;
 		emit_pkt(id, LT_DIR_WRITE, family, port, addr, base, len);
 	}

@@ -3,6 +3,7 @@
 
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -539,6 +540,32 @@ int loader_attach_host(struct loader *l)
 	return l->files;
 }
 
+/* 1 when the kernel's oom:mark_victim tracepoint passes a task_struct *
+ * (the form handle_oom reads), by its BTF prototype; else 0. */
+static int mark_victim_has_task(void)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	const struct btf_type *t = NULL;
+	int id, ok = 0;
+
+	if (!btf)
+		return 0;
+	id = btf__find_by_name_kind(btf, "btf_trace_mark_victim", BTF_KIND_TYPEDEF);
+	if (id > 0)
+		t = btf__type_by_id(btf, id);
+	if (t)
+		t = btf__type_by_id(btf, t->type);		/* pointer to the prototype */
+	if (t && btf_is_ptr(t))
+		t = btf__type_by_id(btf, t->type);
+	/* (void *ctx, struct task_struct *task, uid_t uid) */
+	if (t && btf_is_func_proto(t) && btf_vlen(t) >= 2) {
+		t = btf__type_by_id(btf, btf_params(t)[1].type);
+		ok = t && btf_is_ptr(t);
+	}
+	btf__free(btf);
+	return ok;
+}
+
 int loader_open(struct loader **out, const struct loader_opts *o,
 		loader_sample_fn fn, void *ctx)
 {
@@ -562,9 +589,9 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 	l->ssl->rodata->filter_tgid = o->npids > 0;
 	l->ssl->rodata->chunks_max = o->chunks_max;
 	l->proc->rodata->self_tgid = o->self;
-	/* oom:mark_victim takes a task since Linux 6.8 (before: a pid, and no
-	 * BTF type to check): without it, OOM victims are just not marked. */
-	if (libbpf_find_vmlinux_btf_id("mark_victim", BPF_TRACE_RAW_TP) < 0) {
+	/* oom:mark_victim passes a task since Linux 6.8 (before: a pid): with
+	 * an older kernel, OOM victims are just not marked. */
+	if (!mark_victim_has_task()) {
 		log_debug("no BTF for oom:mark_victim; OOM kills are not marked");
 		bpf_program__set_autoload(l->proc->progs.handle_oom, false);
 	}
@@ -747,6 +774,7 @@ void loader_close(struct loader *l)
 {
 	if (!l)
 		return;
+	/* Quick after loader_detach_later(): the child holds the last references. */
 	while (l->nlinks)
 		bpf_link__destroy(l->links[--l->nlinks]);
 	bpf_link__destroy(l->ack_link);

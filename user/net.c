@@ -140,7 +140,7 @@ static void sock_fill(struct sock_info *s, const struct net_tcp *e)
 		s->est_ns = e->est_ns;
 }
 
-/* Resolve (once) which lookup gave this connection's address. */
+/* Find which lookup gave this connection's address (until found). */
 static void sock_dns(struct net_table *t, struct sock_info *s)
 {
 	const char *name = NULL;
@@ -148,8 +148,10 @@ static void sock_dns(struct net_table *t, struct sock_info *s)
 
 	if (s->dns_done || !t->dns || !s->have_tuple || !s->syn_ns)
 		return;
-	s->dns_done = 1;
+	/* A miss is retried at the next chance (call, close): the lookup's
+	 * event may come through its own ring buffer after the connect. */
 	if (t->dns(t->ud, s->tgid, s->tuple.family, s->tuple.daddr, s->syn_ns, &ms, &name)) {
+		s->dns_done = 1;
 		s->dns_ms = ms;
 		s->dns_name = name ? strdup(name) : NULL;
 	}
