@@ -12,7 +12,7 @@ CC ?= cc
 WARN := -Wall -Wextra -Werror
 CFLAGS ?= -O2 -g
 CFLAGS += $(WARN) -Iinclude -Iuser -I$(OUT) -D_GNU_SOURCE
-LDLIBS := -lbpf -lelf -lz -lsqlite3 -ljansson -lbrotlidec -lzstd -lpthread -lm
+LDLIBS := -lbpf -lelf -lz -lsqlite3 -ljansson -lbrotlidec -lzstd -lcurl -lpthread -lm
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 ifeq ($(V),1)
@@ -25,9 +25,11 @@ endif
 
 # Pure modules: no libbpf, sqlite or curl headers; unit-tested alone.
 PURE_SRCS := user/buf.c user/http1.c user/decode.c user/sse.c user/redact.c \
-	user/cost.c user/verdict.c $(sort $(wildcard user/provider*.c))
+	user/cost.c user/verdict.c user/dnsmsg.c $(sort $(wildcard user/provider*.c)) \
+	user/pushfmt.c user/otlp.c
 APP_SRCS := user/main.c user/loader.c user/event.c user/conn.c user/store.c \
-	user/cli.c user/util.c user/net.c
+	user/cli.c user/util.c user/net.c user/dns.c user/proc.c \
+	user/push.c user/push_ch.c user/push_otlp.c user/push_json.c user/config.c
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 SKELS := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
 OBJS := $(patsubst user/%.c,$(OUT)/obj/%.o,$(PURE_SRCS) $(APP_SRCS))
@@ -35,7 +37,7 @@ OBJS := $(patsubst user/%.c,$(OUT)/obj/%.o,$(PURE_SRCS) $(APP_SRCS))
 DEB_PKGS := clang-16 llvm-16 libclang-rt-16-dev bpftool libbpf-dev libelf-dev zlib1g-dev \
 	libsqlite3-dev sqlite3 libcurl4-openssl-dev libssl-dev libbrotli-dev \
 	libzstd-dev zstd libjansson-dev pkg-config make gcc openssl iproute2 \
-	util-linux ca-certificates
+	util-linux ca-certificates clickhouse-server clickhouse-client
 # Tools wanted as commands: installed from Debian only when the command is
 # missing (a machine may carry its own node/npm/python3, which Debian's
 # packages would conflict with).
@@ -103,6 +105,16 @@ $(OUT)/san/test_%: tests/unit/test_%.c $(PURE_SRCS) $(wildcard user/*.h) tests/u
 $(OUT)/san/test_conn: tests/unit/test_conn.c $(PURE_SRCS) user/conn.c user/util.c user/net.c $(wildcard user/*.h) tests/unit/harness.h | $(OUT)/san $(OUT)/.deps-ok
 	$(call msg,TEST-CC,$@)
 	$(Q)$(CC) -O1 -g $(WARN) $(SAN) -D_GNU_SOURCE -Iinclude -Iuser -Itests/unit $< $(PURE_SRCS) user/conn.c user/util.c user/net.c $(UNIT_LIBS) -o $@
+
+# The DNS lookup table (user/dns.c) uses util.c's clocks and ids; tested the same way.
+$(OUT)/san/test_dns: tests/unit/test_dns.c $(PURE_SRCS) user/dns.c user/util.c $(wildcard user/*.h) tests/unit/harness.h | $(OUT)/san $(OUT)/.deps-ok
+	$(call msg,TEST-CC,$@)
+	$(Q)$(CC) -O1 -g $(WARN) $(SAN) -D_GNU_SOURCE -Iinclude -Iuser -Itests/unit $< $(PURE_SRCS) user/dns.c user/util.c $(UNIT_LIBS) -o $@
+
+# The process table (user/proc.c) reads /proc and uses util.c's clocks and ids; tested the same way.
+$(OUT)/san/test_proc: tests/unit/test_proc.c $(PURE_SRCS) user/proc.c user/util.c $(wildcard user/*.h) tests/unit/harness.h | $(OUT)/san $(OUT)/.deps-ok
+	$(call msg,TEST-CC,$@)
+	$(Q)$(CC) -O1 -g $(WARN) $(SAN) -D_GNU_SOURCE -Iinclude -Iuser -Itests/unit $< $(PURE_SRCS) user/proc.c user/util.c $(UNIT_LIBS) -o $@
 
 unit: $(UNIT_BINS)
 	$(Q)tests/run-unit.sh $(UNIT_BINS)

@@ -29,6 +29,11 @@ run_suite() {
 run_suite unit make --no-print-directory unit
 run_suite fuzz make --no-print-directory fuzz-smoke
 run_suite e2e make --no-print-directory e2e
+run_suite robust python3 tests/e2e/robust.py
+run_suite proc python3 tests/e2e/proc_test.py
+run_suite latency python3 tests/e2e/latency_test.py
+run_suite dns python3 tests/e2e/dns_test.py
+run_suite push python3 tests/e2e/push_test.py
 
 echo
 echo "$total_pass passed, $total_fail failed"

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "config.h"
+#include "push.h"
 #include "store.h"
 #include "util.h"
 
@@ -16,6 +18,8 @@ const char *cli_default_db(void)
 {
 	const char *db = getenv("LLMTAP_DB");
 
+	if (!(db && *db))
+		db = config_file_value("db");	/* /etc/llmtap.conf, as `run` reads it */
 	return db && *db ? db : "./llmtap.db";
 }
 
@@ -562,6 +566,9 @@ int cmd_stats(int argc, char **argv)
 	if (rc)
 		log_warn("database: %s", sqlite3_errmsg(store_db(s)));
 	sqlite3_finalize(st);
+	/* Push targets: last success, backlog, last error (JSON: objects with "push_target"). */
+	if (!rc && push_stats_print(store_db(s), json))
+		rc = 1;
 out_close:
 	store_close(s);
 	return rc;

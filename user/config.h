@@ -13,7 +13,7 @@
  * list for a repeatable option is separated by spaces or commas), then
  * argv's own. An option set at a later level replaces every value of it
  * from the earlier ones, so flags win. opts is the command's getopt table.
- * Returns 0 and *out_argc/*out_argv (free with config_free), or 2 after
+ * Returns 0 and *out_argc, *out_argv (free with config_free), or 2 after
  * printing why (unknown key, unreadable file). */
 int config_argv(int argc, char **argv, const struct option *opts, int *out_argc, char ***out_argv);
 void config_free(char **argv);

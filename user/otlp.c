@@ -160,7 +160,7 @@ static void a_str(struct attrs *a, const char *key, const char *v)
 
 static void a_int(struct attrs *a, const char *key, int64_t v)
 {
-	char t[32];
+	char t[48];
 
 	if (v == CALL_NULL_INT)
 		return;
@@ -254,7 +254,7 @@ static int span_json(struct buf *b, const struct call_row *r, const struct otlp_
 {
 	struct attrs a = { b, 0, 0 };
 	const char *op = otlp_operation_name(r->operation), *et;
-	char trace[33], span[17], t[96], etmp[16];
+	char trace[33], span[17], t[96], etmp[24];
 	char *req_model = otlp_request_model(r->request_body, r->path);
 	const char *model = req_model ? req_model : r->model;
 	int64_t start = r->start_ns > 0 ? r->start_ns : 0, end = start;
@@ -302,6 +302,7 @@ static int span_json(struct buf *b, const struct call_row *r, const struct otlp_
 	a_double(&a, "llmtap.tls_ms", r->tls_ms);
 	a_double(&a, "llmtap.client_ms", r->client_ms);
 	a_double(&a, "llmtap.upload_ms", r->upload_ms);
+	a_double(&a, "llmtap.wait_ms", r->wait_ms);
 	a_double(&a, "llmtap.ttfb_ms", r->ttfb_ms);
 	a_double(&a, "llmtap.ttft_ms", r->ttft_ms);
 	a_double(&a, "llmtap.duration_ms", r->duration_ms);

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +35,8 @@
 #define RETRY_AFTER_MAX_S 300.0
 #define RETAIN_FIRST_S 10		/* first retention pass after start */
 #define RETAIN_EVERY_S 60
-#define RETAIN_CHUNK 2000		/* rows per DELETE transaction */
+#define RETAIN_CHUNK 2000		/* rows per DELETE transaction (by age) */
+#define CAP_CHUNK 100			/* rows per table and DELETE (over --max-db-mb) */
 #define RETAIN_WARN_EVERY_S 3600
 #define BUSY_TIMEOUT_MS 2000
 
@@ -66,7 +68,7 @@ static const struct push_table_desc {
 	{ "connections", { "start_ns", "close_ns" }, { NULL } },
 	{ "dns_lookups", { "start_ns" }, { NULL } },
 	{ "cpu_samples", { "ts_ns" }, { "pid", "ts_ns" } },
-	{ "processes", { "updated_ns", "start_ns", "exec_ns" }, { "pid", "start_ns" } },
+	{ "processes", { "start_ns", "exec_ns", "updated_ns" }, { "pid", "start_ns" } },
 };
 #define NKNOWN (sizeof(known_tables) / sizeof(known_tables[0]))
 
@@ -155,15 +157,20 @@ static uint32_t rnd32(void)
 /* Replace each occurrence of secret in s by [REDACTED] (in place, s has room for n). */
 static void scrub(char *s, size_t n, const char *secret)
 {
-	size_t sl = secret ? strlen(secret) : 0;
-	char *hit, tmp[512];
+	size_t sl = secret ? strlen(secret) : 0, head;
+	char *hit, *tmp, *from = s;
 
-	if (sl < 3)
+	if (sl < 3 || !(tmp = malloc(n)))
 		return;
-	while ((hit = strstr(s, secret))) {
-		snprintf(tmp, sizeof(tmp), "%.*s[REDACTED]%s", (int)(hit - s), s, hit + sl);
-		snprintf(s, n, "%s", tmp);
+	while ((hit = strstr(from, secret))) {
+		head = hit - s;
+		snprintf(tmp, n, "%s", hit + sl);
+		snprintf(hit, n - head, "[REDACTED]%s", tmp);
+		from = hit + strlen(hit) - strlen(tmp);	/* past the replacement */
+		if (from < hit)
+			break;
 	}
+	free(tmp);
 }
 
 void push_set_error(struct push_target *t, struct push_result *r, const char *fmt, ...)
@@ -504,21 +511,6 @@ static int state_load(struct push_target *t, const struct push_tab *tab, struct 
 	return rc;
 }
 
-static int64_t table_max_rowid(sqlite3 *db, const char *table)
-{
-	sqlite3_stmt *st;
-	char q[128];
-	int64_t v = 0;
-
-	snprintf(q, sizeof(q), "SELECT max(rowid) FROM \"%s\"", table);
-	if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK)
-		return 0;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
 static int64_t table_count_after(sqlite3 *db, const char *table, int64_t rowid)
 {
 	sqlite3_stmt *st;
@@ -550,9 +542,15 @@ static void state_error(struct push_target *t, const struct push_tab *tab, const
 	}
 }
 
-static void state_backlog(struct push_target *t, const struct push_tab *tab, int64_t last)
+/* Record how many rows of tab wait after the cursor. */
+static void state_backlog(struct push_target *t, const struct push_tab *tab)
 {
-	int64_t n = table_count_after(t->db, tab->name, last);
+	struct pstate ps;
+	int64_t n;
+
+	if (state_load(t, tab, &ps))
+		return;
+	n = table_count_after(t->db, tab->name, ps.last_rowid);
 
 	exec1(t->db, "UPDATE push_state SET backlog = ?3 WHERE target = ?1 AND tbl = ?2",
 	      t->url.key, tab->name, 1, &n, NULL);
@@ -568,7 +566,7 @@ static int push_batch(struct push_target *t, struct push_tab *tab, struct push_r
 	struct buf body = { 0 };
 	struct pstate ps;
 	int64_t last = 0, now;
-	int nrows = 0, inflight;
+	int nrows = 0, inflight, full;
 	char id[40];
 
 	*more = 0;
@@ -589,7 +587,8 @@ static int push_batch(struct push_target *t, struct push_tab *tab, struct push_r
 	sqlite3_bind_int64(tab->sel, 1, ps.last_rowid);
 	sqlite3_bind_int64(tab->sel, 2, inflight ? ps.inflight_rowid : INT64_MAX);
 	sqlite3_bind_int64(tab->sel, 3, inflight ? INT64_MAX : o->batch_rows);
-	if (t->ops->build(t, tab, tab->sel, id, &body, &last, &nrows)) {
+	full = t->ops->build(t, tab, tab->sel, id, &body, &last, &nrows);
+	if (full < 0) {
 		sqlite3_reset(tab->sel);
 		buf_free(&body);
 		push_set_error(t, r, "building the batch failed (%s)", sqlite3_errmsg(t->db));
@@ -628,10 +627,13 @@ static int push_batch(struct push_target *t, struct push_tab *tab, struct push_r
 		int64_t v[3] = { now, nrows, last };
 
 		if (r->outcome == PUSH_OK) {
-			exec1(t->db, "UPDATE push_state SET last_rowid = ?5, inflight_rowid = NULL,"
-				     " inflight_id = NULL, pushed_rows = pushed_rows + ?4, last_success_ns = ?3,"
-				     " last_attempt_ns = ?3 WHERE target = ?1 AND tbl = ?2",
-			      t->url.key, tab->name, 3, v, NULL);
+			if (exec1(t->db, "UPDATE push_state SET last_rowid = ?5, inflight_rowid = NULL,"
+					 " inflight_id = NULL, pushed_rows = pushed_rows + ?4, last_success_ns = ?3,"
+					 " last_attempt_ns = ?3 WHERE target = ?1 AND tbl = ?2",
+				  t->url.key, tab->name, 3, v, NULL))
+				log_warn("push: %s: cannot record the delivery of %d row(s) of %s (%s); "
+					 "they will be sent again", t->url.key, nrows, tab->name,
+					 sqlite3_errmsg(t->db));
 		} else {
 			log_warn("push: %s: %d row(s) of %s rejected and dropped: %s", t->url.key, nrows,
 				 tab->name, r->err);
@@ -641,7 +643,9 @@ static int push_batch(struct push_target *t, struct push_tab *tab, struct push_r
 			      t->url.key, tab->name, 3, v, r->err);
 		}
 	}
-	*more = table_max_rowid(t->db, tab->name) > last;
+	/* More waits when the batch was full (or a replayed one); rows that came
+	 * while it was sent wait for the interval or a full batch. */
+	*more = full || inflight || nrows >= o->batch_rows;
 	return nrows;
 }
 
@@ -649,7 +653,7 @@ static int push_batch(struct push_target *t, struct push_tab *tab, struct push_r
  * table is drained, -1 on failure (r says why). */
 static int push_round(struct push_target *t, struct push_result *r)
 {
-	int i, more, any = 0;
+	int i, more, any = 0, n;
 
 	if (!t->ready && t->ops->setup) {
 		r->retry_after = -1;
@@ -660,14 +664,17 @@ static int push_round(struct push_target *t, struct push_result *r)
 	}
 	t->ready = 1;
 	for (i = 0; i < t->ntabs; i++) {
-		if (push_batch(t, &t->tabs[i], r, &more) < 0) {
+		n = push_batch(t, &t->tabs[i], r, &more);
+		if (n < 0) {
 			t->ready = 0;
 			return -1;
 		}
+		if (n > 0)
+			t->failures = 0;	/* the target takes rows: backoff starts over */
 		if (more)
 			any = 1;
 		else
-			state_backlog(t, &t->tabs[i], table_max_rowid(t->db, t->tabs[i].name));
+			state_backlog(t, &t->tabs[i]);
 	}
 	return any;
 }
@@ -813,11 +820,11 @@ static int64_t db_used_bytes(sqlite3 *db)
 	return (v[0] - v[1]) * v[2];
 }
 
-/* Delete up to RETAIN_CHUNK rows of table with rowid <= upto (never the
- * newest row), older than cutoff_ns when time_col is set, oldest first.
- * Returns rows deleted, -1 on error. */
+/* Delete up to limit rows of table with rowid <= upto (never the newest
+ * row), older than cutoff_ns when time_col is set, oldest first. Returns
+ * rows deleted, -1 on error. */
 static int delete_chunk(sqlite3 *db, const char *table, const char *time_col, int64_t upto,
-			int64_t cutoff_ns)
+			int64_t cutoff_ns, int limit)
 {
 	sqlite3_stmt *st;
 	char q[512];
@@ -827,7 +834,7 @@ static int delete_chunk(sqlite3 *db, const char *table, const char *time_col, in
 		 "DELETE FROM \"%s\" WHERE rowid IN (SELECT rowid FROM \"%s\" WHERE rowid <= ?1"
 		 " AND rowid < (SELECT max(rowid) FROM \"%s\")%s%s%s ORDER BY rowid LIMIT %d)",
 		 table, table, table, time_col ? " AND \"" : "", time_col ? time_col : "",
-		 time_col ? "\" < ?2" : "", RETAIN_CHUNK);
+		 time_col ? "\" < ?2" : "", limit);
 	if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_int64(st, 1, upto);
@@ -869,7 +876,8 @@ static void retention_run(struct pusher *p, sqlite3 *db, struct push_tab *tabs, 
 			if (!tabs[i].time_col)
 				continue;
 			upto = pushed_upto(p, db, tabs[i].name);
-			while ((n = delete_chunk(db, tabs[i].name, tabs[i].time_col, upto, cutoff)) > 0 &&
+			while ((n = delete_chunk(db, tabs[i].name, tabs[i].time_col, upto, cutoff,
+						 RETAIN_CHUNK)) > 0 &&
 			       !stopping_now(p))
 				deleted_total += n;
 			if (upto == INT64_MAX)
@@ -888,13 +896,13 @@ static void retention_run(struct pusher *p, sqlite3 *db, struct push_tab *tabs, 
 	if (!o->max_db_bytes)
 		return;
 	/* Over the cap: the oldest pushed rows first; then, with a warning, the oldest others. */
-	for (rounds = 0; rounds < 10000 && !stopping_now(p); rounds++) {
+	for (rounds = 0; rounds < 100000 && !stopping_now(p); rounds++) {
 		used = db_used_bytes(db);
 		if (used < 0 || (uint64_t)used <= o->max_db_bytes)
 			break;
 		for (i = 0, n = 0; i < ntabs; i++) {
 			int d = delete_chunk(db, tabs[i].name, NULL,
-					     unpushed ? INT64_MAX : pushed_upto(p, db, tabs[i].name), 0);
+					     unpushed ? INT64_MAX : pushed_upto(p, db, tabs[i].name), 0, CAP_CHUNK);
 
 			n += d > 0 ? d : 0;
 		}
@@ -906,8 +914,8 @@ static void retention_run(struct pusher *p, sqlite3 *db, struct push_tab *tabs, 
 			break;
 		}
 		unpushed = 1;
-		log_warn("push: database uses %.1f MB, over --max-db-mb %.1f MB, and every pushed row is "
-			 "deleted: deleting the oldest rows NOT yet pushed", used / 1048576.0,
+		log_warn("push: database uses %.1f MB, over --max-db-mb %.1f MB, with no pushed row left "
+			 "to delete: deleting the oldest rows NOT yet pushed", used / 1048576.0,
 			 o->max_db_bytes / 1048576.0);
 	}
 }
@@ -1009,9 +1017,11 @@ static int target_open(struct push_target *t)
 int push_start(struct pusher **out, const struct push_opts *o)
 {
 	struct pusher *p = calloc(1, sizeof(*p));
+	sigset_t block, old;
 	char err[128];
 	int i;
 
+	*out = NULL;
 	if (!p)
 		return -1;
 	p->o = *o;
@@ -1069,6 +1079,11 @@ int push_start(struct pusher **out, const struct push_opts *o)
 			return -1;
 		}
 	}
+	/* The workers leave SIGINT and SIGTERM to the main thread (they inherit this mask). */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
 	for (i = 0; i < p->ntargets; i++) {
 		struct push_target *t = &p->targets[i];
 
@@ -1082,11 +1097,12 @@ int push_start(struct pusher **out, const struct push_opts *o)
 	}
 	if (!pthread_create(&p->maint, NULL, maint_main, p))
 		p->maint_started = 1;
-	*out = p;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (i < p->ntargets) {
 		push_stop(p, mono_ns());
 		return -1;
 	}
+	*out = p;
 	return 0;
 }
 

@@ -167,13 +167,13 @@ static int ch_build(struct push_target *t, struct push_tab *tab, sqlite3_stmt *s
 		*last = sqlite3_column_int64(st, 0);
 		(*nrows)++;
 		if (body->len >= PUSH_BATCH_BYTES) {
-			rc = SQLITE_DONE;
+			rc = SQLITE_FULL;
 			break;
 		}
 	}
 	free(cols);
 	free(vals);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc == SQLITE_DONE ? 0 : rc == SQLITE_FULL ? 1 : -1;
 }
 
 static void ch_send(struct push_target *t, struct push_tab *tab, const struct buf *body,

@@ -42,7 +42,8 @@ struct push_kind_ops {
 	/* Prepare the target (ClickHouse: database and tables); NULL when none. */
 	int (*setup)(struct push_target *t, struct push_result *r);
 	/* Step st (bound by the caller) and append its rows to body, stopping
-	 * after PUSH_BATCH_BYTES; *last is the rowid of the last row taken. */
+	 * after PUSH_BATCH_BYTES; *last is the rowid of the last row taken.
+	 * Returns 0 when st ran out, 1 when the batch is full, -1 on error. */
 	int (*build)(struct push_target *t, struct push_tab *tab, sqlite3_stmt *st,
 		     const char *batch_id, struct buf *body, int64_t *last, int *nrows);
 	void (*send)(struct push_target *t, struct push_tab *tab, const struct buf *body,

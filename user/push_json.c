@@ -24,14 +24,14 @@ static int json_build(struct push_target *t, struct push_tab *tab, sqlite3_stmt 
 		*last = sqlite3_column_int64(st, 0);
 		(*nrows)++;
 		if (body->len >= PUSH_BATCH_BYTES) {
-			rc = SQLITE_DONE;
+			rc = SQLITE_FULL;
 			break;
 		}
 	}
 	free(vals);
-	if (rc != SQLITE_DONE || push_batch_close(body))
+	if ((rc != SQLITE_DONE && rc != SQLITE_FULL) || push_batch_close(body))
 		return -1;
-	return 0;
+	return rc == SQLITE_FULL;
 }
 
 static void json_send(struct push_target *t, struct push_tab *tab, const struct buf *body,

@@ -22,7 +22,7 @@ enum {
 	F_PATH, F_STATUS, F_STREAM, F_IN, F_OUT, F_CACHE_R, F_CACHE_W, F_REASONING, F_COST,
 	F_FINISH, F_TEXT, F_START, F_DURATION, F_TTFB, F_TTFT, F_DNS, F_CONNECT, F_TLS,
 	F_REUSED, F_REQ_BYTES, F_RESP_BYTES, F_REQ_BODY, F_RESP_BODY, F_ERROR, F_CONN_ID,
-	F_UPLOAD, F_CLIENT, F_TPS, F_VERDICT, F_N
+	F_UPLOAD, F_CLIENT, F_TPS, F_VERDICT, F_WAIT, F_N
 };
 
 static const char *const field_names[F_N] = {
@@ -31,7 +31,7 @@ static const char *const field_names[F_N] = {
 	"cache_write_tokens", "reasoning_tokens", "cost_usd", "finish_reason", "response_text",
 	"start_ns", "duration_ms", "ttfb_ms", "ttft_ms", "dns_ms", "connect_ms", "tls_ms",
 	"conn_reused", "request_bytes", "response_bytes", "request_body", "response_body", "error",
-	"conn_id", "upload_ms", "client_ms", "tokens_per_s", "verdict",
+	"conn_id", "upload_ms", "client_ms", "tokens_per_s", "verdict", "wait_ms",
 };
 
 static char *col_str(sqlite3_stmt *st, int c)
@@ -122,6 +122,7 @@ static struct call_row *row_read(sqlite3_stmt *st, const int *f, int bodies, siz
 	r->response_bytes = col_int(st, f[F_RESP_BYTES]);
 	r->error = col_str(st, f[F_ERROR]);
 	r->upload_ms = col_real(st, f[F_UPLOAD]);
+	r->wait_ms = col_real(st, f[F_WAIT]);
 	r->client_ms = col_real(st, f[F_CLIENT]);
 	r->tokens_per_s = col_real(st, f[F_TPS]);
 	r->verdict = col_str(st, f[F_VERDICT]);
@@ -157,7 +158,7 @@ static int otlp_build(struct push_target *t, struct push_tab *tab, sqlite3_stmt 
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (n == o->batch_rows) {
-			rc = SQLITE_DONE;
+			rc = SQLITE_FULL;
 			break;
 		}
 		rows[n] = row_read(st, f, o->bodies, &b);
@@ -169,17 +170,18 @@ static int otlp_build(struct push_target *t, struct push_tab *tab, sqlite3_stmt 
 		bytes += b;
 		*last = sqlite3_column_int64(st, 0);
 		if (bytes >= PUSH_BATCH_BYTES) {
-			rc = SQLITE_DONE;
+			rc = SQLITE_FULL;
 			break;
 		}
 	}
-	if (rc == SQLITE_DONE && n && otlp_traces_json(body, (const struct call_row *const *)rows, n, &oo))
+	if ((rc == SQLITE_DONE || rc == SQLITE_FULL) && n &&
+	    otlp_traces_json(body, (const struct call_row *const *)rows, n, &oo))
 		rc = SQLITE_NOMEM;
 	*nrows = n;
 	for (i = 0; i < n; i++)
 		row_free(rows[i]);
 	free(rows);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc == SQLITE_DONE ? 0 : rc == SQLITE_FULL ? 1 : -1;
 }
 
 static void otlp_send(struct push_target *t, struct push_tab *tab, const struct buf *body,

@@ -108,8 +108,8 @@ int push_url_parse(const char *s, struct push_url *u, char *err, size_t errlen)
 
 	auth = sep + 3;
 	auth_end = auth + strcspn(auth, "/?#");
-	if (memchr(auth, ' ', auth_end - auth) || strchr(s, '#'))
-		return fail(err, errlen, "bad URL (space or fragment)");
+	if (strpbrk(s, " \t\r\n#"))
+		return fail(err, errlen, "bad URL (white space or fragment)");
 	at = NULL;
 	for (hp = auth; hp < auth_end; hp++)
 		if (*hp == '@')

@@ -93,7 +93,17 @@ static const char schema_proc[] =
 	"CREATE INDEX IF NOT EXISTS cpu_samples_ts ON cpu_samples(ts_ns);"
 	"CREATE INDEX IF NOT EXISTS cpu_samples_pid ON cpu_samples(pid, ts_ns);";
 
-static const char *const migrations[] = { schema_v1, schema_v2, schema_dns, schema_proc };
+/* The push outbox (push.c): per target and table, the rowid delivered up to,
+ * the batch in flight, and the target's last success and error. */
+static const char schema_push[] =
+	"CREATE TABLE IF NOT EXISTS push_state ("
+	" target TEXT NOT NULL, tbl TEXT NOT NULL, last_rowid INTEGER NOT NULL DEFAULT 0,"
+	" inflight_rowid INTEGER, inflight_id TEXT, pushed_rows INTEGER NOT NULL DEFAULT 0,"
+	" dropped_rows INTEGER NOT NULL DEFAULT 0, backlog INTEGER, last_attempt_ns INTEGER,"
+	" last_success_ns INTEGER, last_error TEXT, last_error_ns INTEGER,"
+	" PRIMARY KEY (target, tbl));";
+
+static const char *const migrations[] = { schema_v1, schema_v2, schema_dns, schema_proc, schema_push };
 
 static const char insert_sql[] =
 	"INSERT OR REPLACE INTO llm_calls (id, pid, tid, comm, exe, provider, operation, model,"
