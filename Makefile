@@ -24,7 +24,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 # Pure modules: no libbpf, sqlite or curl headers; unit-tested alone.
-PURE_SRCS := user/buf.c user/http1.c user/decode.c user/sse.c user/redact.c \
+PURE_SRCS := user/buf.c user/call.c user/http1.c user/decode.c user/sse.c user/redact.c \
 	user/cost.c user/verdict.c user/dnsmsg.c $(sort $(wildcard user/provider*.c)) \
 	user/pushfmt.c user/otlp.c
 APP_SRCS := user/main.c user/loader.c user/event.c user/conn.c user/store.c \
@@ -96,25 +96,16 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(addprefix $(OUT)/san/,$(UNIT_TESTS))
 UNIT_LIBS := -ljansson -lz -lbrotlidec -lbrotlienc -lzstd -lm
 
-# Each unit test links the pure modules only, under ASan/UBSan.
-$(OUT)/san/test_%: tests/unit/test_%.c $(PURE_SRCS) $(wildcard user/*.h) tests/unit/harness.h | $(OUT)/san $(OUT)/.deps-ok
-	$(call msg,TEST-CC,$@)
-	$(Q)$(CC) -O1 -g $(WARN) $(SAN) -Iuser -Itests/unit $< $(PURE_SRCS) $(UNIT_LIBS) -o $@
+# Tests of modules that are not pure (they read /proc, use util.c's clocks
+# and ids) link those modules too, and are tested the same way.
+TEST_EXTRA_conn := user/conn.c user/util.c user/net.c
+TEST_EXTRA_dns := user/dns.c user/util.c
+TEST_EXTRA_proc := user/proc.c user/util.c
 
-# The connection layer is not pure (it reads /proc) but is tested the same way.
-$(OUT)/san/test_conn: tests/unit/test_conn.c $(PURE_SRCS) user/conn.c user/util.c user/net.c $(wildcard user/*.h) tests/unit/harness.h | $(OUT)/san $(OUT)/.deps-ok
+.SECONDEXPANSION:
+$(OUT)/san/test_%: tests/unit/test_%.c $(PURE_SRCS) $$(TEST_EXTRA_$$*) $(wildcard user/*.h) tests/unit/harness.h | $(OUT)/san $(OUT)/.deps-ok
 	$(call msg,TEST-CC,$@)
-	$(Q)$(CC) -O1 -g $(WARN) $(SAN) -D_GNU_SOURCE -Iinclude -Iuser -Itests/unit $< $(PURE_SRCS) user/conn.c user/util.c user/net.c $(UNIT_LIBS) -o $@
-
-# The DNS lookup table (user/dns.c) uses util.c's clocks and ids; tested the same way.
-$(OUT)/san/test_dns: tests/unit/test_dns.c $(PURE_SRCS) user/dns.c user/util.c $(wildcard user/*.h) tests/unit/harness.h | $(OUT)/san $(OUT)/.deps-ok
-	$(call msg,TEST-CC,$@)
-	$(Q)$(CC) -O1 -g $(WARN) $(SAN) -D_GNU_SOURCE -Iinclude -Iuser -Itests/unit $< $(PURE_SRCS) user/dns.c user/util.c $(UNIT_LIBS) -o $@
-
-# The process table (user/proc.c) reads /proc and uses util.c's clocks and ids; tested the same way.
-$(OUT)/san/test_proc: tests/unit/test_proc.c $(PURE_SRCS) user/proc.c user/util.c $(wildcard user/*.h) tests/unit/harness.h | $(OUT)/san $(OUT)/.deps-ok
-	$(call msg,TEST-CC,$@)
-	$(Q)$(CC) -O1 -g $(WARN) $(SAN) -D_GNU_SOURCE -Iinclude -Iuser -Itests/unit $< $(PURE_SRCS) user/proc.c user/util.c $(UNIT_LIBS) -o $@
+	$(Q)$(CC) -O1 -g $(WARN) $(SAN) -D_GNU_SOURCE -Iinclude -Iuser -Itests/unit $< $(PURE_SRCS) $(TEST_EXTRA_$*) $(UNIT_LIBS) -o $@
 
 unit: $(UNIT_BINS)
 	$(Q)tests/run-unit.sh $(UNIT_BINS)

@@ -84,25 +84,6 @@ struct conn_table {
 	void *netinfo_ud;
 };
 
-void call_row_free(struct call_row *r)
-{
-	if (!r)
-		return;
-	free(r->exe);
-	free(r->model);
-	free(r->host);
-	free(r->method);
-	free(r->path);
-	free(r->finish_reason);
-	free(r->response_text);
-	free(r->request_headers);
-	free(r->response_headers);
-	free(r->request_body);
-	free(r->response_body);
-	free(r->error);
-	free(r);
-}
-
 static size_t conn_hash(uint32_t tgid, uint64_t ssl)
 {
 	uint64_t h = ssl ^ ((uint64_t)tgid * 0x9e3779b97f4a7c15ull);

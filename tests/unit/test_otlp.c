@@ -54,23 +54,6 @@ static struct call_row *row_new(const char *id, int64_t pid, const char *comm)
 	return r;
 }
 
-static void row_free(struct call_row *r)
-{
-	free(r->exe);
-	free(r->model);
-	free(r->host);
-	free(r->method);
-	free(r->path);
-	free(r->finish_reason);
-	free(r->response_text);
-	free(r->request_headers);
-	free(r->response_headers);
-	free(r->request_body);
-	free(r->response_body);
-	free(r->error);
-	free(r);
-}
-
 /* The attribute value object for key in an OTLP attribute array, or NULL. */
 static json_t *attr(json_t *attrs, const char *key)
 {
@@ -233,7 +216,7 @@ static void test_span(void)
 	CHECK_STR(attr_str(attrs, "llmtap.response.text"), "Hello \"there\"\n\x01 caf\xc3\xa9 \xef\xbf\xbd!");
 	CHECK(attr_str(attrs, "gen_ai.output.messages") != NULL);
 	json_decref(j);
-	row_free(r);
+	call_row_free(r);
 }
 
 static void test_errors_and_resources(void)
@@ -293,7 +276,7 @@ static void test_errors_and_resources(void)
 		  "generate_content gemini-2.0-flash");
 	json_decref(j);
 	for (int i = 0; i < 3; i++)
-		row_free(rows[i]);
+		call_row_free(rows[i]);
 
 	j = build(rows, 0, 0);	/* empty batch: still a valid request */
 	CHECK(json_array_size(json_object_get(j, "resourceSpans")) == 0);
