@@ -1,4 +1,4 @@
-/* store.c -- SQLite storage: schema, migrations, batched writes of call rows. */
+/* store.c -- SQLite storage: schema, migrations, batched writes of every table's rows. */
 #include "store.h"
 
 #include <errno.h>
@@ -18,22 +18,18 @@
 
 #define STORE_QUEUE_MAX 100000	/* rows kept while the disk refuses writes */
 
+/* Rows of one table waiting for the next flush (one transaction for all). */
+struct rowq {
+	sqlite3_stmt *insert;
+	void **rows;
+	size_t n, cap;
+};
+
+enum { Q_CALLS, Q_CONNS, Q_DNS, Q_PROCS, Q_CPUS, Q_MAX };
+
 struct store {
 	sqlite3 *db;
-	sqlite3_stmt *insert;
-	struct call_row **queue;
-	size_t n, cap;
-	sqlite3_stmt *conn_insert;
-	struct conn_row **conns;
-	size_t nconns, cap_conns;
-	sqlite3_stmt *dns_insert;
-	struct dns_row **dns;
-	size_t ndns, cap_dns;
-	sqlite3_stmt *proc_insert, *cpu_insert;
-	struct proc_row *procs;		/* copies; exe and argv strdup'd */
-	size_t nprocs, cap_procs;
-	struct cpu_sample_row *cpus;
-	size_t ncpus, cap_cpus;
+	struct rowq q[Q_MAX];
 	unsigned long long written;
 };
 
@@ -196,76 +192,6 @@ static int store_migrate(sqlite3 *db)
 	return 0;
 }
 
-int store_open(struct store **out, const char *path, int readonly)
-{
-	struct store *s;
-
-	if (!readonly && store_create_file(path))
-		return -1;
-	if (readonly && access(path, R_OK)) {
-		log_warn("cannot open database %s: %s", path, strerror(errno));
-		return -1;
-	}
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return -1;
-	/* Readers open read-write too when they may: a WAL reader needs the -shm. */
-	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK && readonly) {
-		sqlite3_close(s->db);
-		s->db = NULL;
-		sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY, NULL);
-	}
-	if (!s->db || sqlite3_errcode(s->db) != SQLITE_OK) {
-		log_warn("cannot open database %s: %s", path, sqlite3_errmsg(s->db));
-		goto out_close;
-	}
-	sqlite3_busy_timeout(s->db, 5000);
-	if (readonly) {
-		*out = s;
-		return 0;
-	}
-	if (exec_sql(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;") ||
-	    store_migrate(s->db))
-		goto out_close;
-	if (sqlite3_prepare_v2(s->db, insert_sql, -1, &s->insert, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(s->db, conn_insert_sql, -1, &s->conn_insert, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(s->db, dns_insert_sql, -1, &s->dns_insert, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(s->db, proc_insert_sql, -1, &s->proc_insert, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(s->db, cpu_insert_sql, -1, &s->cpu_insert, NULL) != SQLITE_OK) {
-		log_warn("database: %s", sqlite3_errmsg(s->db));
-		goto out_close;
-	}
-	*out = s;
-	return 0;
-
-out_close:
-	sqlite3_close(s->db);
-	free(s);
-	return -1;
-}
-
-void store_add(struct store *s, struct call_row *r)
-{
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? 2 * s->cap : 64;
-		struct call_row **q;
-
-		if (cap > STORE_QUEUE_MAX || !(q = realloc(s->queue, cap * sizeof(*q)))) {
-			log_warn("database: write queue full, dropping call %s", r->id);
-			call_row_free(r);
-			return;
-		}
-		s->queue = q;
-		s->cap = cap;
-	}
-	s->queue[s->n++] = r;
-}
-
-size_t store_pending(const struct store *s)
-{
-	return s->n + s->nconns + s->ndns + s->nprocs + s->ncpus;
-}
-
 static void bind_text(sqlite3_stmt *st, int i, const char *v)
 {
 	if (v)
@@ -290,13 +216,11 @@ static void bind_real(sqlite3_stmt *st, int i, double v)
 		sqlite3_bind_double(st, i, v);
 }
 
-static int store_insert(struct store *s, const struct call_row *r)
+static void bind_call(sqlite3_stmt *st, const void *row)
 {
-	sqlite3_stmt *st = s->insert;
-	int i = 1, rc;
+	const struct call_row *r = row;
+	int i = 1;
 
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
 	bind_text(st, i++, r->id);
 	bind_int(st, i++, r->pid);
 	bind_int(st, i++, r->tid);
@@ -339,39 +263,13 @@ static int store_insert(struct store *s, const struct call_row *r)
 	bind_real(st, i++, r->tokens_per_s);
 	bind_text(st, i++, r->verdict);
 	bind_real(st, i++, r->wait_ms);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		log_warn("database: insert failed: %s", sqlite3_errmsg(s->db));
-		return -1;
-	}
-	return 0;
 }
 
-void store_add_connection(struct store *s, struct conn_row *r)
+static void bind_connection(sqlite3_stmt *st, const void *row)
 {
-	if (s->nconns == s->cap_conns) {
-		size_t cap = s->cap_conns ? 2 * s->cap_conns : 64;
-		struct conn_row **q;
+	const struct conn_row *r = row;
+	int i = 1;
 
-		if (cap > STORE_QUEUE_MAX || !(q = realloc(s->conns, cap * sizeof(*q)))) {
-			log_warn("database: write queue full, dropping connection %s", r->id);
-			conn_row_free(r);
-			return;
-		}
-		s->conns = q;
-		s->cap_conns = cap;
-	}
-	s->conns[s->nconns++] = r;
-}
-
-static int store_insert_connection(struct store *s, const struct conn_row *r)
-{
-	sqlite3_stmt *st = s->conn_insert;
-	int i = 1, rc;
-
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
 	bind_text(st, i++, r->id);
 	bind_int(st, i++, r->pid);
 	bind_int(st, i++, r->tid);
@@ -394,39 +292,13 @@ static int store_insert_connection(struct store *s, const struct conn_row *r)
 	bind_int(st, i++, r->close_ns);
 	bind_real(st, i++, r->duration_ms);
 	bind_int(st, i++, r->llm_calls);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		log_warn("database: insert into connections failed: %s", sqlite3_errmsg(s->db));
-		return -1;
-	}
-	return 0;
 }
 
-void store_add_dns(struct store *s, struct dns_row *r)
+static void bind_dns(sqlite3_stmt *st, const void *row)
 {
-	if (s->ndns == s->cap_dns) {
-		size_t cap = s->cap_dns ? 2 * s->cap_dns : 64;
-		struct dns_row **q;
+	const struct dns_row *r = row;
+	int i = 1;
 
-		if (cap > STORE_QUEUE_MAX || !(q = realloc(s->dns, cap * sizeof(*q)))) {
-			log_warn("database: write queue full, dropping dns lookup %s", r->id);
-			dns_row_free(r);
-			return;
-		}
-		s->dns = q;
-		s->cap_dns = cap;
-	}
-	s->dns[s->ndns++] = r;
-}
-
-static int store_insert_dns(struct store *s, const struct dns_row *r)
-{
-	sqlite3_stmt *st = s->dns_insert;
-	int i = 1, rc;
-
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
 	bind_text(st, i++, r->id);
 	bind_int(st, i++, r->pid);
 	bind_int(st, i++, r->tid);
@@ -440,62 +312,13 @@ static int store_insert_dns(struct store *s, const struct dns_row *r)
 	bind_int(st, i++, r->start_ns);
 	bind_real(st, i++, r->latency_ms);
 	bind_text(st, i++, r->server[0] ? r->server : NULL);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		log_warn("database: insert into dns_lookups failed: %s", sqlite3_errmsg(s->db));
-		return -1;
-	}
-	return 0;
 }
 
-/* Room for one more element in a queue of elements of size sz. Returns 0, -1 when full. */
-static int queue_grow(void **q, size_t n, size_t *cap, size_t sz)
+static void bind_process(sqlite3_stmt *st, const void *row)
 {
-	size_t c = *cap ? 2 * *cap : 64;
-	void *p;
+	const struct proc_row *r = row;
+	int i = 1;
 
-	if (n < *cap)
-		return 0;
-	if (c > STORE_QUEUE_MAX || !(p = realloc(*q, c * sz)))
-		return -1;
-	*q = p;
-	*cap = c;
-	return 0;
-}
-
-void store_add_process(struct store *s, const struct proc_row *r)
-{
-	struct proc_row *c;
-
-	if (queue_grow((void **)&s->procs, s->nprocs, &s->cap_procs, sizeof(*s->procs))) {
-		log_warn("database: write queue full, dropping process row of pid %lld",
-			 (long long)r->pid);
-		return;
-	}
-	c = &s->procs[s->nprocs++];
-	*c = *r;
-	c->exe = r->exe ? strdup(r->exe) : NULL;
-	c->argv = r->argv ? strdup(r->argv) : NULL;
-}
-
-void store_add_cpu_sample(struct store *s, const struct cpu_sample_row *r)
-{
-	if (queue_grow((void **)&s->cpus, s->ncpus, &s->cap_cpus, sizeof(*s->cpus))) {
-		log_warn("database: write queue full, dropping a cpu sample of pid %lld",
-			 (long long)r->pid);
-		return;
-	}
-	s->cpus[s->ncpus++] = *r;
-}
-
-static int store_insert_process(struct store *s, const struct proc_row *r)
-{
-	sqlite3_stmt *st = s->proc_insert;
-	int i = 1, rc;
-
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
 	bind_text(st, i++, r->id);
 	bind_int(st, i++, r->pid);
 	bind_int(st, i++, r->ppid);
@@ -515,22 +338,13 @@ static int store_insert_process(struct store *s, const struct proc_row *r)
 	bind_int(st, i++, r->preempts);
 	bind_int(st, i++, r->cpu_since_ns);
 	bind_int(st, i++, r->updated_ns);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		log_warn("database: insert into processes failed: %s", sqlite3_errmsg(s->db));
-		return -1;
-	}
-	return 0;
 }
 
-static int store_insert_cpu_sample(struct store *s, const struct cpu_sample_row *r)
+static void bind_cpu_sample(sqlite3_stmt *st, const void *row)
 {
-	sqlite3_stmt *st = s->cpu_insert;
-	int i = 1, rc;
+	const struct cpu_sample_row *r = row;
+	int i = 1;
 
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
 	bind_int(st, i++, r->ts_ns);
 	bind_real(st, i++, r->interval_ms);
 	bind_int(st, i++, r->pid);
@@ -543,82 +357,170 @@ static int store_insert_cpu_sample(struct store *s, const struct cpu_sample_row 
 	bind_int(st, i++, r->top_tid);
 	bind_real(st, i++, r->top_tid_cpu_ms);
 	bind_text(st, i++, r->process_id[0] ? r->process_id : NULL);
+}
+
+static void free_call(void *r)
+{
+	call_row_free(r);
+}
+
+static void free_connection(void *r)
+{
+	conn_row_free(r);
+}
+
+static void free_dns(void *r)
+{
+	dns_row_free(r);
+}
+
+/* Process rows are the store's own copies (proc.c keeps its rows). */
+static void free_process(void *row)
+{
+	struct proc_row *r = row;
+
+	free((char *)r->exe);
+	free((char *)r->argv);
+	free(r);
+}
+
+/* What each queue writes: its table, statement, how a row binds and is freed. */
+static const struct rowq_kind {
+	const char *table;
+	const char *sql;
+	void (*bind)(sqlite3_stmt *st, const void *row);
+	void (*free_row)(void *row);
+} kinds[Q_MAX] = {
+	[Q_CALLS] = { "llm_calls", insert_sql, bind_call, free_call },
+	[Q_CONNS] = { "connections", conn_insert_sql, bind_connection, free_connection },
+	[Q_DNS] = { "dns_lookups", dns_insert_sql, bind_dns, free_dns },
+	[Q_PROCS] = { "processes", proc_insert_sql, bind_process, free_process },
+	[Q_CPUS] = { "cpu_samples", cpu_insert_sql, bind_cpu_sample, free },
+};
+
+/* Queue row for table k; the store owns it from here (freed when it cannot
+ * be queued: the disk has refused writes for STORE_QUEUE_MAX rows). */
+static void rowq_push(struct store *s, int k, void *row)
+{
+	struct rowq *q = &s->q[k];
+
+	if (q->n == q->cap) {
+		size_t cap = q->cap ? 2 * q->cap : 64;
+		void **rows;
+
+		if (cap > STORE_QUEUE_MAX || !(rows = realloc(q->rows, cap * sizeof(*rows)))) {
+			log_warn("database: write queue full, dropping a row of %s", kinds[k].table);
+			kinds[k].free_row(row);
+			return;
+		}
+		q->rows = rows;
+		q->cap = cap;
+	}
+	q->rows[q->n++] = row;
+}
+
+/* Free the queued rows of every table. */
+static void rowq_clear(struct store *s)
+{
+	size_t i;
+	int k;
+
+	for (k = 0; k < Q_MAX; k++) {
+		for (i = 0; i < s->q[k].n; i++)
+			kinds[k].free_row(s->q[k].rows[i]);
+		s->q[k].n = 0;
+	}
+}
+
+void store_add(struct store *s, struct call_row *r)
+{
+	rowq_push(s, Q_CALLS, r);
+}
+
+void store_add_connection(struct store *s, struct conn_row *r)
+{
+	rowq_push(s, Q_CONNS, r);
+}
+
+void store_add_dns(struct store *s, struct dns_row *r)
+{
+	rowq_push(s, Q_DNS, r);
+}
+
+void store_add_process(struct store *s, const struct proc_row *r)
+{
+	struct proc_row *c = malloc(sizeof(*c));
+
+	if (!c)
+		return;
+	*c = *r;
+	c->exe = r->exe ? strdup(r->exe) : NULL;
+	c->argv = r->argv ? strdup(r->argv) : NULL;
+	rowq_push(s, Q_PROCS, c);
+}
+
+void store_add_cpu_sample(struct store *s, const struct cpu_sample_row *r)
+{
+	struct cpu_sample_row *c = malloc(sizeof(*c));
+
+	if (!c)
+		return;
+	*c = *r;
+	rowq_push(s, Q_CPUS, c);
+}
+
+size_t store_pending(const struct store *s)
+{
+	size_t n = 0;
+	int k;
+
+	for (k = 0; k < Q_MAX; k++)
+		n += s->q[k].n;
+	return n;
+}
+
+/* Insert one row of table k. Returns 0, -1 (message printed). */
+static int rowq_insert(struct store *s, int k, const void *row)
+{
+	sqlite3_stmt *st = s->q[k].insert;
+	int rc;
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	kinds[k].bind(st, row);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
-		log_warn("database: insert into cpu_samples failed: %s", sqlite3_errmsg(s->db));
+		log_warn("database: insert into %s failed: %s", kinds[k].table, sqlite3_errmsg(s->db));
 		return -1;
 	}
 	return 0;
 }
 
-static void procs_clear(struct store *s)
-{
-	size_t i;
-
-	for (i = 0; i < s->nprocs; i++) {
-		free((char *)s->procs[i].exe);
-		free((char *)s->procs[i].argv);
-	}
-	s->nprocs = 0;
-}
-
 int store_flush(struct store *s)
 {
 	size_t i;
+	int k, calls = (int)s->q[Q_CALLS].n;
 
-	if (!s->n && !s->nconns && !s->ndns && !s->nprocs && !s->ncpus)
+	if (!store_pending(s))
 		return 0;
 	if (exec_sql(s->db, "BEGIN"))
 		return -1;
-	for (i = 0; i < s->n; i++) {
-		if (store_insert(s, s->queue[i])) {
-			exec_sql(s->db, "ROLLBACK");
-			return -1;
-		}
-	}
-	for (i = 0; i < s->nconns; i++) {
-		if (store_insert_connection(s, s->conns[i])) {
-			exec_sql(s->db, "ROLLBACK");
-			return -1;
-		}
-	}
-	for (i = 0; i < s->ndns; i++) {
-		if (store_insert_dns(s, s->dns[i])) {
-			exec_sql(s->db, "ROLLBACK");
-			return -1;
-		}
-	}
-	for (i = 0; i < s->nprocs; i++) {
-		if (store_insert_process(s, &s->procs[i])) {
-			exec_sql(s->db, "ROLLBACK");
-			return -1;
-		}
-	}
-	for (i = 0; i < s->ncpus; i++) {
-		if (store_insert_cpu_sample(s, &s->cpus[i])) {
-			exec_sql(s->db, "ROLLBACK");
-			return -1;
+	for (k = 0; k < Q_MAX; k++) {
+		for (i = 0; i < s->q[k].n; i++) {
+			if (rowq_insert(s, k, s->q[k].rows[i])) {
+				exec_sql(s->db, "ROLLBACK");
+				return -1;
+			}
 		}
 	}
 	if (exec_sql(s->db, "COMMIT")) {
 		exec_sql(s->db, "ROLLBACK");
 		return -1;
 	}
-	for (i = 0; i < s->n; i++)
-		call_row_free(s->queue[i]);
-	for (i = 0; i < s->nconns; i++)
-		conn_row_free(s->conns[i]);
-	s->nconns = 0;
-	for (i = 0; i < s->ndns; i++)
-		dns_row_free(s->dns[i]);
-	s->ndns = 0;
-	procs_clear(s);
-	s->ncpus = 0;
-	s->written += s->n;
-	i = s->n;
-	s->n = 0;
-	return (int)i;
+	rowq_clear(s);
+	s->written += calls;
+	return calls;
 }
 
 unsigned long long store_written(const struct store *s)
@@ -631,32 +533,69 @@ void *store_db(struct store *s)
 	return s->db;
 }
 
+
+int store_open(struct store **out, const char *path, int readonly)
+{
+	struct store *s;
+	int k;
+
+	if (!readonly && store_create_file(path))
+		return -1;
+	if (readonly && access(path, R_OK)) {
+		log_warn("cannot open database %s: %s", path, strerror(errno));
+		return -1;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -1;
+	/* Readers open read-write too when they may: a WAL reader needs the -shm. */
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK && readonly) {
+		sqlite3_close(s->db);
+		s->db = NULL;
+		sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY, NULL);
+	}
+	if (!s->db || sqlite3_errcode(s->db) != SQLITE_OK) {
+		log_warn("cannot open database %s: %s", path, sqlite3_errmsg(s->db));
+		goto out_close;
+	}
+	sqlite3_busy_timeout(s->db, 5000);
+	if (readonly) {
+		*out = s;
+		return 0;
+	}
+	if (exec_sql(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;") ||
+	    store_migrate(s->db))
+		goto out_close;
+	for (k = 0; k < Q_MAX; k++) {
+		if (sqlite3_prepare_v2(s->db, kinds[k].sql, -1, &s->q[k].insert, NULL) != SQLITE_OK) {
+			log_warn("database: %s", sqlite3_errmsg(s->db));
+			goto out_close;
+		}
+	}
+	*out = s;
+	return 0;
+
+out_close:
+	for (k = 0; k < Q_MAX; k++)
+		sqlite3_finalize(s->q[k].insert);
+	sqlite3_close(s->db);
+	free(s);
+	return -1;
+}
+
 void store_close(struct store *s)
 {
-	size_t i;
+	int k;
 
 	if (!s)
 		return;
-	if (s->insert) {
+	if (s->q[Q_CALLS].insert)
 		store_flush(s);
-		sqlite3_finalize(s->insert);
+	rowq_clear(s);
+	for (k = 0; k < Q_MAX; k++) {
+		sqlite3_finalize(s->q[k].insert);
+		free(s->q[k].rows);
 	}
-	sqlite3_finalize(s->conn_insert);
-	for (i = 0; i < s->n; i++)
-		call_row_free(s->queue[i]);
-	free(s->queue);
-	for (i = 0; i < s->nconns; i++)
-		conn_row_free(s->conns[i]);
-	free(s->conns);
-	sqlite3_finalize(s->dns_insert);
-	for (i = 0; i < s->ndns; i++)
-		dns_row_free(s->dns[i]);
-	free(s->dns);
-	sqlite3_finalize(s->proc_insert);
-	sqlite3_finalize(s->cpu_insert);
-	procs_clear(s);
-	free(s->procs);
-	free(s->cpus);
 	sqlite3_close(s->db);
 	free(s);
 }
