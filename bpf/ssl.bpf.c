@@ -365,21 +365,23 @@ int BPF_KPROBE(ssl_free_enter, void *ssl)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct conn_key key = { .ssl = (__u64)ssl, .tgid = id >> 32 };
-	struct lt_ctl_event *e;
+	struct lt_ssl_free_event *e;
+	__u64 *w, *r, end_w, end_r;
 
 	if (!wanted(id >> 32))
 		return 0;
 	/* The address may serve a new SSL next: forget this session's join. */
 	bpf_map_delete_elem(&sessions, &key);
 	/* Only connections that carried data are of interest. */
-	if (!bpf_map_lookup_elem(&offsets, &key)) {
-		key.dir = LT_DIR_READ;
-		if (!bpf_map_lookup_elem(&offsets, &key))
-			return 0;
-	}
-	key.dir = LT_DIR_WRITE;
-	bpf_map_delete_elem(&offsets, &key);
+	w = bpf_map_lookup_elem(&offsets, &key);
+	end_w = w ? *w : 0;
 	key.dir = LT_DIR_READ;
+	r = bpf_map_lookup_elem(&offsets, &key);
+	end_r = r ? *r : 0;
+	if (!w && !r)
+		return 0;
+	bpf_map_delete_elem(&offsets, &key);
+	key.dir = LT_DIR_WRITE;
 	bpf_map_delete_elem(&offsets, &key);
 
 	e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
@@ -393,8 +395,8 @@ int BPF_KPROBE(ssl_free_enter, void *ssl)
 	e->hdr.pad = 0;
 	e->hdr.ts_ns = bpf_ktime_get_ns();
 	e->ssl = (__u64)ssl;
-	e->exit_code = 0;
-	e->pad = 0;
+	e->end_off[LT_DIR_WRITE] = end_w;
+	e->end_off[LT_DIR_READ] = end_r;
 	bpf_ringbuf_submit(e, 0);
 	counter_add(&counters, LT_CNT_EVENTS, 1);
 	return 0;

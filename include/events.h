@@ -18,7 +18,7 @@
 
 enum lt_event_type {
 	LT_EV_DATA = 1,		/* struct lt_data_event */
-	LT_EV_SSL_FREE = 2,	/* struct lt_ctl_event: the SSL* was freed */
+	LT_EV_SSL_FREE = 2,	/* struct lt_ssl_free_event: the SSL* was freed */
 	LT_EV_EXEC = 3,		/* struct lt_exec_event: a process called execve */
 	LT_EV_EXIT = 4,		/* struct lt_exit_event (begins as lt_ctl_event): a whole process exited */
 	LT_EV_OOM = 5,		/* struct lt_oom_event: the OOM killer chose a victim */
@@ -66,9 +66,17 @@ struct lt_data_event {
 /* SSL_free or process exit. */
 struct lt_ctl_event {
 	struct lt_hdr hdr;
-	__u64 ssl;		/* LT_EV_SSL_FREE only */
-	__s32 exit_code;	/* LT_EV_EXIT only: task->exit_code */
+	__u64 ssl;		/* unused */
+	__s32 exit_code;	/* LT_EV_EXIT: task->exit_code */
 	__u32 pad;
+};
+
+/* SSL_free: the connection is over; how many bytes it moved each way, so
+ * userspace sees bytes lost at the very end of a stream too. */
+struct lt_ssl_free_event {
+	struct lt_hdr hdr;
+	__u64 ssl;
+	__u64 end_off[2];	/* stream offsets reached, by enum lt_dir */
 };
 
 struct lt_exec_event {

@@ -647,13 +647,28 @@ out:
 	c->cur = NULL;
 }
 
-void conn_close(struct conn_table *t, uint32_t tgid, uint64_t ssl, uint64_t ts_ns)
+void conn_close(struct conn_table *t, uint32_t tgid, uint64_t ssl,
+		const uint64_t end_off[2], uint64_t ts_ns)
 {
 	struct conn **pp, *c = conn_find(t, tgid, ssl, &pp);
+	uint64_t lost = 0;
+	char msg[96];
+	int dir;
 
 	(void)ts_ns;
-	if (c)
-		conn_destroy(t, pp, "connection closed before the response completed");
+	if (!c)
+		return;
+	for (dir = 0; end_off && dir < 2; dir++)
+		if (end_off[dir] > c->next_off[dir])
+			lost += end_off[dir] - c->next_off[dir];
+	if (lost) {
+		snprintf(msg, sizeof(msg), "capture gap: %llu bytes lost (ring buffer full)",
+			 (unsigned long long)lost);
+		log_warn("pid %u: %s", tgid, msg);
+		conn_destroy(t, pp, msg);
+		return;
+	}
+	conn_destroy(t, pp, "connection closed before the response completed");
 }
 
 /* Destroy every connection of tgid (all processes when tgid is 0). */

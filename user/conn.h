@@ -43,8 +43,11 @@ void conn_table_set_netinfo(struct conn_table *t, conn_netinfo_fn fn, void *ud);
 
 /* Feed one chunk of plaintext. */
 void conn_data(struct conn_table *t, const struct tls_chunk *c);
-/* The SSL* was freed: the connection is over. */
-void conn_close(struct conn_table *t, uint32_t tgid, uint64_t ssl, uint64_t ts_ns);
+/* The SSL* was freed: the connection is over. end_off (may be NULL) says how
+ * many bytes it moved each way ([0] written, [1] read): bytes lost at the
+ * end of a stream make its open exchange a capture gap. */
+void conn_close(struct conn_table *t, uint32_t tgid, uint64_t ssl,
+		const uint64_t end_off[2], uint64_t ts_ns);
 /* The process exited: finish all its connections. */
 void conn_process_exit(struct conn_table *t, uint32_t tgid, uint64_t ts_ns);
 /* Finish connections of processes that are gone (an exit event was lost). */

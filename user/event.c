@@ -220,13 +220,14 @@ int event_handle(void *ctx, void *data, size_t size)
 		handle_dns_pkt(s, data, size);
 		break;
 	case LT_EV_SSL_FREE: {
-		const struct lt_ctl_event *e = data;
+		const struct lt_ssl_free_event *e = data;
+		uint64_t end_off[2] = { e->end_off[LT_DIR_WRITE], e->end_off[LT_DIR_READ] };
 
 		if (size < sizeof(*e)) {
 			s->malformed++;
 			break;
 		}
-		s->ssl_free(s->ud, h->tgid, e->ssl, h->ts_ns);
+		s->ssl_free(s->ud, h->tgid, e->ssl, end_off, h->ts_ns);
 		break;
 	}
 	case LT_EV_EXIT: {

@@ -15,7 +15,9 @@
 struct event_sink {
 	void *ud;
 	void (*data)(void *ud, const struct tls_chunk *c);
-	void (*ssl_free)(void *ud, uint32_t tgid, uint64_t ssl, uint64_t ts_ns);
+	/* end_off: bytes the stream moved, written [0] and read [1] */
+	void (*ssl_free)(void *ud, uint32_t tgid, uint64_t ssl, const uint64_t end_off[2],
+			 uint64_t ts_ns);
 	void (*exec)(void *ud, uint32_t tgid, const char *comm, const char *filename);
 	void (*exit)(void *ud, uint32_t tgid, int exit_code, uint64_t ts_ns);
 	/* TLS sessions and TCP connections (optional: NULL skips) */

@@ -96,11 +96,12 @@ static void on_data(void *ud, const struct tls_chunk *c)
 	conn_data(st->conns, c);
 }
 
-static void on_ssl_free(void *ud, uint32_t tgid, uint64_t ssl, uint64_t ts)
+static void on_ssl_free(void *ud, uint32_t tgid, uint64_t ssl, const uint64_t end_off[2],
+			uint64_t ts)
 {
 	struct run_state *st = ud;
 
-	conn_close(st->conns, tgid, ssl, ts);
+	conn_close(st->conns, tgid, ssl, end_off, ts);
 	net_ssl_free(st->net, tgid, ssl);
 }
 

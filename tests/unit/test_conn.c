@@ -218,9 +218,9 @@ static void test_server_role_and_garbage(void)
 	feed(t, 13, 1, &o3, 1 * MS, 2 * MS, resp, strlen(resp));
 	CHECK(nrows == 0);
 	CHECK(conn_count(t) == 3);
-	conn_close(t, 4242, 11, 0);
-	conn_close(t, 4242, 12, 0);
-	conn_close(t, 4242, 13, 0);
+	conn_close(t, 4242, 11, NULL, 0);
+	conn_close(t, 4242, 12, NULL, 0);
+	conn_close(t, 4242, 13, NULL, 0);
 	CHECK(conn_count(t) == 0 && nrows == 0);
 	conn_table_free(t, "stop");
 }
@@ -234,7 +234,7 @@ static void test_endings(void)
 	feed(t, 21, 0, &wo, 1 * MS, 2 * MS, req, strlen(req));
 	feed(t, 21, 1, &ro, 3 * MS, 4 * MS, resp, 120);
 	CHECK(nrows == 0);
-	conn_close(t, 4242, 21, 0);
+	conn_close(t, 4242, 21, NULL, 0);
 	CHECK(nrows == 1);
 	if (nrows == 1) {
 		CHECK(rows[0]->status == 200);
@@ -263,6 +263,22 @@ static void test_endings(void)
 	CHECK(nrows == 1);
 	if (nrows == 1)
 		CHECK(rows[0]->error && strstr(rows[0]->error, "capture gap: 20 bytes"));
+	rows_clear();
+
+	/* The tail of the response lost (nothing after it to show the gap):
+	 * SSL_free's final offsets tell. */
+	wo = ro = 0;
+	feed(t, 25, 0, &wo, 1 * MS, 2 * MS, req, strlen(req));
+	feed(t, 25, 1, &ro, 3 * MS, 4 * MS, resp, 150);
+	{
+		uint64_t end_off[2] = { wo, strlen(resp) };
+
+		conn_close(t, 4242, 25, end_off, 0);
+	}
+	CHECK(nrows == 1);
+	if (nrows == 1)
+		CHECKF(rows[0]->error && strstr(rows[0]->error, "capture gap"), "error %s",
+		       rows[0]->error ? rows[0]->error : "(null)");
 	rows_clear();
 
 	/* Tracer stops mid-call. */
