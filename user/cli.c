@@ -1,6 +1,7 @@
 /* cli.c -- the read-side commands: calls, show, stats, dns. */
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <sqlite3.h>
@@ -156,6 +157,22 @@ static int parse_since(const char *s, int64_t *ns)
 	return -1;
 }
 
+/* Parse a positive integer option value; on error say which option. Returns 0 or -1. */
+static int parse_positive(const char *arg, const char *opt, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || v <= 0) {
+		fprintf(stderr, "llmtap: bad %s value '%s'\n", opt, arg);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
 static void usage_calls(FILE *f)
 {
 	fprintf(f,
@@ -225,7 +242,7 @@ int cmd_calls(int argc, char **argv)
 	int64_t since = 0;
 	struct store *s;
 	sqlite3_stmt *st;
-	char sql[1024], *end;
+	char sql[1024];
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "p:n:h", opts, NULL)) != -1) {
@@ -233,11 +250,8 @@ int cmd_calls(int argc, char **argv)
 		case 'd': db = optarg; break;
 		case 'j': json = 1; break;
 		case 'n':
-			limit = strtol(optarg, &end, 10);
-			if (*end || limit <= 0) {
-				fprintf(stderr, "llmtap: bad --limit value '%s'\n", optarg);
+			if (parse_positive(optarg, "--limit", &limit))
 				return 2;
-			}
 			break;
 		case 's':
 			if (parse_since(optarg, &since)) {
@@ -246,11 +260,8 @@ int cmd_calls(int argc, char **argv)
 			}
 			break;
 		case 'p':
-			pid = strtol(optarg, &end, 10);
-			if (*end || pid <= 0) {
-				fprintf(stderr, "llmtap: bad -p/--pid value '%s'\n", optarg);
+			if (parse_positive(optarg, "-p/--pid", &pid))
 				return 2;
-			}
 			break;
 		case 'M': model = optarg; break;
 		case 'h': usage_calls(stdout); return 0;
@@ -596,7 +607,6 @@ int cmd_dns(int argc, char **argv)
 	long limit = 50, pid = 0;
 	struct store *s;
 	sqlite3_stmt *st;
-	char *end;
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "p:n:h", opts, NULL)) != -1) {
@@ -604,18 +614,12 @@ int cmd_dns(int argc, char **argv)
 		case 'd': db = optarg; break;
 		case 'j': json = 1; break;
 		case 'n':
-			limit = strtol(optarg, &end, 10);
-			if (*end || limit <= 0) {
-				fprintf(stderr, "llmtap: bad --limit value '%s'\n", optarg);
+			if (parse_positive(optarg, "--limit", &limit))
 				return 2;
-			}
 			break;
 		case 'p':
-			pid = strtol(optarg, &end, 10);
-			if (*end || pid <= 0) {
-				fprintf(stderr, "llmtap: bad -p/--pid value '%s'\n", optarg);
+			if (parse_positive(optarg, "-p/--pid", &pid))
 				return 2;
-			}
 			break;
 		case 'h': usage_dns(stdout); return 0;
 		default: usage_dns(stderr); return 2;
