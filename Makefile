@@ -12,7 +12,7 @@ CC ?= cc
 WARN := -Wall -Wextra -Werror
 CFLAGS ?= -O2 -g
 CFLAGS += $(WARN) -Iinclude -Iuser -I$(OUT) -D_GNU_SOURCE
-LDLIBS := -lbpf -lelf -lz -lsqlite3 -ljansson -lbrotlidec -lzstd -lcurl -lpthread -lm
+LDLIBS := -lbpf -lelf -lz -lsqlite3 -ljansson -lbrotlidec -lzstd -lcurl -lmicrohttpd -lnghttp2 -lpthread -lm
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 ifeq ($(V),1)
@@ -26,17 +26,17 @@ endif
 # Pure modules: no libbpf, sqlite or curl headers; unit-tested alone.
 PURE_SRCS := user/buf.c user/call.c user/http1.c user/decode.c user/sse.c user/redact.c \
 	user/cost.c user/verdict.c user/dnsmsg.c $(sort $(wildcard user/provider*.c)) \
-	user/pushfmt.c user/otlp.c
-APP_SRCS := user/main.c user/loader.c user/event.c user/conn.c user/store.c \
+	user/pushfmt.c user/otlp.c user/h2.c
+APP_SRCS := user/main.c user/loader.c user/event.c user/conn.c user/conn_h2.c user/store.c \
 	user/cli.c user/util.c user/net.c user/dns.c user/proc.c \
-	user/push.c user/push_ch.c user/push_otlp.c user/push_json.c user/config.c
+	user/push.c user/push_ch.c user/push_otlp.c user/push_json.c user/config.c user/listen.c
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 SKELS := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
 OBJS := $(patsubst user/%.c,$(OUT)/obj/%.o,$(PURE_SRCS) $(APP_SRCS))
 
 DEB_PKGS := clang-16 llvm-16 libclang-rt-16-dev bpftool libbpf-dev libelf-dev zlib1g-dev \
 	libsqlite3-dev sqlite3 libcurl4-openssl-dev libssl-dev libbrotli-dev \
-	libzstd-dev zstd libjansson-dev pkg-config make gcc openssl iproute2 \
+	libzstd-dev zstd libjansson-dev libnghttp2-dev libmicrohttpd-dev pkg-config make gcc openssl iproute2 \
 	util-linux ca-certificates clickhouse-server clickhouse-client
 # Tools wanted as commands: installed from Debian only when the command is
 # missing (a machine may carry its own node/npm/python3, which Debian's
@@ -94,11 +94,11 @@ $(OUT)/llmtap: $(OBJS)
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(addprefix $(OUT)/san/,$(UNIT_TESTS))
-UNIT_LIBS := -ljansson -lz -lbrotlidec -lbrotlienc -lzstd -lm
+UNIT_LIBS := -ljansson -lz -lbrotlidec -lbrotlienc -lzstd -lnghttp2 -lm
 
 # Tests of modules that are not pure (they read /proc, use util.c's clocks
 # and ids) link those modules too, and are tested the same way.
-TEST_EXTRA_conn := user/conn.c user/util.c user/net.c
+TEST_EXTRA_conn := user/conn.c user/conn_h2.c user/util.c user/net.c
 TEST_EXTRA_dns := user/dns.c user/util.c
 TEST_EXTRA_proc := user/proc.c user/util.c
 

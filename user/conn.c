@@ -1,11 +1,11 @@
-/* conn.c -- per-connection TLS plaintext streams: HTTP/1.1 exchanges in, finished LLM call rows out.
+/* conn.c -- per-connection TLS plaintext streams: HTTP/1.1 (and, via conn_h2.c, HTTP/2) exchanges in, finished LLM call rows out.
  *
  * A connection is keyed by (tgid, SSL*). The first request written on it makes
  * the process the client; a request read on it makes it a server, whose
  * traffic is not ours to record. Requests and responses are paired in order
  * (pipelining works); each pair becomes one row when both ends are complete,
  * or earlier with an error when the connection, the process or the tracer
- * ends first.
+ * ends first. An HTTP/2 connection (conn_h2.c) makes one exchange per stream.
  */
 #include "conn.h"
 
@@ -14,75 +14,12 @@
 #include <string.h>
 #include <strings.h>
 
-#include "buf.h"
+#include "conn_int.h"
 #include "cost.h"
-#include "decode.h"
-#include "http1.h"
 #include "provider.h"
 #include "redact.h"
 #include "util.h"
 #include "verdict.h"
-
-#define CONN_BUCKETS 4096
-/* Write chunks tried as a request start before a connection is given up as not HTTP/1. */
-#define CONN_PROBE_WRITES 16
-
-enum role { ROLE_UNKNOWN, ROLE_CLIENT, ROLE_SERVER, ROLE_OTHER };
-
-/* The decoded response body had reached `off` bytes by monotonic time `ts`. */
-struct tick {
-	uint64_t off;
-	uint64_t ts;
-};
-
-struct exchange {
-	struct exchange *next;
-	uint32_t tid;
-	int reused;
-	uint64_t t_req_start, t_req_end, t_resp_first, t_resp_last;
-	char method[32];
-	char *target, *host;
-	struct buf req_head, resp_head;		/* start line + headers, redacted */
-	struct buf req_body, resp_body;		/* decoded, capped at max_body */
-	struct decoder *req_dec, *resp_dec;
-	char *content_type;
-	int status;
-	int req_done, resp_done;
-	int truncated[2];			/* per direction: body cut (max_body, BPF cap) */
-	char *error;				/* first capture/decoding problem */
-	struct tick *ticks;
-	size_t nticks, cap_ticks;
-};
-
-struct conn {
-	struct conn *next;
-	struct conn_table *t;
-	uint32_t tgid, tid;
-	uint64_t ssl;
-	char comm[16];
-	char *exe;
-	enum role role;
-	int probes;
-	struct http1_parser *req_p, *resp_p;
-	uint64_t next_off[2];
-	int seen[2];
-	int exchanges;
-	int resp_interim;			/* the response head being parsed is 1xx */
-	uint64_t msg_start_ts[2];		/* when the message now being parsed began */
-	struct exchange *xq;			/* exchanges not yet emitted, in request order */
-	struct exchange *req_x, *resp_x;	/* being parsed */
-	const struct tls_chunk *cur;		/* chunk being fed */
-};
-
-struct conn_table {
-	struct conn *buckets[CONN_BUCKETS];
-	size_t count;
-	size_t max_body;
-	conn_emit_fn emit;
-	void *ud;
-	conn_netinfo_fn netinfo;
-	void *netinfo_ud;
-};
 
 static size_t conn_hash(uint32_t tgid, uint64_t ssl)
 {
@@ -111,7 +48,7 @@ static void exchange_free(struct exchange *x)
 }
 
 /* Record the first problem of an exchange; later ones are consequences. */
-static void exchange_fail(struct exchange *x, const char *why)
+void exchange_fail(struct exchange *x, const char *why)
 {
 	if (!x->error)
 		x->error = strdup(why);
@@ -147,7 +84,7 @@ static void head_format(struct buf *out, const struct http1_head *h)
 }
 
 /* Decode body bytes into out, capped at max; marks the exchange on trouble. */
-static void body_add(struct conn *c, struct exchange *x, int dir, struct decoder *d,
+void body_add(struct conn *c, struct exchange *x, int dir, struct decoder *d,
 		     struct buf *out, const uint8_t *p, size_t n)
 {
 	int err;
@@ -190,7 +127,7 @@ static int req_on_head(void *ud, const struct http1_head *h)
 	return 0;
 }
 
-static void req_on_body(void *ud, const uint8_t *p, size_t n)
+void req_on_body(void *ud, const uint8_t *p, size_t n)
 {
 	struct conn *c = ud;
 
@@ -198,9 +135,7 @@ static void req_on_body(void *ud, const uint8_t *p, size_t n)
 		body_add(c, c->req_x, 0, c->req_x->req_dec, &c->req_x->req_body, p, n);
 }
 
-static void exchange_emit(struct conn *c, struct exchange *x, const char *why);
-
-static void req_on_done(void *ud)
+void req_on_done(void *ud)
 {
 	struct conn *c = ud;
 	struct exchange *x = c->req_x;
@@ -242,7 +177,7 @@ static int resp_on_head(void *ud, const struct http1_head *h)
 	return strcasecmp(x->method, "HEAD") == 0;
 }
 
-static void resp_on_body(void *ud, const uint8_t *p, size_t n)
+void resp_on_body(void *ud, const uint8_t *p, size_t n)
 {
 	struct conn *c = ud;
 	struct exchange *x = c->resp_x;
@@ -274,7 +209,7 @@ static void resp_on_body(void *ud, const uint8_t *p, size_t n)
 	x->nticks++;
 }
 
-static void resp_on_done(void *ud)
+void resp_on_done(void *ud)
 {
 	struct conn *c = ud;
 	struct exchange *x = c->resp_x;
@@ -367,7 +302,7 @@ static void exchange_timing(struct conn *c, const struct exchange *x,
 
 /* Build and hand over the row of x if it is an LLM call; unlink and free x.
  * why, when set, says why the exchange ended incomplete. */
-static void exchange_emit(struct conn *c, struct exchange *x, const char *why)
+void exchange_emit(struct conn *c, struct exchange *x, const char *why)
 {
 	struct llm_request req = {
 		.host = x->host, .method = x->method, .path = x->target,
@@ -496,18 +431,21 @@ static struct conn *conn_get(struct conn_table *t, const struct tls_chunk *ch)
 	return c;
 }
 
-static void parsers_free(struct conn *c)
+void parsers_free(struct conn *c)
 {
 	if (c->req_p)
 		http1_parser_free(c->req_p);
 	if (c->resp_p)
 		http1_parser_free(c->resp_p);
 	c->req_p = c->resp_p = NULL;
+	h2_parser_free(c->h2p[0]);
+	h2_parser_free(c->h2p[1]);
+	c->h2p[0] = c->h2p[1] = NULL;
 }
 
 /* End every exchange of c with error why (complete ones first) and reset
  * the parsers: the connection starts over as unknown. */
-static void conn_flush(struct conn *c, const char *why)
+void conn_flush(struct conn *c, const char *why)
 {
 	struct exchange *x;
 
@@ -517,7 +455,9 @@ static void conn_flush(struct conn *c, const char *why)
 	while ((x = c->xq))
 		exchange_emit(c, x, why);
 	parsers_free(c);
-	c->role = ROLE_UNKNOWN;
+	/* HTTP/2 framing and header compression cannot be picked up mid-stream. */
+	c->role = c->h2 ? ROLE_OTHER : ROLE_UNKNOWN;
+	c->h2 = 0;
 	c->probes = 0;
 	c->resp_interim = 0;
 }
@@ -550,14 +490,16 @@ static int looks_like_request(const uint8_t *p, size_t n)
 	return 0;
 }
 
-/* Feed bytes to one direction's parser; a protocol error ends the
- * connection's exchanges and stops parsing it. */
 static void conn_feed(struct conn *c, int dir, const uint8_t *p, size_t n)
 {
 	struct http1_parser *hp = dir == 0 ? c->req_p : c->resp_p;
 	char msg[96];
 	long rc;
 
+	if (c->h2) {
+		conn_feed_h2(c, dir, p, n);
+		return;
+	}
 	if (!hp || c->role != ROLE_CLIENT)
 		return;
 	if (!http1_parser_in_message(hp))
@@ -587,6 +529,16 @@ static int conn_classify(struct conn *c, const struct tls_chunk *ch)
 		if (looks_like_request(ch->data, ch->len))
 			c->role = ROLE_SERVER;
 		return 0;	/* a response to a request we did not see */
+	}
+	if (ch->len >= 4 && memcmp(ch->data, H2_PREFACE,
+				   ch->len < H2_PREFACE_LEN ? ch->len : H2_PREFACE_LEN) == 0) {
+		/* An HTTP/2 client: the preface, then frames both ways. */
+		if (conn_h2_start(c)) {
+			parsers_free(c);
+			return 0;
+		}
+		c->role = ROLE_CLIENT;
+		return 1;
 	}
 	c->req_p = http1_parser_new(HTTP1_REQUEST, &req_cb, c);
 	c->resp_p = http1_parser_new(HTTP1_RESPONSE, &resp_cb, c);
@@ -632,6 +584,14 @@ void conn_data(struct conn_table *t, const struct tls_chunk *ch)
 	if (c->role != ROLE_CLIENT)
 		goto out;
 	conn_feed(c, dir, ch->data + skip, ch->len - skip);
+	if (c->h2 && ch->missing) {
+		/* Filler cannot stand in for HTTP/2 frames: the connection is lost. */
+		snprintf(msg, sizeof(msg), "capture gap: %llu bytes not copied (HTTP/2 framing lost)",
+			 (unsigned long long)ch->missing);
+		log_warn("pid %u: %s", ch->tgid, msg);
+		conn_flush(c, msg);
+		goto out;
+	}
 	/* Bytes BPF did not copy (one SSL call over the cap): keep the framing
 	 * with filler so later messages still parse; the call is truncated. */
 	for (left = ch->missing; left && c->role == ROLE_CLIENT;) {

@@ -15,6 +15,7 @@
 #include "dns.h"
 #include "event.h"
 #include "events.h"
+#include "listen.h"
 #include "loader.h"
 #include "net.h"
 #include "proc.h"
@@ -27,6 +28,7 @@
 #define FLUSH_EVERY_NS 200000000ull	/* rows reach the database within 0.2 s */
 #define REAP_EVERY_NS 5000000000ull
 #define CPU_GC_EVERY_NS 30000000000ull	/* CPU map entries of vanished tasks */
+#define LISTEN_EVERY_NS 250000000ull	/* /health and /metrics lag at most this */
 
 static volatile sig_atomic_t exiting;
 
@@ -309,7 +311,7 @@ static void usage_run(FILE *f)
 		"                  [--max-body BYTES] [--ring-size BYTES] [--sample-interval SEC] [-v]\n"
 		"                  [--push URL]... [--push-batch N] [--push-interval SEC] [--push-ca FILE]\n"
 		"                  [--push-bodies] [--host-id ID] [--retain-days D] [--max-db-mb MB]\n"
-		"                  [--config FILE]\n"
+		"                  [--listen [ADDR:]PORT] [--config FILE]\n"
 		"Capture LLM API calls made over TLS by any process on this host.\n"
 		"  --db PATH          database file (default $LLMTAP_DB, else ./llmtap.db)\n"
 		"  -p, --pid PID      only this process (repeatable)\n"
@@ -327,8 +329,27 @@ static void usage_run(FILE *f)
 		"  --host-id ID       host id of pushed rows (default /etc/machine-id)\n"
 		"  --retain-days D    delete pushed rows older than D days; 0 keeps them (default 7)\n"
 		"  --max-db-mb MB     cap the database: oldest pushed rows go first (default: no cap)\n"
+		"  --listen [ADDR:]PORT  serve /health and /metrics over HTTP (ADDR default 127.0.0.1;\n"
+		"                     [::1]:PORT for IPv6, 0.0.0.0:PORT opens it to the network)\n"
 		"  --config FILE      options as 'key = value' lines (default /etc/llmtap.conf if present)\n"
 		"  -v, --verbose      debug output (twice: libbpf's too)\n");
+}
+
+/* Copy the numbers /health and /metrics show into the listener's snapshot
+ * (the HTTP thread reads only that copy). */
+static void listen_refresh(struct run_state *st, struct listener *lis, struct pusher *push)
+{
+	struct listen_stats ls = { 0 };
+	uint64_t c[LT_CNT_MAX];
+
+	loader_counters(st->loader, c);
+	ls.calls = st->calls;
+	ls.events = c[LT_CNT_EVENTS];
+	ls.drops = c[LT_CNT_DROPS];
+	ls.files = loader_files(st->loader);
+	ls.open_conns = conn_count(st->conns);
+	ls.npush = push_status(push, ls.push, PUSH_TARGETS_MAX);
+	listen_update(lis, &ls);
 }
 
 /* Report new ring-buffer drops since the last call (never silent). */
@@ -400,6 +421,9 @@ static int cmd_run(int argc, char **argv)
 	struct proc_sink ps = { 0 };
 	struct push_opts po = { .batch_rows = 500, .interval_s = 5, .retain_days = 7 };
 	struct pusher *push = NULL;
+	struct listener *lis = NULL;
+	const char *listen_spec = NULL;
+	uint64_t last_listen = 0;
 	uint64_t stop_ns = 0;
 	char **cargv = NULL;
 	int opt, err, rc = 1, files;
@@ -512,9 +536,12 @@ static int cmd_run(int argc, char **argv)
 		case OPT_CONFIG:
 			break;	/* read by config_argv() */
 		case 'L':
-			fprintf(stderr, "llmtap: --listen is not available in this build yet\n");
-			rc = 2;
-			goto out_free;
+			if (listen_check(optarg)) {
+				rc = 2;
+				goto out_free;
+			}
+			listen_spec = optarg;
+			break;
 		case 'm':
 			if (parse_size(optarg, &max_body) || max_body < 1024) {
 				fprintf(stderr, "llmtap: bad --max-body value '%s' (at least 1k)\n", optarg);
@@ -564,6 +591,9 @@ static int cmd_run(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* Bound before anything slow: a port in use fails at once. */
+	if (listen_spec && listen_open(&lis, listen_spec, db))
+		goto out_free;
 
 	if (store_open(&st->store, db, 0))
 		goto out_free;
@@ -614,6 +644,11 @@ static int cmd_run(int argc, char **argv)
 	po.token = config_push_token();
 	if (push_start(&push, &po))
 		goto out_conns;
+	if (lis) {
+		listen_refresh(st, lis, push);
+		if (listen_start(lis))
+			goto out_conns;
+	}
 	fprintf(stderr, "ready: tracing TLS in %d file(s), writing %s\n", files, db);
 	fflush(stderr);
 
@@ -650,10 +685,16 @@ static int cmd_run(int argc, char **argv)
 			drops_check(st, &last_drops);
 			last_reap = now;
 		}
+		if (lis && now - last_listen >= LISTEN_EVERY_NS) {
+			listen_refresh(st, lis, push);
+			last_listen = now;
+		}
 		if (deadline && now >= deadline)
 			break;
 	}
 	stop_ns = mono_ns();
+	listen_close(lis);
+	lis = NULL;
 	/* Drain what the kernel already queued, then finish open calls. */
 	while (loader_poll(st->loader, 0) > 0)
 		;
@@ -682,6 +723,7 @@ out_store:
 	loader_detach_later(st->loader);
 	loader_close(st->loader);
 out_free:
+	listen_close(lis);
 	free(st);
 	config_free(cargv);
 	return rc;

@@ -39,6 +39,7 @@
 #define CAP_CHUNK 100			/* rows per table and DELETE (over --max-db-mb) */
 #define RETAIN_WARN_EVERY_S 3600
 #define BUSY_TIMEOUT_MS 2000
+#define STATUS_COUNT_EVERY_NS 5000000000ull	/* backlog recount while draining */
 
 struct pusher {
 	struct push_opts o;
@@ -627,6 +628,7 @@ static int push_batch(struct push_target *t, struct push_tab *tab, struct push_r
 		int64_t v[3] = { now, nrows, last };
 
 		if (r->outcome == PUSH_OK) {
+			t->delivered_ns = (uint64_t)now;
 			if (exec1(t->db, "UPDATE push_state SET last_rowid = ?5, inflight_rowid = NULL,"
 					 " inflight_id = NULL, pushed_rows = pushed_rows + ?4, last_success_ns = ?3,"
 					 " last_attempt_ns = ?3 WHERE target = ?1 AND tbl = ?2",
@@ -679,6 +681,94 @@ static int push_round(struct push_target *t, struct push_result *r)
 	return any;
 }
 
+/* ---- status (push_status) ---- */
+
+/* Rows waiting after each table's cursor, on the worker's own connection
+ * (reads only: a table without a cursor yet waits whole). */
+static int64_t target_backlog(struct push_target *t)
+{
+	sqlite3_stmt *st;
+	int64_t n = 0, last;
+	int i;
+
+	if (sqlite3_prepare_v2(t->db, "SELECT last_rowid FROM push_state WHERE target = ?1 AND tbl = ?2",
+			       -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	for (i = 0; i < t->ntabs; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, t->url.key, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, t->tabs[i].name, -1, SQLITE_STATIC);
+		last = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+		n += table_count_after(t->db, t->tabs[i].name, last);
+	}
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* The status a target starts with: its last delivery (of an earlier run
+ * too) and the backlog it finds. */
+static void status_load(struct push_target *t)
+{
+	sqlite3_stmt *st;
+	int64_t backlog;
+
+	if (sqlite3_prepare_v2(t->db, "SELECT max(last_success_ns) FROM push_state WHERE target = ?1",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, t->url.key, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+			t->delivered_ns = (uint64_t)sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	backlog = target_backlog(t);
+	t->counted_ns = mono_ns();
+	pthread_mutex_lock(&t->p->mu);
+	t->status.backlog_rows = backlog;
+	t->status.last_success_ns = t->delivered_ns;
+	pthread_mutex_unlock(&t->p->mu);
+}
+
+/* Publish the outcome of one attempt (rc of push_round(), begun at
+ * started_ns). The backlog is recounted after an attempt that drained or
+ * failed, and at most every STATUS_COUNT_EVERY_NS while a backlog drains
+ * (each count reads the rows waiting). */
+static void status_publish(struct push_target *t, int rc, const struct push_result *r,
+			   uint64_t started_ns)
+{
+	uint64_t now = mono_ns();
+	int64_t backlog = -1;
+
+	if (rc != 1 || now - t->counted_ns >= STATUS_COUNT_EVERY_NS) {
+		backlog = target_backlog(t);
+		t->counted_ns = now;
+	}
+	pthread_mutex_lock(&t->p->mu);
+	if (backlog >= 0)
+		t->status.backlog_rows = backlog;
+	t->status.last_success_ns = t->delivered_ns;
+	if (rc < 0) {
+		if (!t->status.failing_since_ns)
+			t->status.failing_since_ns = started_ns;
+		snprintf(t->status.last_error, sizeof(t->status.last_error), "%s", r->err);
+	} else {
+		t->status.failing_since_ns = 0;
+		t->status.last_error[0] = 0;
+	}
+	pthread_mutex_unlock(&t->p->mu);
+}
+
+int push_status(struct pusher *p, struct push_status *out, int max)
+{
+	int i, n = 0;
+
+	if (!p)
+		return 0;
+	pthread_mutex_lock(&p->mu);
+	for (i = 0; i < p->ntargets && n < max; i++)
+		out[n++] = p->targets[i].status;
+	pthread_mutex_unlock(&p->mu);
+	return n;
+}
+
 /* ---- the target thread ---- */
 
 static int db_open(const char *path, sqlite3 **db)
@@ -725,9 +815,10 @@ static void *target_main(void *arg)
 	struct pusher *p = t->p;
 	struct push_result r;
 	struct timespec ts;
-	uint64_t now, deadline;
+	uint64_t now, deadline, started;
 	int i, rc, stop;
 
+	status_load(t);
 	for (;;) {
 		pthread_mutex_lock(&p->mu);
 		for (;;) {
@@ -751,11 +842,13 @@ static void *target_main(void *arg)
 		pthread_mutex_unlock(&p->mu);
 		if (stop)
 			break;
+		started = mono_ns();
 		rc = push_round(t, &r);
 		if (rc < 0)
 			on_failure(t, &r);
 		else
 			on_success(t, rc);
+		status_publish(t, rc, &r, started);
 	}
 	/* The last attempt: whatever the backoff said, until drained, a failure or the deadline. */
 	while (mono_ns() < deadline) {
@@ -1074,6 +1167,7 @@ int push_start(struct pusher **out, const struct push_opts *o)
 			}
 		}
 		t->ops = kind_ops(t->url.kind);
+		snprintf(t->status.target, sizeof(t->status.target), "%s", t->url.key);
 		if (target_open(t)) {
 			pusher_free(p);
 			return -1;

@@ -37,6 +37,22 @@ void push_notify(struct pusher *p, unsigned rows);
  * (CLOCK_MONOTONIC), then stop and free. NULL-safe. */
 void push_stop(struct pusher *p, uint64_t deadline_ns);
 
+/* A target's state as the health endpoint shows it (a copy; no secret in it). */
+struct push_status {
+	char target[256];		/* the URL without password and query */
+	int64_t backlog_rows;		/* rows waiting, as counted at the target's last attempt */
+	uint64_t last_success_ns;	/* Unix epoch ns of the last batch accepted (this run or
+					 * an earlier one); 0 when none */
+	uint64_t failing_since_ns;	/* CLOCK_MONOTONIC of the first failed attempt in a row;
+					 * 0 when the last attempt succeeded */
+	char last_error[256];		/* why the last attempt failed; "" when it did not */
+};
+
+/* Copy the status of up to max targets into out, from memory under the
+ * pusher's lock (never the database, never blocking on a target).
+ * Returns the number of targets copied; 0 for NULL. */
+int push_status(struct pusher *p, struct push_status *out, int max);
+
 /* Print the status of every push target recorded in the database (a
  * sqlite3 *): last success, backlog rows, last error. Prints nothing when
  * the database has no push_state. Returns 0, -1 on a database error. */

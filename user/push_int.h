@@ -67,6 +67,9 @@ struct push_target {
 	uint64_t next_ns;		/* next attempt (monotonic) */
 	unsigned long long seen_seq;
 	char last_error[256];
+	uint64_t delivered_ns;		/* Unix epoch ns of the last batch accepted; 0 none */
+	uint64_t counted_ns;		/* monotonic: when the backlog was last counted */
+	struct push_status status;	/* what push_status() reports; under p->mu */
 };
 
 /* Shared settings, read-only once the threads run. */

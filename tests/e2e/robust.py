@@ -23,6 +23,7 @@ from run.py. Cases:
    8 filters    -c COMM and -p PID
    9 sigterm    SIGTERM: exit 0 within 5 s, final "llmtap: stopped:" line
   10 cutstream  the server cuts an SSE stream: partial text, error says the connection ended
+  11 http2      curl --http2 to an HTTP/2 server (server.js with LLMTAP_E2E_H2=1): plain and streamed chat rows
 Ends with the line "robust: N passed, N failed"; exit status 1 when anything failed.
 """
 import argparse
@@ -87,9 +88,10 @@ console.log(JSON.stringify({ event: 'waiting', pid: process.pid }));
 class Ctx:
     """What every case needs: checks, the shared server, paths, and the processes of the current case."""
 
-    def __init__(self, chk, llmtap, tmp, cert, port, srv, hosts):
+    def __init__(self, chk, llmtap, tmp, cert, port, srv, hosts, key=None):
         self.chk, self.llmtap, self.tmp, self.cert, self.port, self.srv, self.hosts = (
             chk, llmtap, tmp, cert, port, srv, hosts)
+        self.key = key
         self.env = e2e.client_env(cert)
         self.procs = Procs()      # replaced for each case; cleaned up when the case ends
         self.tracers = []         # (name, LineReader) of the case's tracers, printed when it fails
@@ -691,10 +693,68 @@ def case_cutstream(ctx):
     check_stop(ctx, n, proc, terr)
 
 
+# ---------- 11. HTTP/2 ----------
+
+def case_http2(ctx):
+    chk, n = ctx.chk, "c11 http2"
+    d = ctx.dir("c11")
+    env = dict(os.environ, LLMTAP_E2E_H2="1")
+    sp = ctx.procs.start(["node", os.path.join(HERE, "server.js"), "0", ctx.cert,
+                          ctx.key],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    srv = LineReader(sp.stdout)
+    line = srv.wait_for(lambda l: '"listening"' in l, 15)
+    if not chk.ok(line, "%s: HTTP/2 server listening" % n, srv.text()[-2000:]):
+        return
+    port = json.loads(line)["port"]
+    t = start_tracer(ctx, n)
+    if not t:
+        return
+    proc, terr, db = t
+    calls = [chat_call("R11-h2-chat", False, "curl"), chat_call("R11-h2-chat-stream", True, "curl")]
+    for c in calls:
+        argv = e2e.curl_argv(c, port, ctx.cert, os.path.join(d, c["tag"]))
+        argv[-1:-1] = ["--http2"]
+        p = ctx.procs.start(argv, env=ctx.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        finish_curl(ctx, "%s %s" % (n, c["tag"]), p)
+    for c in calls:
+        tag = c["tag"]
+        line = srv.wait_for(lambda l: '"event":"request"' in l and '"tag":%s' % json.dumps(tag) in l, 10)
+        sv = json.loads(line) if line else {}
+        chk.eq(sv.get("http_version"), "2.0", "%s %s: the server saw HTTP/2" % (n, tag))
+    got = wait_tags(db, [c["tag"] for c in calls], ROWS_DEADLINE_S, proc)
+    for c in calls:
+        tag, want = c["tag"], e2e.expected(c)
+        rows = got[tag]
+        if not chk.eq(len(rows), 1, "%s %s: one row" % (n, tag)):
+            continue
+        r = rows[0]
+        for k in ("provider", "operation", "status", "stream"):
+            chk.eq(r[k], c[k], "%s %s: %s" % (n, tag, k))
+        for k in ("model", "input_tokens", "output_tokens", "finish_reason"):
+            chk.eq(r[k], want[k], "%s %s: %s" % (n, tag, k))
+        chk.eq(r["response_text"], want["text"], "%s %s: response_text" % (n, tag))
+        chk.eq(r["host"], "%s:%d" % (c["host"], port), "%s %s: host from :authority" % (n, tag))
+        chk.eq(r["path"], c["path"], "%s %s: path" % (n, tag))
+        chk.ok(r["error"] is None, "%s %s: no error" % (n, tag), repr(r["error"]))
+        chk.ok((r["ttfb_ms"] or 0) > 0, "%s %s: ttfb_ms > 0" % (n, tag), repr(r["ttfb_ms"]))
+        chk.ok((r["duration_ms"] or 0) >= (r["ttfb_ms"] or 0), "%s %s: duration_ms >= ttfb_ms" % (n, tag))
+        if c["stream"]:
+            chk.ok((r["ttft_ms"] or 0) > 0, "%s %s: ttft_ms > 0" % (n, tag), repr(r["ttft_ms"]))
+        head = (r["request_headers"] or "").splitlines()
+        chk.ok(head and head[0] == "POST %s HTTP/2" % c["path"], "%s %s: request start line ends in HTTP/2" % (n, tag),
+               repr(head[:1]))
+        chk.ok("authorization: [REDACTED]" in head, "%s %s: authorization redacted" % (n, tag), repr(head))
+        chk.ok(E["keys"]["openai"] not in (r["request_headers"] or ""), "%s %s: no key in request_headers" % (n, tag))
+        chk.ok((r["response_headers"] or "").startswith("HTTP/2 200\n"), "%s %s: response head HTTP/2 200" % (n, tag),
+               repr((r["response_headers"] or "")[:40]))
+    check_stop(ctx, n, proc, terr)
+
+
 CASES = [
     ("cli", case_cli), ("dbmodes", case_dbmodes), ("lateexec", case_lateexec), ("bigbody", case_bigbody),
     ("maxbody", case_maxbody), ("ringfull", case_ringfull), ("kill9", case_kill9), ("filters", case_filters),
-    ("sigterm", case_sigterm), ("cutstream", case_cutstream),
+    ("sigterm", case_sigterm), ("cutstream", case_cutstream), ("http2", case_http2),
 ]
 
 
@@ -749,7 +809,7 @@ def main():
         sp, srv, port = e2e.start_server(procs, cert, key)
         if not chk.ok(port, "server: listening", srv.text()):
             return finish(chk)
-        ctx = Ctx(chk, llmtap, tmp, cert, port, srv, hosts)
+        ctx = Ctx(chk, llmtap, tmp, cert, port, srv, hosts, key)
         for name, fn in CASES:
             if args.k and not any(k in name for k in args.k):
                 continue

@@ -18,9 +18,13 @@
 //   x-test-pad-bytes: N     pad the assistant text of a non-stream chat answer to N bytes (UTF-8),
 //                           with deterministic ASCII filler
 //   x-test-abort-after: N   destroy the socket after N SSE events of a streamed answer (no end)
+//
+// LLMTAP_E2E_H2=1 in the environment: serve HTTP/2 too (node's http2 module, allowHTTP1, ALPN
+// h2 + http/1.1), with the same routes and knobs; log entries then say http_version "2.0".
 'use strict';
 
 const https = require('https');
+const http2 = require('http2');
 const zlib = require('zlib');
 const crypto = require('crypto');
 const fs = require('fs');
@@ -441,7 +445,7 @@ async function handle(req, res) {
 		host: req.headers.host || null, conn: ctx.conn, seq: ctx.seq, status, stream,
 		encoding: enc, requested_encoding: req.headers['x-test-encoding'] || null,
 		accept_encoding: req.headers['accept-encoding'] || null, user_agent: req.headers['user-agent'] || null,
-		req_len: raw.length, req_sha256: sha256(raw), delay_ms: delay,
+		req_len: raw.length, req_sha256: sha256(raw), delay_ms: delay, http_version: req.httpVersion,
 	};
 	if (ctx.padBytes !== null) entry.pad_bytes = ctx.padBytes;
 	try {
@@ -482,16 +486,25 @@ async function handle(req, res) {
 	log(entry);
 }
 
-const server = https.createServer({
-	key: fs.readFileSync(keyPath),
-	cert: fs.readFileSync(certPath),
-	ALPNProtocols: ['http/1.1'],
-}, (req, res) => {
+function onRequest(req, res) {
 	handle(req, res).catch((e) => {
 		log({ event: 'handler_error', message: e.message });
 		res.destroy();
 	});
-});
+}
+
+const H2 = process.env.LLMTAP_E2E_H2 === '1';
+const server = H2 ?
+	http2.createSecureServer({
+		key: fs.readFileSync(keyPath),
+		cert: fs.readFileSync(certPath),
+		allowHTTP1: true,	/* ALPN: h2, http/1.1 */
+	}, onRequest) :
+	https.createServer({
+		key: fs.readFileSync(keyPath),
+		cert: fs.readFileSync(certPath),
+		ALPNProtocols: ['http/1.1'],
+	}, onRequest);
 
 let nextConn = 0;
 server.on('connection', (s) => s.setNoDelay(true));
@@ -516,7 +529,8 @@ server.listen(parseInt(portArg, 10), '127.0.0.1', () => {
 for (const sig of ['SIGINT', 'SIGTERM']) {
 	process.on(sig, () => {
 		server.close();
-		server.closeAllConnections();
+		if (server.closeAllConnections)
+			server.closeAllConnections();
 		process.exit(0);
 	});
 }

@@ -2,7 +2,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <nghttp2/nghttp2.h>
+
 #include "conn.h"
+#include "h2.h"
 #include "harness.h"
 
 #define MS 1000000ull
@@ -210,7 +213,7 @@ static void test_server_role_and_garbage(void)
 	feed(t, 11, 1, &ro, 1 * MS, 2 * MS, req, strlen(req));
 	feed(t, 11, 0, &wo, 3 * MS, 4 * MS, resp, strlen(resp));
 	CHECK(nrows == 0);
-	/* Non-HTTP bytes and HTTP/2 are skipped without a row or a crash. */
+	/* Non-HTTP bytes, and HTTP/2 answered with HTTP/1, are skipped without a row or a crash. */
 	feed(t, 12, 0, &o2, 1 * MS, 2 * MS, junk, sizeof(junk) - 1);
 	feed(t, 12, 1, &o3, 3 * MS, 4 * MS, junk, sizeof(junk) - 1);
 	o2 = o3 = 0;
@@ -351,6 +354,284 @@ static void test_truncation_and_non_llm(void)
 	conn_table_free(t, "stop");
 }
 
+/* ---- HTTP/2 ---- */
+
+struct h2out {
+	char b[16384];
+	size_t n;
+};
+
+static void h2_put(struct h2out *o, const void *p, size_t n)
+{
+	if (o->n + n <= sizeof(o->b)) {
+		memcpy(o->b + o->n, p, n);
+		o->n += n;
+	}
+}
+
+static void h2_frame(struct h2out *o, int type, int flags, uint32_t sid, const void *p, size_t len)
+{
+	uint8_t h[9] = { (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len, (uint8_t)type,
+			 (uint8_t)flags, (uint8_t)(sid >> 24), (uint8_t)(sid >> 16),
+			 (uint8_t)(sid >> 8), (uint8_t)sid };
+
+	h2_put(o, h, 9);
+	h2_put(o, p, len);
+}
+
+#define NV(n, v) { (uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE }
+
+static void h2_headers(struct h2out *o, nghttp2_hd_deflater *d, uint32_t sid, int es,
+		       const nghttp2_nv *nv, size_t n)
+{
+	uint8_t b[4096];
+	ssize_t l = nghttp2_hd_deflate_hd(d, b, sizeof(b), nv, n);
+
+	h2_frame(o, 1, 0x4 | (es ? 1 : 0), sid, b, l > 0 ? (size_t)l : 0);
+}
+
+static void h2_data(struct h2out *o, uint32_t sid, int es, const char *s)
+{
+	h2_frame(o, 0, es ? 1 : 0, sid, s, strlen(s));
+}
+
+static const char h2_req_body[] =
+	"{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+static const char h2_sreq_body[] =
+	"{\"model\":\"gpt-4o-mini\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"\"}]}";
+
+static void h2_request(struct h2out *o, nghttp2_hd_deflater *d, uint32_t sid, const char *body)
+{
+	const nghttp2_nv nv[] = {
+		NV(":method", "POST"), NV(":scheme", "https"), NV(":authority", "api.openai.com"),
+		NV(":path", "/v1/chat/completions?key=SECRETKEY123"),
+		NV("authorization", "Bearer sk-test-SECRETSECRET123456"),
+		NV("content-type", "application/json"),
+	};
+
+	h2_headers(o, d, sid, 0, nv, 6);
+	h2_data(o, sid, 1, body);
+}
+
+static void h2_resp_head(struct h2out *o, nghttp2_hd_deflater *d, uint32_t sid, const char *ct)
+{
+	const nghttp2_nv nv[] = {
+		NV(":status", "200"), NV("content-type", ct), NV("set-cookie", "session=SECRETCOOKIE"),
+	};
+
+	h2_headers(o, d, sid, 0, nv, 3);
+}
+
+static void test_h2_chat(void)
+{
+	nghttp2_hd_deflater *dw, *dr;
+	struct h2out w1 = { .n = 0 }, w2 = { .n = 0 }, r1 = { .n = 0 }, r2 = { .n = 0 };
+	const char *body = strchr(resp, '{');
+	size_t split, all;
+	char wall[16384];
+
+	nghttp2_hd_deflate_new(&dw, 4096);
+	nghttp2_hd_deflate_new(&dr, 4096);
+	h2_put(&w1, H2_PREFACE, H2_PREFACE_LEN);
+	h2_frame(&w1, 4, 0, 0, "\0\3\0\0\0\x64", 6);
+	h2_request(&w1, dw, 1, h2_req_body);
+	/* The body's DATA frame goes in a second write. */
+	w2.n = w1.n - (9 + strlen(h2_req_body));
+	memcpy(w2.b, w1.b + w2.n, w1.n - w2.n);
+	all = w1.n;
+	memcpy(wall, w1.b, all);
+	w1.n = w2.n;
+	w2.n = all - w1.n;
+	memmove(w2.b, wall + w1.n, w2.n);
+	h2_frame(&r1, 4, 0, 0, "", 0);
+	h2_frame(&r1, 4, 1, 0, "", 0);
+	h2_resp_head(&r1, dr, 1, "application/json");
+	h2_data(&r2, 1, 1, body);
+	/* Every split of the written bytes in two writes, but for a first write
+	 * shorter than 4 bytes (too short to tell the preface apart from "PUT "). */
+	for (split = 0; split <= all; split = split ? split + 1 : 4) {
+		struct conn_table *t = conn_table_new(1 << 20, on_row, NULL);
+		uint64_t wo = 0, ro = 0;
+
+		if (split == 0) {
+			feed(t, 30, 0, &wo, 1 * MS, 2 * MS, w1.b, w1.n);
+			feed(t, 30, 0, &wo, 3 * MS, 4 * MS, w2.b, w2.n);
+		} else {
+			feed(t, 30, 0, &wo, 1 * MS, 2 * MS, wall, split);
+			feed(t, 30, 0, &wo, 3 * MS, 4 * MS, wall + split, all - split);
+		}
+		CHECK(nrows == 0);
+		feed(t, 30, 1, &ro, 5 * MS, 6 * MS, r1.b, r1.n);
+		feed(t, 30, 1, &ro, 10 * MS, 12 * MS, r2.b, r2.n);
+		CHECKF(nrows == 1, "split %zu: %d rows", split, nrows);
+		if (nrows == 1 && (split == 0 || split == all)) {
+			struct call_row *r = rows[0];
+
+			CHECK_STR(r->provider, "openai");
+			CHECK_STR(r->model, "gpt-4o-mini-2024-07-18");
+			CHECK_STR(r->host, "api.openai.com");
+			CHECK_STR(r->method, "POST");
+			CHECK_STR(r->path, "/v1/chat/completions?key=[REDACTED]");
+			CHECK(r->status == 200 && r->stream == 0 && r->conn_reused == 0);
+			CHECK(r->input_tokens == 9 && r->output_tokens == 3);
+			CHECK_STR(r->response_text, "Hello!");
+			CHECK_STR(r->request_headers,
+				  "POST /v1/chat/completions?key=[REDACTED] HTTP/2\n"
+				  "host: api.openai.com\n"
+				  "authorization: [REDACTED]\n"
+				  "content-type: application/json\n");
+			CHECK_STR(r->response_headers,
+				  "HTTP/2 200\ncontent-type: application/json\nset-cookie: [REDACTED]\n");
+			CHECK(r->error == NULL);
+			CHECK(r->request_bytes == (int64_t)strlen(h2_req_body));
+			CHECK(r->response_bytes == (int64_t)strlen(body));
+			if (split == 0) {
+				CHECKF(r->ttfb_ms == 2, "ttfb %.1f", r->ttfb_ms);
+				CHECKF(r->duration_ms == 11, "duration %.1f", r->duration_ms);
+			}
+		}
+		rows_clear();
+		conn_table_free(t, "stop");
+	}
+	nghttp2_hd_deflate_del(dw);
+	nghttp2_hd_deflate_del(dr);
+}
+
+static void test_h2_concurrent_and_reset(void)
+{
+	struct conn_table *t = conn_table_new(1 << 20, on_row, NULL);
+	nghttp2_hd_deflater *dw, *dr;
+	struct h2out o = { .n = 0 };
+	uint64_t wo = 0, ro = 0;
+	const char *body = strchr(resp, '{');
+
+	nghttp2_hd_deflate_new(&dw, 4096);
+	nghttp2_hd_deflate_new(&dr, 4096);
+	h2_put(&o, H2_PREFACE, H2_PREFACE_LEN);
+	h2_frame(&o, 4, 0, 0, "", 0);
+	h2_request(&o, dw, 1, h2_req_body);
+	feed(t, 31, 0, &wo, 1 * MS, 2 * MS, o.b, o.n);
+	o.n = 0;
+	h2_request(&o, dw, 3, h2_sreq_body);	/* reuses the dynamic table */
+	feed(t, 31, 0, &wo, 3 * MS, 4 * MS, o.b, o.n);
+	/* Stream 3's head first, then both bodies interleaved. */
+	o.n = 0;
+	h2_frame(&o, 4, 0, 0, "", 0);
+	h2_resp_head(&o, dr, 3, "text/event-stream");
+	feed(t, 31, 1, &ro, 10 * MS, 11 * MS, o.b, o.n);
+	o.n = 0;
+	h2_data(&o, 3, 0, "data: {\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n");
+	h2_resp_head(&o, dr, 1, "application/json");
+	feed(t, 31, 1, &ro, 12 * MS, 13 * MS, o.b, o.n);
+	o.n = 0;
+	h2_data(&o, 1, 1, body);
+	feed(t, 31, 1, &ro, 14 * MS, 15 * MS, o.b, o.n);
+	CHECK(nrows == 1);
+	o.n = 0;
+	h2_data(&o, 3, 0, "data: {\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n");
+	feed(t, 31, 1, &ro, 20 * MS, 30 * MS, o.b, o.n);
+	o.n = 0;
+	h2_data(&o, 3, 0, "data: {\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n");
+	h2_data(&o, 3, 1, "");
+	feed(t, 31, 1, &ro, 40 * MS, 50 * MS, o.b, o.n);
+	CHECK(nrows == 2);
+	if (nrows == 2) {
+		CHECK(rows[0]->conn_reused == 0 && rows[0]->stream == 0);
+		CHECK_STR(rows[0]->response_text, "Hello!");
+		CHECKF(rows[0]->ttfb_ms == 11, "ttfb %.1f", rows[0]->ttfb_ms);
+		CHECK(rows[1]->conn_reused == 1 && rows[1]->stream == 1);
+		CHECK_STR(rows[1]->response_text, "Hi");
+		CHECK_STR(rows[1]->finish_reason, "stop");
+		CHECKF(rows[1]->ttfb_ms == 7, "ttfb %.1f", rows[1]->ttfb_ms);
+		CHECKF(rows[1]->ttft_ms == 26, "ttft %.1f", rows[1]->ttft_ms);
+		CHECKF(rows[1]->duration_ms == 47, "duration %.1f", rows[1]->duration_ms);
+		CHECK(rows[1]->error == NULL);
+		CHECK(strncmp(rows[1]->request_headers, "POST /v1/chat/completions?key=[REDACTED] HTTP/2\n", 48) == 0);
+	}
+	rows_clear();
+
+	/* A stream the server resets after its head; one the client cancels. */
+	o.n = 0;
+	h2_request(&o, dw, 5, h2_req_body);
+	h2_request(&o, dw, 7, h2_req_body);
+	feed(t, 31, 0, &wo, 60 * MS, 61 * MS, o.b, o.n);
+	o.n = 0;
+	h2_resp_head(&o, dr, 5, "application/json");
+	h2_frame(&o, 3, 0, 5, "\0\0\0\2", 4);
+	feed(t, 31, 1, &ro, 62 * MS, 63 * MS, o.b, o.n);
+	CHECK(nrows == 1);
+	if (nrows == 1) {
+		CHECK(rows[0]->status == 200 && rows[0]->conn_reused == 1);
+		CHECK(rows[0]->error && strstr(rows[0]->error, "reset by the server (error code 2)"));
+	}
+	o.n = 0;
+	h2_frame(&o, 3, 0, 7, "\0\0\0\x08", 4);
+	feed(t, 31, 0, &wo, 64 * MS, 65 * MS, o.b, o.n);
+	CHECK(nrows == 2);
+	if (nrows == 2) {
+		CHECK(rows[1]->status == CALL_NULL_INT);
+		CHECK(rows[1]->error && strstr(rows[1]->error, "reset by the client (error code 8)"));
+	}
+	rows_clear();
+	/* An open stream when the connection ends; then garbage ends the parsing. */
+	o.n = 0;
+	h2_request(&o, dw, 9, h2_req_body);
+	feed(t, 31, 0, &wo, 70 * MS, 71 * MS, o.b, o.n);
+	conn_close(t, 4242, 31, NULL, 0);
+	CHECK(nrows == 1 && rows[0]->error && strstr(rows[0]->error, "closed"));
+	rows_clear();
+	wo = ro = 0;
+	o.n = 0;
+	h2_put(&o, H2_PREFACE, H2_PREFACE_LEN);
+	h2_request(&o, dw, 1, h2_req_body);	/* the table no longer matches a new connection */
+	feed(t, 32, 0, &wo, 1 * MS, 2 * MS, o.b, o.n);
+	feed(t, 32, 1, &ro, 3 * MS, 4 * MS, "\0\0\4\0\0\0\0\0\0garbage", 16);
+	CHECK(nrows <= 1);
+	conn_close(t, 4242, 32, NULL, 0);
+	CHECK(conn_count(t) == 0);
+	rows_clear();
+	nghttp2_hd_deflate_del(dw);
+	nghttp2_hd_deflate_del(dr);
+	conn_table_free(t, "stop");
+}
+
+/* A response with content-length is complete with its last byte: clients stop
+ * reading there, the END_STREAM frame after it may never be read. */
+static void test_h2_content_length(void)
+{
+	struct conn_table *t = conn_table_new(1 << 20, on_row, NULL);
+	nghttp2_hd_deflater *dw, *dr;
+	struct h2out o = { .n = 0 };
+	uint64_t wo = 0, ro = 0;
+	const char *body = strchr(resp, '{');
+	char clen[16];
+	nghttp2_nv nv[] = { NV(":status", "200"), NV("content-type", "application/json"),
+			    NV("content-length", "0") };
+
+	snprintf(clen, sizeof(clen), "%zu", strlen(body));
+	nv[2].value = (uint8_t *)clen;
+	nv[2].valuelen = strlen(clen);
+	nghttp2_hd_deflate_new(&dw, 4096);
+	nghttp2_hd_deflate_new(&dr, 4096);
+	h2_put(&o, H2_PREFACE, H2_PREFACE_LEN);
+	h2_request(&o, dw, 1, h2_req_body);
+	feed(t, 33, 0, &wo, 1 * MS, 2 * MS, o.b, o.n);
+	o.n = 0;
+	h2_headers(&o, dr, 1, 0, nv, 3);
+	h2_data(&o, 1, 0, body);
+	feed(t, 33, 1, &ro, 3 * MS, 4 * MS, o.b, o.n);
+	CHECK(nrows == 1 && rows[0]->error == NULL && rows[0]->output_tokens == 3);
+	o.n = 0;
+	h2_data(&o, 1, 1, "");
+	feed(t, 33, 1, &ro, 5 * MS, 6 * MS, o.b, o.n);
+	CHECK(nrows == 1);
+	rows_clear();
+	nghttp2_hd_deflate_del(dw);
+	nghttp2_hd_deflate_del(dr);
+	conn_table_free(t, "stop");
+	CHECK(nrows == 0);
+}
+
 int main(void)
 {
 	test_simple_and_splits();
@@ -360,6 +641,9 @@ int main(void)
 	test_server_role_and_garbage();
 	test_endings();
 	test_truncation_and_non_llm();
+	test_h2_chat();
+	test_h2_concurrent_and_reset();
+	test_h2_content_length();
 	rows_clear();
 	return harness_done("test_conn");
 }
