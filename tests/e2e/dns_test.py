@@ -39,6 +39,9 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run import Checks, LineReader  # noqa: E402  (the shared assertion counter and pipe reader)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 
@@ -139,63 +142,6 @@ def responder(port, delay_ms):
 
 
 # ---- the driver --------------------------------------------------------------
-
-class Checks:
-    """Counts assertions; prints each failure (and each pass with -v)."""
-
-    def __init__(self, verbose):
-        self.passed = 0
-        self.failed = 0
-        self.verbose = verbose
-
-    def ok(self, cond, name, detail=""):
-        if cond:
-            self.passed += 1
-            if self.verbose:
-                print("ok   " + name)
-        else:
-            self.failed += 1
-            print("FAIL " + name + (": " + detail if detail else ""), flush=True)
-        return bool(cond)
-
-    def eq(self, got, want, name):
-        return self.ok(got == want, name, "got %r, want %r" % (got, want))
-
-
-class LineReader:
-    """Collects a pipe's lines in a thread; wait_for() polls them against a deadline."""
-
-    def __init__(self, pipe):
-        self.lines = []
-        self.cond = threading.Condition()
-        self.closed = False
-        threading.Thread(target=self._run, args=(pipe,), daemon=True).start()
-
-    def _run(self, pipe):
-        for raw in iter(pipe.readline, b""):
-            with self.cond:
-                self.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
-                self.cond.notify_all()
-        with self.cond:
-            self.closed = True
-            self.cond.notify_all()
-
-    def wait_for(self, pred, timeout):
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                for line in self.lines:
-                    if pred(line):
-                        return line
-                left = deadline - time.monotonic()
-                if left <= 0 or self.closed:
-                    return None
-                self.cond.wait(left)
-
-    def text(self):
-        with self.cond:
-            return "\n".join(self.lines)
-
 
 class Env:
     """Everything the test creates, so cleanup() can undo it all."""
