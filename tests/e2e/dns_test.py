@@ -40,7 +40,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import Checks, LineReader  # noqa: E402  (the shared assertion counter and pipe reader)
+from run import Checks, LineReader, Procs  # noqa: E402  (shared with the other suites)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -143,19 +143,14 @@ def responder(port, delay_ms):
 
 # ---- the driver --------------------------------------------------------------
 
-class Env:
-    """Everything the test creates, so cleanup() can undo it all."""
+class Env(Procs):
+    """Everything the test creates (processes, the namespace), so cleanup() can undo it all."""
 
     def __init__(self):
-        self.procs = []
+        super().__init__()
         self.netns = None
         self.netns_dir = None
         self.made_netns_root = False
-
-    def start(self, argv, **kw):
-        p = subprocess.Popen(argv, start_new_session=True, **kw)
-        self.procs.append(p)
-        return p
 
     def add_netns(self, name):
         subprocess.run(["ip", "netns", "add", name], check=True, timeout=30)
@@ -171,17 +166,7 @@ class Env:
             f.write("nameserver 127.0.0.1\noptions timeout:2 attempts:1\n")
 
     def cleanup(self):
-        for p in self.procs:
-            if p.poll() is None:
-                try:
-                    os.killpg(p.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        for p in self.procs:
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
+        super().cleanup()
         if self.netns:
             subprocess.run(["ip", "netns", "del", self.netns], timeout=30,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
