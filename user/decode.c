@@ -1,5 +1,6 @@
 /* decode.c -- pure streaming Content-Encoding decoder: gzip, deflate, br, zstd. */
 #include "decode.h"
+#include "http1.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -44,25 +45,15 @@ struct decoder {
 enum decode_enc decode_parse_encoding(const char *value)
 {
 	enum decode_enc enc = DEC_IDENTITY;
-	const char *s = value;
+	const char *s = value, *b;
+	size_t n;
 
 	if (!s)
 		return DEC_IDENTITY;
 	/* a list of codings: all but one "identity" means we cannot undo it */
-	while (*s) {
-		const char *b, *e;
+	while (http1_list_next(&s, &b, &n)) {
 		enum decode_enc one;
-		size_t n;
 
-		while (*s == ' ' || *s == '\t' || *s == ',')
-			s++;
-		b = s;
-		while (*s && *s != ',')
-			s++;
-		e = s;
-		while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
-			e--;
-		n = e - b;
 		if (n == 0 || (n == 8 && strncasecmp(b, "identity", 8) == 0))
 			continue;
 		if ((n == 4 && strncasecmp(b, "gzip", 4) == 0) ||

@@ -310,29 +310,42 @@ static int parse_length(const char *v, int64_t *out)
 
 /* Returns 1 when the last coding in a Transfer-Encoding value is "chunked",
  * 0 when it is something else, -1 when the value lists no coding. */
+int http1_list_next(const char **s, const char **tok, size_t *len)
+{
+	const char *p = *s, *b, *e;
+
+	while (*p == ' ' || *p == '\t' || *p == ',')
+		p++;
+	if (!*p) {
+		*s = p;
+		return 0;
+	}
+	b = p;
+	while (*p && *p != ',')
+		p++;
+	e = p;
+	while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+		e--;
+	*tok = b;
+	*len = e - b;
+	*s = p;
+	return 1;
+}
+
 static int te_last_chunked(const char *v)
 {
-	const char *last = NULL, *end = NULL, *s = v;
+	const char *last = NULL, *tok;
+	size_t n, last_n = 0;
 
-	while (*s) {
-		const char *b, *e;
-
-		while (*s == ' ' || *s == '\t' || *s == ',')
-			s++;
-		b = s;
-		while (*s && *s != ',')
-			s++;
-		e = s;
-		while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
-			e--;
-		if (e > b) {
-			last = b;
-			end = e;
+	while (http1_list_next(&v, &tok, &n)) {
+		if (n) {
+			last = tok;
+			last_n = n;
 		}
 	}
 	if (!last)
 		return -1;
-	return end - last == 7 && strncasecmp(last, "chunked", 7) == 0;
+	return last_n == 7 && strncasecmp(last, "chunked", 7) == 0;
 }
 
 /* Fills h from the validated head buffer, NUL-terminating its parts in

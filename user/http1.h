@@ -73,6 +73,11 @@ int http1_parser_in_message(const struct http1_parser *p);
 /* Header value by case-insensitive name, or NULL. */
 const char *http1_head_get(const struct http1_head *h, const char *name);
 
+/* Next element of a comma-separated header list (Transfer-Encoding,
+ * Content-Encoding) starting at *s: returns 1 and sets *tok and *len
+ * (whitespace trimmed, possibly empty), advancing *s; 0 at the end. */
+int http1_list_next(const char **s, const char **tok, size_t *len);
+
 /* A short static text for an HTTP1_ERR_* code. */
 const char *http1_strerror(int err);
 
