@@ -462,6 +462,17 @@ void conn_flush(struct conn *c, const char *why)
 	c->resp_interim = 0;
 }
 
+void conn_protocol_error(struct conn *c, const char *proto, int dir, const char *err)
+{
+	char msg[96];
+
+	snprintf(msg, sizeof(msg), "malformed %s %s: %s", proto,
+		 dir == 0 ? "request" : "response", err);
+	log_debug("pid %u conn %#llx: %s", c->tgid, (unsigned long long)c->ssl, msg);
+	conn_flush(c, msg);
+	c->role = ROLE_OTHER;
+}
+
 static void conn_destroy(struct conn_table *t, struct conn **pp, const char *why)
 {
 	struct conn *c = *pp;
@@ -493,7 +504,6 @@ static int looks_like_request(const uint8_t *p, size_t n)
 static void conn_feed(struct conn *c, int dir, const uint8_t *p, size_t n)
 {
 	struct http1_parser *hp = dir == 0 ? c->req_p : c->resp_p;
-	char msg[96];
 	long rc;
 
 	if (c->h2) {
@@ -513,11 +523,7 @@ static void conn_feed(struct conn *c, int dir, const uint8_t *p, size_t n)
 		c->role = ++c->probes >= CONN_PROBE_WRITES ? ROLE_OTHER : ROLE_UNKNOWN;
 		return;
 	}
-	snprintf(msg, sizeof(msg), "malformed HTTP %s: %s",
-		 dir == 0 ? "request" : "response", http1_strerror((int)rc));
-	log_debug("pid %u conn %#llx: %s", c->tgid, (unsigned long long)c->ssl, msg);
-	conn_flush(c, msg);
-	c->role = ROLE_OTHER;
+	conn_protocol_error(c, "HTTP", dir, http1_strerror((int)rc));
 }
 
 /* Decide what the connection is from its first bytes. Returns 1 when the

@@ -272,7 +272,6 @@ void conn_feed_h2(struct conn *c, int dir, const uint8_t *p, size_t n)
 {
 	struct h2_parser *hp = c->h2p[dir];
 	unsigned k = c->h2_nring[dir]++ % H2_RING;
-	char msg[96];
 	long rc;
 
 	if (!hp || c->role != ROLE_CLIENT)
@@ -283,9 +282,5 @@ void conn_feed_h2(struct conn *c, int dir, const uint8_t *p, size_t n)
 	rc = h2_parser_feed(hp, p, n);
 	if (rc >= 0)
 		return;
-	snprintf(msg, sizeof(msg), "malformed HTTP/2 %s: %s",
-		 dir == 0 ? "request" : "response", h2_strerror((int)rc));
-	log_debug("pid %u conn %#llx: %s", c->tgid, (unsigned long long)c->ssl, msg);
-	conn_flush(c, msg);
-	c->role = ROLE_OTHER;
+	conn_protocol_error(c, "HTTP/2", dir, h2_strerror((int)rc));
 }

@@ -100,6 +100,10 @@ void exchange_emit(struct conn *c, struct exchange *x, const char *why);
 /* End every exchange of c with error why and reset its parsers. */
 void conn_flush(struct conn *c, const char *why);
 void parsers_free(struct conn *c);
+/* A protocol error (proto "HTTP" or "HTTP/2", dir 0 request / 1 response):
+ * end c's exchanges with "malformed PROTO request|response: ERR" and stop
+ * parsing the connection. */
+void conn_protocol_error(struct conn *c, const char *proto, int dir, const char *err);
 
 /* conn_h2.c */
 /* Make c an HTTP/2 client connection (its first write was the preface).
