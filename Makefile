@@ -1,5 +1,6 @@
-# Makefile -- llmtap: deps / all / test / unit / e2e / fuzz / bench / install / vmlinux
-# Outputs go to build/. Quiet unless V=1.
+# Makefile -- llmtap: all / deps / test-deps / test / unit / e2e / fuzz / bench / install / vmlinux
+# Outputs go to build/. Quiet unless V=1. `make` never installs anything: when a
+# build dependency is missing it names the Debian package; `make deps` installs them.
 
 ARCH ?= x86
 PREFIX ?= /usr/local
@@ -9,9 +10,12 @@ FUZZ_CC ?= $(shell command -v clang-16 || command -v clang-14 || echo clang)
 BPFTOOL ?= $(shell command -v bpftool || echo /usr/sbin/bpftool)
 CC ?= cc
 
-WARN := -Wall -Wextra -Werror
+# CFLAGS is the user's (optimisation, debug info); what the build needs is
+# always added, so `make CFLAGS=-O0` keeps the include path and the warnings.
 CFLAGS ?= -O2 -g
-CFLAGS += $(WARN) -Iinclude -Iuser -I$(OUT) -D_GNU_SOURCE
+WARN := -Wall -Wextra -Werror
+LT_CPPFLAGS := -Iinclude -Iuser -I$(OUT) -D_GNU_SOURCE
+DEPFLAGS = -MMD -MP
 LDLIBS := -lbpf -lelf -lz -lsqlite3 -ljansson -lbrotlidec -lzstd -lcurl -lmicrohttpd -lnghttp2 -lpthread -lm
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
@@ -23,37 +27,44 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-# Pure modules: no libbpf, sqlite or curl headers; unit-tested alone.
-PURE_SRCS := user/buf.c user/call.c user/http1.c user/decode.c user/sse.c user/redact.c \
-	user/cost.c user/verdict.c user/dnsmsg.c $(sort $(wildcard user/provider*.c)) \
-	user/pushfmt.c user/otlp.c user/h2.c
-APP_SRCS := user/main.c user/loader.c user/event.c user/conn.c user/conn_h2.c user/store.c \
-	user/cli.c user/util.c user/net.c user/dns.c user/proc.c \
-	user/push.c user/push_ch.c user/push_otlp.c user/push_json.c user/config.c user/listen.c
+# The rooms of user/ (see README "Layout"). proto/ and llm/ are pure, like
+# the small helpers and formats listed with them: no libbpf, sqlite or curl.
+PURE_SRCS := $(sort $(wildcard user/proto/*.c user/llm/*.c)) user/base/buf.c \
+	user/db/rows.c user/push/pushfmt.c user/push/otlp.c
+SRCS := $(sort $(wildcard user/*.c user/*/*.c))
+APP_SRCS := $(filter-out $(PURE_SRCS),$(SRCS))
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 SKELS := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
-OBJS := $(patsubst user/%.c,$(OUT)/obj/%.o,$(PURE_SRCS) $(APP_SRCS))
+OBJS := $(patsubst user/%.c,$(OUT)/obj/%.o,$(SRCS))
 
-DEB_PKGS := clang-16 llvm-16 libclang-rt-16-dev bpftool libbpf-dev libelf-dev zlib1g-dev \
-	libsqlite3-dev sqlite3 libcurl4-openssl-dev libssl-dev libbrotli-dev \
-	libzstd-dev zstd libjansson-dev libnghttp2-dev libmicrohttpd-dev pkg-config make gcc openssl iproute2 \
-	util-linux ca-certificates clickhouse-server clickhouse-client
+# Debian packages: to build (header or command -> package), to run, to test.
+BUILD_NEEDS := cmd:$(CLANG):clang-16 cmd:$(BPFTOOL):bpftool cmd:$(CC):gcc \
+	hdr:bpf/libbpf.h:libbpf-dev hdr:gelf.h:libelf-dev hdr:zlib.h:zlib1g-dev \
+	hdr:sqlite3.h:libsqlite3-dev hdr:jansson.h:libjansson-dev hdr:brotli/decode.h:libbrotli-dev \
+	hdr:zstd.h:libzstd-dev hdr:curl/curl.h:libcurl4-openssl-dev hdr:microhttpd.h:libmicrohttpd-dev \
+	hdr:nghttp2/nghttp2.h:libnghttp2-dev
+BUILD_PKGS := clang-16 bpftool libbpf-dev libelf-dev zlib1g-dev libsqlite3-dev libjansson-dev \
+	libbrotli-dev libzstd-dev libcurl4-openssl-dev libmicrohttpd-dev libnghttp2-dev pkg-config make gcc
+RUN_PKGS := ca-certificates
+TEST_PKGS := llvm-16 libclang-rt-16-dev sqlite3 libssl-dev openssl iproute2 util-linux zstd \
+	clickhouse-server clickhouse-client
 # Tools wanted as commands: installed from Debian only when the command is
 # missing (a machine may carry its own node/npm/python3, which Debian's
 # packages would conflict with).
-CMD_PKGS := node:nodejs npm:npm curl:curl python3:python3
+TEST_CMDS := node:nodejs npm:npm curl:curl python3:python3
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps test unit e2e fuzz fuzz-smoke bench install vmlinux clean
+.PHONY: all deps test-deps test unit e2e fuzz fuzz-smoke bench install vmlinux clean check-deps
 
 all: $(OUT)/llmtap
 
-# Installs what is missing, nothing else (idempotent; apt-get update only when needed).
-deps:
-	$(Q)missing=$$(for p in $(DEB_PKGS); do \
+# apt_install PKGS CMDS: install the packages not installed and the packages of
+# the commands not found (idempotent; apt-get update only when needed).
+define apt_install
+	$(Q)missing=$$(for p in $(1); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
-	done; for cp in $(CMD_PKGS); do \
+	done; for cp in $(2); do \
 		command -v $${cp%%:*} >/dev/null 2>&1 || echo $${cp#*:}; \
 	done); \
 	if [ -n "$$missing" ]; then \
@@ -61,60 +72,101 @@ deps:
 		export DEBIAN_FRONTEND=noninteractive; \
 		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
 	fi
-	$(Q)[ -f $(OUT)/.deps-ok ] || { mkdir -p $(OUT) && touch $(OUT)/.deps-ok; }
+endef
 
-$(OUT)/.deps-ok:
-	$(Q)$(MAKE) --no-print-directory deps
+# What building and running llmtap needs (root: apt-get).
+deps:
+	$(call apt_install,$(BUILD_PKGS) $(RUN_PKGS),)
 
-$(OUT)/obj $(OUT)/bpf $(OUT)/san:
-	$(Q)mkdir -p $@
+# What only the tests need, on top of deps.
+test-deps: deps
+	$(call apt_install,$(TEST_PKGS),$(TEST_CMDS))
+
+# Says which package is missing instead of failing deep in a compile.
+check-deps:
+	$(Q)rc=0; for n in $(BUILD_NEEDS); do \
+		kind=$${n%%:*}; rest=$${n#*:}; what=$${rest%:*}; pkg=$${rest##*:}; \
+		if [ $$kind = cmd ]; then command -v $$what >/dev/null 2>&1 && continue; \
+		else echo "#include <$$what>" | $(CC) -E -x c - >/dev/null 2>&1 && continue; fi; \
+		echo "llmtap build: missing $$what (Debian package $$pkg)"; rc=1; \
+	done; \
+	[ $$rc = 0 ] || { echo "llmtap build: 'make deps' (as root) installs what is missing"; exit 1; }
+
+$(OUT)/.build-deps:
+	$(Q)$(MAKE) --no-print-directory check-deps
+	$(Q)mkdir -p $(OUT) && touch $@
 
 # vmlinux.h is pinned; regenerate only on request.
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h
 
-$(OUT)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.bpf.h) include/events.h vmlinux/$(ARCH)/vmlinux.h | $(OUT)/bpf $(OUT)/.deps-ok
+$(OUT)/bpf/%.bpf.o: bpf/%.bpf.c | $(OUT)/.build-deps
 	$(call msg,BPF,$@)
-	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror $(DEPFLAGS) \
 		-Iinclude -Ivmlinux/$(ARCH) -c $< -o $@
 
 $(OUT)/%.skel.h: $(OUT)/bpf/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
-$(OUT)/obj/%.o: user/%.c $(wildcard user/*.h) include/events.h $(SKELS) | $(OUT)/obj $(OUT)/.deps-ok
+# Only capture/ includes the skeletons; -MMD records which ones each object uses.
+$(filter $(OUT)/obj/capture/%,$(OBJS)): | $(SKELS)
+
+$(OUT)/obj/%.o: user/%.c | $(OUT)/.build-deps
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(LT_CPPFLAGS) $(WARN) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(OUT)/llmtap: $(OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # ---- tests -------------------------------------------------------------
 
+# Unit tests: every module is compiled once with the sanitizers; a test links
+# its own object, the pure modules (an archive: only what it uses is pulled
+# in) and the impure modules it names below.
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(addprefix $(OUT)/san/,$(UNIT_TESTS))
 UNIT_LIBS := -ljansson -lz -lbrotlidec -lbrotlienc -lzstd -lnghttp2 -lm
+SAN_PURE := $(OUT)/san/libpure.a
+san_obj = $(patsubst user/%.c,$(OUT)/san/obj/%.o,$(1))
 
 # Tests of modules that are not pure (they read /proc, use util.c's clocks
 # and ids) link those modules too, and are tested the same way.
-TEST_EXTRA_conn := user/conn.c user/conn_h2.c user/util.c user/net.c
-TEST_EXTRA_dns := user/dns.c user/util.c
-TEST_EXTRA_proc := user/proc.c user/util.c
+TEST_EXTRA_conn := user/track/conn.c user/track/conn_h2.c user/base/util.c user/track/net.c
+TEST_EXTRA_dns := user/track/dns.c user/base/util.c
+TEST_EXTRA_proc := user/track/proc.c user/base/util.c
+
+$(OUT)/san/obj/%.o: user/%.c | $(OUT)/.build-deps
+	$(call msg,SAN-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O1 -g $(WARN) $(SAN) $(LT_CPPFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(OUT)/san/tests/%.o: tests/unit/%.c | $(OUT)/.build-deps
+	$(call msg,SAN-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O1 -g $(WARN) $(SAN) $(LT_CPPFLAGS) -Itests/unit $(DEPFLAGS) -c $< -o $@
+
+$(SAN_PURE): $(call san_obj,$(PURE_SRCS))
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 .SECONDEXPANSION:
-$(OUT)/san/test_%: tests/unit/test_%.c $(PURE_SRCS) $$(TEST_EXTRA_$$*) $(wildcard user/*.h) tests/unit/harness.h | $(OUT)/san $(OUT)/.deps-ok
-	$(call msg,TEST-CC,$@)
-	$(Q)$(CC) -O1 -g $(WARN) $(SAN) -D_GNU_SOURCE -Iinclude -Iuser -Itests/unit $< $(PURE_SRCS) $(TEST_EXTRA_$*) $(UNIT_LIBS) -o $@
+$(OUT)/san/test_%: $(OUT)/san/tests/test_%.o $$(call san_obj,$$(TEST_EXTRA_$$*)) $(SAN_PURE)
+	$(call msg,TEST-LD,$@)
+	$(Q)$(CC) $(SAN) $^ $(UNIT_LIBS) -o $@
 
 unit: $(UNIT_BINS)
 	$(Q)tests/run-unit.sh $(UNIT_BINS)
 
+# Fuzzers: built with the warnings, and a sanitizer report is a crash.
 FUZZERS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
-$(OUT)/fuzz/%: tests/fuzz/%.c $(PURE_SRCS) $(wildcard user/*.h) | $(OUT)/.deps-ok
-	$(Q)mkdir -p $(OUT)/fuzz
+$(OUT)/fuzz/%: tests/fuzz/%.c $(PURE_SRCS) $(wildcard user/*/*.h) | $(OUT)/.build-deps
+	$(Q)mkdir -p $(@D)
 	$(call msg,FUZZ-CC,$@)
-	$(Q)$(FUZZ_CC) -O1 -g -fsanitize=fuzzer,address,undefined -Iuser $< $(PURE_SRCS) $(UNIT_LIBS) -o $@
+	$(Q)$(FUZZ_CC) -O1 -g $(WARN) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		$(LT_CPPFLAGS) $< $(PURE_SRCS) $(UNIT_LIBS) -o $@
 
 FUZZ_SECONDS ?= 300
 fuzz: $(addprefix $(OUT)/fuzz/,$(FUZZERS))
@@ -129,8 +181,7 @@ e2e: $(OUT)/llmtap
 	$(Q)LLMTAP=$(OUT)/llmtap python3 tests/e2e/run.py
 
 # Everything; the last line is "N passed, N failed" summed over all suites.
-test: $(OUT)/.deps-ok
-	$(Q)$(MAKE) --no-print-directory deps
+test: test-deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tests/run-all.sh
 
@@ -145,3 +196,5 @@ install: $(OUT)/llmtap
 
 clean:
 	rm -rf $(OUT)
+
+-include $(shell find $(OUT) -name '*.d' 2>/dev/null)

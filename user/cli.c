@@ -11,9 +11,9 @@
 #include <time.h>
 
 #include "config.h"
-#include "push.h"
-#include "store.h"
-#include "util.h"
+#include "push/push.h"
+#include "db/store.h"
+#include "base/util.h"
 
 const char *cli_default_db(void)
 {

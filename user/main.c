@@ -11,17 +11,17 @@
 
 #include "cli.h"
 #include "config.h"
-#include "conn.h"
-#include "dns.h"
-#include "event.h"
+#include "track/conn.h"
+#include "track/dns.h"
+#include "capture/event.h"
 #include "events.h"
-#include "listen.h"
-#include "loader.h"
-#include "net.h"
-#include "proc.h"
-#include "push.h"
-#include "store.h"
-#include "util.h"
+#include "serve/listen.h"
+#include "capture/loader.h"
+#include "track/net.h"
+#include "track/proc.h"
+#include "push/push.h"
+#include "db/store.h"
+#include "base/util.h"
 
 #define MAX_FILTERS 64
 #define RESCAN_MAX 1024

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "decode.h"
+#include "proto/decode.h"
 
 /* Decodes d[0..cut) and d[cut..n) into out under a 1 MiB cap; returns the first error or finish result. */
 static int run(enum decode_enc enc, const uint8_t *d, size_t n, size_t cut, struct buf *out)

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "h2.h"
+#include "proto/h2.h"
 
 struct tally { size_t heads, fields, namebytes, body, ends, resets, goaways; };
 

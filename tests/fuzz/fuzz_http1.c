@@ -2,7 +2,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "http1.h"
+#include "proto/http1.h"
 
 struct tally { size_t heads, body, dones; };
 

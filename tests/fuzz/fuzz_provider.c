@@ -2,7 +2,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "provider.h"
+#include "llm/provider.h"
 
 /* The first input byte picks an endpoint; the rest is the response body
  * (also offered as the request body, so body-shape detection is fuzzed). */

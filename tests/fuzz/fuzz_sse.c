@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "sse.h"
+#include "proto/sse.h"
 
 /* A running hash of every event, so the two feeding orders can be compared. */
 static void hash_event(void *ud, const struct sse_event *ev)

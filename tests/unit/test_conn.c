@@ -4,8 +4,8 @@
 
 #include <nghttp2/nghttp2.h>
 
-#include "conn.h"
-#include "h2.h"
+#include "track/conn.h"
+#include "proto/h2.h"
 #include "harness.h"
 
 #define MS 1000000ull

@@ -3,9 +3,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "cost.h"
+#include "llm/cost.h"
 #include "harness.h"
-#include "provider.h"
+#include "llm/provider.h"
 
 #define N TOKENS_NONE
 

@@ -7,8 +7,8 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#include "buf.h"
-#include "decode.h"
+#include "base/buf.h"
+#include "proto/decode.h"
 #include "harness.h"
 
 #define NOLIMIT ((size_t)-1)

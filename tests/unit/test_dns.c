@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "dns.h"
+#include "track/dns.h"
 #include "harness.h"
 
 #define MS 1000000ull

@@ -8,7 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "dnsmsg.h"
+#include "proto/dnsmsg.h"
 #include "harness.h"
 
 /* ---- a tiny message builder ------------------------------------------------ */

@@ -4,7 +4,7 @@
 
 #include <nghttp2/nghttp2.h>
 
-#include "h2.h"
+#include "proto/h2.h"
 #include "harness.h"
 
 /* ---- building frames ---- */

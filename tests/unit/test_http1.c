@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
+#include "base/buf.h"
 #include "harness.h"
-#include "http1.h"
+#include "proto/http1.h"
 
 #define MAX_MSGS 64
 

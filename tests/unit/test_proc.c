@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "harness.h"
-#include "proc.h"
+#include "track/proc.h"
 
 /* pids no live process has (above the kernel's pid_max limit): nothing comes from /proc */
 #define PID_A 0x7ffffff0u

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "provider.h"
+#include "llm/provider.h"
 
 #define FIXTURES "tests/unit/fixtures/"
 #define N TOKENS_NONE

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "harness.h"
-#include "redact.h"
+#include "llm/redact.h"
 
 /* Header names: exact credentials, substrings, and look-alikes that are not. */
 static void test_headers(void)

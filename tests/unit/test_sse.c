@@ -5,9 +5,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "buf.h"
+#include "base/buf.h"
 #include "harness.h"
-#include "sse.h"
+#include "proto/sse.h"
 
 /* Events serialised as "event|id|data|end_offset\n" (a NUL in data as "\0"). */
 static void record(void *ud, const struct sse_event *ev)

@@ -1,6 +1,6 @@
 /* test_verdict.c -- the latency verdict rule on hand-made splits. */
 #include "harness.h"
-#include "verdict.h"
+#include "llm/verdict.h"
 
 #define V(...) verdict_of(&(struct latency_split){ __VA_ARGS__ })
 

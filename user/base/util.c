@@ -1,0 +1,163 @@
+/* util.c -- small helpers for the daemon side: clocks, ids, logging, /proc lookups. */
+#include "base/util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+int verbose;
+
+void log_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("llmtap: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+void log_debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!verbose)
+		return;
+	va_start(ap, fmt);
+	fputs("llmtap: debug: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+uint64_t mono_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
+}
+
+uint64_t real_ns(void)
+{
+	return clock_ns(CLOCK_REALTIME);
+}
+
+uint64_t mono_to_epoch_ns(uint64_t mono)
+{
+	/* The offset is re-read each time: it moves when the wall clock is set. */
+	return mono + (real_ns() - mono_ns());
+}
+
+void uuid7(char out[37])
+{
+	uint8_t b[16];
+	uint64_t ms = real_ns() / 1000000;
+	int i, o = 0;
+
+	if (getrandom(b, sizeof(b), 0) != sizeof(b)) {
+		/* getrandom on Linux >= 3.17 does not fail for 16 bytes; stay unique anyway */
+		uint64_t x = mono_ns() ^ ((uint64_t)getpid() << 32);
+
+		memcpy(b, &x, 8);
+		memcpy(b + 8, &x, 8);
+	}
+	for (i = 0; i < 6; i++)
+		b[i] = ms >> (40 - 8 * i);
+	b[6] = (b[6] & 0x0f) | 0x70;	/* version 7 */
+	b[8] = (b[8] & 0x3f) | 0x80;	/* RFC 4122 variant */
+	for (i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[o++] = '-';
+		o += sprintf(out + o, "%02x", b[i]);
+	}
+	out[o] = 0;
+}
+
+void proc_exe(pid_t pid, char *out, size_t size)
+{
+	char path[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	n = readlink(path, out, size - 1);
+	out[n > 0 ? n : 0] = 0;
+}
+
+int proc_alive(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	int alive = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (fgets(buf, sizeof(buf), f)) {
+		p = strrchr(buf, ')');
+		alive = p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+	}
+	fclose(f);
+	return alive;
+}
+
+int parse_duration(const char *s, double *secs)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || v < 0)
+		return -1;
+	switch (*end) {
+	case 0: case 's': break;
+	case 'm': v *= 60; break;
+	case 'h': v *= 3600; break;
+	case 'd': v *= 86400; break;
+	default: return -1;
+	}
+	if (*end && end[1])
+		return -1;
+	*secs = v;
+	return 0;
+}
+
+int parse_size(const char *s, uint64_t *bytes)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	switch (toupper((unsigned char)*end)) {
+	case 0: break;
+	case 'K': v <<= 10; break;
+	case 'M': v <<= 20; break;
+	case 'G': v <<= 30; break;
+	default: return -1;
+	}
+	if (*end && end[1] && !(toupper((unsigned char)end[1]) == 'B' && !end[2]) &&
+	    !(toupper((unsigned char)end[1]) == 'I' && toupper((unsigned char)end[2]) == 'B' && !end[3]))
+		return -1;
+	*bytes = v;
+	return 0;
+}

@@ -1,0 +1,601 @@
+/* store.c -- SQLite storage: schema, migrations, batched writes of every table's rows. */
+#include "db/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "track/dns.h"
+#include "track/net.h"
+#include "track/proc.h"
+#include "base/util.h"
+
+#define STORE_QUEUE_MAX 100000	/* rows kept while the disk refuses writes */
+
+/* Rows of one table waiting for the next flush (one transaction for all). */
+struct rowq {
+	sqlite3_stmt *insert;
+	void **rows;
+	size_t n, cap;
+};
+
+enum { Q_CALLS, Q_CONNS, Q_DNS, Q_PROCS, Q_CPUS, Q_MAX };
+
+struct store {
+	sqlite3 *db;
+	struct rowq q[Q_MAX];
+	unsigned long long written;
+};
+
+/* Version 1: the llm_calls table of CONTRACT.md. */
+static const char schema_v1[] =
+	"CREATE TABLE IF NOT EXISTS llm_calls ("
+	" id TEXT PRIMARY KEY, pid INTEGER, tid INTEGER, comm TEXT, exe TEXT,"
+	" provider TEXT, operation TEXT, model TEXT, host TEXT, method TEXT, path TEXT,"
+	" status INTEGER, stream INTEGER, input_tokens INTEGER, output_tokens INTEGER,"
+	" cache_read_tokens INTEGER, cache_write_tokens INTEGER, reasoning_tokens INTEGER,"
+	" cost_usd REAL, finish_reason TEXT, response_text TEXT, start_ns INTEGER,"
+	" duration_ms REAL, ttfb_ms REAL, ttft_ms REAL, dns_ms REAL, connect_ms REAL,"
+	" tls_ms REAL, conn_reused INTEGER, request_bytes INTEGER, response_bytes INTEGER,"
+	" request_headers TEXT, response_headers TEXT, request_body TEXT,"
+	" response_body TEXT, error TEXT);"
+	"CREATE INDEX IF NOT EXISTS llm_calls_start ON llm_calls(start_ns);"
+	"CREATE INDEX IF NOT EXISTS llm_calls_pid ON llm_calls(pid);";
+
+/* Version 2: the latency split per call, and the connections table. */
+static const char schema_v2[] =
+	"ALTER TABLE llm_calls ADD COLUMN conn_id TEXT;"
+	"ALTER TABLE llm_calls ADD COLUMN upload_ms REAL;"
+	"ALTER TABLE llm_calls ADD COLUMN wait_ms REAL;"
+	"ALTER TABLE llm_calls ADD COLUMN client_ms REAL;"
+	"ALTER TABLE llm_calls ADD COLUMN tokens_per_s REAL;"
+	"ALTER TABLE llm_calls ADD COLUMN verdict TEXT;"
+	"CREATE TABLE IF NOT EXISTS connections ("
+	" id TEXT PRIMARY KEY, pid INTEGER, tid INTEGER, comm TEXT,"
+	" saddr TEXT, sport INTEGER, daddr TEXT, dport INTEGER,"
+	" start_ns INTEGER, connect_ms REAL, connect_error TEXT, dns_ms REAL, dns_name TEXT,"
+	" tls_ms REAL, retransmits INTEGER, resets_rx INTEGER, resets_tx INTEGER,"
+	" bytes_sent INTEGER, bytes_received INTEGER, close_ns INTEGER, duration_ms REAL,"
+	" llm_calls INTEGER);"
+	"CREATE INDEX IF NOT EXISTS connections_start ON connections(start_ns);";
+
+/* DNS lookups: getaddrinfo() results and UDP query/response pairs (dns.c). */
+static const char schema_dns[] =
+	"CREATE TABLE IF NOT EXISTS dns_lookups ("
+	" id TEXT PRIMARY KEY, pid INTEGER, tid INTEGER, comm TEXT, name TEXT, qtype TEXT,"
+	" addrs TEXT, rcode INTEGER, result TEXT, source TEXT, start_ns INTEGER,"
+	" latency_ms REAL, server TEXT);"
+	"CREATE INDEX IF NOT EXISTS dns_lookups_start ON dns_lookups(start_ns);"
+	"CREATE INDEX IF NOT EXISTS dns_lookups_pid ON dns_lookups(pid);";
+
+/* Processes and their CPU use (proc.c); README "Processes and CPU". */
+static const char schema_proc[] =
+	"CREATE TABLE IF NOT EXISTS processes ("
+	" id TEXT PRIMARY KEY, pid INTEGER, ppid INTEGER, uid INTEGER, comm TEXT, exe TEXT,"
+	" argv TEXT, start_ns INTEGER, exec_ns INTEGER, exit_ns INTEGER, exit_code INTEGER,"
+	" exit_signal INTEGER, oom_killed INTEGER, cpu_ms REAL, runq_ms REAL, switches INTEGER,"
+	" preempts INTEGER, cpu_since_ns INTEGER, updated_ns INTEGER);"
+	"CREATE INDEX IF NOT EXISTS processes_pid ON processes(pid, start_ns);"
+	"CREATE TABLE IF NOT EXISTS cpu_samples ("
+	" ts_ns INTEGER, interval_ms REAL, pid INTEGER, comm TEXT, cpu_ms REAL, runq_ms REAL,"
+	" switches INTEGER, preempts INTEGER, threads INTEGER, top_tid INTEGER,"
+	" top_tid_cpu_ms REAL, process_id TEXT);"
+	"CREATE INDEX IF NOT EXISTS cpu_samples_ts ON cpu_samples(ts_ns);"
+	"CREATE INDEX IF NOT EXISTS cpu_samples_pid ON cpu_samples(pid, ts_ns);";
+
+/* The push outbox (push.c): per target and table, the rowid delivered up to,
+ * the batch in flight, and the target's last success and error. */
+static const char schema_push[] =
+	"CREATE TABLE IF NOT EXISTS push_state ("
+	" target TEXT NOT NULL, tbl TEXT NOT NULL, last_rowid INTEGER NOT NULL DEFAULT 0,"
+	" inflight_rowid INTEGER, inflight_id TEXT, pushed_rows INTEGER NOT NULL DEFAULT 0,"
+	" dropped_rows INTEGER NOT NULL DEFAULT 0, backlog INTEGER, last_attempt_ns INTEGER,"
+	" last_success_ns INTEGER, last_error TEXT, last_error_ns INTEGER,"
+	" PRIMARY KEY (target, tbl));";
+
+static const char *const migrations[] = { schema_v1, schema_v2, schema_dns, schema_proc, schema_push };
+
+static const char insert_sql[] =
+	"INSERT OR REPLACE INTO llm_calls (id, pid, tid, comm, exe, provider, operation, model,"
+	" host, method, path, status, stream, input_tokens, output_tokens, cache_read_tokens,"
+	" cache_write_tokens, reasoning_tokens, cost_usd, finish_reason, response_text,"
+	" start_ns, duration_ms, ttfb_ms, ttft_ms, dns_ms, connect_ms, tls_ms, conn_reused,"
+	" request_bytes, response_bytes, request_headers, response_headers, request_body,"
+	" response_body, error, conn_id, upload_ms, client_ms, tokens_per_s, verdict, wait_ms)"
+	" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+	"?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+
+static const char conn_insert_sql[] =
+	"INSERT OR REPLACE INTO connections (id, pid, tid, comm, saddr, sport, daddr, dport,"
+	" start_ns, connect_ms, connect_error, dns_ms, dns_name, tls_ms, retransmits, resets_rx,"
+	" resets_tx, bytes_sent, bytes_received, close_ns, duration_ms, llm_calls)"
+	" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+
+static const char dns_insert_sql[] =
+	"INSERT OR REPLACE INTO dns_lookups (id, pid, tid, comm, name, qtype, addrs, rcode,"
+	" result, source, start_ns, latency_ms, server) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)";
+
+static const char proc_insert_sql[] =
+	"INSERT OR REPLACE INTO processes (id, pid, ppid, uid, comm, exe, argv, start_ns, exec_ns,"
+	" exit_ns, exit_code, exit_signal, oom_killed, cpu_ms, runq_ms, switches, preempts,"
+	" cpu_since_ns, updated_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+
+static const char cpu_insert_sql[] =
+	"INSERT INTO cpu_samples (ts_ns, interval_ms, pid, comm, cpu_ms, runq_ms, switches,"
+	" preempts, threads, top_tid, top_tid_cpu_ms, process_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)";
+
+/* Create the file (0600) and its directory (0700) when missing. */
+static int store_create_file(const char *path)
+{
+	char *dup = strdup(path), *dir;
+	struct stat st;
+	int fd, rc = 0;
+
+	if (!dup)
+		return -1;
+	dir = dirname(dup);
+	if (stat(dir, &st) && mkdir(dir, 0700) && errno != EEXIST) {
+		log_warn("cannot create directory %s: %s", dir, strerror(errno));
+		rc = -1;
+		goto out_free;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		log_warn("cannot open database %s: %s", path, strerror(errno));
+		rc = -1;
+		goto out_free;
+	}
+	close(fd);
+out_free:
+	free(dup);
+	return rc;
+}
+
+static int exec_sql(sqlite3 *db, const char *sql)
+{
+	char *err = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) == SQLITE_OK)
+		return 0;
+	log_warn("database: %s", err ? err : sqlite3_errmsg(db));
+	sqlite3_free(err);
+	return -1;
+}
+
+/* Bring the schema to the newest version, one transaction per step. */
+static int store_migrate(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int version = 0;
+	size_t v;
+	char sql[64];
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	for (v = version; v < sizeof(migrations) / sizeof(migrations[0]); v++) {
+		snprintf(sql, sizeof(sql), "PRAGMA user_version=%zu;", v + 1);
+		if (exec_sql(db, "BEGIN IMMEDIATE") || exec_sql(db, migrations[v]) ||
+		    exec_sql(db, sql) || exec_sql(db, "COMMIT")) {
+			exec_sql(db, "ROLLBACK");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static void bind_int(sqlite3_stmt *st, int i, int64_t v)
+{
+	if (v == CALL_NULL_INT)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_int64(st, i, v);
+}
+
+static void bind_real(sqlite3_stmt *st, int i, double v)
+{
+	if (v < 0)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_double(st, i, v);
+}
+
+static void bind_call(sqlite3_stmt *st, const void *row)
+{
+	const struct call_row *r = row;
+	int i = 1;
+
+	bind_text(st, i++, r->id);
+	bind_int(st, i++, r->pid);
+	bind_int(st, i++, r->tid);
+	bind_text(st, i++, r->comm);
+	bind_text(st, i++, r->exe);
+	bind_text(st, i++, r->provider);
+	bind_text(st, i++, r->operation);
+	bind_text(st, i++, r->model);
+	bind_text(st, i++, r->host);
+	bind_text(st, i++, r->method);
+	bind_text(st, i++, r->path);
+	bind_int(st, i++, r->status);
+	bind_int(st, i++, r->stream);
+	bind_int(st, i++, r->input_tokens);
+	bind_int(st, i++, r->output_tokens);
+	bind_int(st, i++, r->cache_read_tokens);
+	bind_int(st, i++, r->cache_write_tokens);
+	bind_int(st, i++, r->reasoning_tokens);
+	bind_real(st, i++, r->cost_usd);
+	bind_text(st, i++, r->finish_reason);
+	bind_text(st, i++, r->response_text);
+	bind_int(st, i++, r->start_ns);
+	bind_real(st, i++, r->duration_ms);
+	bind_real(st, i++, r->ttfb_ms);
+	bind_real(st, i++, r->ttft_ms);
+	bind_real(st, i++, r->dns_ms);
+	bind_real(st, i++, r->connect_ms);
+	bind_real(st, i++, r->tls_ms);
+	bind_int(st, i++, r->conn_reused);
+	bind_int(st, i++, r->request_bytes);
+	bind_int(st, i++, r->response_bytes);
+	bind_text(st, i++, r->request_headers);
+	bind_text(st, i++, r->response_headers);
+	bind_text(st, i++, r->request_body);
+	bind_text(st, i++, r->response_body);
+	bind_text(st, i++, r->error);
+	bind_text(st, i++, r->conn_id[0] ? r->conn_id : NULL);
+	bind_real(st, i++, r->upload_ms);
+	bind_real(st, i++, r->client_ms);
+	bind_real(st, i++, r->tokens_per_s);
+	bind_text(st, i++, r->verdict);
+	bind_real(st, i++, r->wait_ms);
+}
+
+static void bind_connection(sqlite3_stmt *st, const void *row)
+{
+	const struct conn_row *r = row;
+	int i = 1;
+
+	bind_text(st, i++, r->id);
+	bind_int(st, i++, r->pid);
+	bind_int(st, i++, r->tid);
+	bind_text(st, i++, r->comm);
+	bind_text(st, i++, r->saddr);
+	bind_int(st, i++, r->sport);
+	bind_text(st, i++, r->daddr);
+	bind_int(st, i++, r->dport);
+	bind_int(st, i++, r->start_ns);
+	bind_real(st, i++, r->connect_ms);
+	bind_text(st, i++, r->connect_error);
+	bind_real(st, i++, r->dns_ms);
+	bind_text(st, i++, r->dns_name);
+	bind_real(st, i++, r->tls_ms);
+	bind_int(st, i++, r->retransmits);
+	bind_int(st, i++, r->resets_rx);
+	bind_int(st, i++, r->resets_tx);
+	bind_int(st, i++, r->bytes_sent);
+	bind_int(st, i++, r->bytes_received);
+	bind_int(st, i++, r->close_ns);
+	bind_real(st, i++, r->duration_ms);
+	bind_int(st, i++, r->llm_calls);
+}
+
+static void bind_dns(sqlite3_stmt *st, const void *row)
+{
+	const struct dns_row *r = row;
+	int i = 1;
+
+	bind_text(st, i++, r->id);
+	bind_int(st, i++, r->pid);
+	bind_int(st, i++, r->tid);
+	bind_text(st, i++, r->comm);
+	bind_text(st, i++, r->name);
+	bind_text(st, i++, r->qtype);
+	bind_text(st, i++, r->addrs);
+	bind_int(st, i++, r->rcode);
+	bind_text(st, i++, r->result);
+	bind_text(st, i++, r->source);
+	bind_int(st, i++, r->start_ns);
+	bind_real(st, i++, r->latency_ms);
+	bind_text(st, i++, r->server[0] ? r->server : NULL);
+}
+
+static void bind_process(sqlite3_stmt *st, const void *row)
+{
+	const struct proc_row *r = row;
+	int i = 1;
+
+	bind_text(st, i++, r->id);
+	bind_int(st, i++, r->pid);
+	bind_int(st, i++, r->ppid);
+	bind_int(st, i++, r->uid);
+	bind_text(st, i++, r->comm[0] ? r->comm : NULL);
+	bind_text(st, i++, r->exe);
+	bind_text(st, i++, r->argv);
+	bind_int(st, i++, r->start_ns);
+	bind_int(st, i++, r->exec_ns);
+	bind_int(st, i++, r->exit_ns);
+	bind_int(st, i++, r->exit_code);
+	bind_int(st, i++, r->exit_signal);
+	bind_int(st, i++, r->oom_killed);
+	bind_real(st, i++, r->cpu_ms);
+	bind_real(st, i++, r->runq_ms);
+	bind_int(st, i++, r->switches);
+	bind_int(st, i++, r->preempts);
+	bind_int(st, i++, r->cpu_since_ns);
+	bind_int(st, i++, r->updated_ns);
+}
+
+static void bind_cpu_sample(sqlite3_stmt *st, const void *row)
+{
+	const struct cpu_sample_row *r = row;
+	int i = 1;
+
+	bind_int(st, i++, r->ts_ns);
+	bind_real(st, i++, r->interval_ms);
+	bind_int(st, i++, r->pid);
+	bind_text(st, i++, r->comm[0] ? r->comm : NULL);
+	bind_real(st, i++, r->cpu_ms);
+	bind_real(st, i++, r->runq_ms);
+	bind_int(st, i++, r->switches);
+	bind_int(st, i++, r->preempts);
+	bind_int(st, i++, r->threads);
+	bind_int(st, i++, r->top_tid);
+	bind_real(st, i++, r->top_tid_cpu_ms);
+	bind_text(st, i++, r->process_id[0] ? r->process_id : NULL);
+}
+
+static void free_call(void *r)
+{
+	call_row_free(r);
+}
+
+static void free_connection(void *r)
+{
+	conn_row_free(r);
+}
+
+static void free_dns(void *r)
+{
+	dns_row_free(r);
+}
+
+/* Process rows are the store's own copies (proc.c keeps its rows). */
+static void free_process(void *row)
+{
+	struct proc_row *r = row;
+
+	free((char *)r->exe);
+	free((char *)r->argv);
+	free(r);
+}
+
+/* What each queue writes: its table, statement, how a row binds and is freed. */
+static const struct rowq_kind {
+	const char *table;
+	const char *sql;
+	void (*bind)(sqlite3_stmt *st, const void *row);
+	void (*free_row)(void *row);
+} kinds[Q_MAX] = {
+	[Q_CALLS] = { "llm_calls", insert_sql, bind_call, free_call },
+	[Q_CONNS] = { "connections", conn_insert_sql, bind_connection, free_connection },
+	[Q_DNS] = { "dns_lookups", dns_insert_sql, bind_dns, free_dns },
+	[Q_PROCS] = { "processes", proc_insert_sql, bind_process, free_process },
+	[Q_CPUS] = { "cpu_samples", cpu_insert_sql, bind_cpu_sample, free },
+};
+
+/* Queue row for table k; the store owns it from here (freed when it cannot
+ * be queued: the disk has refused writes for STORE_QUEUE_MAX rows). */
+static void rowq_push(struct store *s, int k, void *row)
+{
+	struct rowq *q = &s->q[k];
+
+	if (q->n == q->cap) {
+		size_t cap = q->cap ? 2 * q->cap : 64;
+		void **rows;
+
+		if (cap > STORE_QUEUE_MAX || !(rows = realloc(q->rows, cap * sizeof(*rows)))) {
+			log_warn("database: write queue full, dropping a row of %s", kinds[k].table);
+			kinds[k].free_row(row);
+			return;
+		}
+		q->rows = rows;
+		q->cap = cap;
+	}
+	q->rows[q->n++] = row;
+}
+
+/* Free the queued rows of every table. */
+static void rowq_clear(struct store *s)
+{
+	size_t i;
+	int k;
+
+	for (k = 0; k < Q_MAX; k++) {
+		for (i = 0; i < s->q[k].n; i++)
+			kinds[k].free_row(s->q[k].rows[i]);
+		s->q[k].n = 0;
+	}
+}
+
+void store_add(struct store *s, struct call_row *r)
+{
+	rowq_push(s, Q_CALLS, r);
+}
+
+void store_add_connection(struct store *s, struct conn_row *r)
+{
+	rowq_push(s, Q_CONNS, r);
+}
+
+void store_add_dns(struct store *s, struct dns_row *r)
+{
+	rowq_push(s, Q_DNS, r);
+}
+
+void store_add_process(struct store *s, const struct proc_row *r)
+{
+	struct proc_row *c = malloc(sizeof(*c));
+
+	if (!c)
+		return;
+	*c = *r;
+	c->exe = r->exe ? strdup(r->exe) : NULL;
+	c->argv = r->argv ? strdup(r->argv) : NULL;
+	rowq_push(s, Q_PROCS, c);
+}
+
+void store_add_cpu_sample(struct store *s, const struct cpu_sample_row *r)
+{
+	struct cpu_sample_row *c = malloc(sizeof(*c));
+
+	if (!c)
+		return;
+	*c = *r;
+	rowq_push(s, Q_CPUS, c);
+}
+
+size_t store_pending(const struct store *s)
+{
+	size_t n = 0;
+	int k;
+
+	for (k = 0; k < Q_MAX; k++)
+		n += s->q[k].n;
+	return n;
+}
+
+/* Insert one row of table k. Returns 0, -1 (message printed). */
+static int rowq_insert(struct store *s, int k, const void *row)
+{
+	sqlite3_stmt *st = s->q[k].insert;
+	int rc;
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	kinds[k].bind(st, row);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		log_warn("database: insert into %s failed: %s", kinds[k].table, sqlite3_errmsg(s->db));
+		return -1;
+	}
+	return 0;
+}
+
+int store_flush(struct store *s)
+{
+	size_t i;
+	int k, calls = (int)s->q[Q_CALLS].n;
+
+	if (!store_pending(s))
+		return 0;
+	if (exec_sql(s->db, "BEGIN"))
+		return -1;
+	for (k = 0; k < Q_MAX; k++) {
+		for (i = 0; i < s->q[k].n; i++) {
+			if (rowq_insert(s, k, s->q[k].rows[i])) {
+				exec_sql(s->db, "ROLLBACK");
+				return -1;
+			}
+		}
+	}
+	if (exec_sql(s->db, "COMMIT")) {
+		exec_sql(s->db, "ROLLBACK");
+		return -1;
+	}
+	rowq_clear(s);
+	s->written += calls;
+	return calls;
+}
+
+unsigned long long store_written(const struct store *s)
+{
+	return s->written;
+}
+
+void *store_db(struct store *s)
+{
+	return s->db;
+}
+
+
+int store_open(struct store **out, const char *path, int readonly)
+{
+	struct store *s;
+	int k;
+
+	if (!readonly && store_create_file(path))
+		return -1;
+	if (readonly && access(path, R_OK)) {
+		log_warn("cannot open database %s: %s", path, strerror(errno));
+		return -1;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -1;
+	/* Readers open read-write too when they may: a WAL reader needs the -shm. */
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK && readonly) {
+		sqlite3_close(s->db);
+		s->db = NULL;
+		sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY, NULL);
+	}
+	if (!s->db || sqlite3_errcode(s->db) != SQLITE_OK) {
+		log_warn("cannot open database %s: %s", path, sqlite3_errmsg(s->db));
+		goto out_close;
+	}
+	sqlite3_busy_timeout(s->db, 5000);
+	if (readonly) {
+		*out = s;
+		return 0;
+	}
+	if (exec_sql(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;") ||
+	    store_migrate(s->db))
+		goto out_close;
+	for (k = 0; k < Q_MAX; k++) {
+		if (sqlite3_prepare_v2(s->db, kinds[k].sql, -1, &s->q[k].insert, NULL) != SQLITE_OK) {
+			log_warn("database: %s", sqlite3_errmsg(s->db));
+			goto out_close;
+		}
+	}
+	*out = s;
+	return 0;
+
+out_close:
+	for (k = 0; k < Q_MAX; k++)
+		sqlite3_finalize(s->q[k].insert);
+	sqlite3_close(s->db);
+	free(s);
+	return -1;
+}
+
+void store_close(struct store *s)
+{
+	int k;
+
+	if (!s)
+		return;
+	if (s->q[Q_CALLS].insert)
+		store_flush(s);
+	rowq_clear(s);
+	for (k = 0; k < Q_MAX; k++) {
+		sqlite3_finalize(s->q[k].insert);
+		free(s->q[k].rows);
+	}
+	sqlite3_close(s->db);
+	free(s);
+}

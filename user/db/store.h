@@ -1,0 +1,47 @@
+/* store.h -- SQLite storage: schema, migrations, batched writes of call rows. */
+#ifndef LLMTAP_STORE_H
+#define LLMTAP_STORE_H
+
+#include <stddef.h>
+
+#include "db/rows.h"
+
+struct store;
+
+/* Open (creating with modes 0600, and the directory 0700, when missing) the
+ * database at path, in WAL mode, with the schema migrated. Returns 0 and
+ * *out, or -1 with a message printed. */
+int store_open(struct store **out, const char *path, int readonly);
+
+/* Queue a row for the next flush; the store takes ownership. */
+void store_add(struct store *s, struct call_row *r);
+struct conn_row;
+/* Queue a connections row for the next flush; the store takes ownership. */
+void store_add_connection(struct store *s, struct conn_row *r);
+struct dns_row;
+/* Queue a dns_lookups row for the next flush; the store takes ownership. */
+void store_add_dns(struct store *s, struct dns_row *r);
+
+struct proc_row;
+struct cpu_sample_row;
+/* Queue a processes row (insert or replace by id) for the next flush; the
+ * row is copied. */
+void store_add_process(struct store *s, const struct proc_row *r);
+/* Queue a cpu_samples row for the next flush; the row is copied. */
+void store_add_cpu_sample(struct store *s, const struct cpu_sample_row *r);
+
+/* Rows queued and not yet flushed. */
+size_t store_pending(const struct store *s);
+/* Write every queued row in one transaction. Returns rows written or -1
+ * (rows stay queued, message printed, retried at the next flush). */
+int store_flush(struct store *s);
+/* Rows written since open. */
+unsigned long long store_written(const struct store *s);
+
+/* The underlying sqlite3 handle, for read-only queries by the CLI. */
+void *store_db(struct store *s);
+
+/* Flush and close. */
+void store_close(struct store *s);
+
+#endif

@@ -1,0 +1,646 @@
+/* provider.c -- LLM API recognition (host, path, body shape) and the response-parsing driver. */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L	/* strdup, strndup */
+#endif
+#include "llm/provider.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "llm/provider_int.h"
+#include "proto/sse.h"
+
+enum op {
+	OP_NONE,
+	OP_CHAT,
+	OP_COMPLETIONS,
+	OP_EMBEDDINGS,
+	OP_RESPONSES,
+	OP_MESSAGES,
+	OP_GENERATE,
+};
+
+static const char *const op_names[] = {
+	[OP_NONE] = NULL,
+	[OP_CHAT] = "chat",
+	[OP_COMPLETIONS] = "completions",
+	[OP_EMBEDDINGS] = "embeddings",
+	[OP_RESPONSES] = "responses",
+	[OP_MESSAGES] = "messages",
+	[OP_GENERATE] = "generate_content",
+};
+
+/* Hosts that name a vendor. suffix=1 matches the host or any subdomain
+ * ending in the pattern (the pattern starts with '.' or '-' there). */
+static const struct {
+	const char *host;
+	int suffix;
+	const char *provider;
+} hosts[] = {
+	{ "api.openai.com", 0, "openai" },
+	{ "api.anthropic.com", 0, "anthropic" },
+	{ "generativelanguage.googleapis.com", 0, "gemini" },
+	{ "aiplatform.googleapis.com", 0, "gemini" },
+	{ "-aiplatform.googleapis.com", 1, "gemini" },	/* us-central1-aiplatform... */
+	{ ".aiplatform.googleapis.com", 1, "gemini" },
+	{ "openrouter.ai", 0, "openrouter" },
+	{ "api.deepseek.com", 0, "deepseek" },
+	{ "api.groq.com", 0, "groq" },
+	{ "api.mistral.ai", 0, "mistral" },
+	{ "api.together.xyz", 0, "together" },
+	{ "api.together.ai", 0, "together" },
+	{ "api.fireworks.ai", 0, "fireworks" },
+	{ ".openai.azure.com", 1, "azure-openai" },
+	{ ".cognitiveservices.azure.com", 1, "azure-openai" },
+	{ "api.x.ai", 0, "xai" },
+};
+
+/* ---- small JSON helpers (declared in provider_int.h) ---- */
+
+json_t *p_get(json_t *v, const char *path)
+{
+	char key[64];
+
+	while (v && *path) {
+		const char *dot = strchr(path, '.');
+		size_t n = dot ? (size_t)(dot - path) : strlen(path);
+
+		if (n >= sizeof(key))
+			return NULL;
+		memcpy(key, path, n);
+		key[n] = 0;
+		v = json_object_get(v, key);	/* NULL when v is not an object */
+		path += n + (dot ? 1 : 0);
+	}
+	return v;
+}
+
+int p_streq(json_t *v, const char *s)
+{
+	return json_is_string(v) && strcmp(json_string_value(v), s) == 0;
+}
+
+void p_tokens(int64_t *dst, json_t *v)
+{
+	if (json_is_integer(v) && json_integer_value(v) >= 0)
+		*dst = json_integer_value(v);
+	else if (json_is_real(v) && json_real_value(v) >= 0 &&
+		 json_real_value(v) < 9e18)
+		*dst = (int64_t)json_real_value(v);
+}
+
+void p_set_cstr(struct pstate *p, char **dst, const char *s)
+{
+	char *d;
+
+	if (!s || !s[0])
+		return;
+	d = strdup(s);
+	if (!d) {
+		p->nomem = 1;
+		return;
+	}
+	free(*dst);
+	*dst = d;
+}
+
+void p_set_str(struct pstate *p, char **dst, json_t *v)
+{
+	if (json_is_string(v))
+		p_set_cstr(p, dst, json_string_value(v));
+}
+
+void p_model(struct pstate *p, json_t *v)
+{
+	if (!p->c->model)
+		p_set_str(p, &p->c->model, v);
+}
+
+int p_text(struct pstate *p, json_t *v)
+{
+	size_t n;
+
+	if (!json_is_string(v))
+		return 0;
+	p->have_text = 1;
+	n = json_string_length(v);
+	if (n && buf_append(&p->text, json_string_value(v), n)) {
+		p->nomem = 1;
+		return 0;
+	}
+	return n > 0;
+}
+
+void p_token(struct pstate *p)
+{
+	if (p->offset >= 0 && p->c->first_token_offset < 0)
+		p->c->first_token_offset = p->offset;
+}
+
+/* Set c->error to "kind: message" (either part alone when the other is
+ * missing). Does nothing when both are missing. */
+static void set_error(struct pstate *p, const char *kind, const char *msg)
+{
+	struct buf b = { 0 };
+	int rc = 0;
+
+	if (p->c->error || (!kind && !msg))
+		return;
+	if (kind)
+		rc |= buf_puts(&b, kind);
+	if (kind && msg)
+		rc |= buf_puts(&b, ": ");
+	if (msg)
+		rc |= buf_puts(&b, msg);
+	if (rc || !(p->c->error = buf_steal(&b)))
+		p->nomem = 1;
+	buf_free(&b);
+}
+
+/* The error kind is the first of: a string "code" (OpenAI's specific
+ * code, e.g. "invalid_api_key"), "type" (Anthropic, OpenAI), "status"
+ * (Gemini, e.g. "RESOURCE_EXHAUSTED"), a numeric "code". */
+void p_error_obj(struct pstate *p, json_t *e)
+{
+	const char *keys[] = { "code", "type", "status" };
+	const char *kind = NULL, *msg = NULL;
+	json_t *v;
+	char num[32];
+	size_t i;
+
+	if (!json_is_object(e))
+		return;
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]) && !kind; i++) {
+		v = json_object_get(e, keys[i]);
+		if (json_is_string(v) && json_string_value(v)[0])
+			kind = json_string_value(v);
+	}
+	v = json_object_get(e, "code");
+	if (!kind && json_is_integer(v)) {
+		snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
+		kind = num;
+	}
+	v = json_object_get(e, "message");
+	if (json_is_string(v) && json_string_value(v)[0])
+		msg = json_string_value(v);
+	set_error(p, kind, msg);
+}
+
+/* Any API error a parsed body or event carries: {"error": {...}},
+ * {"error": "text"}, or an event {"type": "error", "code", "message"}. */
+static void find_error(struct pstate *p, json_t *root)
+{
+	json_t *e = json_object_get(root, "error");
+
+	if (json_is_object(e))
+		p_error_obj(p, e);
+	else if (json_is_string(e) && json_string_value(e)[0])
+		set_error(p, NULL, json_string_value(e));
+	else if (p_streq(json_object_get(root, "type"), "error"))
+		p_error_obj(p, root);
+}
+
+/* ---- detection ---- */
+
+/* Lower-cased host without port or trailing dot into out (size n).
+ * Returns 0, or -1 when there is no usable host. */
+static int host_norm(const char *host, char *out, size_t n)
+{
+	const char *end;
+	size_t len, i;
+
+	if (!host)
+		return -1;
+	while (*host == ' ' || *host == '\t')
+		host++;
+	if (*host == '[') {	/* IPv6 literal */
+		end = strchr(host, ']');
+		end = end ? end + 1 : host + strlen(host);
+	} else {
+		end = strchr(host, ':');
+		if (!end)
+			end = host + strlen(host);
+	}
+	len = end - host;
+	while (len && (host[len - 1] == '.' || host[len - 1] == ' '))
+		len--;
+	if (!len || len >= n)
+		return -1;
+	for (i = 0; i < len; i++)
+		out[i] = tolower((unsigned char)host[i]);
+	out[len] = 0;
+	return 0;
+}
+
+/* The vendor a host names, or NULL. */
+static const char *host_provider(const char *host)
+{
+	char h[256];
+	size_t i, hl;
+
+	if (host_norm(host, h, sizeof(h)))
+		return NULL;
+	hl = strlen(h);
+	for (i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+		size_t pl = strlen(hosts[i].host);
+
+		if (!hosts[i].suffix && !strcmp(h, hosts[i].host))
+			return hosts[i].provider;
+		if (hosts[i].suffix && hl > pl && !strcmp(h + hl - pl, hosts[i].host))
+			return hosts[i].provider;
+	}
+	return NULL;
+}
+
+/* The length of path without its query, fragment and trailing slashes. */
+static size_t path_len(const char *path)
+{
+	size_t n = strcspn(path, "?#");
+
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	return n;
+}
+
+/* 1 when s[0..n) ends with suffix, else 0. */
+static int ends_with(const char *s, size_t n, const char *suffix)
+{
+	size_t sl = strlen(suffix);
+
+	return n >= sl && !memcmp(s + n - sl, suffix, sl);
+}
+
+/* The last path segment of path[0..n): its start, and its length in *sn. */
+static const char *last_segment(const char *path, size_t n, size_t *sn)
+{
+	size_t i = n;
+
+	while (i && path[i - 1] != '/')
+		i--;
+	*sn = n - i;
+	return path + i;
+}
+
+/* The operation a path names, by suffix. */
+static enum op path_op(const char *path)
+{
+	size_t n, sn;
+	const char *seg, *colon;
+
+	if (!path)
+		return OP_NONE;
+	n = path_len(path);
+	if (ends_with(path, n, "/chat/completions"))
+		return OP_CHAT;
+	if (ends_with(path, n, "/completions"))
+		return OP_COMPLETIONS;
+	if (ends_with(path, n, "/embeddings"))
+		return OP_EMBEDDINGS;
+	if (ends_with(path, n, "/responses"))
+		return OP_RESPONSES;
+	if (ends_with(path, n, "/messages"))
+		return OP_MESSAGES;
+	seg = last_segment(path, n, &sn);
+	colon = memchr(seg, ':', sn);
+	if (!colon || colon == seg)
+		return OP_NONE;
+	sn -= colon + 1 - seg;
+	if ((sn == 15 && !memcmp(colon + 1, "generateContent", 15)) ||
+	    (sn == 21 && !memcmp(colon + 1, "streamGenerateContent", 21)))
+		return OP_GENERATE;
+	return OP_NONE;
+}
+
+/* Does the request body have the shape of op's request? */
+static int body_shape(enum op op, json_t *body)
+{
+	if (!json_is_object(body))
+		return 0;
+	switch (op) {
+	case OP_CHAT:
+		return json_is_array(json_object_get(body, "messages"));
+	case OP_COMPLETIONS:
+		return json_object_get(body, "prompt") != NULL;
+	case OP_EMBEDDINGS:
+	case OP_RESPONSES:
+		return json_object_get(body, "input") != NULL;
+	case OP_MESSAGES:
+		return json_is_array(json_object_get(body, "messages")) &&
+		       (json_object_get(body, "max_tokens") ||
+			json_object_get(body, "anthropic_version"));
+	case OP_GENERATE:
+		return json_is_array(json_object_get(body, "contents"));
+	default:
+		return 0;
+	}
+}
+
+/* The request body as JSON, or NULL when it is absent or not JSON. */
+static json_t *request_json(const struct llm_request *req)
+{
+	if (!req->body || !req->body_len)
+		return NULL;
+	return json_loadb((const char *)req->body, req->body_len, JSON_ALLOW_NUL, NULL);
+}
+
+/* Detection. The request body is parsed only when its shape decides; on
+ * success *root is that parsed body (NULL when not parsed or not JSON),
+ * which the caller must json_decref(). */
+static int detect(const struct llm_request *req, const char **provider,
+		  enum op *opp, json_t **root)
+{
+	const char *vendor;
+	json_t *body = NULL;
+	enum op op;
+	int ok;
+
+	*root = NULL;
+	if (!req || !req->method || strcasecmp(req->method, "POST"))
+		return 0;
+	op = path_op(req->path);
+	if (op == OP_NONE)
+		return 0;
+	vendor = host_provider(req->host);
+
+	if (vendor) {
+		/* A vendor host: the path decides, except for suffixes a
+		 * vendor also uses for non-LLM calls (OpenAI's
+		 * /threads/{id}/messages). */
+		if (op == OP_MESSAGES && strcmp(vendor, "anthropic"))
+			ok = body_shape(op, body = request_json(req));
+		else if (op == OP_GENERATE && strcmp(vendor, "gemini"))
+			ok = body_shape(op, body = request_json(req));
+		else
+			ok = 1;
+		*provider = vendor;
+	} else {
+		ok = body_shape(op, body = request_json(req));
+		if (op == OP_MESSAGES)
+			*provider = "anthropic-compatible";
+		else if (op == OP_GENERATE)
+			*provider = "gemini-compatible";
+		else
+			*provider = "openai-compatible";
+	}
+	if (!ok) {
+		json_decref(body);
+		return 0;
+	}
+	*opp = op;
+	*root = body;
+	return 1;
+}
+
+/* See provider.h. */
+int provider_detect(const struct llm_request *req, const char **provider,
+		    const char **operation)
+{
+	const char *prov = NULL;
+	enum op op = OP_NONE;
+	json_t *root;
+
+	if (!detect(req, &prov, &op, &root))
+		return 0;
+	json_decref(root);
+	*provider = prov;
+	*operation = op_names[op];
+	return 1;
+}
+
+/* ---- response parsing ---- */
+
+/* The response format of an operation, or NULL for OP_NONE. */
+static const struct pformat *op_format(enum op op)
+{
+	switch (op) {
+	case OP_CHAT:		return &openai_chat_format;
+	case OP_COMPLETIONS:	return &openai_completions_format;
+	case OP_EMBEDDINGS:	return &openai_embeddings_format;
+	case OP_RESPONSES:	return &openai_responses_format;
+	case OP_MESSAGES:	return &anthropic_format;
+	case OP_GENERATE:	return &gemini_format;
+	default:		return NULL;
+	}
+}
+
+/* What on_sse_event() needs. */
+struct sse_ctx {
+	struct pstate *p;
+	const struct pformat *fmt;
+};
+
+/* One SSE event: "[DONE]" and non-JSON data are skipped. */
+static void on_sse_event(void *ud, const struct sse_event *ev)
+{
+	struct sse_ctx *x = ud;
+	json_t *root;
+
+	if (ev->data_len == 6 && !memcmp(ev->data, "[DONE]", 6))
+		return;
+	root = json_loadb(ev->data, ev->data_len, JSON_ALLOW_NUL, NULL);
+	if (!root)
+		return;
+	x->p->offset = (long)ev->end_offset;
+	find_error(x->p, root);
+	if (x->fmt)
+		x->fmt->event(x->p, ev->event, root);
+	json_decref(root);
+}
+
+/* Parse an SSE body event by event. */
+static void parse_sse(struct pstate *p, const struct pformat *fmt,
+		      const char *b, size_t n)
+{
+	struct sse_ctx x = { p, fmt };
+	struct sse_parser *sp = sse_parser_new(on_sse_event, &x);
+
+	if (!sp) {
+		p->nomem = 1;
+		return;
+	}
+	/* a failed feed (line over the limit) keeps the events before it */
+	if (!sse_parser_feed(sp, b, n))
+		sse_parser_finish(sp);
+	sse_parser_free(sp);
+	p->offset = -1;
+}
+
+/* 1 for JSON whitespace, else 0. */
+static int is_ws(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
+}
+
+/* Parse a streamed JSON array ("[{...},\r\n{...}]", Gemini's
+ * streamGenerateContent without alt=sse) element by element, from b[i] =
+ * '['. Stops at the first element that does not parse (a truncated body). */
+static void parse_json_array(struct pstate *p, const struct pformat *fmt,
+			     const char *b, size_t n, size_t i)
+{
+	json_error_t err;
+	json_t *root;
+
+	i++;
+	for (;;) {
+		while (i < n && (is_ws(b[i]) || b[i] == ','))
+			i++;
+		if (i >= n || b[i] == ']')
+			break;
+		root = json_loadb(b + i, n - i,
+				  JSON_DISABLE_EOF_CHECK | JSON_ALLOW_NUL, &err);
+		if (!root)
+			break;
+		if (err.position <= 0 || (size_t)err.position > n - i) {
+			json_decref(root);
+			break;
+		}
+		i += err.position;
+		p->offset = (long)i;
+		find_error(p, root);
+		if (fmt)
+			fmt->event(p, "", root);
+		json_decref(root);
+	}
+	p->offset = -1;
+}
+
+/* Does the body (from its first non-blank byte) look like an event stream? */
+static int looks_sse(const struct llm_response *resp, const char *b, size_t n)
+{
+	static const char *const starts[] = { "data:", "event:", "id:", "retry:", ":" };
+	const char *ct = resp->content_type;
+	size_t i;
+
+	if (ct) {
+		for (; *ct; ct++)
+			if (!strncasecmp(ct, "text/event-stream", 17))
+				return 1;
+	}
+	for (i = 0; i < sizeof(starts) / sizeof(starts[0]); i++) {
+		size_t sl = strlen(starts[i]);
+
+		if (n >= sl && !memcmp(b, starts[i], sl))
+			return 1;
+	}
+	return 0;
+}
+
+/* Parse the response body: a JSON document, a streamed JSON array (Gemini),
+ * or an event stream. */
+static void parse_body(struct pstate *p, const struct pformat *fmt,
+		       const struct llm_response *resp)
+{
+	const char *b = (const char *)resp->body;
+	size_t n = resp->body_len, i = 0;
+	json_t *root;
+
+	if (n >= 3 && !memcmp(b, "\xEF\xBB\xBF", 3))
+		i = 3;
+	while (i < n && is_ws(b[i]))
+		i++;
+	if (i < n && b[i] == '[' && fmt == &gemini_format) {
+		p->c->stream = 1;
+		parse_json_array(p, fmt, b, n, i);
+		return;
+	}
+	if (i < n && (b[i] == '{' || b[i] == '[')) {
+		root = json_loadb(b + i, n - i, JSON_ALLOW_NUL, NULL);
+		if (!root)
+			return;
+		find_error(p, root);
+		if (fmt && json_is_object(root))
+			fmt->body(p, root);
+		json_decref(root);
+		return;
+	}
+	if (looks_sse(resp, b + i, n - i)) {
+		p->c->stream = 1;
+		parse_sse(p, fmt, b, n);
+	}
+}
+
+/* The model a Gemini path names ("models/gemini-2.0-flash:generateContent"),
+ * into *model when none is known yet. */
+static void path_model(struct pstate *p, const char *path)
+{
+	size_t n, sn;
+	const char *seg, *colon;
+	char *m;
+
+	if (!path || p->c->model)
+		return;
+	n = path_len(path);
+	seg = last_segment(path, n, &sn);
+	colon = memchr(seg, ':', sn);
+	if (!colon || colon == seg)
+		return;
+	m = strndup(seg, colon - seg);
+	if (!m) {
+		p->nomem = 1;
+		return;
+	}
+	p->c->model = m;
+}
+
+/* *c as provider_parse() starts it: nothing known. */
+static void call_init(struct llm_call *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->input_tokens = c->output_tokens = TOKENS_NONE;
+	c->cache_read_tokens = c->cache_write_tokens = TOKENS_NONE;
+	c->reasoning_tokens = TOKENS_NONE;
+	c->first_token_offset = -1;
+}
+
+/* See provider.h. An exchange that provider_detect() rejects gets no
+ * provider/operation, but an HTTP error status is still recorded. On -1
+ * *c may be partly filled; llm_call_clear() it as usual. */
+int provider_parse(struct llm_call *c, const struct llm_request *req,
+		   const struct llm_response *resp)
+{
+	struct pstate p = { .c = c, .offset = -1 };
+	const struct pformat *fmt = NULL;
+	json_t *req_root = NULL;
+	enum op op = OP_NONE;
+	const char *prov = NULL;
+	char num[32];
+
+	call_init(c);
+	if (detect(req, &prov, &op, &req_root)) {
+		c->provider = prov;
+		c->operation = op_names[op];
+		fmt = op_format(op);
+	}
+	if (resp && resp->body && resp->body_len)
+		parse_body(&p, fmt, resp);
+
+	if (fmt && !c->model) {
+		if (!req_root)
+			req_root = request_json(req);
+		p_model(&p, json_object_get(req_root, "model"));
+		if (op == OP_GENERATE)
+			path_model(&p, req->path);
+	}
+	if (!c->error && resp && resp->status >= 400) {
+		snprintf(num, sizeof(num), "HTTP %d", resp->status);
+		set_error(&p, num, NULL);
+	}
+	if (p.have_text && !(c->response_text = buf_steal(&p.text)))
+		p.nomem = 1;
+	buf_free(&p.text);
+	json_decref(req_root);
+	return p.nomem ? -1 : 0;
+}
+
+/* See provider.h. */
+void llm_call_clear(struct llm_call *c)
+{
+	free(c->model);
+	free(c->finish_reason);
+	free(c->response_text);
+	free(c->error);
+	call_init(c);
+}

@@ -1,0 +1,400 @@
+/* otlp.c -- pure OTLP/HTTP JSON builder: LLM call rows as OpenTelemetry spans with the GenAI semantic conventions.
+ *
+ * The OTLP JSON mapping (opentelemetry-proto, docs/specification.md "JSON
+ * Protobuf Encoding"): trace and span ids are lowercase hex (not base64),
+ * enums are integers, 64-bit integers (times, intValue) are decimal strings,
+ * attribute values are {"stringValue"|"intValue"|"doubleValue"|"boolValue"|
+ * "arrayValue": ...}. */
+#include "push/otlp.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "push/pushfmt.h"
+
+#define SPAN_KIND_CLIENT 3
+#define STATUS_CODE_ERROR 2
+#define REQUEST_MODEL_BODY_MAX (1u << 20)	/* bodies larger than this are not parsed for "model" */
+
+static uint64_t fnv1a(const char *s, uint64_t h)
+{
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+void otlp_ids(const char *call_id, char trace_hex[33], char span_hex[17])
+{
+	const char *p;
+	int n = 0, zero = 1;
+	uint64_t a, b;
+
+	/* A UUID (what llmtap's ids are) is 128 bits already: it is the trace id. */
+	for (p = call_id; *p && n <= 32; p++) {
+		if (*p == '-')
+			continue;
+		if (!isxdigit((unsigned char)*p)) {
+			n = 33;
+			break;
+		}
+		if (n < 32)
+			trace_hex[n] = tolower((unsigned char)*p);
+		if (*p != '0')
+			zero = 0;
+		n++;
+	}
+	if (n != 32 || zero) {
+		a = fnv1a(call_id, 0xcbf29ce484222325ull);
+		b = fnv1a(call_id, 0x84222325cbf29ce4ull ^ 0x5bd1e995ull);
+		snprintf(trace_hex, 33, "%016llx%016llx", (unsigned long long)a,
+			 (unsigned long long)(b ? b : 1));
+	}
+	trace_hex[32] = 0;
+	a = fnv1a(call_id, fnv1a("llmtap span", 0xcbf29ce484222325ull));
+	snprintf(span_hex, 17, "%016llx", (unsigned long long)(a ? a : 1));
+}
+
+const char *otlp_provider_name(const char *provider)
+{
+	static const char *const map[][2] = {
+		{ "gemini", "gcp.gemini" }, { "vertex", "gcp.vertex_ai" },
+		{ "mistral", "mistral_ai" }, { "xai", "x_ai" }, { "bedrock", "aws.bedrock" },
+		{ "azure", "azure.ai.openai" }, { "watsonx", "ibm.watsonx.ai" },
+	};
+	size_t i;
+
+	if (!provider)
+		return NULL;
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (!strcmp(provider, map[i][0]))
+			return map[i][1];
+	return provider;
+}
+
+const char *otlp_operation_name(const char *operation)
+{
+	if (!operation)
+		return NULL;
+	if (!strcmp(operation, "messages") || !strcmp(operation, "responses"))
+		return "chat";
+	if (!strcmp(operation, "completions"))
+		return "text_completion";
+	return operation;	/* chat, generate_content, embeddings, ... */
+}
+
+char *otlp_request_model(const char *request_body, const char *path)
+{
+	const char *m, *e;
+	char *out = NULL;
+
+	if (request_body && strlen(request_body) <= REQUEST_MODEL_BODY_MAX) {
+		json_t *root = json_loads(request_body, JSON_DECODE_ANY, NULL);
+		json_t *v = json_is_object(root) ? json_object_get(root, "model") : NULL;
+
+		if (json_is_string(v) && json_string_length(v) > 0)
+			out = strdup(json_string_value(v));
+		json_decref(root);
+		if (out)
+			return out;
+	}
+	if (path && (m = strstr(path, "/models/"))) {
+		m += 8;
+		e = m + strcspn(m, ":/?");
+		if (e > m && (out = malloc(e - m + 1))) {
+			memcpy(out, m, e - m);
+			out[e - m] = 0;
+		}
+	}
+	return out;
+}
+
+/* error.type: the HTTP status of a failed response, else a class of llmtap's error. */
+static const char *error_type(const struct call_row *r, char *tmp, size_t n)
+{
+	if (r->status != CALL_NULL_INT && r->status >= 400) {
+		snprintf(tmp, n, "%lld", (long long)r->status);
+		return tmp;
+	}
+	if (!r->error)
+		return NULL;
+	if (!strncmp(r->error, "truncated", 9))
+		return "truncated";
+	if (strstr(r->error, "capture gap"))
+		return "capture_gap";
+	if (strstr(r->error, "could not be decoded"))
+		return "decode_error";
+	if (strstr(r->error, "closed") || strstr(r->error, "exited") || strstr(r->error, "stopped") ||
+	    strstr(r->error, "ended"))
+		return "incomplete";
+	return "_OTHER";
+}
+
+/* Attribute writers: each appends ",{...}" except before the first of a list. */
+struct attrs {
+	struct buf *b;
+	int n;		/* written so far in this list */
+	int rc;
+};
+
+static void a_key(struct attrs *a, const char *key)
+{
+	a->rc |= buf_puts(a->b, a->n++ ? ",{\"key\":" : "{\"key\":");
+	a->rc |= jw_cstr(a->b, key);
+	a->rc |= buf_puts(a->b, ",\"value\":{");
+}
+
+static void a_str(struct attrs *a, const char *key, const char *v)
+{
+	if (!v)
+		return;
+	a_key(a, key);
+	a->rc |= buf_puts(a->b, "\"stringValue\":");
+	a->rc |= jw_cstr(a->b, v);
+	a->rc |= buf_puts(a->b, "}}");
+}
+
+static void a_int(struct attrs *a, const char *key, int64_t v)
+{
+	char t[48];
+
+	if (v == CALL_NULL_INT)
+		return;
+	a_key(a, key);
+	snprintf(t, sizeof(t), "\"intValue\":\"%lld\"}}", (long long)v);
+	a->rc |= buf_puts(a->b, t);
+}
+
+static void a_double(struct attrs *a, const char *key, double v)
+{
+	if (v < 0)
+		return;
+	a_key(a, key);
+	a->rc |= buf_puts(a->b, "\"doubleValue\":");
+	a->rc |= jw_real(a->b, v);
+	a->rc |= buf_puts(a->b, "}}");
+}
+
+static void a_bool(struct attrs *a, const char *key, int64_t v)
+{
+	if (v == CALL_NULL_INT)
+		return;
+	a_key(a, key);
+	a->rc |= buf_puts(a->b, v ? "\"boolValue\":true}}" : "\"boolValue\":false}}");
+}
+
+static void a_str_array1(struct attrs *a, const char *key, const char *v)
+{
+	if (!v)
+		return;
+	a_key(a, key);
+	a->rc |= buf_puts(a->b, "\"arrayValue\":{\"values\":[{\"stringValue\":");
+	a->rc |= jw_cstr(a->b, v);
+	a->rc |= buf_puts(a->b, "}]}}}");
+}
+
+/* server.address and server.port from a Host value ("h", "h:8443", "[::1]:8443"). */
+static void a_server(struct attrs *a, const char *host)
+{
+	const char *colon;
+	char name[256];
+	size_t n;
+	long port = 443;
+
+	if (!host || !*host)
+		return;
+	if (host[0] == '[') {
+		const char *rb = strchr(host, ']');
+
+		n = rb ? (size_t)(rb - host - 1) : strlen(host + 1);
+		colon = rb && rb[1] == ':' ? rb + 1 : NULL;
+		host++;
+	} else {
+		colon = strrchr(host, ':');
+		n = colon ? (size_t)(colon - host) : strlen(host);
+	}
+	if (n >= sizeof(name))
+		n = sizeof(name) - 1;
+	memcpy(name, host, n);
+	name[n] = 0;
+	if (colon) {
+		char *end;
+		long p = strtol(colon + 1, &end, 10);
+
+		if (!*end && p > 0 && p < 65536)
+			port = p;
+	}
+	a_str(a, "server.address", name);
+	a_int(a, "server.port", port);
+}
+
+/* gen_ai.output.messages (semconv JSON shape) of the assistant text. */
+static char *output_messages(const struct call_row *r)
+{
+	struct buf b = { 0 };
+	int rc;
+
+	rc = buf_puts(&b, "[{\"role\":\"assistant\",\"parts\":[{\"type\":\"text\",\"content\":");
+	rc |= jw_cstr(&b, r->response_text);
+	rc |= buf_puts(&b, "}],\"finish_reason\":");
+	rc |= jw_cstr(&b, r->finish_reason ? r->finish_reason : "stop");
+	rc |= buf_puts(&b, "}]");
+	if (rc) {
+		buf_free(&b);
+		return NULL;
+	}
+	return buf_steal(&b);
+}
+
+static int span_json(struct buf *b, const struct call_row *r, const struct otlp_opts *o)
+{
+	struct attrs a = { b, 0, 0 };
+	const char *op = otlp_operation_name(r->operation), *et;
+	char trace[33], span[17], t[96], etmp[24];
+	char *req_model = otlp_request_model(r->request_body, r->path);
+	const char *model = req_model ? req_model : r->model;
+	int64_t start = r->start_ns > 0 ? r->start_ns : 0, end = start;
+	int rc;
+
+	if (r->duration_ms >= 0)
+		end = start + (int64_t)(r->duration_ms * 1e6);
+	otlp_ids(r->id, trace, span);
+	rc = buf_puts(b, "{\"traceId\":\"");
+	rc |= buf_puts(b, trace);
+	rc |= buf_puts(b, "\",\"spanId\":\"");
+	rc |= buf_puts(b, span);
+	rc |= buf_puts(b, "\",\"name\":");
+	snprintf(t, sizeof(t), "%s%s%.64s", op ? op : "llm", model ? " " : "", model ? model : "");
+	rc |= jw_cstr(b, t);
+	snprintf(t, sizeof(t), ",\"kind\":%d,\"startTimeUnixNano\":\"%lld\",\"endTimeUnixNano\":\"%lld\"",
+		 SPAN_KIND_CLIENT, (long long)start, (long long)end);
+	rc |= buf_puts(b, t);
+	rc |= buf_puts(b, ",\"attributes\":[");
+
+	a_str(&a, "gen_ai.operation.name", op);
+	a_str(&a, "gen_ai.provider.name", otlp_provider_name(r->provider));
+	a_str(&a, "gen_ai.request.model", model);
+	a_str(&a, "gen_ai.response.model", r->status == CALL_NULL_INT || r->status < 400 ? r->model : NULL);
+	a_int(&a, "gen_ai.usage.input_tokens", r->input_tokens);
+	a_int(&a, "gen_ai.usage.output_tokens", r->output_tokens);
+	a_int(&a, "gen_ai.usage.cache_read.input_tokens", r->cache_read_tokens);
+	a_int(&a, "gen_ai.usage.cache_creation.input_tokens", r->cache_write_tokens);
+	a_str_array1(&a, "gen_ai.response.finish_reasons", r->finish_reason);
+	if (r->stream == 1 && r->ttft_ms >= 0)
+		a_double(&a, "gen_ai.response.time_to_first_chunk",
+			 ((r->upload_ms > 0 ? r->upload_ms : 0) + r->ttft_ms) / 1000.0);
+	a_server(&a, r->host);
+	a_str(&a, "http.request.method", r->method);
+	a_int(&a, "http.response.status_code", r->status);
+	et = error_type(r, etmp, sizeof(etmp));
+	a_str(&a, "error.type", et);
+
+	a_str(&a, "llmtap.call_id", r->id);
+	a_str(&a, "llmtap.provider", r->provider);
+	a_str(&a, "llmtap.operation", r->operation);
+	a_bool(&a, "llmtap.stream", r->stream);
+	a_double(&a, "llmtap.dns_ms", r->dns_ms);
+	a_double(&a, "llmtap.connect_ms", r->connect_ms);
+	a_double(&a, "llmtap.tls_ms", r->tls_ms);
+	a_double(&a, "llmtap.client_ms", r->client_ms);
+	a_double(&a, "llmtap.upload_ms", r->upload_ms);
+	a_double(&a, "llmtap.wait_ms", r->wait_ms);
+	a_double(&a, "llmtap.ttfb_ms", r->ttfb_ms);
+	a_double(&a, "llmtap.ttft_ms", r->ttft_ms);
+	a_double(&a, "llmtap.duration_ms", r->duration_ms);
+	a_str(&a, "llmtap.verdict", r->verdict);
+	a_bool(&a, "llmtap.conn_reused", r->conn_reused);
+	a_str(&a, "llmtap.conn_id", r->conn_id[0] ? r->conn_id : NULL);
+	a_double(&a, "llmtap.tokens_per_s", r->tokens_per_s);
+	a_double(&a, "llmtap.cost_usd", r->cost_usd);
+	a_int(&a, "llmtap.reasoning_tokens", r->reasoning_tokens);
+	a_int(&a, "llmtap.request_bytes", r->request_bytes);
+	a_int(&a, "llmtap.response_bytes", r->response_bytes);
+	a_str(&a, "llmtap.error", r->error);
+	if (o->bodies) {
+		char *msgs = r->response_text ? output_messages(r) : NULL;
+
+		a_str(&a, "gen_ai.output.messages", msgs);
+		a_str(&a, "llmtap.response.text", r->response_text);
+		a_str(&a, "llmtap.request.body", r->request_body);
+		a_str(&a, "llmtap.response.body", r->response_body);
+		free(msgs);
+	}
+	rc |= a.rc;
+	rc |= buf_puts(b, "]");
+	if (et) {
+		rc |= buf_puts(b, ",\"status\":{\"code\":");
+		rc |= jw_int(b, STATUS_CODE_ERROR);
+		rc |= buf_puts(b, ",\"message\":");
+		if (r->error) {
+			rc |= jw_cstr(b, r->error);
+		} else {
+			snprintf(t, sizeof(t), "HTTP %lld", (long long)r->status);
+			rc |= jw_cstr(b, t);
+		}
+		rc |= buf_puts(b, "}");
+	}
+	rc |= buf_puts(b, "}");
+	free(req_model);
+	return rc ? -1 : 0;
+}
+
+/* Two rows come from the same process (one resource). */
+static int same_process(const struct call_row *a, const struct call_row *b)
+{
+	return a->pid == b->pid && !strcmp(a->comm, b->comm) &&
+	       ((!a->exe && !b->exe) || (a->exe && b->exe && !strcmp(a->exe, b->exe)));
+}
+
+static int resource_json(struct buf *b, const struct call_row *r, const struct otlp_opts *o)
+{
+	struct attrs a = { b, 0, 0 };
+
+	a.rc |= buf_puts(b, "{\"resource\":{\"attributes\":[");
+	a_str(&a, "service.name", r->comm[0] ? r->comm : "unknown");
+	a_int(&a, "process.pid", r->pid);
+	a_str(&a, "process.executable.path", r->exe);
+	a_str(&a, "host.id", o->host_id);
+	a_str(&a, "host.name", o->host_name);
+	a_str(&a, "telemetry.sdk.name", "llmtap");
+	a.rc |= buf_puts(b, "]},\"scopeSpans\":[{\"scope\":{\"name\":\"llmtap\"");
+	if (o->version) {
+		a.rc |= buf_puts(b, ",\"version\":");
+		a.rc |= jw_cstr(b, o->version);
+	}
+	a.rc |= buf_puts(b, "},\"spans\":[");
+	return a.rc ? -1 : 0;
+}
+
+int otlp_traces_json(struct buf *out, const struct call_row *const *rows, size_t n,
+		     const struct otlp_opts *o)
+{
+	size_t i, j, k;
+	int rc = buf_puts(out, "{\"resourceSpans\":["), first_res = 1;
+
+	for (i = 0; i < n && !rc; i++) {
+		/* A process's first row opens its resource and takes every row of it. */
+		for (k = 0; k < i && !same_process(rows[k], rows[i]); k++)
+			;
+		if (k < i)
+			continue;
+		if (!first_res)
+			rc |= buf_puts(out, ",");
+		first_res = 0;
+		rc |= resource_json(out, rows[i], o);
+		for (j = i, k = 0; j < n && !rc; j++) {
+			if (!same_process(rows[i], rows[j]))
+				continue;
+			if (k++)
+				rc |= buf_puts(out, ",");
+			rc |= span_json(out, rows[j], o);
+		}
+		rc |= buf_puts(out, "]}]}");
+	}
+	rc |= buf_puts(out, "]}");
+	return rc ? -1 : 0;
+}

@@ -1,0 +1,113 @@
+/* push_int.h -- what push.c shares with the target kinds (push_ch.c, push_otlp.c, push_json.c): tables, batches, HTTP. */
+#ifndef LLMTAP_PUSH_INT_H
+#define LLMTAP_PUSH_INT_H
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "push/push.h"
+#include "push/pushfmt.h"
+
+#define PUSH_TABLES_MAX 8
+#define PUSH_BATCH_BYTES (4u << 20)	/* a batch stops growing past this (one row at least) */
+#define PUSH_RESP_MAX 65536		/* response bytes kept */
+
+/* A table of the database as a target pushes it (read by the target's own connection). */
+struct push_tab {
+	const char *name;
+	const char *time_col;		/* epoch-ns column giving the row's time; NULL if none */
+	struct pcol *cols;		/* every column, in table order (names owned) */
+	int ncols;
+	int key[3], nkey;		/* columns of the dedup key (indexes into cols); none: rowid */
+	sqlite3_stmt *sel;		/* rowid, cols... WHERE rowid > ?1 AND rowid <= ?2 LIMIT ?3 */
+};
+
+enum push_outcome { PUSH_OK, PUSH_RETRY, PUSH_DROP };
+
+struct push_result {
+	enum push_outcome outcome;
+	double retry_after;		/* seconds the server asked for; < 0 none */
+	char err[256];
+};
+
+struct push_target;
+
+/* A target kind. */
+struct push_kind_ops {
+	const char *name;
+	int all_tables;			/* 1: every table; 0: llm_calls only */
+	/* Prepare the target (ClickHouse: database and tables); NULL when none. */
+	int (*setup)(struct push_target *t, struct push_result *r);
+	/* Step st (bound by the caller) and append its rows to body, stopping
+	 * after PUSH_BATCH_BYTES; *last is the rowid of the last row taken.
+	 * Returns 0 when st ran out, 1 when the batch is full, -1 on error. */
+	int (*build)(struct push_target *t, struct push_tab *tab, sqlite3_stmt *st,
+		     const char *batch_id, struct buf *body, int64_t *last, int *nrows);
+	void (*send)(struct push_target *t, struct push_tab *tab, const struct buf *body,
+		     const char *batch_id, int nrows, struct push_result *r);
+};
+
+struct pusher;
+
+struct push_target {
+	struct pusher *p;
+	struct push_url url;
+	const struct push_kind_ops *ops;
+	pthread_t thread;
+	int started;
+	sqlite3 *db;
+	CURL *curl;
+	struct push_tab tabs[PUSH_TABLES_MAX];
+	int ntabs;
+	int ready;			/* setup done since the last failure */
+	int failures;			/* consecutive */
+	uint64_t next_ns;		/* next attempt (monotonic) */
+	unsigned long long seen_seq;
+	char last_error[256];
+	uint64_t delivered_ns;		/* Unix epoch ns of the last batch accepted; 0 none */
+	uint64_t counted_ns;		/* monotonic: when the backlog was last counted */
+	struct push_status status;	/* what push_status() reports; under p->mu */
+};
+
+/* Shared settings, read-only once the threads run. */
+const struct push_opts *push_opts_of(const struct pusher *p);
+const char *push_host_id(const struct pusher *p);
+const char *push_host_name(const struct pusher *p);
+
+/* One POST through the target's curl handle; the body is gzip'd. */
+struct push_http {
+	const char *url;
+	const char *content_type;
+	const void *body;
+	size_t len;
+	const char *idempotency_key;	/* NULL: none */
+	int bearer;			/* send the token as Authorization: Bearer */
+	/* results */
+	long status;			/* 0: no HTTP answer (err says why) */
+	struct buf resp;		/* the start of the response body */
+	double retry_after;		/* < 0: no Retry-After */
+	char err[256];
+};
+
+/* Returns 0 when an HTTP answer came (h->status), -1 otherwise (h->err).
+ * Free h->resp with buf_free(). */
+int push_http_post(struct push_target *t, struct push_http *h, int gzip);
+
+/* Copy msg into r->err, keeping it printable and free of the target's
+ * secrets (password, token). */
+void push_set_error(struct push_target *t, struct push_result *r, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* The values of the current row of st (columns 1..ncols) into vals; without
+ * bodies, llm_calls' request_body, response_body and response_text are NULL. */
+void push_row_vals(sqlite3_stmt *st, const struct push_tab *tab, struct pval *vals, int bodies);
+
+/* 1 when column name of table is content that only --push-bodies sends. */
+int push_is_body(const char *table, const char *name);
+
+extern const struct push_kind_ops push_ch_ops, push_otlp_ops, push_json_ops;
+
+#endif

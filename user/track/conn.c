@@ -1,0 +1,701 @@
+/* conn.c -- per-connection TLS plaintext streams: HTTP/1.1 (and, via conn_h2.c, HTTP/2) exchanges in, finished LLM call rows out.
+ *
+ * A connection is keyed by (tgid, SSL*). The first request written on it makes
+ * the process the client; a request read on it makes it a server, whose
+ * traffic is not ours to record. Requests and responses are paired in order
+ * (pipelining works); each pair becomes one row when both ends are complete,
+ * or earlier with an error when the connection, the process or the tracer
+ * ends first. An HTTP/2 connection (conn_h2.c) makes one exchange per stream.
+ */
+#include "track/conn.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "track/conn_int.h"
+#include "llm/cost.h"
+#include "llm/provider.h"
+#include "llm/redact.h"
+#include "base/util.h"
+#include "llm/verdict.h"
+
+static size_t conn_hash(uint32_t tgid, uint64_t ssl)
+{
+	uint64_t h = ssl ^ ((uint64_t)tgid * 0x9e3779b97f4a7c15ull);
+
+	h ^= h >> 29;
+	return (size_t)(h % CONN_BUCKETS);
+}
+
+static void exchange_free(struct exchange *x)
+{
+	free(x->target);
+	free(x->host);
+	buf_free(&x->req_head);
+	buf_free(&x->resp_head);
+	buf_free(&x->req_body);
+	buf_free(&x->resp_body);
+	if (x->req_dec)
+		decoder_free(x->req_dec);
+	if (x->resp_dec)
+		decoder_free(x->resp_dec);
+	free(x->content_type);
+	free(x->error);
+	free(x->ticks);
+	free(x);
+}
+
+/* Record the first problem of an exchange; later ones are consequences. */
+void exchange_fail(struct exchange *x, const char *why)
+{
+	if (!x->error)
+		x->error = strdup(why);
+}
+
+/* Format a head as text for storage: start line, then "Name: value" lines,
+ * secrets replaced. */
+static void head_format(struct buf *out, const struct http1_head *h)
+{
+	char line[128];
+	size_t i;
+
+	if (h->type == HTTP1_REQUEST) {
+		char *t = redact_target(h->target);
+
+		buf_puts(out, h->method);
+		buf_puts(out, " ");
+		buf_puts(out, t ? t : "");
+		free(t);
+		snprintf(line, sizeof(line), " HTTP/1.%d\n", h->version_minor);
+	} else {
+		snprintf(line, sizeof(line), "HTTP/1.%d %d %s\n", h->version_minor,
+			 h->status, h->reason ? h->reason : "");
+	}
+	buf_puts(out, line);
+	for (i = 0; i < h->n_headers; i++) {
+		buf_puts(out, h->headers[i].name);
+		buf_puts(out, ": ");
+		buf_puts(out, redact_header_is_secret(h->headers[i].name) ?
+			 "[REDACTED]" : h->headers[i].value);
+		buf_puts(out, "\n");
+	}
+}
+
+/* Decode body bytes into out, capped at max; marks the exchange on trouble. */
+void body_add(struct conn *c, struct exchange *x, int dir, struct decoder *d,
+		     struct buf *out, const uint8_t *p, size_t n)
+{
+	int err;
+
+	if (!d || x->truncated[dir])
+		return;
+	err = decoder_feed(d, p, n, out, c->t->max_body);
+	if (err == DECODE_ERR_LIMIT)
+		x->truncated[dir] = 1;
+	else if (err == DECODE_ERR_CORRUPT)
+		exchange_fail(x, "body could not be decoded (corrupt compressed data)");
+	else if (err)
+		exchange_fail(x, "out of memory decoding body");
+}
+
+/* ---- request side callbacks ---- */
+
+static int req_on_head(void *ud, const struct http1_head *h)
+{
+	struct conn *c = ud;
+	struct exchange *x, **pp;
+	const char *host;
+
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return 0;
+	x->tid = c->cur->tid;
+	x->reused = c->exchanges++ > 0;
+	x->t_req_start = c->msg_start_ts[0];
+	snprintf(x->method, sizeof(x->method), "%s", h->method);
+	x->target = strdup(h->target ? h->target : "");
+	host = http1_head_get(h, "host");
+	x->host = host ? strdup(host) : NULL;
+	head_format(&x->req_head, h);
+	x->req_dec = decoder_new(decode_parse_encoding(http1_head_get(h, "content-encoding")));
+	for (pp = &c->xq; *pp; pp = &(*pp)->next)
+		;
+	*pp = x;
+	c->req_x = x;
+	return 0;
+}
+
+void req_on_body(void *ud, const uint8_t *p, size_t n)
+{
+	struct conn *c = ud;
+
+	if (c->req_x)
+		body_add(c, c->req_x, 0, c->req_x->req_dec, &c->req_x->req_body, p, n);
+}
+
+void req_on_done(void *ud)
+{
+	struct conn *c = ud;
+	struct exchange *x = c->req_x;
+
+	c->req_x = NULL;
+	if (!x)
+		return;
+	x->req_done = 1;
+	x->t_req_end = c->cur->ts_end_ns;
+	if (x->req_dec && !x->truncated[0] && decoder_finish(x->req_dec))
+		exchange_fail(x, "request body could not be decoded (truncated compressed data)");
+	if (x->resp_done)
+		exchange_emit(c, x, NULL);
+}
+
+/* ---- response side callbacks ---- */
+
+static int resp_on_head(void *ud, const struct http1_head *h)
+{
+	struct conn *c = ud;
+	struct exchange *x;
+	const char *ct;
+
+	c->resp_interim = h->status >= 100 && h->status < 200;
+	if (c->resp_interim)
+		return 0;
+	for (x = c->xq; x && x->resp_done; x = x->next)
+		;
+	c->resp_x = x;
+	if (!x)
+		return 0;	/* a response to a request we did not see */
+	x->status = h->status;
+	x->t_resp_first = c->msg_start_ts[1];
+	x->t_resp_last = c->cur->ts_end_ns;
+	head_format(&x->resp_head, h);
+	ct = http1_head_get(h, "content-type");
+	x->content_type = ct ? strdup(ct) : NULL;
+	x->resp_dec = decoder_new(decode_parse_encoding(http1_head_get(h, "content-encoding")));
+	return strcasecmp(x->method, "HEAD") == 0;
+}
+
+void resp_on_body(void *ud, const uint8_t *p, size_t n)
+{
+	struct conn *c = ud;
+	struct exchange *x = c->resp_x;
+	size_t before;
+
+	if (!x)
+		return;
+	before = x->resp_body.len;
+	body_add(c, x, 1, x->resp_dec, &x->resp_body, p, n);
+	x->t_resp_last = c->cur->ts_end_ns;
+	if (x->resp_body.len == before)
+		return;
+	/* Remember when each decoded byte arrived: ttft maps an offset to a time. */
+	if (x->nticks && x->ticks[x->nticks - 1].ts == c->cur->ts_end_ns) {
+		x->ticks[x->nticks - 1].off = x->resp_body.len;
+		return;
+	}
+	if (x->nticks == x->cap_ticks) {
+		size_t cap = x->cap_ticks ? 2 * x->cap_ticks : 64;
+		struct tick *t = realloc(x->ticks, cap * sizeof(*t));
+
+		if (!t)
+			return;
+		x->ticks = t;
+		x->cap_ticks = cap;
+	}
+	x->ticks[x->nticks].off = x->resp_body.len;
+	x->ticks[x->nticks].ts = c->cur->ts_end_ns;
+	x->nticks++;
+}
+
+void resp_on_done(void *ud)
+{
+	struct conn *c = ud;
+	struct exchange *x = c->resp_x;
+
+	if (c->resp_interim) {
+		c->resp_interim = 0;
+		return;
+	}
+	c->resp_x = NULL;
+	if (!x)
+		return;
+	x->resp_done = 1;
+	x->t_resp_last = c->cur ? c->cur->ts_end_ns : x->t_resp_last;
+	if (x->resp_dec && !x->truncated[1] && decoder_finish(x->resp_dec))
+		exchange_fail(x, "response body could not be decoded (truncated compressed data)");
+	if (x->req_done)
+		exchange_emit(c, x, NULL);
+}
+
+static const struct http1_callbacks req_cb = { req_on_head, req_on_body, req_on_done };
+static const struct http1_callbacks resp_cb = { resp_on_head, resp_on_body, resp_on_done };
+
+/* ---- rows ---- */
+
+static double ms_between(uint64_t from, uint64_t to)
+{
+	if (!from || !to || to < from)
+		return CALL_NULL_REAL;
+	return (double)(to - from) / 1e6;
+}
+
+static char *strdup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+/* Time at which the decoded response body first reached `off` bytes. */
+static uint64_t tick_time(const struct exchange *x, long off)
+{
+	size_t i;
+
+	if (off < 0)
+		return 0;
+	for (i = 0; i < x->nticks; i++)
+		if (x->ticks[i].off >= (uint64_t)off)
+			return x->ticks[i].ts;
+	return 0;
+}
+
+/* The latency split of a call: its connection's setup when it is the first
+ * on it, the upload, the token rate and the verdict. */
+static void exchange_timing(struct conn *c, const struct exchange *x,
+			    const struct llm_call *call, struct call_row *r)
+{
+	struct call_netinfo ni = { .dns_ms = -1, .connect_ms = -1, .tls_ms = -1, .client_ms = -1 };
+	struct latency_split sp;
+	uint64_t first_tok = tick_time(x, call->first_token_offset), upload_end;
+	double gen_ms;
+
+	if (c->t->netinfo)
+		c->t->netinfo(c->t->netinfo_ud, c->tgid, c->ssl, x->t_req_start, x->t_req_end,
+			      !x->reused, &ni);
+	memcpy(r->conn_id, ni.conn_id, sizeof(r->conn_id));
+	r->dns_ms = x->reused ? CALL_NULL_REAL : ni.dns_ms;
+	r->connect_ms = x->reused ? CALL_NULL_REAL : ni.connect_ms;
+	r->tls_ms = x->reused ? CALL_NULL_REAL : ni.tls_ms;
+	r->client_ms = x->reused ? CALL_NULL_REAL : ni.client_ms;
+	/* A large body is uploaded when the peer has acknowledged it, not when
+	 * the last write returned (the socket buffer held the rest). */
+	upload_end = x->t_req_end;
+	if (ni.acked_ns > upload_end)
+		upload_end = ni.acked_ns;
+	if (x->t_resp_first && upload_end > x->t_resp_first)
+		upload_end = x->t_resp_first;
+	r->upload_ms = x->req_done ? ms_between(x->t_req_start, upload_end) : CALL_NULL_REAL;
+	r->wait_ms = x->req_done ? ms_between(upload_end, x->t_resp_first) : CALL_NULL_REAL;
+	gen_ms = ms_between(first_tok, x->t_resp_last);
+	r->tokens_per_s = call->stream && gen_ms > 0 && call->output_tokens > 0 ?
+		call->output_tokens / (gen_ms / 1e3) : CALL_NULL_REAL;
+	sp.dns_ms = r->dns_ms;
+	sp.connect_ms = r->connect_ms;
+	sp.tls_ms = r->tls_ms;
+	sp.client_ms = r->client_ms;
+	sp.upload_ms = r->upload_ms;
+	sp.ttfb_ms = r->wait_ms;
+	sp.download_ms = ms_between(x->t_resp_first, x->t_resp_last);
+	sp.stream = call->stream;
+	r->verdict = x->status ? verdict_of(&sp) : NULL;
+}
+
+/* Build and hand over the row of x if it is an LLM call; unlink and free x.
+ * why, when set, says why the exchange ended incomplete. */
+void exchange_emit(struct conn *c, struct exchange *x, const char *why)
+{
+	struct llm_request req = {
+		.host = x->host, .method = x->method, .path = x->target,
+		.body = x->req_body.data, .body_len = x->req_body.len,
+	};
+	struct llm_response resp = {
+		.status = x->status, .content_type = x->content_type,
+		.body = x->resp_body.data, .body_len = x->resp_body.len,
+	};
+	const char *provider, *operation;
+	struct llm_call call;
+	struct call_row *r = NULL;
+	struct exchange **pp;
+	char msg[64];
+
+	for (pp = &c->xq; *pp; pp = &(*pp)->next) {
+		if (*pp == x) {
+			*pp = x->next;
+			break;
+		}
+	}
+	if (c->req_x == x)
+		c->req_x = NULL;
+	if (c->resp_x == x)
+		c->resp_x = NULL;
+	if (why)
+		exchange_fail(x, why);
+	if (!provider_detect(&req, &provider, &operation))
+		goto out_free;
+	if (provider_parse(&call, &req, &resp))
+		goto out_free;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		goto out_clear;
+
+	uuid7(r->id);
+	r->cost_usd = cost_estimate_call(&call);	/* before the strings move to r */
+	r->pid = c->tgid;
+	r->tid = x->tid;
+	memcpy(r->comm, c->comm, sizeof(r->comm));
+	r->exe = strdup_or_null(c->exe);
+	r->provider = call.provider ? call.provider : provider;
+	r->operation = call.operation ? call.operation : operation;
+	r->model = call.model;
+	call.model = NULL;
+	r->host = strdup_or_null(x->host);
+	r->method = strdup(x->method);
+	r->path = redact_target(x->target);
+	r->status = x->status ? x->status : CALL_NULL_INT;
+	r->stream = call.stream;
+#define TOK(v) ((v) == TOKENS_NONE ? CALL_NULL_INT : (v))
+	r->input_tokens = TOK(call.input_tokens);
+	r->output_tokens = TOK(call.output_tokens);
+	r->cache_read_tokens = TOK(call.cache_read_tokens);
+	r->cache_write_tokens = TOK(call.cache_write_tokens);
+	r->reasoning_tokens = TOK(call.reasoning_tokens);
+#undef TOK
+	r->finish_reason = call.finish_reason;
+	call.finish_reason = NULL;
+	/* Keys pasted into prompts or echoed by a model are secrets too. */
+	r->response_text = redact_text(call.response_text);
+	r->start_ns = x->t_req_start ? (int64_t)mono_to_epoch_ns(x->t_req_start) : CALL_NULL_INT;
+	r->duration_ms = ms_between(x->t_req_start, x->t_resp_last);
+	r->ttfb_ms = ms_between(x->t_req_end, x->t_resp_first);
+	r->ttft_ms = ms_between(x->t_req_end, tick_time(x, call.first_token_offset));
+	exchange_timing(c, x, &call, r);
+	r->conn_reused = x->reused;
+	r->request_bytes = x->req_body.len;
+	r->response_bytes = x->resp_body.len;
+	r->request_headers = buf_steal(&x->req_head);
+	r->response_headers = x->status ? buf_steal(&x->resp_head) : NULL;
+	r->request_body = redact_text((const char *)x->req_body.data ? (const char *)x->req_body.data : "");
+	r->response_body = x->status ? redact_text(x->resp_body.data ? (const char *)x->resp_body.data : "") : NULL;
+	if (x->error) {
+		r->error = x->error;
+		x->error = NULL;
+	} else if (x->truncated[0] || x->truncated[1]) {
+		r->error = strdup("truncated");
+	} else if (call.error) {
+		r->error = call.error;
+		call.error = NULL;
+	} else if (x->status >= 400) {
+		snprintf(msg, sizeof(msg), "http %d", x->status);
+		r->error = strdup(msg);
+	}
+	c->t->emit(c->t->ud, r);
+out_clear:
+	llm_call_clear(&call);
+out_free:
+	exchange_free(x);
+}
+
+/* ---- connections ---- */
+
+static struct conn *conn_find(struct conn_table *t, uint32_t tgid, uint64_t ssl,
+			      struct conn ***where)
+{
+	struct conn **pp = &t->buckets[conn_hash(tgid, ssl)];
+
+	for (; *pp; pp = &(*pp)->next)
+		if ((*pp)->tgid == tgid && (*pp)->ssl == ssl)
+			break;
+	if (where)
+		*where = pp;
+	return *pp;
+}
+
+static struct conn *conn_get(struct conn_table *t, const struct tls_chunk *ch)
+{
+	struct conn **pp, *c = conn_find(t, ch->tgid, ch->ssl, &pp);
+	char exe[4096];
+
+	if (c)
+		return c;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->t = t;
+	c->tgid = ch->tgid;
+	c->ssl = ch->ssl;
+	snprintf(c->comm, sizeof(c->comm), "%s", ch->comm ? ch->comm : "");
+	proc_exe(ch->tgid, exe, sizeof(exe));
+	c->exe = strdup(exe);
+	*pp = c;
+	t->count++;
+	return c;
+}
+
+void parsers_free(struct conn *c)
+{
+	if (c->req_p)
+		http1_parser_free(c->req_p);
+	if (c->resp_p)
+		http1_parser_free(c->resp_p);
+	c->req_p = c->resp_p = NULL;
+	h2_parser_free(c->h2p[0]);
+	h2_parser_free(c->h2p[1]);
+	c->h2p[0] = c->h2p[1] = NULL;
+}
+
+/* End every exchange of c with error why (complete ones first) and reset
+ * the parsers: the connection starts over as unknown. */
+void conn_flush(struct conn *c, const char *why)
+{
+	struct exchange *x;
+
+	/* A response delimited by the close completes here. */
+	if (c->resp_p && c->resp_x)
+		http1_parser_finish(c->resp_p);
+	while ((x = c->xq))
+		exchange_emit(c, x, why);
+	parsers_free(c);
+	/* HTTP/2 framing and header compression cannot be picked up mid-stream. */
+	c->role = c->h2 ? ROLE_OTHER : ROLE_UNKNOWN;
+	c->h2 = 0;
+	c->probes = 0;
+	c->resp_interim = 0;
+}
+
+void conn_protocol_error(struct conn *c, const char *proto, int dir, const char *err)
+{
+	char msg[96];
+
+	snprintf(msg, sizeof(msg), "malformed %s %s: %s", proto,
+		 dir == 0 ? "request" : "response", err);
+	log_debug("pid %u conn %#llx: %s", c->tgid, (unsigned long long)c->ssl, msg);
+	conn_flush(c, msg);
+	c->role = ROLE_OTHER;
+}
+
+static void conn_destroy(struct conn_table *t, struct conn **pp, const char *why)
+{
+	struct conn *c = *pp;
+
+	c->cur = NULL;
+	conn_flush(c, why);
+	*pp = c->next;
+	free(c->exe);
+	free(c);
+	t->count--;
+}
+
+/* Does p start like an HTTP request line? Only used to spot servers. */
+static int looks_like_request(const uint8_t *p, size_t n)
+{
+	static const char *const methods[] = {
+		"GET ", "POST ", "PUT ", "HEAD ", "DELETE ", "PATCH ", "OPTIONS ", "PRI * ",
+	};
+	size_t i, l;
+
+	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		l = strlen(methods[i]);
+		if (n >= l && memcmp(p, methods[i], l) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static void conn_feed(struct conn *c, int dir, const uint8_t *p, size_t n)
+{
+	struct http1_parser *hp = dir == 0 ? c->req_p : c->resp_p;
+	long rc;
+
+	if (c->h2) {
+		conn_feed_h2(c, dir, p, n);
+		return;
+	}
+	if (!hp || c->role != ROLE_CLIENT)
+		return;
+	if (!http1_parser_in_message(hp))
+		c->msg_start_ts[dir] = dir == 0 ? c->cur->ts_start_ns : c->cur->ts_end_ns;
+	rc = http1_parser_feed(hp, p, n);
+	if (rc >= 0)
+		return;
+	if (rc == HTTP1_ERR_NOT_HTTP && dir == 0 && !c->xq) {
+		/* Mid-message (attached late) or not HTTP/1: try the next write. */
+		parsers_free(c);
+		c->role = ++c->probes >= CONN_PROBE_WRITES ? ROLE_OTHER : ROLE_UNKNOWN;
+		return;
+	}
+	conn_protocol_error(c, "HTTP", dir, http1_strerror((int)rc));
+}
+
+/* Decide what the connection is from its first bytes. Returns 1 when the
+ * chunk should be parsed as a client's: the request parser then has the
+ * last word (a write that is not a request start sends us back here). */
+static int conn_classify(struct conn *c, const struct tls_chunk *ch)
+{
+	if (ch->dir == 1) {
+		if (looks_like_request(ch->data, ch->len))
+			c->role = ROLE_SERVER;
+		return 0;	/* a response to a request we did not see */
+	}
+	if (ch->len >= 4 && memcmp(ch->data, H2_PREFACE,
+				   ch->len < H2_PREFACE_LEN ? ch->len : H2_PREFACE_LEN) == 0) {
+		/* An HTTP/2 client: the preface, then frames both ways. */
+		if (conn_h2_start(c)) {
+			parsers_free(c);
+			return 0;
+		}
+		c->role = ROLE_CLIENT;
+		return 1;
+	}
+	c->req_p = http1_parser_new(HTTP1_REQUEST, &req_cb, c);
+	c->resp_p = http1_parser_new(HTTP1_RESPONSE, &resp_cb, c);
+	if (!c->req_p || !c->resp_p) {
+		parsers_free(c);
+		return 0;
+	}
+	c->role = ROLE_CLIENT;
+	return 1;
+}
+
+void conn_data(struct conn_table *t, const struct tls_chunk *ch)
+{
+	static const uint8_t filler[4096];
+	struct conn *c;
+	int dir = ch->dir ? 1 : 0;
+	uint64_t skip = 0, left;
+	char msg[96];
+
+	c = conn_get(t, ch);
+	if (!c)
+		return;
+	c->cur = ch;
+	c->tid = ch->tid;
+	if (c->seen[dir] && ch->offset != c->next_off[dir]) {
+		if (ch->offset < c->next_off[dir]) {
+			skip = c->next_off[dir] - ch->offset;	/* already had these bytes */
+		} else {
+			snprintf(msg, sizeof(msg), "capture gap: %llu bytes lost (ring buffer full)",
+				 (unsigned long long)(ch->offset - c->next_off[dir]));
+			log_warn("pid %u: %s", ch->tgid, msg);
+			conn_flush(c, msg);
+		}
+	}
+	c->seen[dir] = 1;
+	if (ch->offset + ch->len + ch->missing > c->next_off[dir])
+		c->next_off[dir] = ch->offset + ch->len + ch->missing;
+	if (skip >= ch->len)
+		goto out;
+
+	if (c->role == ROLE_UNKNOWN && !conn_classify(c, ch))
+		goto out;
+	if (c->role != ROLE_CLIENT)
+		goto out;
+	conn_feed(c, dir, ch->data + skip, ch->len - skip);
+	if (c->h2 && ch->missing) {
+		/* Filler cannot stand in for HTTP/2 frames: the connection is lost. */
+		snprintf(msg, sizeof(msg), "capture gap: %llu bytes not copied (HTTP/2 framing lost)",
+			 (unsigned long long)ch->missing);
+		log_warn("pid %u: %s", ch->tgid, msg);
+		conn_flush(c, msg);
+		goto out;
+	}
+	/* Bytes BPF did not copy (one SSL call over the cap): keep the framing
+	 * with filler so later messages still parse; the call is truncated. */
+	for (left = ch->missing; left && c->role == ROLE_CLIENT;) {
+		size_t n = left < sizeof(filler) ? left : sizeof(filler);
+		struct exchange *x = dir == 0 ? c->req_x : c->resp_x;
+
+		if (x)
+			x->truncated[dir] = 1;
+		conn_feed(c, dir, filler, n);
+		left -= n;
+	}
+out:
+	c->cur = NULL;
+}
+
+void conn_close(struct conn_table *t, uint32_t tgid, uint64_t ssl,
+		const uint64_t end_off[2], uint64_t ts_ns)
+{
+	struct conn **pp, *c = conn_find(t, tgid, ssl, &pp);
+	uint64_t lost = 0;
+	char msg[96];
+	int dir;
+
+	(void)ts_ns;
+	if (!c)
+		return;
+	for (dir = 0; end_off && dir < 2; dir++)
+		if (end_off[dir] > c->next_off[dir])
+			lost += end_off[dir] - c->next_off[dir];
+	if (lost) {
+		snprintf(msg, sizeof(msg), "capture gap: %llu bytes lost (ring buffer full)",
+			 (unsigned long long)lost);
+		log_warn("pid %u: %s", tgid, msg);
+		conn_destroy(t, pp, msg);
+		return;
+	}
+	conn_destroy(t, pp, "connection closed before the response completed");
+}
+
+/* Destroy every connection of tgid (all processes when tgid is 0). */
+static void conn_destroy_tgid(struct conn_table *t, uint32_t tgid, int only_dead,
+			      const char *why)
+{
+	struct conn **pp;
+	size_t i;
+
+	for (i = 0; i < CONN_BUCKETS; i++) {
+		pp = &t->buckets[i];
+		while (*pp) {
+			struct conn *c = *pp;
+
+			if ((tgid && c->tgid != tgid) || (only_dead && proc_alive(c->tgid))) {
+				pp = &c->next;
+				continue;
+			}
+			conn_destroy(t, pp, why);
+		}
+	}
+}
+
+void conn_process_exit(struct conn_table *t, uint32_t tgid, uint64_t ts_ns)
+{
+	(void)ts_ns;
+	conn_destroy_tgid(t, tgid, 0, "process exited before the response completed");
+}
+
+void conn_reap(struct conn_table *t)
+{
+	conn_destroy_tgid(t, 0, 1, "process exited before the response completed");
+}
+
+struct conn_table *conn_table_new(size_t max_body, conn_emit_fn emit, void *ud)
+{
+	struct conn_table *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->max_body = max_body;
+	t->emit = emit;
+	t->ud = ud;
+	return t;
+}
+
+void conn_table_free(struct conn_table *t, const char *why)
+{
+	if (!t)
+		return;
+	conn_destroy_tgid(t, 0, 0, why);
+	free(t);
+}
+
+void conn_table_set_netinfo(struct conn_table *t, conn_netinfo_fn fn, void *ud)
+{
+	t->netinfo = fn;
+	t->netinfo_ud = ud;
+}
+
+size_t conn_count(const struct conn_table *t)
+{
+	return t->count;
+}

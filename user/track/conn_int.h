@@ -1,0 +1,115 @@
+/* conn_int.h -- internals shared by conn.c (HTTP/1, rows) and conn_h2.c (HTTP/2): connection and exchange state. */
+#ifndef LLMTAP_CONN_INT_H
+#define LLMTAP_CONN_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "track/conn.h"
+#include "proto/decode.h"
+#include "proto/h2.h"
+#include "proto/http1.h"
+
+#define CONN_BUCKETS 4096
+/* Write chunks tried as a request start before a connection is given up as not HTTP/1. */
+#define CONN_PROBE_WRITES 16
+/* HTTP/2: feeds remembered per direction to date the frame a header block began in. */
+#define H2_RING 16
+
+enum role { ROLE_UNKNOWN, ROLE_CLIENT, ROLE_SERVER, ROLE_OTHER };
+
+/* The decoded response body had reached `off` bytes by monotonic time `ts`. */
+struct tick {
+	uint64_t off;
+	uint64_t ts;
+};
+
+struct exchange {
+	struct exchange *next;
+	uint32_t stream_id;			/* HTTP/2 stream; 0 for HTTP/1 */
+	int64_t h2_clen[2];			/* HTTP/2: content-length per direction, -1 if none */
+	uint64_t h2_raw[2];			/* HTTP/2: DATA payload bytes per direction */
+	uint32_t tid;
+	int reused;
+	uint64_t t_req_start, t_req_end, t_resp_first, t_resp_last;
+	char method[32];
+	char *target, *host;
+	struct buf req_head, resp_head;		/* start line + headers, redacted */
+	struct buf req_body, resp_body;		/* decoded, capped at max_body */
+	struct decoder *req_dec, *resp_dec;
+	char *content_type;
+	int status;
+	int req_done, resp_done;
+	int truncated[2];			/* per direction: body cut (max_body, BPF cap) */
+	char *error;				/* first capture/decoding problem */
+	struct tick *ticks;
+	size_t nticks, cap_ticks;
+};
+
+struct conn {
+	struct conn *next;
+	struct conn_table *t;
+	uint32_t tgid, tid;
+	uint64_t ssl;
+	char comm[16];
+	char *exe;
+	enum role role;
+	int probes;
+	struct http1_parser *req_p, *resp_p;
+	uint64_t next_off[2];
+	int seen[2];
+	int exchanges;
+	int resp_interim;			/* the response head being parsed is 1xx */
+	uint64_t msg_start_ts[2];		/* when the message now being parsed began */
+	struct exchange *xq;			/* exchanges not yet emitted, in request order */
+	struct exchange *req_x, *resp_x;	/* being parsed */
+	const struct tls_chunk *cur;		/* chunk being fed */
+	/* HTTP/2 (the first write was the connection preface): one parser per
+	 * direction, one exchange per stream; req_p/resp_p are unused. */
+	int h2;
+	struct h2_parser *h2p[2];
+	uint64_t h2_in[2];			/* bytes fed to each parser */
+	struct { uint64_t off, ts; } h2_ring[2][H2_RING];	/* recent feeds: offset, time */
+	unsigned h2_nring[2];
+	uint32_t h2_last_sid;			/* highest request stream seen */
+};
+
+struct conn_table {
+	struct conn *buckets[CONN_BUCKETS];
+	size_t count;
+	size_t max_body;
+	conn_emit_fn emit;
+	void *ud;
+	conn_netinfo_fn netinfo;
+	void *netinfo_ud;
+};
+
+/* conn.c: the exchange machinery HTTP/2 streams reuse. */
+void exchange_fail(struct exchange *x, const char *why);
+void body_add(struct conn *c, struct exchange *x, int dir, struct decoder *d,
+	      struct buf *out, const uint8_t *p, size_t n);
+/* http1_callbacks of the request (req_*) and response (resp_*) side; ud is
+ * the conn, and c->req_x / c->resp_x name the exchange they work on. */
+void req_on_body(void *ud, const uint8_t *p, size_t n);
+void req_on_done(void *ud);
+void resp_on_body(void *ud, const uint8_t *p, size_t n);
+void resp_on_done(void *ud);
+/* Hand over x's row if it is an LLM call (why: error when incomplete); frees x. */
+void exchange_emit(struct conn *c, struct exchange *x, const char *why);
+/* End every exchange of c with error why and reset its parsers. */
+void conn_flush(struct conn *c, const char *why);
+void parsers_free(struct conn *c);
+/* A protocol error (proto "HTTP" or "HTTP/2", dir 0 request / 1 response):
+ * end c's exchanges with "malformed PROTO request|response: ERR" and stop
+ * parsing the connection. */
+void conn_protocol_error(struct conn *c, const char *proto, int dir, const char *err);
+
+/* conn_h2.c */
+/* Make c an HTTP/2 client connection (its first write was the preface).
+ * Returns 0, -1 when out of memory. */
+int conn_h2_start(struct conn *c);
+/* Feed one direction's bytes to its HTTP/2 parser. */
+void conn_feed_h2(struct conn *c, int dir, const uint8_t *p, size_t n);
+
+#endif

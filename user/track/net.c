@@ -1,0 +1,392 @@
+/* net.c -- TCP connections and TLS sessions: connect/handshake timing per connection, joined to TLS streams.
+ *
+ * Sockets are keyed by their kernel cookie, TLS sessions by (tgid, SSL*).
+ * Events come from three ring buffers in no guaranteed order, so every
+ * handler creates what it refers to when it is not there yet.
+ */
+#include "track/net.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "db/rows.h"
+#include "base/util.h"
+
+#define NET_BUCKETS 1024
+#define NET_KEEP_NS (120ull * 1000000000ull)	/* closed sockets / freed sessions kept for late joins */
+
+struct sock_info {
+	struct sock_info *next;
+	uint64_t cookie;
+	char id[37];
+	uint32_t tgid, tid;
+	char comm[16];
+	struct net_tuple tuple;
+	int have_tuple;
+	uint64_t syn_ns, est_ns;
+	uint64_t tls_start, tls_done;
+	int64_t llm_calls;
+	int dns_done;
+	double dns_ms;
+	char *dns_name;
+	uint64_t closed_mono;		/* when we saw the close; 0 while open */
+	uint64_t acked_ns;		/* last time a send backlog was fully acked */
+};
+
+struct session {
+	struct session *next;
+	uint32_t tgid;
+	uint64_t ssl;
+	uint64_t start, done;
+	uint64_t cookie;
+	uint64_t freed_mono;
+};
+
+struct net_table {
+	struct sock_info *socks[NET_BUCKETS];
+	struct session *sessions[NET_BUCKETS];
+	net_emit_fn emit;
+	net_dns_fn dns;
+	void *ud;
+};
+
+void conn_row_free(struct conn_row *r)
+{
+	if (!r)
+		return;
+	free(r->connect_error);
+	free(r->dns_name);
+	free(r);
+}
+
+static size_t hash64(uint64_t v)
+{
+	v ^= v >> 33;
+	v *= 0xff51afd7ed558ccdull;
+	v ^= v >> 33;
+	return (size_t)(v % NET_BUCKETS);
+}
+
+static struct sock_info *sock_get(struct net_table *t, uint64_t cookie, int create)
+{
+	struct sock_info **pp = &t->socks[hash64(cookie)], *s;
+
+	for (s = *pp; s; s = s->next)
+		if (s->cookie == cookie)
+			return s;
+	if (!create)
+		return NULL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->cookie = cookie;
+	s->dns_ms = -1;
+	uuid7(s->id);
+	s->next = *pp;
+	*pp = s;
+	return s;
+}
+
+static struct session *session_get(struct net_table *t, uint32_t tgid, uint64_t ssl, int create)
+{
+	struct session **pp = &t->sessions[hash64(ssl ^ ((uint64_t)tgid << 48))], *s;
+
+	for (s = *pp; s; s = s->next)
+		if (s->tgid == tgid && s->ssl == ssl && !s->freed_mono)
+			return s;
+	if (!create)
+		return NULL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->tgid = tgid;
+	s->ssl = ssl;
+	s->next = *pp;
+	*pp = s;
+	return s;
+}
+
+struct net_table *net_table_new(net_emit_fn emit, net_dns_fn dns, void *ud)
+{
+	struct net_table *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->emit = emit;
+	t->dns = dns;
+	t->ud = ud;
+	return t;
+}
+
+static void sock_fill(struct sock_info *s, const struct net_tcp *e)
+{
+	s->tgid = e->tgid;
+	s->tid = e->tid;
+	memcpy(s->comm, e->comm, sizeof(s->comm));
+	s->comm[sizeof(s->comm) - 1] = 0;
+	/* At CLOSE the kernel has already released the local port: keep the
+	 * tuple seen at ESTABLISHED. */
+	if (!s->have_tuple || e->tuple.sport) {
+		s->tuple = e->tuple;
+		s->have_tuple = 1;
+	}
+	if (e->syn_ns)
+		s->syn_ns = e->syn_ns;
+	if (e->est_ns)
+		s->est_ns = e->est_ns;
+}
+
+/* Find which lookup gave this connection's address (until found). */
+static void sock_dns(struct net_table *t, struct sock_info *s)
+{
+	const char *name = NULL;
+	double ms;
+
+	if (s->dns_done || !t->dns || !s->have_tuple || !s->syn_ns)
+		return;
+	/* A miss is retried at the next chance (call, close): the lookup's
+	 * event may come through its own ring buffer after the connect. */
+	if (t->dns(t->ud, s->tgid, s->tuple.family, s->tuple.daddr, s->syn_ns, &ms, &name)) {
+		s->dns_done = 1;
+		s->dns_ms = ms;
+		s->dns_name = name ? strdup(name) : NULL;
+	}
+}
+
+static double ms_diff(uint64_t from, uint64_t to)
+{
+	return from && to && to >= from ? (double)(to - from) / 1e6 : -1;
+}
+
+void net_tcp_connect(struct net_table *t, const struct net_tcp *e)
+{
+	struct sock_info *s = sock_get(t, e->cookie, 1);
+
+	if (!s)
+		return;
+	sock_fill(s, e);
+	sock_dns(t, s);
+}
+
+static void addr_str(const struct net_tuple *tu, const uint8_t *a, char *out, size_t n)
+{
+	if (!inet_ntop(tu->family == AF_INET6 ? AF_INET6 : AF_INET, a, out, n))
+		snprintf(out, n, "?");
+}
+
+/* A connect that never completed: say how it failed. */
+static const char *connect_error(const struct net_tcp *e)
+{
+	switch (e->sk_err) {
+	case ECONNREFUSED: return "refused";
+	case ETIMEDOUT: return "timeout";
+	case EHOSTUNREACH: return "host unreachable";
+	case ENETUNREACH: return "network unreachable";
+	case ECONNRESET: return "reset";
+	case 0: break;
+	default: return "error";
+	}
+	if (e->resets_rx)
+		return "refused";
+	/* The process gave up first: with SYNs unanswered that is a timeout. */
+	return e->retransmits ? "timeout" : "aborted";
+}
+
+void net_tcp_close(struct net_table *t, const struct net_tcp *e)
+{
+	struct sock_info *s = sock_get(t, e->cookie, 1);
+	struct conn_row *r;
+
+	if (!s)
+		return;
+	sock_fill(s, e);
+	sock_dns(t, s);
+	s->closed_mono = mono_ns();
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return;
+	memcpy(r->id, s->id, sizeof(r->id));
+	r->pid = s->tgid;
+	r->tid = s->tid;
+	memcpy(r->comm, s->comm, sizeof(r->comm));
+	addr_str(&s->tuple, s->tuple.saddr, r->saddr, sizeof(r->saddr));
+	addr_str(&s->tuple, s->tuple.daddr, r->daddr, sizeof(r->daddr));
+	r->sport = s->tuple.sport;
+	r->dport = s->tuple.dport;
+	r->start_ns = s->syn_ns ? (int64_t)mono_to_epoch_ns(s->syn_ns) : CALL_NULL_INT;
+	r->connect_ms = ms_diff(s->syn_ns, s->est_ns);
+	r->connect_error = s->est_ns ? NULL : strdup(connect_error(e));
+	r->dns_ms = s->dns_ms;
+	r->dns_name = s->dns_name ? strdup(s->dns_name) : NULL;
+	r->tls_ms = ms_diff(s->tls_start, s->tls_done);
+	r->retransmits = e->retransmits;
+	r->resets_rx = e->resets_rx;
+	r->resets_tx = e->resets_tx;
+	r->bytes_sent = e->bytes_acked;
+	r->bytes_received = e->bytes_received;
+	r->close_ns = e->close_ns ? (int64_t)mono_to_epoch_ns(e->close_ns) : CALL_NULL_INT;
+	r->duration_ms = ms_diff(s->syn_ns, e->close_ns);
+	r->llm_calls = s->llm_calls;
+	t->emit(t->ud, r);
+}
+
+void net_tls_start(struct net_table *t, uint32_t tgid, uint64_t ssl, uint64_t ts)
+{
+	struct session *se = session_get(t, tgid, ssl, 1);
+
+	if (se && !se->start)
+		se->start = ts;
+}
+
+void net_tls_done(struct net_table *t, uint32_t tgid, uint64_t ssl, uint64_t ts)
+{
+	struct session *se = session_get(t, tgid, ssl, 1);
+	struct sock_info *s;
+
+	if (!se || se->done)
+		return;
+	se->done = ts;
+	s = se->cookie ? sock_get(t, se->cookie, 0) : NULL;
+	if (s && !s->tls_done)
+		s->tls_done = ts;
+}
+
+void net_ssl_sock(struct net_table *t, uint32_t tgid, uint64_t ssl, uint64_t cookie,
+		  const struct net_tuple *tuple)
+{
+	struct session *se = session_get(t, tgid, ssl, 1);
+	struct sock_info *s = sock_get(t, cookie, 1);
+
+	if (!se || !s)
+		return;
+	se->cookie = cookie;
+	if (!s->have_tuple) {
+		s->tuple = *tuple;
+		s->have_tuple = 1;
+		s->tgid = tgid;
+	}
+	if (!s->tls_start)
+		s->tls_start = se->start;
+	if (!s->tls_done)
+		s->tls_done = se->done;
+}
+
+void net_ssl_free(struct net_table *t, uint32_t tgid, uint64_t ssl)
+{
+	struct session *se = session_get(t, tgid, ssl, 0);
+
+	if (se)
+		se->freed_mono = mono_ns();
+}
+
+void net_tcp_acked(struct net_table *t, uint64_t cookie, uint64_t ts)
+{
+	struct sock_info *s = sock_get(t, cookie, 0);
+
+	if (s)
+		s->acked_ns = ts;
+}
+
+int net_call_info(struct net_table *t, uint32_t tgid, uint64_t ssl, uint64_t first_write_ns,
+		  uint64_t last_write_ns, int first_on_conn, struct call_netinfo *out)
+{
+	struct session *se = session_get(t, tgid, ssl, 0);
+	struct sock_info *s;
+	uint64_t ready;
+
+	memset(out, 0, sizeof(*out));
+	out->dns_ms = out->connect_ms = out->tls_ms = out->client_ms = -1;
+	if (!se || !se->cookie)
+		return 0;
+	s = sock_get(t, se->cookie, 0);
+	if (!s)
+		return 0;
+	memcpy(out->conn_id, s->id, sizeof(out->conn_id));
+	s->llm_calls++;
+	/* No pipelining in HTTP/1.1: an ack after this request's last write is its. */
+	if (s->acked_ns > last_write_ns)
+		out->acked_ns = s->acked_ns;
+	if (!first_on_conn)
+		return 1;
+	/* Without an explicit handshake call (node drives it through SSL_read),
+	 * the handshake ends when the first request is written. */
+	if (!s->tls_done && s->tls_start && first_write_ns > s->tls_start)
+		s->tls_done = first_write_ns;
+	sock_dns(t, s);
+	out->dns_ms = s->dns_ms;
+	out->connect_ms = ms_diff(s->syn_ns, s->est_ns);
+	out->tls_ms = ms_diff(s->tls_start, s->tls_done);
+	ready = s->tls_done ? s->tls_done : s->est_ns;
+	out->client_ms = ms_diff(ready, first_write_ns);
+	return 1;
+}
+
+void net_reap(struct net_table *t)
+{
+	uint64_t now = mono_ns();
+	size_t i;
+
+	for (i = 0; i < NET_BUCKETS; i++) {
+		struct sock_info **sp = &t->socks[i];
+		struct session **ep = &t->sessions[i];
+
+		while (*sp) {
+			struct sock_info *s = *sp;
+
+			if (s->closed_mono && now - s->closed_mono > NET_KEEP_NS) {
+				*sp = s->next;
+				free(s->dns_name);
+				free(s);
+			} else {
+				sp = &s->next;
+			}
+		}
+		while (*ep) {
+			struct session *se = *ep;
+
+			if (se->freed_mono && now - se->freed_mono > NET_KEEP_NS) {
+				*ep = se->next;
+				free(se);
+			} else {
+				ep = &se->next;
+			}
+		}
+	}
+}
+
+void net_table_free(struct net_table *t)
+{
+	size_t i;
+
+	if (!t)
+		return;
+	for (i = 0; i < NET_BUCKETS; i++) {
+		while (t->socks[i]) {
+			struct sock_info *s = t->socks[i];
+
+			/* Still open: its row says so (close_ns NULL). */
+			if (!s->closed_mono && s->have_tuple && s->syn_ns) {
+				struct net_tcp e = { .tgid = s->tgid, .tid = s->tid, .cookie = s->cookie,
+						     .syn_ns = s->syn_ns, .est_ns = s->est_ns,
+						     .tuple = s->tuple };
+
+				memcpy(e.comm, s->comm, sizeof(e.comm));
+				net_tcp_close(t, &e);
+			}
+			t->socks[i] = s->next;
+			free(s->dns_name);
+			free(s);
+		}
+		while (t->sessions[i]) {
+			struct session *se = t->sessions[i];
+
+			t->sessions[i] = se->next;
+			free(se);
+		}
+	}
+	free(t);
+}

@@ -1,0 +1,721 @@
+/* proc.c -- the process table: pid -> exec info, exit, CPU totals; turns BPF CPU map samples into per-interval rows.
+ *
+ * A process enters the table when it execs, when a sampling pass finds CPU
+ * time for it, when it makes an LLM call, is chosen by the OOM killer or
+ * exits; what the events did not say (processes older than the tracer) is
+ * read once from /proc. CPU totals only grow: a pass computes each
+ * process's "effective" total (map total plus the running slices of its
+ * threads on CPU right now), and the delta against the last pass becomes a
+ * cpu_samples row. At exit the kernel's final totals close the last
+ * interval, so the samples of a process add up to its processes.cpu_ms. */
+#include "track/proc.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "llm/redact.h"
+#include "base/util.h"
+
+#define NBUCKETS		4096
+#define PROC_ARGV_MAX		256	/* as LT_ARGV_MAX: /proc reads are cut alike */
+#define EXITED_KEEP_PASSES	2	/* late LLM call rows still find the process */
+#define GONE_PASSES		3	/* absent from the maps this long: check /proc */
+#define START_SLACK_NS		50000000ull	/* /proc start times have tick precision */
+
+struct thread {
+	struct thread *next;
+	uint32_t tid, tgid;
+	uint64_t last_ns;	/* effective on-CPU total at the last pass */
+	uint64_t gen;		/* pass that last saw it */
+};
+
+struct proc {
+	struct proc *next;
+	char id[37];
+	uint32_t pid, ppid, uid;
+	int have_ppid, have_uid;
+	char comm[16];
+	char *exe, *argv;
+	int64_t start_ns, exec_ns, exit_ns, since_ns;	/* epoch; PROC_NULL when unknown */
+	uint64_t start_mono;				/* 0 when unknown */
+	int exited, exit_code, exit_signal, oom_killed;
+	uint64_t cpu_ns, runq_ns, switches, preempts;	/* totals so far */
+	uint64_t seen_gen, exit_gen;
+	/* this pass (valid when pass_gen == table gen) */
+	uint64_t pass_gen, run_extra_ns, top_ns;
+	uint32_t threads, top_tid;
+	int dirty;		/* row differs from the one last written */
+};
+
+struct proc_table {
+	struct proc_sink sink;
+	struct proc *procs[NBUCKETS];
+	struct thread *threads[NBUCKETS];
+	size_t nprocs;
+	uint64_t gen;		/* sampling passes begun */
+	uint64_t now_ns;	/* this pass, monotonic */
+	uint64_t prev_ns;	/* the previous pass, or the table's creation */
+	int64_t created_ns;	/* epoch */
+};
+
+static unsigned bucket(uint32_t id)
+{
+	return (id * 2654435761u) % NBUCKETS;
+}
+
+struct proc_table *proc_table_new(const struct proc_sink *sink)
+{
+	struct proc_table *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->sink = *sink;
+	t->prev_ns = mono_ns();
+	t->created_ns = mono_to_epoch_ns(t->prev_ns);
+	return t;
+}
+
+size_t proc_count(const struct proc_table *t)
+{
+	return t->nprocs;
+}
+
+void proc_exit_split(int raw, int *code, int *sig)
+{
+	*code = (raw >> 8) & 0xff;
+	*sig = raw & 0x7f;
+}
+
+/* A JSON string of s[0..n), bytes of invalid UTF-8 replaced by '?'. */
+static json_t *json_str_lossy(const char *s, size_t n)
+{
+	json_t *v = json_stringn(s, n);
+	char *c;
+	size_t i;
+
+	if (v)
+		return v;
+	c = malloc(n + 1);
+	if (!c)
+		return NULL;
+	for (i = 0; i < n; i++)
+		c[i] = (unsigned char)s[i] < 0x80 ? s[i] : '?';
+	v = json_stringn(c, n);
+	free(c);
+	return v;
+}
+
+/* 1 when an option, variable or header name [s, s + n) says its value is a
+ * credential (leading dashes ignored; header rules plus "password"). */
+static int secret_name(const char *s, size_t n)
+{
+	char name[64];
+
+	while (n && *s == '-') {
+		s++;
+		n--;
+	}
+	if (!n || n >= sizeof(name))
+		return 0;
+	memcpy(name, s, n);
+	name[n] = 0;
+	return redact_header_is_secret(name) || strcasestr(name, "password") ||
+	       strcasestr(name, "passwd");
+}
+
+/* 1 when s is a plain number (--max-tokens 100 gives nothing away). */
+static int all_digits(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			return 0;
+	return 1;
+}
+
+/* A malloc'd copy of s with "name:value" or "name=value" turned into
+ * "name<sep>[REDACTED]" when name is a credential's. NULL when it is not. */
+static char *redact_named(const char *s)
+{
+	size_t n = strcspn(s, ":= \t/"), len;
+	const char *v;
+	char *out;
+
+	if (!n || (s[n] != ':' && s[n] != '=') || !secret_name(s, n))
+		return NULL;
+	v = s + n + 1;
+	while (*v == ' ')
+		v++;
+	if (!*v || all_digits(v))
+		return NULL;
+	len = v - s;
+	out = malloc(len + sizeof(REDACTED));
+	if (out) {
+		memcpy(out, s, len);
+		memcpy(out + len, REDACTED, sizeof(REDACTED));
+	}
+	return out;
+}
+
+/* Replace the password of a URL's "user:password@" in place (s is malloc'd);
+ * returns the (maybe new) string. */
+static char *redact_userinfo(char *s)
+{
+	char *p = strstr(s, "://"), *at, *colon, *out;
+	size_t host;
+
+	if (!p)
+		return s;
+	p += 3;
+	host = strcspn(p, "/?#");
+	at = memchr(p, '@', host);
+	colon = at ? memchr(p, ':', at - p) : NULL;
+	if (!colon || colon + 1 == at)
+		return s;
+	out = malloc(strlen(s) + sizeof(REDACTED));
+	if (!out)
+		return s;
+	sprintf(out, "%.*s%s%s", (int)(colon + 1 - s), s, REDACTED, at);
+	free(s);
+	return out;
+}
+
+/* A malloc'd copy of one argument with credentials replaced by REDACTED:
+ * "Authorization: ..."-style headers, --api-key=..., OPENAI_API_KEY=...,
+ * the argument after --token and the like (*next_secret set), Bearer tokens
+ * and key shapes anywhere, key= query parameters, URL passwords. */
+static char *redact_arg(const char *a, int secret, int *next_secret)
+{
+	char *t, *u;
+
+	*next_secret = 0;
+	if (secret && !all_digits(a))
+		return strdup(REDACTED);
+	t = redact_named(a);
+	if (t)
+		return t;
+	if (a[0] == '-' && !strchr(a, '=') && secret_name(a, strlen(a)))
+		*next_secret = 1;
+	t = redact_text(a);
+	if (t && strchr(t, '?')) {
+		u = redact_target(t);
+		free(t);
+		t = u;
+	}
+	return t ? redact_userinfo(t) : NULL;
+}
+
+char *proc_argv_json(const char *buf, size_t len, int cut)
+{
+	json_t *a = json_array();
+	int secret = 0;
+	size_t i = 0, n;
+	char *out, *arg, *r;
+
+	if (!a)
+		return NULL;
+	while (i < len) {
+		n = strnlen(buf + i, len - i);
+		/* an argument cut short is dropped: "..." says more followed */
+		if (cut && i + n >= len)
+			break;
+		arg = strndup(buf + i, n);
+		r = arg ? redact_arg(arg, secret, &secret) : NULL;
+		/* never the unredacted argument: on OOM, the marker */
+		json_array_append_new(a, r ? json_str_lossy(r, strlen(r)) : json_string(REDACTED));
+		free(arg);
+		free(r);
+		i += n + 1;
+	}
+	if (cut)
+		json_array_append_new(a, json_string("..."));
+	out = json_dumps(a, JSON_COMPACT);
+	json_decref(a);
+	return out;
+}
+
+static void str_set(char **dst, const char *src)
+{
+	char *c = src && *src ? strdup(src) : NULL;
+
+	if (src && *src && !c)
+		return;		/* OOM: keep the old value */
+	free(*dst);
+	*dst = c;
+}
+
+static uint64_t boottime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* Fill what /proc says about p->pid: comm, ppid, start, uid, exe, argv.
+ * Returns 0, -1 when the process is gone. */
+static int proc_load(struct proc *p)
+{
+	char path[64], buf[1024], *s;
+	unsigned long long ticks = 0;
+	int ppid = 0, n;
+	size_t len;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/stat", p->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	s = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	if (!s)
+		return -1;
+	s = strrchr(buf, ')');
+	if (s) {
+		char *lp = strchr(buf, '(');
+
+		if (!p->comm[0] && lp && lp < s) {
+			n = s - lp - 1;
+			if (n > (int)sizeof(p->comm) - 1)
+				n = sizeof(p->comm) - 1;
+			memcpy(p->comm, lp + 1, n);
+			p->comm[n] = 0;
+		}
+		/* after ')': state ppid pgrp session tty tpgid flags minflt cminflt
+		 * majflt cmajflt utime stime cutime cstime priority nice threads
+		 * itrealvalue starttime */
+		if (sscanf(s + 1, " %*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d"
+			   " %*d %*d %*d %*d %llu", &ppid, &ticks) == 2) {
+			if (!p->have_ppid) {
+				p->ppid = ppid;
+				p->have_ppid = 1;
+			}
+			if (!p->start_mono) {
+				uint64_t since_boot = ticks * (1000000000ull / sysconf(_SC_CLK_TCK));
+				uint64_t boot_mono = mono_ns() - boottime_ns();
+
+				/* boottime runs ahead of monotonic by the time suspended */
+				p->start_mono = boot_mono + since_boot;
+				p->start_ns = real_ns() - boottime_ns() + since_boot;
+			}
+		}
+	}
+	snprintf(path, sizeof(path), "/proc/%u/status", p->pid);
+	f = fopen(path, "re");
+	if (f) {
+		unsigned uid;
+
+		while (fgets(buf, sizeof(buf), f)) {
+			if (sscanf(buf, "Uid: %u", &uid) == 1) {
+				if (!p->have_uid) {
+					p->uid = uid;
+					p->have_uid = 1;
+				}
+				break;
+			}
+		}
+		fclose(f);
+	}
+	if (!p->exe) {
+		char exe[4096];
+
+		proc_exe(p->pid, exe, sizeof(exe));
+		str_set(&p->exe, exe);
+	}
+	if (!p->argv) {
+		snprintf(path, sizeof(path), "/proc/%u/cmdline", p->pid);
+		f = fopen(path, "re");
+		if (f) {
+			len = fread(buf, 1, PROC_ARGV_MAX + 1, f);
+			fclose(f);
+			if (len > 0) {
+				int cut = len > PROC_ARGV_MAX;
+
+				p->argv = proc_argv_json(buf, cut ? PROC_ARGV_MAX : len, cut);
+			}
+		}
+	}
+	return 0;
+}
+
+static struct proc *proc_find(struct proc_table *t, uint32_t pid)
+{
+	struct proc *p;
+
+	for (p = t->procs[bucket(pid)]; p; p = p->next)
+		if (p->pid == pid)
+			return p;
+	return NULL;
+}
+
+static void proc_free(struct proc *p)
+{
+	free(p->exe);
+	free(p->argv);
+	free(p);
+}
+
+static void proc_remove(struct proc_table *t, struct proc *p)
+{
+	struct proc **pp;
+
+	for (pp = &t->procs[bucket(p->pid)]; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			t->nprocs--;
+			proc_free(p);
+			return;
+		}
+	}
+}
+
+/* A new entry for pid (replacing an older one with that pid). With load,
+ * what /proc knows is read; NULL when that fails or on OOM. */
+static struct proc *proc_new(struct proc_table *t, uint32_t pid, int load)
+{
+	struct proc *p = calloc(1, sizeof(*p)), *old = proc_find(t, pid);
+
+	if (!p)
+		return NULL;
+	p->pid = pid;
+	p->start_ns = p->exec_ns = p->exit_ns = PROC_NULL;
+	p->seen_gen = t->gen;
+	uuid7(p->id);
+	if (load && proc_load(p)) {
+		proc_free(p);
+		return NULL;
+	}
+	if (old)
+		proc_remove(t, old);
+	p->next = t->procs[bucket(pid)];
+	t->procs[bucket(pid)] = p;
+	t->nprocs++;
+	p->dirty = 1;
+	return p;
+}
+
+/* The live entry of pid, created from /proc when there is none (or only an
+ * exited one: the pid was reused). NULL when the process is gone. */
+static struct proc *proc_live(struct proc_table *t, uint32_t pid)
+{
+	struct proc *p = proc_find(t, pid);
+
+	if (p && !p->exited)
+		return p;
+	return proc_new(t, pid, 1);
+}
+
+/* Mono start times equal within /proc's precision (unknown matches). */
+static int same_start(uint64_t a, uint64_t b)
+{
+	return !a || !b || (a > b ? a - b : b - a) <= START_SLACK_NS;
+}
+
+static void proc_emit(struct proc_table *t, struct proc *p)
+{
+	struct proc_row r;
+
+	memset(&r, 0, sizeof(r));
+	memcpy(r.id, p->id, sizeof(r.id));
+	r.pid = p->pid;
+	r.ppid = p->have_ppid ? (int64_t)p->ppid : PROC_NULL;
+	r.uid = p->have_uid ? (int64_t)p->uid : PROC_NULL;
+	memcpy(r.comm, p->comm, sizeof(r.comm));
+	r.exe = p->exe;
+	r.argv = p->argv;
+	r.start_ns = p->start_ns;
+	r.exec_ns = p->exec_ns;
+	r.exit_ns = p->exited ? p->exit_ns : PROC_NULL;
+	r.exit_code = p->exited ? p->exit_code : PROC_NULL;
+	r.exit_signal = p->exited ? p->exit_signal : PROC_NULL;
+	r.oom_killed = p->oom_killed;
+	r.cpu_ms = p->cpu_ns / 1e6;
+	r.runq_ms = p->runq_ns / 1e6;
+	r.switches = p->switches;
+	r.preempts = p->preempts;
+	if (p->since_ns == 0)
+		p->since_ns = p->start_ns != PROC_NULL && p->start_ns > t->created_ns ?
+			      p->start_ns : t->created_ns;
+	r.cpu_since_ns = p->since_ns;
+	r.updated_ns = real_ns();
+	p->dirty = 0;
+	if (t->sink.row)
+		t->sink.row(t->sink.ud, &r);
+}
+
+void proc_on_exec(struct proc_table *t, const struct proc_exec_info *e)
+{
+	struct proc *p = proc_find(t, e->pid);
+	char exe[4096];
+
+	if (!p || p->exited || !same_start(p->start_mono, e->start_ns))
+		p = proc_new(t, e->pid, 0);
+	if (!p)
+		return;
+	p->ppid = e->ppid;
+	p->have_ppid = 1;
+	p->uid = e->uid;
+	p->have_uid = 1;
+	snprintf(p->comm, sizeof(p->comm), "%s", e->comm);
+	if (e->start_ns) {
+		p->start_mono = e->start_ns;
+		p->start_ns = mono_to_epoch_ns(e->start_ns);
+	}
+	p->exec_ns = mono_to_epoch_ns(e->ts_ns);
+	/* The binary as /proc shows it (symlinks resolved), as llm_calls.exe. */
+	proc_exe(e->pid, exe, sizeof(exe));
+	str_set(&p->exe, exe[0] == '/' ? exe : e->exe);
+	free(p->argv);
+	p->argv = e->argv_len ? proc_argv_json(e->argv, e->argv_len, e->argv_cut) : NULL;
+	p->dirty = 1;
+}
+
+void proc_on_exit(struct proc_table *t, const struct proc_exit_info *e)
+{
+	struct proc *p = proc_find(t, e->pid);
+	struct cpu_sample_row s;
+	uint64_t from;
+
+	if (!p || p->exited || !same_start(p->start_mono, e->start_ns)) {
+		p = proc_new(t, e->pid, 0);
+		if (!p)
+			return;
+		proc_load(p);	/* usually gone already; best effort */
+	}
+	if (!p->have_ppid) {
+		p->ppid = e->ppid;
+		p->have_ppid = 1;
+	}
+	if (!p->comm[0])
+		snprintf(p->comm, sizeof(p->comm), "%s", e->comm);
+	if (e->start_ns && !p->start_mono) {
+		p->start_mono = e->start_ns;
+		p->start_ns = mono_to_epoch_ns(e->start_ns);
+	}
+	/* The last interval: from the previous pass (or the start) to the exit. */
+	memset(&s, 0, sizeof(s));
+	if (e->oncpu_ns > p->cpu_ns || e->runq_ns > p->runq_ns) {
+		from = p->start_mono > t->prev_ns ? p->start_mono : t->prev_ns;
+		s.ts_ns = mono_to_epoch_ns(e->ts_ns);
+		s.interval_ms = e->ts_ns > from ? (e->ts_ns - from) / 1e6 : 0;
+		s.pid = p->pid;
+		memcpy(s.comm, p->comm, sizeof(s.comm));
+		s.cpu_ms = e->oncpu_ns > p->cpu_ns ? (e->oncpu_ns - p->cpu_ns) / 1e6 : 0;
+		s.runq_ms = e->runq_ns > p->runq_ns ? (e->runq_ns - p->runq_ns) / 1e6 : 0;
+		s.switches = e->switches > p->switches ? e->switches - p->switches : 0;
+		s.preempts = e->preempts > p->preempts ? e->preempts - p->preempts : 0;
+		s.threads = s.top_tid = PROC_NULL;
+		s.top_tid_cpu_ms = -1;
+		memcpy(s.process_id, p->id, sizeof(s.process_id));
+		if (t->sink.sample)
+			t->sink.sample(t->sink.ud, &s);
+	}
+	if (e->oncpu_ns > p->cpu_ns)
+		p->cpu_ns = e->oncpu_ns;
+	if (e->runq_ns > p->runq_ns)
+		p->runq_ns = e->runq_ns;
+	if (e->switches > p->switches)
+		p->switches = e->switches;
+	if (e->preempts > p->preempts)
+		p->preempts = e->preempts;
+	p->exited = 1;
+	p->exit_ns = mono_to_epoch_ns(e->ts_ns);
+	proc_exit_split(e->exit_code, &p->exit_code, &p->exit_signal);
+	p->exit_gen = t->gen;
+	proc_emit(t, p);
+}
+
+void proc_on_oom(struct proc_table *t, uint32_t pid, const char *comm, uint64_t ts_ns)
+{
+	struct proc *p = proc_find(t, pid);
+
+	(void)ts_ns;
+	if (!p || p->exited) {
+		p = proc_new(t, pid, 0);
+		if (!p)
+			return;
+		proc_load(p);
+	}
+	if (!p->comm[0])
+		snprintf(p->comm, sizeof(p->comm), "%s", comm);
+	p->oom_killed = 1;
+	proc_emit(t, p);
+}
+
+void proc_on_call(struct proc_table *t, uint32_t pid)
+{
+	struct proc *p;
+
+	if (!t || (p = proc_find(t, pid)))
+		return;		/* known (an exited one too: the call was its last) */
+	p = proc_new(t, pid, 1);
+	if (p)
+		proc_emit(t, p);
+}
+
+void proc_sample_begin(struct proc_table *t, uint64_t now_ns)
+{
+	t->gen++;
+	t->now_ns = now_ns;
+}
+
+/* The entry a map sample belongs to, its per-pass fields reset when first
+ * touched in this pass. NULL when it cannot be made. */
+static struct proc *proc_for_pass(struct proc_table *t, uint32_t pid)
+{
+	struct proc *p = proc_live(t, pid);
+
+	if (!p)
+		p = proc_new(t, pid, 0);	/* gone from /proc already: its exit comes */
+	if (!p)
+		return NULL;
+	if (p->pass_gen != t->gen) {
+		p->pass_gen = t->gen;
+		p->run_extra_ns = p->top_ns = 0;
+		p->threads = p->top_tid = 0;
+	}
+	return p;
+}
+
+void proc_sample_thread(struct proc_table *t, const struct proc_cpu *c)
+{
+	struct thread *th;
+	struct proc *p;
+	uint64_t extra = 0, eff, delta;
+	unsigned b = bucket(c->id);
+
+	for (th = t->threads[b]; th; th = th->next)
+		if (th->tid == c->id)
+			break;
+	if (!th) {
+		th = calloc(1, sizeof(*th));
+		if (!th)
+			return;
+		th->tid = c->id;
+		th->tgid = c->tgid;
+		th->next = t->threads[b];
+		t->threads[b] = th;
+	} else if (th->tgid != c->tgid) {
+		th->tgid = c->tgid;	/* tid reused by another process */
+		th->last_ns = 0;
+	}
+	if (c->running_since_ns && t->now_ns > c->running_since_ns)
+		extra = t->now_ns - c->running_since_ns;
+	eff = c->oncpu_ns + extra;
+	delta = eff > th->last_ns ? eff - th->last_ns : 0;
+	if (eff > th->last_ns)
+		th->last_ns = eff;
+	th->gen = t->gen;
+	p = proc_for_pass(t, c->tgid);
+	if (!p)
+		return;
+	p->run_extra_ns += extra;
+	if (delta) {
+		p->threads++;
+		if (delta > p->top_ns) {
+			p->top_ns = delta;
+			p->top_tid = c->id;
+		}
+	}
+}
+
+void proc_sample_process(struct proc_table *t, const struct proc_cpu *c)
+{
+	struct cpu_sample_row s;
+	struct proc *p = proc_for_pass(t, c->id);
+	uint64_t cpu, from;
+
+	if (!p)
+		return;
+	p->seen_gen = t->gen;
+	cpu = c->oncpu_ns + p->run_extra_ns;
+	if (cpu <= p->cpu_ns && c->runq_ns <= p->runq_ns)
+		return;
+	memset(&s, 0, sizeof(s));
+	from = p->start_mono > t->prev_ns ? p->start_mono : t->prev_ns;
+	s.ts_ns = mono_to_epoch_ns(t->now_ns);
+	s.interval_ms = t->now_ns > from ? (t->now_ns - from) / 1e6 : 0;
+	s.pid = p->pid;
+	memcpy(s.comm, p->comm, sizeof(s.comm));
+	s.cpu_ms = cpu > p->cpu_ns ? (cpu - p->cpu_ns) / 1e6 : 0;
+	s.runq_ms = c->runq_ns > p->runq_ns ? (c->runq_ns - p->runq_ns) / 1e6 : 0;
+	s.switches = c->switches > p->switches ? c->switches - p->switches : 0;
+	s.preempts = c->preempts > p->preempts ? c->preempts - p->preempts : 0;
+	s.threads = p->threads;
+	s.top_tid = p->top_tid ? (int64_t)p->top_tid : PROC_NULL;
+	s.top_tid_cpu_ms = p->top_tid ? p->top_ns / 1e6 : -1;
+	memcpy(s.process_id, p->id, sizeof(s.process_id));
+	if (cpu > p->cpu_ns)
+		p->cpu_ns = cpu;
+	if (c->runq_ns > p->runq_ns)
+		p->runq_ns = c->runq_ns;
+	if (c->switches > p->switches)
+		p->switches = c->switches;
+	if (c->preempts > p->preempts)
+		p->preempts = c->preempts;
+	p->dirty = 1;
+	if (t->sink.sample)
+		t->sink.sample(t->sink.ud, &s);
+}
+
+void proc_sample_end(struct proc_table *t)
+{
+	struct thread **tp, *th;
+	struct proc **pp, *p;
+	unsigned b;
+
+	for (b = 0; b < NBUCKETS; b++) {
+		for (tp = &t->threads[b]; (th = *tp);) {
+			if (th->gen != t->gen) {
+				*tp = th->next;
+				free(th);
+			} else {
+				tp = &th->next;
+			}
+		}
+		for (pp = &t->procs[b]; (p = *pp);) {
+			int drop = p->exited ? t->gen - p->exit_gen >= EXITED_KEEP_PASSES :
+				   t->gen - p->seen_gen >= GONE_PASSES && !proc_alive(p->pid);
+
+			if (!p->exited && p->dirty)
+				proc_emit(t, p);
+			if (drop) {
+				*pp = p->next;
+				t->nprocs--;
+				proc_free(p);
+			} else {
+				pp = &p->next;
+			}
+		}
+	}
+	t->prev_ns = t->now_ns;
+}
+
+void proc_table_free(struct proc_table *t)
+{
+	struct thread *th;
+	struct proc *p;
+	unsigned b;
+
+	if (!t)
+		return;
+	for (b = 0; b < NBUCKETS; b++) {
+		while ((th = t->threads[b])) {
+			t->threads[b] = th->next;
+			free(th);
+		}
+		while ((p = t->procs[b])) {
+			t->procs[b] = p->next;
+			if (p->dirty)
+				proc_emit(t, p);
+			proc_free(p);
+		}
+	}
+	free(t);
+}
