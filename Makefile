@@ -29,7 +29,7 @@ endif
 
 # The rooms of user/ (see README "Layout"). proto/ and llm/ are pure, like
 # the small helpers and formats listed with them: no libbpf, sqlite or curl.
-PURE_SRCS := $(sort $(wildcard user/proto/*.c user/llm/*.c)) user/base/buf.c \
+PURE_SRCS := $(sort $(wildcard user/proto/*.c user/llm/*.c)) user/base/buf.c user/base/htab.c \
 	user/db/rows.c user/push/pushfmt.c user/push/otlp.c
 SRCS := $(sort $(wildcard user/*.c user/*/*.c))
 APP_SRCS := $(filter-out $(PURE_SRCS),$(SRCS))
@@ -135,9 +135,11 @@ san_obj = $(patsubst user/%.c,$(OUT)/san/obj/%.o,$(1))
 
 # Tests of modules that are not pure (they read /proc, use util.c's clocks
 # and ids) link those modules too, and are tested the same way.
-TEST_EXTRA_conn := user/track/conn.c user/track/conn_h2.c user/base/util.c user/track/net.c
+TEST_EXTRA_stream := user/track/stream.c user/track/stream_h2.c user/track/net.c user/track/dns.c \
+	user/base/util.c user/base/procfs.c
 TEST_EXTRA_dns := user/track/dns.c user/base/util.c
-TEST_EXTRA_proc := user/track/proc.c user/base/util.c
+TEST_EXTRA_proc := user/track/proc.c user/base/util.c user/base/procfs.c
+TEST_EXTRA_event := user/capture/event.c
 
 $(OUT)/san/obj/%.o: user/%.c | $(OUT)/.build-deps
 	$(call msg,SAN-CC,$@)

@@ -17,20 +17,25 @@ struct rows {
 	int n;
 };
 
-static void collect(void *ud, struct dns_row *r)
+static void collect(void *ud, enum row_kind kind, void *row)
 {
 	struct rows *rs = ud;
+	struct dns_row *r = row;
 
+	if (kind != ROW_DNS) {
+		row_free(kind, row);
+		return;
+	}
 	if (rs->n < 64)
 		rs->r[rs->n++] = r;
 	else
-		dns_row_free(r);
+		row_free(ROW_DNS, r);
 }
 
 static void rows_clear(struct rows *rs)
 {
 	while (rs->n)
-		dns_row_free(rs->r[--rs->n]);
+		row_free(ROW_DNS, rs->r[--rs->n]);
 }
 
 static struct dns_addr A4(const char *s)
@@ -117,7 +122,8 @@ static void packet(struct dns_table *t, uint32_t tgid, int sent, uint64_t ts, co
 static void test_gai(void)
 {
 	struct rows rs = { 0 };
-	struct dns_table *t = dns_table_new(collect, &rs);
+	struct row_sink sink = { collect, &rs };
+	struct dns_table *t = dns_table_new(&sink);
 	struct dns_addr addrs[] = { A4("127.0.0.1"), A4("127.0.0.1"), A6("::1"), A6("::ffff:10.0.0.9") };
 	struct dns_answer ans;
 	uint8_t v4[4], v6[16];
@@ -191,7 +197,8 @@ static void test_udp(void)
 {
 	static const char *const one[] = { "127.0.0.1" }, *const two[] = { "10.9.9.9", "10.9.9.8" };
 	struct rows rs = { 0 };
-	struct dns_table *t = dns_table_new(collect, &rs);
+	struct row_sink sink = { collect, &rs };
+	struct dns_table *t = dns_table_new(&sink);
 	struct dns_answer ans;
 	struct dns_addr a = A4("127.0.0.1");
 	uint8_t b[512], v4[4];
@@ -288,7 +295,7 @@ static void test_udp(void)
 
 static void test_bounds(void)
 {
-	struct dns_table *t = dns_table_new(NULL, NULL);
+	struct dns_table *t = dns_table_new(NULL);
 	struct dns_answer ans;
 	struct dns_addr a;
 	char name[64], ip[32];

@@ -18,10 +18,8 @@ struct sink_log {
 	int nsamples;
 };
 
-static void on_row(void *ud, const struct proc_row *r)
+static void on_proc_row(struct sink_log *l, const struct proc_row *r)
 {
-	struct sink_log *l = ud;
-
 	if (l->nrows == 64)
 		return;
 	l->rows[l->nrows] = *r;
@@ -31,12 +29,16 @@ static void on_row(void *ud, const struct proc_row *r)
 	l->nrows++;
 }
 
-static void on_sample(void *ud, const struct cpu_sample_row *r)
+/* The row sink: keeps copies of processes and cpu_samples rows. */
+static void on_row(void *ud, enum row_kind kind, void *row)
 {
 	struct sink_log *l = ud;
 
-	if (l->nsamples < 64)
-		l->samples[l->nsamples++] = *r;
+	if (kind == ROW_PROCESS)
+		on_proc_row(l, row);
+	else if (kind == ROW_CPU_SAMPLE && l->nsamples < 64)
+		l->samples[l->nsamples++] = *(const struct cpu_sample_row *)row;
+	row_free(kind, row);
 }
 
 static void test_exit_split(void)
@@ -141,7 +143,7 @@ static double sum_cpu(const struct sink_log *l, const char *id)
 static void test_samples(void)
 {
 	struct sink_log *l = calloc(1, sizeof(*l));
-	struct proc_sink sink = { .ud = l, .row = on_row, .sample = on_sample };
+	struct row_sink sink = { on_row, l };
 	struct proc_table *t = proc_table_new(&sink);
 	struct proc_cpu th = { .id = PID_A, .tgid = PID_A }, pr = { .id = PID_A, .tgid = PID_A };
 	struct proc_exec_info ex = {
@@ -215,7 +217,7 @@ static void test_samples(void)
 	CHECK(strcmp(l->samples[4].process_id, id) != 0);
 
 	/* OOM victim then SIGKILL */
-	proc_on_oom(t, PID_B, "hog", 6000 * MS);
+	proc_on_oom(t, PID_B, PID_B, "hog", 6000 * MS);
 	r = &l->rows[l->nrows - 1];
 	CHECK(r->pid == PID_B && r->oom_killed == 1);
 	memset(&xi, 0, sizeof(xi));

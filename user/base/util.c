@@ -87,34 +87,6 @@ void uuid7(char out[37])
 	out[o] = 0;
 }
 
-void proc_exe(pid_t pid, char *out, size_t size)
-{
-	char path[64];
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
-	n = readlink(path, out, size - 1);
-	out[n > 0 ? n : 0] = 0;
-}
-
-int proc_alive(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	FILE *f;
-	int alive = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	if (fgets(buf, sizeof(buf), f)) {
-		p = strrchr(buf, ')');
-		alive = p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
-	}
-	fclose(f);
-	return alive;
-}
-
 int parse_duration(const char *s, double *secs)
 {
 	char *end;

@@ -1,4 +1,4 @@
-/* util.h -- small helpers for the daemon side: clocks, ids, logging, /proc lookups. */
+/* util.h -- small helpers for the daemon side: clocks, ids, logging, parsing of durations and sizes. */
 #ifndef LLMTAP_UTIL_H
 #define LLMTAP_UTIL_H
 
@@ -19,11 +19,6 @@ uint64_t mono_to_epoch_ns(uint64_t mono);
 
 /* Write a new UUIDv7 (time-ordered, random tail) as 36 chars + NUL. */
 void uuid7(char out[37]);
-
-/* Executable path of a process into out (NUL-terminated); "" when gone. */
-void proc_exe(pid_t pid, char *out, size_t size);
-/* 1 when the process exists (a zombie counts as gone), else 0. */
-int proc_alive(pid_t pid);
 
 /* Parse "30", "30s", "5m", "2h", "1d" into seconds. Returns 0, -1 if malformed. */
 int parse_duration(const char *s, double *secs);

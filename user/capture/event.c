@@ -1,4 +1,4 @@
-/* event.c -- the only reader of raw ring-buffer records: validates them and dispatches typed calls. */
+/* event.c -- the only reader of raw ring-buffer records: validates each one and hands it, typed, to the tracker it is for. */
 #include "capture/event.h"
 
 #include <stddef.h>
@@ -14,13 +14,13 @@ static void copy_str(char *dst, const char *src, size_t n)
 	dst[n - 1] = 0;
 }
 
-static void handle_data(struct event_sink *s, const struct lt_data_event *e, size_t size)
+static void handle_data(struct event_ctx *s, const struct lt_data_event *e, size_t size)
 {
 	size_t hdr = offsetof(struct lt_data_event, data);
 	char comm[LT_COMM_LEN];
-	struct tls_chunk c;
+	struct stream_chunk c;
 
-	if (size < hdr || e->len > LT_CHUNK_MAX || size < hdr + e->len) {
+	if (e->len > LT_CHUNK_MAX || size < hdr + e->len) {
 		s->malformed++;
 		return;
 	}
@@ -37,7 +37,7 @@ static void handle_data(struct event_sink *s, const struct lt_data_event *e, siz
 	c.data = (const uint8_t *)e->data;
 	c.len = e->len;
 	c.missing = e->missing;
-	s->data(s->ud, &c);
+	stream_data(s->streams, &c);
 }
 
 static void tuple_copy(struct net_tuple *dst, const struct lt_tuple *src)
@@ -49,7 +49,7 @@ static void tuple_copy(struct net_tuple *dst, const struct lt_tuple *src)
 	dst->family = src->family;
 }
 
-static void handle_tcp(struct event_sink *s, const struct lt_tcp_event *e)
+static void handle_tcp(struct event_ctx *s, const struct lt_tcp_event *e)
 {
 	struct net_tcp t = {
 		.tgid = e->hdr.tgid, .tid = e->hdr.tid, .cookie = e->cookie,
@@ -61,10 +61,10 @@ static void handle_tcp(struct event_sink *s, const struct lt_tcp_event *e)
 
 	copy_str(t.comm, e->comm, sizeof(t.comm));
 	tuple_copy(&t.tuple, &e->tuple);
-	if (e->hdr.type == LT_EV_TCP_CONNECT && s->tcp_connect)
-		s->tcp_connect(s->ud, &t);
-	else if (e->hdr.type == LT_EV_TCP_CLOSE && s->tcp_close)
-		s->tcp_close(s->ud, &t);
+	if (e->hdr.type == LT_EV_TCP_CONNECT)
+		net_tcp_connect(s->net, &t);
+	else
+		net_tcp_close(s->net, &t);
 }
 
 static void dns_addr_copy(struct dns_addr *dst, __u8 family, const __u8 addr[16])
@@ -73,7 +73,7 @@ static void dns_addr_copy(struct dns_addr *dst, __u8 family, const __u8 addr[16]
 	memcpy(dst->addr, addr, sizeof(dst->addr));
 }
 
-static void handle_dns_gai(struct event_sink *s, const struct lt_dns_gai_event *e)
+static void handle_dns_gai(struct event_ctx *s, const struct lt_dns_gai_event *e)
 {
 	struct dns_addr addrs[LT_DNS_ADDRS_MAX];
 	char comm[LT_COMM_LEN], name[LT_DNS_NAME_MAX];
@@ -84,6 +84,8 @@ static void handle_dns_gai(struct event_sink *s, const struct lt_dns_gai_event *
 		s->malformed++;
 		return;
 	}
+	if (!s->dns)
+		return;
 	copy_str(comm, e->comm, sizeof(comm));
 	copy_str(name, e->name, sizeof(name));
 	for (i = 0; i < e->naddrs; i++)
@@ -99,20 +101,21 @@ static void handle_dns_gai(struct event_sink *s, const struct lt_dns_gai_event *
 	g.hint_family = (int)e->hint_family;
 	g.naddrs = e->naddrs;
 	g.addrs = addrs;
-	if (s->dns_gai)
-		s->dns_gai(s->ud, &g);
+	dns_on_gai(s->dns, &g);
 }
 
-static void handle_dns_pkt(struct event_sink *s, const struct lt_dns_pkt_event *e, size_t size)
+static void handle_dns_pkt(struct event_ctx *s, const struct lt_dns_pkt_event *e, size_t size)
 {
 	size_t hdr = offsetof(struct lt_dns_pkt_event, data);
 	char comm[LT_COMM_LEN];
 	struct dns_packet p;
 
-	if (size < hdr || e->len > LT_DNS_PKT_MAX || size < hdr + e->len || e->msg_len < e->len) {
+	if (e->len > LT_DNS_PKT_MAX || size < hdr + e->len || e->msg_len < e->len) {
 		s->malformed++;
 		return;
 	}
+	if (!s->dns)
+		return;
 	copy_str(comm, e->comm, sizeof(comm));
 	memset(&p, 0, sizeof(p));
 	p.tgid = e->hdr.tgid;
@@ -125,11 +128,10 @@ static void handle_dns_pkt(struct event_sink *s, const struct lt_dns_pkt_event *
 	p.data = e->data;
 	p.len = e->len;
 	p.msg_len = e->msg_len;
-	if (s->dns_packet)
-		s->dns_packet(s->ud, &p);
+	dns_on_packet(s->dns, &p);
 }
 
-static void handle_exec(struct event_sink *s, const struct lt_exec_event *e,
+static void handle_exec(struct event_ctx *s, const struct lt_exec_event *e,
 			const char *comm, const char *file)
 {
 	struct proc_exec_info x = {
@@ -138,10 +140,10 @@ static void handle_exec(struct event_sink *s, const struct lt_exec_event *e,
 		.ts_ns = e->hdr.ts_ns, .start_ns = e->start_ns,
 	};
 
-	s->proc_exec(s->ud, &x);
+	proc_on_exec(s->procs, &x);
 }
 
-static void handle_exit(struct event_sink *s, const struct lt_exit_event *e)
+static void handle_exit(struct event_ctx *s, const struct lt_exit_event *e)
 {
 	char comm[LT_COMM_LEN];
 	struct proc_exit_info x = {
@@ -151,13 +153,19 @@ static void handle_exit(struct event_sink *s, const struct lt_exit_event *e)
 	};
 
 	copy_str(comm, e->comm, sizeof(comm));
-	s->proc_exit(s->ud, &x);
+	proc_on_exit(s->procs, &x);
 }
 
-/* Size of the fixed-size record of each event type, 0 when variable or unknown. */
-static size_t event_size(__u32 type)
+/* The smallest valid record of each event type: the whole struct, or for
+ * the variable-length ones everything before their data. 0 when unknown. */
+static size_t event_min_size(__u32 type)
 {
 	switch (type) {
+	case LT_EV_DATA: return offsetof(struct lt_data_event, data);
+	case LT_EV_SSL_FREE: return sizeof(struct lt_ssl_free_event);
+	case LT_EV_EXEC: return sizeof(struct lt_exec_event);
+	case LT_EV_EXIT: return sizeof(struct lt_exit_event);
+	case LT_EV_OOM: return sizeof(struct lt_oom_event);
 	case LT_EV_TLS_START:
 	case LT_EV_TLS_DONE: return sizeof(struct lt_tls_event);
 	case LT_EV_SSL_SOCK: return sizeof(struct lt_ssl_sock_event);
@@ -165,20 +173,18 @@ static size_t event_size(__u32 type)
 	case LT_EV_TCP_CLOSE: return sizeof(struct lt_tcp_event);
 	case LT_EV_TCP_ACKED: return sizeof(struct lt_acked_event);
 	case LT_EV_DNS_GAI: return sizeof(struct lt_dns_gai_event);
+	case LT_EV_DNS_PKT: return offsetof(struct lt_dns_pkt_event, data);
 	default: return 0;
 	}
 }
 
 int event_handle(void *ctx, void *data, size_t size)
 {
-	struct event_sink *s = ctx;
+	struct event_ctx *s = ctx;
 	const struct lt_hdr *h = data;
+	size_t min;
 
-	if (size < sizeof(*h)) {
-		s->malformed++;
-		return 0;
-	}
-	if (event_size(h->type) && size < event_size(h->type)) {
+	if (size < sizeof(*h) || !(min = event_min_size(h->type)) || size < min) {
 		s->malformed++;
 		return 0;
 	}
@@ -186,11 +192,11 @@ int event_handle(void *ctx, void *data, size_t size)
 	case LT_EV_TLS_START:
 	case LT_EV_TLS_DONE: {
 		const struct lt_tls_event *e = data;
-		void (*fn)(void *, uint32_t, uint64_t, uint64_t) =
-			h->type == LT_EV_TLS_START ? s->tls_start : s->tls_done;
 
-		if (fn)
-			fn(s->ud, h->tgid, e->ssl, h->ts_ns);
+		if (h->type == LT_EV_TLS_START)
+			net_tls_start(s->net, h->tgid, e->ssl, h->ts_ns);
+		else
+			net_tls_done(s->net, h->tgid, e->ssl, h->ts_ns);
 		break;
 	}
 	case LT_EV_SSL_SOCK: {
@@ -198,8 +204,7 @@ int event_handle(void *ctx, void *data, size_t size)
 		struct net_tuple t;
 
 		tuple_copy(&t, &e->tuple);
-		if (s->ssl_sock)
-			s->ssl_sock(s->ud, h->tgid, e->ssl, e->cookie, &t);
+		net_ssl_sock(s->net, h->tgid, e->ssl, e->cookie, &t);
 		break;
 	}
 	case LT_EV_TCP_CONNECT:
@@ -207,8 +212,7 @@ int event_handle(void *ctx, void *data, size_t size)
 		handle_tcp(s, data);
 		break;
 	case LT_EV_TCP_ACKED:
-		if (s->tcp_acked)
-			s->tcp_acked(s->ud, ((const struct lt_acked_event *)data)->cookie, h->ts_ns);
+		net_tcp_acked(s->net, ((const struct lt_acked_event *)data)->cookie, h->ts_ns);
 		break;
 	case LT_EV_DATA:
 		handle_data(s, data, size);
@@ -223,55 +227,48 @@ int event_handle(void *ctx, void *data, size_t size)
 		const struct lt_ssl_free_event *e = data;
 		uint64_t end_off[2] = { e->end_off[LT_DIR_WRITE], e->end_off[LT_DIR_READ] };
 
-		if (size < sizeof(*e)) {
-			s->malformed++;
-			break;
-		}
-		s->ssl_free(s->ud, h->tgid, e->ssl, end_off, h->ts_ns);
+		stream_close(s->streams, h->tgid, e->ssl, end_off, h->ts_ns);
+		net_ssl_free(s->net, h->tgid, e->ssl);
 		break;
 	}
-	case LT_EV_EXIT: {
-		const struct lt_exit_event *e = data;
-
-		if (size < sizeof(*e)) {
-			s->malformed++;
-			break;
-		}
-		s->exit(s->ud, h->tgid, e->exit_code, h->ts_ns);
-		if (s->proc_exit)
-			handle_exit(s, e);
+	case LT_EV_EXIT:
+		/* Its streams are finished after the poll (event_finish_exits()). */
+		if (s->nexits < EVENT_EXITS_MAX)
+			s->exits[s->nexits++] = h->tgid;
+		if (s->procs)
+			handle_exit(s, data);
 		break;
-	}
 	case LT_EV_OOM: {
 		const struct lt_oom_event *e = data;
 		char comm[LT_COMM_LEN];
 
-		if (size < sizeof(*e)) {
-			s->malformed++;
-			break;
-		}
 		copy_str(comm, e->comm, sizeof(comm));
-		if (s->oom)
-			s->oom(s->ud, h->tgid, h->tid, comm, h->ts_ns);
+		if (s->procs)
+			proc_on_oom(s->procs, h->tgid, h->tid, comm, h->ts_ns);
 		break;
 	}
 	case LT_EV_EXEC: {
 		const struct lt_exec_event *e = data;
 		char comm[LT_COMM_LEN], file[LT_PATH_MAX];
 
-		if (size < sizeof(*e) || e->argv_len > LT_ARGV_MAX) {
+		if (e->argv_len > LT_ARGV_MAX) {
 			s->malformed++;
 			break;
 		}
 		copy_str(comm, e->comm, sizeof(comm));
 		copy_str(file, e->filename, sizeof(file));
-		s->exec(s->ud, h->tgid, comm, file);
-		if (s->proc_exec)
+		if (s->on_exec)
+			s->on_exec(s->exec_ud, h->tgid, comm, file);
+		if (s->procs)
 			handle_exec(s, e, comm, file);
 		break;
 	}
-	default:
-		s->malformed++;
 	}
 	return 0;
+}
+
+void event_finish_exits(struct event_ctx *e)
+{
+	while (e->nexits)
+		stream_process_exit(e->streams, e->exits[--e->nexits], 0);
 }

@@ -22,6 +22,7 @@
 #include "proc.skel.h"
 #include "net.skel.h"
 #include "dns.skel.h"
+#include "base/procfs.h"
 #include "base/util.h"
 
 /* A file we looked at: attached, or known not to export OpenSSL. */
@@ -433,7 +434,7 @@ int loader_attach_pid(struct loader *l, pid_t pid)
 	int n = 0, rc;
 
 	/* The executable, through the process's own root (containers). */
-	proc_exe(pid, exe, sizeof(exe));
+	procfs_exe(pid, exe, sizeof(exe));
 	if (exe[0] == '/') {
 		snprintf(path, sizeof(path), "/proc/%d/root%s", pid, exe);
 		rc = attach_file(l, path);

@@ -1,4 +1,4 @@
-/* call.c -- one finished LLM call as stored in llm_calls: freeing a row. */
+/* rows.c -- the row types of db/rows.h: freeing rows, who they belong to, and the sink the trackers emit through. */
 #include "db/rows.h"
 
 #include <stdlib.h>
@@ -20,4 +20,84 @@ void call_row_free(struct call_row *r)
 	free(r->response_body);
 	free(r->error);
 	free(r);
+}
+
+void row_free(enum row_kind kind, void *row)
+{
+	if (!row)
+		return;
+	switch (kind) {
+	case ROW_CALL:
+		call_row_free(row);
+		return;
+	case ROW_CONNECTION: {
+		struct connection_row *r = row;
+
+		free(r->connect_error);
+		free(r->dns_name);
+		break;
+	}
+	case ROW_DNS: {
+		struct dns_row *r = row;
+
+		free(r->name);
+		free(r->addrs);
+		break;
+	}
+	case ROW_PROCESS: {
+		struct proc_row *r = row;
+
+		free(r->exe);
+		free(r->argv);
+		break;
+	}
+	case ROW_CPU_SAMPLE:
+	case ROW_KINDS:
+		break;
+	}
+	free(row);
+}
+
+void row_emit(const struct row_sink *sink, enum row_kind kind, void *row)
+{
+	if (sink && sink->emit)
+		sink->emit(sink->ud, kind, row);
+	else
+		row_free(kind, row);
+}
+
+int64_t row_pid(enum row_kind kind, const void *row)
+{
+	switch (kind) {
+	case ROW_CALL: return ((const struct call_row *)row)->pid;
+	case ROW_CONNECTION: return ((const struct connection_row *)row)->pid;
+	case ROW_DNS: return ((const struct dns_row *)row)->pid;
+	case ROW_PROCESS: return ((const struct proc_row *)row)->pid;
+	case ROW_CPU_SAMPLE: return ((const struct cpu_sample_row *)row)->pid;
+	case ROW_KINDS: break;
+	}
+	return 0;
+}
+
+const char *row_comm(enum row_kind kind, const void *row)
+{
+	switch (kind) {
+	case ROW_CALL: return ((const struct call_row *)row)->comm;
+	case ROW_CONNECTION: return ((const struct connection_row *)row)->comm;
+	case ROW_DNS: return ((const struct dns_row *)row)->comm;
+	case ROW_PROCESS: return ((const struct proc_row *)row)->comm;
+	case ROW_CPU_SAMPLE: return ((const struct cpu_sample_row *)row)->comm;
+	case ROW_KINDS: break;
+	}
+	return "";
+}
+
+const char *row_table(enum row_kind kind)
+{
+	static const char *const names[ROW_KINDS] = {
+		[ROW_CALL] = "llm_calls", [ROW_CONNECTION] = "connections", [ROW_DNS] = "dns_lookups",
+		[ROW_PROCESS] = "processes", [ROW_CPU_SAMPLE] = "cpu_samples",
+	};
+
+	return kind < ROW_KINDS ? names[kind] : "?";
 }

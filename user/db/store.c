@@ -11,10 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "track/dns.h"
-#include "track/net.h"
-#include "track/proc.h"
 #include "base/util.h"
+#include "db/rows.h"
 
 #define STORE_QUEUE_MAX 100000	/* rows kept while the disk refuses writes */
 
@@ -25,11 +23,10 @@ struct rowq {
 	size_t n, cap;
 };
 
-enum { Q_CALLS, Q_CONNS, Q_DNS, Q_PROCS, Q_CPUS, Q_MAX };
 
 struct store {
 	sqlite3 *db;
-	struct rowq q[Q_MAX];
+	struct rowq q[ROW_KINDS];
 	unsigned long long written;
 };
 
@@ -267,7 +264,7 @@ static void bind_call(sqlite3_stmt *st, const void *row)
 
 static void bind_connection(sqlite3_stmt *st, const void *row)
 {
-	const struct conn_row *r = row;
+	const struct connection_row *r = row;
 	int i = 1;
 
 	bind_text(st, i++, r->id);
@@ -359,43 +356,16 @@ static void bind_cpu_sample(sqlite3_stmt *st, const void *row)
 	bind_text(st, i++, r->process_id[0] ? r->process_id : NULL);
 }
 
-static void free_call(void *r)
-{
-	call_row_free(r);
-}
-
-static void free_connection(void *r)
-{
-	conn_row_free(r);
-}
-
-static void free_dns(void *r)
-{
-	dns_row_free(r);
-}
-
-/* Process rows are the store's own copies (proc.c keeps its rows). */
-static void free_process(void *row)
-{
-	struct proc_row *r = row;
-
-	free((char *)r->exe);
-	free((char *)r->argv);
-	free(r);
-}
-
-/* What each queue writes: its table, statement, how a row binds and is freed. */
+/* What each queue writes: its statement and how a row binds (by row kind). */
 static const struct rowq_kind {
-	const char *table;
 	const char *sql;
 	void (*bind)(sqlite3_stmt *st, const void *row);
-	void (*free_row)(void *row);
-} kinds[Q_MAX] = {
-	[Q_CALLS] = { "llm_calls", insert_sql, bind_call, free_call },
-	[Q_CONNS] = { "connections", conn_insert_sql, bind_connection, free_connection },
-	[Q_DNS] = { "dns_lookups", dns_insert_sql, bind_dns, free_dns },
-	[Q_PROCS] = { "processes", proc_insert_sql, bind_process, free_process },
-	[Q_CPUS] = { "cpu_samples", cpu_insert_sql, bind_cpu_sample, free },
+} kinds[ROW_KINDS] = {
+	[ROW_CALL] = { insert_sql, bind_call },
+	[ROW_CONNECTION] = { conn_insert_sql, bind_connection },
+	[ROW_DNS] = { dns_insert_sql, bind_dns },
+	[ROW_PROCESS] = { proc_insert_sql, bind_process },
+	[ROW_CPU_SAMPLE] = { cpu_insert_sql, bind_cpu_sample },
 };
 
 /* Queue row for table k; the store owns it from here (freed when it cannot
@@ -409,8 +379,8 @@ static void rowq_push(struct store *s, int k, void *row)
 		void **rows;
 
 		if (cap > STORE_QUEUE_MAX || !(rows = realloc(q->rows, cap * sizeof(*rows)))) {
-			log_warn("database: write queue full, dropping a row of %s", kinds[k].table);
-			kinds[k].free_row(row);
+			log_warn("database: write queue full, dropping a row of %s", row_table(k));
+			row_free(k, row);
 			return;
 		}
 		q->rows = rows;
@@ -425,48 +395,20 @@ static void rowq_clear(struct store *s)
 	size_t i;
 	int k;
 
-	for (k = 0; k < Q_MAX; k++) {
+	for (k = 0; k < ROW_KINDS; k++) {
 		for (i = 0; i < s->q[k].n; i++)
-			kinds[k].free_row(s->q[k].rows[i]);
+			row_free(k, s->q[k].rows[i]);
 		s->q[k].n = 0;
 	}
 }
 
-void store_add(struct store *s, struct call_row *r)
+void store_add(struct store *s, enum row_kind kind, void *row)
 {
-	rowq_push(s, Q_CALLS, r);
-}
-
-void store_add_connection(struct store *s, struct conn_row *r)
-{
-	rowq_push(s, Q_CONNS, r);
-}
-
-void store_add_dns(struct store *s, struct dns_row *r)
-{
-	rowq_push(s, Q_DNS, r);
-}
-
-void store_add_process(struct store *s, const struct proc_row *r)
-{
-	struct proc_row *c = malloc(sizeof(*c));
-
-	if (!c)
+	if (kind >= ROW_KINDS) {
+		row_free(kind, row);
 		return;
-	*c = *r;
-	c->exe = r->exe ? strdup(r->exe) : NULL;
-	c->argv = r->argv ? strdup(r->argv) : NULL;
-	rowq_push(s, Q_PROCS, c);
-}
-
-void store_add_cpu_sample(struct store *s, const struct cpu_sample_row *r)
-{
-	struct cpu_sample_row *c = malloc(sizeof(*c));
-
-	if (!c)
-		return;
-	*c = *r;
-	rowq_push(s, Q_CPUS, c);
+	}
+	rowq_push(s, kind, row);
 }
 
 size_t store_pending(const struct store *s)
@@ -474,7 +416,7 @@ size_t store_pending(const struct store *s)
 	size_t n = 0;
 	int k;
 
-	for (k = 0; k < Q_MAX; k++)
+	for (k = 0; k < ROW_KINDS; k++)
 		n += s->q[k].n;
 	return n;
 }
@@ -491,7 +433,7 @@ static int rowq_insert(struct store *s, int k, const void *row)
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
-		log_warn("database: insert into %s failed: %s", kinds[k].table, sqlite3_errmsg(s->db));
+		log_warn("database: insert into %s failed: %s", row_table(k), sqlite3_errmsg(s->db));
 		return -1;
 	}
 	return 0;
@@ -500,13 +442,13 @@ static int rowq_insert(struct store *s, int k, const void *row)
 int store_flush(struct store *s)
 {
 	size_t i;
-	int k, calls = (int)s->q[Q_CALLS].n;
+	int k, calls = (int)s->q[ROW_CALL].n;
 
 	if (!store_pending(s))
 		return 0;
 	if (exec_sql(s->db, "BEGIN"))
 		return -1;
-	for (k = 0; k < Q_MAX; k++) {
+	for (k = 0; k < ROW_KINDS; k++) {
 		for (i = 0; i < s->q[k].n; i++) {
 			if (rowq_insert(s, k, s->q[k].rows[i])) {
 				exec_sql(s->db, "ROLLBACK");
@@ -566,7 +508,7 @@ int store_open(struct store **out, const char *path, int readonly)
 	if (exec_sql(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;") ||
 	    store_migrate(s->db))
 		goto out_close;
-	for (k = 0; k < Q_MAX; k++) {
+	for (k = 0; k < ROW_KINDS; k++) {
 		if (sqlite3_prepare_v2(s->db, kinds[k].sql, -1, &s->q[k].insert, NULL) != SQLITE_OK) {
 			log_warn("database: %s", sqlite3_errmsg(s->db));
 			goto out_close;
@@ -576,7 +518,7 @@ int store_open(struct store **out, const char *path, int readonly)
 	return 0;
 
 out_close:
-	for (k = 0; k < Q_MAX; k++)
+	for (k = 0; k < ROW_KINDS; k++)
 		sqlite3_finalize(s->q[k].insert);
 	sqlite3_close(s->db);
 	free(s);
@@ -589,10 +531,10 @@ void store_close(struct store *s)
 
 	if (!s)
 		return;
-	if (s->q[Q_CALLS].insert)
+	if (s->q[ROW_CALL].insert)
 		store_flush(s);
 	rowq_clear(s);
-	for (k = 0; k < Q_MAX; k++) {
+	for (k = 0; k < ROW_KINDS; k++) {
 		sqlite3_finalize(s->q[k].insert);
 		free(s->q[k].rows);
 	}

@@ -13,22 +13,8 @@ struct store;
  * *out, or -1 with a message printed. */
 int store_open(struct store **out, const char *path, int readonly);
 
-/* Queue a row for the next flush; the store takes ownership. */
-void store_add(struct store *s, struct call_row *r);
-struct conn_row;
-/* Queue a connections row for the next flush; the store takes ownership. */
-void store_add_connection(struct store *s, struct conn_row *r);
-struct dns_row;
-/* Queue a dns_lookups row for the next flush; the store takes ownership. */
-void store_add_dns(struct store *s, struct dns_row *r);
-
-struct proc_row;
-struct cpu_sample_row;
-/* Queue a processes row (insert or replace by id) for the next flush; the
- * row is copied. */
-void store_add_process(struct store *s, const struct proc_row *r);
-/* Queue a cpu_samples row for the next flush; the row is copied. */
-void store_add_cpu_sample(struct store *s, const struct cpu_sample_row *r);
+/* Queue a row of table kind for the next flush; the store owns it from here. */
+void store_add(struct store *s, enum row_kind kind, void *row);
 
 /* Rows queued and not yet flushed. */
 size_t store_pending(const struct store *s);

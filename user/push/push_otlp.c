@@ -59,7 +59,7 @@ static double col_real(sqlite3_stmt *st, int c)
 }
 
 /* A call_row whose provider, operation and verdict are malloc'd too. */
-static void row_free(struct call_row *r)
+static void otlp_row_free(struct call_row *r)
 {
 	if (!r)
 		return;
@@ -179,7 +179,7 @@ static int otlp_build(struct push_target *t, struct push_tab *tab, sqlite3_stmt 
 		rc = SQLITE_NOMEM;
 	*nrows = n;
 	for (i = 0; i < n; i++)
-		row_free(rows[i]);
+		otlp_row_free(rows[i]);
 	free(rows);
 	return rc == SQLITE_DONE ? 0 : rc == SQLITE_FULL ? 1 : -1;
 }

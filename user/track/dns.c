@@ -8,10 +8,10 @@
 #include <strings.h>
 #include <sys/socket.h>
 
-#include "proto/dnsmsg.h"
+#include "base/htab.h"
 #include "base/util.h"
+#include "proto/dnsmsg.h"
 
-#define PROC_BUCKETS	1024
 #define PROCS_MAX	8192	/* processes with lookups kept; beyond, the stalest goes */
 #define PENDING_MAX	4096	/* unanswered queries kept */
 
@@ -29,11 +29,11 @@ struct lookup {
 
 /* One process's lookups: a ring of the newest DNS_PROC_LOOKUPS. */
 struct proc {
+	struct htab_node node;		/* key (tgid, 0) */
 	uint32_t tgid;
 	uint64_t last_ns;		/* end of the newest lookup */
 	struct lookup *ring;
 	size_t head, count, cap;	/* oldest at head */
-	struct proc *next;
 };
 
 /* A query sent and not answered yet. */
@@ -49,32 +49,22 @@ struct pending {
 };
 
 struct dns_table {
-	dns_row_fn fn;
-	void *ud;
-	struct proc *procs[PROC_BUCKETS];
-	size_t nprocs;
+	struct row_sink sink;
+	struct htab procs;		/* struct proc by tgid */
 	struct pending *pending;	/* newest first */
 	size_t npending;
 	uint64_t malformed;
 };
 
-void dns_row_free(struct dns_row *r)
-{
-	if (!r)
-		return;
-	free(r->name);
-	free(r->addrs);
-	free(r);
-}
-
-struct dns_table *dns_table_new(dns_row_fn fn, void *ud)
+struct dns_table *dns_table_new(const struct row_sink *sink)
 {
 	struct dns_table *t = calloc(1, sizeof(*t));
 
 	if (!t)
 		return NULL;
-	t->fn = fn;
-	t->ud = ud;
+	if (sink)
+		t->sink = *sink;
+	htab_init(&t->procs);
 	return t;
 }
 
@@ -102,17 +92,15 @@ static void pending_free(struct pending *q)
 
 void dns_table_free(struct dns_table *t)
 {
+	struct htab_iter it = HTAB_ITER_INIT;
 	struct pending *q, *qn;
-	struct proc *p, *pn;
-	size_t b;
+	struct htab_node *n;
 
 	if (!t)
 		return;
-	for (b = 0; b < PROC_BUCKETS; b++)
-		for (p = t->procs[b]; p; p = pn) {
-			pn = p->next;
-			proc_free(p);
-		}
+	while ((n = htab_next(&t->procs, &it)))
+		proc_free(htab_entry(n, struct proc, node));
+	htab_fini(&t->procs);
 	for (q = t->pending; q; q = qn) {
 		qn = q->next;
 		pending_free(q);
@@ -209,48 +197,42 @@ static char *addrs_text(const struct dns_addr *a, size_t n)
 
 static struct proc *proc_get(struct dns_table *t, uint32_t tgid, int create)
 {
-	size_t b = tgid % PROC_BUCKETS;
+	struct htab_node *n = htab_find(&t->procs, tgid, 0);
 	struct proc *p;
 
-	for (p = t->procs[b]; p; p = p->next)
-		if (p->tgid == tgid)
-			return p;
-	if (!create)
-		return NULL;
+	if (n || !create)
+		return n ? htab_entry(n, struct proc, node) : NULL;
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
 	p->tgid = tgid;
-	p->next = t->procs[b];
-	t->procs[b] = p;
-	t->nprocs++;
+	if (htab_add(&t->procs, &p->node, tgid, 0)) {
+		free(p);
+		return NULL;
+	}
 	return p;
 }
 
 static void proc_remove(struct dns_table *t, struct proc *p)
 {
-	struct proc **pp = &t->procs[p->tgid % PROC_BUCKETS];
-
-	while (*pp && *pp != p)
-		pp = &(*pp)->next;
-	if (*pp)
-		*pp = p->next;
+	htab_del(&t->procs, &p->node);
 	proc_free(p);
-	t->nprocs--;
 }
 
 /* Over PROCS_MAX processes: drop the one whose newest lookup is oldest. */
 static void procs_trim(struct dns_table *t, const struct proc *keep)
 {
+	struct htab_iter it = HTAB_ITER_INIT;
 	struct proc *p, *stalest = NULL;
-	size_t b;
+	struct htab_node *n;
 
-	if (t->nprocs <= PROCS_MAX)
+	if (t->procs.count <= PROCS_MAX)
 		return;
-	for (b = 0; b < PROC_BUCKETS; b++)
-		for (p = t->procs[b]; p; p = p->next)
-			if (p != keep && (!stalest || p->last_ns < stalest->last_ns))
-				stalest = p;
+	while ((n = htab_next(&t->procs, &it))) {
+		p = htab_entry(n, struct proc, node);
+		if (p != keep && (!stalest || p->last_ns < stalest->last_ns))
+			stalest = p;
+	}
 	if (stalest)
 		proc_remove(t, stalest);
 }
@@ -317,18 +299,10 @@ static struct dns_row *row_new(uint32_t tgid, uint32_t tid, const char *comm, co
 	r->name = strdup(name);
 	r->addrs = addrs_text(addrs, naddrs);
 	if (!r->name || !r->addrs) {
-		dns_row_free(r);
+		row_free(ROW_DNS, r);
 		return NULL;
 	}
 	return r;
-}
-
-static void row_emit(struct dns_table *t, struct dns_row *r)
-{
-	if (t->fn)
-		t->fn(t->ud, r);
-	else
-		dns_row_free(r);
 }
 
 /* 1 when name is an IPv4 or IPv6 literal: getaddrinfo asks no server. */
@@ -371,7 +345,7 @@ void dns_on_gai(struct dns_table *t, const struct dns_gai *g)
 	r->source = "getaddrinfo";
 	r->start_ns = epoch;
 	r->latency_ms = g->end_ns >= g->start_ns ? (g->end_ns - g->start_ns) / 1e6 : 0;
-	row_emit(t, r);
+	row_emit(&t->sink, ROW_DNS, r);
 }
 
 static void server_text(const struct dns_addr *a, uint16_t port, char *out, size_t size)
@@ -422,7 +396,7 @@ static void udp_row(struct dns_table *t, const struct pending *q, const struct d
 	r->source = "udp";
 	r->start_ns = epoch;
 	server_text(&q->server, q->port, r->server, sizeof(r->server));
-	row_emit(t, r);
+	row_emit(&t->sink, ROW_DNS, r);
 }
 
 static struct pending **pending_find(struct dns_table *t, uint32_t tgid, const struct dnsmsg *m)
@@ -492,8 +466,9 @@ out_free:
 void dns_reap(struct dns_table *t, uint64_t now_ns)
 {
 	struct pending **pp = &t->pending, *q;
-	struct proc *p, *pn;
-	size_t b;
+	struct htab_iter it = HTAB_ITER_INIT;
+	struct htab_node *n;
+	struct proc *p;
 
 	while ((q = *pp)) {
 		if (now_ns > q->ts_ns && now_ns - q->ts_ns >= DNS_QUERY_TIMEOUT_NS) {
@@ -507,18 +482,16 @@ void dns_reap(struct dns_table *t, uint64_t now_ns)
 	}
 	if (now_ns < DNS_KEEP_NS)
 		return;
-	for (b = 0; b < PROC_BUCKETS; b++) {
-		for (p = t->procs[b]; p; p = pn) {
-			pn = p->next;
-			/* Roughly oldest first: rings fill in arrival order. */
-			while (p->count && p->ring[p->head].end_ns < now_ns - DNS_KEEP_NS) {
-				lookup_clear(&p->ring[p->head]);
-				p->head = (p->head + 1) % p->cap;
-				p->count--;
-			}
-			if (!p->count)
-				proc_remove(t, p);
+	while ((n = htab_next(&t->procs, &it))) {
+		p = htab_entry(n, struct proc, node);
+		/* Roughly oldest first: rings fill in arrival order. */
+		while (p->count && p->ring[p->head].end_ns < now_ns - DNS_KEEP_NS) {
+			lookup_clear(&p->ring[p->head]);
+			p->head = (p->head + 1) % p->cap;
+			p->count--;
 		}
+		if (!p->count)
+			proc_remove(t, p);
 	}
 }
 

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "db/rows.h"
+
 #define DNS_ADDRS_MAX		16	/* answer addresses kept per lookup */
 #define DNS_PROC_LOOKUPS	256	/* lookups kept per process (the newest) */
 #define DNS_KEEP_NS		(600ull * 1000000000ull)	/* lookups older than 10 min are dropped */
@@ -39,33 +41,11 @@ struct dns_packet {
 	size_t len, msg_len;
 };
 
-/* One row of table dns_lookups; the owner frees it with dns_row_free(). */
-struct dns_row {
-	char id[37];			/* UUIDv7 */
-	int64_t pid, tid;
-	char comm[16];
-	char *name;
-	char qtype[16];			/* "A", "AAAA", "A,AAAA" (getaddrinfo, any family), ... */
-	char *addrs;			/* answers, comma-separated; "" when none */
-	int64_t rcode;			/* DNS rcode (udp) or getaddrinfo's return (getaddrinfo); INT64_MIN: none */
-	char result[24];		/* "NOERROR", "NXDOMAIN", "EAI_NONAME", "TIMEOUT", ... */
-	const char *source;		/* "getaddrinfo" or "udp" (static) */
-	int64_t start_ns;		/* Unix epoch ns: call entry / query sent */
-	double latency_ms;		/* < 0: none (no response) */
-	char server[64];		/* udp: "addr:port" of the name server; "" for getaddrinfo */
-};
-
-#define DNS_RCODE_NONE INT64_MIN
-
-void dns_row_free(struct dns_row *r);
-
-/* Receives each finished lookup's row; takes ownership. */
-typedef void (*dns_row_fn)(void *ud, struct dns_row *r);
-
 struct dns_table;
 
-/* A table that sends rows to fn (may be NULL: memory only). NULL on OOM. */
-struct dns_table *dns_table_new(dns_row_fn fn, void *ud);
+/* A table that sends its dns_lookups rows (ROW_DNS) to sink (NULL: memory
+ * only). NULL on OOM. */
+struct dns_table *dns_table_new(const struct row_sink *sink);
 /* Free everything; unanswered queries are dropped without rows. */
 void dns_table_free(struct dns_table *t);
 

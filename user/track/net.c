@@ -13,14 +13,15 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "db/rows.h"
+#include "base/htab.h"
 #include "base/util.h"
+#include "db/rows.h"
+#include "track/dns.h"
 
-#define NET_BUCKETS 1024
 #define NET_KEEP_NS (120ull * 1000000000ull)	/* closed sockets / freed sessions kept for late joins */
 
 struct sock_info {
-	struct sock_info *next;
+	struct htab_node node;		/* key (cookie, 0) */
 	uint64_t cookie;
 	char id[37];
 	uint32_t tgid, tid;
@@ -38,7 +39,7 @@ struct sock_info {
 };
 
 struct session {
-	struct session *next;
+	struct htab_node node;		/* key (tgid, ssl); a freed session stays until reaped */
 	uint32_t tgid;
 	uint64_t ssl;
 	uint64_t start, done;
@@ -47,57 +48,44 @@ struct session {
 };
 
 struct net_table {
-	struct sock_info *socks[NET_BUCKETS];
-	struct session *sessions[NET_BUCKETS];
-	net_emit_fn emit;
-	net_dns_fn dns;
-	void *ud;
+	struct htab socks;		/* struct sock_info by cookie */
+	struct htab sessions;		/* struct session by (tgid, ssl) */
+	struct dns_table *dns;
+	struct row_sink sink;
 };
 
-void conn_row_free(struct conn_row *r)
-{
-	if (!r)
-		return;
-	free(r->connect_error);
-	free(r->dns_name);
-	free(r);
-}
-
-static size_t hash64(uint64_t v)
-{
-	v ^= v >> 33;
-	v *= 0xff51afd7ed558ccdull;
-	v ^= v >> 33;
-	return (size_t)(v % NET_BUCKETS);
-}
-
+/* The socket with this cookie; created when missing and create is set.
+ * NULL when absent or out of memory. */
 static struct sock_info *sock_get(struct net_table *t, uint64_t cookie, int create)
 {
-	struct sock_info **pp = &t->socks[hash64(cookie)], *s;
+	struct htab_node *n = htab_find(&t->socks, cookie, 0);
+	struct sock_info *s;
 
-	for (s = *pp; s; s = s->next)
-		if (s->cookie == cookie)
-			return s;
-	if (!create)
-		return NULL;
+	if (n || !create)
+		return n ? htab_entry(n, struct sock_info, node) : NULL;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
 	s->cookie = cookie;
 	s->dns_ms = -1;
 	uuid7(s->id);
-	s->next = *pp;
-	*pp = s;
+	if (htab_add(&t->socks, &s->node, cookie, 0)) {
+		free(s);
+		return NULL;
+	}
 	return s;
 }
 
+/* The live session (tgid, ssl): a freed one with the same SSL* address is
+ * an older session (the newest of a key is found first); created when
+ * missing and create is set. NULL when absent or out of memory. */
 static struct session *session_get(struct net_table *t, uint32_t tgid, uint64_t ssl, int create)
 {
-	struct session **pp = &t->sessions[hash64(ssl ^ ((uint64_t)tgid << 48))], *s;
+	struct htab_node *n = htab_find(&t->sessions, tgid, ssl);
+	struct session *s = n ? htab_entry(n, struct session, node) : NULL;
 
-	for (s = *pp; s; s = s->next)
-		if (s->tgid == tgid && s->ssl == ssl && !s->freed_mono)
-			return s;
+	if (s && !s->freed_mono)
+		return s;
 	if (!create)
 		return NULL;
 	s = calloc(1, sizeof(*s));
@@ -105,20 +93,24 @@ static struct session *session_get(struct net_table *t, uint32_t tgid, uint64_t 
 		return NULL;
 	s->tgid = tgid;
 	s->ssl = ssl;
-	s->next = *pp;
-	*pp = s;
+	if (htab_add(&t->sessions, &s->node, tgid, ssl)) {
+		free(s);
+		return NULL;
+	}
 	return s;
 }
 
-struct net_table *net_table_new(net_emit_fn emit, net_dns_fn dns, void *ud)
+struct net_table *net_table_new(struct dns_table *dns, const struct row_sink *sink)
 {
 	struct net_table *t = calloc(1, sizeof(*t));
 
 	if (!t)
 		return NULL;
-	t->emit = emit;
+	htab_init(&t->socks);
+	htab_init(&t->sessions);
 	t->dns = dns;
-	t->ud = ud;
+	if (sink)
+		t->sink = *sink;
 	return t;
 }
 
@@ -143,17 +135,16 @@ static void sock_fill(struct sock_info *s, const struct net_tcp *e)
 /* Find which lookup gave this connection's address (until found). */
 static void sock_dns(struct net_table *t, struct sock_info *s)
 {
-	const char *name = NULL;
-	double ms;
+	struct dns_answer a;
 
 	if (s->dns_done || !t->dns || !s->have_tuple || !s->syn_ns)
 		return;
 	/* A miss is retried at the next chance (call, close): the lookup's
 	 * event may come through its own ring buffer after the connect. */
-	if (t->dns(t->ud, s->tgid, s->tuple.family, s->tuple.daddr, s->syn_ns, &ms, &name)) {
+	if (dns_find(t->dns, s->tgid, s->tuple.family, s->tuple.daddr, s->syn_ns, &a)) {
 		s->dns_done = 1;
-		s->dns_ms = ms;
-		s->dns_name = name ? strdup(name) : NULL;
+		s->dns_ms = a.latency_ms;
+		s->dns_name = a.name ? strdup(a.name) : NULL;
 	}
 }
 
@@ -199,7 +190,7 @@ static const char *connect_error(const struct net_tcp *e)
 void net_tcp_close(struct net_table *t, const struct net_tcp *e)
 {
 	struct sock_info *s = sock_get(t, e->cookie, 1);
-	struct conn_row *r;
+	struct connection_row *r;
 
 	if (!s)
 		return;
@@ -231,7 +222,7 @@ void net_tcp_close(struct net_table *t, const struct net_tcp *e)
 	r->close_ns = e->close_ns ? (int64_t)mono_to_epoch_ns(e->close_ns) : CALL_NULL_INT;
 	r->duration_ms = ms_diff(s->syn_ns, e->close_ns);
 	r->llm_calls = s->llm_calls;
-	t->emit(t->ud, r);
+	row_emit(&t->sink, ROW_CONNECTION, r);
 }
 
 void net_tls_start(struct net_table *t, uint32_t tgid, uint64_t ssl, uint64_t ts)
@@ -327,66 +318,57 @@ int net_call_info(struct net_table *t, uint32_t tgid, uint64_t ssl, uint64_t fir
 
 void net_reap(struct net_table *t)
 {
+	struct htab_iter si = HTAB_ITER_INIT, ei = HTAB_ITER_INIT;
 	uint64_t now = mono_ns();
-	size_t i;
+	struct htab_node *n;
 
-	for (i = 0; i < NET_BUCKETS; i++) {
-		struct sock_info **sp = &t->socks[i];
-		struct session **ep = &t->sessions[i];
+	while ((n = htab_next(&t->socks, &si))) {
+		struct sock_info *s = htab_entry(n, struct sock_info, node);
 
-		while (*sp) {
-			struct sock_info *s = *sp;
-
-			if (s->closed_mono && now - s->closed_mono > NET_KEEP_NS) {
-				*sp = s->next;
-				free(s->dns_name);
-				free(s);
-			} else {
-				sp = &s->next;
-			}
+		if (s->closed_mono && now - s->closed_mono > NET_KEEP_NS) {
+			htab_del(&t->socks, n);
+			free(s->dns_name);
+			free(s);
 		}
-		while (*ep) {
-			struct session *se = *ep;
+	}
+	while ((n = htab_next(&t->sessions, &ei))) {
+		struct session *se = htab_entry(n, struct session, node);
 
-			if (se->freed_mono && now - se->freed_mono > NET_KEEP_NS) {
-				*ep = se->next;
-				free(se);
-			} else {
-				ep = &se->next;
-			}
+		if (se->freed_mono && now - se->freed_mono > NET_KEEP_NS) {
+			htab_del(&t->sessions, n);
+			free(se);
 		}
 	}
 }
 
 void net_table_free(struct net_table *t)
 {
-	size_t i;
+	struct htab_iter si = HTAB_ITER_INIT, ei = HTAB_ITER_INIT;
+	struct htab_node *n;
 
 	if (!t)
 		return;
-	for (i = 0; i < NET_BUCKETS; i++) {
-		while (t->socks[i]) {
-			struct sock_info *s = t->socks[i];
+	while ((n = htab_next(&t->socks, &si))) {
+		struct sock_info *s = htab_entry(n, struct sock_info, node);
 
-			/* Still open: its row says so (close_ns NULL). */
-			if (!s->closed_mono && s->have_tuple && s->syn_ns) {
-				struct net_tcp e = { .tgid = s->tgid, .tid = s->tid, .cookie = s->cookie,
-						     .syn_ns = s->syn_ns, .est_ns = s->est_ns,
-						     .tuple = s->tuple };
+		/* Still open: its row says so (close_ns NULL). */
+		if (!s->closed_mono && s->have_tuple && s->syn_ns) {
+			struct net_tcp e = { .tgid = s->tgid, .tid = s->tid, .cookie = s->cookie,
+					     .syn_ns = s->syn_ns, .est_ns = s->est_ns,
+					     .tuple = s->tuple };
 
-				memcpy(e.comm, s->comm, sizeof(e.comm));
-				net_tcp_close(t, &e);
-			}
-			t->socks[i] = s->next;
-			free(s->dns_name);
-			free(s);
+			memcpy(e.comm, s->comm, sizeof(e.comm));
+			net_tcp_close(t, &e);
 		}
-		while (t->sessions[i]) {
-			struct session *se = t->sessions[i];
-
-			t->sessions[i] = se->next;
-			free(se);
-		}
+		htab_del(&t->socks, n);
+		free(s->dns_name);
+		free(s);
 	}
+	while ((n = htab_next(&t->sessions, &ei))) {
+		htab_del(&t->sessions, n);
+		free(htab_entry(n, struct session, node));
+	}
+	htab_fini(&t->socks);
+	htab_fini(&t->sessions);
 	free(t);
 }

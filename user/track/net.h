@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include "db/rows.h"
+
 struct net_tuple {
 	uint8_t saddr[16], daddr[16];	/* network order; IPv4 in the first 4 bytes */
 	uint16_t sport, dport;		/* host order */
@@ -22,26 +24,6 @@ struct net_tcp {
 	struct net_tuple tuple;
 };
 
-/* One row of the connections table; strings owned by the row. */
-struct conn_row {
-	char id[37];
-	int64_t pid, tid;
-	char comm[16];
-	char saddr[48], daddr[48];
-	int64_t sport, dport;
-	int64_t start_ns;		/* epoch ns of the SYN; INT64_MIN when unknown */
-	double connect_ms;		/* < 0: unknown */
-	char *connect_error;		/* NULL when established */
-	double dns_ms, tls_ms;		/* < 0: unknown */
-	char *dns_name;
-	int64_t retransmits, resets_rx, resets_tx;
-	int64_t bytes_sent, bytes_received;
-	int64_t close_ns;		/* INT64_MIN while open */
-	double duration_ms;		/* SYN -> close; < 0 unknown */
-	int64_t llm_calls;
-};
-
-void conn_row_free(struct conn_row *r);
 
 /* What a call on a new connection inherits from it. */
 struct call_netinfo {
@@ -51,16 +33,13 @@ struct call_netinfo {
 					 * (large uploads only), 0 when unknown */
 };
 
-/* Answers "which lookup gave this address" (the DNS module); returns 1 and
- * sets *ms and *name (valid until the next call), else 0. */
-typedef int (*net_dns_fn)(void *ud, uint32_t tgid, int family, const uint8_t *addr,
-			  uint64_t before_mono_ns, double *ms, const char **name);
-/* Receives each finished connection row (ownership passes). */
-typedef void (*net_emit_fn)(void *ud, struct conn_row *row);
-
 struct net_table;
+struct dns_table;
 
-struct net_table *net_table_new(net_emit_fn emit, net_dns_fn dns, void *ud);
+/* A new table: connection rows (ROW_CONNECTION) go to sink, and each
+ * connection asks dns (may be NULL) which lookup gave its address.
+ * NULL on OOM. */
+struct net_table *net_table_new(struct dns_table *dns, const struct row_sink *sink);
 /* Write rows for connections still open (tracer stopping), then free. */
 void net_table_free(struct net_table *t);
 

@@ -18,24 +18,25 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "llm/redact.h"
+#include "base/htab.h"
+#include "base/procfs.h"
 #include "base/util.h"
+#include "llm/redact.h"
 
-#define NBUCKETS		4096
 #define PROC_ARGV_MAX		256	/* as LT_ARGV_MAX: /proc reads are cut alike */
 #define EXITED_KEEP_PASSES	2	/* late LLM call rows still find the process */
 #define GONE_PASSES		3	/* absent from the maps this long: check /proc */
 #define START_SLACK_NS		50000000ull	/* /proc start times have tick precision */
 
 struct thread {
-	struct thread *next;
+	struct htab_node node;	/* key (tid, 0) */
 	uint32_t tid, tgid;
 	uint64_t last_ns;	/* effective on-CPU total at the last pass */
 	uint64_t gen;		/* pass that last saw it */
 };
 
 struct proc {
-	struct proc *next;
+	struct htab_node node;	/* key (pid, 0) */
 	char id[37];
 	uint32_t pid, ppid, uid;
 	int have_ppid, have_uid;
@@ -53,28 +54,25 @@ struct proc {
 };
 
 struct proc_table {
-	struct proc_sink sink;
-	struct proc *procs[NBUCKETS];
-	struct thread *threads[NBUCKETS];
-	size_t nprocs;
+	struct row_sink sink;
+	struct htab procs;	/* struct proc by pid */
+	struct htab threads;	/* struct thread by tid */
 	uint64_t gen;		/* sampling passes begun */
 	uint64_t now_ns;	/* this pass, monotonic */
 	uint64_t prev_ns;	/* the previous pass, or the table's creation */
 	int64_t created_ns;	/* epoch */
 };
 
-static unsigned bucket(uint32_t id)
-{
-	return (id * 2654435761u) % NBUCKETS;
-}
-
-struct proc_table *proc_table_new(const struct proc_sink *sink)
+struct proc_table *proc_table_new(const struct row_sink *sink)
 {
 	struct proc_table *t = calloc(1, sizeof(*t));
 
 	if (!t)
 		return NULL;
-	t->sink = *sink;
+	if (sink)
+		t->sink = *sink;
+	htab_init(&t->procs);
+	htab_init(&t->threads);
 	t->prev_ns = mono_ns();
 	t->created_ns = mono_to_epoch_ns(t->prev_ns);
 	return t;
@@ -82,7 +80,7 @@ struct proc_table *proc_table_new(const struct proc_sink *sink)
 
 size_t proc_count(const struct proc_table *t)
 {
-	return t->nprocs;
+	return t->procs.count;
 }
 
 void proc_exit_split(int raw, int *code, int *sig)
@@ -325,7 +323,7 @@ static int proc_load(struct proc *p)
 	if (!p->exe) {
 		char exe[4096];
 
-		proc_exe(p->pid, exe, sizeof(exe));
+		procfs_exe(p->pid, exe, sizeof(exe));
 		str_set(&p->exe, exe);
 	}
 	if (!p->argv) {
@@ -346,12 +344,9 @@ static int proc_load(struct proc *p)
 
 static struct proc *proc_find(struct proc_table *t, uint32_t pid)
 {
-	struct proc *p;
+	struct htab_node *n = htab_find(&t->procs, pid, 0);
 
-	for (p = t->procs[bucket(pid)]; p; p = p->next)
-		if (p->pid == pid)
-			return p;
-	return NULL;
+	return n ? htab_entry(n, struct proc, node) : NULL;
 }
 
 static void proc_free(struct proc *p)
@@ -363,16 +358,8 @@ static void proc_free(struct proc *p)
 
 static void proc_remove(struct proc_table *t, struct proc *p)
 {
-	struct proc **pp;
-
-	for (pp = &t->procs[bucket(p->pid)]; *pp; pp = &(*pp)->next) {
-		if (*pp == p) {
-			*pp = p->next;
-			t->nprocs--;
-			proc_free(p);
-			return;
-		}
-	}
+	htab_del(&t->procs, &p->node);
+	proc_free(p);
 }
 
 /* A new entry for pid (replacing an older one with that pid). With load,
@@ -393,9 +380,10 @@ static struct proc *proc_new(struct proc_table *t, uint32_t pid, int load)
 	}
 	if (old)
 		proc_remove(t, old);
-	p->next = t->procs[bucket(pid)];
-	t->procs[bucket(pid)] = p;
-	t->nprocs++;
+	if (htab_add(&t->procs, &p->node, pid, 0)) {
+		proc_free(p);
+		return NULL;
+	}
 	p->dirty = 1;
 	return p;
 }
@@ -417,36 +405,53 @@ static int same_start(uint64_t a, uint64_t b)
 	return !a || !b || (a > b ? a - b : b - a) <= START_SLACK_NS;
 }
 
+/* Send p's processes row (a copy the sink owns). On OOM the row stays
+ * dirty, to be sent at the next pass. */
 static void proc_emit(struct proc_table *t, struct proc *p)
 {
-	struct proc_row r;
+	struct proc_row *r = calloc(1, sizeof(*r));
 
-	memset(&r, 0, sizeof(r));
-	memcpy(r.id, p->id, sizeof(r.id));
-	r.pid = p->pid;
-	r.ppid = p->have_ppid ? (int64_t)p->ppid : PROC_NULL;
-	r.uid = p->have_uid ? (int64_t)p->uid : PROC_NULL;
-	memcpy(r.comm, p->comm, sizeof(r.comm));
-	r.exe = p->exe;
-	r.argv = p->argv;
-	r.start_ns = p->start_ns;
-	r.exec_ns = p->exec_ns;
-	r.exit_ns = p->exited ? p->exit_ns : PROC_NULL;
-	r.exit_code = p->exited ? p->exit_code : PROC_NULL;
-	r.exit_signal = p->exited ? p->exit_signal : PROC_NULL;
-	r.oom_killed = p->oom_killed;
-	r.cpu_ms = p->cpu_ns / 1e6;
-	r.runq_ms = p->runq_ns / 1e6;
-	r.switches = p->switches;
-	r.preempts = p->preempts;
+	if (!r)
+		return;
+	memcpy(r->id, p->id, sizeof(r->id));
+	r->pid = p->pid;
+	r->ppid = p->have_ppid ? (int64_t)p->ppid : PROC_NULL;
+	r->uid = p->have_uid ? (int64_t)p->uid : PROC_NULL;
+	memcpy(r->comm, p->comm, sizeof(r->comm));
+	r->exe = p->exe ? strdup(p->exe) : NULL;
+	r->argv = p->argv ? strdup(p->argv) : NULL;
+	if ((p->exe && !r->exe) || (p->argv && !r->argv)) {
+		row_free(ROW_PROCESS, r);
+		return;
+	}
+	r->start_ns = p->start_ns;
+	r->exec_ns = p->exec_ns;
+	r->exit_ns = p->exited ? p->exit_ns : PROC_NULL;
+	r->exit_code = p->exited ? p->exit_code : PROC_NULL;
+	r->exit_signal = p->exited ? p->exit_signal : PROC_NULL;
+	r->oom_killed = p->oom_killed;
+	r->cpu_ms = p->cpu_ns / 1e6;
+	r->runq_ms = p->runq_ns / 1e6;
+	r->switches = p->switches;
+	r->preempts = p->preempts;
 	if (p->since_ns == 0)
 		p->since_ns = p->start_ns != PROC_NULL && p->start_ns > t->created_ns ?
 			      p->start_ns : t->created_ns;
-	r.cpu_since_ns = p->since_ns;
-	r.updated_ns = real_ns();
+	r->cpu_since_ns = p->since_ns;
+	r->updated_ns = real_ns();
 	p->dirty = 0;
-	if (t->sink.row)
-		t->sink.row(t->sink.ud, &r);
+	row_emit(&t->sink, ROW_PROCESS, r);
+}
+
+/* Send a cpu_samples row (a copy the sink owns; dropped on OOM). */
+static void sample_emit(struct proc_table *t, const struct cpu_sample_row *s)
+{
+	struct cpu_sample_row *r = malloc(sizeof(*r));
+
+	if (!r)
+		return;
+	*r = *s;
+	row_emit(&t->sink, ROW_CPU_SAMPLE, r);
 }
 
 void proc_on_exec(struct proc_table *t, const struct proc_exec_info *e)
@@ -469,7 +474,7 @@ void proc_on_exec(struct proc_table *t, const struct proc_exec_info *e)
 	}
 	p->exec_ns = mono_to_epoch_ns(e->ts_ns);
 	/* The binary as /proc shows it (symlinks resolved), as llm_calls.exe. */
-	proc_exe(e->pid, exe, sizeof(exe));
+	procfs_exe(e->pid, exe, sizeof(exe));
 	str_set(&p->exe, exe[0] == '/' ? exe : e->exe);
 	free(p->argv);
 	p->argv = e->argv_len ? proc_argv_json(e->argv, e->argv_len, e->argv_cut) : NULL;
@@ -513,8 +518,7 @@ void proc_on_exit(struct proc_table *t, const struct proc_exit_info *e)
 		s.threads = s.top_tid = PROC_NULL;
 		s.top_tid_cpu_ms = -1;
 		memcpy(s.process_id, p->id, sizeof(s.process_id));
-		if (t->sink.sample)
-			t->sink.sample(t->sink.ud, &s);
+		sample_emit(t, &s);
 	}
 	if (e->oncpu_ns > p->cpu_ns)
 		p->cpu_ns = e->oncpu_ns;
@@ -531,11 +535,13 @@ void proc_on_exit(struct proc_table *t, const struct proc_exit_info *e)
 	proc_emit(t, p);
 }
 
-void proc_on_oom(struct proc_table *t, uint32_t pid, const char *comm, uint64_t ts_ns)
+void proc_on_oom(struct proc_table *t, uint32_t pid, uint32_t tid, const char *comm,
+		 uint64_t ts_ns)
 {
 	struct proc *p = proc_find(t, pid);
 
 	(void)ts_ns;
+	log_warn("OOM killer chose pid %u (%s, thread %u)", pid, comm, tid);
 	if (!p || p->exited) {
 		p = proc_new(t, pid, 0);
 		if (!p)
@@ -585,22 +591,21 @@ static struct proc *proc_for_pass(struct proc_table *t, uint32_t pid)
 
 void proc_sample_thread(struct proc_table *t, const struct proc_cpu *c)
 {
-	struct thread *th;
-	struct proc *p;
+	struct htab_node *n = htab_find(&t->threads, c->id, 0);
+	struct thread *th = n ? htab_entry(n, struct thread, node) : NULL;
 	uint64_t extra = 0, eff, delta;
-	unsigned b = bucket(c->id);
+	struct proc *p;
 
-	for (th = t->threads[b]; th; th = th->next)
-		if (th->tid == c->id)
-			break;
 	if (!th) {
 		th = calloc(1, sizeof(*th));
 		if (!th)
 			return;
 		th->tid = c->id;
 		th->tgid = c->tgid;
-		th->next = t->threads[b];
-		t->threads[b] = th;
+		if (htab_add(&t->threads, &th->node, c->id, 0)) {
+			free(th);
+			return;
+		}
 	} else if (th->tgid != c->tgid) {
 		th->tgid = c->tgid;	/* tid reused by another process */
 		th->last_ns = 0;
@@ -660,62 +665,54 @@ void proc_sample_process(struct proc_table *t, const struct proc_cpu *c)
 	if (c->preempts > p->preempts)
 		p->preempts = c->preempts;
 	p->dirty = 1;
-	if (t->sink.sample)
-		t->sink.sample(t->sink.ud, &s);
+	sample_emit(t, &s);
 }
 
 void proc_sample_end(struct proc_table *t)
 {
-	struct thread **tp, *th;
-	struct proc **pp, *p;
-	unsigned b;
+	struct htab_iter ti = HTAB_ITER_INIT, pi = HTAB_ITER_INIT;
+	struct htab_node *n;
 
-	for (b = 0; b < NBUCKETS; b++) {
-		for (tp = &t->threads[b]; (th = *tp);) {
-			if (th->gen != t->gen) {
-				*tp = th->next;
-				free(th);
-			} else {
-				tp = &th->next;
-			}
-		}
-		for (pp = &t->procs[b]; (p = *pp);) {
-			int drop = p->exited ? t->gen - p->exit_gen >= EXITED_KEEP_PASSES :
-				   t->gen - p->seen_gen >= GONE_PASSES && !proc_alive(p->pid);
+	while ((n = htab_next(&t->threads, &ti))) {
+		struct thread *th = htab_entry(n, struct thread, node);
 
-			if (!p->exited && p->dirty)
-				proc_emit(t, p);
-			if (drop) {
-				*pp = p->next;
-				t->nprocs--;
-				proc_free(p);
-			} else {
-				pp = &p->next;
-			}
+		if (th->gen != t->gen) {
+			htab_del(&t->threads, n);
+			free(th);
 		}
+	}
+	while ((n = htab_next(&t->procs, &pi))) {
+		struct proc *p = htab_entry(n, struct proc, node);
+		int drop = p->exited ? t->gen - p->exit_gen >= EXITED_KEEP_PASSES :
+			   t->gen - p->seen_gen >= GONE_PASSES && !procfs_alive(p->pid);
+
+		if (!p->exited && p->dirty)
+			proc_emit(t, p);
+		if (drop)
+			proc_remove(t, p);
 	}
 	t->prev_ns = t->now_ns;
 }
 
 void proc_table_free(struct proc_table *t)
 {
-	struct thread *th;
-	struct proc *p;
-	unsigned b;
+	struct htab_iter ti = HTAB_ITER_INIT, pi = HTAB_ITER_INIT;
+	struct htab_node *n;
 
 	if (!t)
 		return;
-	for (b = 0; b < NBUCKETS; b++) {
-		while ((th = t->threads[b])) {
-			t->threads[b] = th->next;
-			free(th);
-		}
-		while ((p = t->procs[b])) {
-			t->procs[b] = p->next;
-			if (p->dirty)
-				proc_emit(t, p);
-			proc_free(p);
-		}
+	while ((n = htab_next(&t->threads, &ti))) {
+		htab_del(&t->threads, n);
+		free(htab_entry(n, struct thread, node));
 	}
+	while ((n = htab_next(&t->procs, &pi))) {
+		struct proc *p = htab_entry(n, struct proc, node);
+
+		if (p->dirty)
+			proc_emit(t, p);
+		proc_remove(t, p);
+	}
+	htab_fini(&t->threads);
+	htab_fini(&t->procs);
 	free(t);
 }

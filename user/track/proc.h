@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "db/rows.h"
+
 /* A program started (execve returned), in plain types. Times CLOCK_MONOTONIC. */
 struct proc_exec_info {
 	uint32_t pid, ppid, uid;
@@ -34,55 +36,22 @@ struct proc_cpu {
 	uint64_t running_since_ns;	/* thread on CPU since then (monotonic), else 0 */
 };
 
-/* A row of table processes. Strings are borrowed for the call. Integers
- * are PROC_NULL when unknown; ns times are Unix epoch. */
-#define PROC_NULL INT64_MIN
-struct proc_row {
-	char id[37];
-	int64_t pid, ppid, uid;
-	char comm[16];
-	const char *exe, *argv;		/* argv: a JSON array of strings; NULL when unknown */
-	int64_t start_ns, exec_ns, exit_ns;
-	int64_t exit_code, exit_signal, oom_killed;
-	double cpu_ms, runq_ms;
-	int64_t switches, preempts;
-	int64_t cpu_since_ns;		/* CPU columns count from here */
-	int64_t updated_ns;
-};
 
-/* A row of table cpu_samples: one process over one interval. */
-struct cpu_sample_row {
-	int64_t ts_ns;			/* end of the interval, Unix epoch ns */
-	double interval_ms;
-	int64_t pid;
-	char comm[16];
-	double cpu_ms, runq_ms;
-	int64_t switches, preempts;
-	int64_t threads;		/* threads that ran; PROC_NULL at exit */
-	int64_t top_tid;		/* the thread that ran most; PROC_NULL at exit */
-	double top_tid_cpu_ms;		/* < 0: NULL */
-	char process_id[37];		/* processes.id */
-};
-
-/* Where rows go; both are called synchronously and the row is borrowed. */
-struct proc_sink {
-	void *ud;
-	void (*row)(void *ud, const struct proc_row *r);
-	void (*sample)(void *ud, const struct cpu_sample_row *r);
-};
 
 struct proc_table;
 
 /* A new, empty table. Returns NULL on OOM. */
-struct proc_table *proc_table_new(const struct proc_sink *sink);
+struct proc_table *proc_table_new(const struct row_sink *sink);
 /* Write the row of every process that changed since it was last written, then free. */
 void proc_table_free(struct proc_table *t);
 
 void proc_on_exec(struct proc_table *t, const struct proc_exec_info *e);
 /* Final CPU sample and row of the process; it is forgotten two passes later. */
 void proc_on_exit(struct proc_table *t, const struct proc_exit_info *e);
-/* The OOM killer chose pid: its row gets oom_killed = 1. */
-void proc_on_oom(struct proc_table *t, uint32_t pid, const char *comm, uint64_t ts_ns);
+/* The OOM killer chose pid (thread tid): its row gets oom_killed = 1, and a
+ * warning is printed. */
+void proc_on_oom(struct proc_table *t, uint32_t pid, uint32_t tid, const char *comm,
+		 uint64_t ts_ns);
 /* pid made an LLM call: make sure it has a row (read from /proc when new). */
 void proc_on_call(struct proc_table *t, uint32_t pid);
 

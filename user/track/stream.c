@@ -7,27 +7,20 @@
  * or earlier with an error when the connection, the process or the tracer
  * ends first. An HTTP/2 connection (conn_h2.c) makes one exchange per stream.
  */
-#include "track/conn.h"
+#include "track/stream.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "track/conn_int.h"
+#include "track/stream_int.h"
 #include "llm/cost.h"
 #include "llm/provider.h"
 #include "llm/redact.h"
+#include "base/procfs.h"
 #include "base/util.h"
 #include "llm/verdict.h"
-
-static size_t conn_hash(uint32_t tgid, uint64_t ssl)
-{
-	uint64_t h = ssl ^ ((uint64_t)tgid * 0x9e3779b97f4a7c15ull);
-
-	h ^= h >> 29;
-	return (size_t)(h % CONN_BUCKETS);
-}
 
 static void exchange_free(struct exchange *x)
 {
@@ -84,7 +77,7 @@ static void head_format(struct buf *out, const struct http1_head *h)
 }
 
 /* Decode body bytes into out, capped at max; marks the exchange on trouble. */
-void body_add(struct conn *c, struct exchange *x, int dir, struct decoder *d,
+void stream_body_add(struct stream *c, struct exchange *x, int dir, struct decoder *d,
 		     struct buf *out, const uint8_t *p, size_t n)
 {
 	int err;
@@ -102,9 +95,9 @@ void body_add(struct conn *c, struct exchange *x, int dir, struct decoder *d,
 
 /* ---- request side callbacks ---- */
 
-static int req_on_head(void *ud, const struct http1_head *h)
+static int stream_req_on_head(void *ud, const struct http1_head *h)
 {
-	struct conn *c = ud;
+	struct stream *c = ud;
 	struct exchange *x, **pp;
 	const char *host;
 
@@ -127,17 +120,17 @@ static int req_on_head(void *ud, const struct http1_head *h)
 	return 0;
 }
 
-void req_on_body(void *ud, const uint8_t *p, size_t n)
+void stream_req_on_body(void *ud, const uint8_t *p, size_t n)
 {
-	struct conn *c = ud;
+	struct stream *c = ud;
 
 	if (c->req_x)
-		body_add(c, c->req_x, 0, c->req_x->req_dec, &c->req_x->req_body, p, n);
+		stream_body_add(c, c->req_x, 0, c->req_x->req_dec, &c->req_x->req_body, p, n);
 }
 
-void req_on_done(void *ud)
+void stream_req_on_done(void *ud)
 {
-	struct conn *c = ud;
+	struct stream *c = ud;
 	struct exchange *x = c->req_x;
 
 	c->req_x = NULL;
@@ -153,9 +146,9 @@ void req_on_done(void *ud)
 
 /* ---- response side callbacks ---- */
 
-static int resp_on_head(void *ud, const struct http1_head *h)
+static int stream_resp_on_head(void *ud, const struct http1_head *h)
 {
-	struct conn *c = ud;
+	struct stream *c = ud;
 	struct exchange *x;
 	const char *ct;
 
@@ -177,16 +170,16 @@ static int resp_on_head(void *ud, const struct http1_head *h)
 	return strcasecmp(x->method, "HEAD") == 0;
 }
 
-void resp_on_body(void *ud, const uint8_t *p, size_t n)
+void stream_resp_on_body(void *ud, const uint8_t *p, size_t n)
 {
-	struct conn *c = ud;
+	struct stream *c = ud;
 	struct exchange *x = c->resp_x;
 	size_t before;
 
 	if (!x)
 		return;
 	before = x->resp_body.len;
-	body_add(c, x, 1, x->resp_dec, &x->resp_body, p, n);
+	stream_body_add(c, x, 1, x->resp_dec, &x->resp_body, p, n);
 	x->t_resp_last = c->cur->ts_end_ns;
 	if (x->resp_body.len == before)
 		return;
@@ -209,9 +202,9 @@ void resp_on_body(void *ud, const uint8_t *p, size_t n)
 	x->nticks++;
 }
 
-void resp_on_done(void *ud)
+void stream_resp_on_done(void *ud)
 {
-	struct conn *c = ud;
+	struct stream *c = ud;
 	struct exchange *x = c->resp_x;
 
 	if (c->resp_interim) {
@@ -229,8 +222,8 @@ void resp_on_done(void *ud)
 		exchange_emit(c, x, NULL);
 }
 
-static const struct http1_callbacks req_cb = { req_on_head, req_on_body, req_on_done };
-static const struct http1_callbacks resp_cb = { resp_on_head, resp_on_body, resp_on_done };
+static const struct http1_callbacks req_cb = { stream_req_on_head, stream_req_on_body, stream_req_on_done };
+static const struct http1_callbacks resp_cb = { stream_resp_on_head, stream_resp_on_body, stream_resp_on_done };
 
 /* ---- rows ---- */
 
@@ -261,7 +254,7 @@ static uint64_t tick_time(const struct exchange *x, long off)
 
 /* The latency split of a call: its connection's setup when it is the first
  * on it, the upload, the token rate and the verdict. */
-static void exchange_timing(struct conn *c, const struct exchange *x,
+static void exchange_timing(struct stream *c, const struct exchange *x,
 			    const struct llm_call *call, struct call_row *r)
 {
 	struct call_netinfo ni = { .dns_ms = -1, .connect_ms = -1, .tls_ms = -1, .client_ms = -1 };
@@ -269,8 +262,8 @@ static void exchange_timing(struct conn *c, const struct exchange *x,
 	uint64_t first_tok = tick_time(x, call->first_token_offset), upload_end;
 	double gen_ms;
 
-	if (c->t->netinfo)
-		c->t->netinfo(c->t->netinfo_ud, c->tgid, c->ssl, x->t_req_start, x->t_req_end,
+	if (c->t->net)
+		net_call_info(c->t->net, c->tgid, c->ssl, x->t_req_start, x->t_req_end,
 			      !x->reused, &ni);
 	memcpy(r->conn_id, ni.conn_id, sizeof(r->conn_id));
 	r->dns_ms = x->reused ? CALL_NULL_REAL : ni.dns_ms;
@@ -302,7 +295,7 @@ static void exchange_timing(struct conn *c, const struct exchange *x,
 
 /* Build and hand over the row of x if it is an LLM call; unlink and free x.
  * why, when set, says why the exchange ended incomplete. */
-void exchange_emit(struct conn *c, struct exchange *x, const char *why)
+void exchange_emit(struct stream *c, struct exchange *x, const char *why)
 {
 	struct llm_request req = {
 		.host = x->host, .method = x->method, .path = x->target,
@@ -388,7 +381,7 @@ void exchange_emit(struct conn *c, struct exchange *x, const char *why)
 		snprintf(msg, sizeof(msg), "http %d", x->status);
 		r->error = strdup(msg);
 	}
-	c->t->emit(c->t->ud, r);
+	row_emit(&c->t->sink, ROW_CALL, r);
 out_clear:
 	llm_call_clear(&call);
 out_free:
@@ -397,22 +390,16 @@ out_free:
 
 /* ---- connections ---- */
 
-static struct conn *conn_find(struct conn_table *t, uint32_t tgid, uint64_t ssl,
-			      struct conn ***where)
+static struct stream *stream_find(struct stream_table *t, uint32_t tgid, uint64_t ssl)
 {
-	struct conn **pp = &t->buckets[conn_hash(tgid, ssl)];
+	struct htab_node *n = htab_find(&t->streams, tgid, ssl);
 
-	for (; *pp; pp = &(*pp)->next)
-		if ((*pp)->tgid == tgid && (*pp)->ssl == ssl)
-			break;
-	if (where)
-		*where = pp;
-	return *pp;
+	return n ? htab_entry(n, struct stream, node) : NULL;
 }
 
-static struct conn *conn_get(struct conn_table *t, const struct tls_chunk *ch)
+static struct stream *stream_get(struct stream_table *t, const struct stream_chunk *ch)
 {
-	struct conn **pp, *c = conn_find(t, ch->tgid, ch->ssl, &pp);
+	struct stream *c = stream_find(t, ch->tgid, ch->ssl);
 	char exe[4096];
 
 	if (c)
@@ -424,14 +411,17 @@ static struct conn *conn_get(struct conn_table *t, const struct tls_chunk *ch)
 	c->tgid = ch->tgid;
 	c->ssl = ch->ssl;
 	snprintf(c->comm, sizeof(c->comm), "%s", ch->comm ? ch->comm : "");
-	proc_exe(ch->tgid, exe, sizeof(exe));
+	procfs_exe(ch->tgid, exe, sizeof(exe));
 	c->exe = strdup(exe);
-	*pp = c;
-	t->count++;
+	if (htab_add(&t->streams, &c->node, c->tgid, c->ssl)) {
+		free(c->exe);
+		free(c);
+		return NULL;
+	}
 	return c;
 }
 
-void parsers_free(struct conn *c)
+void stream_parsers_free(struct stream *c)
 {
 	if (c->req_p)
 		http1_parser_free(c->req_p);
@@ -445,7 +435,7 @@ void parsers_free(struct conn *c)
 
 /* End every exchange of c with error why (complete ones first) and reset
  * the parsers: the connection starts over as unknown. */
-void conn_flush(struct conn *c, const char *why)
+void stream_flush(struct stream *c, const char *why)
 {
 	struct exchange *x;
 
@@ -454,7 +444,7 @@ void conn_flush(struct conn *c, const char *why)
 		http1_parser_finish(c->resp_p);
 	while ((x = c->xq))
 		exchange_emit(c, x, why);
-	parsers_free(c);
+	stream_parsers_free(c);
 	/* HTTP/2 framing and header compression cannot be picked up mid-stream. */
 	c->role = c->h2 ? ROLE_OTHER : ROLE_UNKNOWN;
 	c->h2 = 0;
@@ -462,27 +452,24 @@ void conn_flush(struct conn *c, const char *why)
 	c->resp_interim = 0;
 }
 
-void conn_protocol_error(struct conn *c, const char *proto, int dir, const char *err)
+void stream_protocol_error(struct stream *c, const char *proto, int dir, const char *err)
 {
 	char msg[96];
 
 	snprintf(msg, sizeof(msg), "malformed %s %s: %s", proto,
 		 dir == 0 ? "request" : "response", err);
 	log_debug("pid %u conn %#llx: %s", c->tgid, (unsigned long long)c->ssl, msg);
-	conn_flush(c, msg);
+	stream_flush(c, msg);
 	c->role = ROLE_OTHER;
 }
 
-static void conn_destroy(struct conn_table *t, struct conn **pp, const char *why)
+static void stream_destroy(struct stream_table *t, struct stream *c, const char *why)
 {
-	struct conn *c = *pp;
-
 	c->cur = NULL;
-	conn_flush(c, why);
-	*pp = c->next;
+	stream_flush(c, why);
+	htab_del(&t->streams, &c->node);
 	free(c->exe);
 	free(c);
-	t->count--;
 }
 
 /* Does p start like an HTTP request line? Only used to spot servers. */
@@ -501,13 +488,13 @@ static int looks_like_request(const uint8_t *p, size_t n)
 	return 0;
 }
 
-static void conn_feed(struct conn *c, int dir, const uint8_t *p, size_t n)
+static void stream_feed(struct stream *c, int dir, const uint8_t *p, size_t n)
 {
 	struct http1_parser *hp = dir == 0 ? c->req_p : c->resp_p;
 	long rc;
 
 	if (c->h2) {
-		conn_feed_h2(c, dir, p, n);
+		stream_h2_feed(c, dir, p, n);
 		return;
 	}
 	if (!hp || c->role != ROLE_CLIENT)
@@ -519,17 +506,17 @@ static void conn_feed(struct conn *c, int dir, const uint8_t *p, size_t n)
 		return;
 	if (rc == HTTP1_ERR_NOT_HTTP && dir == 0 && !c->xq) {
 		/* Mid-message (attached late) or not HTTP/1: try the next write. */
-		parsers_free(c);
-		c->role = ++c->probes >= CONN_PROBE_WRITES ? ROLE_OTHER : ROLE_UNKNOWN;
+		stream_parsers_free(c);
+		c->role = ++c->probes >= STREAM_PROBE_WRITES ? ROLE_OTHER : ROLE_UNKNOWN;
 		return;
 	}
-	conn_protocol_error(c, "HTTP", dir, http1_strerror((int)rc));
+	stream_protocol_error(c, "HTTP", dir, http1_strerror((int)rc));
 }
 
 /* Decide what the connection is from its first bytes. Returns 1 when the
  * chunk should be parsed as a client's: the request parser then has the
  * last word (a write that is not a request start sends us back here). */
-static int conn_classify(struct conn *c, const struct tls_chunk *ch)
+static int stream_classify(struct stream *c, const struct stream_chunk *ch)
 {
 	if (ch->dir == 1) {
 		if (looks_like_request(ch->data, ch->len))
@@ -539,8 +526,8 @@ static int conn_classify(struct conn *c, const struct tls_chunk *ch)
 	if (ch->len >= 4 && memcmp(ch->data, H2_PREFACE,
 				   ch->len < H2_PREFACE_LEN ? ch->len : H2_PREFACE_LEN) == 0) {
 		/* An HTTP/2 client: the preface, then frames both ways. */
-		if (conn_h2_start(c)) {
-			parsers_free(c);
+		if (stream_h2_start(c)) {
+			stream_parsers_free(c);
 			return 0;
 		}
 		c->role = ROLE_CLIENT;
@@ -549,22 +536,22 @@ static int conn_classify(struct conn *c, const struct tls_chunk *ch)
 	c->req_p = http1_parser_new(HTTP1_REQUEST, &req_cb, c);
 	c->resp_p = http1_parser_new(HTTP1_RESPONSE, &resp_cb, c);
 	if (!c->req_p || !c->resp_p) {
-		parsers_free(c);
+		stream_parsers_free(c);
 		return 0;
 	}
 	c->role = ROLE_CLIENT;
 	return 1;
 }
 
-void conn_data(struct conn_table *t, const struct tls_chunk *ch)
+void stream_data(struct stream_table *t, const struct stream_chunk *ch)
 {
 	static const uint8_t filler[4096];
-	struct conn *c;
+	struct stream *c;
 	int dir = ch->dir ? 1 : 0;
 	uint64_t skip = 0, left;
 	char msg[96];
 
-	c = conn_get(t, ch);
+	c = stream_get(t, ch);
 	if (!c)
 		return;
 	c->cur = ch;
@@ -576,7 +563,7 @@ void conn_data(struct conn_table *t, const struct tls_chunk *ch)
 			snprintf(msg, sizeof(msg), "capture gap: %llu bytes lost (ring buffer full)",
 				 (unsigned long long)(ch->offset - c->next_off[dir]));
 			log_warn("pid %u: %s", ch->tgid, msg);
-			conn_flush(c, msg);
+			stream_flush(c, msg);
 		}
 	}
 	c->seen[dir] = 1;
@@ -585,17 +572,17 @@ void conn_data(struct conn_table *t, const struct tls_chunk *ch)
 	if (skip >= ch->len)
 		goto out;
 
-	if (c->role == ROLE_UNKNOWN && !conn_classify(c, ch))
+	if (c->role == ROLE_UNKNOWN && !stream_classify(c, ch))
 		goto out;
 	if (c->role != ROLE_CLIENT)
 		goto out;
-	conn_feed(c, dir, ch->data + skip, ch->len - skip);
+	stream_feed(c, dir, ch->data + skip, ch->len - skip);
 	if (c->h2 && ch->missing) {
 		/* Filler cannot stand in for HTTP/2 frames: the connection is lost. */
 		snprintf(msg, sizeof(msg), "capture gap: %llu bytes not copied (HTTP/2 framing lost)",
 			 (unsigned long long)ch->missing);
 		log_warn("pid %u: %s", ch->tgid, msg);
-		conn_flush(c, msg);
+		stream_flush(c, msg);
 		goto out;
 	}
 	/* Bytes BPF did not copy (one SSL call over the cap): keep the framing
@@ -606,17 +593,17 @@ void conn_data(struct conn_table *t, const struct tls_chunk *ch)
 
 		if (x)
 			x->truncated[dir] = 1;
-		conn_feed(c, dir, filler, n);
+		stream_feed(c, dir, filler, n);
 		left -= n;
 	}
 out:
 	c->cur = NULL;
 }
 
-void conn_close(struct conn_table *t, uint32_t tgid, uint64_t ssl,
+void stream_close(struct stream_table *t, uint32_t tgid, uint64_t ssl,
 		const uint64_t end_off[2], uint64_t ts_ns)
 {
-	struct conn **pp, *c = conn_find(t, tgid, ssl, &pp);
+	struct stream *c = stream_find(t, tgid, ssl);
 	uint64_t lost = 0;
 	char msg[96];
 	int dir;
@@ -631,71 +618,64 @@ void conn_close(struct conn_table *t, uint32_t tgid, uint64_t ssl,
 		snprintf(msg, sizeof(msg), "capture gap: %llu bytes lost (ring buffer full)",
 			 (unsigned long long)lost);
 		log_warn("pid %u: %s", tgid, msg);
-		conn_destroy(t, pp, msg);
+		stream_destroy(t, c, msg);
 		return;
 	}
-	conn_destroy(t, pp, "connection closed before the response completed");
+	stream_destroy(t, c, "connection closed before the response completed");
 }
 
 /* Destroy every connection of tgid (all processes when tgid is 0). */
-static void conn_destroy_tgid(struct conn_table *t, uint32_t tgid, int only_dead,
+static void stream_destroy_tgid(struct stream_table *t, uint32_t tgid, int only_dead,
 			      const char *why)
 {
-	struct conn **pp;
-	size_t i;
+	struct htab_iter it = HTAB_ITER_INIT;
+	struct htab_node *n;
 
-	for (i = 0; i < CONN_BUCKETS; i++) {
-		pp = &t->buckets[i];
-		while (*pp) {
-			struct conn *c = *pp;
+	while ((n = htab_next(&t->streams, &it))) {
+		struct stream *c = htab_entry(n, struct stream, node);
 
-			if ((tgid && c->tgid != tgid) || (only_dead && proc_alive(c->tgid))) {
-				pp = &c->next;
-				continue;
-			}
-			conn_destroy(t, pp, why);
-		}
+		if ((tgid && c->tgid != tgid) || (only_dead && procfs_alive(c->tgid)))
+			continue;
+		stream_destroy(t, c, why);
 	}
 }
 
-void conn_process_exit(struct conn_table *t, uint32_t tgid, uint64_t ts_ns)
+void stream_process_exit(struct stream_table *t, uint32_t tgid, uint64_t ts_ns)
 {
 	(void)ts_ns;
-	conn_destroy_tgid(t, tgid, 0, "process exited before the response completed");
+	stream_destroy_tgid(t, tgid, 0, "process exited before the response completed");
 }
 
-void conn_reap(struct conn_table *t)
+void stream_reap(struct stream_table *t)
 {
-	conn_destroy_tgid(t, 0, 1, "process exited before the response completed");
+	stream_destroy_tgid(t, 0, 1, "process exited before the response completed");
 }
 
-struct conn_table *conn_table_new(size_t max_body, conn_emit_fn emit, void *ud)
+struct stream_table *stream_table_new(size_t max_body, struct net_table *net,
+				       const struct row_sink *sink)
 {
-	struct conn_table *t = calloc(1, sizeof(*t));
+	struct stream_table *t = calloc(1, sizeof(*t));
 
 	if (!t)
 		return NULL;
+	htab_init(&t->streams);
 	t->max_body = max_body;
-	t->emit = emit;
-	t->ud = ud;
+	t->net = net;
+	if (sink)
+		t->sink = *sink;
 	return t;
 }
 
-void conn_table_free(struct conn_table *t, const char *why)
+void stream_table_free(struct stream_table *t, const char *why)
 {
 	if (!t)
 		return;
-	conn_destroy_tgid(t, 0, 0, why);
+	stream_destroy_tgid(t, 0, 0, why);
+	htab_fini(&t->streams);
 	free(t);
 }
 
-void conn_table_set_netinfo(struct conn_table *t, conn_netinfo_fn fn, void *ud)
+size_t stream_count(const struct stream_table *t)
 {
-	t->netinfo = fn;
-	t->netinfo_ud = ud;
-}
-
-size_t conn_count(const struct conn_table *t)
-{
-	return t->count;
+	return t->streams.count;
 }

@@ -1,19 +1,19 @@
 /* conn_int.h -- internals shared by conn.c (HTTP/1, rows) and conn_h2.c (HTTP/2): connection and exchange state. */
-#ifndef LLMTAP_CONN_INT_H
-#define LLMTAP_CONN_INT_H
+#ifndef LLMTAP_STREAM_INT_H
+#define LLMTAP_STREAM_INT_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "base/buf.h"
-#include "track/conn.h"
+#include "base/htab.h"
+#include "track/stream.h"
 #include "proto/decode.h"
 #include "proto/h2.h"
 #include "proto/http1.h"
 
-#define CONN_BUCKETS 4096
 /* Write chunks tried as a request start before a connection is given up as not HTTP/1. */
-#define CONN_PROBE_WRITES 16
+#define STREAM_PROBE_WRITES 16
 /* HTTP/2: feeds remembered per direction to date the frame a header block began in. */
 #define H2_RING 16
 
@@ -47,9 +47,9 @@ struct exchange {
 	size_t nticks, cap_ticks;
 };
 
-struct conn {
-	struct conn *next;
-	struct conn_table *t;
+struct stream {
+	struct htab_node node;			/* key (tgid, ssl) */
+	struct stream_table *t;
 	uint32_t tgid, tid;
 	uint64_t ssl;
 	char comm[16];
@@ -64,7 +64,7 @@ struct conn {
 	uint64_t msg_start_ts[2];		/* when the message now being parsed began */
 	struct exchange *xq;			/* exchanges not yet emitted, in request order */
 	struct exchange *req_x, *resp_x;	/* being parsed */
-	const struct tls_chunk *cur;		/* chunk being fed */
+	const struct stream_chunk *cur;		/* chunk being fed */
 	/* HTTP/2 (the first write was the connection preface): one parser per
 	 * direction, one exchange per stream; req_p/resp_p are unused. */
 	int h2;
@@ -75,41 +75,38 @@ struct conn {
 	uint32_t h2_last_sid;			/* highest request stream seen */
 };
 
-struct conn_table {
-	struct conn *buckets[CONN_BUCKETS];
-	size_t count;
+struct stream_table {
+	struct htab streams;		/* struct stream by (tgid, ssl) */
 	size_t max_body;
-	conn_emit_fn emit;
-	void *ud;
-	conn_netinfo_fn netinfo;
-	void *netinfo_ud;
+	struct net_table *net;		/* the connection under each stream (may be NULL) */
+	struct row_sink sink;
 };
 
 /* conn.c: the exchange machinery HTTP/2 streams reuse. */
 void exchange_fail(struct exchange *x, const char *why);
-void body_add(struct conn *c, struct exchange *x, int dir, struct decoder *d,
+void stream_body_add(struct stream *c, struct exchange *x, int dir, struct decoder *d,
 	      struct buf *out, const uint8_t *p, size_t n);
 /* http1_callbacks of the request (req_*) and response (resp_*) side; ud is
  * the conn, and c->req_x / c->resp_x name the exchange they work on. */
-void req_on_body(void *ud, const uint8_t *p, size_t n);
-void req_on_done(void *ud);
-void resp_on_body(void *ud, const uint8_t *p, size_t n);
-void resp_on_done(void *ud);
+void stream_req_on_body(void *ud, const uint8_t *p, size_t n);
+void stream_req_on_done(void *ud);
+void stream_resp_on_body(void *ud, const uint8_t *p, size_t n);
+void stream_resp_on_done(void *ud);
 /* Hand over x's row if it is an LLM call (why: error when incomplete); frees x. */
-void exchange_emit(struct conn *c, struct exchange *x, const char *why);
+void exchange_emit(struct stream *c, struct exchange *x, const char *why);
 /* End every exchange of c with error why and reset its parsers. */
-void conn_flush(struct conn *c, const char *why);
-void parsers_free(struct conn *c);
+void stream_flush(struct stream *c, const char *why);
+void stream_parsers_free(struct stream *c);
 /* A protocol error (proto "HTTP" or "HTTP/2", dir 0 request / 1 response):
  * end c's exchanges with "malformed PROTO request|response: ERR" and stop
  * parsing the connection. */
-void conn_protocol_error(struct conn *c, const char *proto, int dir, const char *err);
+void stream_protocol_error(struct stream *c, const char *proto, int dir, const char *err);
 
 /* conn_h2.c */
 /* Make c an HTTP/2 client connection (its first write was the preface).
  * Returns 0, -1 when out of memory. */
-int conn_h2_start(struct conn *c);
+int stream_h2_start(struct stream *c);
 /* Feed one direction's bytes to its HTTP/2 parser. */
-void conn_feed_h2(struct conn *c, int dir, const uint8_t *p, size_t n);
+void stream_h2_feed(struct stream *c, int dir, const uint8_t *p, size_t n);
 
 #endif

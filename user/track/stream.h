@@ -1,6 +1,6 @@
 /* conn.h -- per-connection TLS plaintext streams: HTTP/1.1 exchanges in, finished LLM call rows out. */
-#ifndef LLMTAP_CONN_H
-#define LLMTAP_CONN_H
+#ifndef LLMTAP_STREAM_H
+#define LLMTAP_STREAM_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -10,7 +10,7 @@
 #include "track/net.h"
 
 /* One piece of plaintext, as decoded from a BPF event (parsers never see BPF types). */
-struct tls_chunk {
+struct stream_chunk {
 	uint32_t tgid, tid;
 	uint64_t ssl;		/* SSL* in the process: with tgid, the connection key */
 	int dir;		/* 0 written by the process, 1 read by it */
@@ -23,37 +23,30 @@ struct tls_chunk {
 	size_t len;
 };
 
-/* Receives each finished call; takes ownership of the row. */
-typedef void (*conn_emit_fn)(void *ud, struct call_row *row);
-
-struct conn_table;
+struct stream_table;
 
 /* Returns a new table, or NULL when out of memory. max_body caps each stored
- * (decoded) body; a larger one is cut and the row says error = 'truncated'. */
-struct conn_table *conn_table_new(size_t max_body, conn_emit_fn emit, void *ud);
+ * (decoded) body; a larger one is cut and the row says error = 'truncated'.
+ * Each finished call goes to sink as a ROW_CALL; net (may be NULL) gives it
+ * its connection's timing. */
+struct stream_table *stream_table_new(size_t max_body, struct net_table *net,
+				       const struct row_sink *sink);
 /* Finish every open call with error "why" (tracer stopping), then free. */
-void conn_table_free(struct conn_table *t, const char *why);
-
-/* Where a call on stream (tgid, ssl) gets its connection's timing (net.c's
- * net_call_info() has this shape). */
-typedef int (*conn_netinfo_fn)(void *ud, uint32_t tgid, uint64_t ssl, uint64_t first_write_ns,
-			       uint64_t last_write_ns, int first_on_conn,
-			       struct call_netinfo *out);
-void conn_table_set_netinfo(struct conn_table *t, conn_netinfo_fn fn, void *ud);
+void stream_table_free(struct stream_table *t, const char *why);
 
 /* Feed one chunk of plaintext. */
-void conn_data(struct conn_table *t, const struct tls_chunk *c);
+void stream_data(struct stream_table *t, const struct stream_chunk *c);
 /* The SSL* was freed: the connection is over. end_off (may be NULL) says how
  * many bytes it moved each way ([0] written, [1] read): bytes lost at the
  * end of a stream make its open exchange a capture gap. */
-void conn_close(struct conn_table *t, uint32_t tgid, uint64_t ssl,
+void stream_close(struct stream_table *t, uint32_t tgid, uint64_t ssl,
 		const uint64_t end_off[2], uint64_t ts_ns);
 /* The process exited: finish all its connections. */
-void conn_process_exit(struct conn_table *t, uint32_t tgid, uint64_t ts_ns);
+void stream_process_exit(struct stream_table *t, uint32_t tgid, uint64_t ts_ns);
 /* Finish connections of processes that are gone (an exit event was lost). */
-void conn_reap(struct conn_table *t);
+void stream_reap(struct stream_table *t);
 
 /* Number of open connections. */
-size_t conn_count(const struct conn_table *t);
+size_t stream_count(const struct stream_table *t);
 
 #endif

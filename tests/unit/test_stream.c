@@ -4,7 +4,7 @@
 
 #include <nghttp2/nghttp2.h>
 
-#include "track/conn.h"
+#include "track/stream.h"
 #include "proto/h2.h"
 #include "harness.h"
 
@@ -13,14 +13,20 @@
 static struct call_row *rows[64];
 static int nrows;
 
-static void on_row(void *ud, struct call_row *r)
+static void on_row(void *ud, enum row_kind kind, void *row)
 {
+	struct call_row *r = row;
+
 	(void)ud;
-	if (nrows < 64)
+	if (kind != ROW_CALL)
+		row_free(kind, row);
+	else if (nrows < 64)
 		rows[nrows++] = r;
 	else
 		call_row_free(r);
 }
+
+static const struct row_sink sink = { on_row, NULL };
 
 static void rows_clear(void)
 {
@@ -29,16 +35,16 @@ static void rows_clear(void)
 }
 
 /* Feed one chunk: dir 0 = written by the process, 1 = read by it. */
-static void feed(struct conn_table *t, uint64_t ssl, int dir, uint64_t *off,
+static void feed(struct stream_table *t, uint64_t ssl, int dir, uint64_t *off,
 		 uint64_t t0, uint64_t t1, const char *data, size_t len)
 {
-	struct tls_chunk c = {
+	struct stream_chunk c = {
 		.tgid = 4242, .tid = 4243, .ssl = ssl, .dir = dir,
 		.ts_start_ns = t0, .ts_end_ns = t1, .offset = *off,
 		.comm = "agent", .data = (const uint8_t *)data, .len = len,
 	};
 
-	conn_data(t, &c);
+	stream_data(t, &c);
 	*off += len;
 }
 
@@ -77,7 +83,7 @@ static void test_simple_and_splits(void)
 
 	CHECK(reqlen - (strchr(req, '{') - req) == 67 && strlen(resp) - (strchr(resp, '{') - resp) == 217);
 	for (split = 0; split <= reqlen; split++) {
-		struct conn_table *t = conn_table_new(1 << 20, on_row, NULL);
+		struct stream_table *t = stream_table_new(1 << 20, NULL, &sink);
 		uint64_t wo = 0, ro = 0;
 
 		if (split)
@@ -103,7 +109,7 @@ static void test_simple_and_splits(void)
 			       (long long)r->status, r->ttfb_ms, r->duration_ms, r->error ? r->error : "-");
 		}
 		rows_clear();
-		conn_table_free(t, "stop");
+		stream_table_free(t, "stop");
 		CHECKF(nrows == 0, "split %zu: rows after free", split);
 		rows_clear();
 		if (!ok_all)
@@ -113,7 +119,7 @@ static void test_simple_and_splits(void)
 
 static void test_redaction(void)
 {
-	struct conn_table *t = conn_table_new(1 << 20, on_row, NULL);
+	struct stream_table *t = stream_table_new(1 << 20, NULL, &sink);
 	uint64_t wo = 0, ro = 0;
 
 	feed(t, 7, 0, &wo, 1 * MS, 2 * MS, req, strlen(req));
@@ -134,13 +140,13 @@ static void test_redaction(void)
 		CHECK_STR(r->host, "api.openai.com");
 	}
 	rows_clear();
-	conn_table_free(t, "stop");
+	stream_table_free(t, "stop");
 }
 
 /* A key pasted into a prompt never reaches the row either. */
 static void test_body_redaction(void)
 {
-	struct conn_table *t = conn_table_new(1 << 20, on_row, NULL);
+	struct stream_table *t = stream_table_new(1 << 20, NULL, &sink);
 	uint64_t wo = 0, ro = 0;
 	static const char body[] =
 		"{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":"
@@ -158,12 +164,12 @@ static void test_body_redaction(void)
 		CHECK(rows[0]->request_bytes == (int64_t)strlen(body));
 	}
 	rows_clear();
-	conn_table_free(t, "stop");
+	stream_table_free(t, "stop");
 }
 
 static void test_keepalive_and_stream(void)
 {
-	struct conn_table *t = conn_table_new(1 << 20, on_row, NULL);
+	struct stream_table *t = stream_table_new(1 << 20, NULL, &sink);
 	uint64_t wo = 0, ro = 0;
 	char c1[512], c2[512], c3[512];
 	static const char sreq[] =
@@ -199,12 +205,12 @@ static void test_keepalive_and_stream(void)
 		CHECKF(r->duration_ms == 80, "duration %.1f", r->duration_ms);
 	}
 	rows_clear();
-	conn_table_free(t, "stop");
+	stream_table_free(t, "stop");
 }
 
 static void test_server_role_and_garbage(void)
 {
-	struct conn_table *t = conn_table_new(1 << 20, on_row, NULL);
+	struct stream_table *t = stream_table_new(1 << 20, NULL, &sink);
 	uint64_t wo = 0, ro = 0, o2 = 0, o3 = 0;
 	static const char junk[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage";
 	static const char h2[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -220,24 +226,24 @@ static void test_server_role_and_garbage(void)
 	feed(t, 13, 0, &o2, 1 * MS, 2 * MS, h2, strlen(h2));
 	feed(t, 13, 1, &o3, 1 * MS, 2 * MS, resp, strlen(resp));
 	CHECK(nrows == 0);
-	CHECK(conn_count(t) == 3);
-	conn_close(t, 4242, 11, NULL, 0);
-	conn_close(t, 4242, 12, NULL, 0);
-	conn_close(t, 4242, 13, NULL, 0);
-	CHECK(conn_count(t) == 0 && nrows == 0);
-	conn_table_free(t, "stop");
+	CHECK(stream_count(t) == 3);
+	stream_close(t, 4242, 11, NULL, 0);
+	stream_close(t, 4242, 12, NULL, 0);
+	stream_close(t, 4242, 13, NULL, 0);
+	CHECK(stream_count(t) == 0 && nrows == 0);
+	stream_table_free(t, "stop");
 }
 
 static void test_endings(void)
 {
-	struct conn_table *t = conn_table_new(1 << 20, on_row, NULL);
+	struct stream_table *t = stream_table_new(1 << 20, NULL, &sink);
 	uint64_t wo = 0, ro = 0;
 
 	/* Closed mid-response. */
 	feed(t, 21, 0, &wo, 1 * MS, 2 * MS, req, strlen(req));
 	feed(t, 21, 1, &ro, 3 * MS, 4 * MS, resp, 120);
 	CHECK(nrows == 0);
-	conn_close(t, 4242, 21, NULL, 0);
+	stream_close(t, 4242, 21, NULL, 0);
 	CHECK(nrows == 1);
 	if (nrows == 1) {
 		CHECK(rows[0]->status == 200);
@@ -248,7 +254,7 @@ static void test_endings(void)
 	/* Process exit with no response at all. */
 	wo = ro = 0;
 	feed(t, 22, 0, &wo, 1 * MS, 2 * MS, req, strlen(req));
-	conn_process_exit(t, 4242, 0);
+	stream_process_exit(t, 4242, 0);
 	CHECK(nrows == 1);
 	if (nrows == 1) {
 		CHECK(rows[0]->status == CALL_NULL_INT);
@@ -276,7 +282,7 @@ static void test_endings(void)
 	{
 		uint64_t end_off[2] = { wo, strlen(resp) };
 
-		conn_close(t, 4242, 25, end_off, 0);
+		stream_close(t, 4242, 25, end_off, 0);
 	}
 	CHECK(nrows == 1);
 	if (nrows == 1)
@@ -287,7 +293,7 @@ static void test_endings(void)
 	/* Tracer stops mid-call. */
 	wo = ro = 0;
 	feed(t, 24, 0, &wo, 1 * MS, 2 * MS, req, strlen(req));
-	conn_table_free(t, "tracer stopped before the response completed");
+	stream_table_free(t, "tracer stopped before the response completed");
 	CHECK(nrows == 1);
 	if (nrows == 1)
 		CHECK_STR(rows[0]->error, "tracer stopped before the response completed");
@@ -296,7 +302,7 @@ static void test_endings(void)
 
 static void test_truncation_and_non_llm(void)
 {
-	struct conn_table *t = conn_table_new(100, on_row, NULL);
+	struct stream_table *t = stream_table_new(100, NULL, &sink);
 	uint64_t wo = 0, ro = 0;
 	static const char get[] = "GET /health HTTP/1.1\r\nHost: api.openai.com\r\n\r\n";
 	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
@@ -314,9 +320,9 @@ static void test_truncation_and_non_llm(void)
 		CHECK(rows[0]->response_bytes <= 100);
 	}
 	rows_clear();
-	conn_table_free(t, "stop");
+	stream_table_free(t, "stop");
 	/* A cut request body leaves the response whole (and parsed). */
-	t = conn_table_new(60, on_row, NULL);
+	t = stream_table_new(60, NULL, &sink);
 	wo = ro = 0;
 	feed(t, 33, 0, &wo, 5 * MS, 6 * MS, req, strlen(req));
 	{
@@ -337,7 +343,7 @@ static void test_truncation_and_non_llm(void)
 	rows_clear();
 	/* Bytes BPF could not copy (call over its cap) keep the framing. */
 	{
-		struct tls_chunk c = {
+		struct stream_chunk c = {
 			.tgid = 4242, .tid = 1, .ssl = 32, .dir = 1, .ts_start_ns = 9 * MS,
 			.ts_end_ns = 10 * MS, .offset = 0, .comm = "agent",
 			.data = (const uint8_t *)resp, .len = strlen(resp) - 40, .missing = 40,
@@ -345,13 +351,13 @@ static void test_truncation_and_non_llm(void)
 
 		wo = 0;
 		feed(t, 32, 0, &wo, 8 * MS, 9 * MS, req, strlen(req));
-		conn_data(t, &c);
+		stream_data(t, &c);
 		CHECK(nrows == 1);
 		if (nrows == 1)
 			CHECK_STR(rows[0]->error, "truncated");
 	}
 	rows_clear();
-	conn_table_free(t, "stop");
+	stream_table_free(t, "stop");
 }
 
 /* ---- HTTP/2 ---- */
@@ -450,7 +456,7 @@ static void test_h2_chat(void)
 	/* Every split of the written bytes in two writes, but for a first write
 	 * shorter than 4 bytes (too short to tell the preface apart from "PUT "). */
 	for (split = 0; split <= all; split = split ? split + 1 : 4) {
-		struct conn_table *t = conn_table_new(1 << 20, on_row, NULL);
+		struct stream_table *t = stream_table_new(1 << 20, NULL, &sink);
 		uint64_t wo = 0, ro = 0;
 
 		if (split == 0) {
@@ -491,7 +497,7 @@ static void test_h2_chat(void)
 			}
 		}
 		rows_clear();
-		conn_table_free(t, "stop");
+		stream_table_free(t, "stop");
 	}
 	nghttp2_hd_deflate_del(dw);
 	nghttp2_hd_deflate_del(dr);
@@ -499,7 +505,7 @@ static void test_h2_chat(void)
 
 static void test_h2_concurrent_and_reset(void)
 {
-	struct conn_table *t = conn_table_new(1 << 20, on_row, NULL);
+	struct stream_table *t = stream_table_new(1 << 20, NULL, &sink);
 	nghttp2_hd_deflater *dw, *dr;
 	struct h2out o = { .n = 0 };
 	uint64_t wo = 0, ro = 0;
@@ -577,7 +583,7 @@ static void test_h2_concurrent_and_reset(void)
 	o.n = 0;
 	h2_request(&o, dw, 9, h2_req_body);
 	feed(t, 31, 0, &wo, 70 * MS, 71 * MS, o.b, o.n);
-	conn_close(t, 4242, 31, NULL, 0);
+	stream_close(t, 4242, 31, NULL, 0);
 	CHECK(nrows == 1 && rows[0]->error && strstr(rows[0]->error, "closed"));
 	rows_clear();
 	wo = ro = 0;
@@ -587,19 +593,19 @@ static void test_h2_concurrent_and_reset(void)
 	feed(t, 32, 0, &wo, 1 * MS, 2 * MS, o.b, o.n);
 	feed(t, 32, 1, &ro, 3 * MS, 4 * MS, "\0\0\4\0\0\0\0\0\0garbage", 16);
 	CHECK(nrows <= 1);
-	conn_close(t, 4242, 32, NULL, 0);
-	CHECK(conn_count(t) == 0);
+	stream_close(t, 4242, 32, NULL, 0);
+	CHECK(stream_count(t) == 0);
 	rows_clear();
 	nghttp2_hd_deflate_del(dw);
 	nghttp2_hd_deflate_del(dr);
-	conn_table_free(t, "stop");
+	stream_table_free(t, "stop");
 }
 
 /* A response with content-length is complete with its last byte: clients stop
  * reading there, the END_STREAM frame after it may never be read. */
 static void test_h2_content_length(void)
 {
-	struct conn_table *t = conn_table_new(1 << 20, on_row, NULL);
+	struct stream_table *t = stream_table_new(1 << 20, NULL, &sink);
 	nghttp2_hd_deflater *dw, *dr;
 	struct h2out o = { .n = 0 };
 	uint64_t wo = 0, ro = 0;
@@ -628,7 +634,7 @@ static void test_h2_content_length(void)
 	rows_clear();
 	nghttp2_hd_deflate_del(dw);
 	nghttp2_hd_deflate_del(dr);
-	conn_table_free(t, "stop");
+	stream_table_free(t, "stop");
 	CHECK(nrows == 0);
 }
 
@@ -645,5 +651,5 @@ int main(void)
 	test_h2_concurrent_and_reset();
 	test_h2_content_length();
 	rows_clear();
-	return harness_done("test_conn");
+	return harness_done("test_stream");
 }

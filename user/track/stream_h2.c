@@ -4,7 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "track/conn_int.h"
+#include "track/stream_int.h"
 #include "llm/redact.h"
 #include "base/util.h"
 
@@ -62,7 +62,7 @@ static void h2_head_format(struct buf *out, const struct h2_header *h, size_t n,
 
 /* The time of the feed that carried stream offset off of direction dir:
  * its SSL call's entry for writes, its return for reads. */
-static uint64_t h2_time_at(const struct conn *c, int dir, uint64_t off)
+static uint64_t h2_time_at(const struct stream *c, int dir, uint64_t off)
 {
 	unsigned i, n = c->h2_nring[dir] < H2_RING ? c->h2_nring[dir] : H2_RING;
 	uint64_t ts = 0;
@@ -97,7 +97,7 @@ static int h2_body_complete(const struct exchange *x, int dir)
 	return x->h2_clen[dir] > 0 && x->h2_raw[dir] >= (uint64_t)x->h2_clen[dir];
 }
 
-static struct exchange *h2_find(struct conn *c, uint32_t stream)
+static struct exchange *h2_find(struct stream *c, uint32_t stream)
 {
 	struct exchange *x;
 
@@ -107,24 +107,24 @@ static struct exchange *h2_find(struct conn *c, uint32_t stream)
 	return NULL;
 }
 
-static void h2_req_end(struct conn *c, struct exchange *x)
+static void h2_req_end(struct stream *c, struct exchange *x)
 {
 	c->req_x = x;
-	req_on_done(c);		/* may emit and free x */
+	stream_req_on_done(c);		/* may emit and free x */
 	c->req_x = NULL;
 }
 
-static void h2_resp_end(struct conn *c, struct exchange *x)
+static void h2_resp_end(struct stream *c, struct exchange *x)
 {
 	c->resp_x = x;
-	resp_on_done(c);	/* may emit and free x */
+	stream_resp_on_done(c);	/* may emit and free x */
 	c->resp_x = NULL;
 }
 
 static void h2w_on_headers(void *ud, uint32_t stream, const struct h2_header *h, size_t n,
 			   int end_stream)
 {
-	struct conn *c = ud;
+	struct stream *c = ud;
 	struct exchange *x = h2_find(c, stream), **pp;
 	const char *m, *host;
 
@@ -162,14 +162,14 @@ static void h2w_on_headers(void *ud, uint32_t stream, const struct h2_header *h,
 
 static void h2w_on_data(void *ud, uint32_t stream, const uint8_t *p, size_t n, int end_stream)
 {
-	struct conn *c = ud;
+	struct stream *c = ud;
 	struct exchange *x = h2_find(c, stream);
 
 	if (!x || x->req_done)
 		return;
 	if (n) {
 		c->req_x = x;
-		req_on_body(c, p, n);
+		stream_req_on_body(c, p, n);
 		c->req_x = NULL;
 		x->h2_raw[0] += n;
 	}
@@ -180,7 +180,7 @@ static void h2w_on_data(void *ud, uint32_t stream, const uint8_t *p, size_t n, i
 static void h2r_on_headers(void *ud, uint32_t stream, const struct h2_header *h, size_t n,
 			   int end_stream)
 {
-	struct conn *c = ud;
+	struct stream *c = ud;
 	struct exchange *x = h2_find(c, stream);
 	const char *st, *ct;
 	int status;
@@ -209,14 +209,14 @@ static void h2r_on_headers(void *ud, uint32_t stream, const struct h2_header *h,
 
 static void h2r_on_data(void *ud, uint32_t stream, const uint8_t *p, size_t n, int end_stream)
 {
-	struct conn *c = ud;
+	struct stream *c = ud;
 	struct exchange *x = h2_find(c, stream);
 
 	if (!x || !x->status || x->resp_done)
 		return;
 	if (n) {
 		c->resp_x = x;
-		resp_on_body(c, p, n);
+		stream_resp_on_body(c, p, n);
 		c->resp_x = NULL;
 		x->h2_raw[1] += n;
 	}
@@ -224,7 +224,7 @@ static void h2r_on_data(void *ud, uint32_t stream, const uint8_t *p, size_t n, i
 		h2_resp_end(c, x);
 }
 
-static void h2_on_reset(struct conn *c, uint32_t stream, uint32_t code, const char *by)
+static void h2_on_reset(struct stream *c, uint32_t stream, uint32_t code, const char *by)
 {
 	struct exchange *x = h2_find(c, stream);
 	char msg[96];
@@ -252,7 +252,7 @@ static void h2r_on_reset(void *ud, uint32_t stream, uint32_t code)
 static const struct h2_callbacks h2w_cb = { h2w_on_headers, h2w_on_data, h2w_on_reset, NULL };
 static const struct h2_callbacks h2r_cb = { h2r_on_headers, h2r_on_data, h2r_on_reset, NULL };
 
-int conn_h2_start(struct conn *c)
+int stream_h2_start(struct stream *c)
 {
 	c->h2p[0] = h2_parser_new(1, &h2w_cb, c);
 	c->h2p[1] = h2_parser_new(0, &h2r_cb, c);
@@ -268,7 +268,7 @@ int conn_h2_start(struct conn *c)
 
 /* Feed bytes to one direction's parser; a protocol error ends the
  * connection's exchanges and stops parsing it. */
-void conn_feed_h2(struct conn *c, int dir, const uint8_t *p, size_t n)
+void stream_h2_feed(struct stream *c, int dir, const uint8_t *p, size_t n)
 {
 	struct h2_parser *hp = c->h2p[dir];
 	unsigned k = c->h2_nring[dir]++ % H2_RING;
@@ -282,5 +282,5 @@ void conn_feed_h2(struct conn *c, int dir, const uint8_t *p, size_t n)
 	rc = h2_parser_feed(hp, p, n);
 	if (rc >= 0)
 		return;
-	conn_protocol_error(c, "HTTP/2", dir, h2_strerror((int)rc));
+	stream_protocol_error(c, "HTTP/2", dir, h2_strerror((int)rc));
 }
