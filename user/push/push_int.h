@@ -9,7 +9,7 @@
 
 #include "base/buf.h"
 #include "push/push.h"
-#include "push/pushfmt.h"
+#include "push/format.h"
 
 #define PUSH_TABLES_MAX 8
 #define PUSH_BATCH_BYTES (4u << 20)	/* a batch stops growing past this (one row at least) */

@@ -1,4 +1,4 @@
-/* push_otlp.c -- the OTLP/HTTP target: llm_calls rows as spans (otlp.c builds the JSON), POST /v1/traces.
+/* push_otlp.c -- the OTLP/HTTP target: llm_calls rows as spans (format_otlp.c builds the JSON), POST /v1/traces.
  *
  * Retries follow the OTLP/HTTP spec: 429, 502, 503, 504 and network errors
  * are retried (after Retry-After when the server sent one); any other
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "push/otlp.h"
+#include "push/format_otlp.h"
 #include "base/util.h"
 
 #define ROW_OVERHEAD 2048		/* bytes of JSON a span takes besides its strings */

@@ -1,8 +1,8 @@
-/* pushfmt.c -- pure helpers of the push targets: push URLs, a JSON writer, ClickHouse DDL and rows, JSON batches, gzip, backoff. */
+/* format.c -- pure helpers of the push targets: push URLs, a JSON writer, ClickHouse DDL and rows, JSON batches, gzip, backoff. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE	/* strptime, timegm */
 #endif
-#include "push/pushfmt.h"
+#include "push/format.h"
 
 #include <ctype.h>
 #include <math.h>

@@ -1,11 +1,11 @@
-/* otlp.c -- pure OTLP/HTTP JSON builder: LLM call rows as OpenTelemetry spans with the GenAI semantic conventions.
+/* format_otlp.c -- pure OTLP/HTTP JSON builder: LLM call rows as OpenTelemetry spans with the GenAI semantic conventions.
  *
  * The OTLP JSON mapping (opentelemetry-proto, docs/specification.md "JSON
  * Protobuf Encoding"): trace and span ids are lowercase hex (not base64),
  * enums are integers, 64-bit integers (times, intValue) are decimal strings,
  * attribute values are {"stringValue"|"intValue"|"doubleValue"|"boolValue"|
  * "arrayValue": ...}. */
-#include "push/otlp.h"
+#include "push/format_otlp.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "push/pushfmt.h"
+#include "push/format.h"
 
 #define SPAN_KIND_CLIENT 3
 #define STATUS_CODE_ERROR 2
