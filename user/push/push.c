@@ -96,7 +96,7 @@ static int stopping_now(struct pusher *p)
 static const struct push_kind_ops *kind_ops(enum push_kind k)
 {
 	switch (k) {
-	case PUSH_CLICKHOUSE: return &push_ch_ops;
+	case PUSH_CLICKHOUSE: return &push_clickhouse_ops;
 	case PUSH_OTLP: return &push_otlp_ops;
 	default: return &push_json_ops;
 	}

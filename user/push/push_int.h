@@ -1,4 +1,4 @@
-/* push_int.h -- what push.c shares with the target kinds (push_ch.c, push_otlp.c, push_json.c): tables, batches, HTTP. */
+/* push_int.h -- what the pusher (push.c) shares with the target kinds (target_*.c): tables, batches, HTTP. */
 #ifndef LLMTAP_PUSH_INT_H
 #define LLMTAP_PUSH_INT_H
 
@@ -108,6 +108,6 @@ void push_row_vals(sqlite3_stmt *st, const struct push_tab *tab, struct pval *va
 /* 1 when column name of table is content that only --push-bodies sends. */
 int push_is_body(const char *table, const char *name);
 
-extern const struct push_kind_ops push_ch_ops, push_otlp_ops, push_json_ops;
+extern const struct push_kind_ops push_clickhouse_ops, push_otlp_ops, push_json_ops;
 
 #endif

@@ -1,4 +1,4 @@
-/* push_json.c -- the generic JSON target: batches {"host_id","batch_id","table","rows":[...]} POSTed with an Idempotency-Key. */
+/* target_json.c -- the generic JSON target: batches {"host_id","batch_id","table","rows":[...]} POSTed with an Idempotency-Key. */
 #include "push/push_int.h"
 
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* push_otlp.c -- the OTLP/HTTP target: llm_calls rows as spans (format_otlp.c builds the JSON), POST /v1/traces.
+/* target_otlp.c -- the OTLP/HTTP target: llm_calls rows as spans (format_otlp.c builds the JSON), POST /v1/traces.
  *
  * Retries follow the OTLP/HTTP spec: 429, 502, 503, 504 and network errors
  * are retried (after Retry-After when the server sent one); any other

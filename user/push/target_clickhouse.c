@@ -1,4 +1,4 @@
-/* push_ch.c -- the ClickHouse target: tables created if missing (ReplacingMergeTree), rows inserted as JSONEachRow over HTTP.
+/* target_clickhouse.c -- the ClickHouse target: tables created if missing (ReplacingMergeTree), rows inserted as JSONEachRow over HTTP.
  *
  * Written for ClickHouse 18.16 (Debian bookworm) and later: no DateTime64
  * (ns columns are UInt64, the row's time a DateTime), no ADD COLUMN IF NOT
@@ -210,7 +210,7 @@ static void ch_send(struct push_target *t, struct push_tab *tab, const struct bu
 	buf_free(&url);
 }
 
-const struct push_kind_ops push_ch_ops = {
+const struct push_kind_ops push_clickhouse_ops = {
 	.name = "clickhouse",
 	.all_tables = 1,
 	.setup = ch_setup,
