@@ -1,4 +1,4 @@
-/* push.c -- fleet push: the outbox in SQLite (push_state), one worker thread per target, retention of the database.
+/* push.c -- fleet push: the outbox in SQLite (push_state), one worker thread per target, retention of the database (HTTP in http.c).
  *
  * The outbox is the database itself: for each (target, table) push_state
  * holds the rowid up to which rows were delivered. A worker reads the rows
@@ -18,7 +18,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,8 +27,6 @@
 
 #include "base/util.h"
 
-#define HTTP_CONNECT_TIMEOUT_MS 5000
-#define HTTP_TIMEOUT_MS 30000
 #define BACKOFF_BASE_S 1.0
 #define BACKOFF_MAX_S 60.0
 #define RETRY_AFTER_MAX_S 300.0
@@ -40,24 +37,6 @@
 #define RETAIN_WARN_EVERY_S 3600
 #define BUSY_TIMEOUT_MS 2000
 #define STATUS_COUNT_EVERY_NS 5000000000ull	/* backlog recount while draining */
-
-struct pusher {
-	struct push_opts o;
-	char *urls[PUSH_TARGETS_MAX];
-	char *db_path, *ca_file, *token;
-	char host_id[128];
-	char host_name[256];
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int stopping;			/* under mu; read by progress callbacks atomically */
-	uint64_t deadline_ns;		/* final push deadline once stopping */
-	unsigned long long seq;		/* rows written by the main thread */
-	struct push_target *targets;
-	int ntargets;
-	pthread_t maint;
-	int maint_started;
-	uint64_t warned_old_ns;
-};
 
 /* The tables pushed, when the database has them. */
 static const struct push_table_desc {
@@ -88,7 +67,7 @@ const char *push_host_name(const struct pusher *p)
 	return p->host_name;
 }
 
-static int stopping_now(struct pusher *p)
+int push_stopping(struct pusher *p)
 {
 	return __atomic_load_n(&p->stopping, __ATOMIC_ACQUIRE);
 }
@@ -151,176 +130,6 @@ static uint32_t rnd32(void)
 	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
 		r = (uint32_t)mono_ns();
 	return r;
-}
-
-/* ---- errors and HTTP ---- */
-
-/* Replace each occurrence of secret in s by [REDACTED] (in place, s has room for n). */
-static void scrub(char *s, size_t n, const char *secret)
-{
-	size_t sl = secret ? strlen(secret) : 0, head;
-	char *hit, *tmp, *from = s;
-
-	if (sl < 3 || !(tmp = malloc(n)))
-		return;
-	while ((hit = strstr(from, secret))) {
-		head = hit - s;
-		snprintf(tmp, n, "%s", hit + sl);
-		snprintf(hit, n - head, "[REDACTED]%s", tmp);
-		from = hit + strlen(hit) - strlen(tmp);	/* past the replacement */
-		if (from < hit)
-			break;
-	}
-	free(tmp);
-}
-
-void push_set_error(struct push_target *t, struct push_result *r, const char *fmt, ...)
-{
-	va_list ap;
-	char *c;
-
-	va_start(ap, fmt);
-	vsnprintf(r->err, sizeof(r->err), fmt, ap);
-	va_end(ap);
-	for (c = r->err; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			*c = ' ';
-	scrub(r->err, sizeof(r->err), t->url.pass);
-	scrub(r->err, sizeof(r->err), t->p->token);
-}
-
-static size_t on_body(char *data, size_t size, size_t n, void *ud)
-{
-	struct buf *b = ud;
-	size_t len = size * n, room = b->len < PUSH_RESP_MAX ? PUSH_RESP_MAX - b->len : 0;
-
-	if (room)
-		buf_append(b, data, len < room ? len : room);
-	return len;
-}
-
-static size_t on_header(char *data, size_t size, size_t n, void *ud)
-{
-	struct push_http *h = ud;
-	size_t len = size * n;
-	char line[256];
-	double s;
-
-	if (len > 12 && len < sizeof(line) && !strncasecmp(data, "retry-after:", 12)) {
-		memcpy(line, data + 12, len - 12);
-		line[len - 12] = 0;
-		line[strcspn(line, "\r\n")] = 0;
-		if (!retry_after_parse(line, time(NULL), &s))
-			h->retry_after = s;
-	}
-	return len;
-}
-
-/* Abort a transfer once the final push's deadline passed. */
-static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
-{
-	struct pusher *p = ud;
-
-	(void)dt, (void)dn, (void)ut, (void)un;
-	return stopping_now(p) && mono_ns() >= p->deadline_ns;
-}
-
-int push_http_post(struct push_target *t, struct push_http *h, int gzip)
-{
-	struct pusher *p = t->p;
-	struct curl_slist *hdrs = NULL;
-	struct buf z = { 0 }, line = { 0 };
-	char errbuf[CURL_ERROR_SIZE] = "";
-	long timeout = HTTP_TIMEOUT_MS;
-	const void *body = h->body;
-	size_t len = h->len;
-	CURLcode rc;
-
-	h->status = 0;
-	h->retry_after = -1;
-	h->err[0] = 0;
-	memset(&h->resp, 0, sizeof(h->resp));
-	if (stopping_now(p)) {
-		int64_t left = (int64_t)(p->deadline_ns - mono_ns()) / 1000000;
-
-		if (left <= 0) {
-			snprintf(h->err, sizeof(h->err), "no time left before exit");
-			return -1;
-		}
-		if (left < timeout)
-			timeout = (long)left;
-	}
-	if (gzip && len) {
-		if (gzip_buf(h->body, h->len, &z)) {
-			snprintf(h->err, sizeof(h->err), "gzip failed");
-			return -1;
-		}
-		body = z.data;
-		len = z.len;
-		hdrs = curl_slist_append(hdrs, "Content-Encoding: gzip");
-	}
-	if (h->content_type) {
-		buf_puts(&line, "Content-Type: ");
-		buf_puts(&line, h->content_type);
-		hdrs = curl_slist_append(hdrs, (char *)line.data);
-		buf_reset(&line);
-	}
-	if (h->idempotency_key) {
-		buf_puts(&line, "Idempotency-Key: ");
-		buf_puts(&line, h->idempotency_key);
-		hdrs = curl_slist_append(hdrs, (char *)line.data);
-		buf_reset(&line);
-	}
-	if (h->bearer && p->token && *p->token) {
-		buf_puts(&line, "Authorization: Bearer ");
-		buf_puts(&line, p->token);
-		hdrs = curl_slist_append(hdrs, (char *)line.data);
-		memset(line.data, 0, line.len);
-	}
-	hdrs = curl_slist_append(hdrs, "Expect:");
-	buf_free(&line);
-
-	curl_easy_reset(t->curl);
-	curl_easy_setopt(t->curl, CURLOPT_URL, h->url);
-	curl_easy_setopt(t->curl, CURLOPT_POST, 1L);
-	curl_easy_setopt(t->curl, CURLOPT_POSTFIELDS, body ? body : "");
-	curl_easy_setopt(t->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-	curl_easy_setopt(t->curl, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(t->curl, CURLOPT_USERAGENT, "llmtap");
-	curl_easy_setopt(t->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(t->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)(timeout < HTTP_CONNECT_TIMEOUT_MS ?
-								    timeout : HTTP_CONNECT_TIMEOUT_MS));
-	curl_easy_setopt(t->curl, CURLOPT_TIMEOUT_MS, timeout);
-	curl_easy_setopt(t->curl, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(t->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(t->curl, CURLOPT_XFERINFODATA, p);
-	curl_easy_setopt(t->curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(t->curl, CURLOPT_WRITEDATA, &h->resp);
-	curl_easy_setopt(t->curl, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(t->curl, CURLOPT_HEADERDATA, h);
-	curl_easy_setopt(t->curl, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(t->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(t->curl, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(t->curl, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(t->curl, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (p->ca_file)
-		curl_easy_setopt(t->curl, CURLOPT_CAINFO, p->ca_file);
-	if (t->url.user) {
-		curl_easy_setopt(t->curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-		curl_easy_setopt(t->curl, CURLOPT_USERNAME, t->url.user);
-		curl_easy_setopt(t->curl, CURLOPT_PASSWORD, t->url.pass ? t->url.pass : "");
-	}
-	rc = curl_easy_perform(t->curl);
-	curl_slist_free_all(hdrs);
-	buf_free(&z);
-	curl_easy_setopt(t->curl, CURLOPT_HTTPHEADER, NULL);
-	curl_easy_setopt(t->curl, CURLOPT_ERRORBUFFER, NULL);
-	if (rc != CURLE_OK) {
-		snprintf(h->err, sizeof(h->err), "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
-		return -1;
-	}
-	curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &h->status);
-	return 0;
 }
 
 /* ---- tables ---- */
@@ -965,13 +774,13 @@ static void retention_run(struct pusher *p, sqlite3 *db, struct push_tab *tabs, 
 
 	if (o->retain_days > 0) {
 		cutoff = (int64_t)real_ns() - (int64_t)(o->retain_days * 86400e9);
-		for (i = 0; i < ntabs && !stopping_now(p); i++) {
+		for (i = 0; i < ntabs && !push_stopping(p); i++) {
 			if (!tabs[i].time_col)
 				continue;
 			upto = pushed_upto(p, db, tabs[i].name);
 			while ((n = delete_chunk(db, tabs[i].name, tabs[i].time_col, upto, cutoff,
 						 RETAIN_CHUNK)) > 0 &&
-			       !stopping_now(p))
+			       !push_stopping(p))
 				deleted_total += n;
 			if (upto == INT64_MAX)
 				continue;
@@ -989,7 +798,7 @@ static void retention_run(struct pusher *p, sqlite3 *db, struct push_tab *tabs, 
 	if (!o->max_db_bytes)
 		return;
 	/* Over the cap: the oldest pushed rows first; then, with a warning, the oldest others. */
-	for (rounds = 0; rounds < 100000 && !stopping_now(p); rounds++) {
+	for (rounds = 0; rounds < 100000 && !push_stopping(p); rounds++) {
 		used = db_used_bytes(db);
 		if (used < 0 || (uint64_t)used <= o->max_db_bytes)
 			break;
@@ -1036,7 +845,7 @@ static void *maint_main(void *arg)
 			pthread_cond_timedwait(&p->cv, &p->mu, &ts);
 		}
 		pthread_mutex_unlock(&p->mu);
-		if (stopping_now(p))
+		if (push_stopping(p))
 			break;
 		retention_run(p, db, tabs, ntabs);
 		next = mono_ns() + RETAIN_EVERY_S * 1000000000ull;
@@ -1061,8 +870,7 @@ static void pusher_free(struct pusher *p)
 	for (i = 0; i < p->ntargets; i++) {
 		struct push_target *t = &p->targets[i];
 
-		if (t->curl)
-			curl_easy_cleanup(t->curl);
+		push_http_close(t);
 		sqlite3_close(t->db);
 		push_url_free(&t->url);
 	}
@@ -1099,12 +907,7 @@ static int target_open(struct push_target *t)
 		if (!rc)
 			t->ntabs++;
 	}
-	t->curl = curl_easy_init();
-	if (!t->curl) {
-		log_warn("push: %s: curl_easy_init failed", t->url.key);
-		return -1;
-	}
-	return 0;
+	return push_http_open(t);
 }
 
 int push_start(struct pusher **out, const struct push_opts *o)
@@ -1135,8 +938,7 @@ int push_start(struct pusher **out, const struct push_opts *o)
 	if (gethostname(p->host_name, sizeof(p->host_name)))
 		p->host_name[0] = 0;
 	p->host_name[sizeof(p->host_name) - 1] = 0;
-	if (o->nurls && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		log_warn("push: curl_global_init failed");
+	if (o->nurls && push_http_global_init()) {
 		pusher_free(p);
 		return -1;
 	}
@@ -1245,7 +1047,7 @@ void push_stop(struct pusher *p, uint64_t deadline_ns)
 	if (p->maint_started)
 		pthread_join(p->maint, NULL);
 	if (p->ntargets)
-		curl_global_cleanup();
+		push_http_global_cleanup();
 	pusher_free(p);
 }
 

@@ -2,7 +2,6 @@
 #ifndef LLMTAP_PUSH_INT_H
 #define LLMTAP_PUSH_INT_H
 
-#include <curl/curl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdint.h>
@@ -50,8 +49,6 @@ struct push_kind_ops {
 		     const char *batch_id, int nrows, struct push_result *r);
 };
 
-struct pusher;
-
 struct push_target {
 	struct pusher *p;
 	struct push_url url;
@@ -59,7 +56,7 @@ struct push_target {
 	pthread_t thread;
 	int started;
 	sqlite3 *db;
-	CURL *curl;
+	void *curl;			/* its libcurl easy handle (a CURL *; only http.c sees curl) */
 	struct push_tab tabs[PUSH_TABLES_MAX];
 	int ntabs;
 	int ready;			/* setup done since the last failure */
@@ -71,6 +68,28 @@ struct push_target {
 	uint64_t counted_ns;		/* monotonic: when the backlog was last counted */
 	struct push_status status;	/* what push_status() reports; under p->mu */
 };
+
+/* The pusher: its settings (read-only once the threads run) and targets. */
+struct pusher {
+	struct push_opts o;
+	char *urls[PUSH_TARGETS_MAX];
+	char *db_path, *ca_file, *token;
+	char host_id[128];
+	char host_name[256];
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stopping;			/* under mu; read by progress callbacks atomically */
+	uint64_t deadline_ns;		/* final push deadline once stopping */
+	unsigned long long seq;		/* rows written by the main thread */
+	struct push_target *targets;
+	int ntargets;
+	pthread_t maint;
+	int maint_started;
+	uint64_t warned_old_ns;
+};
+
+/* 1 once push_stop() began (any thread may ask, without the lock). */
+int push_stopping(struct pusher *p);
 
 /* Shared settings, read-only once the threads run. */
 const struct push_opts *push_opts_of(const struct pusher *p);
@@ -92,9 +111,19 @@ struct push_http {
 	char err[256];
 };
 
-/* Returns 0 when an HTTP answer came (h->status), -1 otherwise (h->err).
- * Free h->resp with buf_free(). */
+/* POST h->body to h->url with t's handle (gzip'd when gzip is 1), within
+ * the exit deadline once the pusher stops. Returns 0 when an HTTP answer
+ * came (h->status), -1 otherwise (h->err). Free h->resp with buf_free(). */
 int push_http_post(struct push_target *t, struct push_http *h, int gzip);
+
+/* libcurl's global state, once per pusher with targets. Returns 0, -1 (message printed). */
+int push_http_global_init(void);
+void push_http_global_cleanup(void);
+
+/* Create t's easy handle. Returns 0, -1 (message printed). */
+int push_http_open(struct push_target *t);
+/* Free t's easy handle (none: nothing). */
+void push_http_close(struct push_target *t);
 
 /* Copy msg into r->err, keeping it printable and free of the target's
  * secrets (password, token). */
