@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "db/db.h"
+#include "db/retention.h"
 #include "base/util.h"
 
 #define BACKOFF_BASE_S 1.0
@@ -32,25 +34,7 @@
 #define RETRY_AFTER_MAX_S 300.0
 #define RETAIN_FIRST_S 10		/* first retention pass after start */
 #define RETAIN_EVERY_S 60
-#define RETAIN_CHUNK 2000		/* rows per DELETE transaction (by age) */
-#define CAP_CHUNK 100			/* rows per table and DELETE (over --max-db-mb) */
-#define RETAIN_WARN_EVERY_S 3600
-#define BUSY_TIMEOUT_MS 2000
 #define STATUS_COUNT_EVERY_NS 5000000000ull	/* backlog recount while draining */
-
-/* The tables pushed, when the database has them. */
-static const struct push_table_desc {
-	const char *name;
-	const char *time_cols[3];	/* the first that exists gives the row's time */
-	const char *alt_key[3];		/* dedup key when the table has no id column */
-} known_tables[] = {
-	{ "llm_calls", { "start_ns" }, { NULL } },
-	{ "connections", { "start_ns", "close_ns" }, { NULL } },
-	{ "dns_lookups", { "start_ns" }, { NULL } },
-	{ "cpu_samples", { "ts_ns" }, { "pid", "ts_ns" } },
-	{ "processes", { "start_ns", "exec_ns", "updated_ns" }, { "pid", "start_ns" } },
-};
-#define NKNOWN (sizeof(known_tables) / sizeof(known_tables[0]))
 
 const struct push_opts *push_opts_of(const struct pusher *p)
 {
@@ -70,6 +54,12 @@ const char *push_host_name(const struct pusher *p)
 int push_stopping(struct pusher *p)
 {
 	return __atomic_load_n(&p->stopping, __ATOMIC_ACQUIRE);
+}
+
+/* push_stopping() as retention asks it. */
+static int maint_stopping(void *p)
+{
+	return push_stopping(p);
 }
 
 static const struct push_kind_ops *kind_ops(enum push_kind k)
@@ -156,7 +146,7 @@ static int col_find(const struct push_tab *tab, const char *name)
 }
 
 /* Read the table's columns. Returns 0, 1 when the database has no such table, -1 on error. */
-static int tab_load(sqlite3 *db, const struct push_table_desc *d, struct push_tab *tab)
+static int tab_load(sqlite3 *db, const struct db_table *d, struct push_tab *tab)
 {
 	struct buf sql = { 0 };
 	sqlite3_stmt *st;
@@ -321,22 +311,6 @@ static int state_load(struct push_target *t, const struct push_tab *tab, struct 
 	return rc;
 }
 
-static int64_t table_count_after(sqlite3 *db, const char *table, int64_t rowid)
-{
-	sqlite3_stmt *st;
-	char q[128];
-	int64_t v = 0;
-
-	snprintf(q, sizeof(q), "SELECT count(*) FROM \"%s\" WHERE rowid > ?1", table);
-	if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK)
-		return 0;
-	sqlite3_bind_int64(st, 1, rowid);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
 static void state_error(struct push_target *t, const struct push_tab *tab, const char *err)
 {
 	int64_t now = (int64_t)real_ns();
@@ -360,7 +334,7 @@ static void state_backlog(struct push_target *t, const struct push_tab *tab)
 
 	if (state_load(t, tab, &ps))
 		return;
-	n = table_count_after(t->db, tab->name, ps.last_rowid);
+	n = db_count_after(t->db, tab->name, ps.last_rowid);
 
 	exec1(t->db, "UPDATE push_state SET backlog = ?3 WHERE target = ?1 AND tbl = ?2",
 	      t->url.key, tab->name, 1, &n, NULL);
@@ -508,7 +482,7 @@ static int64_t target_backlog(struct push_target *t)
 		sqlite3_bind_text(st, 1, t->url.key, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, t->tabs[i].name, -1, SQLITE_STATIC);
 		last = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-		n += table_count_after(t->db, t->tabs[i].name, last);
+		n += db_count_after(t->db, t->tabs[i].name, last);
 	}
 	sqlite3_finalize(st);
 	return n;
@@ -579,18 +553,6 @@ int push_status(struct pusher *p, struct push_status *out, int max)
 }
 
 /* ---- the target thread ---- */
-
-static int db_open(const char *path, sqlite3 **db)
-{
-	if (sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		log_warn("push: cannot open database %s: %s", path, sqlite3_errmsg(*db));
-		sqlite3_close(*db);
-		*db = NULL;
-		return -1;
-	}
-	sqlite3_busy_timeout(*db, BUSY_TIMEOUT_MS);
-	return 0;
-}
 
 static void on_failure(struct push_target *t, const struct push_result *r)
 {
@@ -676,167 +638,33 @@ static void *target_main(void *arg)
 	return NULL;
 }
 
-/* ---- retention ---- */
-
-/* The rowid up to which every target that pushes the table has delivered;
- * INT64_MAX when no target pushes it. */
-static int64_t pushed_upto(struct pusher *p, sqlite3 *db, const char *table)
-{
-	sqlite3_stmt *st;
-	int64_t upto = INT64_MAX, v;
-	int i;
-
-	if (sqlite3_prepare_v2(db, "SELECT last_rowid FROM push_state WHERE target = ?1 AND tbl = ?2",
-			       -1, &st, NULL) != SQLITE_OK)
-		return 0;
-	for (i = 0; i < p->ntargets; i++) {
-		struct push_target *t = &p->targets[i];
-
-		if (!t->ops->all_tables && strcmp(table, "llm_calls"))
-			continue;
-		sqlite3_reset(st);
-		sqlite3_bind_text(st, 1, t->url.key, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, table, -1, SQLITE_STATIC);
-		v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-		if (v < upto)
-			upto = v;
-	}
-	sqlite3_finalize(st);
-	return upto;
-}
-
-static int64_t db_used_bytes(sqlite3 *db)
-{
-	static const char *const q[] = { "PRAGMA page_count", "PRAGMA freelist_count", "PRAGMA page_size" };
-	int64_t v[3] = { 0, 0, 0 };
-	sqlite3_stmt *st;
-	int i;
-
-	for (i = 0; i < 3; i++) {
-		if (sqlite3_prepare_v2(db, q[i], -1, &st, NULL) != SQLITE_OK)
-			return -1;
-		if (sqlite3_step(st) == SQLITE_ROW)
-			v[i] = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-	}
-	return (v[0] - v[1]) * v[2];
-}
-
-/* Delete up to limit rows of table with rowid <= upto (never the newest
- * row), older than cutoff_ns when time_col is set, oldest first. Returns
- * rows deleted, -1 on error. */
-static int delete_chunk(sqlite3 *db, const char *table, const char *time_col, int64_t upto,
-			int64_t cutoff_ns, int limit)
-{
-	sqlite3_stmt *st;
-	char q[512];
-	int rc;
-
-	snprintf(q, sizeof(q),
-		 "DELETE FROM \"%s\" WHERE rowid IN (SELECT rowid FROM \"%s\" WHERE rowid <= ?1"
-		 " AND rowid < (SELECT max(rowid) FROM \"%s\")%s%s%s ORDER BY rowid LIMIT %d)",
-		 table, table, table, time_col ? " AND \"" : "", time_col ? time_col : "",
-		 time_col ? "\" < ?2" : "", limit);
-	if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_int64(st, 1, upto);
-	sqlite3_bind_int64(st, 2, cutoff_ns);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? sqlite3_changes(db) : -1;
-}
-
-static int64_t count_old(sqlite3 *db, const char *table, const char *time_col, int64_t after,
-			 int64_t cutoff_ns)
-{
-	sqlite3_stmt *st;
-	char q[256];
-	int64_t n = 0;
-
-	snprintf(q, sizeof(q), "SELECT count(*) FROM \"%s\" WHERE rowid > ?1 AND \"%s\" < ?2",
-		 table, time_col);
-	if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK)
-		return 0;
-	sqlite3_bind_int64(st, 1, after);
-	sqlite3_bind_int64(st, 2, cutoff_ns);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return n;
-}
-
-static void retention_run(struct pusher *p, sqlite3 *db, struct push_tab *tabs, int ntabs)
-{
-	const struct push_opts *o = &p->o;
-	uint64_t now = mono_ns();
-	int64_t cutoff, upto, used, old, deleted_total = 0;
-	int i, n, rounds, unpushed = 0;
-
-	if (o->retain_days > 0) {
-		cutoff = (int64_t)real_ns() - (int64_t)(o->retain_days * 86400e9);
-		for (i = 0; i < ntabs && !push_stopping(p); i++) {
-			if (!tabs[i].time_col)
-				continue;
-			upto = pushed_upto(p, db, tabs[i].name);
-			while ((n = delete_chunk(db, tabs[i].name, tabs[i].time_col, upto, cutoff,
-						 RETAIN_CHUNK)) > 0 &&
-			       !push_stopping(p))
-				deleted_total += n;
-			if (upto == INT64_MAX)
-				continue;
-			old = count_old(db, tabs[i].name, tabs[i].time_col, upto, cutoff);
-			if (old > 0 && (!p->warned_old_ns || now - p->warned_old_ns > RETAIN_WARN_EVERY_S * 1000000000ull)) {
-				log_warn("push: %lld row(s) of %s older than %g day(s) are not pushed yet;"
-					 " kept until delivered", (long long)old, tabs[i].name, o->retain_days);
-				p->warned_old_ns = now;
-			}
-		}
-		if (deleted_total)
-			log_debug("retention: deleted %lld row(s) older than %g day(s)",
-				  (long long)deleted_total, o->retain_days);
-	}
-	if (!o->max_db_bytes)
-		return;
-	/* Over the cap: the oldest pushed rows first; then, with a warning, the oldest others. */
-	for (rounds = 0; rounds < 100000 && !push_stopping(p); rounds++) {
-		used = db_used_bytes(db);
-		if (used < 0 || (uint64_t)used <= o->max_db_bytes)
-			break;
-		for (i = 0, n = 0; i < ntabs; i++) {
-			int d = delete_chunk(db, tabs[i].name, NULL,
-					     unpushed ? INT64_MAX : pushed_upto(p, db, tabs[i].name), 0, CAP_CHUNK);
-
-			n += d > 0 ? d : 0;
-		}
-		if (n)
-			continue;
-		if (unpushed) {
-			log_warn("push: database still uses %.1f MB over --max-db-mb %.1f MB: nothing left to delete",
-				 used / 1048576.0, o->max_db_bytes / 1048576.0);
-			break;
-		}
-		unpushed = 1;
-		log_warn("push: database uses %.1f MB, over --max-db-mb %.1f MB, with no pushed row left "
-			 "to delete: deleting the oldest rows NOT yet pushed", used / 1048576.0,
-			 o->max_db_bytes / 1048576.0);
-	}
-}
-
+/* The retention thread: a pass RETAIN_FIRST_S after start, then every
+ * RETAIN_EVERY_S, until the pusher stops. */
 static void *maint_main(void *arg)
 {
 	struct pusher *p = arg;
-	struct push_tab tabs[NKNOWN];
+	struct retention_target *rt = calloc(p->ntargets ? p->ntargets : 1, sizeof(*rt));
+	struct retention_opts ro = {
+		.retain_days = p->o.retain_days,
+		.max_db_bytes = p->o.max_db_bytes,
+		.targets = rt,
+		.ntargets = p->ntargets,
+		.stopping = maint_stopping,
+		.ud = p,
+	};
+	struct retention *r;
 	struct timespec ts;
 	uint64_t next = mono_ns() + RETAIN_FIRST_S * 1000000000ull, now;
-	sqlite3 *db = NULL;
-	int ntabs = 0;
-	size_t i;
+	int i;
 
-	if (db_open(p->db_path, &db))
+	if (!rt)
 		return NULL;
-	for (i = 0; i < NKNOWN; i++)
-		if (tab_load(db, &known_tables[i], &tabs[ntabs]) == 0)
-			ntabs++;
+	for (i = 0; i < p->ntargets; i++) {
+		rt[i].key = p->targets[i].url.key;
+		rt[i].all_tables = p->targets[i].ops->all_tables;
+	}
+	if (retention_open(&r, p->db_path, &ro))
+		goto out_free;
 	for (;;) {
 		pthread_mutex_lock(&p->mu);
 		while (!p->stopping && (now = mono_ns()) < next) {
@@ -847,12 +675,12 @@ static void *maint_main(void *arg)
 		pthread_mutex_unlock(&p->mu);
 		if (push_stopping(p))
 			break;
-		retention_run(p, db, tabs, ntabs);
+		retention_run(r);
 		next = mono_ns() + RETAIN_EVERY_S * 1000000000ull;
 	}
-	for (i = 0; i < (size_t)ntabs; i++)
-		tab_free(&tabs[i]);
-	sqlite3_close(db);
+	retention_close(r);
+out_free:
+	free(rt);
 	return NULL;
 }
 
@@ -893,14 +721,14 @@ static int target_open(struct push_target *t)
 	size_t i;
 	int rc;
 
-	if (db_open(t->p->db_path, &t->db))
+	if (db_open("push", t->p->db_path, &t->db))
 		return -1;
-	for (i = 0; i < NKNOWN && t->ntabs < PUSH_TABLES_MAX; i++) {
-		if (!t->ops->all_tables && strcmp(known_tables[i].name, "llm_calls"))
+	for (i = 0; i < DB_TABLES && t->ntabs < PUSH_TABLES_MAX; i++) {
+		if (!t->ops->all_tables && strcmp(db_tables[i].name, "llm_calls"))
 			continue;
-		rc = tab_load(t->db, &known_tables[i], &t->tabs[t->ntabs]);
+		rc = tab_load(t->db, &db_tables[i], &t->tabs[t->ntabs]);
 		if (rc < 0) {
-			log_warn("push: %s: cannot read table %s: %s", t->url.key, known_tables[i].name,
+			log_warn("push: %s: cannot read table %s: %s", t->url.key, db_tables[i].name,
 				 sqlite3_errmsg(t->db));
 			return -1;
 		}
@@ -1053,16 +881,6 @@ void push_stop(struct pusher *p, uint64_t deadline_ns)
 
 /* ---- llmtap stats ---- */
 
-static int known_table(const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < NKNOWN; i++)
-		if (!strcmp(known_tables[i].name, name))
-			return 1;
-	return 0;
-}
-
 static void fmt_when(sqlite3_stmt *st, int col, char *out, size_t n)
 {
 	time_t t;
@@ -1094,9 +912,9 @@ int push_stats_print(void *dbv, int json)
 		int64_t backlog = 0;
 		char ok[32], bad[32];
 
-		if (!target || !tbl || !known_table(tbl))
+		if (!target || !tbl || !db_table_find(tbl))
 			continue;
-		backlog = table_count_after(db, tbl, sqlite3_column_int64(st, 2));
+		backlog = db_count_after(db, tbl, sqlite3_column_int64(st, 2));
 		if (json) {
 			struct buf b = { 0 };
 

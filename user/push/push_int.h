@@ -85,7 +85,6 @@ struct pusher {
 	int ntargets;
 	pthread_t maint;
 	int maint_started;
-	uint64_t warned_old_ns;
 };
 
 /* 1 once push_stop() began (any thread may ask, without the lock). */
