@@ -1,4 +1,4 @@
-/* push_int.h -- what the pusher (push.c) shares with the target kinds (target_*.c): tables, batches, HTTP. */
+/* push_int.h -- what the files of push/ share: the pusher and its targets, the outbox (outbox.c), HTTP (http.c), the target kinds (target_*.c). */
 #ifndef LLMTAP_PUSH_INT_H
 #define LLMTAP_PUSH_INT_H
 
@@ -45,6 +45,8 @@ struct push_kind_ops {
 	 * Returns 0 when st ran out, 1 when the batch is full, -1 on error. */
 	int (*build)(struct push_target *t, struct push_tab *tab, sqlite3_stmt *st,
 		     const char *batch_id, struct buf *body, int64_t *last, int *nrows);
+	/* POST body (nrows rows of tab, batch batch_id) and say in r whether
+	 * the target took it, wants it again, or will never take it. */
 	void (*send)(struct push_target *t, struct push_tab *tab, const struct buf *body,
 		     const char *batch_id, int nrows, struct push_result *r);
 };
@@ -95,7 +97,9 @@ const struct push_opts *push_opts_of(const struct pusher *p);
 const char *push_host_id(const struct pusher *p);
 const char *push_host_name(const struct pusher *p);
 
-/* One POST through the target's curl handle; the body is gzip'd. */
+/* ---- HTTP (http.c) ---- */
+
+/* One POST through the target's curl handle. */
 struct push_http {
 	const char *url;
 	const char *content_type;
@@ -129,12 +133,35 @@ void push_http_close(struct push_target *t);
 void push_set_error(struct push_target *t, struct push_result *r, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* ---- the outbox (outbox.c) ---- */
+
+/* Open t's own connection and read the columns of the tables its kind
+ * pushes. Returns 0, -1 (message printed). */
+int push_outbox_open(struct push_target *t);
+/* Free t's tables and close its connection. */
+void push_outbox_close(struct push_target *t);
+
+/* Set up the target when needed, then push one batch of every table.
+ * Returns 1 when rows are left, 0 when every table is drained, -1 on
+ * failure (r says why; recorded in push_state). */
+int push_outbox_round(struct push_target *t, struct push_result *r);
+
+/* Rows waiting after each of t's cursors (a table without a cursor yet
+ * waits whole); reads only. */
+int64_t push_outbox_backlog(struct push_target *t);
+
+/* Unix epoch ns of the last batch t delivered, in this run or an earlier
+ * one; 0 when none. */
+uint64_t push_outbox_last_success(struct push_target *t);
+
 /* The values of the current row of st (columns 1..ncols) into vals; without
  * bodies, llm_calls' request_body, response_body and response_text are NULL. */
 void push_row_vals(sqlite3_stmt *st, const struct push_tab *tab, struct pval *vals, int bodies);
 
 /* 1 when column name of table is content that only --push-bodies sends. */
 int push_is_body(const char *table, const char *name);
+
+/* ---- the target kinds (target_*.c) ---- */
 
 extern const struct push_kind_ops push_clickhouse_ops, push_otlp_ops, push_json_ops;
 
