@@ -1,5 +1,6 @@
 /* store.c -- SQLite storage: schema, migrations, batched writes of every table's rows. */
 #include "db/store.h"
+#include "db/store_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -528,11 +529,15 @@ unsigned long long store_written(const struct store *s)
 	return s->written;
 }
 
-void *store_db(struct store *s)
+const char *store_errmsg(struct store *s)
+{
+	return sqlite3_errmsg(s->db);
+}
+
+sqlite3 *store_sqlite(struct store *s)
 {
 	return s->db;
 }
-
 
 int store_open(struct store **out, const char *path, int readonly)
 {

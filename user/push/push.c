@@ -16,7 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "db/db.h"
 #include "db/retention.h"
 #include "base/util.h"
 
@@ -480,85 +479,4 @@ void push_stop(struct pusher *p, uint64_t deadline_ns)
 	if (p->ntargets)
 		push_http_global_cleanup();
 	pusher_free(p);
-}
-
-/* ---- llmtap stats ---- */
-
-static void fmt_when(sqlite3_stmt *st, int col, char *out, size_t n)
-{
-	time_t t;
-	struct tm tm;
-
-	if (sqlite3_column_type(st, col) == SQLITE_NULL) {
-		snprintf(out, n, "-");
-		return;
-	}
-	t = (time_t)(sqlite3_column_int64(st, col) / 1000000000);
-	localtime_r(&t, &tm);
-	strftime(out, n, "%m-%d %H:%M:%S", &tm);
-}
-
-int push_stats_print(void *dbv, int json)
-{
-	sqlite3 *db = dbv;
-	sqlite3_stmt *st;
-	int rc, header = 0;
-
-	if (sqlite3_prepare_v2(db, "SELECT target, tbl, last_rowid, pushed_rows, dropped_rows,"
-			       " last_success_ns, last_error, last_error_ns, last_attempt_ns FROM push_state"
-			       " ORDER BY target, tbl", -1, &st, NULL) != SQLITE_OK)
-		return 0;	/* a database from before push */
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *target = (const char *)sqlite3_column_text(st, 0);
-		const char *tbl = (const char *)sqlite3_column_text(st, 1);
-		const char *err = (const char *)sqlite3_column_text(st, 6);
-		int64_t backlog = 0;
-		char ok[32], bad[32];
-
-		if (!target || !tbl || !db_table_find(tbl))
-			continue;
-		backlog = db_count_after(db, tbl, sqlite3_column_int64(st, 2));
-		if (json) {
-			struct buf b = { 0 };
-
-			buf_puts(&b, "{\"push_target\":");
-			jw_cstr(&b, target);
-			buf_puts(&b, ",\"table\":");
-			jw_cstr(&b, tbl);
-			buf_puts(&b, ",\"pushed_rows\":");
-			jw_int(&b, sqlite3_column_int64(st, 3));
-			buf_puts(&b, ",\"backlog\":");
-			jw_int(&b, backlog);
-			buf_puts(&b, ",\"dropped_rows\":");
-			jw_int(&b, sqlite3_column_int64(st, 4));
-			buf_puts(&b, ",\"last_success_ns\":");
-			if (sqlite3_column_type(st, 5) == SQLITE_NULL)
-				buf_puts(&b, "null");
-			else
-				jw_int(&b, sqlite3_column_int64(st, 5));
-			buf_puts(&b, ",\"last_error\":");
-			jw_cstr(&b, err);
-			buf_puts(&b, ",\"last_error_ns\":");
-			if (sqlite3_column_type(st, 7) == SQLITE_NULL)
-				buf_puts(&b, "null");
-			else
-				jw_int(&b, sqlite3_column_int64(st, 7));
-			buf_puts(&b, "}");
-			if (b.data)
-				puts((const char *)b.data);
-			buf_free(&b);
-			continue;
-		}
-		if (!header++)
-			printf("\npush targets\n%-44s %-12s %9s %8s %7s %-14s %s\n", "TARGET", "TABLE",
-			       "PUSHED", "BACKLOG", "DROPPED", "LAST_SUCCESS", "LAST_ERROR");
-		fmt_when(st, 5, ok, sizeof(ok));
-		fmt_when(st, 7, bad, sizeof(bad));
-		printf("%-44s %-12s %9lld %8lld %7lld %-14s %s%s%s\n", target, tbl,
-		       (long long)sqlite3_column_int64(st, 3), (long long)backlog,
-		       (long long)sqlite3_column_int64(st, 4), ok, err ? bad : "-", err ? " " : "",
-		       err ? err : "");
-	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : -1;
 }

@@ -53,9 +53,4 @@ struct push_status {
  * Returns the number of targets copied; 0 for NULL. */
 int push_status(struct pusher *p, struct push_status *out, int max);
 
-/* Print the status of every push target recorded in the database (a
- * sqlite3 *): last success, backlog rows, last error. Prints nothing when
- * the database has no push_state. Returns 0, -1 on a database error. */
-int push_stats_print(void *db, int json);
-
 #endif
