@@ -82,6 +82,7 @@ void push_set_error(struct push_target *t, struct push_result *r, const char *fm
 	http_scrub(r->err, sizeof(r->err), t->p->token);
 }
 
+/* libcurl write callback: keep the first PUSH_RESP_MAX bytes of the response body. */
 static size_t http_on_body(char *data, size_t size, size_t n, void *ud)
 {
 	struct buf *b = ud;
@@ -92,6 +93,7 @@ static size_t http_on_body(char *data, size_t size, size_t n, void *ud)
 	return len;
 }
 
+/* libcurl header callback: note Retry-After (seconds or an HTTP date) in h->retry_after. */
 static size_t http_on_header(char *data, size_t size, size_t n, void *ud)
 {
 	struct push_http *h = ud;

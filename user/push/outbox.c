@@ -24,6 +24,7 @@
 
 /* ---- tables ---- */
 
+/* Free tab's columns and statement; tab is left empty (freeing it again is a no-op). */
 static void outbox_tab_free(struct push_tab *tab)
 {
 	int i;
@@ -35,6 +36,7 @@ static void outbox_tab_free(struct push_tab *tab)
 	memset(tab, 0, sizeof(*tab));
 }
 
+/* The index of column name in tab; -1 when none (or name is NULL). */
 static int outbox_col_find(const struct push_tab *tab, const char *name)
 {
 	int i;
@@ -45,7 +47,9 @@ static int outbox_col_find(const struct push_tab *tab, const char *name)
 	return -1;
 }
 
-/* Read the table's columns. Returns 0, 1 when the database has no such table, -1 on error. */
+/* Read the columns of table d into tab (types, time column, dedup key) and
+ * prepare its batch SELECT. Returns 0, 1 when the database has no such
+ * table, -1 on error. */
 static int outbox_tab_load(sqlite3 *db, const struct db_table *d, struct push_tab *tab)
 {
 	struct buf sql = { 0 };
@@ -159,14 +163,16 @@ void push_row_vals(sqlite3_stmt *st, const struct push_tab *tab, struct pval *va
 
 /* ---- push_state ---- */
 
+/* A (target, table) row of push_state: the cursor and the batch in flight. */
 struct outbox_state {
 	int64_t last_rowid, inflight_rowid;
 	char inflight_id[40];
 };
 
-/* Run one statement of push_state: ?1 target, ?2 table, ?3.. the ints, then the text. */
+/* Run one statement of push_state: ?1 target, ?2 table, ?3.. the ints, then
+ * the text. Returns 0, -1 on error. */
 static int outbox_exec(sqlite3 *db, const char *sql, const char *target, const char *tbl,
-		 int nints, const int64_t *ints, const char *text)
+		       int nints, const int64_t *ints, const char *text)
 {
 	sqlite3_stmt *st;
 	int rc, i;
@@ -184,14 +190,17 @@ static int outbox_exec(sqlite3 *db, const char *sql, const char *target, const c
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-static int outbox_state_load(struct push_target *t, const struct push_tab *tab, struct outbox_state *ps)
+/* Read t's cursor of tab into *ps (creating its push_state row when
+ * missing). Returns 0, -1 on a database error. */
+static int outbox_state_load(struct push_target *t, const struct push_tab *tab,
+			     struct outbox_state *ps)
 {
 	sqlite3_stmt *st;
 	int rc = -1;
 
 	memset(ps, 0, sizeof(*ps));
 	if (outbox_exec(t->db, "INSERT OR IGNORE INTO push_state (target, tbl) VALUES (?1, ?2)",
-		  t->url.key, tab->name, 0, NULL, NULL))
+			t->url.key, tab->name, 0, NULL, NULL))
 		return -1;
 	if (sqlite3_prepare_v2(t->db, "SELECT last_rowid, inflight_rowid, inflight_id FROM push_state"
 			       " WHERE target = ?1 AND tbl = ?2", -1, &st, NULL) != SQLITE_OK)
@@ -211,12 +220,14 @@ static int outbox_state_load(struct push_target *t, const struct push_tab *tab, 
 	return rc;
 }
 
+/* Record err as the last error of t's tab (NULL: of every table of t). */
 static void outbox_state_error(struct push_target *t, const struct push_tab *tab, const char *err)
 {
 	int64_t now = (int64_t)real_ns();
 
-	outbox_exec(t->db, "UPDATE push_state SET last_error = ?4, last_error_ns = ?3, last_attempt_ns = ?3"
-		     " WHERE target = ?1 AND tbl = ?2", t->url.key, tab ? tab->name : "", 1, &now, err);
+	outbox_exec(t->db, "UPDATE push_state SET last_error = ?4, last_error_ns = ?3,"
+			   " last_attempt_ns = ?3 WHERE target = ?1 AND tbl = ?2",
+		    t->url.key, tab ? tab->name : "", 1, &now, err);
 	if (!tab) {
 		/* a setup failure concerns every table of the target */
 		int i;
@@ -235,21 +246,50 @@ static void outbox_state_backlog(struct push_target *t, const struct push_tab *t
 	if (outbox_state_load(t, tab, &ps))
 		return;
 	n = db_count_after(t->db, tab->name, ps.last_rowid);
-
 	outbox_exec(t->db, "UPDATE push_state SET backlog = ?3 WHERE target = ?1 AND tbl = ?2",
-	      t->url.key, tab->name, 1, &n, NULL);
+		    t->url.key, tab->name, 1, &n, NULL);
+}
+
+/* Move t's cursor of tab past the batch of nrows rows up to rowid last that
+ * the target took (r->outcome PUSH_OK) or rejected for good (PUSH_DROP,
+ * counted and said). Of an in-flight batch rebuilt after a restart, rows
+ * past last were deleted or are left for the next batch. */
+static void outbox_state_sent(struct push_target *t, const struct push_tab *tab,
+			      const struct push_result *r, int nrows, int64_t last)
+{
+	int64_t now = (int64_t)real_ns(), v[3] = { now, nrows, last };
+
+	if (r->outcome == PUSH_OK) {
+		t->delivered_ns = (uint64_t)now;
+		if (outbox_exec(t->db, "UPDATE push_state SET last_rowid = ?5, inflight_rowid = NULL,"
+				       " inflight_id = NULL, pushed_rows = pushed_rows + ?4,"
+				       " last_success_ns = ?3, last_attempt_ns = ?3"
+				       " WHERE target = ?1 AND tbl = ?2",
+				t->url.key, tab->name, 3, v, NULL))
+			log_warn("push: %s: cannot record the delivery of %d row(s) of %s (%s); "
+				 "they will be sent again", t->url.key, nrows, tab->name,
+				 sqlite3_errmsg(t->db));
+		return;
+	}
+	log_warn("push: %s: %d row(s) of %s rejected and dropped: %s", t->url.key, nrows,
+		 tab->name, r->err);
+	outbox_exec(t->db, "UPDATE push_state SET last_rowid = ?5, inflight_rowid = NULL,"
+			   " inflight_id = NULL, dropped_rows = dropped_rows + ?4, last_error = ?6,"
+			   " last_error_ns = ?3, last_attempt_ns = ?3 WHERE target = ?1 AND tbl = ?2",
+		    t->url.key, tab->name, 3, v, r->err);
 }
 
 /* ---- one batch ---- */
 
 /* Push one batch of tab. Returns rows delivered or dropped (0: nothing to
  * push), -1 on failure (r says why); *more says rows are left. */
-static int outbox_batch(struct push_target *t, struct push_tab *tab, struct push_result *r, int *more)
+static int outbox_batch(struct push_target *t, struct push_tab *tab, struct push_result *r,
+			int *more)
 {
 	const struct push_opts *o = &t->p->o;
 	struct buf body = { 0 };
 	struct outbox_state ps;
-	int64_t last = 0, now;
+	int64_t last = 0;
 	int nrows = 0, inflight, full;
 	char id[40];
 
@@ -284,15 +324,15 @@ static int outbox_batch(struct push_target *t, struct push_tab *tab, struct push
 		buf_free(&body);
 		if (inflight) {	/* its rows were deleted meanwhile */
 			outbox_exec(t->db, "UPDATE push_state SET last_rowid = ?3, inflight_rowid = NULL,"
-				     " inflight_id = NULL WHERE target = ?1 AND tbl = ?2",
-			      t->url.key, tab->name, 1, &ps.inflight_rowid, NULL);
+					   " inflight_id = NULL WHERE target = ?1 AND tbl = ?2",
+				    t->url.key, tab->name, 1, &ps.inflight_rowid, NULL);
 			*more = 1;
 		}
 		return 0;
 	}
 	if (!inflight &&
 	    outbox_exec(t->db, "UPDATE push_state SET inflight_rowid = ?3, inflight_id = ?4"
-			 " WHERE target = ?1 AND tbl = ?2", t->url.key, tab->name, 1, &last, id)) {
+			       " WHERE target = ?1 AND tbl = ?2", t->url.key, tab->name, 1, &last, id)) {
 		buf_free(&body);
 		push_set_error(t, r, "database: %s", sqlite3_errmsg(t->db));
 		r->outcome = PUSH_RETRY;
@@ -300,34 +340,11 @@ static int outbox_batch(struct push_target *t, struct push_tab *tab, struct push
 	}
 	t->ops->send(t, tab, &body, id, nrows, r);
 	buf_free(&body);
-	now = (int64_t)real_ns();
 	if (r->outcome == PUSH_RETRY) {
 		outbox_state_error(t, tab, r->err);
 		return -1;
 	}
-	/* The cursor moves to the last row sent (of an in-flight batch rebuilt
-	 * after a restart, rows past it were deleted or are left for the next). */
-	{
-		int64_t v[3] = { now, nrows, last };
-
-		if (r->outcome == PUSH_OK) {
-			t->delivered_ns = (uint64_t)now;
-			if (outbox_exec(t->db, "UPDATE push_state SET last_rowid = ?5, inflight_rowid = NULL,"
-					 " inflight_id = NULL, pushed_rows = pushed_rows + ?4, last_success_ns = ?3,"
-					 " last_attempt_ns = ?3 WHERE target = ?1 AND tbl = ?2",
-				  t->url.key, tab->name, 3, v, NULL))
-				log_warn("push: %s: cannot record the delivery of %d row(s) of %s (%s); "
-					 "they will be sent again", t->url.key, nrows, tab->name,
-					 sqlite3_errmsg(t->db));
-		} else {
-			log_warn("push: %s: %d row(s) of %s rejected and dropped: %s", t->url.key, nrows,
-				 tab->name, r->err);
-			outbox_exec(t->db, "UPDATE push_state SET last_rowid = ?5, inflight_rowid = NULL,"
-				     " inflight_id = NULL, dropped_rows = dropped_rows + ?4, last_error = ?6,"
-				     " last_error_ns = ?3, last_attempt_ns = ?3 WHERE target = ?1 AND tbl = ?2",
-			      t->url.key, tab->name, 3, v, r->err);
-		}
-	}
+	outbox_state_sent(t, tab, r, nrows, last);
 	/* More waits when the batch was full (or a replayed one); rows that came
 	 * while it was sent wait for the interval or a full batch. */
 	*more = full || inflight || nrows >= o->batch_rows;

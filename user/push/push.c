@@ -52,7 +52,8 @@ static int maint_stopping(void *p)
 	return push_stopping(p);
 }
 
-static const struct push_kind_ops *kind_ops(enum push_kind k)
+/* The operations of target kind k. */
+static const struct push_kind_ops *push_kind_find(enum push_kind k)
 {
 	switch (k) {
 	case PUSH_CLICKHOUSE: return &push_clickhouse_ops;
@@ -74,8 +75,9 @@ int push_check_url(const char *url)
 	return 0;
 }
 
-/* /etc/machine-id (or D-Bus's copy), else the host name. */
-static void host_id_load(const char *override, char *out, size_t n)
+/* The host id into out[0..n): override when set, else /etc/machine-id (or
+ * D-Bus's copy), else the host name, else "unknown". */
+static void push_host_id_load(const char *override, char *out, size_t n)
 {
 	static const char *const files[] = { "/etc/machine-id", "/var/lib/dbus/machine-id" };
 	size_t i, len;
@@ -103,7 +105,8 @@ static void host_id_load(const char *override, char *out, size_t n)
 	out[n - 1] = 0;
 }
 
-static uint32_t rnd32(void)
+/* A random 32-bit number (the clock when getrandom() fails), for jitter. */
+static uint32_t push_rnd32(void)
 {
 	uint32_t r;
 
@@ -116,7 +119,7 @@ static uint32_t rnd32(void)
 
 /* The status a target starts with: its last delivery (of an earlier run
  * too) and the backlog it finds. */
-static void status_load(struct push_target *t)
+static void target_status_load(struct push_target *t)
 {
 	int64_t backlog;
 
@@ -129,12 +132,12 @@ static void status_load(struct push_target *t)
 	pthread_mutex_unlock(&t->p->mu);
 }
 
-/* Publish the outcome of one attempt (rc of push_round(), begun at
+/* Publish the outcome of one attempt (rc of push_outbox_round(), begun at
  * started_ns). The backlog is recounted after an attempt that drained or
  * failed, and at most every STATUS_COUNT_EVERY_NS while a backlog drains
  * (each count reads the rows waiting). */
-static void status_publish(struct push_target *t, int rc, const struct push_result *r,
-			   uint64_t started_ns)
+static void target_status_publish(struct push_target *t, int rc, const struct push_result *r,
+				  uint64_t started_ns)
 {
 	uint64_t now = mono_ns();
 	int64_t backlog = -1;
@@ -173,9 +176,11 @@ int push_status(struct pusher *p, struct push_status *out, int max)
 
 /* ---- the target thread ---- */
 
-static void on_failure(struct push_target *t, const struct push_result *r)
+/* After a failed attempt: the next one after the backoff (or the server's
+ * Retry-After, capped), said once per new error. */
+static void target_on_failure(struct push_target *t, const struct push_result *r)
 {
-	double wait = push_backoff_s(++t->failures, BACKOFF_BASE_S, BACKOFF_MAX_S, rnd32());
+	double wait = push_backoff_s(++t->failures, BACKOFF_BASE_S, BACKOFF_MAX_S, push_rnd32());
 
 	if (r->retry_after >= 0)
 		wait = r->retry_after < RETRY_AFTER_MAX_S ? r->retry_after : RETRY_AFTER_MAX_S;
@@ -188,7 +193,9 @@ static void on_failure(struct push_target *t, const struct push_result *r)
 	t->next_ns = mono_ns() + (uint64_t)(wait * 1e9);
 }
 
-static void on_success(struct push_target *t, int more)
+/* After an attempt that worked: the next one at once when more rows wait,
+ * else after the interval. */
+static void target_on_success(struct push_target *t, int more)
 {
 	const struct push_opts *o = &t->p->o;
 
@@ -199,6 +206,9 @@ static void on_success(struct push_target *t, int more)
 	t->next_ns = more ? mono_ns() : mono_ns() + (uint64_t)(o->interval_s * 1e9);
 }
 
+/* A target's worker thread: a round when a batch waits, the interval or the
+ * backoff ended, until stopped; then the last attempt, until drained, a
+ * failure or the deadline. */
 static void *target_main(void *arg)
 {
 	struct push_target *t = arg;
@@ -208,7 +218,7 @@ static void *target_main(void *arg)
 	uint64_t now, deadline, started;
 	int rc, stop;
 
-	status_load(t);
+	target_status_load(t);
 	for (;;) {
 		pthread_mutex_lock(&p->mu);
 		for (;;) {
@@ -235,10 +245,10 @@ static void *target_main(void *arg)
 		started = mono_ns();
 		rc = push_outbox_round(t, &r);
 		if (rc < 0)
-			on_failure(t, &r);
+			target_on_failure(t, &r);
 		else
-			on_success(t, rc);
-		status_publish(t, rc, &r, started);
+			target_on_success(t, rc);
+		target_status_publish(t, rc, &r, started);
 	}
 	/* The last attempt: whatever the backoff said, until drained, a failure or the deadline. */
 	while (mono_ns() < deadline) {
@@ -302,11 +312,13 @@ out_free:
 
 /* ---- start and stop ---- */
 
-static char *dup_or_null(const char *s)
+/* strdup(s); NULL for NULL (or out of memory). */
+static char *push_strdup(const char *s)
 {
 	return s ? strdup(s) : NULL;
 }
 
+/* Free p and its targets (whose threads ended or never started). */
 static void pusher_free(struct pusher *p)
 {
 	int i;
@@ -353,9 +365,9 @@ int push_start(struct pusher **out, const struct push_opts *o)
 	p->o = *o;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
-	p->db_path = dup_or_null(o->db_path);
-	p->ca_file = dup_or_null(o->ca_file);
-	p->token = dup_or_null(o->token);
+	p->db_path = push_strdup(o->db_path);
+	p->ca_file = push_strdup(o->ca_file);
+	p->token = push_strdup(o->token);
 	p->o.db_path = p->db_path;
 	p->o.ca_file = p->ca_file;
 	p->o.token = NULL;	/* only p->token holds it */
@@ -363,7 +375,7 @@ int push_start(struct pusher **out, const struct push_opts *o)
 		p->o.batch_rows = 500;
 	if (p->o.interval_s <= 0)
 		p->o.interval_s = 5;
-	host_id_load(o->host_id, p->host_id, sizeof(p->host_id));
+	push_host_id_load(o->host_id, p->host_id, sizeof(p->host_id));
 	p->o.host_id = p->host_id;
 	if (gethostname(p->host_name, sizeof(p->host_name)))
 		p->host_name[0] = 0;
@@ -398,7 +410,7 @@ int push_start(struct pusher **out, const struct push_opts *o)
 				return -1;
 			}
 		}
-		t->ops = kind_ops(t->url.kind);
+		t->ops = push_kind_find(t->url.kind);
 		snprintf(t->status.target, sizeof(t->status.target), "%s", t->url.key);
 		if (target_open(t)) {
 			pusher_free(p);
