@@ -53,7 +53,7 @@ static json_t *row_to_json(struct query *q)
 }
 
 /* Print o as one line and drop it. */
-static void json_print(json_t *o)
+static void cli_json_print(json_t *o)
 {
 	char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 
@@ -66,7 +66,7 @@ static void json_print(json_t *o)
 /* Print the current row of q as one JSON line. */
 static void row_print_json(struct query *q)
 {
-	json_print(row_to_json(q));
+	cli_json_print(row_to_json(q));
 }
 
 /* Add to call object o what concerns it from the other tables: its
@@ -271,7 +271,7 @@ int cmd_calls(int argc, char **argv)
 
 			call_json_extend(s, o);
 			call_json_process(s, o);
-			json_print(o);
+			cli_json_print(o);
 			continue;
 		}
 		fmt_time(query_int(q, query_index(q, "start_ns")), t, sizeof(t));
@@ -474,7 +474,7 @@ static void fmt_when(int64_t ns, char *out, size_t n)
 }
 
 /* Append ns as a JSON integer, null when QUERY_NULL_NS. */
-static void jw_ns(struct buf *b, int64_t ns)
+static void cli_json_ns(struct buf *b, int64_t ns)
 {
 	if (ns == QUERY_NULL_NS)
 		buf_puts(b, "null");
@@ -498,11 +498,11 @@ static void push_row_print_json(const struct query_push_row *r)
 	buf_puts(&b, ",\"dropped_rows\":");
 	jw_int(&b, r->dropped_rows);
 	buf_puts(&b, ",\"last_success_ns\":");
-	jw_ns(&b, r->last_success_ns);
+	cli_json_ns(&b, r->last_success_ns);
 	buf_puts(&b, ",\"last_error\":");
 	jw_cstr(&b, r->last_error);
 	buf_puts(&b, ",\"last_error_ns\":");
-	jw_ns(&b, r->last_error_ns);
+	cli_json_ns(&b, r->last_error_ns);
 	buf_puts(&b, "}");
 	if (b.data)
 		puts((const char *)b.data);

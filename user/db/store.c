@@ -90,7 +90,7 @@ static const char schema_proc[] =
 	"CREATE INDEX IF NOT EXISTS cpu_samples_ts ON cpu_samples(ts_ns);"
 	"CREATE INDEX IF NOT EXISTS cpu_samples_pid ON cpu_samples(pid, ts_ns);";
 
-/* The push outbox (push.c): per target and table, the rowid delivered up to,
+/* The push outbox (push/outbox.c): per target and table, the rowid delivered up to,
  * the batch in flight, and the target's last success and error. */
 static const char schema_push[] =
 	"CREATE TABLE IF NOT EXISTS push_state ("

@@ -47,7 +47,6 @@ void push_http_close(struct push_target *t)
 	t->curl = NULL;
 }
 
-
 /* Replace each occurrence of secret in s by [REDACTED] (in place, s has room for n). */
 static void http_scrub(char *s, size_t n, const char *secret)
 {

@@ -1,4 +1,4 @@
-/* push.h -- fleet push: the outbox in SQLite (push_state), one worker thread per target, retention of the database. */
+/* push.h -- fleet push: rows delivered from the database (the outbox) to ClickHouse, OTLP and JSON targets, one worker thread per target, and the retention thread. */
 #ifndef LLMTAP_PUSH_H
 #define LLMTAP_PUSH_H
 
