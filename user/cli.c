@@ -4,15 +4,15 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "config.h"
-#include "push/push.h"
+#include "db/query.h"
 #include "db/store.h"
+#include "push/format.h"
 #include "base/util.h"
 
 const char *cli_default_db(void)
@@ -24,37 +24,25 @@ const char *cli_default_db(void)
 	return db && *db ? db : "./llmtap.db";
 }
 
-/* Index of column name in st, or -1. */
-static int col_index(sqlite3_stmt *st, const char *name)
-{
-	int i, n = sqlite3_column_count(st);
-
-	for (i = 0; i < n; i++)
-		if (!strcmp(sqlite3_column_name(st, i), name))
-			return i;
-	return -1;
-}
-
-/* The current row of st as a JSON object, column names as keys. */
-static json_t *row_to_json(sqlite3_stmt *st)
+/* The current row of q as a JSON object, column names as keys. */
+static json_t *row_to_json(struct query *q)
 {
 	json_t *o = json_object();
-	int i, n = sqlite3_column_count(st);
+	int i, n = query_ncols(q);
 
 	for (i = 0; i < n; i++) {
-		const char *name = sqlite3_column_name(st, i);
+		const char *name = query_name(q, i);
 		json_t *v;
 
-		switch (sqlite3_column_type(st, i)) {
-		case SQLITE_INTEGER:
-			v = json_integer(sqlite3_column_int64(st, i));
+		switch (query_type(q, i)) {
+		case QUERY_INT:
+			v = json_integer(query_int(q, i));
 			break;
-		case SQLITE_FLOAT:
-			v = json_real(sqlite3_column_double(st, i));
+		case QUERY_REAL:
+			v = json_real(query_real(q, i));
 			break;
-		case SQLITE_TEXT:
-			v = json_stringn_nocheck((const char *)sqlite3_column_text(st, i),
-						 sqlite3_column_bytes(st, i));
+		case QUERY_TEXT:
+			v = json_stringn_nocheck(query_text(q, i), query_bytes(q, i));
 			break;
 		default:
 			v = json_null();
@@ -65,7 +53,7 @@ static json_t *row_to_json(sqlite3_stmt *st)
 }
 
 /* Print o as one line and drop it. */
-static void json_print(json_t *o)
+static void cli_json_print(json_t *o)
 {
 	char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 
@@ -75,55 +63,50 @@ static void json_print(json_t *o)
 	json_decref(o);
 }
 
-static void row_print_json(sqlite3_stmt *st)
+/* Print the current row of q as one JSON line. */
+static void row_print_json(struct query *q)
 {
-	json_print(row_to_json(st));
+	cli_json_print(row_to_json(q));
 }
 
 /* Add to call object o what concerns it from the other tables: its
  * connection ("connection", from connections by conn_id). */
-static void call_json_extend(sqlite3 *db, json_t *o)
+static void call_json_extend(struct store *s, json_t *o)
 {
 	json_t *id = json_object_get(o, "conn_id");
-	sqlite3_stmt *st;
+	struct query *q;
 
 	if (!json_is_string(id))
 		return;
-	if (sqlite3_prepare_v2(db, "SELECT * FROM connections WHERE id = ?1", -1, &st, NULL) != SQLITE_OK)
+	if (query_connection(&q, s, json_string_value(id)))
 		return;
-	sqlite3_bind_text(st, 1, json_string_value(id), -1, SQLITE_TRANSIENT);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		json_object_set_new(o, "connection", row_to_json(st));
-	sqlite3_finalize(st);
+	if (query_step(q) == 1)
+		json_object_set_new(o, "connection", row_to_json(q));
+	query_close(q);
 }
 
 /* Add to call object o its process ("process", from processes: the newest
  * row of its pid started before the call), argv as an array. Nothing when
  * the database has no such row (or no processes table). */
-static void call_json_process(sqlite3 *db, json_t *o)
+static void call_json_process(struct store *s, json_t *o)
 {
 	json_t *pid = json_object_get(o, "pid"), *start = json_object_get(o, "start_ns"), *p, *argv;
-	sqlite3_stmt *st;
+	struct query *q;
 
 	if (!json_is_integer(pid))
 		return;
-	if (sqlite3_prepare_v2(db, "SELECT id, ppid, exe, argv, start_ns, cpu_ms, runq_ms, exit_ns,"
-			       " exit_code, exit_signal, oom_killed FROM processes WHERE pid = ?1"
-			       " AND (?2 IS NULL OR start_ns IS NULL OR start_ns <= ?2 + 100000000)"
-			       " ORDER BY start_ns DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK)
+	if (query_call_process(&q, s, json_integer_value(pid), json_is_integer(start),
+			       json_integer_value(start)))
 		return;
-	sqlite3_bind_int64(st, 1, json_integer_value(pid));
-	if (json_is_integer(start))
-		sqlite3_bind_int64(st, 2, json_integer_value(start));
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		p = row_to_json(st);
+	if (query_step(q) == 1) {
+		p = row_to_json(q);
 		argv = json_loads(json_string_value(json_object_get(p, "argv")) ?: "null", 0, NULL);
 		if (json_is_array(argv))
 			json_object_set(p, "argv", argv);
 		json_decref(argv);
 		json_object_set_new(o, "process", p);
 	}
-	sqlite3_finalize(st);
+	query_close(q);
 }
 
 /* Parse --since: a duration ago ("10m") or a time ("2026-11-24T10:00:00[Z]",
@@ -173,48 +156,45 @@ static int parse_positive(const char *arg, const char *opt, long *out)
 	return 0;
 }
 
-static void usage_calls(FILE *f)
+/* `llmtap calls --help` */
+static const char usage_calls[] =
+	"usage: llmtap calls [--db PATH] [--json] [--limit N] [--since DURATION|TIME]\n"
+	"                    [-p PID] [--model M]\n"
+	"List recorded LLM calls, oldest first (the newest N).\n";
+
+/* Column i of q's row as text; dflt when NULL or absent. */
+static const char *col_text(struct query *q, int i, const char *dflt)
 {
-	fprintf(f,
-		"usage: llmtap calls [--db PATH] [--json] [--limit N] [--since DURATION|TIME]\n"
-		"                    [-p PID] [--model M]\n"
-		"List recorded LLM calls, oldest first (the newest N).\n");
+	const char *t = query_text(q, i);
+
+	return t ? t : dflt;
 }
 
-/* Open the database for reading; prints why not. */
-static struct store *open_db(const char *db)
+/* Column name of q's row as text; dflt when NULL or absent. */
+static const char *col_named(struct query *q, const char *name, const char *dflt)
 {
-	struct store *s;
-
-	if (store_open(&s, db, 1))
-		return NULL;
-	return s;
+	return col_text(q, query_index(q, name), dflt);
 }
 
-static const char *col_text(sqlite3_stmt *st, int i, const char *dflt)
+/* Format a duration column in whole ms into out: "-" when NULL. */
+static const char *fmt_ms(struct query *q, int i, char *out, size_t n)
 {
-	const unsigned char *t = sqlite3_column_text(st, i);
-
-	return t ? (const char *)t : dflt;
-}
-
-/* Format a duration column: "-" when NULL. */
-static const char *fmt_ms(sqlite3_stmt *st, int i, char *out, size_t n)
-{
-	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+	if (query_type(q, i) == QUERY_NULL)
 		return "-";
-	snprintf(out, n, "%.0f", sqlite3_column_double(st, i));
+	snprintf(out, n, "%.0f", query_real(q, i));
 	return out;
 }
 
-static const char *fmt_int(sqlite3_stmt *st, int i, char *out, size_t n)
+/* Format an integer column into out: "-" when NULL. */
+static const char *fmt_int(struct query *q, int i, char *out, size_t n)
 {
-	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+	if (query_type(q, i) == QUERY_NULL)
 		return "-";
-	snprintf(out, n, "%lld", (long long)sqlite3_column_int64(st, i));
+	snprintf(out, n, "%lld", (long long)query_int(q, i));
 	return out;
 }
 
+/* Format epoch ns as local "MM-DD HH:MM:SS" into out. */
 static void fmt_time(int64_t ns, char *out, size_t n)
 {
 	time_t t = ns / 1000000000;
@@ -240,9 +220,9 @@ int cmd_calls(int argc, char **argv)
 	int json = 0, opt, rc = 1, i;
 	long limit = 50, pid = 0;
 	int64_t since = 0;
+	struct query_calls_filter f;
 	struct store *s;
-	sqlite3_stmt *st;
-	char sql[1024];
+	struct query *q;
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "p:n:h", opts, NULL)) != -1) {
@@ -264,77 +244,66 @@ int cmd_calls(int argc, char **argv)
 				return 2;
 			break;
 		case 'M': model = optarg; break;
-		case 'h': usage_calls(stdout); return 0;
-		default: usage_calls(stderr); return 2;
+		case 'h': fputs(usage_calls, stdout); return 0;
+		default: fputs(usage_calls, stderr); return 2;
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "llmtap: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
-	s = open_db(db);
-	if (!s)
+	if (store_open(&s, db, 1))	/* says why not */
 		return 1;
-	snprintf(sql, sizeof(sql),
-		 "SELECT * FROM (SELECT * FROM llm_calls WHERE (?1 = 0 OR start_ns >= ?1)"
-		 " AND (?2 = 0 OR pid = ?2) AND (?3 IS NULL OR model = ?3)"
-		 " ORDER BY start_ns DESC LIMIT ?4) ORDER BY start_ns ASC");
-	if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK) {
-		log_warn("database: %s", sqlite3_errmsg(store_db(s)));
-		goto out_close;
+	f = (struct query_calls_filter){ .since_ns = since, .pid = pid, .model = model, .limit = limit };
+	if (query_calls(&q, s, &f)) {
+		log_warn("database: %s", store_errmsg(s));
+		goto out_store;
 	}
-	sqlite3_bind_int64(st, 1, since);
-	sqlite3_bind_int64(st, 2, pid);
-	if (model)
-		sqlite3_bind_text(st, 3, model, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, limit);
 	if (!json)
 		printf("%-36s %-14s %-15s %7s %-17s %-24s %6s %7s %7s %7s %7s %-8s %s\n", "ID", "TIME",
 		       "COMM", "PID", "PROVIDER", "MODEL", "STATUS", "IN", "OUT", "TTFT", "TOTAL",
 		       "VERDICT", "ERROR");
-	while ((i = sqlite3_step(st)) == SQLITE_ROW) {
-		char t[32], a[32], b[32], c[32], d[32], e[32], f[32];
+	while ((i = query_step(q)) == 1) {
+		char t[32], a[32], b[32], c[32], d[32], e[32], g[32];
 
 		if (json) {
-			json_t *o = row_to_json(st);
+			json_t *o = row_to_json(q);
 
-			call_json_extend(store_db(s), o);
-			call_json_process(store_db(s), o);
-			json_print(o);
+			call_json_extend(s, o);
+			call_json_process(s, o);
+			cli_json_print(o);
 			continue;
 		}
-		fmt_time(sqlite3_column_int64(st, col_index(st, "start_ns")), t, sizeof(t));
+		fmt_time(query_int(q, query_index(q, "start_ns")), t, sizeof(t));
 		printf("%-36s %-14s %-15s %7s %-17s %-24s %6s %7s %7s %7s %7s %-8s %s\n",
-		       col_text(st, col_index(st, "id"), ""), t, col_text(st, col_index(st, "comm"), ""),
-		       fmt_int(st, col_index(st, "pid"), a, sizeof(a)),
-		       col_text(st, col_index(st, "provider"), "-"),
-		       col_text(st, col_index(st, "model"), "-"),
-		       fmt_int(st, col_index(st, "status"), b, sizeof(b)),
-		       fmt_int(st, col_index(st, "input_tokens"), c, sizeof(c)),
-		       fmt_int(st, col_index(st, "output_tokens"), d, sizeof(d)),
-		       fmt_ms(st, col_index(st, "ttft_ms"), e, sizeof(e)),
-		       fmt_ms(st, col_index(st, "duration_ms"), f, sizeof(f)),
-		       col_text(st, col_index(st, "verdict"), "-"),
-		       col_text(st, col_index(st, "error"), ""));
+		       col_named(q, "id", ""), t, col_named(q, "comm", ""),
+		       fmt_int(q, query_index(q, "pid"), a, sizeof(a)),
+		       col_named(q, "provider", "-"), col_named(q, "model", "-"),
+		       fmt_int(q, query_index(q, "status"), b, sizeof(b)),
+		       fmt_int(q, query_index(q, "input_tokens"), c, sizeof(c)),
+		       fmt_int(q, query_index(q, "output_tokens"), d, sizeof(d)),
+		       fmt_ms(q, query_index(q, "ttft_ms"), e, sizeof(e)),
+		       fmt_ms(q, query_index(q, "duration_ms"), g, sizeof(g)),
+		       col_named(q, "verdict", "-"), col_named(q, "error", ""));
 	}
-	if (i != SQLITE_DONE)
-		log_warn("database: %s", sqlite3_errmsg(store_db(s)));
+	if (i)
+		log_warn("database: %s", store_errmsg(s));
 	else
 		rc = 0;
-	sqlite3_finalize(st);
-out_close:
+	query_close(q);
+out_store:
 	store_close(s);
 	return rc;
 }
 
 /* A REAL column by name; -1 when NULL or absent. */
-static double col_ms(sqlite3_stmt *st, const char *name)
+static double col_ms(struct query *q, const char *name)
 {
-	int i = col_index(st, name);
+	int i = query_index(q, name);
 
-	if (i < 0 || sqlite3_column_type(st, i) == SQLITE_NULL)
+	if (i < 0 || query_type(q, i) == QUERY_NULL)
 		return -1;
-	return sqlite3_column_double(st, i);
+	return query_real(q, i);
 }
 
 /* One bar of the waterfall: label, ms, and a bar placed at offset, scaled to total. */
@@ -361,36 +330,36 @@ static void bar(const char *label, double ms, double offset, double total)
 /* The latency waterfall of the current row: the connection's setup (new
  * connections only), the client, the upload, the wait for the model and the
  * response stream, then the verdict. */
-static void waterfall_print(sqlite3_stmt *st)
+static void waterfall_print(struct query *q)
 {
 	struct {
 		const char *label;
 		double ms;
 	} parts[7] = {
-		{ "dns", col_ms(st, "dns_ms") },
-		{ "connect", col_ms(st, "connect_ms") },
-		{ "tls", col_ms(st, "tls_ms") },
-		{ "client", col_ms(st, "client_ms") },
-		{ "upload", col_ms(st, "upload_ms") },
-		{ "wait for model", col_ms(st, "wait_ms") },
+		{ "dns", col_ms(q, "dns_ms") },
+		{ "connect", col_ms(q, "connect_ms") },
+		{ "tls", col_ms(q, "tls_ms") },
+		{ "client", col_ms(q, "client_ms") },
+		{ "upload", col_ms(q, "upload_ms") },
+		{ "wait for model", col_ms(q, "wait_ms") },
 		{ "stream", -1 },
 	};
-	double duration = col_ms(st, "duration_ms"), ttft = col_ms(st, "ttft_ms");
+	double duration = col_ms(q, "duration_ms"), ttft = col_ms(q, "ttft_ms");
 	double total = 0, off = 0;
-	int i, v = col_index(st, "verdict"), stream = col_index(st, "stream");
-	const char *verdict = v >= 0 ? col_text(st, v, NULL) : NULL;
+	int i, v = query_index(q, "verdict"), stream = query_index(q, "stream");
+	const char *verdict = v >= 0 ? col_text(q, v, NULL) : NULL;
 
 	printf("\nlatency (ms)\n");
 	if (parts[5].ms < 0)	/* rows written before wait_ms existed */
-		parts[5].ms = col_ms(st, "ttfb_ms");
+		parts[5].ms = col_ms(q, "ttfb_ms");
 	if (duration < 0 || parts[5].ms < 0) {
-		printf("  no response: %s\n", col_text(st, col_index(st, "error"), "-"));
+		printf("  no response: %s\n", col_named(q, "error", "-"));
 		return;
 	}
 	parts[6].ms = duration - parts[5].ms - (parts[4].ms > 0 ? parts[4].ms : 0);
 	if (parts[6].ms < 0)
 		parts[6].ms = 0;
-	if (stream >= 0 && !sqlite3_column_int(st, stream))
+	if (stream >= 0 && !query_int(q, stream))
 		parts[6].label = "download";
 	for (i = 0; i < 7; i++)
 		total += parts[i].ms > 0 ? parts[i].ms : 0;
@@ -409,11 +378,10 @@ static void waterfall_print(sqlite3_stmt *st)
 		printf("verdict: %s\n", verdict);
 }
 
-static void usage_show(FILE *f)
-{
-	fprintf(f, "usage: llmtap show [--db PATH] [--json] ID\n"
-		   "Print one call (ID or a unique prefix): fields, latency, headers, bodies.\n");
-}
+/* `llmtap show --help` */
+static const char usage_show[] =
+	"usage: llmtap show [--db PATH] [--json] ID\n"
+	"Print one call (ID or a unique prefix): fields, latency, headers, bodies.\n";
 
 int cmd_show(int argc, char **argv)
 {
@@ -426,20 +394,19 @@ int cmd_show(int argc, char **argv)
 	const char *db = cli_default_db(), *id;
 	int opt, rc = 1, i, n, json = 0, found = 0;
 	struct store *s;
-	sqlite3_stmt *st;
-	char like[128];
+	struct query *q;
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'd': db = optarg; break;
 		case 'j': json = 1; break;
-		case 'h': usage_show(stdout); return 0;
-		default: usage_show(stderr); return 2;
+		case 'h': fputs(usage_show, stdout); return 0;
+		default: fputs(usage_show, stderr); return 2;
 		}
 	}
 	if (optind != argc - 1) {
-		usage_show(stderr);
+		fputs(usage_show, stderr);
 		return 2;
 	}
 	id = argv[optind];
@@ -447,58 +414,131 @@ int cmd_show(int argc, char **argv)
 		fprintf(stderr, "llmtap: bad call id '%s'\n", id);
 		return 2;
 	}
-	s = open_db(db);
-	if (!s)
+	if (store_open(&s, db, 1))	/* says why not */
 		return 1;
-	snprintf(like, sizeof(like), "%s%%", id);
-	if (sqlite3_prepare_v2(store_db(s), "SELECT * FROM llm_calls WHERE id LIKE ?1 LIMIT 2",
-			       -1, &st, NULL) != SQLITE_OK) {
-		log_warn("database: %s", sqlite3_errmsg(store_db(s)));
-		goto out_close;
+	if (query_calls_by_prefix(&q, s, id)) {
+		log_warn("database: %s", store_errmsg(s));
+		goto out_store;
 	}
-	sqlite3_bind_text(st, 1, like, -1, SQLITE_STATIC);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (query_step(q) == 1) {
 		if (++found > 1) {
 			fprintf(stderr, "llmtap: call id prefix '%s' is ambiguous\n", id);
-			goto out_final;
+			goto out_query;
 		}
 		if (json) {
-			row_print_json(st);
+			row_print_json(q);
 			continue;
 		}
-		n = sqlite3_column_count(st);
+		n = query_ncols(q);
 		for (i = 0; i < n; i++) {
-			const char *name = sqlite3_column_name(st, i);
+			const char *name = query_name(q, i);
 
 			if (!strcmp(name, "request_headers") || !strcmp(name, "response_headers") ||
 			    !strcmp(name, "request_body") || !strcmp(name, "response_body") ||
 			    !strcmp(name, "response_text"))
 				continue;
-			printf("%-19s %s\n", name, col_text(st, i, "-"));
+			printf("%-19s %s\n", name, col_text(q, i, "-"));
 		}
-		waterfall_print(st);
-		printf("\nresponse text\n%s\n", col_text(st, 20, "-"));
-		printf("\nrequest headers\n%s", col_text(st, 31, "-\n"));
-		printf("\nrequest body\n%s\n", col_text(st, 33, "-"));
-		printf("\nresponse headers\n%s", col_text(st, 32, "-\n"));
-		printf("\nresponse body\n%s\n", col_text(st, 34, "-"));
+		waterfall_print(q);
+		printf("\nresponse text\n%s\n", col_named(q, "response_text", "-"));
+		printf("\nrequest headers\n%s", col_named(q, "request_headers", "-\n"));
+		printf("\nrequest body\n%s\n", col_named(q, "request_body", "-"));
+		printf("\nresponse headers\n%s", col_named(q, "response_headers", "-\n"));
+		printf("\nresponse body\n%s\n", col_named(q, "response_body", "-"));
 	}
 	if (!found) {
 		fprintf(stderr, "llmtap: no call with id '%s'\n", id);
-		goto out_final;
+		goto out_query;
 	}
 	rc = 0;
-out_final:
-	sqlite3_finalize(st);
-out_close:
+out_query:
+	query_close(q);
+out_store:
 	store_close(s);
 	return rc;
 }
 
-static void usage_stats(FILE *f)
+/* `llmtap stats --help` */
+static const char usage_stats[] =
+	"usage: llmtap stats [--db PATH] [--json] [--by model|provider|process|host]\n"
+	"Totals of recorded calls: count, errors, tokens, cost, latency.\n";
+
+/* Format epoch ns as local "MM-DD HH:MM:SS" into out: "-" when QUERY_NULL_NS. */
+static void fmt_when(int64_t ns, char *out, size_t n)
 {
-	fprintf(f, "usage: llmtap stats [--db PATH] [--json] [--by model|provider|process|host]\n"
-		   "Totals of recorded calls: count, errors, tokens, cost, latency.\n");
+	if (ns == QUERY_NULL_NS) {
+		snprintf(out, n, "-");
+		return;
+	}
+	fmt_time(ns, out, n);
+}
+
+/* Append ns as a JSON integer, null when QUERY_NULL_NS. */
+static void cli_json_ns(struct buf *b, int64_t ns)
+{
+	if (ns == QUERY_NULL_NS)
+		buf_puts(b, "null");
+	else
+		jw_int(b, ns);
+}
+
+/* Print one push_state row as a JSON line. */
+static void push_row_print_json(const struct query_push_row *r)
+{
+	struct buf b = { 0 };
+
+	buf_puts(&b, "{\"push_target\":");
+	jw_cstr(&b, r->target);
+	buf_puts(&b, ",\"table\":");
+	jw_cstr(&b, r->table);
+	buf_puts(&b, ",\"pushed_rows\":");
+	jw_int(&b, r->pushed_rows);
+	buf_puts(&b, ",\"backlog\":");
+	jw_int(&b, r->backlog);
+	buf_puts(&b, ",\"dropped_rows\":");
+	jw_int(&b, r->dropped_rows);
+	buf_puts(&b, ",\"last_success_ns\":");
+	cli_json_ns(&b, r->last_success_ns);
+	buf_puts(&b, ",\"last_error\":");
+	jw_cstr(&b, r->last_error);
+	buf_puts(&b, ",\"last_error_ns\":");
+	cli_json_ns(&b, r->last_error_ns);
+	buf_puts(&b, "}");
+	if (b.data)
+		puts((const char *)b.data);
+	buf_free(&b);
+}
+
+/* Print the state of every push target recorded in the database (last
+ * success, backlog, last error; JSON: objects with "push_target"), after
+ * a heading in the table form. Prints nothing when the database has no
+ * push_state. Returns 0, -1 on a database error. */
+static int push_status_print(struct store *s, int json)
+{
+	struct query_push_row r;
+	struct query *q;
+	int rc, header = 0;
+	char ok[32], bad[32];
+
+	rc = query_push_status(&q, s);
+	if (rc)
+		return rc > 0 ? 0 : -1;
+	while ((rc = query_push_next(q, &r)) == 1) {
+		if (json) {
+			push_row_print_json(&r);
+			continue;
+		}
+		if (!header++)
+			printf("\npush targets\n%-44s %-12s %9s %8s %7s %-14s %s\n", "TARGET", "TABLE",
+			       "PUSHED", "BACKLOG", "DROPPED", "LAST_SUCCESS", "LAST_ERROR");
+		fmt_when(r.last_success_ns, ok, sizeof(ok));
+		fmt_when(r.last_error_ns, bad, sizeof(bad));
+		printf("%-44s %-12s %9lld %8lld %7lld %-14s %s%s%s\n", r.target, r.table,
+		       (long long)r.pushed_rows, (long long)r.backlog, (long long)r.dropped_rows, ok,
+		       r.last_error ? bad : "-", r.last_error ? " " : "", r.last_error ? r.last_error : "");
+	}
+	query_close(q);
+	return rc ? -1 : 0;
 }
 
 int cmd_stats(int argc, char **argv)
@@ -510,11 +550,10 @@ int cmd_stats(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *db = cli_default_db(), *by = "model", *col;
-	int opt, rc = 1, json = 0, i;
+	const char *db = cli_default_db(), *by = "model";
+	int opt, rc = 1, json = 0, i, group;
 	struct store *s;
-	sqlite3_stmt *st;
-	char sql[1024];
+	struct query *q;
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -522,19 +561,12 @@ int cmd_stats(int argc, char **argv)
 		case 'd': db = optarg; break;
 		case 'j': json = 1; break;
 		case 'b': by = optarg; break;
-		case 'h': usage_stats(stdout); return 0;
-		default: usage_stats(stderr); return 2;
+		case 'h': fputs(usage_stats, stdout); return 0;
+		default: fputs(usage_stats, stderr); return 2;
 		}
 	}
-	if (!strcmp(by, "model"))
-		col = "coalesce(model, '-')";
-	else if (!strcmp(by, "provider"))
-		col = "coalesce(provider, '-')";
-	else if (!strcmp(by, "process"))
-		col = "coalesce(comm, '-')";
-	else if (!strcmp(by, "host"))
-		col = "coalesce(host, '-')";
-	else {
+	group = query_stats_group(by);
+	if (group < 0) {
 		fprintf(stderr, "llmtap: bad --by value '%s' (model, provider, process or host)\n", by);
 		return 2;
 	}
@@ -542,55 +574,44 @@ int cmd_stats(int argc, char **argv)
 		fprintf(stderr, "llmtap: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
-	s = open_db(db);
-	if (!s)
+	if (store_open(&s, db, 1))	/* says why not */
 		return 1;
-	snprintf(sql, sizeof(sql),
-		 "SELECT %s AS %s, count(*) AS calls, sum(error IS NOT NULL) AS errors,"
-		 " coalesce(sum(input_tokens), 0) AS input_tokens,"
-		 " coalesce(sum(output_tokens), 0) AS output_tokens,"
-		 " round(coalesce(sum(cost_usd), 0), 6) AS cost_usd,"
-		 " round(avg(ttft_ms), 1) AS avg_ttft_ms, round(avg(duration_ms), 1) AS avg_duration_ms,"
-		 " round(max(duration_ms), 1) AS max_duration_ms"
-		 " FROM llm_calls GROUP BY 1 ORDER BY calls DESC, 1", col, by);
-	if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK) {
-		log_warn("database: %s", sqlite3_errmsg(store_db(s)));
-		goto out_close;
+	if (query_stats(&q, s, group)) {
+		log_warn("database: %s", store_errmsg(s));
+		goto out_store;
 	}
 	if (!json)
 		printf("%-28s %7s %7s %10s %10s %11s %9s %9s\n", by, "CALLS", "ERRORS",
 		       "IN_TOK", "OUT_TOK", "COST_USD", "AVG_TTFT", "AVG_MS");
-	while ((i = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((i = query_step(q)) == 1) {
 		char a[32], b[32];
 
 		if (json) {
-			row_print_json(st);
+			row_print_json(q);
 			continue;
 		}
-		printf("%-28s %7lld %7lld %10lld %10lld %11.4f %9s %9s\n", col_text(st, 0, "-"),
-		       (long long)sqlite3_column_int64(st, 1), (long long)sqlite3_column_int64(st, 2),
-		       (long long)sqlite3_column_int64(st, 3), (long long)sqlite3_column_int64(st, 4),
-		       sqlite3_column_double(st, 5), fmt_ms(st, 6, a, sizeof(a)),
-		       fmt_ms(st, 7, b, sizeof(b)));
+		printf("%-28s %7lld %7lld %10lld %10lld %11.4f %9s %9s\n", col_text(q, 0, "-"),
+		       (long long)query_int(q, 1), (long long)query_int(q, 2),
+		       (long long)query_int(q, 3), (long long)query_int(q, 4),
+		       query_real(q, 5), fmt_ms(q, 6, a, sizeof(a)), fmt_ms(q, 7, b, sizeof(b)));
 	}
-	rc = i == SQLITE_DONE ? 0 : 1;
+	rc = i ? 1 : 0;
 	if (rc)
-		log_warn("database: %s", sqlite3_errmsg(store_db(s)));
-	sqlite3_finalize(st);
+		log_warn("database: %s", store_errmsg(s));
+	query_close(q);
 	/* Push targets: last success, backlog, last error (JSON: objects with "push_target"). */
-	if (!rc && push_stats_print(store_db(s), json))
+	if (!rc && push_status_print(s, json))
 		rc = 1;
-out_close:
+out_store:
 	store_close(s);
 	return rc;
 }
 
-static void usage_dns(FILE *f)
-{
-	fprintf(f, "usage: llmtap dns [--db PATH] [--json] [--limit N] [-p PID]\n"
-		   "List recorded DNS lookups (getaddrinfo calls and UDP queries), oldest first\n"
-		   "(the newest N, default 50).\n");
-}
+/* `llmtap dns --help` */
+static const char usage_dns[] =
+	"usage: llmtap dns [--db PATH] [--json] [--limit N] [-p PID]\n"
+	"List recorded DNS lookups (getaddrinfo calls and UDP queries), oldest first\n"
+	"(the newest N, default 50).\n";
 
 int cmd_dns(int argc, char **argv)
 {
@@ -606,7 +627,7 @@ int cmd_dns(int argc, char **argv)
 	int json = 0, opt, rc = 1, i;
 	long limit = 50, pid = 0;
 	struct store *s;
-	sqlite3_stmt *st;
+	struct query *q;
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "p:n:h", opts, NULL)) != -1) {
@@ -621,67 +642,54 @@ int cmd_dns(int argc, char **argv)
 			if (parse_positive(optarg, "-p/--pid", &pid))
 				return 2;
 			break;
-		case 'h': usage_dns(stdout); return 0;
-		default: usage_dns(stderr); return 2;
+		case 'h': fputs(usage_dns, stdout); return 0;
+		default: fputs(usage_dns, stderr); return 2;
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "llmtap: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
-	s = open_db(db);
-	if (!s)
+	if (store_open(&s, db, 1))	/* says why not */
 		return 1;
-	/* A database written before DNS tracing existed has no such table: nothing to list. */
-	if (sqlite3_prepare_v2(store_db(s), "SELECT 1 FROM sqlite_master WHERE type = 'table'"
-			       " AND name = 'dns_lookups'", -1, &st, NULL) != SQLITE_OK) {
-		log_warn("database: %s", sqlite3_errmsg(store_db(s)));
-		goto out_close;
+	i = query_dns(&q, s, pid, limit);
+	if (i < 0) {
+		log_warn("database: %s", store_errmsg(s));
+		goto out_store;
 	}
-	i = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (i != SQLITE_ROW) {
+	if (i > 0) {
+		/* A database written before DNS tracing existed has no such table: nothing to list. */
 		if (!json)
 			printf("(no DNS lookups recorded in %s)\n", db);
 		rc = 0;
-		goto out_close;
+		goto out_store;
 	}
-	if (sqlite3_prepare_v2(store_db(s),
-			       "SELECT id, pid, tid, comm, name, qtype, addrs, rcode, result, source,"
-			       " start_ns, latency_ms, server FROM (SELECT * FROM dns_lookups"
-			       " WHERE (?1 = 0 OR pid = ?1) ORDER BY start_ns DESC LIMIT ?2)"
-			       " ORDER BY start_ns ASC", -1, &st, NULL) != SQLITE_OK) {
-		log_warn("database: %s", sqlite3_errmsg(store_db(s)));
-		goto out_close;
-	}
-	sqlite3_bind_int64(st, 1, pid);
-	sqlite3_bind_int64(st, 2, limit);
 	if (!json)
 		printf("%-14s %-15s %7s %-11s %-6s %-32s %-10s %8s  %-21s %s\n", "TIME", "COMM", "PID",
 		       "SOURCE", "QTYPE", "NAME", "RESULT", "MS", "SERVER", "ADDRS");
-	while ((i = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((i = query_step(q)) == 1) {
 		char t[32], a[32], ms[32];
 
 		if (json) {
-			row_print_json(st);
+			row_print_json(q);
 			continue;
 		}
-		fmt_time(sqlite3_column_int64(st, 10), t, sizeof(t));
-		if (sqlite3_column_type(st, 11) == SQLITE_NULL)
+		fmt_time(query_int(q, 10), t, sizeof(t));
+		if (query_type(q, 11) == QUERY_NULL)
 			snprintf(ms, sizeof(ms), "-");
 		else
-			snprintf(ms, sizeof(ms), "%.1f", sqlite3_column_double(st, 11));
-		printf("%-14s %-15s %7s %-11s %-6s %-32s %-10s %8s  %-21s %s\n", t, col_text(st, 3, ""),
-		       fmt_int(st, 1, a, sizeof(a)), col_text(st, 9, "-"), col_text(st, 5, "-"),
-		       col_text(st, 4, "-"), col_text(st, 8, "-"), ms, col_text(st, 12, "-"),
-		       col_text(st, 6, ""));
+			snprintf(ms, sizeof(ms), "%.1f", query_real(q, 11));
+		printf("%-14s %-15s %7s %-11s %-6s %-32s %-10s %8s  %-21s %s\n", t, col_text(q, 3, ""),
+		       fmt_int(q, 1, a, sizeof(a)), col_text(q, 9, "-"), col_text(q, 5, "-"),
+		       col_text(q, 4, "-"), col_text(q, 8, "-"), ms, col_text(q, 12, "-"),
+		       col_text(q, 6, ""));
 	}
-	if (i != SQLITE_DONE)
-		log_warn("database: %s", sqlite3_errmsg(store_db(s)));
+	if (i)
+		log_warn("database: %s", store_errmsg(s));
 	else
 		rc = 0;
-	sqlite3_finalize(st);
-out_close:
+	query_close(q);
+out_store:
 	store_close(s);
 	return rc;
 }

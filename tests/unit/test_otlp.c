@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "harness.h"
-#include "push/otlp.h"
+#include "push/format_otlp.h"
 
 static struct call_row *row_new(const char *id, int64_t pid, const char *comm)
 {

@@ -6,7 +6,7 @@
 #include <zlib.h>
 
 #include "harness.h"
-#include "push/pushfmt.h"
+#include "push/format.h"
 
 static void url_ok(const char *s, enum push_kind kind, const char *endpoint, const char *key,
 		   const char *user, const char *pass, const char *db)

@@ -1,5 +1,6 @@
 /* store.c -- SQLite storage: schema, migrations, batched writes of every table's rows. */
 #include "db/store.h"
+#include "db/store_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -86,7 +87,7 @@ static const char schema_proc[] =
 	"CREATE INDEX IF NOT EXISTS cpu_samples_ts ON cpu_samples(ts_ns);"
 	"CREATE INDEX IF NOT EXISTS cpu_samples_pid ON cpu_samples(pid, ts_ns);";
 
-/* The push outbox (push.c): per target and table, the rowid delivered up to,
+/* The push outbox (push/outbox.c): per target and table, the rowid delivered up to,
  * the batch in flight, and the target's last success and error. */
 static const char schema_push[] =
 	"CREATE TABLE IF NOT EXISTS push_state ("
@@ -470,11 +471,15 @@ unsigned long long store_written(const struct store *s)
 	return s->written;
 }
 
-void *store_db(struct store *s)
+const char *store_errmsg(struct store *s)
+{
+	return sqlite3_errmsg(s->db);
+}
+
+sqlite3 *store_sqlite(struct store *s)
 {
 	return s->db;
 }
-
 
 int store_open(struct store **out, const char *path, int readonly)
 {

@@ -24,8 +24,8 @@ int store_flush(struct store *s);
 /* Rows written since open. */
 unsigned long long store_written(const struct store *s);
 
-/* The underlying sqlite3 handle, for read-only queries by the CLI. */
-void *store_db(struct store *s);
+/* Why the store's last SQLite call failed (db/query.h's queries included). */
+const char *store_errmsg(struct store *s);
 
 /* Flush and close. */
 void store_close(struct store *s);

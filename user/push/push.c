@@ -1,24 +1,14 @@
-/* push.c -- fleet push: the outbox in SQLite (push_state), one worker thread per target, retention of the database.
+/* push.c -- fleet push: start and stop, one worker thread per target (backoff, status), the retention thread.
  *
- * The outbox is the database itself: for each (target, table) push_state
- * holds the rowid up to which rows were delivered. A worker reads the rows
- * after it, one batch at a time, on its own SQLite connection (WAL: it reads
- * while the main thread writes), records the batch as in flight (its last
- * rowid and batch id) before sending it, and moves the cursor once the
- * target said yes. After a crash the in-flight batch is re-sent with the
- * same id and the same rows, so delivery is at least once and every target
- * deduplicates (ClickHouse ReplacingMergeTree by id, OTLP span ids derived
- * from the call id, the JSON batch id as Idempotency-Key).
- *
- * Rowids only grow: SQLite gives a new row max(rowid)+1 (INSERT OR REPLACE
- * too), so a cursor never skips a row as long as the row holding the largest
- * rowid is never deleted; retention keeps it. */
+ * Each target's worker wakes when a batch of rows waits or its interval
+ * (or backoff) ends, pushes a round of batches through the outbox
+ * (outbox.c), and publishes its status for the health endpoint. At exit
+ * every worker makes a last attempt bounded by the exit deadline. A
+ * further thread runs retention (db/retention.c) every minute. */
 #include "push/push_int.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,52 +16,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "db/retention.h"
 #include "base/util.h"
 
-#define HTTP_CONNECT_TIMEOUT_MS 5000
-#define HTTP_TIMEOUT_MS 30000
 #define BACKOFF_BASE_S 1.0
 #define BACKOFF_MAX_S 60.0
 #define RETRY_AFTER_MAX_S 300.0
 #define RETAIN_FIRST_S 10		/* first retention pass after start */
 #define RETAIN_EVERY_S 60
-#define RETAIN_CHUNK 2000		/* rows per DELETE transaction (by age) */
-#define CAP_CHUNK 100			/* rows per table and DELETE (over --max-db-mb) */
-#define RETAIN_WARN_EVERY_S 3600
-#define BUSY_TIMEOUT_MS 2000
 #define STATUS_COUNT_EVERY_NS 5000000000ull	/* backlog recount while draining */
-
-struct pusher {
-	struct push_opts o;
-	char *urls[PUSH_TARGETS_MAX];
-	char *db_path, *ca_file, *token;
-	char host_id[128];
-	char host_name[256];
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int stopping;			/* under mu; read by progress callbacks atomically */
-	uint64_t deadline_ns;		/* final push deadline once stopping */
-	unsigned long long seq;		/* rows written by the main thread */
-	struct push_target *targets;
-	int ntargets;
-	pthread_t maint;
-	int maint_started;
-	uint64_t warned_old_ns;
-};
-
-/* The tables pushed, when the database has them. */
-static const struct push_table_desc {
-	const char *name;
-	const char *time_cols[3];	/* the first that exists gives the row's time */
-	const char *alt_key[3];		/* dedup key when the table has no id column */
-} known_tables[] = {
-	{ "llm_calls", { "start_ns" }, { NULL } },
-	{ "connections", { "start_ns", "close_ns" }, { NULL } },
-	{ "dns_lookups", { "start_ns" }, { NULL } },
-	{ "cpu_samples", { "ts_ns" }, { "pid", "ts_ns" } },
-	{ "processes", { "start_ns", "exec_ns", "updated_ns" }, { "pid", "start_ns" } },
-};
-#define NKNOWN (sizeof(known_tables) / sizeof(known_tables[0]))
 
 const struct push_opts *push_opts_of(const struct pusher *p)
 {
@@ -88,15 +41,22 @@ const char *push_host_name(const struct pusher *p)
 	return p->host_name;
 }
 
-static int stopping_now(struct pusher *p)
+int push_stopping(struct pusher *p)
 {
 	return __atomic_load_n(&p->stopping, __ATOMIC_ACQUIRE);
 }
 
-static const struct push_kind_ops *kind_ops(enum push_kind k)
+/* push_stopping() as retention asks it. */
+static int maint_stopping(void *p)
+{
+	return push_stopping(p);
+}
+
+/* The operations of target kind k. */
+static const struct push_kind_ops *push_kind_find(enum push_kind k)
 {
 	switch (k) {
-	case PUSH_CLICKHOUSE: return &push_ch_ops;
+	case PUSH_CLICKHOUSE: return &push_clickhouse_ops;
 	case PUSH_OTLP: return &push_otlp_ops;
 	default: return &push_json_ops;
 	}
@@ -115,8 +75,9 @@ int push_check_url(const char *url)
 	return 0;
 }
 
-/* /etc/machine-id (or D-Bus's copy), else the host name. */
-static void host_id_load(const char *override, char *out, size_t n)
+/* The host id into out[0..n): override when set, else /etc/machine-id (or
+ * D-Bus's copy), else the host name, else "unknown". */
+static void push_host_id_load(const char *override, char *out, size_t n)
 {
 	static const char *const files[] = { "/etc/machine-id", "/var/lib/dbus/machine-id" };
 	size_t i, len;
@@ -144,7 +105,8 @@ static void host_id_load(const char *override, char *out, size_t n)
 	out[n - 1] = 0;
 }
 
-static uint32_t rnd32(void)
+/* A random 32-bit number (the clock when getrandom() fails), for jitter. */
+static uint32_t push_rnd32(void)
 {
 	uint32_t r;
 
@@ -153,573 +115,16 @@ static uint32_t rnd32(void)
 	return r;
 }
 
-/* ---- errors and HTTP ---- */
-
-/* Replace each occurrence of secret in s by [REDACTED] (in place, s has room for n). */
-static void scrub(char *s, size_t n, const char *secret)
-{
-	size_t sl = secret ? strlen(secret) : 0, head;
-	char *hit, *tmp, *from = s;
-
-	if (sl < 3 || !(tmp = malloc(n)))
-		return;
-	while ((hit = strstr(from, secret))) {
-		head = hit - s;
-		snprintf(tmp, n, "%s", hit + sl);
-		snprintf(hit, n - head, "[REDACTED]%s", tmp);
-		from = hit + strlen(hit) - strlen(tmp);	/* past the replacement */
-		if (from < hit)
-			break;
-	}
-	free(tmp);
-}
-
-void push_set_error(struct push_target *t, struct push_result *r, const char *fmt, ...)
-{
-	va_list ap;
-	char *c;
-
-	va_start(ap, fmt);
-	vsnprintf(r->err, sizeof(r->err), fmt, ap);
-	va_end(ap);
-	for (c = r->err; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			*c = ' ';
-	scrub(r->err, sizeof(r->err), t->url.pass);
-	scrub(r->err, sizeof(r->err), t->p->token);
-}
-
-static size_t on_body(char *data, size_t size, size_t n, void *ud)
-{
-	struct buf *b = ud;
-	size_t len = size * n, room = b->len < PUSH_RESP_MAX ? PUSH_RESP_MAX - b->len : 0;
-
-	if (room)
-		buf_append(b, data, len < room ? len : room);
-	return len;
-}
-
-static size_t on_header(char *data, size_t size, size_t n, void *ud)
-{
-	struct push_http *h = ud;
-	size_t len = size * n;
-	char line[256];
-	double s;
-
-	if (len > 12 && len < sizeof(line) && !strncasecmp(data, "retry-after:", 12)) {
-		memcpy(line, data + 12, len - 12);
-		line[len - 12] = 0;
-		line[strcspn(line, "\r\n")] = 0;
-		if (!retry_after_parse(line, time(NULL), &s))
-			h->retry_after = s;
-	}
-	return len;
-}
-
-/* Abort a transfer once the final push's deadline passed. */
-static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
-{
-	struct pusher *p = ud;
-
-	(void)dt, (void)dn, (void)ut, (void)un;
-	return stopping_now(p) && mono_ns() >= p->deadline_ns;
-}
-
-int push_http_post(struct push_target *t, struct push_http *h, int gzip)
-{
-	struct pusher *p = t->p;
-	struct curl_slist *hdrs = NULL;
-	struct buf z = { 0 }, line = { 0 };
-	char errbuf[CURL_ERROR_SIZE] = "";
-	long timeout = HTTP_TIMEOUT_MS;
-	const void *body = h->body;
-	size_t len = h->len;
-	CURLcode rc;
-
-	h->status = 0;
-	h->retry_after = -1;
-	h->err[0] = 0;
-	memset(&h->resp, 0, sizeof(h->resp));
-	if (stopping_now(p)) {
-		int64_t left = (int64_t)(p->deadline_ns - mono_ns()) / 1000000;
-
-		if (left <= 0) {
-			snprintf(h->err, sizeof(h->err), "no time left before exit");
-			return -1;
-		}
-		if (left < timeout)
-			timeout = (long)left;
-	}
-	if (gzip && len) {
-		if (gzip_buf(h->body, h->len, &z)) {
-			snprintf(h->err, sizeof(h->err), "gzip failed");
-			return -1;
-		}
-		body = z.data;
-		len = z.len;
-		hdrs = curl_slist_append(hdrs, "Content-Encoding: gzip");
-	}
-	if (h->content_type) {
-		buf_puts(&line, "Content-Type: ");
-		buf_puts(&line, h->content_type);
-		hdrs = curl_slist_append(hdrs, (char *)line.data);
-		buf_reset(&line);
-	}
-	if (h->idempotency_key) {
-		buf_puts(&line, "Idempotency-Key: ");
-		buf_puts(&line, h->idempotency_key);
-		hdrs = curl_slist_append(hdrs, (char *)line.data);
-		buf_reset(&line);
-	}
-	if (h->bearer && p->token && *p->token) {
-		buf_puts(&line, "Authorization: Bearer ");
-		buf_puts(&line, p->token);
-		hdrs = curl_slist_append(hdrs, (char *)line.data);
-		memset(line.data, 0, line.len);
-	}
-	hdrs = curl_slist_append(hdrs, "Expect:");
-	buf_free(&line);
-
-	curl_easy_reset(t->curl);
-	curl_easy_setopt(t->curl, CURLOPT_URL, h->url);
-	curl_easy_setopt(t->curl, CURLOPT_POST, 1L);
-	curl_easy_setopt(t->curl, CURLOPT_POSTFIELDS, body ? body : "");
-	curl_easy_setopt(t->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-	curl_easy_setopt(t->curl, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(t->curl, CURLOPT_USERAGENT, "llmtap");
-	curl_easy_setopt(t->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(t->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)(timeout < HTTP_CONNECT_TIMEOUT_MS ?
-								    timeout : HTTP_CONNECT_TIMEOUT_MS));
-	curl_easy_setopt(t->curl, CURLOPT_TIMEOUT_MS, timeout);
-	curl_easy_setopt(t->curl, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(t->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(t->curl, CURLOPT_XFERINFODATA, p);
-	curl_easy_setopt(t->curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(t->curl, CURLOPT_WRITEDATA, &h->resp);
-	curl_easy_setopt(t->curl, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(t->curl, CURLOPT_HEADERDATA, h);
-	curl_easy_setopt(t->curl, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(t->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(t->curl, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(t->curl, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(t->curl, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (p->ca_file)
-		curl_easy_setopt(t->curl, CURLOPT_CAINFO, p->ca_file);
-	if (t->url.user) {
-		curl_easy_setopt(t->curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-		curl_easy_setopt(t->curl, CURLOPT_USERNAME, t->url.user);
-		curl_easy_setopt(t->curl, CURLOPT_PASSWORD, t->url.pass ? t->url.pass : "");
-	}
-	rc = curl_easy_perform(t->curl);
-	curl_slist_free_all(hdrs);
-	buf_free(&z);
-	curl_easy_setopt(t->curl, CURLOPT_HTTPHEADER, NULL);
-	curl_easy_setopt(t->curl, CURLOPT_ERRORBUFFER, NULL);
-	if (rc != CURLE_OK) {
-		snprintf(h->err, sizeof(h->err), "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
-		return -1;
-	}
-	curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &h->status);
-	return 0;
-}
-
-/* ---- tables ---- */
-
-static void tab_free(struct push_tab *tab)
-{
-	int i;
-
-	for (i = 0; i < tab->ncols; i++)
-		free((char *)tab->cols[i].name);
-	free(tab->cols);
-	sqlite3_finalize(tab->sel);
-	memset(tab, 0, sizeof(*tab));
-}
-
-static int col_find(const struct push_tab *tab, const char *name)
-{
-	int i;
-
-	for (i = 0; name && i < tab->ncols; i++)
-		if (!strcmp(tab->cols[i].name, name))
-			return i;
-	return -1;
-}
-
-/* Read the table's columns. Returns 0, 1 when the database has no such table, -1 on error. */
-static int tab_load(sqlite3 *db, const struct push_table_desc *d, struct push_tab *tab)
-{
-	struct buf sql = { 0 };
-	sqlite3_stmt *st;
-	char q[128];
-	int i, rc;
-
-	memset(tab, 0, sizeof(*tab));
-	tab->name = d->name;
-	snprintf(q, sizeof(q), "PRAGMA table_info(\"%s\")", d->name);
-	if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *name = (const char *)sqlite3_column_text(st, 1);
-		const char *decl = (const char *)sqlite3_column_text(st, 2);
-		struct pcol *c = realloc(tab->cols, (tab->ncols + 1) * sizeof(*c));
-
-		if (c)
-			tab->cols = c;
-		if (!c || !name) {
-			sqlite3_finalize(st);
-			tab_free(tab);
-			return -1;
-		}
-		c[tab->ncols].name = strdup(name);
-		c[tab->ncols].type = pcol_type_of(decl, name);
-		c[tab->ncols].nullable = 1;
-		if (!c[tab->ncols].name) {
-			sqlite3_finalize(st);
-			tab_free(tab);
-			return -1;
-		}
-		tab->ncols++;
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		tab_free(tab);
-		return -1;
-	}
-	if (!tab->ncols)
-		return 1;
-	for (i = 0; i < 3 && d->time_cols[i] && !tab->time_col; i++)
-		if (col_find(tab, d->time_cols[i]) >= 0)
-			tab->time_col = d->time_cols[i];
-	if ((i = col_find(tab, "id")) >= 0) {
-		tab->key[tab->nkey++] = i;
-	} else {
-		for (i = 0; i < 3 && d->alt_key[i]; i++)
-			if (col_find(tab, d->alt_key[i]) < 0)
-				break;
-		if (i && (i == 3 || !d->alt_key[i]))
-			for (i = 0; i < 3 && d->alt_key[i]; i++)
-				tab->key[tab->nkey++] = col_find(tab, d->alt_key[i]);
-	}
-	for (i = 0; i < tab->nkey; i++)
-		tab->cols[tab->key[i]].nullable = 0;
-	rc = buf_puts(&sql, "SELECT rowid");
-	for (i = 0; i < tab->ncols; i++) {
-		rc |= buf_puts(&sql, ", \"");
-		rc |= buf_puts(&sql, tab->cols[i].name);
-		rc |= buf_puts(&sql, "\"");
-	}
-	rc |= buf_puts(&sql, " FROM \"");
-	rc |= buf_puts(&sql, d->name);
-	rc |= buf_puts(&sql, "\" WHERE rowid > ?1 AND rowid <= ?2 ORDER BY rowid LIMIT ?3");
-	if (rc || sqlite3_prepare_v2(db, (const char *)sql.data, -1, &tab->sel, NULL) != SQLITE_OK) {
-		buf_free(&sql);
-		tab_free(tab);
-		return -1;
-	}
-	buf_free(&sql);
-	return 0;
-}
-
-int push_is_body(const char *table, const char *name)
-{
-	return !strcmp(table, "llm_calls") &&
-	       (!strcmp(name, "request_body") || !strcmp(name, "response_body") ||
-		!strcmp(name, "response_text"));
-}
-
-void push_row_vals(sqlite3_stmt *st, const struct push_tab *tab, struct pval *vals, int bodies)
-{
-	int i;
-
-	for (i = 0; i < tab->ncols; i++) {
-		struct pval *v = &vals[i];
-		int c = i + 1;
-
-		memset(v, 0, sizeof(*v));
-		if (sqlite3_column_type(st, c) == SQLITE_NULL ||
-		    (!bodies && push_is_body(tab->name, tab->cols[i].name))) {
-			v->null = 1;
-			continue;
-		}
-		switch (tab->cols[i].type) {
-		case PCOL_INT:
-		case PCOL_UINT:
-			v->i = sqlite3_column_int64(st, c);
-			break;
-		case PCOL_FLOAT:
-			v->d = sqlite3_column_double(st, c);
-			break;
-		case PCOL_STRING:
-			v->s = (const char *)sqlite3_column_text(st, c);
-			v->n = (size_t)sqlite3_column_bytes(st, c);
-			break;
-		}
-	}
-}
-
-/* ---- push_state ---- */
-
-struct pstate {
-	int64_t last_rowid, inflight_rowid;
-	char inflight_id[40];
-};
-
-/* Run one statement of push_state: ?1 target, ?2 table, ?3.. the ints, then the text. */
-static int exec1(sqlite3 *db, const char *sql, const char *target, const char *tbl,
-		 int nints, const int64_t *ints, const char *text)
-{
-	sqlite3_stmt *st;
-	int rc, i;
-
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, tbl, -1, SQLITE_STATIC);
-	for (i = 0; i < nints; i++)
-		sqlite3_bind_int64(st, 3 + i, ints[i]);
-	if (text)
-		sqlite3_bind_text(st, 3 + nints, text, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
-
-static int state_load(struct push_target *t, const struct push_tab *tab, struct pstate *ps)
-{
-	sqlite3_stmt *st;
-	int rc = -1;
-
-	memset(ps, 0, sizeof(*ps));
-	if (exec1(t->db, "INSERT OR IGNORE INTO push_state (target, tbl) VALUES (?1, ?2)",
-		  t->url.key, tab->name, 0, NULL, NULL))
-		return -1;
-	if (sqlite3_prepare_v2(t->db, "SELECT last_rowid, inflight_rowid, inflight_id FROM push_state"
-			       " WHERE target = ?1 AND tbl = ?2", -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_text(st, 1, t->url.key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, tab->name, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		ps->last_rowid = sqlite3_column_int64(st, 0);
-		if (sqlite3_column_type(st, 1) != SQLITE_NULL && sqlite3_column_type(st, 2) != SQLITE_NULL) {
-			ps->inflight_rowid = sqlite3_column_int64(st, 1);
-			snprintf(ps->inflight_id, sizeof(ps->inflight_id), "%s",
-				 (const char *)sqlite3_column_text(st, 2));
-		}
-		rc = 0;
-	}
-	sqlite3_finalize(st);
-	return rc;
-}
-
-static int64_t table_count_after(sqlite3 *db, const char *table, int64_t rowid)
-{
-	sqlite3_stmt *st;
-	char q[128];
-	int64_t v = 0;
-
-	snprintf(q, sizeof(q), "SELECT count(*) FROM \"%s\" WHERE rowid > ?1", table);
-	if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK)
-		return 0;
-	sqlite3_bind_int64(st, 1, rowid);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
-static void state_error(struct push_target *t, const struct push_tab *tab, const char *err)
-{
-	int64_t now = (int64_t)real_ns();
-
-	exec1(t->db, "UPDATE push_state SET last_error = ?4, last_error_ns = ?3, last_attempt_ns = ?3"
-		     " WHERE target = ?1 AND tbl = ?2", t->url.key, tab ? tab->name : "", 1, &now, err);
-	if (!tab) {
-		/* a setup failure concerns every table of the target */
-		int i;
-
-		for (i = 0; i < t->ntabs; i++)
-			state_error(t, &t->tabs[i], err);
-	}
-}
-
-/* Record how many rows of tab wait after the cursor. */
-static void state_backlog(struct push_target *t, const struct push_tab *tab)
-{
-	struct pstate ps;
-	int64_t n;
-
-	if (state_load(t, tab, &ps))
-		return;
-	n = table_count_after(t->db, tab->name, ps.last_rowid);
-
-	exec1(t->db, "UPDATE push_state SET backlog = ?3 WHERE target = ?1 AND tbl = ?2",
-	      t->url.key, tab->name, 1, &n, NULL);
-}
-
-/* ---- one batch ---- */
-
-/* Push one batch of tab. Returns rows delivered or dropped (0: nothing to
- * push), -1 on failure (r says why); *more says rows are left. */
-static int push_batch(struct push_target *t, struct push_tab *tab, struct push_result *r, int *more)
-{
-	const struct push_opts *o = &t->p->o;
-	struct buf body = { 0 };
-	struct pstate ps;
-	int64_t last = 0, now;
-	int nrows = 0, inflight, full;
-	char id[40];
-
-	*more = 0;
-	r->outcome = PUSH_OK;
-	r->retry_after = -1;
-	r->err[0] = 0;
-	if (state_load(t, tab, &ps)) {
-		push_set_error(t, r, "database: %s", sqlite3_errmsg(t->db));
-		r->outcome = PUSH_RETRY;
-		return -1;
-	}
-	inflight = ps.inflight_rowid > ps.last_rowid;
-	if (inflight)
-		snprintf(id, sizeof(id), "%s", ps.inflight_id);
-	else
-		uuid7(id);
-	sqlite3_reset(tab->sel);
-	sqlite3_bind_int64(tab->sel, 1, ps.last_rowid);
-	sqlite3_bind_int64(tab->sel, 2, inflight ? ps.inflight_rowid : INT64_MAX);
-	sqlite3_bind_int64(tab->sel, 3, inflight ? INT64_MAX : o->batch_rows);
-	full = t->ops->build(t, tab, tab->sel, id, &body, &last, &nrows);
-	if (full < 0) {
-		sqlite3_reset(tab->sel);
-		buf_free(&body);
-		push_set_error(t, r, "building the batch failed (%s)", sqlite3_errmsg(t->db));
-		r->outcome = PUSH_RETRY;
-		return -1;
-	}
-	sqlite3_reset(tab->sel);
-	if (!nrows) {
-		buf_free(&body);
-		if (inflight) {	/* its rows were deleted meanwhile */
-			exec1(t->db, "UPDATE push_state SET last_rowid = ?3, inflight_rowid = NULL,"
-				     " inflight_id = NULL WHERE target = ?1 AND tbl = ?2",
-			      t->url.key, tab->name, 1, &ps.inflight_rowid, NULL);
-			*more = 1;
-		}
-		return 0;
-	}
-	if (!inflight &&
-	    exec1(t->db, "UPDATE push_state SET inflight_rowid = ?3, inflight_id = ?4"
-			 " WHERE target = ?1 AND tbl = ?2", t->url.key, tab->name, 1, &last, id)) {
-		buf_free(&body);
-		push_set_error(t, r, "database: %s", sqlite3_errmsg(t->db));
-		r->outcome = PUSH_RETRY;
-		return -1;
-	}
-	t->ops->send(t, tab, &body, id, nrows, r);
-	buf_free(&body);
-	now = (int64_t)real_ns();
-	if (r->outcome == PUSH_RETRY) {
-		state_error(t, tab, r->err);
-		return -1;
-	}
-	/* The cursor moves to the last row sent (of an in-flight batch rebuilt
-	 * after a restart, rows past it were deleted or are left for the next). */
-	{
-		int64_t v[3] = { now, nrows, last };
-
-		if (r->outcome == PUSH_OK) {
-			t->delivered_ns = (uint64_t)now;
-			if (exec1(t->db, "UPDATE push_state SET last_rowid = ?5, inflight_rowid = NULL,"
-					 " inflight_id = NULL, pushed_rows = pushed_rows + ?4, last_success_ns = ?3,"
-					 " last_attempt_ns = ?3 WHERE target = ?1 AND tbl = ?2",
-				  t->url.key, tab->name, 3, v, NULL))
-				log_warn("push: %s: cannot record the delivery of %d row(s) of %s (%s); "
-					 "they will be sent again", t->url.key, nrows, tab->name,
-					 sqlite3_errmsg(t->db));
-		} else {
-			log_warn("push: %s: %d row(s) of %s rejected and dropped: %s", t->url.key, nrows,
-				 tab->name, r->err);
-			exec1(t->db, "UPDATE push_state SET last_rowid = ?5, inflight_rowid = NULL,"
-				     " inflight_id = NULL, dropped_rows = dropped_rows + ?4, last_error = ?6,"
-				     " last_error_ns = ?3, last_attempt_ns = ?3 WHERE target = ?1 AND tbl = ?2",
-			      t->url.key, tab->name, 3, v, r->err);
-		}
-	}
-	/* More waits when the batch was full (or a replayed one); rows that came
-	 * while it was sent wait for the interval or a full batch. */
-	*more = full || inflight || nrows >= o->batch_rows;
-	return nrows;
-}
-
-/* One batch of every table. Returns 1 when rows are left, 0 when every
- * table is drained, -1 on failure (r says why). */
-static int push_round(struct push_target *t, struct push_result *r)
-{
-	int i, more, any = 0, n;
-
-	if (!t->ready && t->ops->setup) {
-		r->retry_after = -1;
-		if (t->ops->setup(t, r)) {
-			state_error(t, NULL, r->err);
-			return -1;
-		}
-	}
-	t->ready = 1;
-	for (i = 0; i < t->ntabs; i++) {
-		n = push_batch(t, &t->tabs[i], r, &more);
-		if (n < 0) {
-			t->ready = 0;
-			return -1;
-		}
-		if (n > 0)
-			t->failures = 0;	/* the target takes rows: backoff starts over */
-		if (more)
-			any = 1;
-		else
-			state_backlog(t, &t->tabs[i]);
-	}
-	return any;
-}
-
 /* ---- status (push_status) ---- */
-
-/* Rows waiting after each table's cursor, on the worker's own connection
- * (reads only: a table without a cursor yet waits whole). */
-static int64_t target_backlog(struct push_target *t)
-{
-	sqlite3_stmt *st;
-	int64_t n = 0, last;
-	int i;
-
-	if (sqlite3_prepare_v2(t->db, "SELECT last_rowid FROM push_state WHERE target = ?1 AND tbl = ?2",
-			       -1, &st, NULL) != SQLITE_OK)
-		return 0;
-	for (i = 0; i < t->ntabs; i++) {
-		sqlite3_reset(st);
-		sqlite3_bind_text(st, 1, t->url.key, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, t->tabs[i].name, -1, SQLITE_STATIC);
-		last = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-		n += table_count_after(t->db, t->tabs[i].name, last);
-	}
-	sqlite3_finalize(st);
-	return n;
-}
 
 /* The status a target starts with: its last delivery (of an earlier run
  * too) and the backlog it finds. */
-static void status_load(struct push_target *t)
+static void target_status_load(struct push_target *t)
 {
-	sqlite3_stmt *st;
 	int64_t backlog;
 
-	if (sqlite3_prepare_v2(t->db, "SELECT max(last_success_ns) FROM push_state WHERE target = ?1",
-			       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, t->url.key, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-			t->delivered_ns = (uint64_t)sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-	}
-	backlog = target_backlog(t);
+	t->delivered_ns = push_outbox_last_success(t);
+	backlog = push_outbox_backlog(t);
 	t->counted_ns = mono_ns();
 	pthread_mutex_lock(&t->p->mu);
 	t->status.backlog_rows = backlog;
@@ -727,18 +132,18 @@ static void status_load(struct push_target *t)
 	pthread_mutex_unlock(&t->p->mu);
 }
 
-/* Publish the outcome of one attempt (rc of push_round(), begun at
+/* Publish the outcome of one attempt (rc of push_outbox_round(), begun at
  * started_ns). The backlog is recounted after an attempt that drained or
  * failed, and at most every STATUS_COUNT_EVERY_NS while a backlog drains
  * (each count reads the rows waiting). */
-static void status_publish(struct push_target *t, int rc, const struct push_result *r,
-			   uint64_t started_ns)
+static void target_status_publish(struct push_target *t, int rc, const struct push_result *r,
+				  uint64_t started_ns)
 {
 	uint64_t now = mono_ns();
 	int64_t backlog = -1;
 
 	if (rc != 1 || now - t->counted_ns >= STATUS_COUNT_EVERY_NS) {
-		backlog = target_backlog(t);
+		backlog = push_outbox_backlog(t);
 		t->counted_ns = now;
 	}
 	pthread_mutex_lock(&t->p->mu);
@@ -771,21 +176,11 @@ int push_status(struct pusher *p, struct push_status *out, int max)
 
 /* ---- the target thread ---- */
 
-static int db_open(const char *path, sqlite3 **db)
+/* After a failed attempt: the next one after the backoff (or the server's
+ * Retry-After, capped), said once per new error. */
+static void target_on_failure(struct push_target *t, const struct push_result *r)
 {
-	if (sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		log_warn("push: cannot open database %s: %s", path, sqlite3_errmsg(*db));
-		sqlite3_close(*db);
-		*db = NULL;
-		return -1;
-	}
-	sqlite3_busy_timeout(*db, BUSY_TIMEOUT_MS);
-	return 0;
-}
-
-static void on_failure(struct push_target *t, const struct push_result *r)
-{
-	double wait = push_backoff_s(++t->failures, BACKOFF_BASE_S, BACKOFF_MAX_S, rnd32());
+	double wait = push_backoff_s(++t->failures, BACKOFF_BASE_S, BACKOFF_MAX_S, push_rnd32());
 
 	if (r->retry_after >= 0)
 		wait = r->retry_after < RETRY_AFTER_MAX_S ? r->retry_after : RETRY_AFTER_MAX_S;
@@ -798,7 +193,9 @@ static void on_failure(struct push_target *t, const struct push_result *r)
 	t->next_ns = mono_ns() + (uint64_t)(wait * 1e9);
 }
 
-static void on_success(struct push_target *t, int more)
+/* After an attempt that worked: the next one at once when more rows wait,
+ * else after the interval. */
+static void target_on_success(struct push_target *t, int more)
 {
 	const struct push_opts *o = &t->p->o;
 
@@ -809,6 +206,9 @@ static void on_success(struct push_target *t, int more)
 	t->next_ns = more ? mono_ns() : mono_ns() + (uint64_t)(o->interval_s * 1e9);
 }
 
+/* A target's worker thread: a round when a batch waits, the interval or the
+ * backoff ended, until stopped; then the last attempt, until drained, a
+ * failure or the deadline. */
 static void *target_main(void *arg)
 {
 	struct push_target *t = arg;
@@ -816,9 +216,9 @@ static void *target_main(void *arg)
 	struct push_result r;
 	struct timespec ts;
 	uint64_t now, deadline, started;
-	int i, rc, stop;
+	int rc, stop;
 
-	status_load(t);
+	target_status_load(t);
 	for (;;) {
 		pthread_mutex_lock(&p->mu);
 		for (;;) {
@@ -843,16 +243,16 @@ static void *target_main(void *arg)
 		if (stop)
 			break;
 		started = mono_ns();
-		rc = push_round(t, &r);
+		rc = push_outbox_round(t, &r);
 		if (rc < 0)
-			on_failure(t, &r);
+			target_on_failure(t, &r);
 		else
-			on_success(t, rc);
-		status_publish(t, rc, &r, started);
+			target_on_success(t, rc);
+		target_status_publish(t, rc, &r, started);
 	}
 	/* The last attempt: whatever the backoff said, until drained, a failure or the deadline. */
 	while (mono_ns() < deadline) {
-		rc = push_round(t, &r);
+		rc = push_outbox_round(t, &r);
 		if (rc < 0) {
 			log_warn("push: %s: last attempt failed: %s; the rows stay in the database "
 				 "for the next run", t->url.key, r.err);
@@ -861,173 +261,36 @@ static void *target_main(void *arg)
 		if (!rc)
 			break;
 	}
-	for (i = 0; i < t->ntabs; i++)
-		tab_free(&t->tabs[i]);
-	t->ntabs = 0;
 	return NULL;
 }
 
-/* ---- retention ---- */
-
-/* The rowid up to which every target that pushes the table has delivered;
- * INT64_MAX when no target pushes it. */
-static int64_t pushed_upto(struct pusher *p, sqlite3 *db, const char *table)
-{
-	sqlite3_stmt *st;
-	int64_t upto = INT64_MAX, v;
-	int i;
-
-	if (sqlite3_prepare_v2(db, "SELECT last_rowid FROM push_state WHERE target = ?1 AND tbl = ?2",
-			       -1, &st, NULL) != SQLITE_OK)
-		return 0;
-	for (i = 0; i < p->ntargets; i++) {
-		struct push_target *t = &p->targets[i];
-
-		if (!t->ops->all_tables && strcmp(table, "llm_calls"))
-			continue;
-		sqlite3_reset(st);
-		sqlite3_bind_text(st, 1, t->url.key, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, table, -1, SQLITE_STATIC);
-		v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-		if (v < upto)
-			upto = v;
-	}
-	sqlite3_finalize(st);
-	return upto;
-}
-
-static int64_t db_used_bytes(sqlite3 *db)
-{
-	static const char *const q[] = { "PRAGMA page_count", "PRAGMA freelist_count", "PRAGMA page_size" };
-	int64_t v[3] = { 0, 0, 0 };
-	sqlite3_stmt *st;
-	int i;
-
-	for (i = 0; i < 3; i++) {
-		if (sqlite3_prepare_v2(db, q[i], -1, &st, NULL) != SQLITE_OK)
-			return -1;
-		if (sqlite3_step(st) == SQLITE_ROW)
-			v[i] = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-	}
-	return (v[0] - v[1]) * v[2];
-}
-
-/* Delete up to limit rows of table with rowid <= upto (never the newest
- * row), older than cutoff_ns when time_col is set, oldest first. Returns
- * rows deleted, -1 on error. */
-static int delete_chunk(sqlite3 *db, const char *table, const char *time_col, int64_t upto,
-			int64_t cutoff_ns, int limit)
-{
-	sqlite3_stmt *st;
-	char q[512];
-	int rc;
-
-	snprintf(q, sizeof(q),
-		 "DELETE FROM \"%s\" WHERE rowid IN (SELECT rowid FROM \"%s\" WHERE rowid <= ?1"
-		 " AND rowid < (SELECT max(rowid) FROM \"%s\")%s%s%s ORDER BY rowid LIMIT %d)",
-		 table, table, table, time_col ? " AND \"" : "", time_col ? time_col : "",
-		 time_col ? "\" < ?2" : "", limit);
-	if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_int64(st, 1, upto);
-	sqlite3_bind_int64(st, 2, cutoff_ns);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? sqlite3_changes(db) : -1;
-}
-
-static int64_t count_old(sqlite3 *db, const char *table, const char *time_col, int64_t after,
-			 int64_t cutoff_ns)
-{
-	sqlite3_stmt *st;
-	char q[256];
-	int64_t n = 0;
-
-	snprintf(q, sizeof(q), "SELECT count(*) FROM \"%s\" WHERE rowid > ?1 AND \"%s\" < ?2",
-		 table, time_col);
-	if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK)
-		return 0;
-	sqlite3_bind_int64(st, 1, after);
-	sqlite3_bind_int64(st, 2, cutoff_ns);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return n;
-}
-
-static void retention_run(struct pusher *p, sqlite3 *db, struct push_tab *tabs, int ntabs)
-{
-	const struct push_opts *o = &p->o;
-	uint64_t now = mono_ns();
-	int64_t cutoff, upto, used, old, deleted_total = 0;
-	int i, n, rounds, unpushed = 0;
-
-	if (o->retain_days > 0) {
-		cutoff = (int64_t)real_ns() - (int64_t)(o->retain_days * 86400e9);
-		for (i = 0; i < ntabs && !stopping_now(p); i++) {
-			if (!tabs[i].time_col)
-				continue;
-			upto = pushed_upto(p, db, tabs[i].name);
-			while ((n = delete_chunk(db, tabs[i].name, tabs[i].time_col, upto, cutoff,
-						 RETAIN_CHUNK)) > 0 &&
-			       !stopping_now(p))
-				deleted_total += n;
-			if (upto == INT64_MAX)
-				continue;
-			old = count_old(db, tabs[i].name, tabs[i].time_col, upto, cutoff);
-			if (old > 0 && (!p->warned_old_ns || now - p->warned_old_ns > RETAIN_WARN_EVERY_S * 1000000000ull)) {
-				log_warn("push: %lld row(s) of %s older than %g day(s) are not pushed yet;"
-					 " kept until delivered", (long long)old, tabs[i].name, o->retain_days);
-				p->warned_old_ns = now;
-			}
-		}
-		if (deleted_total)
-			log_debug("retention: deleted %lld row(s) older than %g day(s)",
-				  (long long)deleted_total, o->retain_days);
-	}
-	if (!o->max_db_bytes)
-		return;
-	/* Over the cap: the oldest pushed rows first; then, with a warning, the oldest others. */
-	for (rounds = 0; rounds < 100000 && !stopping_now(p); rounds++) {
-		used = db_used_bytes(db);
-		if (used < 0 || (uint64_t)used <= o->max_db_bytes)
-			break;
-		for (i = 0, n = 0; i < ntabs; i++) {
-			int d = delete_chunk(db, tabs[i].name, NULL,
-					     unpushed ? INT64_MAX : pushed_upto(p, db, tabs[i].name), 0, CAP_CHUNK);
-
-			n += d > 0 ? d : 0;
-		}
-		if (n)
-			continue;
-		if (unpushed) {
-			log_warn("push: database still uses %.1f MB over --max-db-mb %.1f MB: nothing left to delete",
-				 used / 1048576.0, o->max_db_bytes / 1048576.0);
-			break;
-		}
-		unpushed = 1;
-		log_warn("push: database uses %.1f MB, over --max-db-mb %.1f MB, with no pushed row left "
-			 "to delete: deleting the oldest rows NOT yet pushed", used / 1048576.0,
-			 o->max_db_bytes / 1048576.0);
-	}
-}
-
+/* The retention thread: a pass RETAIN_FIRST_S after start, then every
+ * RETAIN_EVERY_S, until the pusher stops. */
 static void *maint_main(void *arg)
 {
 	struct pusher *p = arg;
-	struct push_tab tabs[NKNOWN];
+	struct retention_target *rt = calloc(p->ntargets ? p->ntargets : 1, sizeof(*rt));
+	struct retention_opts ro = {
+		.retain_days = p->o.retain_days,
+		.max_db_bytes = p->o.max_db_bytes,
+		.targets = rt,
+		.ntargets = p->ntargets,
+		.stopping = maint_stopping,
+		.ud = p,
+	};
+	struct retention *r;
 	struct timespec ts;
 	uint64_t next = mono_ns() + RETAIN_FIRST_S * 1000000000ull, now;
-	sqlite3 *db = NULL;
-	int ntabs = 0;
-	size_t i;
+	int i;
 
-	if (db_open(p->db_path, &db))
+	if (!rt)
 		return NULL;
-	for (i = 0; i < NKNOWN; i++)
-		if (tab_load(db, &known_tables[i], &tabs[ntabs]) == 0)
-			ntabs++;
+	for (i = 0; i < p->ntargets; i++) {
+		rt[i].key = p->targets[i].url.key;
+		rt[i].all_tables = p->targets[i].ops->all_tables;
+	}
+	if (retention_open(&r, p->db_path, &ro))
+		goto out_free;
 	for (;;) {
 		pthread_mutex_lock(&p->mu);
 		while (!p->stopping && (now = mono_ns()) < next) {
@@ -1036,24 +299,26 @@ static void *maint_main(void *arg)
 			pthread_cond_timedwait(&p->cv, &p->mu, &ts);
 		}
 		pthread_mutex_unlock(&p->mu);
-		if (stopping_now(p))
+		if (push_stopping(p))
 			break;
-		retention_run(p, db, tabs, ntabs);
+		retention_run(r);
 		next = mono_ns() + RETAIN_EVERY_S * 1000000000ull;
 	}
-	for (i = 0; i < (size_t)ntabs; i++)
-		tab_free(&tabs[i]);
-	sqlite3_close(db);
+	retention_close(r);
+out_free:
+	free(rt);
 	return NULL;
 }
 
 /* ---- start and stop ---- */
 
-static char *dup_or_null(const char *s)
+/* strdup(s); NULL for NULL (or out of memory). */
+static char *push_strdup(const char *s)
 {
 	return s ? strdup(s) : NULL;
 }
 
+/* Free p and its targets (whose threads ended or never started). */
 static void pusher_free(struct pusher *p)
 {
 	int i;
@@ -1061,9 +326,8 @@ static void pusher_free(struct pusher *p)
 	for (i = 0; i < p->ntargets; i++) {
 		struct push_target *t = &p->targets[i];
 
-		if (t->curl)
-			curl_easy_cleanup(t->curl);
-		sqlite3_close(t->db);
+		push_http_close(t);
+		push_outbox_close(t);
 		push_url_free(&t->url);
 	}
 	free(p->targets);
@@ -1079,32 +343,13 @@ static void pusher_free(struct pusher *p)
 	free(p);
 }
 
-/* The target's own connection and tables, in the calling thread. */
+/* The target's own connection, tables and HTTP handle, in the calling
+ * thread. Returns 0, -1 (message printed). */
 static int target_open(struct push_target *t)
 {
-	size_t i;
-	int rc;
-
-	if (db_open(t->p->db_path, &t->db))
+	if (push_outbox_open(t))
 		return -1;
-	for (i = 0; i < NKNOWN && t->ntabs < PUSH_TABLES_MAX; i++) {
-		if (!t->ops->all_tables && strcmp(known_tables[i].name, "llm_calls"))
-			continue;
-		rc = tab_load(t->db, &known_tables[i], &t->tabs[t->ntabs]);
-		if (rc < 0) {
-			log_warn("push: %s: cannot read table %s: %s", t->url.key, known_tables[i].name,
-				 sqlite3_errmsg(t->db));
-			return -1;
-		}
-		if (!rc)
-			t->ntabs++;
-	}
-	t->curl = curl_easy_init();
-	if (!t->curl) {
-		log_warn("push: %s: curl_easy_init failed", t->url.key);
-		return -1;
-	}
-	return 0;
+	return push_http_open(t);
 }
 
 int push_start(struct pusher **out, const struct push_opts *o)
@@ -1120,9 +365,9 @@ int push_start(struct pusher **out, const struct push_opts *o)
 	p->o = *o;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
-	p->db_path = dup_or_null(o->db_path);
-	p->ca_file = dup_or_null(o->ca_file);
-	p->token = dup_or_null(o->token);
+	p->db_path = push_strdup(o->db_path);
+	p->ca_file = push_strdup(o->ca_file);
+	p->token = push_strdup(o->token);
 	p->o.db_path = p->db_path;
 	p->o.ca_file = p->ca_file;
 	p->o.token = NULL;	/* only p->token holds it */
@@ -1130,13 +375,12 @@ int push_start(struct pusher **out, const struct push_opts *o)
 		p->o.batch_rows = 500;
 	if (p->o.interval_s <= 0)
 		p->o.interval_s = 5;
-	host_id_load(o->host_id, p->host_id, sizeof(p->host_id));
+	push_host_id_load(o->host_id, p->host_id, sizeof(p->host_id));
 	p->o.host_id = p->host_id;
 	if (gethostname(p->host_name, sizeof(p->host_name)))
 		p->host_name[0] = 0;
 	p->host_name[sizeof(p->host_name) - 1] = 0;
-	if (o->nurls && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		log_warn("push: curl_global_init failed");
+	if (o->nurls && push_http_global_init()) {
 		pusher_free(p);
 		return -1;
 	}
@@ -1166,7 +410,7 @@ int push_start(struct pusher **out, const struct push_opts *o)
 				return -1;
 			}
 		}
-		t->ops = kind_ops(t->url.kind);
+		t->ops = push_kind_find(t->url.kind);
 		snprintf(t->status.target, sizeof(t->status.target), "%s", t->url.key);
 		if (target_open(t)) {
 			pusher_free(p);
@@ -1245,97 +489,6 @@ void push_stop(struct pusher *p, uint64_t deadline_ns)
 	if (p->maint_started)
 		pthread_join(p->maint, NULL);
 	if (p->ntargets)
-		curl_global_cleanup();
+		push_http_global_cleanup();
 	pusher_free(p);
-}
-
-/* ---- llmtap stats ---- */
-
-static int known_table(const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < NKNOWN; i++)
-		if (!strcmp(known_tables[i].name, name))
-			return 1;
-	return 0;
-}
-
-static void fmt_when(sqlite3_stmt *st, int col, char *out, size_t n)
-{
-	time_t t;
-	struct tm tm;
-
-	if (sqlite3_column_type(st, col) == SQLITE_NULL) {
-		snprintf(out, n, "-");
-		return;
-	}
-	t = (time_t)(sqlite3_column_int64(st, col) / 1000000000);
-	localtime_r(&t, &tm);
-	strftime(out, n, "%m-%d %H:%M:%S", &tm);
-}
-
-int push_stats_print(void *dbv, int json)
-{
-	sqlite3 *db = dbv;
-	sqlite3_stmt *st;
-	int rc, header = 0;
-
-	if (sqlite3_prepare_v2(db, "SELECT target, tbl, last_rowid, pushed_rows, dropped_rows,"
-			       " last_success_ns, last_error, last_error_ns, last_attempt_ns FROM push_state"
-			       " ORDER BY target, tbl", -1, &st, NULL) != SQLITE_OK)
-		return 0;	/* a database from before push */
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *target = (const char *)sqlite3_column_text(st, 0);
-		const char *tbl = (const char *)sqlite3_column_text(st, 1);
-		const char *err = (const char *)sqlite3_column_text(st, 6);
-		int64_t backlog = 0;
-		char ok[32], bad[32];
-
-		if (!target || !tbl || !known_table(tbl))
-			continue;
-		backlog = table_count_after(db, tbl, sqlite3_column_int64(st, 2));
-		if (json) {
-			struct buf b = { 0 };
-
-			buf_puts(&b, "{\"push_target\":");
-			jw_cstr(&b, target);
-			buf_puts(&b, ",\"table\":");
-			jw_cstr(&b, tbl);
-			buf_puts(&b, ",\"pushed_rows\":");
-			jw_int(&b, sqlite3_column_int64(st, 3));
-			buf_puts(&b, ",\"backlog\":");
-			jw_int(&b, backlog);
-			buf_puts(&b, ",\"dropped_rows\":");
-			jw_int(&b, sqlite3_column_int64(st, 4));
-			buf_puts(&b, ",\"last_success_ns\":");
-			if (sqlite3_column_type(st, 5) == SQLITE_NULL)
-				buf_puts(&b, "null");
-			else
-				jw_int(&b, sqlite3_column_int64(st, 5));
-			buf_puts(&b, ",\"last_error\":");
-			jw_cstr(&b, err);
-			buf_puts(&b, ",\"last_error_ns\":");
-			if (sqlite3_column_type(st, 7) == SQLITE_NULL)
-				buf_puts(&b, "null");
-			else
-				jw_int(&b, sqlite3_column_int64(st, 7));
-			buf_puts(&b, "}");
-			if (b.data)
-				puts((const char *)b.data);
-			buf_free(&b);
-			continue;
-		}
-		if (!header++)
-			printf("\npush targets\n%-44s %-12s %9s %8s %7s %-14s %s\n", "TARGET", "TABLE",
-			       "PUSHED", "BACKLOG", "DROPPED", "LAST_SUCCESS", "LAST_ERROR");
-		fmt_when(st, 5, ok, sizeof(ok));
-		fmt_when(st, 7, bad, sizeof(bad));
-		printf("%-44s %-12s %9lld %8lld %7lld %-14s %s%s%s\n", target, tbl,
-		       (long long)sqlite3_column_int64(st, 3), (long long)backlog,
-		       (long long)sqlite3_column_int64(st, 4), ok, err ? bad : "-", err ? " " : "",
-		       err ? err : "");
-	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : -1;
 }

@@ -1,4 +1,4 @@
-/* push.h -- fleet push: the outbox in SQLite (push_state), one worker thread per target, retention of the database. */
+/* push.h -- fleet push: rows delivered from the database (the outbox) to ClickHouse, OTLP and JSON targets, one worker thread per target, and the retention thread. */
 #ifndef LLMTAP_PUSH_H
 #define LLMTAP_PUSH_H
 
@@ -52,10 +52,5 @@ struct push_status {
  * pusher's lock (never the database, never blocking on a target).
  * Returns the number of targets copied; 0 for NULL. */
 int push_status(struct pusher *p, struct push_status *out, int max);
-
-/* Print the status of every push target recorded in the database (a
- * sqlite3 *): last success, backlog rows, last error. Prints nothing when
- * the database has no push_state. Returns 0, -1 on a database error. */
-int push_stats_print(void *db, int json);
 
 #endif

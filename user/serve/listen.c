@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
-#include "push/pushfmt.h"
+#include "push/format.h"
 #include "base/util.h"
 
 #define LISTEN_BACKLOG 16

@@ -1,6 +1,6 @@
-/* pushfmt.h -- pure helpers of the push targets: push URLs, a JSON writer, ClickHouse DDL and rows, JSON batches, gzip, backoff. */
-#ifndef LLMTAP_PUSHFMT_H
-#define LLMTAP_PUSHFMT_H
+/* format.h -- pure helpers of the push targets: push URLs, a JSON writer, ClickHouse DDL and rows, JSON batches, gzip, backoff. */
+#ifndef LLMTAP_PUSH_FORMAT_H
+#define LLMTAP_PUSH_FORMAT_H
 
 #include <stddef.h>
 #include <stdint.h>

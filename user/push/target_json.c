@@ -1,11 +1,12 @@
-/* push_json.c -- the generic JSON target: batches {"host_id","batch_id","table","rows":[...]} POSTed with an Idempotency-Key. */
+/* target_json.c -- the generic JSON target: batches {"host_id","batch_id","table","rows":[...]} POSTed with an Idempotency-Key. */
 #include "push/push_int.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static int json_build(struct push_target *t, struct push_tab *tab, sqlite3_stmt *st,
-		      const char *batch_id, struct buf *body, int64_t *last, int *nrows)
+/* The rows of st as one JSON batch object. As push_kind_ops.build. */
+static int json_target_build(struct push_target *t, struct push_tab *tab, sqlite3_stmt *st,
+			     const char *batch_id, struct buf *body, int64_t *last, int *nrows)
 {
 	struct pval *vals = calloc(tab->ncols ? tab->ncols : 1, sizeof(*vals));
 	int rc;
@@ -34,8 +35,10 @@ static int json_build(struct push_target *t, struct push_tab *tab, sqlite3_stmt 
 	return rc == SQLITE_FULL;
 }
 
-static void json_send(struct push_target *t, struct push_tab *tab, const struct buf *body,
-		      const char *batch_id, int nrows, struct push_result *r)
+/* POST the batch with its id as Idempotency-Key; 400, 413 and 422 drop it,
+ * other failures are retried. As push_kind_ops.send. */
+static void json_target_send(struct push_target *t, struct push_tab *tab, const struct buf *body,
+			     const char *batch_id, int nrows, struct push_result *r)
 {
 	struct push_http h = { 0 };
 
@@ -68,6 +71,6 @@ const struct push_kind_ops push_json_ops = {
 	.name = "json",
 	.all_tables = 1,
 	.setup = NULL,
-	.build = json_build,
-	.send = json_send,
+	.build = json_target_build,
+	.send = json_target_send,
 };

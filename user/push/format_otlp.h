@@ -1,6 +1,6 @@
-/* otlp.h -- pure OTLP/HTTP JSON builder: LLM call rows as OpenTelemetry spans with the GenAI semantic conventions. */
-#ifndef LLMTAP_OTLP_H
-#define LLMTAP_OTLP_H
+/* format_otlp.h -- pure OTLP/HTTP JSON builder: LLM call rows as OpenTelemetry spans with the GenAI semantic conventions. */
+#ifndef LLMTAP_PUSH_FORMAT_OTLP_H
+#define LLMTAP_PUSH_FORMAT_OTLP_H
 
 #include <stddef.h>
 

@@ -1,11 +1,11 @@
-/* otlp.c -- pure OTLP/HTTP JSON builder: LLM call rows as OpenTelemetry spans with the GenAI semantic conventions.
+/* format_otlp.c -- pure OTLP/HTTP JSON builder: LLM call rows as OpenTelemetry spans with the GenAI semantic conventions.
  *
  * The OTLP JSON mapping (opentelemetry-proto, docs/specification.md "JSON
  * Protobuf Encoding"): trace and span ids are lowercase hex (not base64),
  * enums are integers, 64-bit integers (times, intValue) are decimal strings,
  * attribute values are {"stringValue"|"intValue"|"doubleValue"|"boolValue"|
  * "arrayValue": ...}. */
-#include "push/otlp.h"
+#include "push/format_otlp.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -13,12 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "push/pushfmt.h"
+#include "push/format.h"
 
 #define SPAN_KIND_CLIENT 3
 #define STATUS_CODE_ERROR 2
 #define REQUEST_MODEL_BODY_MAX (1u << 20)	/* bodies larger than this are not parsed for "model" */
 
+/* FNV-1a of s, continuing from h. */
 static uint64_t fnv1a(const char *s, uint64_t h)
 {
 	for (; *s; s++) {
@@ -141,64 +142,70 @@ struct attrs {
 	int rc;
 };
 
-static void a_key(struct attrs *a, const char *key)
+/* Open an attribute named key: {"key":..,"value":{ */
+static void attrs_key(struct attrs *a, const char *key)
 {
 	a->rc |= buf_puts(a->b, a->n++ ? ",{\"key\":" : "{\"key\":");
 	a->rc |= jw_cstr(a->b, key);
 	a->rc |= buf_puts(a->b, ",\"value\":{");
 }
 
-static void a_str(struct attrs *a, const char *key, const char *v)
+/* A stringValue attribute; nothing when v is NULL. */
+static void attrs_str(struct attrs *a, const char *key, const char *v)
 {
 	if (!v)
 		return;
-	a_key(a, key);
+	attrs_key(a, key);
 	a->rc |= buf_puts(a->b, "\"stringValue\":");
 	a->rc |= jw_cstr(a->b, v);
 	a->rc |= buf_puts(a->b, "}}");
 }
 
-static void a_int(struct attrs *a, const char *key, int64_t v)
+/* An intValue attribute (a decimal string); nothing when v is CALL_NULL_INT. */
+static void attrs_int(struct attrs *a, const char *key, int64_t v)
 {
 	char t[48];
 
 	if (v == CALL_NULL_INT)
 		return;
-	a_key(a, key);
+	attrs_key(a, key);
 	snprintf(t, sizeof(t), "\"intValue\":\"%lld\"}}", (long long)v);
 	a->rc |= buf_puts(a->b, t);
 }
 
-static void a_double(struct attrs *a, const char *key, double v)
+/* A doubleValue attribute; nothing when v < 0 (NULL). */
+static void attrs_double(struct attrs *a, const char *key, double v)
 {
 	if (v < 0)
 		return;
-	a_key(a, key);
+	attrs_key(a, key);
 	a->rc |= buf_puts(a->b, "\"doubleValue\":");
 	a->rc |= jw_real(a->b, v);
 	a->rc |= buf_puts(a->b, "}}");
 }
 
-static void a_bool(struct attrs *a, const char *key, int64_t v)
+/* A boolValue attribute; nothing when v is CALL_NULL_INT. */
+static void attrs_bool(struct attrs *a, const char *key, int64_t v)
 {
 	if (v == CALL_NULL_INT)
 		return;
-	a_key(a, key);
+	attrs_key(a, key);
 	a->rc |= buf_puts(a->b, v ? "\"boolValue\":true}}" : "\"boolValue\":false}}");
 }
 
-static void a_str_array1(struct attrs *a, const char *key, const char *v)
+/* An arrayValue attribute of the one string v; nothing when v is NULL. */
+static void attrs_str_array1(struct attrs *a, const char *key, const char *v)
 {
 	if (!v)
 		return;
-	a_key(a, key);
+	attrs_key(a, key);
 	a->rc |= buf_puts(a->b, "\"arrayValue\":{\"values\":[{\"stringValue\":");
 	a->rc |= jw_cstr(a->b, v);
 	a->rc |= buf_puts(a->b, "}]}}}");
 }
 
 /* server.address and server.port from a Host value ("h", "h:8443", "[::1]:8443"). */
-static void a_server(struct attrs *a, const char *host)
+static void attrs_server(struct attrs *a, const char *host)
 {
 	const char *colon;
 	char name[256];
@@ -228,8 +235,8 @@ static void a_server(struct attrs *a, const char *host)
 		if (!*end && p > 0 && p < 65536)
 			port = p;
 	}
-	a_str(a, "server.address", name);
-	a_int(a, "server.port", port);
+	attrs_str(a, "server.address", name);
+	attrs_int(a, "server.port", port);
 }
 
 /* gen_ai.output.messages (semconv JSON shape) of the assistant text. */
@@ -250,7 +257,8 @@ static char *output_messages(const struct call_row *r)
 	return buf_steal(&b);
 }
 
-static int span_json(struct buf *b, const struct call_row *r, const struct otlp_opts *o)
+/* Append the span of call r. Returns 0, -1 on OOM. */
+static int otlp_span_json(struct buf *b, const struct call_row *r, const struct otlp_opts *o)
 {
 	struct attrs a = { b, 0, 0 };
 	const char *op = otlp_operation_name(r->operation), *et;
@@ -275,53 +283,53 @@ static int span_json(struct buf *b, const struct call_row *r, const struct otlp_
 	rc |= buf_puts(b, t);
 	rc |= buf_puts(b, ",\"attributes\":[");
 
-	a_str(&a, "gen_ai.operation.name", op);
-	a_str(&a, "gen_ai.provider.name", otlp_provider_name(r->provider));
-	a_str(&a, "gen_ai.request.model", model);
-	a_str(&a, "gen_ai.response.model", r->status == CALL_NULL_INT || r->status < 400 ? r->model : NULL);
-	a_int(&a, "gen_ai.usage.input_tokens", r->input_tokens);
-	a_int(&a, "gen_ai.usage.output_tokens", r->output_tokens);
-	a_int(&a, "gen_ai.usage.cache_read.input_tokens", r->cache_read_tokens);
-	a_int(&a, "gen_ai.usage.cache_creation.input_tokens", r->cache_write_tokens);
-	a_str_array1(&a, "gen_ai.response.finish_reasons", r->finish_reason);
+	attrs_str(&a, "gen_ai.operation.name", op);
+	attrs_str(&a, "gen_ai.provider.name", otlp_provider_name(r->provider));
+	attrs_str(&a, "gen_ai.request.model", model);
+	attrs_str(&a, "gen_ai.response.model", r->status == CALL_NULL_INT || r->status < 400 ? r->model : NULL);
+	attrs_int(&a, "gen_ai.usage.input_tokens", r->input_tokens);
+	attrs_int(&a, "gen_ai.usage.output_tokens", r->output_tokens);
+	attrs_int(&a, "gen_ai.usage.cache_read.input_tokens", r->cache_read_tokens);
+	attrs_int(&a, "gen_ai.usage.cache_creation.input_tokens", r->cache_write_tokens);
+	attrs_str_array1(&a, "gen_ai.response.finish_reasons", r->finish_reason);
 	if (r->stream == 1 && r->ttft_ms >= 0)
-		a_double(&a, "gen_ai.response.time_to_first_chunk",
+		attrs_double(&a, "gen_ai.response.time_to_first_chunk",
 			 ((r->upload_ms > 0 ? r->upload_ms : 0) + r->ttft_ms) / 1000.0);
-	a_server(&a, r->host);
-	a_str(&a, "http.request.method", r->method);
-	a_int(&a, "http.response.status_code", r->status);
+	attrs_server(&a, r->host);
+	attrs_str(&a, "http.request.method", r->method);
+	attrs_int(&a, "http.response.status_code", r->status);
 	et = error_type(r, etmp, sizeof(etmp));
-	a_str(&a, "error.type", et);
+	attrs_str(&a, "error.type", et);
 
-	a_str(&a, "llmtap.call_id", r->id);
-	a_str(&a, "llmtap.provider", r->provider);
-	a_str(&a, "llmtap.operation", r->operation);
-	a_bool(&a, "llmtap.stream", r->stream);
-	a_double(&a, "llmtap.dns_ms", r->dns_ms);
-	a_double(&a, "llmtap.connect_ms", r->connect_ms);
-	a_double(&a, "llmtap.tls_ms", r->tls_ms);
-	a_double(&a, "llmtap.client_ms", r->client_ms);
-	a_double(&a, "llmtap.upload_ms", r->upload_ms);
-	a_double(&a, "llmtap.wait_ms", r->wait_ms);
-	a_double(&a, "llmtap.ttfb_ms", r->ttfb_ms);
-	a_double(&a, "llmtap.ttft_ms", r->ttft_ms);
-	a_double(&a, "llmtap.duration_ms", r->duration_ms);
-	a_str(&a, "llmtap.verdict", r->verdict);
-	a_bool(&a, "llmtap.conn_reused", r->conn_reused);
-	a_str(&a, "llmtap.conn_id", r->conn_id[0] ? r->conn_id : NULL);
-	a_double(&a, "llmtap.tokens_per_s", r->tokens_per_s);
-	a_double(&a, "llmtap.cost_usd", r->cost_usd);
-	a_int(&a, "llmtap.reasoning_tokens", r->reasoning_tokens);
-	a_int(&a, "llmtap.request_bytes", r->request_bytes);
-	a_int(&a, "llmtap.response_bytes", r->response_bytes);
-	a_str(&a, "llmtap.error", r->error);
+	attrs_str(&a, "llmtap.call_id", r->id);
+	attrs_str(&a, "llmtap.provider", r->provider);
+	attrs_str(&a, "llmtap.operation", r->operation);
+	attrs_bool(&a, "llmtap.stream", r->stream);
+	attrs_double(&a, "llmtap.dns_ms", r->dns_ms);
+	attrs_double(&a, "llmtap.connect_ms", r->connect_ms);
+	attrs_double(&a, "llmtap.tls_ms", r->tls_ms);
+	attrs_double(&a, "llmtap.client_ms", r->client_ms);
+	attrs_double(&a, "llmtap.upload_ms", r->upload_ms);
+	attrs_double(&a, "llmtap.wait_ms", r->wait_ms);
+	attrs_double(&a, "llmtap.ttfb_ms", r->ttfb_ms);
+	attrs_double(&a, "llmtap.ttft_ms", r->ttft_ms);
+	attrs_double(&a, "llmtap.duration_ms", r->duration_ms);
+	attrs_str(&a, "llmtap.verdict", r->verdict);
+	attrs_bool(&a, "llmtap.conn_reused", r->conn_reused);
+	attrs_str(&a, "llmtap.conn_id", r->conn_id[0] ? r->conn_id : NULL);
+	attrs_double(&a, "llmtap.tokens_per_s", r->tokens_per_s);
+	attrs_double(&a, "llmtap.cost_usd", r->cost_usd);
+	attrs_int(&a, "llmtap.reasoning_tokens", r->reasoning_tokens);
+	attrs_int(&a, "llmtap.request_bytes", r->request_bytes);
+	attrs_int(&a, "llmtap.response_bytes", r->response_bytes);
+	attrs_str(&a, "llmtap.error", r->error);
 	if (o->bodies) {
 		char *msgs = r->response_text ? output_messages(r) : NULL;
 
-		a_str(&a, "gen_ai.output.messages", msgs);
-		a_str(&a, "llmtap.response.text", r->response_text);
-		a_str(&a, "llmtap.request.body", r->request_body);
-		a_str(&a, "llmtap.response.body", r->response_body);
+		attrs_str(&a, "gen_ai.output.messages", msgs);
+		attrs_str(&a, "llmtap.response.text", r->response_text);
+		attrs_str(&a, "llmtap.request.body", r->request_body);
+		attrs_str(&a, "llmtap.response.body", r->response_body);
 		free(msgs);
 	}
 	rc |= a.rc;
@@ -350,17 +358,18 @@ static int same_process(const struct call_row *a, const struct call_row *b)
 	       ((!a->exe && !b->exe) || (a->exe && b->exe && !strcmp(a->exe, b->exe)));
 }
 
-static int resource_json(struct buf *b, const struct call_row *r, const struct otlp_opts *o)
+/* Open the resourceSpans of r's process, up to its "spans":[. Returns 0, -1 on OOM. */
+static int otlp_resource_json(struct buf *b, const struct call_row *r, const struct otlp_opts *o)
 {
 	struct attrs a = { b, 0, 0 };
 
 	a.rc |= buf_puts(b, "{\"resource\":{\"attributes\":[");
-	a_str(&a, "service.name", r->comm[0] ? r->comm : "unknown");
-	a_int(&a, "process.pid", r->pid);
-	a_str(&a, "process.executable.path", r->exe);
-	a_str(&a, "host.id", o->host_id);
-	a_str(&a, "host.name", o->host_name);
-	a_str(&a, "telemetry.sdk.name", "llmtap");
+	attrs_str(&a, "service.name", r->comm[0] ? r->comm : "unknown");
+	attrs_int(&a, "process.pid", r->pid);
+	attrs_str(&a, "process.executable.path", r->exe);
+	attrs_str(&a, "host.id", o->host_id);
+	attrs_str(&a, "host.name", o->host_name);
+	attrs_str(&a, "telemetry.sdk.name", "llmtap");
 	a.rc |= buf_puts(b, "]},\"scopeSpans\":[{\"scope\":{\"name\":\"llmtap\"");
 	if (o->version) {
 		a.rc |= buf_puts(b, ",\"version\":");
@@ -385,13 +394,13 @@ int otlp_traces_json(struct buf *out, const struct call_row *const *rows, size_t
 		if (!first_res)
 			rc |= buf_puts(out, ",");
 		first_res = 0;
-		rc |= resource_json(out, rows[i], o);
+		rc |= otlp_resource_json(out, rows[i], o);
 		for (j = i, k = 0; j < n && !rc; j++) {
 			if (!same_process(rows[i], rows[j]))
 				continue;
 			if (k++)
 				rc |= buf_puts(out, ",");
-			rc |= span_json(out, rows[j], o);
+			rc |= otlp_span_json(out, rows[j], o);
 		}
 		rc |= buf_puts(out, "]}]}");
 	}

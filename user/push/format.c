@@ -1,8 +1,8 @@
-/* pushfmt.c -- pure helpers of the push targets: push URLs, a JSON writer, ClickHouse DDL and rows, JSON batches, gzip, backoff. */
+/* format.c -- pure helpers of the push targets: push URLs, a JSON writer, ClickHouse DDL and rows, JSON batches, gzip, backoff. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE	/* strptime, timegm */
 #endif
-#include "push/pushfmt.h"
+#include "push/format.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -14,7 +14,8 @@
 
 /* ---- push URLs ---- */
 
-static char *dupn(const char *s, size_t n)
+/* s[0..n) as a new string; NULL on OOM. */
+static char *url_dupn(const char *s, size_t n)
 {
 	char *d = malloc(n + 1);
 
@@ -25,7 +26,8 @@ static char *dupn(const char *s, size_t n)
 	return d;
 }
 
-static int hexval(int c)
+/* The value of hex digit c; -1 when c is none. */
+static int url_hexval(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -45,8 +47,8 @@ static char *pct_decode(const char *s, size_t n)
 		return NULL;
 	for (i = 0; i < n; i++) {
 		if (s[i] == '%') {
-			int h = i + 2 < n ? hexval((unsigned char)s[i + 1]) : -1;
-			int l = i + 2 < n ? hexval((unsigned char)s[i + 2]) : -1;
+			int h = i + 2 < n ? url_hexval((unsigned char)s[i + 1]) : -1;
+			int l = i + 2 < n ? url_hexval((unsigned char)s[i + 2]) : -1;
 
 			if (h < 0 || l < 0) {
 				free(d);
@@ -62,6 +64,7 @@ static char *pct_decode(const char *s, size_t n)
 	return d;
 }
 
+/* The URL schemes --push takes. */
 static const struct {
 	const char *scheme;
 	enum push_kind kind;
@@ -77,7 +80,8 @@ static const struct {
 	{ "https", PUSH_JSON, 1, 443 },
 };
 
-static int fail(char *err, size_t errlen, const char *msg)
+/* Put msg into err. Returns -1. */
+static int url_fail(char *err, size_t errlen, const char *msg)
 {
 	snprintf(err, errlen, "%s", msg);
 	return -1;
@@ -93,7 +97,7 @@ int push_url_parse(const char *s, struct push_url *u, char *err, size_t errlen)
 
 	memset(u, 0, sizeof(*u));
 	if (!sep || (size_t)(sep - s) >= sizeof(scheme))
-		return fail(err, errlen, "not a URL (scheme://host...)");
+		return url_fail(err, errlen, "not a URL (scheme://host...)");
 	for (i = 0; s + i < sep; i++)
 		scheme[i] = tolower((unsigned char)s[i]);
 	scheme[i] = 0;
@@ -101,7 +105,7 @@ int push_url_parse(const char *s, struct push_url *u, char *err, size_t errlen)
 		if (!strcmp(scheme, schemes[i].scheme))
 			break;
 	if (i == sizeof(schemes) / sizeof(schemes[0]))
-		return fail(err, errlen, "unknown scheme (clickhouse://, otlp+http://, otlp+https://, http://, https://)");
+		return url_fail(err, errlen, "unknown scheme (clickhouse://, otlp+http://, otlp+https://, http://, https://)");
 	u->kind = schemes[i].kind;
 	u->tls = schemes[i].tls;
 	u->port = schemes[i].port;
@@ -109,7 +113,7 @@ int push_url_parse(const char *s, struct push_url *u, char *err, size_t errlen)
 	auth = sep + 3;
 	auth_end = auth + strcspn(auth, "/?#");
 	if (strpbrk(s, " \t\r\n#"))
-		return fail(err, errlen, "bad URL (white space or fragment)");
+		return url_fail(err, errlen, "bad URL (white space or fragment)");
 	at = NULL;
 	for (hp = auth; hp < auth_end; hp++)
 		if (*hp == '@')
@@ -123,7 +127,7 @@ int push_url_parse(const char *s, struct push_url *u, char *err, size_t errlen)
 			u->pass = pct_decode(c + 1, at - c - 1);
 		if (!u->user || (c && !u->pass)) {
 			push_url_free(u);
-			return fail(err, errlen, "bad user:password in URL");
+			return url_fail(err, errlen, "bad user:password in URL");
 		}
 		hp = at + 1;
 	}
@@ -132,31 +136,31 @@ int push_url_parse(const char *s, struct push_url *u, char *err, size_t errlen)
 
 		if (!rb) {
 			push_url_free(u);
-			return fail(err, errlen, "bad IPv6 host in URL");
+			return url_fail(err, errlen, "bad IPv6 host in URL");
 		}
 		colon = rb + 1 < auth_end && rb[1] == ':' ? rb + 1 : NULL;
-		u->host = dupn(hp, rb + 1 - hp);
+		u->host = url_dupn(hp, rb + 1 - hp);
 	} else {
 		colon = memchr(hp, ':', auth_end - hp);
-		u->host = dupn(hp, (colon ? colon : auth_end) - hp);
+		u->host = url_dupn(hp, (colon ? colon : auth_end) - hp);
 	}
 	if (!u->host || !u->host[0]) {
 		push_url_free(u);
-		return fail(err, errlen, "no host in URL");
+		return url_fail(err, errlen, "no host in URL");
 	}
 	if (colon) {
 		char *end;
 
 		if ((size_t)(auth_end - colon - 1) >= sizeof(port) || auth_end == colon + 1) {
 			push_url_free(u);
-			return fail(err, errlen, "bad port in URL");
+			return url_fail(err, errlen, "bad port in URL");
 		}
 		memcpy(port, colon + 1, auth_end - colon - 1);
 		port[auth_end - colon - 1] = 0;
 		pnum = strtol(port, &end, 10);
 		if (*end || pnum <= 0 || pnum > 65535) {
 			push_url_free(u);
-			return fail(err, errlen, "bad port in URL");
+			return url_fail(err, errlen, "bad port in URL");
 		}
 		u->port = (int)pnum;
 	}
@@ -169,13 +173,13 @@ int push_url_parse(const char *s, struct push_url *u, char *err, size_t errlen)
 
 	if (buf_puts(&ep, u->tls ? "https://" : "http://") || buf_puts(&ep, u->host) ||
 	    buf_append(&ep, port, snprintf(port, sizeof(port), ":%d", u->port)))
-		goto oom;
+		goto out_free;
 	if (buf_puts(&key, scheme) || buf_puts(&key, "://"))
-		goto oom;
+		goto out_free;
 	if (u->user && (buf_puts(&key, u->user) || buf_puts(&key, "@")))
-		goto oom;
+		goto out_free;
 	if (buf_puts(&key, u->host) || buf_puts(&key, port))
-		goto oom;
+		goto out_free;
 
 	switch (u->kind) {
 	case PUSH_CLICKHOUSE:
@@ -183,7 +187,7 @@ int push_url_parse(const char *s, struct push_url *u, char *err, size_t errlen)
 			buf_free(&ep);
 			buf_free(&key);
 			push_url_free(u);
-			return fail(err, errlen, "a clickhouse:// URL takes no query");
+			return url_fail(err, errlen, "a clickhouse:// URL takes no query");
 		}
 		if (plen > 1) {
 			for (i = 1; i < plen; i++)
@@ -193,44 +197,44 @@ int push_url_parse(const char *s, struct push_url *u, char *err, size_t errlen)
 				buf_free(&ep);
 				buf_free(&key);
 				push_url_free(u);
-				return fail(err, errlen, "bad ClickHouse database name (letters, digits, _)");
+				return url_fail(err, errlen, "bad ClickHouse database name (letters, digits, _)");
 			}
-			u->database = dupn(path + 1, plen - 1);
+			u->database = url_dupn(path + 1, plen - 1);
 		} else {
-			u->database = dupn("default", 7);
+			u->database = url_dupn("default", 7);
 		}
 		if (!u->database || buf_puts(&ep, "/") || buf_puts(&key, "/") ||
 		    buf_puts(&key, u->database))
-			goto oom;
+			goto out_free;
 		break;
 	case PUSH_OTLP:
 		if (buf_append(&ep, path, plen) || buf_append(&key, path, plen))
-			goto oom;
+			goto out_free;
 		if ((plen < 10 || memcmp(path + plen - 10, "/v1/traces", 10)) &&
 		    buf_puts(&ep, "/v1/traces"))
-			goto oom;
+			goto out_free;
 		if (query && (buf_puts(&ep, "?") || buf_append(&ep, query, qlen)))
-			goto oom;
+			goto out_free;
 		break;
 	case PUSH_JSON:
 		if (buf_append(&ep, path, plen) || buf_append(&key, path, plen))
-			goto oom;
+			goto out_free;
 		if (!plen && buf_puts(&ep, "/"))
-			goto oom;
+			goto out_free;
 		if (query && (buf_puts(&ep, "?") || buf_append(&ep, query, qlen)))
-			goto oom;
+			goto out_free;
 		break;
 	}
 	u->endpoint = buf_steal(&ep);
 	u->key = buf_steal(&key);
 	if (!u->endpoint || !u->key)
-		goto oom;
+		goto out_free;
 	return 0;
-oom:
+out_free:
 	buf_free(&ep);
 	buf_free(&key);
 	push_url_free(u);
-	return fail(err, errlen, "out of memory");
+	return url_fail(err, errlen, "out of memory");
 }
 
 void push_url_free(struct push_url *u)

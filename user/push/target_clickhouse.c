@@ -1,4 +1,4 @@
-/* push_ch.c -- the ClickHouse target: tables created if missing (ReplacingMergeTree), rows inserted as JSONEachRow over HTTP.
+/* target_clickhouse.c -- the ClickHouse target: tables created if missing (ReplacingMergeTree), rows inserted as JSONEachRow over HTTP.
  *
  * Written for ClickHouse 18.16 (Debian bookworm) and later: no DateTime64
  * (ns columns are UInt64, the row's time a DateTime), no ADD COLUMN IF NOT
@@ -78,6 +78,8 @@ static int has_line(const struct buf *resp, const char *name)
 	return 0;
 }
 
+/* Create the database and the tables when missing, and add the columns an
+ * older llmtap's tables lack. Returns 0, or -1 with r set. */
 static int ch_setup(struct push_target *t, struct push_result *r)
 {
 	struct buf sql = { 0 }, order = { 0 }, cols = { 0 };
@@ -88,7 +90,7 @@ static int ch_setup(struct push_target *t, struct push_result *r)
 	buf_puts(&sql, db);
 	buf_puts(&sql, "`");
 	if ((rc = ch_query(t, (const char *)sql.data, NULL, r)))
-		goto out;
+		goto out_free;
 	for (i = 0; i < t->ntabs && !rc; i++) {
 		struct push_tab *tab = &t->tabs[i];
 
@@ -124,13 +126,15 @@ static int ch_setup(struct push_target *t, struct push_result *r)
 					 tab->cols[j].name);
 		}
 	}
-out:
+out_free:
 	buf_free(&sql);
 	buf_free(&order);
 	buf_free(&cols);
 	return rc ? -1 : 0;
 }
 
+/* The rows of st as JSONEachRow lines, each led by host_id, time and
+ * row_version (its rowid). As push_kind_ops.build. */
 static int ch_build(struct push_target *t, struct push_tab *tab, sqlite3_stmt *st,
 		    const char *batch_id, struct buf *body, int64_t *last, int *nrows)
 {
@@ -176,6 +180,7 @@ static int ch_build(struct push_target *t, struct push_tab *tab, sqlite3_stmt *s
 	return rc == SQLITE_DONE ? 0 : rc == SQLITE_FULL ? 1 : -1;
 }
 
+/* INSERT the batch into its table; any failure is retried. As push_kind_ops.send. */
 static void ch_send(struct push_target *t, struct push_tab *tab, const struct buf *body,
 		    const char *batch_id, int nrows, struct push_result *r)
 {
@@ -210,7 +215,7 @@ static void ch_send(struct push_target *t, struct push_tab *tab, const struct bu
 	buf_free(&url);
 }
 
-const struct push_kind_ops push_ch_ops = {
+const struct push_kind_ops push_clickhouse_ops = {
 	.name = "clickhouse",
 	.all_tables = 1,
 	.setup = ch_setup,

@@ -1,4 +1,4 @@
-/* push_otlp.c -- the OTLP/HTTP target: llm_calls rows as spans (otlp.c builds the JSON), POST /v1/traces.
+/* target_otlp.c -- the OTLP/HTTP target: llm_calls rows as spans (format_otlp.c builds the JSON), POST /v1/traces.
  *
  * Retries follow the OTLP/HTTP spec: 429, 502, 503, 504 and network errors
  * are retried (after Retry-After when the server sent one); any other
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "push/otlp.h"
+#include "push/format_otlp.h"
 #include "base/util.h"
 
 #define ROW_OVERHEAD 2048		/* bytes of JSON a span takes besides its strings */
@@ -34,7 +34,8 @@ static const char *const field_names[F_N] = {
 	"conn_id", "upload_ms", "client_ms", "tokens_per_s", "verdict", "wait_ms",
 };
 
-static char *col_str(sqlite3_stmt *st, int c)
+/* Column c of st's row as a malloc'd string; NULL when absent (c < 0) or NULL. */
+static char *otlp_col_str(sqlite3_stmt *st, int c)
 {
 	const unsigned char *t;
 
@@ -44,14 +45,16 @@ static char *col_str(sqlite3_stmt *st, int c)
 	return t ? strdup((const char *)t) : NULL;
 }
 
-static int64_t col_int(sqlite3_stmt *st, int c)
+/* Column c of st's row as an integer; CALL_NULL_INT when absent or NULL. */
+static int64_t otlp_col_int(sqlite3_stmt *st, int c)
 {
 	if (c < 0 || sqlite3_column_type(st, c) == SQLITE_NULL)
 		return CALL_NULL_INT;
 	return sqlite3_column_int64(st, c);
 }
 
-static double col_real(sqlite3_stmt *st, int c)
+/* Column c of st's row as a real; CALL_NULL_REAL when absent or NULL. */
+static double otlp_col_real(sqlite3_stmt *st, int c)
 {
 	if (c < 0 || sqlite3_column_type(st, c) == SQLITE_NULL)
 		return CALL_NULL_REAL;
@@ -70,74 +73,77 @@ static void otlp_row_free(struct call_row *r)
 	call_row_free(r);
 }
 
-static size_t slen(const char *s)
+/* strlen(s); 0 for NULL. */
+static size_t otlp_slen(const char *s)
 {
 	return s ? strlen(s) : 0;
 }
 
 /* The current row of st as a call_row (fields by column index f[]). */
-static struct call_row *row_read(sqlite3_stmt *st, const int *f, int bodies, size_t *bytes)
+static struct call_row *otlp_row_read(sqlite3_stmt *st, const int *f, int bodies, size_t *bytes)
 {
 	struct call_row *r = calloc(1, sizeof(*r));
 	char *s;
 
 	if (!r)
 		return NULL;
-	s = col_str(st, f[F_ID]);
+	s = otlp_col_str(st, f[F_ID]);
 	snprintf(r->id, sizeof(r->id), "%s", s ? s : "");
 	free(s);
-	s = col_str(st, f[F_COMM]);
+	s = otlp_col_str(st, f[F_COMM]);
 	snprintf(r->comm, sizeof(r->comm), "%s", s ? s : "");
 	free(s);
-	s = col_str(st, f[F_CONN_ID]);
+	s = otlp_col_str(st, f[F_CONN_ID]);
 	snprintf(r->conn_id, sizeof(r->conn_id), "%s", s ? s : "");
 	free(s);
-	r->pid = col_int(st, f[F_PID]);
-	r->tid = col_int(st, f[F_TID]);
-	r->exe = col_str(st, f[F_EXE]);
-	r->provider = col_str(st, f[F_PROVIDER]);
-	r->operation = col_str(st, f[F_OPERATION]);
-	r->model = col_str(st, f[F_MODEL]);
-	r->host = col_str(st, f[F_HOST]);
-	r->method = col_str(st, f[F_METHOD]);
-	r->path = col_str(st, f[F_PATH]);
-	r->status = col_int(st, f[F_STATUS]);
-	r->stream = col_int(st, f[F_STREAM]);
-	r->input_tokens = col_int(st, f[F_IN]);
-	r->output_tokens = col_int(st, f[F_OUT]);
-	r->cache_read_tokens = col_int(st, f[F_CACHE_R]);
-	r->cache_write_tokens = col_int(st, f[F_CACHE_W]);
-	r->reasoning_tokens = col_int(st, f[F_REASONING]);
-	r->cost_usd = col_real(st, f[F_COST]);
-	r->finish_reason = col_str(st, f[F_FINISH]);
-	r->start_ns = col_int(st, f[F_START]);
-	r->duration_ms = col_real(st, f[F_DURATION]);
-	r->ttfb_ms = col_real(st, f[F_TTFB]);
-	r->ttft_ms = col_real(st, f[F_TTFT]);
-	r->dns_ms = col_real(st, f[F_DNS]);
-	r->connect_ms = col_real(st, f[F_CONNECT]);
-	r->tls_ms = col_real(st, f[F_TLS]);
-	r->conn_reused = col_int(st, f[F_REUSED]);
-	r->request_bytes = col_int(st, f[F_REQ_BYTES]);
-	r->response_bytes = col_int(st, f[F_RESP_BYTES]);
-	r->error = col_str(st, f[F_ERROR]);
-	r->upload_ms = col_real(st, f[F_UPLOAD]);
-	r->wait_ms = col_real(st, f[F_WAIT]);
-	r->client_ms = col_real(st, f[F_CLIENT]);
-	r->tokens_per_s = col_real(st, f[F_TPS]);
-	r->verdict = col_str(st, f[F_VERDICT]);
+	r->pid = otlp_col_int(st, f[F_PID]);
+	r->tid = otlp_col_int(st, f[F_TID]);
+	r->exe = otlp_col_str(st, f[F_EXE]);
+	r->provider = otlp_col_str(st, f[F_PROVIDER]);
+	r->operation = otlp_col_str(st, f[F_OPERATION]);
+	r->model = otlp_col_str(st, f[F_MODEL]);
+	r->host = otlp_col_str(st, f[F_HOST]);
+	r->method = otlp_col_str(st, f[F_METHOD]);
+	r->path = otlp_col_str(st, f[F_PATH]);
+	r->status = otlp_col_int(st, f[F_STATUS]);
+	r->stream = otlp_col_int(st, f[F_STREAM]);
+	r->input_tokens = otlp_col_int(st, f[F_IN]);
+	r->output_tokens = otlp_col_int(st, f[F_OUT]);
+	r->cache_read_tokens = otlp_col_int(st, f[F_CACHE_R]);
+	r->cache_write_tokens = otlp_col_int(st, f[F_CACHE_W]);
+	r->reasoning_tokens = otlp_col_int(st, f[F_REASONING]);
+	r->cost_usd = otlp_col_real(st, f[F_COST]);
+	r->finish_reason = otlp_col_str(st, f[F_FINISH]);
+	r->start_ns = otlp_col_int(st, f[F_START]);
+	r->duration_ms = otlp_col_real(st, f[F_DURATION]);
+	r->ttfb_ms = otlp_col_real(st, f[F_TTFB]);
+	r->ttft_ms = otlp_col_real(st, f[F_TTFT]);
+	r->dns_ms = otlp_col_real(st, f[F_DNS]);
+	r->connect_ms = otlp_col_real(st, f[F_CONNECT]);
+	r->tls_ms = otlp_col_real(st, f[F_TLS]);
+	r->conn_reused = otlp_col_int(st, f[F_REUSED]);
+	r->request_bytes = otlp_col_int(st, f[F_REQ_BYTES]);
+	r->response_bytes = otlp_col_int(st, f[F_RESP_BYTES]);
+	r->error = otlp_col_str(st, f[F_ERROR]);
+	r->upload_ms = otlp_col_real(st, f[F_UPLOAD]);
+	r->wait_ms = otlp_col_real(st, f[F_WAIT]);
+	r->client_ms = otlp_col_real(st, f[F_CLIENT]);
+	r->tokens_per_s = otlp_col_real(st, f[F_TPS]);
+	r->verdict = otlp_col_str(st, f[F_VERDICT]);
 	/* The request body names the requested model; kept whole only with --push-bodies. */
 	if (bodies || (f[F_REQ_BODY] >= 0 && sqlite3_column_bytes(st, f[F_REQ_BODY]) <= (int)MODEL_BODY_MAX))
-		r->request_body = col_str(st, f[F_REQ_BODY]);
+		r->request_body = otlp_col_str(st, f[F_REQ_BODY]);
 	if (bodies) {
-		r->response_body = col_str(st, f[F_RESP_BODY]);
-		r->response_text = col_str(st, f[F_TEXT]);
+		r->response_body = otlp_col_str(st, f[F_RESP_BODY]);
+		r->response_text = otlp_col_str(st, f[F_TEXT]);
 	}
-	*bytes = ROW_OVERHEAD + slen(r->request_body) + slen(r->response_body) +
-		 2 * slen(r->response_text) + slen(r->exe) + slen(r->error);
+	*bytes = ROW_OVERHEAD + otlp_slen(r->request_body) + otlp_slen(r->response_body) +
+		 2 * otlp_slen(r->response_text) + otlp_slen(r->exe) + otlp_slen(r->error);
 	return r;
 }
 
+/* The llm_calls rows of st (at most batch_rows) as one OTLP traces request.
+ * As push_kind_ops.build. */
 static int otlp_build(struct push_target *t, struct push_tab *tab, sqlite3_stmt *st,
 		      const char *batch_id, struct buf *body, int64_t *last, int *nrows)
 {
@@ -161,7 +167,7 @@ static int otlp_build(struct push_target *t, struct push_tab *tab, sqlite3_stmt 
 			rc = SQLITE_FULL;
 			break;
 		}
-		rows[n] = row_read(st, f, o->bodies, &b);
+		rows[n] = otlp_row_read(st, f, o->bodies, &b);
 		if (!rows[n]) {
 			rc = SQLITE_NOMEM;
 			break;
@@ -184,6 +190,8 @@ static int otlp_build(struct push_target *t, struct push_tab *tab, sqlite3_stmt 
 	return rc == SQLITE_DONE ? 0 : rc == SQLITE_FULL ? 1 : -1;
 }
 
+/* POST the spans; retried per the OTLP/HTTP spec, else dropped. As
+ * push_kind_ops.send. */
 static void otlp_send(struct push_target *t, struct push_tab *tab, const struct buf *body,
 		      const char *batch_id, int nrows, struct push_result *r)
 {
