@@ -7,6 +7,7 @@
 #include <bpf/bpf_endian.h>
 #include "events.h"
 #include "common.bpf.h"
+#include "filter.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -55,11 +56,6 @@ struct recv_args {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 20);
-} dns_rb SEC(".maps");
-
-struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 8192);
 	__type(key, __u64);	/* pid_tgid */
@@ -79,33 +75,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct gai_args);
 } gai_scratch SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, LT_CNT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} dns_counters SEC(".maps");
-
-/* Processes to trace when filter_tgid is set (llmtap run -p). */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 64);
-	__type(key, __u32);
-	__type(value, __u8);
-} dns_tgids SEC(".maps");
-
-const volatile __u32 self_tgid = 0;	/* never trace the tracer itself */
-const volatile __u8 filter_tgid = 0;
-
-static __always_inline int wanted(__u32 tgid)
-{
-	if (tgid == self_tgid)
-		return 0;
-	if (filter_tgid && !bpf_map_lookup_elem(&dns_tgids, &tgid))
-		return 0;
-	return 1;
-}
 
 /* ---- getaddrinfo ---------------------------------------------------------- */
 
@@ -129,7 +98,7 @@ int BPF_KPROBE(gai_enter, const char *node, const char *service, const void *hin
 	a->hint_family = fam;
 	a->pad = 0;
 	if (bpf_probe_read_user_str(a->name, sizeof(a->name), node) <= 0) {
-		counter_add(&dns_counters, LT_CNT_READ_ERR, 1);
+		counter_add(LT_CNT_READ_ERR, 1);
 		return 0;
 	}
 	a->ts_ns = bpf_ktime_get_ns();
@@ -174,16 +143,10 @@ int BPF_KRETPROBE(gai_exit, int ret)
 
 	if (!a)
 		return 0;
-	e = bpf_ringbuf_reserve(&dns_rb, sizeof(*e), 0);
-	if (!e) {
-		counter_add(&dns_counters, LT_CNT_DROPS, 1);
+	e = event_reserve(sizeof(*e));
+	if (!e)
 		goto out_delete;
-	}
-	e->hdr.type = LT_EV_DNS_GAI;
-	e->hdr.tgid = id >> 32;
-	e->hdr.tid = (__u32)id;
-	e->hdr.pad = 0;
-	e->hdr.ts_ns = a->ts_ns;
+	hdr_fill(&e->hdr, LT_EV_DNS_GAI, id >> 32, (__u32)id, a->ts_ns);
 	e->ts_end_ns = bpf_ktime_get_ns();
 	e->rc = ret;
 	e->hint_family = a->hint_family;
@@ -217,8 +180,7 @@ int BPF_KRETPROBE(gai_exit, int ret)
 		n++;
 	}
 	e->naddrs = n;
-	bpf_ringbuf_submit(e, 0);
-	counter_add(&dns_counters, LT_CNT_EVENTS, 1);
+	event_submit(e);
 out_delete:
 	bpf_map_delete_elem(&gai_active, &id);
 	return 0;
@@ -306,16 +268,10 @@ static __always_inline void emit_pkt(__u64 id, __u8 dir, __u8 family, __u16 port
 	/* A DNS message is at least its 12-byte header. */
 	if (len < 12 || !buf)
 		return;
-	e = bpf_ringbuf_reserve(&dns_rb, sizeof(*e), 0);
-	if (!e) {
-		counter_add(&dns_counters, LT_CNT_DROPS, 1);
+	e = event_reserve(sizeof(*e));
+	if (!e)
 		return;
-	}
-	e->hdr.type = LT_EV_DNS_PKT;
-	e->hdr.tgid = id >> 32;
-	e->hdr.tid = (__u32)id;
-	e->hdr.pad = 0;
-	e->hdr.ts_ns = bpf_ktime_get_ns();
+	hdr_fill(&e->hdr, LT_EV_DNS_PKT, id >> 32, (__u32)id, bpf_ktime_get_ns());
 	e->msg_len = len;
 	e->dir = dir;
 	e->family = family;
@@ -325,13 +281,12 @@ static __always_inline void emit_pkt(__u64 id, __u8 dir, __u8 family, __u16 port
 	if (n > LT_DNS_PKT_MAX)	/* for the verifier: n is already at most this */
 		n = LT_DNS_PKT_MAX;
 	if (bpf_probe_read_user(e->data, n, (void *)buf)) {
-		counter_add(&dns_counters, LT_CNT_READ_ERR, 1);
+		counter_add(LT_CNT_READ_ERR, 1);
 		bpf_ringbuf_discard(e, 0);
 		return;
 	}
 	e->len = n;
-	bpf_ringbuf_submit(e, 0);
-	counter_add(&dns_counters, LT_CNT_EVENTS, 1);
+	event_submit(e);
 }
 
 /* First iovec of a user msghdr: its base and length. Returns 0 when read. */

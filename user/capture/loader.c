@@ -389,7 +389,7 @@ static void dns_open(struct loader *l, const struct loader_opts *o, loader_sampl
 	for (k = 0; k < o->npids; k++) {
 		__u32 pid = o->pids[k];
 
-		bpf_map__update_elem(l->dns->maps.dns_tgids, &pid, sizeof(pid), &one, sizeof(one),
+		bpf_map__update_elem(l->dns->maps.tgids, &pid, sizeof(pid), &one, sizeof(one),
 				     BPF_ANY);
 	}
 	tracefs_ensure();
@@ -412,7 +412,7 @@ static void dns_open(struct loader *l, const struct loader_opts *o, loader_sampl
 			goto out_detach;
 		}
 	}
-	err = ring_buffer__add(l->rb, bpf_map__fd(l->dns->maps.dns_rb), fn, ctx);
+	err = ring_buffer__add(l->rb, bpf_map__fd(l->dns->maps.events), fn, ctx);
 	if (err)
 		goto out_detach;
 	return;
@@ -596,7 +596,7 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 		bpf_program__set_autoload(l->proc->progs.handle_oom, false);
 	}
 	l->net->rodata->self_tgid = o->self;
-	err = bpf_map__set_max_entries(l->ssl->maps.rb, o->ring_bytes);
+	err = bpf_map__set_max_entries(l->ssl->maps.events, o->ring_bytes);
 	if (err) {
 		log_warn("failed to size ring buffer to %llu bytes: %s",
 			 (unsigned long long)o->ring_bytes, strerror(-err));
@@ -634,15 +634,15 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 		log_warn("failed to attach sock_send_length/tcp_probe tracepoints: %s", strerror(-err));
 		goto out_close;
 	}
-	l->rb = ring_buffer__new(bpf_map__fd(l->ssl->maps.rb), fn, ctx, NULL);
+	l->rb = ring_buffer__new(bpf_map__fd(l->ssl->maps.events), fn, ctx, NULL);
 	if (!l->rb) {
 		err = -errno;
 		log_warn("failed to create ring buffer: %s", strerror(-err));
 		goto out_close;
 	}
-	err = ring_buffer__add(l->rb, bpf_map__fd(l->proc->maps.proc_rb), fn, ctx);
+	err = ring_buffer__add(l->rb, bpf_map__fd(l->proc->maps.events), fn, ctx);
 	if (!err)
-		err = ring_buffer__add(l->rb, bpf_map__fd(l->net->maps.net_rb), fn, ctx);
+		err = ring_buffer__add(l->rb, bpf_map__fd(l->net->maps.events), fn, ctx);
 	if (err) {
 		log_warn("failed to add ring buffer: %s", strerror(-err));
 		goto out_close;
@@ -691,10 +691,10 @@ void loader_counters(const struct loader *l, uint64_t out[LT_CNT_MAX])
 {
 	memset(out, 0, LT_CNT_MAX * sizeof(out[0]));
 	counters_sum(l->ssl->maps.counters, out);
-	counters_sum(l->proc->maps.proc_counters, out);
-	counters_sum(l->net->maps.net_counters, out);
+	counters_sum(l->proc->maps.counters, out);
+	counters_sum(l->net->maps.counters, out);
 	if (l->dns)
-		counters_sum(l->dns->maps.dns_counters, out);
+		counters_sum(l->dns->maps.counters, out);
 }
 
 /* Read every entry of CPU map m into fn. With gc, entries of tasks gone
