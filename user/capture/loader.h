@@ -1,4 +1,4 @@
-/* loader.h -- BPF lifecycle: open, configure, load, attach uprobes to every OpenSSL on the host, poll. */
+/* loader.h -- the BPF objects' lifecycle: open, configure, load, attach (uprobes via capture/attach.c), poll, counters, CPU maps. */
 #ifndef LLMTAP_LOADER_H
 #define LLMTAP_LOADER_H
 
