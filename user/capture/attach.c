@@ -357,7 +357,7 @@ static int file_attach(struct attach *a, size_t k, const char *path)
 		}
 	}
 	a->ks[k].files++;
-	log_debug("%s: attached to %s", kd->name, path);
+	log_debug("%s: attached to %s (%zu probes)", kd->name, path, a->nlinks - first);
 	return 1;
 
 out_detach:

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ssl.skel.h"
@@ -19,19 +18,21 @@
 #include "base/util.h"
 #include "capture/attach.h"
 
+/* Objects whose events ring and counters are in use: ssl, proc, net, dns. */
+#define OBJS_MAX 4
+
 struct loader {
 	struct ssl_bpf *ssl;
 	struct proc_bpf *proc;
 	struct net_bpf *net;
-	struct bpf_link *join_link, *ack_link;
-	struct ring_buffer *rb;
-	struct bpf_link **links;	/* dns.bpf.c's tracepoints */
-	size_t nlinks, cap_links;
 	struct dns_bpf *dns;		/* NULL when DNS tracing could not start */
+	struct ring_buffer *rb;		/* every object's events ring */
+	struct bpf_map *counters[OBJS_MAX];	/* every started object's */
+	int nobjs;
 	struct attach *attach;		/* the uprobes, on the files found */
 };
 
-
+/* libbpf's messages: warnings with -v, its debug output with -vv. */
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	if (level == LIBBPF_DEBUG && verbose < 2)
@@ -41,22 +42,50 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, ap);
 }
 
-
-static int link_add(struct loader *l, struct bpf_link *link)
+/* Start loaded object s (bpf/X.bpf.c, skeleton X_bpf): fill its process
+ * filter when it has one (filter.bpf.h), attach its tracepoints (its bare
+ * SEC("uprobe") programs are skipped: capture/attach.c puts them on files),
+ * add its events ring to the poller and keep its counters (common.bpf.h).
+ * Returns 0, or a negative errno and the step that failed in *what; links
+ * made stay with the skeleton until it is destroyed. */
+static int obj_start(struct loader *l, struct bpf_object_skeleton *s,
+		     const struct loader_opts *o, loader_sample_fn fn, void *ctx,
+		     const char **what)
 {
-	if (l->nlinks == l->cap_links) {
-		size_t cap = l->cap_links ? 2 * l->cap_links : 64;
-		struct bpf_link **p = realloc(l->links, cap * sizeof(*p));
+	struct bpf_object *obj = *s->obj;
+	struct bpf_map *events = bpf_object__find_map_by_name(obj, "events");
+	struct bpf_map *counters = bpf_object__find_map_by_name(obj, "counters");
+	struct bpf_map *tgids = bpf_object__find_map_by_name(obj, "tgids");
+	__u8 one = 1;
+	int err, i;
 
-		if (!p)
-			return -ENOMEM;
-		l->links = p;
-		l->cap_links = cap;
+	*what = "find the events and counters maps";
+	if (!events || !counters)
+		return -EINVAL;
+	*what = "keep its counters (raise OBJS_MAX)";
+	if (l->nobjs == OBJS_MAX)
+		return -E2BIG;
+	for (i = 0; tgids && i < o->npids; i++) {
+		__u32 pid = o->pids[i];
+
+		bpf_map__update_elem(tgids, &pid, sizeof(pid), &one, sizeof(one), BPF_ANY);
 	}
-	l->links[l->nlinks++] = link;
+	*what = "attach the tracepoints";
+	err = bpf_object__attach_skeleton(s);
+	if (err)
+		return err;
+	*what = "add the ring buffer";
+	if (!l->rb) {
+		l->rb = ring_buffer__new(bpf_map__fd(events), fn, ctx, NULL);
+		err = l->rb ? 0 : -errno;
+	} else {
+		err = ring_buffer__add(l->rb, bpf_map__fd(events), fn, ctx);
+	}
+	if (err)
+		return err;
+	l->counters[l->nobjs++] = counters;
 	return 0;
 }
-
 
 /* Syscall tracepoints need tracefs: mount it where libbpf looks when missing. */
 static void tracefs_ensure(void)
@@ -68,15 +97,12 @@ static void tracefs_ensure(void)
 		log_warn("dns: cannot mount tracefs on /sys/kernel/tracing: %s", strerror(errno));
 }
 
-/* Open, load and attach dns.bpf.c's tracepoints and add its ring buffer.
- * A failure leaves DNS untraced (l->dns NULL) but the rest working. */
+/* Open, load and start dns.bpf.c. A failure leaves DNS untraced (l->dns
+ * NULL, message printed) but the rest working. */
 static void dns_open(struct loader *l, const struct loader_opts *o, loader_sample_fn fn, void *ctx)
 {
-	struct bpf_program *progs[7];
-	struct bpf_link *link;
-	size_t i, first = l->nlinks;
-	__u8 one = 1;
-	int err, k;
+	const char *what = "open";
+	int err;
 
 	l->dns = dns_bpf__open();
 	if (!l->dns) {
@@ -85,49 +111,23 @@ static void dns_open(struct loader *l, const struct loader_opts *o, loader_sampl
 	}
 	l->dns->rodata->self_tgid = o->self;
 	l->dns->rodata->filter_tgid = o->npids > 0;
+	what = "load";
 	err = dns_bpf__load(l->dns);
 	if (err)
-		goto out_warn;
-	for (k = 0; k < o->npids; k++) {
-		__u32 pid = o->pids[k];
-
-		bpf_map__update_elem(l->dns->maps.tgids, &pid, sizeof(pid), &one, sizeof(one),
-				     BPF_ANY);
-	}
+		goto out_destroy;
 	tracefs_ensure();
-	progs[0] = l->dns->progs.dns_sendto;
-	progs[1] = l->dns->progs.dns_sendmsg;
-	progs[2] = l->dns->progs.dns_sendmmsg;
-	progs[3] = l->dns->progs.dns_recvfrom_enter;
-	progs[4] = l->dns->progs.dns_recvfrom_exit;
-	progs[5] = l->dns->progs.dns_recvmsg_enter;
-	progs[6] = l->dns->progs.dns_recvmsg_exit;
-	for (i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
-		link = bpf_program__attach(progs[i]);
-		if (!link) {
-			err = -errno;
-			goto out_detach;
-		}
-		err = link_add(l, link);
-		if (err) {
-			bpf_link__destroy(link);
-			goto out_detach;
-		}
-	}
-	err = ring_buffer__add(l->rb, bpf_map__fd(l->dns->maps.events), fn, ctx);
+	err = obj_start(l, l->dns->skeleton, o, fn, ctx, &what);
 	if (err)
-		goto out_detach;
+		goto out_destroy;
 	return;
 
-out_detach:
-	while (l->nlinks > first)
-		bpf_link__destroy(l->links[--l->nlinks]);
-out_warn:
-	log_warn("dns: DNS lookups not traced: %s (run with -v for details)", strerror(-err));
+out_destroy:
 	dns_bpf__destroy(l->dns);
 	l->dns = NULL;
+out_warn:
+	log_debug("dns: failed to %s: %s", what, strerror(-err));
+	log_warn("dns: DNS lookups not traced: %s (run with -v for details)", strerror(-err));
 }
-
 
 /* 1 when the kernel's oom:mark_victim tracepoint passes a task_struct *
  * (the form handle_oom reads), by its BTF prototype; else 0. */
@@ -158,9 +158,12 @@ static int mark_victim_has_task(void)
 int loader_open(struct loader **out, const struct loader_opts *o,
 		loader_sample_fn fn, void *ctx)
 {
+	struct bpf_object_skeleton *started[3];
+	struct bpf_object *probed[2];
+	const char *what;
 	struct loader *l;
-	int err, i;
-	__u8 one = 1;
+	size_t i;
+	int err;
 
 	libbpf_set_print(libbpf_print);
 	l = calloc(1, sizeof(*l));
@@ -201,49 +204,27 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 			 strerror(-err));
 		goto out_close;
 	}
-	for (i = 0; i < o->npids; i++) {
-		__u32 pid = o->pids[i];
-
-		bpf_map__update_elem(l->ssl->maps.tgids, &pid, sizeof(pid), &one, sizeof(one), BPF_ANY);
-	}
-	err = proc_bpf__attach(l->proc);
-	if (err) {
-		log_warn("failed to attach sched tracepoints: %s", strerror(-err));
-		goto out_close;
-	}
-	err = net_bpf__attach(l->net);
-	if (err) {
-		log_warn("failed to attach TCP tracepoints: %s", strerror(-err));
-		goto out_close;
-	}
-	l->join_link = bpf_program__attach(l->ssl->progs.ssl_sock_join);
-	l->ack_link = l->join_link ? bpf_program__attach(l->ssl->progs.ssl_upload_ack) : NULL;
-	if (!l->join_link || !l->ack_link) {
-		err = -errno;
-		log_warn("failed to attach sock_send_length/tcp_probe tracepoints: %s", strerror(-err));
-		goto out_close;
-	}
-	l->rb = ring_buffer__new(bpf_map__fd(l->ssl->maps.events), fn, ctx, NULL);
-	if (!l->rb) {
-		err = -errno;
-		log_warn("failed to create ring buffer: %s", strerror(-err));
-		goto out_close;
-	}
-	err = ring_buffer__add(l->rb, bpf_map__fd(l->proc->maps.events), fn, ctx);
-	if (!err)
-		err = ring_buffer__add(l->rb, bpf_map__fd(l->net->maps.events), fn, ctx);
-	if (err) {
-		log_warn("failed to add ring buffer: %s", strerror(-err));
-		goto out_close;
+	/* TLS, process and TCP tracing are required; DNS is optional (below). */
+	started[0] = l->ssl->skeleton;
+	started[1] = l->proc->skeleton;
+	started[2] = l->net->skeleton;
+	for (i = 0; i < sizeof(started) / sizeof(started[0]); i++) {
+		err = obj_start(l, started[i], o, fn, ctx, &what);
+		if (err) {
+			log_warn("BPF object %s: failed to %s: %s", started[i]->name, what,
+				 strerror(-err));
+			goto out_close;
+		}
 	}
 	dns_open(l, o, fn, ctx);
-	{
-		struct bpf_object *objs[] = { l->ssl->obj, l->dns ? l->dns->obj : NULL };
-
-		err = attach_new(&l->attach, objs, 2);
-	}
-	if (err)
+	/* The objects with uprobe programs, for capture/attach.c to put on files. */
+	probed[0] = l->ssl->obj;
+	probed[1] = l->dns ? l->dns->obj : NULL;
+	err = attach_new(&l->attach, probed, 2);
+	if (err) {
+		log_warn("failed to set up uprobe attaching: %s", strerror(-err));
 		goto out_close;
+	}
 	*out = l;
 	return 0;
 
@@ -272,7 +253,7 @@ int loader_files(const struct loader *l)
 	return attach_tls_files(l->attach);
 }
 
-/* Add the per-CPU values of counters map m into out. */
+/* Add the per-CPU values of counters map m (enum lt_counter) into out. */
 static void counters_sum(const struct bpf_map *m, uint64_t out[LT_CNT_MAX])
 {
 	int ncpu = libbpf_num_possible_cpus();
@@ -295,12 +276,11 @@ static void counters_sum(const struct bpf_map *m, uint64_t out[LT_CNT_MAX])
 
 void loader_counters(const struct loader *l, uint64_t out[LT_CNT_MAX])
 {
+	int i;
+
 	memset(out, 0, LT_CNT_MAX * sizeof(out[0]));
-	counters_sum(l->ssl->maps.counters, out);
-	counters_sum(l->proc->maps.counters, out);
-	counters_sum(l->net->maps.counters, out);
-	if (l->dns)
-		counters_sum(l->dns->maps.counters, out);
+	for (i = 0; i < l->nobjs; i++)
+		counters_sum(l->counters[i], out);
 }
 
 /* Read every entry of CPU map m into fn. With gc, entries of tasks gone
@@ -364,7 +344,8 @@ void loader_detach_later(struct loader *l)
 	pid_t parent = getpid(), child;
 	int i;
 
-	if (!l || (!l->nlinks && !attach_links(l->attach)))
+	/* Uprobes and dns.bpf.c's syscall tracepoints are the slow ones. */
+	if (!l || (!attach_links(l->attach) && !l->dns))
 		return;
 	child = fork();
 	if (child != 0)
@@ -382,15 +363,10 @@ void loader_close(struct loader *l)
 		return;
 	/* Quick after loader_detach_later(): the child holds the last references. */
 	attach_free(l->attach);
-	while (l->nlinks)
-		bpf_link__destroy(l->links[--l->nlinks]);
-	bpf_link__destroy(l->ack_link);
-	bpf_link__destroy(l->join_link);
 	ring_buffer__free(l->rb);
 	net_bpf__destroy(l->net);
 	dns_bpf__destroy(l->dns);
 	ssl_bpf__destroy(l->ssl);
 	proc_bpf__destroy(l->proc);
-	free(l->links);
 	free(l);
 }
