@@ -7,11 +7,10 @@
 #include <bpf/bpf_endian.h>
 #include "events.h"
 #include "common.bpf.h"
+#include "filter.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#define DNS_AF_INET	2
-#define DNS_AF_INET6	10
 #define DNS_S_IFMT	00170000
 #define DNS_S_IFSOCK	0140000
 #define DNS_PORT	53
@@ -30,7 +29,10 @@ struct gai_args {
 	char name[LT_DNS_NAME_MAX];
 };
 
-/* userspace struct addrinfo (x86-64 / LP64 layout). */
+/* Userspace layouts (x86-64 / LP64), read with bpf_probe_read_user. Not
+ * vmlinux.h's types: those are relocated against the kernel's BTF. */
+
+/* struct addrinfo */
 struct user_addrinfo {
 	__s32 ai_flags;
 	__s32 ai_family;
@@ -43,6 +45,37 @@ struct user_addrinfo {
 	__u64 ai_next;
 };
 
+/* struct sockaddr_in */
+struct user_sockaddr_in {
+	__u16 sin_family;
+	__u16 sin_port;		/* network order */
+	__u8 sin_addr[4];
+	__u8 sin_zero[8];
+};
+
+/* struct sockaddr_in6 */
+struct user_sockaddr_in6 {
+	__u16 sin6_family;
+	__u16 sin6_port;	/* network order */
+	__u32 sin6_flowinfo;
+	__u8 sin6_addr[16];
+	__u32 sin6_scope_id;
+};
+
+/* A struct sockaddr of either family, read up to the end of the IPv6
+ * address (the scope id is not needed). */
+union user_sockaddr {
+	__u16 family;
+	struct user_sockaddr_in in;
+	struct user_sockaddr_in6 in6;
+};
+#define USER_SOCKADDR_READ offsetof(struct user_sockaddr_in6, sin6_scope_id)
+
+/* The sizes of the C library's structs: a layout mistake fails the build. */
+_Static_assert(sizeof(struct user_addrinfo) == 48, "struct addrinfo layout");
+_Static_assert(sizeof(struct user_sockaddr_in) == 16, "struct sockaddr_in layout");
+_Static_assert(sizeof(struct user_sockaddr_in6) == 28, "struct sockaddr_in6 layout");
+
 /* A receive in flight on a UDP socket that may talk to port 53. */
 struct recv_args {
 	__u64 buf;		/* recvfrom: the buffer; recvmsg: struct user_msghdr * */
@@ -53,11 +86,6 @@ struct recv_args {
 	__u16 port;
 	__u8 server[16];
 };
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 20);
-} dns_rb SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -80,37 +108,11 @@ struct {
 	__type(value, struct gai_args);
 } gai_scratch SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, LT_CNT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} dns_counters SEC(".maps");
-
-/* Processes to trace when filter_tgid is set (llmtap run -p). */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 64);
-	__type(key, __u32);
-	__type(value, __u8);
-} dns_tgids SEC(".maps");
-
-const volatile __u32 self_tgid = 0;	/* never trace the tracer itself */
-const volatile __u8 filter_tgid = 0;
-
-static __always_inline int wanted(__u32 tgid)
-{
-	if (tgid == self_tgid)
-		return 0;
-	if (filter_tgid && !bpf_map_lookup_elem(&dns_tgids, &tgid))
-		return 0;
-	return 1;
-}
-
 /* ---- getaddrinfo ---------------------------------------------------------- */
 
 SEC("uprobe")
-int BPF_KPROBE(gai_enter, const char *node, const char *service, const void *hints, void **res)
+int BPF_KPROBE(gai_enter, const char *node, const char *service,
+	       const struct user_addrinfo *hints, void **res)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct gai_args *a;
@@ -124,12 +126,12 @@ int BPF_KPROBE(gai_enter, const char *node, const char *service, const void *hin
 	if (!a)
 		return 0;
 	if (hints)
-		bpf_probe_read_user(&fam, sizeof(fam), (const char *)hints + 4);
+		bpf_probe_read_user(&fam, sizeof(fam), &hints->ai_family);
 	a->res = (__u64)res;
 	a->hint_family = fam;
 	a->pad = 0;
 	if (bpf_probe_read_user_str(a->name, sizeof(a->name), node) <= 0) {
-		counter_add(&dns_counters, LT_CNT_READ_ERR, 1);
+		counter_add(LT_CNT_READ_ERR, 1);
 		return 0;
 	}
 	a->ts_ns = bpf_ktime_get_ns();
@@ -140,21 +142,22 @@ int BPF_KPROBE(gai_enter, const char *node, const char *service, const void *hin
 /* Read the address of one addrinfo node into *out. Returns 1 when it is IPv4/IPv6. */
 static __always_inline int ai_addr_read(const struct user_addrinfo *ai, struct lt_dns_addr *out)
 {
+	const struct user_sockaddr_in *sin = (const void *)ai->ai_addr;
+	const struct user_sockaddr_in6 *sin6 = (const void *)ai->ai_addr;
+
 	if (!ai->ai_addr)
 		return 0;
 	__builtin_memset(out, 0, sizeof(*out));
-	if (ai->ai_family == DNS_AF_INET) {
-		/* sockaddr_in: family, port, then the 4-byte address */
-		if (bpf_probe_read_user(out->addr, 4, (void *)(ai->ai_addr + 4)))
+	if (ai->ai_family == LT_AF_INET) {
+		if (bpf_probe_read_user(out->addr, sizeof(sin->sin_addr), &sin->sin_addr))
 			return 0;
-		out->family = DNS_AF_INET;
+		out->family = LT_AF_INET;
 		return 1;
 	}
-	if (ai->ai_family == DNS_AF_INET6) {
-		/* sockaddr_in6: family, port, flowinfo, then the 16-byte address */
-		if (bpf_probe_read_user(out->addr, 16, (void *)(ai->ai_addr + 8)))
+	if (ai->ai_family == LT_AF_INET6) {
+		if (bpf_probe_read_user(out->addr, sizeof(sin6->sin6_addr), &sin6->sin6_addr))
 			return 0;
-		out->family = DNS_AF_INET6;
+		out->family = LT_AF_INET6;
 		return 1;
 	}
 	return 0;
@@ -174,16 +177,10 @@ int BPF_KRETPROBE(gai_exit, int ret)
 
 	if (!a)
 		return 0;
-	e = bpf_ringbuf_reserve(&dns_rb, sizeof(*e), 0);
-	if (!e) {
-		counter_add(&dns_counters, LT_CNT_DROPS, 1);
+	e = event_reserve(sizeof(*e));
+	if (!e)
 		goto out_delete;
-	}
-	e->hdr.type = LT_EV_DNS_GAI;
-	e->hdr.tgid = id >> 32;
-	e->hdr.tid = (__u32)id;
-	e->hdr.pad = 0;
-	e->hdr.ts_ns = a->ts_ns;
+	hdr_fill(&e->hdr, LT_EV_DNS_GAI, id >> 32, (__u32)id, a->ts_ns);
 	e->ts_end_ns = bpf_ktime_get_ns();
 	e->rc = ret;
 	e->hint_family = a->hint_family;
@@ -217,8 +214,7 @@ int BPF_KRETPROBE(gai_exit, int ret)
 		n++;
 	}
 	e->naddrs = n;
-	bpf_ringbuf_submit(e, 0);
-	counter_add(&dns_counters, LT_CNT_EVENTS, 1);
+	event_submit(e);
 out_delete:
 	bpf_map_delete_elem(&gai_active, &id);
 	return 0;
@@ -251,7 +247,7 @@ static __always_inline struct sock *fd_udp_sock(long fd)
 	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_UDP)
 		return NULL;
 	family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (family != DNS_AF_INET && family != DNS_AF_INET6)
+	if (family != LT_AF_INET && family != LT_AF_INET6)
 		return NULL;
 	return sk;
 }
@@ -267,7 +263,7 @@ static __always_inline void sk_peer(struct sock *sk, __u8 *family, __u16 *port, 
 	if (!dport)
 		return;
 	*family = fam;
-	if (fam == DNS_AF_INET) {
+	if (fam == LT_AF_INET) {
 		__u32 d = BPF_CORE_READ(sk, __sk_common.skc_daddr);
 
 		__builtin_memcpy(addr, &d, 4);
@@ -279,20 +275,19 @@ static __always_inline void sk_peer(struct sock *sk, __u8 *family, __u16 *port, 
 /* A user struct sockaddr into family/port/addr; family 0 when not IPv4/IPv6. */
 static __always_inline void user_sockaddr(__u64 sa, __u8 *family, __u16 *port, __u8 addr[16])
 {
-	__u8 raw[24] = {};
-	__u16 fam;
+	union user_sockaddr u = {};
 
 	*family = 0;
-	if (!sa || bpf_probe_read_user(raw, sizeof(raw), (void *)sa))
+	if (!sa || bpf_probe_read_user(&u, USER_SOCKADDR_READ, (void *)sa))
 		return;
-	fam = raw[0] | (raw[1] << 8);
-	*port = (raw[2] << 8) | raw[3];
-	if (fam == DNS_AF_INET) {
-		__builtin_memcpy(addr, &raw[4], 4);
-		*family = DNS_AF_INET;
-	} else if (fam == DNS_AF_INET6) {
-		__builtin_memcpy(addr, &raw[8], 16);
-		*family = DNS_AF_INET6;
+	/* sin_port and sin6_port share their place */
+	*port = bpf_ntohs(u.in.sin_port);
+	if (u.family == LT_AF_INET) {
+		__builtin_memcpy(addr, u.in.sin_addr, sizeof(u.in.sin_addr));
+		*family = LT_AF_INET;
+	} else if (u.family == LT_AF_INET6) {
+		__builtin_memcpy(addr, u.in6.sin6_addr, sizeof(u.in6.sin6_addr));
+		*family = LT_AF_INET6;
 	}
 }
 
@@ -306,16 +301,10 @@ static __always_inline void emit_pkt(__u64 id, __u8 dir, __u8 family, __u16 port
 	/* A DNS message is at least its 12-byte header. */
 	if (len < 12 || !buf)
 		return;
-	e = bpf_ringbuf_reserve(&dns_rb, sizeof(*e), 0);
-	if (!e) {
-		counter_add(&dns_counters, LT_CNT_DROPS, 1);
+	e = event_reserve(sizeof(*e));
+	if (!e)
 		return;
-	}
-	e->hdr.type = LT_EV_DNS_PKT;
-	e->hdr.tgid = id >> 32;
-	e->hdr.tid = (__u32)id;
-	e->hdr.pad = 0;
-	e->hdr.ts_ns = bpf_ktime_get_ns();
+	hdr_fill(&e->hdr, LT_EV_DNS_PKT, id >> 32, (__u32)id, bpf_ktime_get_ns());
 	e->msg_len = len;
 	e->dir = dir;
 	e->family = family;
@@ -325,13 +314,12 @@ static __always_inline void emit_pkt(__u64 id, __u8 dir, __u8 family, __u16 port
 	if (n > LT_DNS_PKT_MAX)	/* for the verifier: n is already at most this */
 		n = LT_DNS_PKT_MAX;
 	if (bpf_probe_read_user(e->data, n, (void *)buf)) {
-		counter_add(&dns_counters, LT_CNT_READ_ERR, 1);
+		counter_add(LT_CNT_READ_ERR, 1);
 		bpf_ringbuf_discard(e, 0);
 		return;
 	}
 	e->len = n;
-	bpf_ringbuf_submit(e, 0);
-	counter_add(&dns_counters, LT_CNT_EVENTS, 1);
+	event_submit(e);
 }
 
 /* First iovec of a user msghdr: its base and length. Returns 0 when read. */

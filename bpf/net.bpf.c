@@ -26,25 +26,11 @@ struct sock_state {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 20);
-} net_rb SEC(".maps");
-
-struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, __u64);		/* struct sock * */
 	__type(value, struct sock_state);
 } socks SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, LT_CNT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} net_counters SEC(".maps");
-
-const volatile __u32 self_tgid = 0;
 
 /* Send one lt_tcp_event of type for sk. */
 static __always_inline void tcp_emit(__u32 type, struct sock *sk, struct sock_state *s)
@@ -52,16 +38,12 @@ static __always_inline void tcp_emit(__u32 type, struct sock *sk, struct sock_st
 	struct tcp_sock *tp = (struct tcp_sock *)sk;
 	struct lt_tcp_event *e;
 
-	e = bpf_ringbuf_reserve(&net_rb, sizeof(*e), 0);
-	if (!e) {
-		counter_add(&net_counters, LT_CNT_DROPS, 1);
+	e = event_reserve(sizeof(*e));
+	if (!e)
 		return;
-	}
 	__builtin_memset(e, 0, sizeof(*e));
-	e->hdr.type = type;
-	e->hdr.tgid = s->tgid;
-	e->hdr.tid = s->tid;
-	e->hdr.ts_ns = bpf_ktime_get_ns();
+	/* Sent from softirq or another task too: the header names who connected. */
+	hdr_fill(&e->hdr, type, s->tgid, s->tid, bpf_ktime_get_ns());
 	e->cookie = s->cookie;
 	e->syn_ns = s->syn_ns;
 	e->est_ns = s->est_ns;
@@ -76,8 +58,7 @@ static __always_inline void tcp_emit(__u32 type, struct sock *sk, struct sock_st
 		e->sk_err = BPF_CORE_READ(sk, sk_err_soft);
 	tuple_read(sk, &e->tuple);
 	__builtin_memcpy(e->comm, s->comm, sizeof(e->comm));
-	bpf_ringbuf_submit(e, 0);
-	counter_add(&net_counters, LT_CNT_EVENTS, 1);
+	event_submit(e);
 }
 
 SEC("tp_btf/inet_sock_set_state")
@@ -93,7 +74,7 @@ int BPF_PROG(net_state, const struct sock *csk, const int oldstate, const int ne
 		/* connect() runs in the caller's context: this is who connects. */
 		__u64 id = bpf_get_current_pid_tgid();
 
-		if ((id >> 32) == self_tgid)
+		if (is_self(id >> 32))
 			return 0;
 		init.cookie = bpf_get_socket_cookie(sk);
 		init.syn_ns = bpf_ktime_get_ns();

@@ -2,8 +2,8 @@
 #ifndef LLMTAP_NET_BPF_H
 #define LLMTAP_NET_BPF_H
 
-#define LT_AF_INET 2
-#define LT_AF_INET6 10
+#include "common.bpf.h"	/* LT_AF_INET, LT_AF_INET6 */
+
 #define LT_IPPROTO_TCP 6
 
 /* Fill t from sk; ports in host byte order. */

@@ -15,18 +15,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define PF_KTHREAD	0x00200000
 #define TASK_RUNNING	0
 
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 20);
-} proc_rb SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, LT_CNT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} proc_counters SEC(".maps");
-
 /* CPU time per live thread; deleted when the thread exits. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -51,7 +39,12 @@ struct {
 	__type(value, __u64);
 } runq_start SEC(".maps");
 
-const volatile __u32 self_tgid = 0;
+/* Submit a process event without counting it: LT_CNT_EVENTS (/metrics
+ * "events") counts the TLS, TCP and DNS events only, as it always has. */
+static __always_inline void proc_submit(void *e)
+{
+	bpf_ringbuf_submit(e, 0);
+}
 
 /* task_struct::state before Linux 5.14 (now __state). */
 struct task_struct___old {
@@ -68,7 +61,7 @@ static __always_inline long task_state(struct task_struct *t)
 /* Kernel threads and the tracer itself are not accounted. */
 static __always_inline int cpu_skip(struct task_struct *t)
 {
-	return !t->pid || (t->flags & PF_KTHREAD) || t->tgid == self_tgid;
+	return !t->pid || (t->flags & PF_KTHREAD) || is_self(t->tgid);
 }
 
 /* The stat entry of key in map, created (zeroed, tgid set) when missing and
@@ -82,7 +75,7 @@ static __always_inline struct lt_cpu_stat *cpu_get(void *map, __u32 key, __u32 t
 		return s;
 	if (bpf_map_update_elem(map, &key, &zero, BPF_NOEXIST) &&
 	    !bpf_map_lookup_elem(map, &key)) {
-		counter_add(&proc_counters, LT_CNT_MAP_FULL, 1);
+		counter_add(LT_CNT_MAP_FULL, 1);
 		return NULL;
 	}
 	return bpf_map_lookup_elem(map, &key);
@@ -175,16 +168,10 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	unsigned long start, end;
 	__u64 len;
 
-	e = bpf_ringbuf_reserve(&proc_rb, sizeof(*e), 0);
-	if (!e) {
-		counter_add(&proc_counters, LT_CNT_DROPS, 1);
+	e = event_reserve(sizeof(*e));
+	if (!e)
 		return 0;
-	}
-	e->hdr.type = LT_EV_EXEC;
-	e->hdr.tgid = id >> 32;
-	e->hdr.tid = (__u32)id;
-	e->hdr.pad = 0;
-	e->hdr.ts_ns = bpf_ktime_get_ns();
+	hdr_fill(&e->hdr, LT_EV_EXEC, id >> 32, (__u32)id, bpf_ktime_get_ns());
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
 	e->ppid = BPF_CORE_READ(p, real_parent, tgid);
@@ -200,7 +187,7 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	if (bpf_probe_read_user(e->argv, len, (void *)start))
 		len = 0;
 	e->argv_len = len;
-	bpf_ringbuf_submit(e, 0);
+	proc_submit(e);
 	return 0;
 }
 
@@ -225,19 +212,14 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 	bpf_map_delete_elem(&cpu_threads, &tid);
 	bpf_map_delete_elem(&runq_start, &tid);
 	/* signal->live is already decremented: 0 when this is the last thread. */
-	if (BPF_CORE_READ(task, signal, live.counter) != 0 || tgid == self_tgid)
+	if (BPF_CORE_READ(task, signal, live.counter) != 0 || is_self(tgid))
 		return 0;
-	e = bpf_ringbuf_reserve(&proc_rb, sizeof(*e), 0);
+	e = event_reserve(sizeof(*e));
 	if (!e) {
-		counter_add(&proc_counters, LT_CNT_DROPS, 1);
 		bpf_map_delete_elem(&cpu_procs, &tgid);
 		return 0;
 	}
-	e->hdr.type = LT_EV_EXIT;
-	e->hdr.tgid = tgid;
-	e->hdr.tid = tid;
-	e->hdr.pad = 0;
-	e->hdr.ts_ns = now;
+	hdr_fill(&e->hdr, LT_EV_EXIT, tgid, tid, now);
 	e->ssl = 0;
 	e->exit_code = task->exit_code;
 	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
@@ -247,7 +229,7 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 	e->switches = p ? p->switches : 0;
 	e->preempts = p ? p->preempts : 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	bpf_ringbuf_submit(e, 0);
+	proc_submit(e);
 	bpf_map_delete_elem(&cpu_procs, &tgid);
 	return 0;
 }
@@ -258,17 +240,11 @@ int BPF_PROG(handle_oom, struct task_struct *victim)
 {
 	struct lt_oom_event *e;
 
-	e = bpf_ringbuf_reserve(&proc_rb, sizeof(*e), 0);
-	if (!e) {
-		counter_add(&proc_counters, LT_CNT_DROPS, 1);
+	e = event_reserve(sizeof(*e));
+	if (!e)
 		return 0;
-	}
-	e->hdr.type = LT_EV_OOM;
-	e->hdr.tgid = victim->tgid;
-	e->hdr.tid = victim->pid;
-	e->hdr.pad = 0;
-	e->hdr.ts_ns = bpf_ktime_get_ns();
+	hdr_fill(&e->hdr, LT_EV_OOM, victim->tgid, victim->pid, bpf_ktime_get_ns());
 	BPF_CORE_READ_STR_INTO(&e->comm, victim, comm);
-	bpf_ringbuf_submit(e, 0);
+	proc_submit(e);
 	return 0;
 }

@@ -7,6 +7,7 @@
 #include <bpf/bpf_endian.h>
 #include "events.h"
 #include "common.bpf.h"
+#include "filter.bpf.h"
 #include "net.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -36,11 +37,6 @@ struct conn_key {
 	__u32 dir;
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20);	/* resized from userspace before load */
-} rb SEC(".maps");
-
 /* LRU: a thread killed inside an SSL call leaves its entry behind; such
  * leftovers must age out instead of filling the map. */
 struct {
@@ -64,21 +60,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct lt_data_event);
 } scratch SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, LT_CNT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} counters SEC(".maps");
-
-/* Processes to trace when filter_tgid is set (llmtap run -p). */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 64);
-	__type(key, __u32);
-	__type(value, __u8);
-} tgids SEC(".maps");
 
 /* The SSL* a thread touched last, and when: the next TCP send of that
  * thread soon after carries this SSL's records (ClientHello, data), which
@@ -133,8 +114,6 @@ struct {
 /* A joined socket within this long of the thread's last SSL call. */
 #define JOIN_WINDOW_NS 5000000ull
 
-const volatile __u32 self_tgid = 0;	/* never trace the tracer itself */
-const volatile __u8 filter_tgid = 0;
 const volatile __u32 chunks_max = LT_CHUNKS_MAX;
 
 /* State handed to emit_chunk() by bpf_loop(). */
@@ -147,31 +126,15 @@ struct emit_ctx {
 	__u64 nchunks;	/* chunks to send; fewer than the call needs when over the cap */
 };
 
-static __always_inline int wanted(__u32 tgid)
-{
-	if (tgid == self_tgid)
-		return 0;
-	if (filter_tgid && !bpf_map_lookup_elem(&tgids, &tgid))
-		return 0;
-	return 1;
-}
-
 static __always_inline void tls_emit(__u32 type, __u64 id, __u64 ssl)
 {
-	struct lt_tls_event *e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
+	struct lt_tls_event *e = event_reserve(sizeof(*e));
 
-	if (!e) {
-		counter_add(&counters, LT_CNT_DROPS, 1);
+	if (!e)
 		return;
-	}
-	e->hdr.type = type;
-	e->hdr.tgid = id >> 32;
-	e->hdr.tid = (__u32)id;
-	e->hdr.pad = 0;
-	e->hdr.ts_ns = bpf_ktime_get_ns();
+	hdr_fill(&e->hdr, type, id >> 32, (__u32)id, bpf_ktime_get_ns());
 	e->ssl = ssl;
-	bpf_ringbuf_submit(e, 0);
-	counter_add(&counters, LT_CNT_EVENTS, 1);
+	event_submit(e);
 }
 
 /* Every SSL call: remember it for the socket join, announce a new session. */
@@ -230,10 +193,7 @@ static long emit_chunk(__u32 i, void *data)
 	e = bpf_map_lookup_elem(&scratch, &zero);
 	if (!e)
 		return 1;
-	e->hdr.type = LT_EV_DATA;
-	e->hdr.tgid = ctx->pid_tgid >> 32;
-	e->hdr.tid = (__u32)ctx->pid_tgid;
-	e->hdr.ts_ns = ctx->args->ts_ns;
+	hdr_fill(&e->hdr, LT_EV_DATA, ctx->pid_tgid >> 32, (__u32)ctx->pid_tgid, ctx->args->ts_ns);
 	e->ssl = ctx->args->ssl;
 	e->ts_end_ns = ctx->ts_end;
 	e->offset = ctx->base + off;
@@ -244,15 +204,15 @@ static long emit_chunk(__u32 i, void *data)
 	e->missing = (i + 1 == ctx->nchunks) ? ctx->total - off - n : 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	if (bpf_probe_read_user(e->data, n, (void *)(ctx->args->buf + off))) {
-		counter_add(&counters, LT_CNT_READ_ERR, 1);
+		counter_add(LT_CNT_READ_ERR, 1);
 		return 0;
 	}
-	if (bpf_ringbuf_output(&rb, e, offsetof(struct lt_data_event, data) + n, 0)) {
-		counter_add(&counters, LT_CNT_DROPS, 1);
-		counter_add(&counters, LT_CNT_DROP_BYTES, n);
+	if (bpf_ringbuf_output(&events, e, offsetof(struct lt_data_event, data) + n, 0)) {
+		counter_add(LT_CNT_DROPS, 1);
+		counter_add(LT_CNT_DROP_BYTES, n);
 		return 0;
 	}
-	counter_add(&counters, LT_CNT_EVENTS, 1);
+	counter_add(LT_CNT_EVENTS, 1);
 	return 0;
 }
 
@@ -301,7 +261,7 @@ static __always_inline int ssl_exit(long ret, int ex, __u32 dir)
 	if (nchunks > chunks_max) {
 		/* Beyond the cap nothing is copied; the last chunk says how much is missing. */
 		nchunks = chunks_max;
-		counter_add(&counters, LT_CNT_TRUNC, 1);
+		counter_add(LT_CNT_TRUNC, 1);
 	}
 	ctx.nchunks = nchunks;
 	bpf_loop(nchunks, emit_chunk, &ctx, 0);
@@ -384,21 +344,14 @@ int BPF_KPROBE(ssl_free_enter, void *ssl)
 	key.dir = LT_DIR_WRITE;
 	bpf_map_delete_elem(&offsets, &key);
 
-	e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
-	if (!e) {
-		counter_add(&counters, LT_CNT_DROPS, 1);
+	e = event_reserve(sizeof(*e));
+	if (!e)
 		return 0;
-	}
-	e->hdr.type = LT_EV_SSL_FREE;
-	e->hdr.tgid = id >> 32;
-	e->hdr.tid = (__u32)id;
-	e->hdr.pad = 0;
-	e->hdr.ts_ns = bpf_ktime_get_ns();
+	hdr_fill(&e->hdr, LT_EV_SSL_FREE, id >> 32, (__u32)id, bpf_ktime_get_ns());
 	e->ssl = (__u64)ssl;
 	e->end_off[LT_DIR_WRITE] = end_w;
 	e->end_off[LT_DIR_READ] = end_r;
-	bpf_ringbuf_submit(e, 0);
-	counter_add(&counters, LT_CNT_EVENTS, 1);
+	event_submit(e);
 	return 0;
 }
 
@@ -516,21 +469,15 @@ int BPF_PROG(ssl_sock_join, struct sock *sk, int ret, int flags)
 	nw.cookie = cookie;
 	nw.tgid = id >> 32;
 	bpf_map_update_elem(&watches, &skey, &nw, BPF_ANY);
-	e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
-	if (!e) {
-		counter_add(&counters, LT_CNT_DROPS, 1);
+	e = event_reserve(sizeof(*e));
+	if (!e)
 		return 0;
-	}
 	__builtin_memset(e, 0, sizeof(*e));
-	e->hdr.type = LT_EV_SSL_SOCK;
-	e->hdr.tgid = id >> 32;
-	e->hdr.tid = (__u32)id;
-	e->hdr.ts_ns = bpf_ktime_get_ns();
+	hdr_fill(&e->hdr, LT_EV_SSL_SOCK, id >> 32, (__u32)id, bpf_ktime_get_ns());
 	e->ssl = key.ssl;
 	e->cookie = cookie;
 	tuple_read(sk, &e->tuple);
-	bpf_ringbuf_submit(e, 0);
-	counter_add(&counters, LT_CNT_EVENTS, 1);
+	event_submit(e);
 	return 0;
 }
 
@@ -552,18 +499,12 @@ int BPF_PROG(ssl_upload_ack, struct sock *sk, const struct sk_buff *skb)
 	if (!th.ack || (__s32)(bpf_ntohl(th.ack_seq) - w->target_seq) < 0)
 		return 0;
 	w->armed = 0;
-	e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
-	if (!e) {
-		counter_add(&counters, LT_CNT_DROPS, 1);
+	e = event_reserve(sizeof(*e));
+	if (!e)
 		return 0;
-	}
-	e->hdr.type = LT_EV_TCP_ACKED;
-	e->hdr.tgid = w->tgid;
-	e->hdr.tid = 0;
-	e->hdr.pad = 0;
-	e->hdr.ts_ns = bpf_ktime_get_ns();
+	/* Softirq context: the watch remembers whose socket this is. */
+	hdr_fill(&e->hdr, LT_EV_TCP_ACKED, w->tgid, 0, bpf_ktime_get_ns());
 	e->cookie = w->cookie;
-	bpf_ringbuf_submit(e, 0);
-	counter_add(&counters, LT_CNT_EVENTS, 1);
+	event_submit(e);
 	return 0;
 }

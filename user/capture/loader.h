@@ -1,4 +1,4 @@
-/* loader.h -- BPF lifecycle: open, configure, load, attach uprobes to every OpenSSL on the host, poll. */
+/* loader.h -- the BPF objects' lifecycle: open, configure, load, attach (uprobes via capture/attach.c), poll, counters, CPU maps. */
 #ifndef LLMTAP_LOADER_H
 #define LLMTAP_LOADER_H
 
@@ -25,23 +25,25 @@ struct loader;
 int loader_open(struct loader **out, const struct loader_opts *o,
 		loader_sample_fn fn, void *ctx);
 
-/* Attach the TLS uprobes to every libssl on the host (loader paths and
- * mapped by running processes) and to executables that export SSL_write
- * themselves (node). Returns the number of files attached. */
+/* Attach the uprobes to every file of a kind capture/attach.c knows on the
+ * host: each libssl (loader paths, loader cache, mapped by running
+ * processes), executables that carry OpenSSL themselves (node), and each
+ * libc for getaddrinfo. Returns the number of TLS files attached. */
 int loader_attach_host(struct loader *l);
 
-/* Attach to what process pid runs: its executable and the libssl it maps,
- * when not attached yet. Returns files newly attached (0 when none). */
+/* Attach to what process pid runs: its executable and the libraries it
+ * maps (libssl, libc), when not looked at yet. Returns files newly attached
+ * (0 when none). */
 int loader_attach_pid(struct loader *l, pid_t pid);
 
 /* Wait up to timeout_ms for events and deliver them. Returns the number of
  * records consumed or a negative errno (-EINTR on a signal). */
 int loader_poll(struct loader *l, int timeout_ms);
 
-/* Files attached so far. */
+/* TLS files (libraries and executables) attached so far. */
 int loader_files(const struct loader *l);
 
-/* Sum the per-CPU counters of all programs into out[LT_CNT_MAX]. */
+/* Sum the per-CPU counters of all BPF objects into out[LT_CNT_MAX]. */
 void loader_counters(const struct loader *l, uint64_t out[LT_CNT_MAX]);
 
 /* One entry of the CPU maps (see struct lt_cpu_stat). */

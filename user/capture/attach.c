@@ -1,0 +1,519 @@
+/* attach.c -- finding the files to probe (on the host and in a process) and attaching the TLS and DNS uprobes to them. */
+#include "capture/attach.h"
+
+#include <bpf/libbpf.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <glob.h>
+#include <libelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/procfs.h"
+#include "base/util.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- ELF checks ------------------------------------------------------------ */
+
+/* 1 when the ELF file at path defines function name (.dynsym or .symtab). */
+static int elf_defines(const char *path, const char *name)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+	GElf_Sym sym;
+	Elf_Data *data;
+	Elf *e;
+	size_t i, n;
+	int fd, found = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	elf_version(EV_CURRENT);
+	e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!e)
+		goto out_close;
+	while (!found && (scn = elf_nextscn(e, scn))) {
+		if (!gelf_getshdr(scn, &sh) ||
+		    (sh.sh_type != SHT_DYNSYM && sh.sh_type != SHT_SYMTAB) || !sh.sh_entsize)
+			continue;
+		data = elf_getdata(scn, NULL);
+		if (!data)
+			continue;
+		n = sh.sh_size / sh.sh_entsize;
+		for (i = 0; i < n; i++) {
+			const char *s;
+
+			if (!gelf_getsym(data, i, &sym) || sym.st_shndx == SHN_UNDEF ||
+			    GELF_ST_TYPE(sym.st_info) != STT_FUNC)
+				continue;
+			s = elf_strptr(e, sh.sh_link, sym.st_name);
+			if (s && strcmp(s, name) == 0) {
+				found = 1;
+				break;
+			}
+		}
+	}
+	elf_end(e);
+out_close:
+	close(fd);
+	return found;
+}
+
+/* 1 when the ELF file at path has our own class, byte order and machine:
+ * programs that read argument registers and struct layouts need that. */
+static int elf_native(const char *path)
+{
+	unsigned char a[20], b[20];
+	int fd, ok = 0;
+
+	fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ok = read(fd, b, sizeof(b)) == (ssize_t)sizeof(b);
+	close(fd);
+	if (!ok)
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	/* e_machine is the 2 bytes at offset 18 */
+	ok = read(fd, a, sizeof(a)) == (ssize_t)sizeof(a) && !memcmp(a, ELFMAG, SELFMAG) &&
+	     a[EI_CLASS] == b[EI_CLASS] && a[EI_DATA] == b[EI_DATA] && !memcmp(a + 18, b + 18, 2);
+	close(fd);
+	return ok;
+}
+
+/* The file name part of path. */
+static const char *base_name(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	return base ? base + 1 : path;
+}
+
+/* ---- the kinds of files we probe ------------------------------------------ */
+
+/* One uprobe: our program on a function's entry or return. */
+struct probe {
+	const char *sym;
+	const char *prog;	/* program name in its BPF object */
+	int ret;		/* 1: on the function's return */
+	int optional;		/* absent from some versions: skipped when missing */
+};
+
+/* OpenSSL (and its forks that keep its API): ssl.bpf.c. */
+static const struct probe openssl_probes[] = {
+	{ "SSL_write", "ssl_write_enter", 0, 0 }, { "SSL_write", "ssl_write_exit", 1, 0 },
+	{ "SSL_read", "ssl_read_enter", 0, 0 }, { "SSL_read", "ssl_read_exit", 1, 0 },
+	{ "SSL_write_ex", "ssl_write_ex_enter", 0, 1 }, { "SSL_write_ex", "ssl_write_ex_exit", 1, 1 },
+	{ "SSL_read_ex", "ssl_read_ex_enter", 0, 1 }, { "SSL_read_ex", "ssl_read_ex_exit", 1, 1 },
+	{ "SSL_free", "ssl_free_enter", 0, 1 },
+	{ "SSL_do_handshake", "ssl_do_handshake_enter", 0, 1 },
+	{ "SSL_do_handshake", "ssl_do_handshake_exit", 1, 1 },
+	{ "SSL_connect", "ssl_connect_enter", 0, 1 }, { "SSL_connect", "ssl_connect_exit", 1, 1 },
+};
+
+/* glibc's resolver entry point: dns.bpf.c. */
+static const struct probe gai_probes[] = {
+	{ "getaddrinfo", "gai_enter", 0, 0 }, { "getaddrinfo", "gai_exit", 1, 0 },
+};
+
+#define PROBES_MAX 16
+_Static_assert(ARRAY_SIZE(openssl_probes) <= PROBES_MAX, "raise PROBES_MAX");
+_Static_assert(ARRAY_SIZE(gai_probes) <= PROBES_MAX, "raise PROBES_MAX");
+
+/* What a kind's probes report. */
+enum role {
+	ROLE_TLS,	/* plaintext of TLS connections: counted in attach_tls_files() */
+	ROLE_DNS,	/* name lookups */
+};
+
+/* A kind of file we probe: where it is found, how it is recognised, which
+ * probes it gets. A new TLS stack is a new row here (and its programs). */
+struct kind {
+	const char *name;			/* in messages */
+	enum role role;
+	int (*name_match)(const char *base);	/* could a library of this name be one? */
+	int (*detect)(const char *path);	/* 1 when the file is one */
+	const char *const *globs;		/* where the loader finds it (NULL-ended) */
+	const char *const *path_exes;		/* runtimes looked up on PATH (NULL-ended) */
+	int exe;				/* a process's executable may be one */
+	const struct probe *probes;
+	size_t nprobes;
+};
+
+/* libssl*, or _ssl* (Python's module, linked with OpenSSL statically at times). */
+static int openssl_name(const char *base)
+{
+	return strncmp(base, "libssl", 6) == 0 || strncmp(base, "_ssl", 4) == 0;
+}
+
+/* OpenSSL's API is there when SSL_write is. */
+static int openssl_detect(const char *path)
+{
+	return elf_defines(path, "SSL_write");
+}
+
+/* glibc's libc: libc.so.6, or libc-2.31.so before glibc 2.34. */
+static int libc_name(const char *base)
+{
+	return strncmp(base, "libc.so", 7) == 0 ||
+	       (strncmp(base, "libc-", 5) == 0 && isdigit((unsigned char)base[5]));
+}
+
+/* A native libc with getaddrinfo: dns.bpf.c reads x86-64 struct addrinfo. */
+static int libc_detect(const char *path)
+{
+	return elf_native(path) && elf_defines(path, "getaddrinfo");
+}
+
+static const char *const openssl_globs[] = {
+	"/lib/*-linux-gnu/libssl.so*", "/usr/lib/*-linux-gnu/libssl.so*",
+	"/lib64/libssl.so*", "/usr/lib64/libssl.so*", "/lib/libssl.so*",
+	"/usr/lib/libssl.so*", "/usr/local/lib/libssl.so*",
+	"/usr/local/lib64/libssl.so*", "/usr/local/ssl/lib*/libssl.so*", NULL,
+};
+
+/* Node links OpenSSL into its executable. */
+static const char *const openssl_exes[] = { "node", "nodejs", NULL };
+
+static const char *const libc_globs[] = {
+	"/lib/*-linux-gnu/libc.so.6", "/usr/lib/*-linux-gnu/libc.so.6",
+	"/lib64/libc.so.6", "/usr/lib64/libc.so.6", "/lib/libc.so.6", "/usr/lib/libc.so.6", NULL,
+};
+
+static const struct kind kinds[] = {
+	{
+		.name = "openssl", .role = ROLE_TLS,
+		.name_match = openssl_name, .detect = openssl_detect,
+		.globs = openssl_globs, .path_exes = openssl_exes, .exe = 1,
+		.probes = openssl_probes, .nprobes = ARRAY_SIZE(openssl_probes),
+	},
+	{
+		.name = "libc", .role = ROLE_DNS,
+		.name_match = libc_name, .detect = libc_detect,
+		.globs = libc_globs,
+		.probes = gai_probes, .nprobes = ARRAY_SIZE(gai_probes),
+	},
+};
+
+#define NKINDS ARRAY_SIZE(kinds)
+
+/* The kind a library's file name may be (the first that claims it), or -1. */
+static int kind_by_name(const char *path)
+{
+	const char *base = base_name(path);
+	size_t i;
+
+	for (i = 0; i < NKINDS; i++)
+		if (kinds[i].name_match(base))
+			return i;
+	return -1;
+}
+
+/* ---- state ----------------------------------------------------------------- */
+
+/* A file looked at for a kind: attached, or known not to be one. */
+struct target {
+	dev_t dev;
+	ino_t ino;
+	size_t kind;
+};
+
+/* What a kind has at run time. */
+struct kind_state {
+	int on;					/* its programs are loaded */
+	int files;				/* files attached */
+	struct bpf_program *progs[PROBES_MAX];	/* by probe */
+};
+
+struct attach {
+	struct kind_state ks[NKINDS];
+	struct target *targets;
+	size_t ntargets, cap_targets;
+	struct bpf_link **links;
+	size_t nlinks, cap_links;
+};
+
+/* Program name in the first of objs[0..n) that has it, else NULL. */
+static struct bpf_program *prog_find(struct bpf_object *const *objs, int n, const char *name)
+{
+	struct bpf_program *p;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (!objs[i])
+			continue;
+		p = bpf_object__find_program_by_name(objs[i], name);
+		if (p)
+			return p;
+	}
+	return NULL;
+}
+
+int attach_new(struct attach **out, struct bpf_object *const *objs, int n)
+{
+	struct attach *a = calloc(1, sizeof(*a));
+	size_t k, i;
+
+	if (!a)
+		return -ENOMEM;
+	for (k = 0; k < NKINDS; k++) {
+		a->ks[k].on = 1;
+		for (i = 0; i < kinds[k].nprobes; i++) {
+			a->ks[k].progs[i] = prog_find(objs, n, kinds[k].probes[i].prog);
+			if (!a->ks[k].progs[i])
+				a->ks[k].on = 0;
+		}
+		if (!a->ks[k].on)
+			log_debug("%s: programs not loaded, not probed", kinds[k].name);
+	}
+	*out = a;
+	return 0;
+}
+
+/* Whether file st was looked at for kind k already; else it is recorded
+ * now. Returns 1 when new, 0 when seen, -ENOMEM. */
+static int target_add(struct attach *a, const struct stat *st, size_t k)
+{
+	size_t i;
+
+	for (i = 0; i < a->ntargets; i++)
+		if (a->targets[i].dev == st->st_dev && a->targets[i].ino == st->st_ino &&
+		    a->targets[i].kind == k)
+			return 0;
+	if (a->ntargets == a->cap_targets) {
+		size_t cap = a->cap_targets ? 2 * a->cap_targets : 32;
+		struct target *t = realloc(a->targets, cap * sizeof(*t));
+
+		if (!t)
+			return -ENOMEM;
+		a->targets = t;
+		a->cap_targets = cap;
+	}
+	a->targets[a->ntargets++] = (struct target){ .dev = st->st_dev, .ino = st->st_ino, .kind = k };
+	return 1;
+}
+
+/* Keep link. Returns 0 or -ENOMEM (link not kept). */
+static int link_add(struct attach *a, struct bpf_link *link)
+{
+	if (a->nlinks == a->cap_links) {
+		size_t cap = a->cap_links ? 2 * a->cap_links : 64;
+		struct bpf_link **p = realloc(a->links, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		a->links = p;
+		a->cap_links = cap;
+	}
+	a->links[a->nlinks++] = link;
+	return 0;
+}
+
+/* Attach kind k's probes to the file at path, unless it was looked at for
+ * k already (same inode) or is not one. A file that fails is not tried
+ * again. Returns 1 when attached now, 0 when not needed, or a negative
+ * errno (message printed, none of its probes left attached). */
+static int file_attach(struct attach *a, size_t k, const char *path)
+{
+	const struct kind *kd = &kinds[k];
+	size_t i, first = a->nlinks;
+	struct stat st;
+	int err;
+
+	if (!a->ks[k].on || stat(path, &st) || !S_ISREG(st.st_mode))
+		return 0;
+	err = target_add(a, &st, k);
+	if (err <= 0)
+		return err;
+	if (!kd->detect(path))
+		return 0;
+	for (i = 0; i < kd->nprobes; i++) {
+		const struct probe *p = &kd->probes[i];
+		LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = p->sym, .retprobe = p->ret);
+		struct bpf_link *link;
+
+		link = bpf_program__attach_uprobe_opts(a->ks[k].progs[i], -1, path, 0, &uo);
+		if (!link) {
+			err = -errno;
+			if (p->optional)
+				continue;
+			log_warn("uprobe: failed to attach %s%s in %s: %s", p->sym,
+				 p->ret ? " (return)" : "", path, strerror(-err));
+			goto out_detach;
+		}
+		err = link_add(a, link);
+		if (err) {
+			bpf_link__destroy(link);
+			goto out_detach;
+		}
+	}
+	a->ks[k].files++;
+	log_debug("%s: attached to %s (%zu probes)", kd->name, path, a->nlinks - first);
+	return 1;
+
+out_detach:
+	while (a->nlinks > first)
+		bpf_link__destroy(a->links[--a->nlinks]);
+	return err;
+}
+
+/* ---- discovery ------------------------------------------------------------- */
+
+/* Every library of a known kind that the loader's cache lists (`ldconfig
+ * -p`: the ld.so.conf.d directories too). */
+static void ldconfig_scan(struct attach *a)
+{
+	char line[4352], *p;
+	FILE *f;
+	int k;
+
+	f = popen("ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null", "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		/* "\tlibssl.so.3 (libc6,x86-64) => /lib/x86_64-linux-gnu/libssl.so.3" */
+		p = strstr(line, "=> ");
+		if (!p)
+			continue;
+		p += 3;
+		p[strcspn(p, "\n")] = 0;
+		k = kind_by_name(p);
+		if (k >= 0)
+			file_attach(a, k, p);
+	}
+	pclose(f);
+}
+
+/* Every runtime of a known kind on PATH (the default PATH when unset). */
+static void path_scan(struct attach *a)
+{
+	char path[4096], real[4096], *dirs, *dir, *save = NULL;
+	const char *env_path = getenv("PATH");
+	size_t k, i;
+
+	dirs = strdup(env_path && *env_path ? env_path : "/usr/local/bin:/usr/bin:/bin");
+	if (!dirs)
+		return;
+	for (dir = strtok_r(dirs, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+		for (k = 0; k < NKINDS; k++) {
+			for (i = 0; kinds[k].path_exes && kinds[k].path_exes[i]; i++) {
+				snprintf(path, sizeof(path), "%s/%s", dir, kinds[k].path_exes[i]);
+				if (realpath(path, real))
+					file_attach(a, k, real);
+			}
+		}
+	}
+	free(dirs);
+}
+
+int attach_pid(struct attach *a, pid_t pid)
+{
+	char path[4400], exe[4096], line[4608];
+	size_t k;
+	FILE *f;
+	int n = 0, i;
+
+	/* The executable, through the process's own root (containers). */
+	procfs_exe(pid, exe, sizeof(exe));
+	if (exe[0] == '/') {
+		snprintf(path, sizeof(path), "/proc/%d/root%s", pid, exe);
+		for (k = 0; k < NKINDS; k++)
+			if (kinds[k].exe)
+				n += file_attach(a, k, path) > 0;
+	}
+	/* The libraries it maps: "addr perms offset dev inode /path". */
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return n;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strchr(line, '/');
+
+		if (!p)
+			continue;
+		p[strcspn(p, "\n")] = 0;
+		if (strstr(p, " (deleted)"))
+			continue;
+		i = kind_by_name(p);
+		if (i < 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/root%s", pid, p);
+		n += file_attach(a, i, path) > 0;
+	}
+	fclose(f);
+	return n;
+}
+
+int attach_host(struct attach *a)
+{
+	struct dirent *de;
+	size_t k, i, j;
+	glob_t g;
+	DIR *d;
+
+	/* Libraries on the loader paths: processes that start later use them. */
+	for (k = 0; k < NKINDS; k++) {
+		for (i = 0; kinds[k].globs && kinds[k].globs[i]; i++) {
+			if (glob(kinds[k].globs[i], 0, NULL, &g))
+				continue;
+			for (j = 0; j < g.gl_pathc; j++)
+				file_attach(a, k, g.gl_pathv[j]);
+			globfree(&g);
+		}
+	}
+	/* And wherever the loader's cache says one lives. */
+	ldconfig_scan(a);
+	/* Runtimes that carry a TLS library in their executable. */
+	path_scan(a);
+	/* Whatever running processes execute or have mapped. */
+	d = opendir("/proc");
+	if (d) {
+		while ((de = readdir(d))) {
+			if (!isdigit((unsigned char)de->d_name[0]))
+				continue;
+			attach_pid(a, atoi(de->d_name));
+		}
+		closedir(d);
+	}
+	for (k = 0; k < NKINDS; k++)
+		if (a->ks[k].on)
+			log_debug("%s: probes on %d file(s)", kinds[k].name, a->ks[k].files);
+	return attach_tls_files(a);
+}
+
+int attach_tls_files(const struct attach *a)
+{
+	size_t k;
+	int n = 0;
+
+	for (k = 0; k < NKINDS; k++)
+		if (kinds[k].role == ROLE_TLS)
+			n += a->ks[k].files;
+	return n;
+}
+
+size_t attach_links(const struct attach *a)
+{
+	return a ? a->nlinks : 0;
+}
+
+void attach_free(struct attach *a)
+{
+	if (!a)
+		return;
+	while (a->nlinks)
+		bpf_link__destroy(a->links[--a->nlinks]);
+	free(a->links);
+	free(a->targets);
+	free(a);
+}

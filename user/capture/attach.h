@@ -1,0 +1,35 @@
+/* attach.h -- finding the files to probe (on the host and in a process) and attaching the TLS and DNS uprobes to them. */
+#ifndef LLMTAP_ATTACH_H
+#define LLMTAP_ATTACH_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct bpf_object;
+struct attach;
+
+/* Prepare to attach the uprobe programs of the loaded objects objs[0..n)
+ * (NULL entries are skipped). A kind of file whose programs are in none of
+ * them (libc when dns.bpf.c could not start) is not looked for. Returns 0
+ * and *out, or -ENOMEM. */
+int attach_new(struct attach **out, struct bpf_object *const *objs, int n);
+
+/* Attach to every file of a known kind on the host: the loader paths and
+ * cache, runtimes on PATH, and what every running process executes or has
+ * mapped. Returns the TLS files attached so far. */
+int attach_host(struct attach *a);
+
+/* Attach to what process pid runs: its executable and the libraries it
+ * maps, those not looked at yet. Returns files newly attached (0: none). */
+int attach_pid(struct attach *a, pid_t pid);
+
+/* TLS libraries and executables attached so far. */
+int attach_tls_files(const struct attach *a);
+
+/* Uprobe links held (each costs the kernel ~0.1 s to detach). */
+size_t attach_links(const struct attach *a);
+
+/* Detach every uprobe and free a; NULL is fine. */
+void attach_free(struct attach *a);
+
+#endif
