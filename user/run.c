@@ -22,7 +22,6 @@
 #include "track/proc.h"
 #include "track/stream.h"
 
-#define RESCAN_MAX 1024
 #define FLUSH_EVERY_NS 200000000ull	/* rows reach the database within 0.2 s */
 #define FLUSH_ROWS 256			/* or sooner when this many wait */
 #define REAP_EVERY_NS 5000000000ull
@@ -38,12 +37,6 @@ static void on_signal(int sig)
 	exiting = 1;
 }
 
-/* A process to look at again: libssl may be mapped after exec (dlopen). */
-struct rescan {
-	pid_t pid;
-	uint64_t due_ns;
-};
-
 struct run_state {
 	const struct run_opts *o;
 	struct store *store;
@@ -55,8 +48,6 @@ struct run_state {
 	struct pusher *push;
 	struct listener *lis;
 	struct event_ctx ev;
-	struct rescan rescans[RESCAN_MAX];
-	int nrescans;
 	unsigned long long calls;
 	uint64_t last_drops, last_map_full, last_read_err;	/* counters already reported */
 };
@@ -98,46 +89,6 @@ static void run_emit(void *ud, enum row_kind kind, void *row)
 			  r->name, r->addrs, r->result, r->latency_ms);
 	}
 	store_add(st->store, kind, row);
-}
-
-static void rescan_add(struct run_state *st, pid_t pid, uint64_t delay_ns)
-{
-	if (st->nrescans == RESCAN_MAX)
-		return;
-	st->rescans[st->nrescans].pid = pid;
-	st->rescans[st->nrescans].due_ns = mono_ns() + delay_ns;
-	st->nrescans++;
-}
-
-/* A process exec'd: attach to its files now and look again a little later. */
-static void run_on_exec(void *ud, uint32_t tgid, const char *comm, const char *file)
-{
-	struct run_state *st = ud;
-	int n = loader_attach_pid(st->loader, tgid);
-
-	if (n > 0)
-		log_warn("attached to %d new file(s) for pid %u (%s, %s)", n, tgid, comm, file);
-	/* Libraries mapped by the dynamic loader or dlopen come a little later. */
-	rescan_add(st, tgid, 20000000ull);
-	rescan_add(st, tgid, 200000000ull);
-	rescan_add(st, tgid, 2000000000ull);
-}
-
-static void rescans_run(struct run_state *st)
-{
-	uint64_t now = mono_ns();
-	int i, j;
-
-	for (i = 0, j = 0; i < st->nrescans; i++) {
-		if (st->rescans[i].due_ns <= now) {
-			if (loader_attach_pid(st->loader, st->rescans[i].pid) > 0)
-				log_warn("attached to new file(s) mapped by pid %d",
-					 st->rescans[i].pid);
-		} else {
-			st->rescans[j++] = st->rescans[i];
-		}
-	}
-	st->nrescans = j;
 }
 
 static void on_cpu_entry(void *ud, const struct loader_cpu *c, int thread)
@@ -228,8 +179,6 @@ static int trackers_new(struct run_state *st)
 	st->ev.net = st->net;
 	st->ev.dns = st->dns;
 	st->ev.procs = st->procs;
-	st->ev.on_exec = run_on_exec;
-	st->ev.exec_ud = st;
 	return 0;
 }
 
@@ -255,6 +204,7 @@ static int capture_start(struct run_state *st)
 	lo.chunks_max = (st->o->max_body + LT_CHUNK_MAX - 1) / LT_CHUNK_MAX + 1;
 	if (loader_open(&st->loader, &lo, event_handle, &st->ev))
 		return -1;
+	st->ev.loader = st->loader;
 	files = loader_attach_host(st->loader);
 	if (files == 0)
 		log_warn("no OpenSSL found yet (libssl or node); processes started later are still watched");
@@ -278,7 +228,6 @@ static void run_loop(struct run_state *st)
 		}
 		event_finish_exits(&st->ev);
 		now = mono_ns();
-		rescans_run(st);
 		if (now - last_sample >= (uint64_t)(st->o->sample_s * 1e9)) {
 			cpu_sample(st, now - last_gc >= CPU_GC_EVERY_NS);
 			if (now - last_gc >= CPU_GC_EVERY_NS)

@@ -181,9 +181,9 @@ void proc_on_oom(struct proc_table *t, uint32_t pid, uint32_t tid, const char *c
 	snprintf(got.comm, sizeof(got.comm), "%s", comm);
 }
 
-static void on_exec_hook(void *ud, uint32_t tgid, const char *comm, const char *file)
+void loader_exec(struct loader *l, pid_t tgid, const char *comm, const char *file)
 {
-	(void)ud;
+	(void)l;
 	got_add(C_ON_EXEC);
 	got.tgid = tgid;
 	snprintf(got.comm, sizeof(got.comm), "%s", comm);
@@ -202,7 +202,7 @@ static struct event_ctx ctx_new(void)
 	c.net = (struct net_table *)&c;
 	c.dns = (struct dns_table *)&c;
 	c.procs = (struct proc_table *)&c;
-	c.on_exec = on_exec_hook;
+	c.loader = (struct loader *)&c;
 	return c;
 }
 
@@ -320,7 +320,7 @@ static void test_exec(void)
 	e.argv_len = LT_ARGV_MAX;
 	e.argv_full = LT_ARGV_MAX;
 	CHECK(feed(&c, &e, sizeof(e)) == 0 && got.exec.argv_cut == 0);
-	/* without a process table the attach hook still runs */
+	/* without a process table the new process is still attached to */
 	c.procs = NULL;
 	CHECK(feed(&c, &e, sizeof(e)) == 0 && got.n == 1 && got.kind[0] == C_ON_EXEC);
 	check_short(&c, &e, sizeof(e), "exec");

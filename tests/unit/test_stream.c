@@ -1,4 +1,4 @@
-/* test_conn.c -- the connection layer fed synthetic TLS chunks: pairing, timing, roles, gaps, endings. */
+/* test_stream.c -- the connection layer fed synthetic TLS chunks: pairing, timing, roles, gaps, endings. */
 #include <stdlib.h>
 #include <string.h>
 

@@ -11,6 +11,7 @@
 #include <libelf.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -235,8 +236,18 @@ struct kind_state {
 	struct bpf_program *progs[PROBES_MAX];	/* by probe */
 };
 
+#define ATTACH_RESCANS_MAX 1024
+
+/* A process to look at again after it exec'd. */
+struct rescan {
+	pid_t pid;
+	uint64_t due_ns;
+};
+
 struct attach {
 	struct kind_state ks[NKINDS];
+	struct rescan rescans[ATTACH_RESCANS_MAX];
+	int nrescans;
 	struct target *targets;
 	size_t ntargets, cap_targets;
 	struct bpf_link **links;
@@ -516,4 +527,38 @@ void attach_free(struct attach *a)
 	free(a->links);
 	free(a->targets);
 	free(a);
+}
+
+/* ---- new processes ------------------------------------------------------------ */
+
+void attach_exec(struct attach *a, pid_t pid, const char *comm, const char *file)
+{
+	static const uint64_t again_ns[] = { 20000000ull, 200000000ull, 2000000000ull };
+	uint64_t now = mono_ns();
+	int n = attach_pid(a, pid);
+	size_t i;
+
+	if (n > 0)
+		log_warn("attached to %d new file(s) for pid %d (%s, %s)", n, pid, comm, file);
+	for (i = 0; i < ARRAY_SIZE(again_ns) && a->nrescans < ATTACH_RESCANS_MAX; i++) {
+		a->rescans[a->nrescans].pid = pid;
+		a->rescans[a->nrescans].due_ns = now + again_ns[i];
+		a->nrescans++;
+	}
+}
+
+void attach_rescans_run(struct attach *a)
+{
+	uint64_t now = mono_ns();
+	int i, j;
+
+	for (i = 0, j = 0; i < a->nrescans; i++) {
+		if (a->rescans[i].due_ns > now) {
+			a->rescans[j++] = a->rescans[i];
+			continue;
+		}
+		if (attach_pid(a, a->rescans[i].pid) > 0)
+			log_warn("attached to new file(s) mapped by pid %d", a->rescans[i].pid);
+	}
+	a->nrescans = j;
 }

@@ -23,6 +23,13 @@ int attach_host(struct attach *a);
  * maps, those not looked at yet. Returns files newly attached (0: none). */
 int attach_pid(struct attach *a, pid_t pid);
 
+/* A process exec'd file: attach to what it runs now, and look at it again
+ * a little later (the dynamic loader and dlopen map libraries after exec). */
+void attach_exec(struct attach *a, pid_t pid, const char *comm, const char *file);
+
+/* Look again at the processes whose time has come (see attach_exec()). */
+void attach_rescans_run(struct attach *a);
+
 /* TLS libraries and executables attached so far. */
 int attach_tls_files(const struct attach *a);
 

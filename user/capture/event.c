@@ -257,8 +257,8 @@ int event_handle(void *ctx, void *data, size_t size)
 		}
 		copy_str(comm, e->comm, sizeof(comm));
 		copy_str(file, e->filename, sizeof(file));
-		if (s->on_exec)
-			s->on_exec(s->exec_ud, h->tgid, comm, file);
+		if (s->loader)
+			loader_exec(s->loader, h->tgid, comm, file);
 		if (s->procs)
 			handle_exec(s, e, comm, file);
 		break;

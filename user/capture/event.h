@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "capture/loader.h"
 #include "track/dns.h"
 #include "track/net.h"
 #include "track/proc.h"
@@ -20,9 +21,8 @@ struct event_ctx {
 	struct net_table *net;
 	struct dns_table *dns;
 	struct proc_table *procs;
-	/* A process exec'd file: the capture side attaches to what it maps. */
-	void (*on_exec)(void *ud, uint32_t tgid, const char *comm, const char *file);
-	void *exec_ud;
+	/* Attaches to what a process runs when it execs (may be NULL). */
+	struct loader *loader;
 	/* Processes that exited during this poll: their streams are finished
 	 * after it, since their last data may still sit in another ring. */
 	uint32_t exits[EVENT_EXITS_MAX];

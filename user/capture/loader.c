@@ -235,7 +235,10 @@ out_close:
 
 int loader_poll(struct loader *l, int timeout_ms)
 {
-	return ring_buffer__poll(l->rb, timeout_ms);
+	int n = ring_buffer__poll(l->rb, timeout_ms);
+
+	attach_rescans_run(l->attach);
+	return n;
 }
 
 int loader_attach_host(struct loader *l)
@@ -243,9 +246,9 @@ int loader_attach_host(struct loader *l)
 	return attach_host(l->attach);
 }
 
-int loader_attach_pid(struct loader *l, pid_t pid)
+void loader_exec(struct loader *l, pid_t pid, const char *comm, const char *file)
 {
-	return attach_pid(l->attach, pid);
+	attach_exec(l->attach, pid, comm, file);
 }
 
 int loader_files(const struct loader *l)

@@ -31,13 +31,13 @@ int loader_open(struct loader **out, const struct loader_opts *o,
  * libc for getaddrinfo. Returns the number of TLS files attached. */
 int loader_attach_host(struct loader *l);
 
-/* Attach to what process pid runs: its executable and the libraries it
- * maps (libssl, libc), when not looked at yet. Returns files newly attached
- * (0 when none). */
-int loader_attach_pid(struct loader *l, pid_t pid);
+/* A process exec'd file: attach to what it runs, now and again a little
+ * later (loader_poll() does the later passes). */
+void loader_exec(struct loader *l, pid_t pid, const char *comm, const char *file);
 
-/* Wait up to timeout_ms for events and deliver them. Returns the number of
- * records consumed or a negative errno (-EINTR on a signal). */
+/* Wait up to timeout_ms for events and deliver them, then attach to the
+ * processes due for another look. Returns the number of records consumed
+ * or a negative errno (-EINTR on a signal). */
 int loader_poll(struct loader *l, int timeout_ms);
 
 /* TLS files (libraries and executables) attached so far. */

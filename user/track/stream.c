@@ -1,11 +1,11 @@
-/* conn.c -- per-connection TLS plaintext streams: HTTP/1.1 (and, via conn_h2.c, HTTP/2) exchanges in, finished LLM call rows out.
+/* stream.c -- per-connection plaintext streams: HTTP/1.1 (and, via stream_h2.c, HTTP/2) exchanges in, finished LLM call rows out.
  *
  * A connection is keyed by (tgid, SSL*). The first request written on it makes
  * the process the client; a request read on it makes it a server, whose
  * traffic is not ours to record. Requests and responses are paired in order
  * (pipelining works); each pair becomes one row when both ends are complete,
  * or earlier with an error when the connection, the process or the tracer
- * ends first. An HTTP/2 connection (conn_h2.c) makes one exchange per stream.
+ * ends first. An HTTP/2 connection (stream_h2.c) makes one exchange per stream.
  */
 #include "track/stream.h"
 

@@ -1,4 +1,4 @@
-/* conn.h -- per-connection TLS plaintext streams: HTTP/1.1 exchanges in, finished LLM call rows out. */
+/* stream.h -- per-connection plaintext streams: HTTP exchanges in, finished LLM call rows out. */
 #ifndef LLMTAP_STREAM_H
 #define LLMTAP_STREAM_H
 

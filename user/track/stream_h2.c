@@ -1,4 +1,4 @@
-/* conn_h2.c -- HTTP/2 client connections: each stream becomes an exchange of conn.c's machinery. */
+/* stream_h2.c -- HTTP/2 client connections: each HTTP/2 stream becomes an exchange of stream.c's machinery. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

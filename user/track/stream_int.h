@@ -1,4 +1,4 @@
-/* conn_int.h -- internals shared by conn.c (HTTP/1, rows) and conn_h2.c (HTTP/2): connection and exchange state. */
+/* stream_int.h -- internals shared by stream.c (HTTP/1, rows) and stream_h2.c (HTTP/2): stream and exchange state. */
 #ifndef LLMTAP_STREAM_INT_H
 #define LLMTAP_STREAM_INT_H
 
@@ -82,7 +82,7 @@ struct stream_table {
 	struct row_sink sink;
 };
 
-/* conn.c: the exchange machinery HTTP/2 streams reuse. */
+/* stream.c: the exchange machinery HTTP/2 streams reuse. */
 void exchange_fail(struct exchange *x, const char *why);
 void stream_body_add(struct stream *c, struct exchange *x, int dir, struct decoder *d,
 	      struct buf *out, const uint8_t *p, size_t n);
@@ -102,7 +102,7 @@ void stream_parsers_free(struct stream *c);
  * parsing the connection. */
 void stream_protocol_error(struct stream *c, const char *proto, int dir, const char *err);
 
-/* conn_h2.c */
+/* stream_h2.c */
 /* Make c an HTTP/2 client connection (its first write was the preface).
  * Returns 0, -1 when out of memory. */
 int stream_h2_start(struct stream *c);
