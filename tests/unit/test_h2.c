@@ -425,6 +425,18 @@ static void test_garbage(void)
 	o.n = 0;
 	frame(&o, 1, 0x4, 1, "\xff\xff\xff\xff\xff", 5);
 	check_splits("bad hpack", 0, &o, H2_ERR_HPACK);
+	/* An empty HEADERS block (UBSan once saw arithmetic on its NULL buffer). */
+	o.n = 0;
+	frame(&o, 1, 0x5, 1, "", 0);
+	check_splits("empty headers", 0, &o, 0);
+	{
+		/* A fuzzer's crash input (the same path, on the server side). */
+		static const uint8_t crash[] = { 0xd2, 0, 0, 0, 1, 0x17, 0x24, 0, 0x29, 0, 0x10 };
+		struct trace t;
+
+		CHECK(run(0, crash, sizeof(crash), 0, 0, &t) <= 0);
+		CHECK(run(1, crash, sizeof(crash), 0, 0, &t) <= 0);
+	}
 	for (i = 0; i < 3000; i++) {
 		struct trace t;
 		long r;

@@ -230,8 +230,10 @@ static int block_finish(struct h2_parser *p)
 		rv = nghttp2_hd_inflate_hd2(p->inf, &nv, &flags, in, inlen, 1);
 		if (rv < 0)
 			return fail(p, H2_ERR_HPACK);
-		in += rv;
-		inlen -= (size_t)rv;
+		if (rv) {	/* an empty block has no buffer: no pointer arithmetic on NULL */
+			in += rv;
+			inlen -= (size_t)rv;
+		}
 		if (flags & NGHTTP2_HD_INFLATE_EMIT) {
 			if (n >= H2_MAX_HEADERS ||
 			    p->arena_len + nv.namelen + nv.valuelen + 2 > H2_MAX_HEADER_LIST)
