@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "base/util.h"
-#include "cli.h"
+#include "cli/cli.h"
 #include "config.h"
 #include "serve/listen.h"
 
