@@ -40,6 +40,7 @@ struct call_row {
 	double client_ms;			/* connection ready -> first request byte */
 	double tokens_per_s;			/* streams: output tokens / generation time */
 	const char *verdict;			/* static: network/model/client/mixed, NULL */
+	const char *error_type;			/* static: llm/errtype.h's kind, NULL when fine */
 };
 
 /* ---- connections ---- */

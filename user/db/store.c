@@ -99,15 +99,25 @@ static const char schema_push[] =
 
 static const char *const migrations[] = { schema_v1, schema_v2, schema_dns, schema_proc, schema_push };
 
+/* Columns added to existing tables after the versioned migrations, each
+ * added when missing whatever the version: branches that add tables in
+ * parallel cannot disagree on a version number for them. */
+static const struct {
+	const char *table, *column, *decl;
+} added_columns[] = {
+	{ "llm_calls", "error_type", "TEXT" },	/* llm/errtype.h's kind */
+};
+
 static const char insert_sql[] =
 	"INSERT OR REPLACE INTO llm_calls (id, pid, tid, comm, exe, provider, operation, model,"
 	" host, method, path, status, stream, input_tokens, output_tokens, cache_read_tokens,"
 	" cache_write_tokens, reasoning_tokens, cost_usd, finish_reason, response_text,"
 	" start_ns, duration_ms, ttfb_ms, ttft_ms, dns_ms, connect_ms, tls_ms, conn_reused,"
 	" request_bytes, response_bytes, request_headers, response_headers, request_body,"
-	" response_body, error, conn_id, upload_ms, client_ms, tokens_per_s, verdict, wait_ms)"
+	" response_body, error, conn_id, upload_ms, client_ms, tokens_per_s, verdict, wait_ms,"
+	" error_type)"
 	" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-	"?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+	"?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
 static const char conn_insert_sql[] =
 	"INSERT OR REPLACE INTO connections (id, pid, tid, comm, saddr, sport, daddr, dport,"
@@ -190,6 +200,31 @@ static int store_migrate(sqlite3 *db)
 	return 0;
 }
 
+/* Add the columns of added_columns a table lacks. Returns 0, -1. */
+static int store_add_columns(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	char sql[256];
+	size_t i;
+	int have;
+
+	for (i = 0; i < sizeof(added_columns) / sizeof(added_columns[0]); i++) {
+		snprintf(sql, sizeof(sql), "SELECT 1 FROM pragma_table_info('%s') WHERE name = '%s'",
+			 added_columns[i].table, added_columns[i].column);
+		if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+			return -1;
+		have = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_finalize(st);
+		if (have)
+			continue;
+		snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s %s", added_columns[i].table,
+			 added_columns[i].column, added_columns[i].decl);
+		if (exec_sql(db, sql))
+			return -1;
+	}
+	return 0;
+}
+
 static void bind_text(sqlite3_stmt *st, int i, const char *v)
 {
 	if (v)
@@ -261,6 +296,7 @@ static void bind_call(sqlite3_stmt *st, const void *row)
 	bind_real(st, i++, r->tokens_per_s);
 	bind_text(st, i++, r->verdict);
 	bind_real(st, i++, r->wait_ms);
+	bind_text(st, i++, r->error_type);
 }
 
 static void bind_connection(sqlite3_stmt *st, const void *row)
@@ -511,7 +547,7 @@ int store_open(struct store **out, const char *path, int readonly)
 		return 0;
 	}
 	if (exec_sql(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;") ||
-	    store_migrate(s->db))
+	    store_migrate(s->db) || store_add_columns(s->db))
 		goto out_close;
 	for (k = 0; k < ROW_KINDS; k++) {
 		if (sqlite3_prepare_v2(s->db, kinds[k].sql, -1, &s->q[k].insert, NULL) != SQLITE_OK) {

@@ -16,6 +16,7 @@
 
 #include "track/stream_int.h"
 #include "llm/cost.h"
+#include "llm/errtype.h"
 #include "llm/provider.h"
 #include "llm/redact.h"
 #include "base/procfs.h"
@@ -369,6 +370,10 @@ void exchange_emit(struct stream *c, struct exchange *x, const char *why)
 	r->response_headers = x->status ? buf_steal(&x->resp_head) : NULL;
 	r->request_body = redact_text((const char *)x->req_body.data ? (const char *)x->req_body.data : "");
 	r->response_body = x->status ? redact_text(x->resp_body.data ? (const char *)x->resp_body.data : "") : NULL;
+	r->error_type = errtype_of(&(struct errtype_in){
+		.status = x->status, .api_error = call.error, .capture = x->error,
+		.truncated = x->truncated[0] || x->truncated[1],
+		.response_started = x->t_resp_first != 0 });
 	if (x->error) {
 		r->error = x->error;
 		x->error = NULL;
