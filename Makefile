@@ -35,7 +35,9 @@ SRCS := $(sort $(wildcard user/*.c user/*/*.c))
 APP_SRCS := $(filter-out $(PURE_SRCS),$(SRCS))
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 SKELS := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
-OBJS := $(patsubst user/%.c,$(OUT)/obj/%.o,$(SRCS))
+OBJS := $(patsubst user/%.c,$(OUT)/obj/%.o,$(SRCS)) $(OUT)/obj/assets.o
+# Files the binary embeds (user/assets.S); installed beside it too.
+ASSETS := data/prices.tsv data/report.html
 
 # Debian packages: to build (header or command -> package), to run, to test.
 BUILD_NEEDS := cmd:$(CLANG):clang-16 cmd:$(BPFTOOL):bpftool cmd:$(CC):gcc \
@@ -117,6 +119,12 @@ $(OUT)/obj/%.o: user/%.c | $(OUT)/.build-deps
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(LT_CPPFLAGS) $(WARN) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+# .incbin paths are relative to the repository; -MMD cannot see them.
+$(OUT)/obj/assets.o: user/assets.S $(ASSETS) | $(OUT)/.build-deps
+	$(call msg,AS,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -c $< -o $@
 
 $(OUT)/llmtap: $(OBJS)
 	$(call msg,LINK,$@)

@@ -13,7 +13,9 @@
 #include "capture/event.h"
 #include "capture/loader.h"
 #include "config.h"
+#include "db/share.h"
 #include "db/store.h"
+#include "prices.h"
 #include "push/push.h"
 #include "run_opts.h"
 #include "serve/listen.h"
@@ -269,6 +271,10 @@ int cmd_run(int argc, char **argv)
 	rc = run_opts_parse(argc, argv, &o);
 	if (rc != RUN_GO)
 		goto out_opts;
+	if (prices_setup(o.prices)) {	/* says which file and line */
+		rc = 2;
+		goto out_opts;
+	}
 	rc = 1;
 	if (geteuid() != 0) {
 		fprintf(stderr, "llmtap: run needs root (CAP_BPF and CAP_PERFMON); try sudo\n");
@@ -288,6 +294,8 @@ int cmd_run(int argc, char **argv)
 		goto out_free;
 	if (store_open(&st->store, o.db, 0))
 		goto out_free;
+	if (o.db_group && share_apply(st->store, o.db, o.db_group))
+		goto out_trackers;
 	if (trackers_new(st))
 		goto out_trackers;
 	files = capture_start(st);

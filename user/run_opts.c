@@ -11,6 +11,7 @@
 #include "base/util.h"
 #include "cli/cli.h"
 #include "config.h"
+#include "db/share.h"
 #include "serve/listen.h"
 
 /* The usage text of run. */
@@ -21,7 +22,7 @@ static void usage_run(FILE *f)
 		"                  [--max-body BYTES] [--ring-size BYTES] [--sample-interval SEC] [-v]\n"
 		"                  [--push URL]... [--push-batch N] [--push-interval SEC] [--push-ca FILE]\n"
 		"                  [--push-bodies] [--host-id ID] [--retain-days D] [--max-db-mb MB]\n"
-		"                  [--listen [ADDR:]PORT] [--config FILE]\n"
+		"                  [--listen [ADDR:]PORT] [--prices FILE] [--db-group GROUP] [--config FILE]\n"
 		"Capture LLM API calls made over TLS by any process on this host.\n"
 		"  --db PATH          database file (default $LLMTAP_DB, else ./llmtap.db)\n"
 		"  -p, --pid PID      only this process (repeatable)\n"
@@ -41,6 +42,8 @@ static void usage_run(FILE *f)
 		"  --max-db-mb MB     cap the database: oldest pushed rows go first (default: no cap)\n"
 		"  --listen [ADDR:]PORT  serve /health and /metrics over HTTP (ADDR default 127.0.0.1;\n"
 		"                     [::1]:PORT for IPv6, 0.0.0.0:PORT opens it to the network)\n"
+		"  --prices FILE      price table (TSV, as data/prices.tsv; default: the built-in one)\n"
+		"  --db-group GROUP   make the database readable by GROUP (files 0640, directory 0750)\n"
 		"  --config FILE      options as 'key = value' lines (default /etc/llmtap.conf if present)\n"
 		"  -v, --verbose      debug output (twice: libbpf's too)\n");
 }
@@ -48,7 +51,7 @@ static void usage_run(FILE *f)
 /* Long options of run without a short form (push, retention, config). */
 enum {
 	OPT_PUSH_BATCH = 0x500, OPT_PUSH_INTERVAL, OPT_PUSH_CA, OPT_PUSH_BODIES, OPT_HOST_ID,
-	OPT_RETAIN_DAYS, OPT_MAX_DB_MB, OPT_CONFIG,
+	OPT_RETAIN_DAYS, OPT_MAX_DB_MB, OPT_CONFIG, OPT_PRICES, OPT_DB_GROUP,
 };
 
 int run_opts_parse(int argc, char **argv, struct run_opts *o)
@@ -67,6 +70,8 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 		{ "retain-days", required_argument, NULL, OPT_RETAIN_DAYS },
 		{ "max-db-mb", required_argument, NULL, OPT_MAX_DB_MB },
 		{ "config", required_argument, NULL, OPT_CONFIG },
+		{ "prices", required_argument, NULL, OPT_PRICES },
+		{ "db-group", required_argument, NULL, OPT_DB_GROUP },
 		{ "listen", required_argument, NULL, 'L' },
 		{ "max-body", required_argument, NULL, 'm' },
 		{ "ring-size", required_argument, NULL, 'r' },
@@ -176,6 +181,14 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 			break;
 		case OPT_CONFIG:
 			break;	/* read by config_argv() */
+		case OPT_PRICES:
+			o->prices = optarg;	/* read and checked by prices_setup() */
+			break;
+		case OPT_DB_GROUP:
+			if (share_check(optarg))
+				return 2;
+			o->db_group = optarg;
+			break;
 		case 'L':
 			if (listen_check(optarg))
 				return 2;

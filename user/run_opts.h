@@ -21,6 +21,8 @@ struct run_opts {
 	uint64_t ring_bytes;		/* BPF ring buffer size */
 	double sample_s;		/* CPU sampling interval */
 	const char *listen;		/* --listen spec, NULL when not serving */
+	const char *prices;		/* --prices FILE, NULL: the default table */
+	const char *db_group;		/* --db-group GROUP: the database readable by it */
 	struct push_opts push;		/* targets, batching, retention */
 	char **cargv;			/* the effective argv the strings point into */
 };

@@ -56,6 +56,12 @@ static const struct {
 	{ ".openai.azure.com", 1, "azure-openai" },
 	{ ".cognitiveservices.azure.com", 1, "azure-openai" },
 	{ "api.x.ai", 0, "xai" },
+	{ "dashscope.aliyuncs.com", 0, "dashscope" },		/* Qwen */
+	{ "dashscope-intl.aliyuncs.com", 0, "dashscope" },
+	{ "api.z.ai", 0, "zhipu" },				/* GLM */
+	{ "open.bigmodel.cn", 0, "zhipu" },
+	{ "api.moonshot.ai", 0, "moonshot" },			/* Kimi */
+	{ "api.moonshot.cn", 0, "moonshot" },
 };
 
 /* ---- small JSON helpers (declared in provider_int.h) ---- */
