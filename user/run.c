@@ -49,6 +49,7 @@ struct run_state {
 	struct loader *loader;
 	struct pusher *push;
 	struct listener *lis;
+	struct genai_metrics *genai;	/* /metrics' GenAI histograms, with --listen */
 	struct event_ctx ev;
 	unsigned long long calls;
 	uint64_t last_drops, last_map_full, last_read_err;	/* counters already reported */
@@ -84,6 +85,7 @@ static void run_emit(void *ud, enum row_kind kind, void *row)
 			  r->provider, r->model ? r->model : "?", (long long)r->status);
 		st->calls++;
 		proc_on_call(st->procs, r->pid);
+		genai_observe(st->genai, r);
 	} else if (kind == ROW_DNS) {
 		struct dns_row *r = row;
 
@@ -134,6 +136,7 @@ static void listen_refresh(struct run_state *st)
 	ls.files = loader_files(st->loader);
 	ls.open_conns = stream_count(st->streams);
 	ls.npush = push_status(st->push, ls.push, PUSH_TARGETS_MAX);
+	ls.genai = st->genai;
 	listen_update(st->lis, &ls);
 }
 
@@ -292,6 +295,8 @@ int cmd_run(int argc, char **argv)
 	/* Bound before anything slow: a port in use fails at once. */
 	if (o.listen && listen_open(&st->lis, o.listen, o.db))
 		goto out_free;
+	if (o.listen && !(st->genai = genai_new()))
+		goto out_free;
 	if (store_open(&st->store, o.db, 0))
 		goto out_free;
 	if (o.db_group && share_apply(st->store, o.db, o.db_group))
@@ -341,6 +346,7 @@ out_trackers:
 	loader_close(st->loader);
 out_free:
 	listen_close(st->lis);
+	genai_free(st->genai);
 	free(st);
 out_opts:
 	run_opts_free(&o);

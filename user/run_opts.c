@@ -98,7 +98,8 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 		return rc;
 	argv = o->cargv;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "p:c:vh", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":p:c:vh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'd':
 			o->db = optarg;
@@ -221,8 +222,7 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 			usage_run(stdout);
 			return 0;
 		default:
-			usage_run(stderr);
-			return 2;
+			return cli_opt_error("run", argv, opt);
 		}
 	}
 	if (optind < argc) {

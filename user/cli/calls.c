@@ -82,7 +82,8 @@ int cmd_calls(int argc, char **argv)
 	struct query *q;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "p:n:h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":p:n:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'd': db = optarg; break;
 		case 'j': json = 1; break;
@@ -102,7 +103,7 @@ int cmd_calls(int argc, char **argv)
 			break;
 		case 'M': model = optarg; break;
 		case 'h': fputs(usage_calls, stdout); return 0;
-		default: fputs(usage_calls, stderr); return 2;
+		default: return cli_opt_error("calls", argv, opt);
 		}
 	}
 	if (optind < argc) {
@@ -254,12 +255,13 @@ int cmd_show(int argc, char **argv)
 	struct query *q;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'd': db = optarg; break;
 		case 'j': json = 1; break;
 		case 'h': fputs(usage_show, stdout); return 0;
-		default: fputs(usage_show, stderr); return 2;
+		default: return cli_opt_error("show", argv, opt);
 		}
 	}
 	if (optind != argc - 1) {

@@ -46,4 +46,23 @@ const char *cli_fmt_int(struct query *q, int i, char *out, size_t n);
 /* Format epoch ns as local "MM-DD HH:MM:SS" into out. */
 void cli_fmt_time(int64_t ns, char *out, size_t n);
 
+/* Format a cost in USD with what it means: 3 significant digits below a
+ * dollar ("0.000006", "0.0123"), cents above ("12.34"), "0" for 0; "-"
+ * when negative (unknown). Returns out. */
+const char *cli_fmt_usd(double usd, char *out, size_t n);
+
+/* Format a REAL cell the way cli_row_to_json() rounds it (ms to 0.001, USD
+ * to 1e-9); "-" when NULL. Returns out. */
+const char *cli_fmt_real(struct query *q, int i, char *out, size_t n);
+
+/* Round a REAL column's value to what it means, by its name: *_ms and
+ * rates to 0.001, *usd* to 1e-9, anything else to 1e-6. */
+double cli_round(const char *name, double v);
+
+/* The one line of an option-syntax error, naming the option, with a hint
+ * to `llmtap CMD --help`: opt is getopt_long()'s return, ':' for a
+ * missing value (the optstring starts with ':'), '?' for an unknown
+ * option. Call with opterr = 0. Returns 2 (a usage error's exit code). */
+int cli_opt_error(const char *cmd, char **argv, int opt);
+
 #endif

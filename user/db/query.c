@@ -6,15 +6,11 @@
 #include <string.h>
 
 #include "db/db.h"
+#include "db/query_int.h"
 #include "db/store_int.h"
 
-struct query {
-	sqlite3 *db;
-	sqlite3_stmt *st;
-};
-
 /* Prepare sql on s's connection into a new query. Returns 0 and *out, -1. */
-static int query_prepare(struct query **out, struct store *s, const char *sql)
+int query_prepare(struct query **out, struct store *s, const char *sql)
 {
 	struct query *q = calloc(1, sizeof(*q));
 
@@ -86,46 +82,6 @@ int query_call_process(struct query **out, struct store *s, int64_t pid, int has
 		sqlite3_bind_int64(q->st, 2, start_ns);
 	*out = q;
 	return 0;
-}
-
-/* What stats groups by: the name of the grouping and its expression. */
-static const struct {
-	const char *name, *expr;
-} query_groups[] = {
-	{ "model", "coalesce(model, '-')" },
-	{ "provider", "coalesce(provider, '-')" },
-	{ "process", "coalesce(comm, '-')" },
-	{ "host", "coalesce(host, '-')" },
-};
-#define QUERY_NGROUPS ((int)(sizeof(query_groups) / sizeof(query_groups[0])))
-
-int query_stats_group(const char *name)
-{
-	int i;
-
-	for (i = 0; i < QUERY_NGROUPS; i++)
-		if (!strcmp(name, query_groups[i].name))
-			return i;
-	return -1;
-}
-
-int query_stats(struct query **out, struct store *s, int group)
-{
-	char sql[1024];
-
-	*out = NULL;
-	if (group < 0 || group >= QUERY_NGROUPS)
-		return -1;
-	snprintf(sql, sizeof(sql),
-		 "SELECT %s AS %s, count(*) AS calls, sum(error IS NOT NULL) AS errors,"
-		 " coalesce(sum(input_tokens), 0) AS input_tokens,"
-		 " coalesce(sum(output_tokens), 0) AS output_tokens,"
-		 " round(coalesce(sum(cost_usd), 0), 6) AS cost_usd,"
-		 " round(avg(ttft_ms), 1) AS avg_ttft_ms, round(avg(duration_ms), 1) AS avg_duration_ms,"
-		 " round(max(duration_ms), 1) AS max_duration_ms"
-		 " FROM llm_calls GROUP BY 1 ORDER BY calls DESC, 1", query_groups[group].expr,
-		 query_groups[group].name);
-	return query_prepare(out, s, sql);
 }
 
 int query_dns(struct query **out, struct store *s, long pid, long limit)

@@ -38,15 +38,7 @@ int query_connection(struct query **out, struct store *s, const char *id);
 int query_call_process(struct query **out, struct store *s, int64_t pid, int has_start,
 		       int64_t start_ns);
 
-/* The grouping of `llmtap stats --by name` (model, provider, process or
- * host); -1 when name is none of them. */
-int query_stats_group(const char *name);
-
-/* The totals of llm_calls per group (of query_stats_group()), the most
- * calls first: the group (the column is named as the grouping; "-" when
- * NULL), calls, errors, input_tokens, output_tokens, cost_usd,
- * avg_ttft_ms, avg_duration_ms, max_duration_ms. */
-int query_stats(struct query **out, struct store *s, int group);
+/* The stats, report and top queries are in db/stats.h. */
 
 /* ---- dns_lookups ---- */
 

@@ -416,6 +416,70 @@ int provider_detect(const struct llm_request *req, const char **provider,
 	return 1;
 }
 
+/* The start of the JSON text in b (past a BOM and blanks), or NULL. */
+static const char *json_start(const uint8_t *b, size_t n, size_t *left)
+{
+	size_t i = 0;
+
+	if (!b)
+		return NULL;
+	if (n >= 3 && !memcmp(b, "\xEF\xBB\xBF", 3))
+		i = 3;
+	while (i < n && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n'))
+		i++;
+	*left = n - i;
+	return i < n ? (const char *)b + i : NULL;
+}
+
+/* See provider.h. */
+int provider_detect_answer(const struct llm_request *req, const struct llm_response *resp,
+			   const char **provider, const char **operation)
+{
+	const char *vendor, *p;
+	json_t *root, *e;
+	enum op op;
+	size_t n;
+	int yes;
+
+	if (!req || !resp || resp->status < 400 || (op = path_op(req->path)) == OP_NONE)
+		return 0;
+	p = json_start(resp->body, resp->body_len, &n);
+	if (!p || *p != '{')
+		return 0;
+	root = json_loadb(p, n, JSON_ALLOW_NUL, NULL);
+	e = json_object_get(root, "error");
+	yes = json_is_object(e) || (json_is_string(e) && json_string_length(e) > 0) ||
+	      p_streq(json_object_get(root, "type"), "error");
+	json_decref(root);
+	if (!yes)
+		return 0;
+	vendor = host_provider(req->host);
+	if (vendor)
+		*provider = vendor;
+	else if (op == OP_MESSAGES)
+		*provider = "anthropic-compatible";
+	else if (op == OP_GENERATE)
+		*provider = "gemini-compatible";
+	else
+		*provider = "openai-compatible";
+	*operation = op_names[op];
+	return 1;
+}
+
+/* See provider.h. */
+const char *provider_why_not(const struct llm_request *req)
+{
+	if (!req || !req->method)
+		return "no request";
+	if (path_op(req->path) == OP_NONE)
+		return "not an LLM API path";
+	if (strcasecmp(req->method, "POST"))
+		return "an LLM API path but not a POST";
+	if (!req->body_len)
+		return "an LLM API path without a request body";
+	return "an LLM API path but the body is not an LLM request";
+}
+
 /* ---- response parsing ---- */
 
 /* The response format of an operation, or NULL for OP_NONE. */

@@ -297,6 +297,7 @@ static void page_metrics(const struct snap *sn, struct buf *b)
 		label_value(b, sn->s.push[i].target);
 		bprintf(b, "\"} %.3f\n", sn->s.push[i].last_success_ns / 1e9);
 	}
+	genai_write(sn->s.genai, b);
 }
 
 /* ---- the HTTP thread ---- */

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "push/push.h"
+#include "serve/genai.h"
 
 #define LISTEN_DEFAULT_ADDR "127.0.0.1"
 #define LISTEN_DROPS_WINDOW_S 60	/* drops this recent make /health degraded */
@@ -20,6 +21,7 @@ struct listen_stats {
 	uint64_t open_conns;		/* TLS connections being reassembled */
 	struct push_status push[PUSH_TARGETS_MAX];
 	int npush;
+	struct genai_metrics *genai;	/* the GenAI histograms (their own mutex); may be NULL */
 };
 
 struct listener;

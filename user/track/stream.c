@@ -324,8 +324,17 @@ void exchange_emit(struct stream *c, struct exchange *x, const char *why)
 		c->resp_x = NULL;
 	if (why)
 		exchange_fail(x, why);
-	if (!provider_detect(&req, &provider, &operation))
+	if (!provider_detect(&req, &provider, &operation) &&
+	    !provider_detect_answer(&req, &resp, &provider, &operation)) {
+		if (verbose && (x->status || x->req_done)) {
+			char *t = redact_target(x->target);	/* key= in a query is a secret */
+
+			log_debug("pid %u: %s %s%s: not recorded: %s (status %d)", c->tgid, x->method,
+				  x->host ? x->host : "?", t ? t : "", provider_why_not(&req), x->status);
+			free(t);
+		}
 		goto out_free;
+	}
 	if (provider_parse(&call, &req, &resp))
 		goto out_free;
 	r = calloc(1, sizeof(*r));
