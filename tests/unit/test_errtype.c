@@ -39,6 +39,9 @@ static const struct {
 	{ 503, "UNAVAILABLE: The model is overloaded. Please try again later.", NULL, 0, 1, "overloaded" },
 	{ 504, "DEADLINE_EXCEEDED: Deadline expired before operation could complete.", NULL, 0, 1, "timeout" },
 	{ 500, "INTERNAL: An internal error has occurred.", NULL, 0, 1, "server_error" },
+	/* a generic word yields to the status */
+	{ 529, "server_error: Forced status 529", NULL, 0, 1, "overloaded" },
+	{ 429, "invalid_request_error: slow down", NULL, 0, 1, "rate_limited" },
 	/* statuses alone (the parser's "HTTP N" when the body said nothing) */
 	{ 429, "HTTP 429", NULL, 0, 1, "rate_limited" },
 	{ 401, NULL, NULL, 0, 1, "auth" },

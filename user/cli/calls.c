@@ -296,6 +296,12 @@ int cmd_show(int argc, char **argv)
 			    !strcmp(name, "request_body") || !strcmp(name, "response_body") ||
 			    !strcmp(name, "response_text"))
 				continue;
+			if (query_type(q, i) == QUERY_REAL) {
+				char v[64];
+
+				printf("%-19s %s\n", name, cli_fmt_real(q, i, v, sizeof(v)));
+				continue;
+			}
 			printf("%-19s %s\n", name, cli_col_text(q, i, "-"));
 		}
 		waterfall_print(q);

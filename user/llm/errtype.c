@@ -15,7 +15,9 @@ const char *const errtype_kinds[] = {
  * (the first match wins, so a context-length error reported as
  * "invalid_request_error: prompt is too long" is context_length). Matched
  * case-insensitively anywhere in the text: OpenAI's code and type,
- * Anthropic's type, Gemini's status, and the messages they use. */
+ * Anthropic's type, Gemini's status, and the messages they use. A
+ * generic word (invalid_request, server_error) yields to the status:
+ * "server_error" with a 529 is overloaded. */
 static const struct {
 	const char *word, *kind;
 } api_words[] = {
@@ -104,19 +106,23 @@ static const char *kind_of_capture(const struct errtype_in *in)
 	return "incomplete";
 }
 
+/* 1 for the kinds a provider's text tells better than a status does. */
+static int specific(const char *kind)
+{
+	return strcmp(kind, "invalid_request") && strcmp(kind, "server_error");
+}
+
 const char *errtype_of(const struct errtype_in *in)
 {
-	const char *k;
+	const char *k = NULL, *ks = kind_of_status(in->status);
 
-	if (in->api_error) {
-		/* "HTTP 503" is the parser's stand-in for a body without an error */
-		k = strncmp(in->api_error, "HTTP ", 5) ? kind_of_text(in->api_error) : NULL;
-		if (k)
-			return k;
-	}
-	k = kind_of_status(in->status);
-	if (k)
+	/* "HTTP 503" is the parser's stand-in for a body without an error */
+	if (in->api_error && strncmp(in->api_error, "HTTP ", 5))
+		k = kind_of_text(in->api_error);
+	if (k && (specific(k) || !ks))
 		return k;
+	if (ks)
+		return ks;
 	if (in->api_error)	/* an error event in a 200 stream, of no known kind */
 		return "server_error";
 	if (in->capture && *in->capture)

@@ -15,9 +15,11 @@ struct errtype_in {
 /* The kind of error of a call, a static string, or NULL when the call
  * succeeded. One of: rate_limited, context_length, auth, invalid_request,
  * overloaded, server_error, timeout, network, truncated, capture_gap,
- * incomplete. The provider's own error wins over the status (an Anthropic
- * stream that fails with "overloaded_error" after a 200 is overloaded),
- * the status over the capture (a 429 cut short is still rate_limited). */
+ * incomplete. A specific kind in the provider's own error wins over the
+ * status (an Anthropic stream that fails with "overloaded_error" after a
+ * 200 is overloaded; a 400 "prompt is too long" is context_length), the
+ * status over a generic one and over the capture (a 429 cut short is
+ * still rate_limited). */
 const char *errtype_of(const struct errtype_in *in);
 
 /* Every kind errtype_of() may return, NULL-terminated (for documentation
