@@ -57,7 +57,7 @@ TEST_CMDS := node:nodejs npm:npm curl:curl python3:python3
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps test-deps test unit e2e fuzz fuzz-smoke bench install vmlinux clean check-deps
+.PHONY: all deps test-deps test unit e2e fuzz fuzz-smoke bench install uninstall vmlinux clean check-deps FORCE
 
 all: $(OUT)/llmtap
 
@@ -119,6 +119,16 @@ $(OUT)/obj/%.o: user/%.c | $(OUT)/.build-deps
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(LT_CPPFLAGS) $(WARN) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+# `llmtap --version`: VERSION, and the commit when built from git. Rewritten
+# only when it changes, so an unchanged tree relinks nothing.
+$(OUT)/version.h: FORCE | $(OUT)/.build-deps
+	$(Q)v="$$(cat VERSION)"; g="$$(git describe --always --dirty --tags 2>/dev/null)"; \
+	[ -n "$$g" ] && v="$$v ($$g)"; \
+	printf '#define LLMTAP_VERSION "%s"\n' "$$v" > $@.tmp; \
+	cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+$(OUT)/obj/main.o: $(OUT)/version.h
+FORCE:
 
 # .incbin paths are relative to the repository; -MMD cannot see them.
 $(OUT)/obj/assets.o: user/assets.S $(ASSETS) | $(OUT)/.build-deps

@@ -30,6 +30,7 @@
 #define CPU_GC_EVERY_NS 30000000000ull	/* CPU map entries of vanished tasks */
 #define LISTEN_EVERY_NS 250000000ull	/* /health and /metrics lag at most this */
 #define PUSH_EXIT_BUDGET_NS 3500000000ull	/* of the 5 s exit budget, for the last push */
+#define INFLIGHT_EVERY_NS 1000000000ull	/* calls_in_flight (`top`) is this fresh */
 
 static volatile sig_atomic_t exiting;
 
@@ -52,6 +53,7 @@ struct run_state {
 	struct genai_metrics *genai;	/* /metrics' GenAI histograms, with --listen */
 	struct event_ctx ev;
 	unsigned long long calls;
+	size_t inflight;			/* rows calls_in_flight holds now */
 	uint64_t last_drops, last_map_full, last_read_err;	/* counters already reported */
 };
 
@@ -140,6 +142,21 @@ static void listen_refresh(struct run_state *st)
 	listen_update(st->lis, &ls);
 }
 
+/* Rewrite calls_in_flight (for `llmtap top`): while calls are in flight,
+ * and once more when the last one ended. */
+static void inflight_refresh(struct run_state *st)
+{
+	static struct inflight_row rows[INFLIGHT_MAX];
+	size_t i, n = stream_inflight(st->streams, rows, INFLIGHT_MAX);
+
+	if (!n && !st->inflight)
+		return;
+	for (i = 0; i < n; i++)
+		rows[i].start_ns = (int64_t)mono_to_epoch_ns((uint64_t)rows[i].start_ns);
+	if (!inflight_write(st->store, rows, n, (int64_t)real_ns()))
+		st->inflight = n;
+}
+
 /* Report new ring-buffer drops and other BPF-side losses since the last
  * call (never silent). */
 static void drops_check(struct run_state *st)
@@ -220,7 +237,7 @@ static int capture_start(struct run_state *st)
 static void run_loop(struct run_state *st)
 {
 	uint64_t now, deadline = 0, last_flush = 0, last_reap = 0, last_sample = 0, last_gc = 0;
-	uint64_t last_listen = 0;
+	uint64_t last_listen = 0, last_inflight = 0;
 	int err;
 
 	if (st->o->duration_s > 0)
@@ -253,6 +270,10 @@ static void run_loop(struct run_state *st)
 			dns_reap(st->dns, now);
 			drops_check(st);
 			last_reap = now;
+		}
+		if (now - last_inflight >= INFLIGHT_EVERY_NS) {
+			inflight_refresh(st);
+			last_inflight = now;
 		}
 		if (st->lis && now - last_listen >= LISTEN_EVERY_NS) {
 			listen_refresh(st);
@@ -327,6 +348,8 @@ int cmd_run(int argc, char **argv)
 		;
 	event_finish_exits(&st->ev);
 	cpu_sample(st, 0);	/* CPU up to the stop */
+	if (st->inflight)
+		inflight_write(st->store, NULL, 0, (int64_t)real_ns());	/* nothing is in flight any more */
 	drops_check(st);
 	loader_counters(st->loader, c);
 	rc = 0;

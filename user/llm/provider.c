@@ -467,6 +467,12 @@ int provider_detect_answer(const struct llm_request *req, const struct llm_respo
 }
 
 /* See provider.h. */
+int provider_llm_path(const char *path)
+{
+	return path_op(path) != OP_NONE;
+}
+
+/* See provider.h. */
 const char *provider_why_not(const struct llm_request *req)
 {
 	if (!req || !req->method)

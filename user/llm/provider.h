@@ -57,6 +57,10 @@ int provider_detect(const struct llm_request *req, const char **provider,
 int provider_detect_answer(const struct llm_request *req, const struct llm_response *resp,
 			   const char **provider, const char **operation);
 
+/* 1 when path (with or without a query) ends like an LLM API operation
+ * (/chat/completions, /messages, :generateContent, ...), else 0. */
+int provider_llm_path(const char *path);
+
 /* Why provider_detect() refuses req, in a few words ("GET, not POST", "not
  * an LLM API path", "no request body", ...), for -v. */
 const char *provider_why_not(const struct llm_request *req);

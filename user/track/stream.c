@@ -693,3 +693,36 @@ size_t stream_count(const struct stream_table *t)
 {
 	return t->streams.count;
 }
+
+size_t stream_inflight(const struct stream_table *t, struct inflight_row *out, size_t max)
+{
+	struct htab_iter it = HTAB_ITER_INIT;
+	struct htab_node *n;
+	size_t k = 0;
+
+	while (k < max && (n = htab_next(&t->streams, &it))) {
+		struct stream *c = htab_entry(n, struct stream, node);
+		struct exchange *x;
+
+		if (c->role != ROLE_CLIENT)
+			continue;
+		for (x = c->xq; x && k < max; x = x->next) {
+			struct inflight_row *f = &out[k];
+
+			if (!x->t_req_start || !provider_llm_path(x->target))
+				continue;
+			memset(f, 0, sizeof(*f));
+			f->pid = c->tgid;
+			f->tid = x->tid;
+			memcpy(f->comm, c->comm, sizeof(f->comm));
+			snprintf(f->method, sizeof(f->method), "%.15s", x->method);
+			snprintf(f->host, sizeof(f->host), "%s", x->host ? x->host : "");
+			snprintf(f->path, sizeof(f->path), "%.*s", (int)strcspn(x->target, "?#"), x->target);
+			f->start_ns = (int64_t)x->t_req_start;	/* monotonic: the caller dates it */
+			f->phase = !x->req_done ? "sending" : !x->t_resp_first ? "waiting" : "receiving";
+			f->response_bytes = (int64_t)x->resp_body.len;
+			k++;
+		}
+	}
+	return k;
+}

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "db/inflight.h"
 #include "db/rows.h"
 #include "track/net.h"
 
@@ -48,5 +49,9 @@ void stream_reap(struct stream_table *t);
 
 /* Number of open connections. */
 size_t stream_count(const struct stream_table *t);
+
+/* Fill out with up to max calls in flight to LLM API paths. Returns how
+ * many were filled. */
+size_t stream_inflight(const struct stream_table *t, struct inflight_row *out, size_t max);
 
 #endif
