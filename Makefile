@@ -49,7 +49,7 @@ BUILD_PKGS := clang-16 bpftool libbpf-dev libelf-dev zlib1g-dev libsqlite3-dev l
 	libbrotli-dev libzstd-dev libcurl4-openssl-dev libmicrohttpd-dev libnghttp2-dev pkg-config make gcc
 RUN_PKGS := ca-certificates
 TEST_PKGS := llvm-16 libclang-rt-16-dev sqlite3 libssl-dev openssl iproute2 util-linux zstd \
-	clickhouse-server clickhouse-client
+	clickhouse-server clickhouse-client chromium tmux binutils
 # Tools wanted as commands: installed from Debian only when the command is
 # missing (a machine may carry its own node/npm/python3, which Debian's
 # packages would conflict with).
@@ -209,11 +209,26 @@ test: test-deps
 bench: $(OUT)/llmtap
 	$(Q)tests/bench/run.sh
 
+# Every file goes under $(DESTDIR)$(PREFIX): the unit in $(PREFIX)/lib/systemd/system
+# (systemd reads /usr/local/lib/systemd/system too), the price table beside the
+# binary's data, the contract and the changelog with the docs. The binary is stripped.
+INSTALL_FILES := bin/llmtap share/man/man8/llmtap.8 lib/systemd/system/llmtap.service \
+	share/llmtap/prices.tsv share/doc/llmtap/README.md share/doc/llmtap/CONTRACT.md \
+	share/doc/llmtap/CHANGELOG.md
 install: $(OUT)/llmtap
-	install -D -m 0755 $(OUT)/llmtap $(DESTDIR)$(PREFIX)/bin/llmtap
+	install -D -m 0755 -s $(OUT)/llmtap $(DESTDIR)$(PREFIX)/bin/llmtap
 	install -D -m 0644 man/llmtap.8 $(DESTDIR)$(PREFIX)/share/man/man8/llmtap.8
-	install -D -m 0644 dist/llmtap.service $(DESTDIR)/etc/systemd/system/llmtap.service
-	sed -i 's|/usr/local/bin/llmtap|$(PREFIX)/bin/llmtap|' $(DESTDIR)/etc/systemd/system/llmtap.service
+	install -D -m 0644 dist/llmtap.service $(DESTDIR)$(PREFIX)/lib/systemd/system/llmtap.service
+	sed -i 's|/usr/local/bin/llmtap|$(PREFIX)/bin/llmtap|' $(DESTDIR)$(PREFIX)/lib/systemd/system/llmtap.service
+	install -D -m 0644 data/prices.tsv $(DESTDIR)$(PREFIX)/share/llmtap/prices.tsv
+	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/llmtap/README.md
+	install -D -m 0644 docs/CONTRACT.md $(DESTDIR)$(PREFIX)/share/doc/llmtap/CONTRACT.md
+	install -D -m 0644 CHANGELOG.md $(DESTDIR)$(PREFIX)/share/doc/llmtap/CHANGELOG.md
+
+# Removes what install wrote, and the directories of llmtap's own it leaves empty.
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/,$(INSTALL_FILES))
+	-rmdir $(DESTDIR)$(PREFIX)/share/llmtap $(DESTDIR)$(PREFIX)/share/doc/llmtap 2>/dev/null
 
 clean:
 	rm -rf $(OUT)

@@ -344,7 +344,309 @@ def case_stats(ctx):
            "%s: show prints cost_usd with significant digits" % n, re.findall(r"cost_usd.*", out)[:1])
 
 
-CASES = [("calls", case_calls), ("metrics", case_metrics), ("stats", case_stats)]
+# ---------- 4. prices ----------
+
+def case_prices(ctx):
+    chk, n = ctx.chk, "c4 prices"
+    rc, out, err = llmtap(ctx, ["prices", "--json"])
+    rows = [json.loads(l) for l in out.splitlines() if l.strip()]
+    chk.ok(rc == 0 and len(rows) >= 80, "%s: prices lists 80+ rows" % n, "exit %r, %d rows" % (rc, len(rows)))
+    provs = {r["provider"] for r in rows}
+    for p in ("openai", "anthropic", "gemini", "deepseek", "mistral", "xai", "dashscope", "zhipu", "moonshot",
+              "groq", "together", "fireworks"):
+        chk.ok(p in provs, "%s: a row of %s" % (n, p))
+    chk.ok(all(re.match(r"\d{4}-\d\d-\d\d$", r["date"]) and r["source"].startswith("https://") for r in rows),
+           "%s: every row has its date and source" % n)
+    rc, out, _ = llmtap(ctx, ["prices", "gpt-4o-mini-2024-07-18", "claude-sonnet-4-5-20250929"])
+    chk.ok(rc == 0 and re.search(r"^gpt-4o-mini-2024-07-18\s+gpt-4o-mini\s+openai\s+0.15\s+0.075\s+-\s+0.6\s", out, re.M),
+           "%s: a dated snapshot resolves to its family" % n, out)
+    rc, out, err = llmtap(ctx, ["prices", "no-such-model-x"])
+    chk.ok(rc == 1 and err and "no-such-model-x" in err[0], "%s: an unknown model is named, exit 1" % n, repr((rc, err)))
+    # a table of one's own prices the local model in a new run
+    mine = os.path.join(ctx.dir("prices"), "mine.tsv")
+    with open(mine, "w") as f:
+        f.write("# my prices\nmodel\tprovider\tinput\tcached_input\tcache_write\toutput\tdate\tsource\n"
+                "%s\topenai-compatible\t1000\t-\t-\t2000\t2026-12-01\thttps://example.invalid/mine\n" % E["models"]["local"])
+    rc, out, _ = llmtap(ctx, ["prices", "--prices", mine, E["models"]["local"]])
+    chk.ok(rc == 0 and "https://example.invalid/mine" in out, "%s: --prices FILE is read" % n, out)
+    db = os.path.join(ctx.dir("prices"), "llmtap.db")
+    proc, terr, ready = e2e.start_tracer(ctx.procs, ctx.llmtap, db, ["--prices", mine])
+    if chk.ok(ready, "%s: run --prices FILE is ready" % n, terr.text()[-1000:]):
+        t = tag("priced")
+        rc, st = curl(ctx, "priced", e2e.HOSTS["local"], "/v1/chat/completions",
+                      chat_body(t, model=E["models"]["local"]),
+                      {"authorization": "Bearer " + E["keys"]["openai"], "content-type": "application/json",
+                       "x-test-call": t})
+        deadline = time.monotonic() + ROWS_DEADLINE_S
+        r = None
+        while time.monotonic() < deadline and not r:
+            r = next((x for x in read_rows(db) if tag_of(x) == t), None)
+            time.sleep(0.1)
+        want = r and (r["input_tokens"] * 1000 + r["output_tokens"] * 2000) / 1e6
+        chk.ok(r and r["cost_usd"] is not None and abs(r["cost_usd"] - want) < 1e-9,
+               "%s: the local model is priced by the table of one's own" % n, repr(r and (r["cost_usd"], want)))
+        chk.eq(e2e.stop_tracer(proc), 0, "%s: tracer exits 0" % n)
+    bad = os.path.join(ctx.dir("prices"), "bad.tsv")
+    with open(bad, "w") as f:
+        f.write("model\tprovider\tinput\tcached_input\tcache_write\toutput\tdate\tsource\nm\tp\t1\t-\t-\tcheap\t2026-01-01\thttps://x\n")
+    for args in (["prices", "--prices", bad], ["run", "--prices", bad, "--db", os.path.join(ctx.dir("prices"), "bad.db")]):
+        rc, out, err = llmtap(ctx, args)
+        chk.ok(rc == 2 and len(err) == 1 and bad in err[0] and "line 2" in err[0] and "cheap" in err[0],
+               "%s: `llmtap %s` on a bad table: one line naming file, line and value; exit 2" % (n, args[0]),
+               repr((rc, err)))
+
+
+# ---------- 5. the HTML report in headless Chromium ----------
+
+def ensure_chromium(chk):
+    """Debian's chromium (apt-get when missing) and playwright-core (npm ci)."""
+    if not shutil.which("chromium"):
+        print("ux: installing chromium with apt-get", flush=True)
+        r = e2e.run_cmd(["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"], 900)
+        if r.returncode != 0:
+            e2e.run_cmd(["apt-get", "update", "-q"], 600)
+            e2e.run_cmd(["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"], 900)
+    if not os.path.exists(os.path.join(HERE, "node_modules", "playwright-core", "package.json")):
+        e2e.ensure_tools(chk)  # npm ci: the SDKs and playwright-core
+        env = dict(os.environ, NODE_EXTRA_CA_CERTS="/etc/ssl/certs/ca-certificates.crt")
+        e2e.run_cmd(["npm", "ci", "--no-audit", "--no-fund"], 600, cwd=HERE, env=env)
+    return (chk.ok(shutil.which("chromium"), "tool: chromium installed") and
+            chk.ok(os.path.exists(os.path.join(HERE, "node_modules", "playwright-core")), "tool: playwright-core installed"))
+
+
+def png_colors(path):
+    """(width, height, distinct colours among sampled pixels, share of non-white sampled pixels) of an RGB(A) PNG."""
+    import struct
+    import zlib
+    with open(path, "rb") as f:
+        data = f.read()
+    pos, idat, w = 8, b"", 0
+    while pos < len(data):
+        ln, typ = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + ln]
+        if typ == b"IHDR":
+            w, h, depth, ctype = struct.unpack(">IIBB", body[:10])
+        elif typ == b"IDAT":
+            idat += body
+        pos += 12 + ln
+    raw = zlib.decompress(idat)
+    bpp = 4 if ctype == 6 else 3
+    stride = w * bpp
+    prev = bytearray(stride)
+    colors, nonwhite, total = set(), 0, 0
+    i = 0
+    for y in range(h):
+        ft = raw[i]
+        line = bytearray(raw[i + 1:i + 1 + stride])
+        i += 1 + stride
+        for x in range(stride):
+            a = line[x - bpp] if x >= bpp else 0
+            b = prev[x]
+            c = prev[x - bpp] if x >= bpp else 0
+            if ft == 1:
+                line[x] = (line[x] + a) & 255
+            elif ft == 2:
+                line[x] = (line[x] + b) & 255
+            elif ft == 3:
+                line[x] = (line[x] + (a + b) // 2) & 255
+            elif ft == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        prev = line
+        if y % 4:
+            continue
+        for x in range(0, w, 4):
+            px = tuple(line[x * bpp:x * bpp + 3])
+            colors.add(px)
+            total += 1
+            nonwhite += px != (255, 255, 255)
+    return w, h, len(colors), nonwhite / max(total, 1)
+
+
+def case_report(ctx):
+    chk, n = ctx.chk, "c5 report"
+    if not chk.ok(ctx.rows, "%s: the calls case ran" % n) or not ensure_chromium(chk):
+        return
+    page = os.path.join(ctx.dir("report"), "report.html")
+    rc, out, err = llmtap(ctx, ["report", "--db", ctx.db, "--html", page])
+    chk.ok(rc == 0 and os.path.exists(page), "%s: report --html exits 0 and writes the page" % n, repr((rc, err)))
+    html = open(page, encoding="utf-8").read()
+    urls = [u for u in re.findall(r"(?:src|href)\s*=\s*[\"']([^\"']+)", html) if not u.startswith("#")]
+    chk.ok(not urls and "</script>" not in html.split("window.LLMTAP_DATA", 1)[1].split(";\n", 1)[0],
+           "%s: self-contained: no src/href to load, the data cannot end its script" % n, repr(urls[:3]))
+    chk.ok(oct(os.stat(page).st_mode & 0o777) == "0o600", "%s: the page is 0600 like the DB" % n,
+           oct(os.stat(page).st_mode & 0o777))
+    con = sqlite3.connect("file:%s?mode=ro" % ctx.db, uri=True)
+    ncalls = con.execute("SELECT count(*) FROM llm_calls WHERE start_ns IS NOT NULL").fetchone()[0]
+    con.close()
+    shot = os.path.join(ctx.dir("report"), "report.png")
+    prof = os.path.join(ctx.dir("report"), "profile")
+    r = e2e.run_cmd(["node", os.path.join(HERE, "report_check.mjs"), page, shot, prof], 180, cwd=HERE)
+    try:
+        res = json.loads(r.stdout.decode().strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        chk.ok(False, "%s: report_check.mjs answered" % n, (r.stdout + r.stderr).decode(errors="replace")[-2000:])
+        return
+    chk.ok(res["ready"], "%s: the page rendered (data-ready)" % n, repr(res["page_errors"]))
+    chk.eq(res["console_errors"] + res["page_errors"], [], "%s: no console or page errors" % n)
+    chk.eq(res["requests"], [], "%s: no network request when viewed" % n)
+    chk.eq(res["calls"], ncalls, "%s: one bar per call" % n)
+    chk.ok("model that spent the most" in res.get("card_text", "") and "time to first token, p95" in res.get("card_text", "")
+           and "errors by kind" in res.get("card_text", ""), "%s: the answers at a glance" % n, res.get("card_text"))
+    chk.ok(res.get("slowest_rows", 0) >= 1, "%s: the slowest calls table" % n)
+    if chk.ok(os.path.exists(shot), "%s: a screenshot was taken" % n):
+        w, h, colors, share = png_colors(shot)
+        chk.ok(w >= 1000 and h >= 800 and colors >= 8 and 0.01 < share < 0.9,
+               "%s: the screenshot has content (%dx%d, %d colours, %.0f%% non-white)" % (n, w, h, colors, 100 * share),
+               repr((w, h, colors, share)))
+    rc, out, err = llmtap(ctx, ["report", "--db", ctx.db])
+    chk.ok(rc == 2 and len(err) == 1 and "--html" in err[0], "%s: without --html: one line, exit 2" % n, repr((rc, err)))
+    rc, out, err = llmtap(ctx, ["report", "--db", ctx.db, "--html", "-", "--run", "nope"])
+    chk.ok(rc != 0 and len(err) == 1, "%s: --run on a DB without that run: one line" % n, repr((rc, err)))
+
+
+# ---------- 6. top in tmux ----------
+
+def tmux(*args):
+    return subprocess.run(["tmux", "-L", "llmtap-ux-%s" % STAMP] + list(args), capture_output=True, timeout=20)
+
+
+def pane():
+    return tmux("capture-pane", "-p", "-t", "top").stdout.decode(errors="replace")
+
+
+def wait_pane(pred, timeout=15):
+    deadline = time.monotonic() + timeout
+    while True:
+        text = pane()
+        if pred(text) or time.monotonic() > deadline:
+            return text
+        time.sleep(0.2)
+
+
+def case_top(ctx):
+    chk, n = ctx.chk, "c6 top"
+    if not chk.ok(ctx.tracer and ctx.rows, "%s: the calls case's tracer runs" % n):
+        return
+    env = "env -u LLMTAP_DB TERM=xterm-256color"
+    r = tmux("new-session", "-d", "-s", "top", "-x", "160", "-y", "50",
+             "%s %s top --db %s --interval 0.3" % (env, ctx.llmtap, ctx.db))
+    if not chk.ok(r.returncode == 0, "%s: tmux session started" % n, r.stderr.decode(errors="replace")):
+        return
+    try:
+        text = wait_pane(lambda t: "BUSIEST PROCESSES" in t)
+        chk.ok("llmtap top" in text and "SLOWEST CALLS" in text and "BUSIEST PROCESSES" in text and "curl" in text,
+               "%s: the view shows slowest calls and busiest processes" % n, text)
+        chk.ok(re.search(r"last 10m\s+\d+ calls", text), "%s: calls per window" % n, text)
+        # a slow call: in flight while the server waits, then done
+        t = tag("slow")
+        d = ctx.dir("curl-slow")
+        with open(os.path.join(d, "req.json"), "w") as f:
+            json.dump(chat_body(t), f)
+        p = ctx.procs.start(["curl", "-sS", "--max-time", "30", "--cacert", ctx.cert, "--resolve",
+                             "%s:%d:127.0.0.1" % (e2e.HOSTS["openai"], ctx.port), "-o", os.path.join(d, "body"),
+                             "-H", "authorization: Bearer " + E["keys"]["openai"], "-H", "content-type: application/json",
+                             "-H", "x-test-call: " + t, "-H", "x-test-delay-ms: 4000",
+                             "--data-binary", "@" + os.path.join(d, "req.json"),
+                             "https://%s:%d/v1/chat/completions" % (e2e.HOSTS["openai"], ctx.port)],
+                            env=ctx.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        pat = re.compile(r"^\s+curl\s+%d\s+waiting\s+[\d.]+ s\s+POST api\.openai\.com.*/v1/chat/completions" % p.pid, re.M)
+        text = wait_pane(lambda x: pat.search(x), 10)
+        chk.ok(pat.search(text), "%s: the slow call shows in flight, waiting, with its pid" % n, text)
+        p.communicate(timeout=CLIENT_DEADLINE_S)
+        text = wait_pane(lambda x: not pat.search(x) and "IN FLIGHT  0 calls" in x, 10)
+        chk.ok("IN FLIGHT  0 calls" in text, "%s: and leaves when answered" % n, text)
+        before = pane()
+        time.sleep(1.5)
+        chk.ok(re.search(r"\d\d:\d\d:\d\d", before) and pane().split("\n")[0] != before.split("\n")[0],
+               "%s: the view refreshes (its clock moves)" % n)
+        tmux("send-keys", "-t", "top", "q")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and tmux("has-session", "-t", "top").returncode == 0:
+            time.sleep(0.1)
+        chk.ok(tmux("has-session", "-t", "top").returncode != 0, "%s: q quits" % n)
+    finally:
+        tmux("kill-server")
+    rc, out, err = llmtap(ctx, ["top", "--db", ctx.db, "--once"])
+    chk.ok(rc == 0 and "SLOWEST CALLS" in out, "%s: --once prints one frame" % n, repr((rc, out[:200], err)))
+    r = subprocess.run([ctx.llmtap, "top", "--db", ctx.db], stdin=subprocess.DEVNULL, capture_output=True, timeout=10,
+                       env=cli_env())
+    chk.ok(r.returncode == 2 and b"terminal" in r.stderr, "%s: without a terminal: one line, exit 2" % n, repr(r.stderr))
+
+
+# ---------- 7. --version and option errors ----------
+
+def case_cli(ctx):
+    chk, n = ctx.chk, "c7 cli"
+    ver = open(os.path.join(REPO, "VERSION")).read().strip()
+    rc, out, err = llmtap(ctx, ["--version"])
+    chk.ok(rc == 0 and out.startswith("llmtap " + ver), "%s: --version names VERSION" % n, repr(out))
+    for args, opt in ((["run", "--bogus"], "--bogus"), (["stats", "--nope"], "--nope"), (["calls", "-x"], "-x"),
+                      (["calls", "--limit"], "--limit"), (["report", "--html"], "--html"), (["top", "--zzz"], "--zzz"),
+                      (["prices", "--what"], "--what"), (["show", "--db"], "--db"), (["dns", "--q"], "--q")):
+        rc, out, err = llmtap(ctx, args)
+        chk.ok(rc == 2 and len(err) == 1 and opt in err[0] and "--help" in err[0] and not out,
+               "%s: `llmtap %s`: one line naming %s, a hint, exit 2" % (n, " ".join(args), opt), repr((rc, err)))
+    rc, out, err = llmtap(ctx, ["frobnicate"])
+    chk.ok(rc == 2 and len(err) == 1, "%s: an unknown command is one line" % n, repr(err))
+
+
+# ---------- 8. install, uninstall, --db-group ----------
+
+def case_install(ctx):
+    chk, n = ctx.chk, "c8 install"
+    dest = ctx.dir("destdir")
+    prefix = "/opt/llmtap-test"
+    mk = ["make", "--no-print-directory", "-C", REPO, "DESTDIR=" + dest, "PREFIX=" + prefix]
+    r = e2e.run_cmd(mk + ["install"], 600)
+    chk.eq(r.returncode, 0, "%s: make install DESTDIR PREFIX" % n)
+    files = sorted(os.path.relpath(os.path.join(d, f), dest) for d, _, fs in os.walk(dest) for f in fs)
+    chk.ok(files and all(("/" + f).startswith(prefix + "/") for f in files), "%s: every file under DESTDIR/PREFIX" % n,
+           repr(files))
+    for f in ("bin/llmtap", "share/man/man8/llmtap.8", "lib/systemd/system/llmtap.service", "share/llmtap/prices.tsv",
+              "share/doc/llmtap/CONTRACT.md", "share/doc/llmtap/CHANGELOG.md"):
+        chk.ok(prefix.lstrip("/") + "/" + f in files, "%s: installs %s" % (n, f))
+    b = os.path.join(dest, prefix.lstrip("/"), "bin", "llmtap")
+    r = e2e.run_cmd(["readelf", "-S", b], 30) if shutil.which("readelf") else None
+    chk.ok(r and b".debug_info" not in r.stdout and b".symtab" not in r.stdout, "%s: the binary is stripped" % n)
+    unit = os.path.join(dest, prefix.lstrip("/"), "lib", "systemd", "system", "llmtap.service")
+    chk.ok(os.path.exists(unit) and prefix + "/bin/llmtap" in open(unit).read(), "%s: the unit runs PREFIX/bin/llmtap" % n)
+    r = e2e.run_cmd([b, "--version"], 30)
+    chk.ok(r.returncode == 0 and r.stdout.startswith(b"llmtap "), "%s: the installed binary runs" % n)
+    r = e2e.run_cmd(mk + ["uninstall"], 600)
+    left = [os.path.join(d, f) for d, _, fs in os.walk(dest) for f in fs]
+    chk.ok(r.returncode == 0 and not left, "%s: make uninstall removes every file" % n, repr(left))
+    # --db-group: a member reads the database without sudo, during and after the run
+    grp = "llmtapux%s" % STAMP[-5:]
+    if e2e.run_cmd(["groupadd", grp], 30).returncode != 0:
+        chk.ok(False, "%s: groupadd %s" % (n, grp))
+        return
+    try:
+        gid = __import__("grp").getgrnam(grp).gr_gid
+        d = ctx.dir("shared")
+        os.chmod(d, 0o755)
+        db = os.path.join(d, "db", "llmtap.db")
+        r = e2e.run_cmd([ctx.llmtap, "run", "--db", db, "--db-group", grp, "--duration", "1"], 60, env=cli_env())
+        chk.eq(r.returncode, 0, "%s: run --db-group" % n)
+        st = os.stat(db)
+        chk.ok(st.st_gid == gid and st.st_mode & 0o777 == 0o640 and os.stat(os.path.dirname(db)).st_mode & 0o777 == 0o750,
+               "%s: DB 0640 and dir 0750, group %s" % (n, grp), oct(st.st_mode))
+        r = e2e.run_cmd(["setpriv", "--reuid=65534", "--regid=65534", "--groups=%d" % gid, ctx.llmtap, "stats",
+                         "--db", db], 30, env=cli_env())
+        chk.ok(r.returncode == 0, "%s: a member of the group runs stats without root" % n, r.stderr.decode(errors="replace"))
+        r = e2e.run_cmd(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", ctx.llmtap, "stats",
+                         "--db", db], 30, env=cli_env())
+        chk.ok(r.returncode == 1, "%s: anyone else cannot" % n)
+        rc, out, err = llmtap(ctx, ["run", "--db", db, "--db-group", "no-such-group-zz"])
+        chk.ok(rc == 2 and len(err) == 1 and "--db-group" in err[0], "%s: an unknown group: one line, exit 2" % n, repr(err))
+    finally:
+        e2e.run_cmd(["groupdel", grp], 30)
+
+
+CASES = [("calls", case_calls), ("metrics", case_metrics), ("stats", case_stats), ("prices", case_prices),
+         ("report", case_report), ("top", case_top), ("cli", case_cli), ("install", case_install)]
+
 
 
 def run_case(ctx, name, fn):

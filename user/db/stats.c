@@ -207,3 +207,28 @@ int query_slowest(struct query **out, struct store *s, int64_t since_ns, long li
 		sqlite3_bind_int64((*out)->st, 2, limit);
 	return rc;
 }
+
+int query_window(struct query **out, struct store *s, int64_t since_ns)
+{
+	return prepare_since(out, s, "SELECT count(*) AS calls, sum(error IS NOT NULL) AS errors,"
+			     " coalesce(sum(input_tokens), 0) AS input_tokens, coalesce(sum(output_tokens), 0)"
+			     " AS output_tokens, coalesce(sum(cost_usd), 0) AS cost_usd FROM llm_calls"
+			     " WHERE" SINCE, since_ns);
+}
+
+int query_busiest(struct query **out, struct store *s, int64_t since_ns, long limit)
+{
+	const char *cpu = query_has_table(s, "cpu_samples") ?
+		"(SELECT sum(cpu_ms) FROM cpu_samples c WHERE c.pid = l.pid AND c.ts_ns >= ?1)" : "NULL";
+	char sql[1024];
+	int rc;
+
+	snprintf(sql, sizeof(sql), "SELECT pid, comm, count(*) AS calls, sum(error IS NOT NULL) AS errors,"
+		 " coalesce(sum(input_tokens), 0) + coalesce(sum(output_tokens), 0) AS tokens,"
+		 " coalesce(sum(cost_usd), 0) AS cost_usd, %s AS cpu_ms FROM llm_calls l WHERE"
+		 " (?1 = 0 OR start_ns >= ?1) GROUP BY pid ORDER BY calls DESC, cost_usd DESC LIMIT ?2", cpu);
+	rc = prepare_since(out, s, sql, since_ns);
+	if (!rc)
+		sqlite3_bind_int64((*out)->st, 2, limit);
+	return rc;
+}

@@ -41,4 +41,15 @@ int query_has_column(struct store *s, const char *table, const char *column);
 /* 1 when the database has table, else 0. */
 int query_has_table(struct store *s, const char *table);
 
+
+
+/* `top`'s window: totals of the calls started since since_ns: calls,
+ * errors, input_tokens, output_tokens, cost_usd (one row). */
+int query_window(struct query **out, struct store *s, int64_t since_ns);
+
+/* `top`'s busiest processes since since_ns, the most calls first: pid,
+ * comm, calls, errors, tokens (in + out), cost_usd, cpu_ms (its
+ * cpu_samples in the window; NULL without them), limit rows. */
+int query_busiest(struct query **out, struct store *s, int64_t since_ns, long limit);
+
 #endif
