@@ -190,8 +190,9 @@ struct event_row {
 	char *name;
 	int64_t pid;			/* PROC_NULL when none */
 	char *attributes;		/* a JSON object; NULL when none */
-	/* not stored: the TCP port an agent posted from (pid found from it) */
-	uint16_t peer_port;
+	/* not stored: the TCP ports an agent posted from and to (its pid is
+	 * found from them); 0 when not posted */
+	uint16_t peer_port, local_port;
 };
 
 /* ---- agent_spans ---- */
@@ -213,7 +214,7 @@ struct span_row {
 	char *attributes, *resource, *events;	/* JSON object, object, array */
 	char call_id[37];		/* llm_calls.id of the call it describes; "" = NULL */
 	int64_t received_ns;
-	uint16_t peer_port;		/* not stored, as event_row's */
+	uint16_t peer_port, local_port;	/* not stored, as event_row's */
 };
 
 /* ---- the sink ---- */

@@ -50,6 +50,49 @@ int events_post(enum row_kind kind, void *row)
 	return 0;
 }
 
+int events_post_all(enum row_kind kind, void **rows, size_t n)
+{
+	struct inbox_item *first = NULL, *last = NULL, *it;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		it = malloc(sizeof(*it));
+		if (!it)
+			goto out_free;
+		it->next = NULL;
+		it->kind = kind;
+		it->row = rows[i];
+		if (last)
+			last->next = it;
+		else
+			first = it;
+		last = it;
+	}
+	pthread_mutex_lock(&inbox_mu);
+	if (inbox_n + n > EVENTS_QUEUE_MAX) {
+		pthread_mutex_unlock(&inbox_mu);
+		goto out_free;
+	}
+	if (last) {
+		if (inbox_tail)
+			inbox_tail->next = first;
+		else
+			inbox_head = first;
+		inbox_tail = last;
+		inbox_n += n;
+	}
+	pthread_mutex_unlock(&inbox_mu);
+	return 0;
+
+out_free:
+	while (first) {
+		it = first->next;
+		free(first);
+		first = it;
+	}
+	return -1;
+}
+
 size_t events_room(void)
 {
 	size_t room;

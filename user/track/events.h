@@ -1,6 +1,6 @@
 /* events.h -- the events table's inbox: what llmtap notices and what agents post, queued from any thread and written by the main loop. */
-#ifndef LLMTAP_EVENTS_H
-#define LLMTAP_EVENTS_H
+#ifndef LLMTAP_TRACK_EVENTS_H
+#define LLMTAP_TRACK_EVENTS_H
 
 #include <jansson.h>
 #include <stddef.h>
@@ -21,6 +21,11 @@
  * inbox owns the row from here. Returns 0, or -1 when the inbox holds
  * EVENTS_QUEUE_MAX rows (the row is freed and counted as dropped). */
 int events_post(enum row_kind kind, void *row);
+
+/* Queue rows[0..n) (all of kind) as one: all are taken, or none when the
+ * inbox has not room for them all (then the caller keeps them). Returns 0
+ * or -1. */
+int events_post_all(enum row_kind kind, void **rows, size_t n);
 
 /* Rows that can still be queued now (a caller checks room for a whole
  * request before posting it). */
