@@ -228,7 +228,9 @@ static struct ingest_req *req_begin(struct ingest *in, struct MHD_Connection *c,
 				    MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
 		return NULL;
 	}
-	if (!proto && mt[0] && strcmp(mt, "application/json")) {
+	/* /v1/events reads any body as JSON (curl -d sends a form type); OTLP says its type */
+	if (ep == EP_EVENTS ? !strcmp(mt, "application/x-protobuf") :
+	    !proto && mt[0] && strcmp(mt, "application/json")) {
 		*ret = answer_error(in, c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, 0, ep == EP_EVENTS ?
 				    "Content-Type must be application/json" :
 				    "Content-Type must be application/json or application/x-protobuf",

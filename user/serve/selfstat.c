@@ -86,7 +86,7 @@ void selfstat_health(struct buf *b, const struct listen_self *s)
 /* One metric: HELP, TYPE and an unlabelled value. */
 static void metric(struct buf *b, const char *name, const char *type, const char *help, double v)
 {
-	bpf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, v);
+	bpf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.10g\n", name, help, name, type, name, v);
 }
 
 void selfstat_metrics(struct buf *b, const struct listen_self *s, const struct ingest_stats *in)
