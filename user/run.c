@@ -36,6 +36,15 @@
 #define LISTEN_EVERY_NS 250000000ull	/* /health and /metrics lag at most this */
 #define PUSH_EXIT_BUDGET_NS 3500000000ull	/* of the 5 s exit budget, for the last push */
 #define PUSH_DOWN_NS 60000000000ull	/* a target failing this long is "down" (an events row) */
+#define PEER_WAIT_NS 1000000000ull	/* a posted row waits this long for its sender's connect event */
+
+/* A row posted over a connection whose connect event has not been read yet. */
+struct peer_wait {
+	struct peer_wait *next;
+	enum row_kind kind;
+	void *row;
+	uint64_t due_ns;
+};
 
 static volatile sig_atomic_t exiting;
 
@@ -63,6 +72,7 @@ struct run_state {
 	unsigned long long calls;
 	uint64_t last_drops, last_map_full, last_read_err;	/* counters already reported */
 	int push_down[PUSH_TARGETS_MAX];	/* a "push.target_down" row was written */
+	struct peer_wait *peer_waits;		/* oldest first */
 	char db_dir[4096];
 };
 
@@ -110,38 +120,88 @@ static void run_emit(void *ud, enum row_kind kind, void *row)
 	store_add(st->store, kind, row);
 }
 
-/* A row from the events inbox (llmtap's notices, what agents posted): a
- * row posted over a local connection belongs to the process that opened
- * it, unless it named one; spans wait for their join. */
-static void run_inbox(void *ud, enum row_kind kind, void *row)
+/* The pid field of an inbox row and the ports it was posted over (0: not posted). */
+static int64_t *inbox_pid(enum row_kind kind, void *row, uint16_t *peer, uint16_t *local)
 {
-	struct run_state *st = ud;
-	uint16_t peer = 0, local = 0;
-	int64_t *pid = NULL;
-
 	if (kind == ROW_EVENT) {
 		struct event_row *e = row;
 
-		peer = e->peer_port;
-		local = e->local_port;
-		pid = &e->pid;
-	} else if (kind == ROW_SPAN) {
+		*peer = e->peer_port;
+		*local = e->local_port;
+		return &e->pid;
+	}
+	if (kind == ROW_SPAN) {
 		struct span_row *s = row;
 
-		peer = s->peer_port;
-		local = s->local_port;
-		pid = &s->pid;
+		*peer = s->peer_port;
+		*local = s->local_port;
+		return &s->pid;
 	}
-	if (pid && *pid == PROC_NULL && peer) {
-		uint32_t p = net_pid_by_ports(st->net, peer, local);
+	*peer = *local = 0;
+	return NULL;
+}
 
-		if (p)
-			*pid = p;
-	}
+/* Hand an inbox row on: spans to their join, the rest to the store. */
+static void inbox_dispatch(struct run_state *st, enum row_kind kind, void *row)
+{
 	if (kind == ROW_SPAN)
 		spans_add(st->spans, row);
 	else
 		run_emit(st, kind, row);
+}
+
+/* Fill the pid of a row posted over a local connection from the process
+ * that opened it (unless the row named one). Returns 1 when the row is
+ * ready to go on: a pid, none to look for, or no more waiting (last). */
+static int inbox_resolve(struct run_state *st, enum row_kind kind, void *row, int last)
+{
+	uint16_t peer, local;
+	int64_t *pid = inbox_pid(kind, row, &peer, &local);
+	uint32_t p;
+
+	if (!pid || *pid != PROC_NULL || !peer)
+		return 1;
+	p = net_pid_by_ports(st->net, peer, local);
+	if (p)
+		*pid = p;
+	return p || last;
+}
+
+/* A row from the events inbox (llmtap's notices, what agents posted). One
+ * posted before its sender's connect event was read waits for it (up to
+ * PEER_WAIT_NS: the rings and the HTTP thread race). */
+static void run_inbox(void *ud, enum row_kind kind, void *row)
+{
+	struct run_state *st = ud;
+	struct peer_wait *w, **tail;
+
+	if (inbox_resolve(st, kind, row, 0) || !(w = calloc(1, sizeof(*w)))) {
+		inbox_dispatch(st, kind, row);
+		return;
+	}
+	w->kind = kind;
+	w->row = row;
+	w->due_ns = mono_ns() + PEER_WAIT_NS;
+	for (tail = &st->peer_waits; *tail; tail = &(*tail)->next)
+		;
+	*tail = w;
+}
+
+/* Retry the rows waiting for their sender (all: give up waiting). */
+static void peer_waits_run(struct run_state *st, int all)
+{
+	struct peer_wait **pp = &st->peer_waits, *w;
+	uint64_t now = mono_ns();
+
+	while ((w = *pp)) {
+		if (!inbox_resolve(st, w->kind, w->row, all || now >= w->due_ns)) {
+			pp = &w->next;
+			continue;
+		}
+		*pp = w->next;
+		inbox_dispatch(st, w->kind, w->row);
+		free(w);
+	}
 }
 
 /* What retention deleted for space, from its thread: an events row. */
@@ -295,6 +355,7 @@ static void trackers_free(struct run_state *st)
 	dns_table_free(st->dns);
 	/* what agents posted last, then the spans still waiting for their join */
 	events_drain(run_inbox, st);
+	peer_waits_run(st, 1);
 	spans_free(st->spans);
 	st->spans = NULL;
 	events_clear();
@@ -340,6 +401,7 @@ static void run_loop(struct run_state *st)
 		}
 		event_finish_exits(&st->ev);
 		events_drain(run_inbox, st);
+		peer_waits_run(st, 0);
 		spans_tick(st->spans, (int64_t)real_ns(), 0);
 		now = mono_ns();
 		if (now - last_sample >= (uint64_t)(st->o->sample_s * 1e9)) {

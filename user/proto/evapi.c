@@ -102,7 +102,7 @@ static int parse_rfc3339(const char *s, int64_t *ns)
 
 int evapi_parse_time(const json_t *v, int64_t *ns)
 {
-	double x;
+	double x, whole, scale;
 
 	if (json_is_string(v))
 		return parse_rfc3339(json_string_value(v), ns);
@@ -111,15 +111,16 @@ int evapi_parse_time(const json_t *v, int64_t *ns)
 	x = json_number_value(v);
 	if (x < 0)
 		return -1;
-	if (x < 1e11)
-		x *= 1e9;
-	else if (x < 1e14)
-		x *= 1e6;
-	else if (x < 1e17)
-		x *= 1e3;
-	if (x > 9.2e18)
+	scale = x < 1e11 ? 1e9 : x < 1e14 ? 1e6 : x < 1e17 ? 1e3 : 1;
+	if (x * scale > 9.2e18)
 		return -1;
-	*ns = json_is_integer(v) && x == json_number_value(v) ? json_integer_value(v) : (int64_t)x;
+	if (json_is_integer(v)) {
+		*ns = json_integer_value(v) * (int64_t)scale;
+		return 0;
+	}
+	/* whole and fraction apart: 1765000000.25 s is exactly ...250000000 ns */
+	whole = (double)(int64_t)x;
+	*ns = (int64_t)whole * (int64_t)scale + (int64_t)((x - whole) * scale + 0.5);
 	return 0;
 }
 
