@@ -15,6 +15,8 @@ static void usage(FILE *f)
 		"  show    one call: headers, bodies, latency\n"
 		"  stats   totals by model, provider, process or host\n"
 		"  dns     recent DNS lookups: name, answers, result, latency\n"
+		"  events  what llmtap noticed (disk, OOM, zombies, stuck agents) and agents posted\n"
+		"  host    host samples: CPU, load, memory, pressure, disk and network\n"
 		"Run 'llmtap COMMAND --help' for a command's options.\n");
 }
 
@@ -29,6 +31,8 @@ static const struct cmd cmds[] = {
 	{ "show", cmd_show },
 	{ "stats", cmd_stats },
 	{ "dns", cmd_dns },
+	{ "events", cmd_events },
+	{ "host", cmd_host },
 };
 
 int main(int argc, char **argv)

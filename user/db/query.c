@@ -8,13 +8,7 @@
 #include "db/db.h"
 #include "db/store_int.h"
 
-struct query {
-	sqlite3 *db;
-	sqlite3_stmt *st;
-};
-
-/* Prepare sql on s's connection into a new query. Returns 0 and *out, -1. */
-static int query_prepare(struct query **out, struct store *s, const char *sql)
+int query_prepare(struct query **out, struct store *s, const char *sql)
 {
 	struct query *q = calloc(1, sizeof(*q));
 

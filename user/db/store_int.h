@@ -22,6 +22,15 @@ void store_bind_span(sqlite3_stmt *st, const void *row);
  * i on. Returns the next parameter. */
 int store_bind_res(sqlite3_stmt *st, int i, const struct proc_res *r);
 
+/* An open read-side query (db/query.h): the connection and the statement. */
+struct query {
+	sqlite3 *db;
+	sqlite3_stmt *st;
+};
+
+/* Prepare sql on s's connection into a new query. Returns 0 and *out, -1. */
+int query_prepare(struct query **out, struct store *s, const char *sql);
+
 /* The connection of s (the main thread's; the read-side commands read through it). */
 sqlite3 *store_sqlite(struct store *s);
 
