@@ -368,6 +368,16 @@ def case_zombie(chk, procs, db, tracer):
         chk.ok(late is not None and late <= ZOMBIE_S + 2 * SAMPLE_S + 0.3,
                "zombie: reported within --zombie-after + 2 intervals of its exit",
                "%r s after the exit (%.1f + 2 x %.1f allowed)" % (late, ZOMBIE_S, SAMPLE_S))
+    llmtap = os.environ.get("LLMTAP") or os.path.join(REPO, "build", "llmtap")
+    r = subprocess.run([llmtap, "events", "--db", db, "--json", "--source", "llmtap", "-p", str(child)],
+                       capture_output=True, timeout=30)
+    objs = [json.loads(x) for x in r.stdout.decode().splitlines() if x.strip()]
+    chk.ok(r.returncode == 0 and [o["name"] for o in objs] == ["process.zombie"],
+           "zombie: llmtap events --json -p lists it", r.stdout.decode()[-500:])
+    r = subprocess.run([llmtap, "host", "--db", db, "--limit", "3"], capture_output=True, timeout=30)
+    lines = r.stdout.decode().splitlines()
+    chk.ok(r.returncode == 0 and len(lines) == 4 and lines[0].split()[:3] == ["TIME", "CPU%", "IOW%"],
+           "host: llmtap host --limit 3 prints a header and 3 samples", r.stdout.decode()[-800:])
     parent.stdin.close()
     parent.wait(timeout=10)
     time.sleep(3 * SAMPLE_S)

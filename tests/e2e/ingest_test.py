@@ -283,6 +283,15 @@ def case_otlp(chk, procs, db, port, tracer, tmp, cert, api_port):
         chk.ok(a.get("http.request.header.authorization") == "[REDACTED]" and
                e2e.E["keys"]["openai"] not in (s["attributes"] or "") and "[REDACTED]" in a.get("gen_ai.prompt.0.content", ""),
                "otlp %s: attributes redacted" % mode, repr(a))
+        llmtap = os.environ.get("LLMTAP") or os.path.join(REPO, "build", "llmtap")
+        r = subprocess.run([llmtap, "calls", "--db", db, "--json", "-p", str(res["pid"])], capture_output=True, timeout=30)
+        objs = [json.loads(x) for x in r.stdout.decode().splitlines() if x.strip()]
+        chk.ok(objs and [x.get("id") for x in objs[0].get("agent_spans", [])] == [sid],
+               "otlp %s: calls --json carries the call's agent_spans" % mode, repr(objs[:1])[:500])
+        r = subprocess.run([llmtap, "show", "--db", db, call[0]["id"]], capture_output=True, timeout=30)
+        chk.ok(b"the agent's own spans of this call" in r.stdout and b"chat gpt-4o-mini" in r.stdout and
+               b"host during the call" in r.stdout, "otlp %s: show prints the agent's spans and the host" % mode,
+               r.stdout.decode(errors="replace")[-1500:])
         par = query(db, "SELECT * FROM agent_spans WHERE span_id = ? AND trace_id = ?", (res["parent_span_id"], res["trace_id"]))
         chk.ok(par and par[0]["name"] == "agent.step" and par[0]["call_id"] is None and par[0]["kind"] == "internal",
                "otlp %s: the parent span (no model) is stored, not joined" % mode, repr(par))
