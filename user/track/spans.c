@@ -124,6 +124,17 @@ void spans_add(struct span_join *j, struct span_row *s)
 		j->head = p;
 	j->tail = p;
 	j->waiting++;
+	if (j->waiting > SPANS_WAITING_MAX) {
+		p = j->head;
+		j->head = p->next;
+		if (!j->head)
+			j->tail = NULL;
+		j->waiting--;
+		if (p->s->model)
+			spans_match(j, p->s, p->s->received_ns);
+		row_emit(&j->sink, ROW_SPAN, p->s);
+		free(p);
+	}
 }
 
 void spans_tick(struct span_join *j, int64_t now_ns, int all)

@@ -11,6 +11,7 @@
 #define SPANS_CALLS_KEEP_NS (15 * 60 * 1000000000ll)	/* ... for this long */
 #define SPANS_GRACE_NS 3000000000ll		/* a span waits this long past its end */
 #define SPANS_SLACK_NS 50000000ll		/* clocks of SDKs and kernel may differ so much */
+#define SPANS_WAITING_MAX 50000			/* past this, the oldest waiting span goes at once */
 
 /* A call as the join sees it. */
 struct span_call {
@@ -38,7 +39,8 @@ void spans_call(struct span_join *j, const struct call_row *c);
 
 /* Take a span: it is written once SPANS_GRACE_NS have passed since its end
  * (or its arrival, whichever is later), with call_id set to the best-fitting
- * remembered call. */
+ * remembered call; sooner when SPANS_WAITING_MAX spans wait (memory stays
+ * bounded under a flood). */
 void spans_add(struct span_join *j, struct span_row *s);
 
 /* Write the spans whose time has come (every span with all set). now is
