@@ -321,6 +321,10 @@ def case_res(chk, procs, db, tracer, tmp):
         anon = cg.anon_bytes()
         chk.ok(within(r.get("rss_bytes"), anon, 0.10), "res: hog rss_bytes within 10% of the cgroup's anon memory",
                "%r vs %r" % (r.get("rss_bytes"), anon))
+        if r.get("rss_bytes") and now_rss and anon:
+            print("host: hog rss_bytes %.1f MiB; /proc VmRSS %.1f MiB (%+.1f%%); cgroup anon %.1f MiB (%+.1f%%)"
+                  % (r["rss_bytes"] / MiB, now_rss / MiB, 100.0 * (r["rss_bytes"] - now_rss) / now_rss,
+                     anon / MiB, 100.0 * (r["rss_bytes"] - anon) / anon), flush=True)
         chk.ok(r.get("rss_bytes") and r["rss_bytes"] > 200 * MiB and r.get("rss_max_bytes", 0) >= r["rss_bytes"],
                "res: hog over 200 MiB, rss_max_bytes >= rss_bytes", repr((r.get("rss_bytes"), r.get("rss_max_bytes"))))
         chk.ok(r.get("num_threads") == 1 and r.get("fds", 0) >= 3 and r.get("state") in ("S", "R"),
@@ -335,6 +339,11 @@ def case_res(chk, procs, db, tracer, tmp):
         chk.ok(within(w.get("disk_write_bytes"), cw, 0.10),
                "res: writer disk_write_bytes within 10% of the cgroup's written bytes",
                "%r vs %r" % (w.get("disk_write_bytes"), cw))
+        if w.get("disk_write_bytes") and want_w and cw:
+            print("host: writer disk_write_bytes %.2f MiB; /proc write_bytes %.2f MiB (%+.2f%%); cgroup %.2f MiB "
+                  "(%+.2f%%)" % (w["disk_write_bytes"] / MiB, want_w / MiB,
+                                 100.0 * (w["disk_write_bytes"] - want_w) / want_w, cw / MiB,
+                                 100.0 * (w["disk_write_bytes"] - cw) / cw), flush=True)
         chk.ok(w.get("write_bytes") and w["write_bytes"] >= 64 * MiB, "res: writer write_bytes (wchar) >= 64 MiB",
                repr(w.get("write_bytes")))
         s = query(db, "SELECT sum(disk_write_bytes) AS w, max(rss_bytes) AS rss FROM cpu_samples WHERE pid = ?",
@@ -365,6 +374,9 @@ def case_zombie(chk, procs, db, tracer):
         chk.eq((e["source"], e["severity"]), ("llmtap", "warning"), "zombie: source and severity")
         exit_ns = e["attrs"].get("exit_ns")
         late = (e["ts_ns"] - exit_ns) / 1e9 if exit_ns else None
+        if late is not None:
+            print("host: zombie reported %.2f s after its exit (--zombie-after %.1f, interval %.1f)"
+                  % (late, ZOMBIE_S, SAMPLE_S), flush=True)
         chk.ok(late is not None and late <= ZOMBIE_S + 2 * SAMPLE_S + 0.3,
                "zombie: reported within --zombie-after + 2 intervals of its exit",
                "%r s after the exit (%.1f + 2 x %.1f allowed)" % (late, ZOMBIE_S, SAMPLE_S))
