@@ -259,6 +259,7 @@ static void listen_refresh(struct run_state *st)
 	ls.self.inbox_dropped = events_dropped();
 	ls.self.spans_waiting = spans_waiting(st->spans);
 	ls.self.procs_tracked = proc_count(st->procs);
+	ls.self.open_conns = ls.open_conns;
 	ls.self.db_fs_used_pct = host_fs_used_pct(st->db_dir);
 	ls.self.max_disk_pct = st->o->push.max_disk_pct;
 	listen_update(st->lis, &ls);

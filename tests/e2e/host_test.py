@@ -439,7 +439,8 @@ def case_self(chk, port):
     chk.ok(s.get("rss_bytes", 0) > MiB and s.get("cpu_seconds", -1) > 0 and s.get("open_fds", 0) > 3,
            "self: /health self has llmtap's RSS, CPU, open files", repr(s))
     chk.ok(all(k in s for k in ("rows_pending", "inbox_queued", "spans_waiting", "processes_tracked",
-                                "db_volume_used_pct")), "self: /health self has the queues", repr(s))
+                                "open_connections", "db_volume_used_pct")) and s["processes_tracked"] > 0,
+           "self: /health self has the queues and open connections", repr(s))
     m = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10).read().decode()
     vals = {}
     for line in m.splitlines():

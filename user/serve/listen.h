@@ -21,6 +21,7 @@ struct listen_self {
 	uint64_t inbox_dropped;		/* ... dropped because that queue was full */
 	uint64_t spans_waiting;		/* agent spans held for their join to calls */
 	uint64_t procs_tracked;		/* processes in the process table */
+	uint64_t open_conns;		/* TLS connections being reassembled (as open_conns) */
 	double db_fs_used_pct;		/* the database's filesystem; < 0 unknown */
 	double max_disk_pct;		/* --max-disk-pct; 0 none */
 };

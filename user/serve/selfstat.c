@@ -72,11 +72,11 @@ void selfstat_health(struct buf *b, const struct listen_self *s)
 {
 	bpf(b, "{\"rss_bytes\":%llu,\"cpu_seconds\":%.2f,\"open_fds\":%lld,\"threads\":%lld,"
 	    "\"rows_pending\":%llu,\"inbox_queued\":%llu,\"inbox_dropped\":%llu,\"spans_waiting\":%llu,"
-	    "\"processes_tracked\":%llu,\"db_volume_used_pct\":",
+	    "\"processes_tracked\":%llu,\"open_connections\":%llu,\"db_volume_used_pct\":",
 	    (unsigned long long)s->rss_bytes, s->cpu_s, (long long)s->fds, (long long)s->threads,
 	    (unsigned long long)s->rows_pending, (unsigned long long)s->inbox_queued,
 	    (unsigned long long)s->inbox_dropped, (unsigned long long)s->spans_waiting,
-	    (unsigned long long)s->procs_tracked);
+	    (unsigned long long)s->procs_tracked, (unsigned long long)s->open_conns);
 	if (s->db_fs_used_pct >= 0)
 		bpf(b, "%.2f}", s->db_fs_used_pct);
 	else
