@@ -292,7 +292,8 @@ def case_otlp(chk, procs, db, port, tracer, tmp, cert, api_port):
         chk.ok(b"the agent's own spans of this call" in r.stdout and b"chat gpt-4o-mini" in r.stdout and
                b"host during the call" in r.stdout, "otlp %s: show prints the agent's spans and the host" % mode,
                r.stdout.decode(errors="replace")[-1500:])
-        par = query(db, "SELECT * FROM agent_spans WHERE span_id = ? AND trace_id = ?", (res["parent_span_id"], res["trace_id"]))
+        par = wait_for(lambda: query(db, "SELECT * FROM agent_spans WHERE span_id = ? AND trace_id = ?",
+                                     (res["parent_span_id"], res["trace_id"])), DEADLINE_S, tracer)
         chk.ok(par and par[0]["name"] == "agent.step" and par[0]["call_id"] is None and par[0]["kind"] == "internal",
                "otlp %s: the parent span (no model) is stored, not joined" % mode, repr(par))
         lg = wait_for(lambda: [e for e in events_named(db, "agent.decision") if e["attrs"].get("llmtap.test.tag") == tag],

@@ -107,7 +107,9 @@ void spans_add(struct span_join *j, struct span_row *s)
 	struct pending *p = malloc(sizeof(*p));
 	int64_t end = s->end_ns != PROC_NULL ? s->end_ns : s->received_ns;
 
-	if (!p) {
+	/* a span without a model joins nothing: no reason to wait */
+	if (!p || !s->model) {
+		free(p);
 		row_emit(&j->sink, ROW_SPAN, s);
 		return;
 	}

@@ -40,7 +40,7 @@ void spans_call(struct span_join *j, const struct call_row *c);
 /* Take a span: it is written once SPANS_GRACE_NS have passed since its end
  * (or its arrival, whichever is later), with call_id set to the best-fitting
  * remembered call; sooner when SPANS_WAITING_MAX spans wait (memory stays
- * bounded under a flood). */
+ * bounded under a flood). A span without a model is written at once. */
 void spans_add(struct span_join *j, struct span_row *s);
 
 /* Write the spans whose time has come (every span with all set). now is
