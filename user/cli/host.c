@@ -147,7 +147,7 @@ out_store:
 	return rc;
 }
 
-/* One host_samples row as a text line (the header is HOST_HEAD). */
+/* The columns of host lines: their header, and one host_samples row. */
 #define HOST_HEAD "%-14s %5s %5s %5s %5s %6s %9s %9s %8s %14s %11s %11s\n"
 static void host_print_head(void)
 {
@@ -155,6 +155,7 @@ static void host_print_head(void)
 	       "PSI_CPU", "PSI_MEM/IO", "DISK_R/W", "NET_RX/TX");
 }
 
+/* Print the current host_samples row of q as a line under host_print_head(). */
 static void host_print(struct query *q)
 {
 	char t[32], cpu[16], iow[16], stl[16], ld[16], rq[16], ma[16], su[16], pc[16], pm[32], dk[32],

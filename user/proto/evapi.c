@@ -11,6 +11,7 @@
 
 #include "llm/redact_json.h"
 
+/* Write the reason a body is refused into err (n bytes). */
 static void set_err(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void set_err(char *err, size_t n, const char *fmt, ...)
 {

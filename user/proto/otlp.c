@@ -152,18 +152,21 @@ static json_t *pb_any_json(const pb_any *v, int depth)
 	return o;
 }
 
+/* {"attributes": [...]} of a resource (an empty list for none). */
 static json_t *pb_resource_json(const pb_resource *r)
 {
 	return json_pack("{s:o}", "attributes", r ? pb_kvs_json(r->attributes, r->n_attributes, 0) :
 				  json_array());
 }
 
+/* {"name", "version"} of an instrumentation scope ("" for none). */
 static json_t *pb_scope_json(const pb_scope *s)
 {
 	return json_pack("{s:s, s:s}", "name", s && s->name ? s->name : "", "version",
 			 s && s->version ? s->version : "");
 }
 
+/* A span as OTLP/JSON writes it (hex ids, int64s as strings); NULL on OOM. */
 static json_t *pb_span_json(const pb_span *s)
 {
 	json_t *o = json_object(), *ev = json_array();
@@ -225,6 +228,7 @@ static json_t *pb_traces_json(const pb_traces *m)
 	return root;
 }
 
+/* A log record as OTLP/JSON writes it; NULL on OOM. */
 static json_t *pb_log_json(const pb_log *l)
 {
 	json_t *o = json_object();
@@ -276,6 +280,7 @@ static json_t *pb_logs_json(const pb_logs *m)
 
 /* ---- the OTLP/JSON tree -> rows ---- */
 
+/* Write the reason a request is refused into err (n bytes). */
 static void set_err(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void set_err(char *err, size_t n, const char *fmt, ...)
 {
@@ -454,6 +459,7 @@ struct res_info {
 	int64_t pid;
 };
 
+/* Read resource res into ri (ri->attrs is a new object the caller frees). */
 static void res_load(const json_t *res, struct res_info *ri)
 {
 	static const char *const pid_names[] = { "process.pid", NULL };
@@ -465,6 +471,7 @@ static void res_load(const json_t *res, struct res_info *ri)
 		ri->pid = PROC_NULL;
 }
 
+/* The stored name of OTLP span kind k (NULL for unspecified or unknown). */
 static const char *span_kind(json_int_t k)
 {
 	static const char *const kinds[] = { NULL, "internal", "server", "client", "producer", "consumer" };
