@@ -14,9 +14,9 @@ CC ?= cc
 # always added, so `make CFLAGS=-O0` keeps the include path and the warnings.
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror
-LT_CPPFLAGS := -Iinclude -Iuser -I$(OUT) -D_GNU_SOURCE
+LT_CPPFLAGS := -Iinclude -Iuser -I$(OUT) -I$(OUT)/gen -D_GNU_SOURCE
 DEPFLAGS = -MMD -MP
-LDLIBS := -lbpf -lelf -lz -lsqlite3 -ljansson -lbrotlidec -lzstd -lcurl -lmicrohttpd -lnghttp2 -lpthread -lm
+LDLIBS := -lbpf -lelf -lz -lsqlite3 -ljansson -lbrotlidec -lzstd -lcurl -lmicrohttpd -lnghttp2 -lprotobuf-c -lpthread -lm
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 ifeq ($(V),1)
@@ -39,14 +39,24 @@ OBJS := $(patsubst user/%.c,$(OUT)/obj/%.o,$(SRCS)) $(OUT)/obj/assets.o
 # Files the binary embeds (user/assets.S); installed beside it too.
 ASSETS := data/prices.tsv data/report.html
 
+# The OpenTelemetry collector's .proto files (third_party/, as published)
+# become C at build time with protoc-c; proto/otlp.c decodes with them.
+PROTO_DIR := third_party/opentelemetry-proto
+PROTOS := $(sort $(shell cd $(PROTO_DIR) && find opentelemetry -name '*.proto'))
+PB_SRCS := $(patsubst %.proto,$(OUT)/gen/%.pb-c.c,$(PROTOS))
+PB_HDRS := $(PB_SRCS:.c=.h)
+PB_OBJS := $(patsubst $(OUT)/gen/%.c,$(OUT)/obj/gen/%.o,$(PB_SRCS))
+
 # Debian packages: to build (header or command -> package), to run, to test.
 BUILD_NEEDS := cmd:$(CLANG):clang-16 cmd:$(BPFTOOL):bpftool cmd:$(CC):gcc \
 	hdr:bpf/libbpf.h:libbpf-dev hdr:gelf.h:libelf-dev hdr:zlib.h:zlib1g-dev \
 	hdr:sqlite3.h:libsqlite3-dev hdr:jansson.h:libjansson-dev hdr:brotli/decode.h:libbrotli-dev \
 	hdr:zstd.h:libzstd-dev hdr:curl/curl.h:libcurl4-openssl-dev hdr:microhttpd.h:libmicrohttpd-dev \
-	hdr:nghttp2/nghttp2.h:libnghttp2-dev
+	hdr:nghttp2/nghttp2.h:libnghttp2-dev hdr:protobuf-c/protobuf-c.h:libprotobuf-c-dev \
+	cmd:protoc-c:protobuf-c-compiler
 BUILD_PKGS := clang-16 bpftool libbpf-dev libelf-dev zlib1g-dev libsqlite3-dev libjansson-dev \
-	libbrotli-dev libzstd-dev libcurl4-openssl-dev libmicrohttpd-dev libnghttp2-dev pkg-config make gcc
+	libbrotli-dev libzstd-dev libcurl4-openssl-dev libmicrohttpd-dev libnghttp2-dev \
+	libprotobuf-c-dev protobuf-c-compiler pkg-config make gcc
 RUN_PKGS := ca-certificates
 TEST_PKGS := llvm-16 libclang-rt-16-dev sqlite3 libssl-dev openssl iproute2 util-linux zstd \
 	clickhouse-server clickhouse-client chromium tmux binutils
@@ -115,6 +125,21 @@ $(OUT)/%.skel.h: $(OUT)/bpf/%.bpf.o
 # Only capture/ includes the skeletons; -MMD records which ones each object uses.
 $(filter $(OUT)/obj/capture/%,$(OBJS)): | $(SKELS)
 
+# protoc-c writes the .c and .h of a .proto in one run.
+$(OUT)/gen/%.pb-c.c $(OUT)/gen/%.pb-c.h: $(PROTO_DIR)/%.proto | $(OUT)/.build-deps
+	$(call msg,PROTOC,$@)
+	$(Q)mkdir -p $(OUT)/gen
+	$(Q)protoc-c --c_out=$(OUT)/gen -I$(PROTO_DIR) $<
+
+# Generated code is not ours to fix: warnings shown, never fatal.
+$(OUT)/obj/gen/%.o: $(OUT)/gen/%.c | $(PB_HDRS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(LT_CPPFLAGS) -Wall -Wextra $(CFLAGS) -c $< -o $@
+
+# Any object may include a generated header; -MMD tells which do.
+$(OBJS): | $(PB_HDRS)
+
 $(OUT)/obj/%.o: user/%.c | $(OUT)/.build-deps
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
@@ -136,7 +161,7 @@ $(OUT)/obj/assets.o: user/assets.S $(ASSETS) | $(OUT)/.build-deps
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -c $< -o $@
 
-$(OUT)/llmtap: $(OBJS)
+$(OUT)/llmtap: $(OBJS) $(PB_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
@@ -147,7 +172,7 @@ $(OUT)/llmtap: $(OBJS)
 # in) and the impure modules it names below.
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(addprefix $(OUT)/san/,$(UNIT_TESTS))
-UNIT_LIBS := -ljansson -lz -lbrotlidec -lbrotlienc -lzstd -lnghttp2 -lm
+UNIT_LIBS := -ljansson -lz -lbrotlidec -lbrotlienc -lzstd -lnghttp2 -lprotobuf-c -lpthread -lm
 SAN_PURE := $(OUT)/san/libpure.a
 san_obj = $(patsubst user/%.c,$(OUT)/san/obj/%.o,$(1))
 
@@ -156,21 +181,30 @@ san_obj = $(patsubst user/%.c,$(OUT)/san/obj/%.o,$(1))
 TEST_EXTRA_stream := user/track/stream.c user/track/stream_h2.c user/track/net.c user/track/dns.c \
 	user/base/util.c user/base/procfs.c
 TEST_EXTRA_dns := user/track/dns.c user/base/util.c
-TEST_EXTRA_proc := user/track/proc.c user/base/util.c user/base/procfs.c
+TEST_EXTRA_proc := user/track/proc.c user/track/procres.c user/track/procwatch.c user/track/events.c \
+	user/base/util.c user/base/procfs.c
+TEST_EXTRA_ingest := user/track/spans.c
+TEST_EXTRA_host := user/track/host.c user/track/procres.c user/track/procwatch.c user/track/events.c \
+	user/base/util.c
 TEST_EXTRA_event := user/capture/event.c
 TEST_EXTRA_genai := user/serve/genai.c
 
-$(OUT)/san/obj/%.o: user/%.c | $(OUT)/.build-deps
+$(OUT)/san/obj/%.o: user/%.c | $(OUT)/.build-deps $(PB_HDRS)
 	$(call msg,SAN-CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -O1 -g $(WARN) $(SAN) $(LT_CPPFLAGS) $(DEPFLAGS) -c $< -o $@
 
-$(OUT)/san/tests/%.o: tests/unit/%.c | $(OUT)/.build-deps
+$(OUT)/san/tests/%.o: tests/unit/%.c | $(OUT)/.build-deps $(PB_HDRS)
 	$(call msg,SAN-CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -O1 -g $(WARN) $(SAN) $(LT_CPPFLAGS) -Itests/unit $(DEPFLAGS) -c $< -o $@
 
-$(SAN_PURE): $(call san_obj,$(PURE_SRCS))
+$(OUT)/san/gen/%.o: $(OUT)/gen/%.c | $(PB_HDRS)
+	$(call msg,SAN-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O1 -g -Wall -Wextra $(SAN) $(LT_CPPFLAGS) -c $< -o $@
+
+$(SAN_PURE): $(call san_obj,$(PURE_SRCS)) $(patsubst $(OUT)/gen/%.c,$(OUT)/san/gen/%.o,$(PB_SRCS))
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 .SECONDEXPANSION:
@@ -183,11 +217,11 @@ unit: $(UNIT_BINS)
 
 # Fuzzers: built with the warnings, and a sanitizer report is a crash.
 FUZZERS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
-$(OUT)/fuzz/%: tests/fuzz/%.c $(PURE_SRCS) $(wildcard user/*/*.h) | $(OUT)/.build-deps
+$(OUT)/fuzz/%: tests/fuzz/%.c $(PURE_SRCS) $(wildcard user/*/*.h) $(PB_SRCS) | $(OUT)/.build-deps
 	$(Q)mkdir -p $(@D)
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(FUZZ_CC) -O1 -g $(WARN) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		$(LT_CPPFLAGS) $< $(PURE_SRCS) $(UNIT_LIBS) -o $@
+		$(LT_CPPFLAGS) $< $(PURE_SRCS) $(PB_SRCS) $(UNIT_LIBS) -o $@
 
 FUZZ_SECONDS ?= 300
 fuzz: $(addprefix $(OUT)/fuzz/,$(FUZZERS))

@@ -36,6 +36,8 @@ run_suite dns python3 tests/e2e/dns_test.py
 run_suite push python3 tests/e2e/push_test.py
 run_suite listen python3 tests/e2e/listen_test.py
 run_suite ux python3 tests/e2e/ux_test.py
+run_suite host python3 tests/e2e/host_test.py
+run_suite ingest python3 tests/e2e/ingest_test.py
 
 echo
 echo "$total_pass passed, $total_fail failed"

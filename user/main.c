@@ -19,6 +19,8 @@ static void usage(FILE *f)
 		"  top     live view: calls in flight, calls/min, tokens/s, cost/min, slowest, busiest\n"
 		"  report  one HTML file: timeline of every call, costs, slowest calls, CPU\n"
 		"  prices  the price table in use, and which row prices a model\n"
+		"  events  what llmtap noticed (disk, OOM, zombies, stuck agents) and agents posted\n"
+		"  host    host samples: CPU, load, memory, pressure, disk and network\n"
 		"Run 'llmtap COMMAND --help' for a command's options; 'llmtap --version'.\n");
 }
 
@@ -36,6 +38,8 @@ static const struct cmd cmds[] = {
 	{ "prices", cmd_prices },
 	{ "report", cmd_report },
 	{ "top", cmd_top },
+	{ "events", cmd_events },
+	{ "host", cmd_host },
 };
 
 int main(int argc, char **argv)

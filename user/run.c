@@ -2,6 +2,7 @@
 #include "run.h"
 
 #include <errno.h>
+#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,10 +19,16 @@
 #include "prices.h"
 #include "push/push.h"
 #include "run_opts.h"
+#include "serve/ingest.h"
 #include "serve/listen.h"
+#include "serve/selfstat.h"
 #include "track/dns.h"
+#include "track/events.h"
+#include "track/host.h"
 #include "track/net.h"
 #include "track/proc.h"
+#include "track/procwatch.h"
+#include "track/spans.h"
 #include "track/stream.h"
 
 #define FLUSH_EVERY_NS 200000000ull	/* rows reach the database within 0.2 s */
@@ -31,6 +38,16 @@
 #define LISTEN_EVERY_NS 250000000ull	/* /health and /metrics lag at most this */
 #define PUSH_EXIT_BUDGET_NS 3500000000ull	/* of the 5 s exit budget, for the last push */
 #define INFLIGHT_EVERY_NS 1000000000ull	/* calls_in_flight (`top`) is this fresh */
+#define PUSH_DOWN_NS 60000000000ull	/* a target failing this long is "down" (an events row) */
+#define PEER_WAIT_NS 1000000000ull	/* a posted row waits this long for its sender's connect event */
+
+/* A row posted over a connection whose connect event has not been read yet. */
+struct peer_wait {
+	struct peer_wait *next;
+	enum row_kind kind;
+	void *row;
+	uint64_t due_ns;
+};
 
 static volatile sig_atomic_t exiting;
 
@@ -51,13 +68,21 @@ struct run_state {
 	struct pusher *push;
 	struct listener *lis;
 	struct genai_metrics *genai;	/* /metrics' GenAI histograms, with --listen */
+	struct ingest *ingest;
+	struct host_sampler *host;
+	struct procwatch *watch;
+	struct span_join *spans;
 	struct event_ctx ev;
 	unsigned long long calls;
 	size_t inflight;			/* rows calls_in_flight holds now */
 	uint64_t last_drops, last_map_full, last_read_err;	/* counters already reported */
+	int push_down[PUSH_TARGETS_MAX];	/* a "push.target_down" row was written */
+	struct peer_wait *peer_waits;		/* oldest first */
+	char db_dir[4096];
 };
 
-/* 1 when the -p/-c filters let rows of this process through. */
+/* 1 when the -p/-c filters let rows of this process through (comm NULL:
+ * unknown, only -p applies). */
 static int run_wants(const struct run_opts *o, int64_t pid, const char *comm)
 {
 	int i, ok;
@@ -66,17 +91,20 @@ static int run_wants(const struct run_opts *o, int64_t pid, const char *comm)
 		ok = o->pids[i] == pid;
 	if (!ok)
 		return 0;
-	for (i = 0, ok = !o->ncomms; i < o->ncomms && !ok; i++)
+	for (i = 0, ok = !o->ncomms || !comm; i < o->ncomms && !ok; i++)
 		ok = strcmp(o->comms[i], comm) == 0;
 	return ok;
 }
 
-/* The row sink of every tracker: the filters, then the store. */
+/* The row sink of every tracker: the filters (rows of no process pass;
+ * events and spans have no comm to match), then the store. */
 static void run_emit(void *ud, enum row_kind kind, void *row)
 {
 	struct run_state *st = ud;
+	int64_t pid = row_pid(kind, row);
+	int nocomm = kind == ROW_EVENT || kind == ROW_SPAN;
 
-	if (!run_wants(st->o, row_pid(kind, row), row_comm(kind, row))) {
+	if (pid != ROW_NO_PID && !run_wants(st->o, pid, nocomm ? NULL : row_comm(kind, row))) {
 		row_free(kind, row);
 		return;
 	}
@@ -88,6 +116,7 @@ static void run_emit(void *ud, enum row_kind kind, void *row)
 		st->calls++;
 		proc_on_call(st->procs, r->pid);
 		genai_observe(st->genai, r);
+		spans_call(st->spans, r);
 	} else if (kind == ROW_DNS) {
 		struct dns_row *r = row;
 
@@ -95,6 +124,97 @@ static void run_emit(void *ud, enum row_kind kind, void *row)
 			  r->name, r->addrs, r->result, r->latency_ms);
 	}
 	store_add(st->store, kind, row);
+}
+
+/* The pid field of an inbox row and the ports it was posted over (0: not posted). */
+static int64_t *inbox_pid(enum row_kind kind, void *row, uint16_t *peer, uint16_t *local)
+{
+	if (kind == ROW_EVENT) {
+		struct event_row *e = row;
+
+		*peer = e->peer_port;
+		*local = e->local_port;
+		return &e->pid;
+	}
+	if (kind == ROW_SPAN) {
+		struct span_row *s = row;
+
+		*peer = s->peer_port;
+		*local = s->local_port;
+		return &s->pid;
+	}
+	*peer = *local = 0;
+	return NULL;
+}
+
+/* Hand an inbox row on: spans to their join, the rest to the store. */
+static void inbox_dispatch(struct run_state *st, enum row_kind kind, void *row)
+{
+	if (kind == ROW_SPAN)
+		spans_add(st->spans, row);
+	else
+		run_emit(st, kind, row);
+}
+
+/* Fill the pid of a row posted over a local connection from the process
+ * that opened it (unless the row named one). Returns 1 when the row is
+ * ready to go on: a pid, none to look for, or no more waiting (last). */
+static int inbox_resolve(struct run_state *st, enum row_kind kind, void *row, int last)
+{
+	uint16_t peer, local;
+	int64_t *pid = inbox_pid(kind, row, &peer, &local);
+	uint32_t p;
+
+	if (!pid || *pid != PROC_NULL || !peer)
+		return 1;
+	p = net_pid_by_ports(st->net, peer, local);
+	if (p)
+		*pid = p;
+	return p || last;
+}
+
+/* A row from the events inbox (llmtap's notices, what agents posted). One
+ * posted before its sender's connect event was read waits for it (up to
+ * PEER_WAIT_NS: the rings and the HTTP thread race). */
+static void run_inbox(void *ud, enum row_kind kind, void *row)
+{
+	struct run_state *st = ud;
+	struct peer_wait *w, **tail;
+
+	if (inbox_resolve(st, kind, row, 0) || !(w = calloc(1, sizeof(*w)))) {
+		inbox_dispatch(st, kind, row);
+		return;
+	}
+	w->kind = kind;
+	w->row = row;
+	w->due_ns = mono_ns() + PEER_WAIT_NS;
+	for (tail = &st->peer_waits; *tail; tail = &(*tail)->next)
+		;
+	*tail = w;
+}
+
+/* Retry the rows waiting for their sender (all: give up waiting). */
+static void peer_waits_run(struct run_state *st, int all)
+{
+	struct peer_wait **pp = &st->peer_waits, *w;
+	uint64_t now = mono_ns();
+
+	while ((w = *pp)) {
+		if (!inbox_resolve(st, w->kind, w->row, all || now >= w->due_ns)) {
+			pp = &w->next;
+			continue;
+		}
+		*pp = w->next;
+		inbox_dispatch(st, w->kind, w->row);
+		free(w);
+	}
+}
+
+/* What retention deleted for space, from its thread: an events row. */
+static void run_notice(void *ud, const char *severity, const char *name, json_t *attrs)
+{
+	(void)ud;
+	events_notice(severity, name, PROC_NULL, attrs);
 }
 
 static void on_cpu_entry(void *ud, const struct loader_cpu *c, int thread)
@@ -122,6 +242,7 @@ static void cpu_sample(struct run_state *st, int gc)
 	if (err < 0)
 		log_warn("cpu maps: read failed: %s", strerror(-err));
 	proc_sample_end(st->procs);
+	host_sample(st->host, mono_ns());
 }
 
 /* Copy the numbers /health and /metrics show into the listener's snapshot
@@ -139,6 +260,15 @@ static void listen_refresh(struct run_state *st)
 	ls.open_conns = stream_count(st->streams);
 	ls.npush = push_status(st->push, ls.push, PUSH_TARGETS_MAX);
 	ls.genai = st->genai;
+	selfstat_read(&ls.self);
+	ls.self.rows_pending = store_pending(st->store);
+	ls.self.inbox_queued = events_queued();
+	ls.self.inbox_dropped = events_dropped();
+	ls.self.spans_waiting = spans_waiting(st->spans);
+	ls.self.procs_tracked = proc_count(st->procs);
+	ls.self.open_conns = ls.open_conns;
+	ls.self.db_fs_used_pct = host_fs_used_pct(st->db_dir);
+	ls.self.max_disk_pct = st->o->push.max_disk_pct;
 	listen_update(st->lis, &ls);
 }
 
@@ -169,6 +299,10 @@ static void drops_check(struct run_state *st)
 			 "affected calls are marked, consider --ring-size",
 			 (unsigned long long)c[LT_CNT_DROPS],
 			 (unsigned long long)c[LT_CNT_DROP_BYTES]);
+		events_notice(SEV_WARNING, "capture.dropped", PROC_NULL,
+			      json_pack("{s:I, s:I, s:I}", "events", (json_int_t)(c[LT_CNT_DROPS] - st->last_drops),
+					"events_total", (json_int_t)c[LT_CNT_DROPS], "bytes_total",
+					(json_int_t)c[LT_CNT_DROP_BYTES]));
 		st->last_drops = c[LT_CNT_DROPS];
 	}
 	if (c[LT_CNT_MAP_FULL] > st->last_map_full) {
@@ -183,6 +317,27 @@ static void drops_check(struct run_state *st)
 	}
 }
 
+/* An events row when a push target has failed for PUSH_DOWN_NS, and one
+ * when it delivers again. */
+static void push_watch(struct run_state *st)
+{
+	struct push_status ps[PUSH_TARGETS_MAX];
+	uint64_t now = mono_ns();
+	int i, n = push_status(st->push, ps, PUSH_TARGETS_MAX);
+
+	for (i = 0; i < n; i++) {
+		int down = ps[i].failing_since_ns && now > ps[i].failing_since_ns &&
+			   now - ps[i].failing_since_ns > PUSH_DOWN_NS;
+
+		if (down == st->push_down[i])
+			continue;
+		events_notice(down ? SEV_ERROR : SEV_INFO, down ? "push.target_down" : "push.target_up",
+			      PROC_NULL, json_pack("{s:s, s:s}", "target", ps[i].target, "last_error",
+						   ps[i].last_error));
+		st->push_down[i] = down;
+	}
+}
+
 /* The trackers, each sending its rows through run_emit(). Returns 0, or -1
  * when out of memory. */
 static int trackers_new(struct run_state *st)
@@ -192,8 +347,18 @@ static int trackers_new(struct run_state *st)
 	st->dns = dns_table_new(&sink);
 	st->net = st->dns ? net_table_new(st->dns, &sink) : NULL;
 	st->streams = st->net ? stream_table_new(st->o->max_body, st->net, &sink) : NULL;
+	const char *paths[HOST_PATHS_MAX];
+	int i, npaths = 0;
+
 	st->procs = st->streams ? proc_table_new(&sink) : NULL;
-	if (!st->procs) {
+	st->watch = procwatch_new(st->o->zombie_after_s, st->o->stuck_after_s);
+	st->spans = spans_new(&sink);
+	paths[npaths++] = st->db_dir;
+	paths[npaths++] = "/";
+	for (i = 0; i < st->o->nwatch && npaths < HOST_PATHS_MAX; i++)
+		paths[npaths++] = st->o->watch[i];
+	st->host = host_new(&sink, paths, npaths, st->o->push.max_disk_pct);
+	if (!st->procs || !st->watch || !st->spans || !st->host) {
 		log_warn("out of memory");
 		return -1;
 	}
@@ -201,6 +366,7 @@ static int trackers_new(struct run_state *st)
 	st->ev.net = st->net;
 	st->ev.dns = st->dns;
 	st->ev.procs = st->procs;
+	proc_table_set_watch(st->procs, st->watch);
 	return 0;
 }
 
@@ -210,7 +376,15 @@ static void trackers_free(struct run_state *st)
 	stream_table_free(st->streams, "tracer stopped before the response completed");
 	net_table_free(st->net);
 	dns_table_free(st->dns);
+	/* what agents posted last, then the spans still waiting for their join */
+	events_drain(run_inbox, st);
+	peer_waits_run(st, 1);
+	spans_free(st->spans);
+	st->spans = NULL;
+	events_clear();
 	proc_table_free(st->procs);
+	procwatch_free(st->watch);
+	host_free(st->host);
 }
 
 /* Load the BPF programs and attach them everywhere. Returns 0, or -1. */
@@ -249,6 +423,9 @@ static void run_loop(struct run_state *st)
 			break;
 		}
 		event_finish_exits(&st->ev);
+		events_drain(run_inbox, st);
+		peer_waits_run(st, 0);
+		spans_tick(st->spans, (int64_t)real_ns(), 0);
 		now = mono_ns();
 		if (now - last_sample >= (uint64_t)(st->o->sample_s * 1e9)) {
 			cpu_sample(st, now - last_gc >= CPU_GC_EVERY_NS);
@@ -269,6 +446,7 @@ static void run_loop(struct run_state *st)
 			net_reap(st->net);
 			dns_reap(st->dns, now);
 			drops_check(st);
+			push_watch(st);
 			last_reap = now;
 		}
 		if (now - last_inflight >= INFLIGHT_EVERY_NS) {
@@ -308,6 +486,12 @@ int cmd_run(int argc, char **argv)
 	if (!st)
 		goto out_opts;
 	st->o = &o;
+	{
+		char *dup = strdup(o.db);
+
+		snprintf(st->db_dir, sizeof(st->db_dir), "%s", dup ? dirname(dup) : ".");
+		free(dup);
+	}
 	umask(077);
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
@@ -329,9 +513,17 @@ int cmd_run(int argc, char **argv)
 		goto out_trackers;
 	o.push.db_path = o.db;
 	o.push.token = config_push_token();
+	o.push.notice = run_notice;
 	if (push_start(&st->push, &o.push))
 		goto out_trackers;
 	if (st->lis) {
+		st->ingest = ingest_new(&o.ingest);
+		if (!st->ingest)
+			goto out_trackers;
+		listen_set_ingest(st->lis, st->ingest);
+		if (!o.ingest.token && !listen_is_loopback(st->lis))
+			log_warn("--listen: POST /v1/events, /v1/traces and /v1/logs take rows from anyone who "
+				 "can reach it; set an ingest token (LLMTAP_INGEST_TOKEN)");
 		listen_refresh(st);
 		if (listen_start(st->lis))
 			goto out_trackers;
@@ -370,6 +562,7 @@ out_trackers:
 out_free:
 	listen_close(st->lis);
 	genai_free(st->genai);
+	ingest_free(st->ingest);
 	free(st);
 out_opts:
 	run_opts_free(&o);

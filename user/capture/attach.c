@@ -18,6 +18,7 @@
 
 #include "base/procfs.h"
 #include "base/util.h"
+#include "track/events.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -360,6 +361,9 @@ static int file_attach(struct attach *a, size_t k, const char *path)
 				continue;
 			log_warn("uprobe: failed to attach %s%s in %s: %s", p->sym,
 				 p->ret ? " (return)" : "", path, strerror(-err));
+			events_notice(SEV_WARNING, "capture.hook_failed", PROC_NULL,
+				      json_pack("{s:s, s:s, s:s, s:s}", "kind", kd->name, "file", path,
+						"symbol", p->sym, "error", strerror(-err)));
 			goto out_detach;
 		}
 		err = link_add(a, link);

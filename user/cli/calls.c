@@ -129,6 +129,7 @@ int cmd_calls(int argc, char **argv)
 
 			call_json_extend(s, o);
 			call_json_process(s, o);
+			cli_call_host_json(s, o);
 			cli_json_print(o);
 			continue;
 		}
@@ -305,6 +306,7 @@ int cmd_show(int argc, char **argv)
 			printf("%-19s %s\n", name, cli_col_text(q, i, "-"));
 		}
 		waterfall_print(q);
+		cli_call_host_print(s, q);
 		printf("\nresponse text\n%s\n", cli_col_named(q, "response_text", "-"));
 		printf("\nrequest headers\n%s", cli_col_named(q, "request_headers", "-\n"));
 		printf("\nrequest body\n%s\n", cli_col_named(q, "request_body", "-"));

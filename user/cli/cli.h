@@ -16,6 +16,17 @@ int cmd_dns(int argc, char **argv);
 int cmd_prices(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_top(int argc, char **argv);
+int cmd_events(int argc, char **argv);
+int cmd_host(int argc, char **argv);
+
+/* What show prints and calls --json adds about a call from the host view
+ * (cli/host.c): the host samples and the process's samples during it, the
+ * agent's spans joined to it, the events within a minute of it. c is the
+ * call's row; o its JSON object ("host_samples", "process_samples",
+ * "agent_spans", "events" arrays). */
+struct store;
+void cli_call_host_print(struct store *s, struct query *c);
+void cli_call_host_json(struct store *s, json_t *o);
 
 /* ---- shared by the commands (common.c) ---- */
 

@@ -48,6 +48,32 @@ int query_call_process(struct query **out, struct store *s, int64_t pid, int has
  * dns_lookups table (written before DNS tracing existed). */
 int query_dns(struct query **out, struct store *s, long pid, long limit);
 
+/* ---- the host view (db/query_host.c) ---- */
+
+/* The newest limit events since since_ns (0: any), of pid (0: any), of
+ * source (NULL: any), oldest first: every column. Returns 1 (no query)
+ * when the database has no events table. */
+int query_events(struct query **out, struct store *s, int64_t since_ns, long pid, const char *source,
+		 long limit);
+
+/* The newest limit host_samples since since_ns, oldest first: every column.
+ * Returns 1 when the database has no host_samples table. */
+int query_host(struct query **out, struct store *s, int64_t since_ns, long limit);
+
+/* The host_samples whose interval overlaps [start_ns, end_ns], oldest first. */
+int query_call_host(struct query **out, struct store *s, int64_t start_ns, int64_t end_ns);
+
+/* The cpu_samples of pid whose interval overlaps [start_ns, end_ns]. */
+int query_call_samples(struct query **out, struct store *s, int64_t pid, int64_t start_ns,
+		       int64_t end_ns);
+
+/* The agent_spans joined to call id, by start. */
+int query_call_spans(struct query **out, struct store *s, const char *id);
+
+/* The events of pid, or of no process, within a minute of [start_ns, end_ns]. */
+int query_call_events(struct query **out, struct store *s, int64_t pid, int64_t start_ns,
+		      int64_t end_ns);
+
 /* ---- rows ---- */
 
 enum query_type { QUERY_INT, QUERY_REAL, QUERY_TEXT, QUERY_BLOB, QUERY_NULL };

@@ -97,7 +97,8 @@ static const char schema_push[] =
 	" last_success_ns INTEGER, last_error TEXT, last_error_ns INTEGER,"
 	" PRIMARY KEY (target, tbl));";
 
-static const char *const migrations[] = { schema_v1, schema_v2, schema_dns, schema_proc, schema_push };
+static const char *const migrations[] = { schema_v1, schema_v2, schema_dns, schema_proc, schema_push,
+					    store_schema_host };
 
 /* Columns added to existing tables after the versioned migrations, each
  * added when missing whatever the version: branches that add tables in
@@ -132,11 +133,15 @@ static const char dns_insert_sql[] =
 static const char proc_insert_sql[] =
 	"INSERT OR REPLACE INTO processes (id, pid, ppid, uid, comm, exe, argv, start_ns, exec_ns,"
 	" exit_ns, exit_code, exit_signal, oom_killed, cpu_ms, runq_ms, switches, preempts,"
-	" cpu_since_ns, updated_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+	" cpu_since_ns, updated_ns, rss_max_bytes, rss_bytes, vms_bytes, num_threads, fds, state,"
+	" read_bytes, write_bytes, disk_read_bytes, disk_write_bytes)"
+	" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
 static const char cpu_insert_sql[] =
 	"INSERT INTO cpu_samples (ts_ns, interval_ms, pid, comm, cpu_ms, runq_ms, switches,"
-	" preempts, threads, top_tid, top_tid_cpu_ms, process_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)";
+	" preempts, threads, top_tid, top_tid_cpu_ms, process_id, rss_bytes, vms_bytes, num_threads,"
+	" fds, state, read_bytes, write_bytes, disk_read_bytes, disk_write_bytes)"
+	" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
 /* Create the file (0600) and its directory (0700) when missing. */
 static int store_create_file(const char *path)
@@ -372,6 +377,8 @@ static void bind_process(sqlite3_stmt *st, const void *row)
 	bind_int(st, i++, r->preempts);
 	bind_int(st, i++, r->cpu_since_ns);
 	bind_int(st, i++, r->updated_ns);
+	bind_int(st, i++, r->res.rss_max_bytes);
+	store_bind_res(st, i, &r->res);
 }
 
 static void bind_cpu_sample(sqlite3_stmt *st, const void *row)
@@ -391,6 +398,7 @@ static void bind_cpu_sample(sqlite3_stmt *st, const void *row)
 	bind_int(st, i++, r->top_tid);
 	bind_real(st, i++, r->top_tid_cpu_ms);
 	bind_text(st, i++, r->process_id[0] ? r->process_id : NULL);
+	store_bind_res(st, i, &r->res);
 }
 
 /* What each queue writes: its statement and how a row binds (by row kind). */
@@ -403,6 +411,12 @@ static const struct rowq_kind {
 	[ROW_DNS] = { dns_insert_sql, bind_dns },
 	[ROW_PROCESS] = { proc_insert_sql, bind_process },
 	[ROW_CPU_SAMPLE] = { cpu_insert_sql, bind_cpu_sample },
+	[ROW_HOST] = { store_host_sql, store_bind_host },
+	[ROW_FS] = { store_fs_sql, store_bind_fs },
+	[ROW_DISK] = { store_disk_sql, store_bind_disk },
+	[ROW_NET] = { store_net_sql, store_bind_net },
+	[ROW_EVENT] = { store_event_sql, store_bind_event },
+	[ROW_SPAN] = { store_span_sql, store_bind_span },
 };
 
 /* Queue row for table k; the store owns it from here (freed when it cannot
@@ -546,7 +560,10 @@ int store_open(struct store **out, const char *path, int readonly)
 		*out = s;
 		return 0;
 	}
-	if (exec_sql(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;") ||
+	/* auto_vacuum takes only on a database without tables (a new one): there
+	 * retention can hand freed pages back to the volume (--max-disk-pct) */
+	if (exec_sql(s->db, "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL;"
+			    " PRAGMA synchronous=NORMAL; PRAGMA journal_size_limit=8388608;") ||
 	    store_migrate(s->db) || store_add_columns(s->db))
 		goto out_close;
 	for (k = 0; k < ROW_KINDS; k++) {

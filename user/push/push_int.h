@@ -10,7 +10,7 @@
 #include "push/push.h"
 #include "push/format.h"
 
-#define PUSH_TABLES_MAX 8
+#define PUSH_TABLES_MAX 16
 #define PUSH_BATCH_BYTES (4u << 20)	/* a batch stops growing past this (one row at least) */
 #define PUSH_RESP_MAX 65536		/* response bytes kept */
 

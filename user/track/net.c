@@ -316,6 +316,25 @@ int net_call_info(struct net_table *t, uint32_t tgid, uint64_t ssl, uint64_t fir
 	return 1;
 }
 
+uint32_t net_pid_by_ports(struct net_table *t, uint16_t sport, uint16_t dport)
+{
+	struct htab_iter it = HTAB_ITER_INIT;
+	struct htab_node *n;
+	uint32_t pid = 0;
+
+	if (!t || !sport)
+		return 0;
+	while ((n = htab_next(&t->socks, &it))) {
+		struct sock_info *s = htab_entry(n, struct sock_info, node);
+
+		/* an open socket wins over a closed one that had the same ports */
+		if (s->have_tuple && s->tuple.sport == sport && s->tuple.dport == dport &&
+		    (!pid || !s->closed_mono))
+			pid = s->tgid;
+	}
+	return pid;
+}
+
 void net_reap(struct net_table *t)
 {
 	struct htab_iter si = HTAB_ITER_INIT, ei = HTAB_ITER_INIT;

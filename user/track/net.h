@@ -61,6 +61,10 @@ int net_call_info(struct net_table *t, uint32_t tgid, uint64_t ssl, uint64_t fir
 /* A send backlog of the socket was fully acknowledged at ts (monotonic). */
 void net_tcp_acked(struct net_table *t, uint64_t cookie, uint64_t ts);
 
+/* The process that connect()ed the TCP socket from local port sport to
+ * port dport (a local client of our own server); 0 when none is known. */
+uint32_t net_pid_by_ports(struct net_table *t, uint16_t sport, uint16_t dport);
+
 /* Drop closed connections and sessions kept for late joins (older than 2 min). */
 void net_reap(struct net_table *t);
 

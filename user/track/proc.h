@@ -39,6 +39,7 @@ struct proc_cpu {
 
 
 struct proc_table;
+struct procwatch;
 
 /* A new, empty table. Returns NULL on OOM. */
 struct proc_table *proc_table_new(const struct row_sink *sink);
@@ -62,6 +63,9 @@ void proc_sample_begin(struct proc_table *t, uint64_t now_ns);
 void proc_sample_thread(struct proc_table *t, const struct proc_cpu *c);
 void proc_sample_process(struct proc_table *t, const struct proc_cpu *c);
 void proc_sample_end(struct proc_table *t);
+
+/* Report zombies and stuck agents through w (may be NULL; borrowed). */
+void proc_table_set_watch(struct proc_table *t, struct procwatch *w);
 
 /* Processes in memory (live and recently exited). */
 size_t proc_count(const struct proc_table *t);
