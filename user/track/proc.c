@@ -23,7 +23,7 @@
 #include "base/util.h"
 #include "llm/redact.h"
 
-#define PROC_ARGV_MAX		256	/* as LT_ARGV_MAX: /proc reads are cut alike */
+#define PROC_ARGV_MAX		4096	/* as LT_ARGV_MAX: /proc reads are cut alike */
 #define EXITED_KEEP_PASSES	2	/* late LLM call rows still find the process */
 #define GONE_PASSES		3	/* absent from the maps this long: check /proc */
 #define START_SLACK_NS		50000000ull	/* /proc start times have tick precision */
@@ -330,12 +330,14 @@ static int proc_load(struct proc *p)
 		snprintf(path, sizeof(path), "/proc/%u/cmdline", p->pid);
 		f = fopen(path, "re");
 		if (f) {
-			len = fread(buf, 1, PROC_ARGV_MAX + 1, f);
+			char cmd[PROC_ARGV_MAX + 1];
+
+			len = fread(cmd, 1, sizeof(cmd), f);
 			fclose(f);
 			if (len > 0) {
 				int cut = len > PROC_ARGV_MAX;
 
-				p->argv = proc_argv_json(buf, cut ? PROC_ARGV_MAX : len, cut);
+				p->argv = proc_argv_json(cmd, cut ? PROC_ARGV_MAX : len, cut);
 			}
 		}
 	}
@@ -557,12 +559,27 @@ void proc_on_oom(struct proc_table *t, uint32_t pid, uint32_t tid, const char *c
 void proc_on_call(struct proc_table *t, uint32_t pid)
 {
 	struct proc *p;
+	int depth;
 
-	if (!t || (p = proc_find(t, pid)))
-		return;		/* known (an exited one too: the call was its last) */
-	p = proc_new(t, pid, 1);
-	if (p)
-		proc_emit(t, p);
+	if (!t)
+		return;
+	p = proc_find(t, pid);
+	if (!p) {
+		p = proc_new(t, pid, 1);
+		if (p)
+			proc_emit(t, p);
+		return;
+	}
+	/* Known (an exited one too: the call was its last). Its row and its
+	 * ancestors' are written now when they changed since: the run of a
+	 * call is decided from them (llm/runs.c: sub-agents, tool execs). */
+	for (depth = 0; p && depth < 32; depth++) {
+		if (p->dirty)
+			proc_emit(t, p);
+		if (!p->have_ppid || p->ppid <= 1 || p->ppid == p->pid)
+			break;
+		p = proc_find(t, p->ppid);
+	}
 }
 
 void proc_sample_begin(struct proc_table *t, uint64_t now_ns)
