@@ -51,6 +51,28 @@ void row_free(enum row_kind kind, void *row)
 		free(r->argv);
 		break;
 	}
+	case ROW_RUN: {
+		struct run_row *r = row;
+
+		free(r->flags);
+		free(r->agent);
+		free(r->model);
+		free(r->provider);
+		free(r->flag_info);
+		break;
+	}
+	case ROW_STEP: {
+		struct step_row *r = row;
+
+		free(r->tool_name);
+		free(r->tool_call_id);
+		free(r->arguments);
+		free(r->execs);
+		free(r->model);
+		free(r->command);
+		free(r->error);
+		break;
+	}
 	case ROW_CPU_SAMPLE:
 	case ROW_KINDS:
 		break;
@@ -74,6 +96,8 @@ int64_t row_pid(enum row_kind kind, const void *row)
 	case ROW_DNS: return ((const struct dns_row *)row)->pid;
 	case ROW_PROCESS: return ((const struct proc_row *)row)->pid;
 	case ROW_CPU_SAMPLE: return ((const struct cpu_sample_row *)row)->pid;
+	case ROW_RUN: return ((const struct run_row *)row)->pid;
+	case ROW_STEP: return ((const struct step_row *)row)->pid;
 	case ROW_KINDS: break;
 	}
 	return 0;
@@ -87,6 +111,8 @@ const char *row_comm(enum row_kind kind, const void *row)
 	case ROW_DNS: return ((const struct dns_row *)row)->comm;
 	case ROW_PROCESS: return ((const struct proc_row *)row)->comm;
 	case ROW_CPU_SAMPLE: return ((const struct cpu_sample_row *)row)->comm;
+	case ROW_RUN: return ((const struct run_row *)row)->comm;
+	case ROW_STEP: return ((const struct step_row *)row)->comm;
 	case ROW_KINDS: break;
 	}
 	return "";
@@ -97,6 +123,7 @@ const char *row_table(enum row_kind kind)
 	static const char *const names[ROW_KINDS] = {
 		[ROW_CALL] = "llm_calls", [ROW_CONNECTION] = "connections", [ROW_DNS] = "dns_lookups",
 		[ROW_PROCESS] = "processes", [ROW_CPU_SAMPLE] = "cpu_samples",
+		[ROW_RUN] = "agent_runs", [ROW_STEP] = "agent_steps",
 	};
 
 	return kind < ROW_KINDS ? names[kind] : "?";
