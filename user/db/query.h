@@ -56,6 +56,34 @@ int query_stats(struct query **out, struct store *s, int group);
  * dns_lookups table (written before DNS tracing existed). */
 int query_dns(struct query **out, struct store *s, long pid, long limit);
 
+/* ---- agent_runs, agent_steps ---- */
+
+/* Each of these returns 1 (no query) when the database has no agent_runs
+ * table (written before runs existed). */
+
+/* What `llmtap runs` lists: the newest limit runs (0: no limit) started
+ * since since_ns, of pid, of agent; oldest first; every column. */
+struct query_runs_filter {
+	int64_t since_ns;		/* 0: any time */
+	long pid;			/* 0: any process */
+	const char *agent;		/* NULL: any agent */
+	long limit;
+};
+int query_runs(struct query **out, struct store *s, const struct query_runs_filter *f);
+
+/* The runs whose id starts with prefix (at most 2); every column. */
+int query_runs_by_prefix(struct query **out, struct store *s, const char *prefix);
+
+/* The child runs of run id, by start; every column. */
+int query_run_children(struct query **out, struct store *s, const char *id);
+
+/* The steps of run id, by seq; every column. */
+int query_run_steps(struct query **out, struct store *s, const char *id);
+
+/* agent, cost_usd of the newest limit runs that ended or went idle with a
+ * known cost (the history cost_outlier compares with). */
+int query_run_costs(struct query **out, struct store *s, long limit);
+
 /* ---- rows ---- */
 
 enum query_type { QUERY_INT, QUERY_REAL, QUERY_TEXT, QUERY_BLOB, QUERY_NULL };

@@ -853,6 +853,24 @@ void runs_tick(struct runs *r, int64_t now_ns)
 	runs_emit_dirty(r);
 }
 
+void runs_stop(struct runs *r, int64_t now_ns)
+{
+	struct htab_iter it = HTAB_ITER_INIT;
+	struct htab_node *n;
+	struct rrun *run;
+
+	while ((n = htab_next(&r->agents, &it))) {
+		for (run = htab_entry(n, struct ragent, node)->runs; run; run = run->next) {
+			if (run->state != RS_RUNNING)
+				continue;
+			run_close_pending(r, run, now_ns);
+			run->state = RS_INTERRUPTED;
+			run->dirty = 1;
+		}
+	}
+	runs_emit_dirty(r);
+}
+
 void runs_free(struct runs *r)
 {
 	struct htab_iter it = HTAB_ITER_INIT;

@@ -34,6 +34,10 @@ void runs_on_process(struct runs *r, const struct proc_row *row);
  * process rows are tried again, and changed rows are sent. */
 void runs_tick(struct runs *r, int64_t now_ns);
 
+/* The tracer stops at now_ns: runs still going become "interrupted", their
+ * pending tool calls unanswered; every changed row is sent. */
+void runs_stop(struct runs *r, int64_t now_ns);
+
 /* An earlier run's cost for agent (the history cost_outlier compares with,
  * e.g. read from the database at start). */
 void runs_seed_cost(struct runs *r, const char *agent, double cost_usd);

@@ -49,7 +49,7 @@ enum {
 #define OUTLIER_MIN_USD 0.01	/* ... and at least this much more */
 #define HIST_MAX 50		/* earlier runs' costs kept per agent */
 
-enum run_state { RS_RUNNING, RS_IDLE, RS_ENDED };
+enum run_state { RS_RUNNING, RS_IDLE, RS_ENDED, RS_INTERRUPTED };
 
 struct rrun;
 

@@ -262,7 +262,9 @@ static void run_flags_json(struct runs *r, const struct rrun *run, char **flags,
 
 static const char *state_name(enum run_state s)
 {
-	return s == RS_RUNNING ? "running" : s == RS_IDLE ? "idle" : "ended";
+	static const char *const names[] = { "running", "idle", "ended", "interrupted" };
+
+	return names[s];
 }
 
 static void emit_run(struct runs *r, struct rrun *run)
