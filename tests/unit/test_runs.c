@@ -237,7 +237,7 @@ static void test_basic(void)
 	if (w) {
 		CHECK(w->llm_calls == 2 && w->tool_calls == 1 && w->input_tokens == 250 && w->output_tokens == 30);
 		CHECK(w->cost_usd > 0.00299 && w->cost_usd < 0.00301);
-		CHECK(w->pid == 100 && w->steps == 3 && !w->parent_run_id[0]);
+		CHECK(w->pid == 100 && w->step_count == 3 && !w->parent_run_id[0]);
 		CHECK_STR(w->agent, "agent.py");
 		CHECK_STR(w->state, "running");
 		CHECK_STR(w->flags, "[]");

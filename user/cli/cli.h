@@ -1,4 +1,4 @@
-/* cli.h -- the read-side commands (calls, show, stats, dns) and what they share: options, cells and rows as text or JSON. */
+/* cli.h -- the read-side commands (calls, show, stats, dns, runs) and what they share: options, cells and rows as text or JSON. */
 #ifndef LLMTAP_CLI_H
 #define LLMTAP_CLI_H
 
@@ -13,6 +13,7 @@ int cmd_calls(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_dns(int argc, char **argv);
+int cmd_runs(int argc, char **argv);
 
 /* ---- shared by the commands (common.c) ---- */
 

@@ -137,7 +137,7 @@ struct run_row {
 	int64_t parent_seq;		/* the parent's tool step it ran under */
 	const char *state;		/* "running", "idle", "ended" */
 	char *model, *provider;		/* of its last call */
-	int64_t cache_read_tokens, cache_write_tokens, errors, steps;
+	int64_t cache_read_tokens, cache_write_tokens, errors, step_count;
 	double llm_ms, tool_ms;
 	int64_t max_input_tokens, max_request_bytes;
 	char *flag_info;		/* JSON object: each flag's numbers */

@@ -106,7 +106,7 @@ static const char schema_runs[] =
 	" llm_calls INTEGER, tool_calls INTEGER, input_tokens INTEGER, output_tokens INTEGER,"
 	" cost_usd REAL, parent_run_id TEXT, flags TEXT, agent TEXT, process_id TEXT,"
 	" root_run_id TEXT, parent_seq INTEGER, state TEXT, model TEXT, provider TEXT,"
-	" cache_read_tokens INTEGER, cache_write_tokens INTEGER, errors INTEGER, steps INTEGER,"
+	" cache_read_tokens INTEGER, cache_write_tokens INTEGER, errors INTEGER, step_count INTEGER,"
 	" llm_ms REAL, tool_ms REAL, max_input_tokens INTEGER, max_request_bytes INTEGER,"
 	" flag_info TEXT);"
 	"CREATE INDEX IF NOT EXISTS agent_runs_start ON agent_runs(start_ns);"
@@ -151,7 +151,7 @@ static const char proc_insert_sql[] =
 static const char run_insert_sql[] =
 	"INSERT OR REPLACE INTO agent_runs (id, pid, comm, start_ns, end_ns, llm_calls, tool_calls,"
 	" input_tokens, output_tokens, cost_usd, parent_run_id, flags, agent, process_id, root_run_id,"
-	" parent_seq, state, model, provider, cache_read_tokens, cache_write_tokens, errors, steps,"
+	" parent_seq, state, model, provider, cache_read_tokens, cache_write_tokens, errors, step_count,"
 	" llm_ms, tool_ms, max_input_tokens, max_request_bytes, flag_info)"
 	" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
@@ -428,7 +428,7 @@ static void bind_run(sqlite3_stmt *st, const void *row)
 	bind_int(st, i++, r->cache_read_tokens);
 	bind_int(st, i++, r->cache_write_tokens);
 	bind_int(st, i++, r->errors);
-	bind_int(st, i++, r->steps);
+	bind_int(st, i++, r->step_count);
 	bind_real(st, i++, r->llm_ms);
 	bind_real(st, i++, r->tool_ms);
 	bind_int(st, i++, r->max_input_tokens);

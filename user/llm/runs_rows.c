@@ -296,7 +296,7 @@ static void emit_run(struct runs *r, struct rrun *run)
 	w->cache_read_tokens = run->cache_r;
 	w->cache_write_tokens = run->cache_w;
 	w->errors = run->errors;
-	w->steps = (int64_t)run->nsteps;
+	w->step_count = (int64_t)run->nsteps;
 	w->llm_ms = run->llm_ms;
 	w->tool_ms = run->tool_ms;
 	w->max_input_tokens = run->max_ctx > 0 ? run->max_ctx : CALL_NULL_INT;
