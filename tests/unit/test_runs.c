@@ -397,6 +397,16 @@ static void test_subagent_process(void)
 	CHECK(strcmp(rp, rc) != 0);
 	w = run_of(rc);
 	CHECK(w && !w->parent_run_id[0]);
+	proc(R, 601, 600, "python3", "[\"python3\",\"sub.py\"]", 150, 151, -1, 0, 30);
+	runs_tick(R, T0 + 360 * MS);
+	/* the sub-agent's own tool: its exec is its own, not the parent's */
+	call(R, 601, "chat", 360, 10, "{\"messages\":[{\"role\":\"user\",\"content\":\"sub\"},{\"role\":\"user\",\"content\":\"more\"}],\"tools\":[{}]}",
+	     a1, 5, 1, 0.0, 200, rc);
+	proc(R, 602, 601, "bash", "[\"bash\",\"-c\",\"python3 sub.py\"]", 375, 376, 380, 0, 1);
+	s = step_of(rc, 2);
+	CHECK(s && s->execs && strstr(s->execs, "\"pid\":602"));
+	s = step_of(rp, 1);
+	CHECK(s && s->execs && !strstr(s->execs, "\"pid\":602"));
 	proc(R, 601, 600, "python3", "[\"python3\",\"sub.py\"]", 150, 151, 400, 0, 30);
 	runs_tick(R, T0 + 500 * MS);
 	w = run_of(rc);

@@ -218,9 +218,13 @@ static uint64_t id_hash(const char *id)
 }
 
 /* Close a pending tool step at end_ns with status (its execs past the end leave). */
+static void run_close_pending(struct runs *r, struct rrun *run, int64_t end_ns);
+
 static void step_close(struct runs *r, struct rrun *run, struct rstep *s, int64_t end_ns,
 		       const char *status)
 {
+	struct rrun *sub;
+
 	s->open = 0;
 	s->end_ns = end_ns > s->start_ns ? end_ns : s->start_ns;
 	s->status = status;
@@ -229,6 +233,15 @@ static void step_close(struct runs *r, struct rrun *run, struct rstep *s, int64_
 	run->dirty = 1;
 	run->tool_ms += (s->end_ns - s->start_ns) / 1e6;
 	runs_exec_trim(r, run, s);
+	/* the in-process sub-agents it waited for are over */
+	for (sub = run->agent->runs; sub; sub = sub->next) {
+		if (sub->state == RS_RUNNING && sub->parent_seq == s->seq && !strcmp(sub->parent_id, run->id)) {
+			run_close_pending(r, sub, end_ns);
+			sub->state = RS_ENDED;
+			sub->dirty = 1;
+			runs_hist_add(r, sub);
+		}
+	}
 }
 
 /* The tool results of request q (from message index from on) answer the

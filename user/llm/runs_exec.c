@@ -253,9 +253,11 @@ void runs_exec_place(struct runs *r, struct rproc *p)
 			exec_detach(p);
 		return;
 	}
-	/* the step its parent is an exec of, when it holds the time too */
+	/* the step its parent is an exec of (of the same agent: a sub-agent's
+	 * tools are its own), when it holds the time too */
 	parent = proc_find(r, p->ppid);
-	if (parent && parent->run && (s = step_at(parent->run, parent->seq)) && in_window(s, p->exec_ns)) {
+	if (parent && parent->run && parent->run->agent == a && (s = step_at(parent->run, parent->seq)) &&
+	    in_window(s, p->exec_ns)) {
 		exec_attach(p, parent->run, s);
 		return;
 	}
