@@ -14,6 +14,8 @@ const struct db_table db_tables[DB_TABLES] = {
 	{ "dns_lookups", { "start_ns" }, { NULL } },
 	{ "cpu_samples", { "ts_ns" }, { "pid", "ts_ns" } },
 	{ "processes", { "start_ns", "exec_ns", "updated_ns" }, { "pid", "start_ns" } },
+	{ "agent_runs", { "start_ns" }, { NULL } },
+	{ "agent_steps", { "start_ns" }, { NULL } },
 };
 
 const struct db_table *db_table_find(const char *name)
