@@ -36,6 +36,7 @@ run_suite dns python3 tests/e2e/dns_test.py
 run_suite push python3 tests/e2e/push_test.py
 run_suite listen python3 tests/e2e/listen_test.py
 run_suite runs python3 tests/e2e/runs_test.py
+run_suite agents python3 tests/e2e/agents_test.py
 
 echo
 echo "$total_pass passed, $total_fail failed"

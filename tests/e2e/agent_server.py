@@ -12,14 +12,18 @@ Every provider format, streamed (SSE; Gemini also as a streamed JSON array witho
   POST /v1beta/models/M:generateContent, :streamGenerateContent[?alt=sse]   Gemini (functionCall, no id)
 
 The answer to a request: when it declares tools and its last message is not a tool result (or fewer
-tool results than x-test-tool-repeat), a call of its first tool with {"command": x-test-command};
-else text "done <tag>". Knobs (request headers): x-test-call TAG, x-test-command CMD (default
-"echo hello"), x-test-tool-repeat N (ask the same call until N results came), x-test-input-tokens N
-(the usage reported; default len(body) // 4), x-test-status N (an error answer with that status).
+tool results than x-test-tool-repeat), a call of its shell tool (bash, Bash, run_shell_command, exec,
+exec_command, shell; else its first tool) with {"command": CMD}; else text "done <tag>". CMD is
+x-test-command, else the text in RUN[...] in the request's messages (how a real agent's prompt asks
+for it), else "echo hello". Knobs (request headers): x-test-call TAG, x-test-command CMD,
+x-test-tool-repeat N (ask the same call until N results came), x-test-input-tokens N (the usage
+reported; default len(body) // 4), x-test-status N (an error answer with that status). Token counts
+(.../count_tokens, ...:countTokens) get a fixed count.
 """
 import http.server
 import json
 import os
+import re
 import socket
 import ssl
 import sys
@@ -29,6 +33,8 @@ import time
 OUT_TOKENS = 7
 MODELS = {"chat": "gpt-4o-mini-2024-07-18", "responses": "gpt-4o-mini-2024-07-18",
           "messages": "claude-3-5-haiku-20241022", "gemini": "gemini-2.0-flash"}
+SHELL_TOOLS = ("bash", "Bash", "run_shell_command", "exec", "exec_command", "shell")
+RUN_RE = re.compile(r"RUN\[([^\]]+)\]")
 _lock = threading.Lock()
 _seq = [0]
 
@@ -56,6 +62,46 @@ def tools_of(fmt, body):
         else:
             names.append(t.get("name"))
     return [n for n in names if n]
+
+
+def shell_tool(names):
+    """The tool to ask for: a shell tool when one is declared, else the first."""
+    for n in SHELL_TOOLS:
+        if n in names:
+            return n
+    return names[0]
+
+
+def marked_command(obj):
+    """The command a prompt asks for with RUN[...], searched in every string of the request; None."""
+    if isinstance(obj, str):
+        m = RUN_RE.search(obj)
+        return m.group(1) if m else None
+    items = obj.values() if isinstance(obj, dict) else obj if isinstance(obj, list) else []
+    for v in items:
+        c = marked_command(v)
+        if c:
+            return c
+    return None
+
+
+def schema_value(schema, depth=0):
+    """A value that fits a JSON schema (an agent's structured side calls: the first enum value,
+    every property of an object)."""
+    if not isinstance(schema, dict) or depth > 8:
+        return None
+    t = str(schema.get("type", "object")).lower()
+    if schema.get("enum"):
+        return schema["enum"][0]
+    if t == "object":
+        return {k: schema_value(v, depth + 1) for k, v in (schema.get("properties") or {}).items()}
+    if t == "array":
+        return []
+    if t in ("number", "integer"):
+        return 1
+    if t == "boolean":
+        return False
+    return "user"
 
 
 def results_of(fmt, body):
@@ -138,11 +184,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except ValueError:
             return self.send_json(400, {"error": {"message": "bad json"}})
         path = self.path
-        if path.endswith("/chat/completions"):
+        if path.split("?")[0].endswith("count_tokens"):
+            return self.send_json(200, {"input_tokens": 10})
+        if ":countTokens" in path:
+            return self.send_json(200, {"totalTokens": 10})
+        route = path.split("?")[0]
+        if route.endswith("/chat/completions"):
             fmt = "chat"
-        elif path.endswith("/responses"):
+        elif route.endswith("/responses"):
             fmt = "responses"
-        elif path.endswith("/messages"):
+        elif route.endswith("/messages"):
             fmt = "messages"
         elif ":generateContent" in path or ":streamGenerateContent" in path:
             fmt = "gemini"
@@ -151,19 +202,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
         tag = self.headers.get("x-test-call", "")
         status = int(self.headers.get("x-test-status") or 200)
         tokens = int(self.headers.get("x-test-input-tokens") or max(1, len(raw) // 4))
-        command = self.headers.get("x-test-command") or "echo hello"
+        command = self.headers.get("x-test-command") or marked_command(body) or "echo hello"
         repeat = int(self.headers.get("x-test-tool-repeat") or 1)
         tools = tools_of(fmt, body)
         nres, last_is_result = results_of(fmt, body)
         ask = bool(tools) and (not last_is_result or nres < repeat)
         stream = bool(body.get("stream")) or ":streamGenerateContent" in path
         log({"event": "request", "path": path, "tag": tag, "format": fmt, "stream": stream, "asked": ask,
-             "tool": tools[0] if ask else None, "results": nres, "input_tokens": tokens, "status": status})
+             "tool": shell_tool(tools) if ask else None, "command": command if ask else None, "results": nres, "input_tokens": tokens, "status": status})
         if status != 200:
             return self.send_json(status, {"error": {"message": "test error", "type": "rate_limit_error",
                                                      "code": "rate_limit_exceeded"}})
-        call = (tools[0], {"command": command}) if ask else None
+        call = (shell_tool(tools), {"command": command}) if ask else None
         text = "done %s" % tag
+        gc = body.get("generationConfig") or {}
+        if fmt == "gemini" and not ask and gc.get("responseMimeType") == "application/json":
+            text = json.dumps(schema_value(gc.get("responseJsonSchema") or gc.get("responseSchema") or {}))
         getattr(self, "answer_" + fmt)(body, stream, call, text, tokens, path)
 
     # ---- OpenAI chat ----

@@ -303,9 +303,21 @@ static void test_exec_first(void)
 	call(R, 400, "chat", 1200, 100, q2, a2, 10, 10, -1, 200, r1);
 	s = step_of(r1, 2);
 	CHECK(s && s->tool_name && s->execs && strstr(s->execs, "\"pid\":401") && s->exit_code == 2);
+	/* bash -c 'a; b' execs b in place: the command line it started with stays */
+	call(R, 400, "chat", 2000, 100, q1, a1, 10, 10, -1, 200, r1);
+	proc(R, 402, 400, "bash", "[\"bash\",\"-c\",\"cd src; make -j2\"]", 2101, 2102, -1, 0, 1);
+	proc(R, 402, 400, "make", "[\"make\",\"-j2\"]", 2101, 2110, 2150, 0, 3);
+	/* a row read from /proc first (its start known to a tick), then its exec's: one exec */
+	proc(R, 403, 400, "sh", "[\"sh\"]", 2120, 2121, -1, 0, 0);
+	proc(R, 403, 400, "sh", "[\"sh\"]", 2125, 2121, 2130, 0, 1);
+	s = step_of(r1, 5);
+	CHECK(s && s->execs && strstr(s->execs, "\"pid\":403") && !strstr(strstr(s->execs, "\"pid\":403") + 1, "\"pid\":403"));
+	CHECK(s && s->execs && strstr(s->execs, "\"argv\":[\"bash\",\"-c\",\"cd src; make -j2\"]") &&
+	      strstr(s->execs, "\"last_argv\":[\"make\",\"-j2\"]") && strstr(s->execs, "\"command\":true") &&
+	      strstr(s->execs, "\"comm\":\"make\""));
 	CHECK(run_of(r1) && !strcmp(run_of(r1)->agent, "coder"));
 	/* the side call (no tools) and the agent's conversation are one run */
-	CHECK(run_of(r1) && run_of(r1)->llm_calls == 3);
+	CHECK(run_of(r1) && run_of(r1)->llm_calls == 4);
 	runs_free(R);
 	sink_reset();
 	free(q1);
@@ -572,6 +584,7 @@ static void test_helpers(void)
 	CHECK_STR(runs_agent_name("python3", "[\"python3\",\"-u\",\"/srv/agent_client.py\",\"spec.json\"]", n, sizeof(n)),
 		  "agent_client.py");
 	CHECK_STR(runs_agent_name("python3", "[\"python3\",\"-m\",\"aider\"]", n, sizeof(n)), "aider");
+	CHECK_STR(runs_agent_name("pi", "[\"node\",\"/x/node_modules/.bin/pi\",\"-p\"]", n, sizeof(n)), "pi");
 	CHECK_STR(runs_agent_name("python3", "[\"python3\",\"-c\",\"print(1)\"]", n, sizeof(n)), "python3");
 	CHECK_STR(runs_agent_name("claude", "[\"claude\",\"-p\",\"hi\"]", n, sizeof(n)), "claude");
 	CHECK_STR(runs_agent_name("pi", NULL, n, sizeof(n)), "pi");

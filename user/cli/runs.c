@@ -365,6 +365,13 @@ static void print_step(json_t *run, json_t *st, int depth)
 		char ex[32], cpu[32];
 
 		argv_line(json_object_get(e, "argv"), line, sizeof(line));
+		if (json_array_size(json_object_get(e, "last_argv"))) {
+			size_t k = strlen(line);
+
+			snprintf(line + k, sizeof(line) - k, " \u21d2 ");
+			k = strlen(line);
+			argv_line(json_object_get(e, "last_argv"), line + k, sizeof(line) - k);
+		}
 		snprintf(ex, sizeof(ex), jhas(e, "exit_code") ? "exit %lld" : "running", (long long)jint(e, "exit_code"));
 		if (jhas(e, "exit_signal") && jint(e, "exit_signal"))
 			snprintf(ex, sizeof(ex), "signal %lld", (long long)jint(e, "exit_signal"));

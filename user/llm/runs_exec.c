@@ -22,7 +22,8 @@
 void rexec_free(struct rexec *e)
 {
 	free(e->argv);
-	e->argv = NULL;
+	free(e->last_argv);
+	e->argv = e->last_argv = NULL;
 }
 
 static struct rproc *proc_find(struct runs *r, int64_t pid)
@@ -154,8 +155,8 @@ static int exec_index(const struct rstep *s, const struct rproc *p)
 	size_t i;
 
 	for (i = 0; i < s->nexecs; i++)
-		if (s->execs[i].pid == p->pid && (s->execs[i].start_ns == p->start_ns ||
-						  s->execs[i].start_ns == RN_NULL || p->start_ns == RN_NULL))
+		if (s->execs[i].pid == p->pid && (s->execs[i].start_ns == RN_NULL || p->start_ns == RN_NULL ||
+						  llabs(s->execs[i].start_ns - p->start_ns) <= START_SLACK_NS))
 			return (int)i;
 	return -1;
 }
@@ -163,23 +164,33 @@ static int exec_index(const struct rstep *s, const struct rproc *p)
 /* Copy p's row into exec e (for step s's command). Returns 1 when it changed. */
 static int exec_fill(struct rexec *e, const struct rproc *p, const struct rstep *s)
 {
-	int changed = e->exit_ns != p->exit_ns || e->cpu_ms != p->cpu_ms || e->exec_ns != p->exec_ns ||
-		      e->exit_code != p->exit_code || e->exit_signal != p->exit_signal;
+	int changed = e->exit_ns != p->exit_ns || e->cpu_ms != p->cpu_ms || e->exit_code != p->exit_code ||
+		      e->exit_signal != p->exit_signal;
 
 	e->pid = p->pid;
 	e->ppid = p->ppid;
 	e->start_ns = p->start_ns;
-	e->exec_ns = p->exec_ns;
+	if (e->exec_ns == RN_NULL || p->exec_ns < e->exec_ns) {
+		e->exec_ns = p->exec_ns;	/* its first exec in the step */
+		changed = 1;
+	}
 	e->exit_ns = p->exit_ns;
 	e->exit_code = p->exit_code;
 	e->exit_signal = p->exit_signal;
 	e->cpu_ms = p->cpu_ms;
 	memcpy(e->comm, p->comm, sizeof(e->comm));
 	memcpy(e->process_id, p->process_id, sizeof(e->process_id));
-	if (p->argv && (!e->argv || strcmp(e->argv, p->argv))) {
-		free(e->argv);
+	if (p->argv && !e->argv) {
 		e->argv = strdup(p->argv);
 		e->carries = runs_argv_carries(e->argv, s->command);
+		changed = 1;
+	} else if (p->argv && strcmp(e->argv, p->argv) &&
+		   (!e->last_argv || strcmp(e->last_argv, p->argv))) {
+		/* it exec'd again: the first program (the wrapper that carries the
+		 * command) stays, the last one is kept beside it */
+		free(e->last_argv);
+		e->last_argv = strdup(p->argv);
+		e->carries |= runs_argv_carries(e->last_argv, s->command);
 		changed = 1;
 	}
 	return changed;
@@ -218,7 +229,7 @@ static void exec_attach(struct rproc *p, struct rrun *run, struct rstep *s)
 		s->execs = n;
 		i = (int)s->nexecs++;
 		memset(&n[i], 0, sizeof(n[i]));
-		n[i].exit_code = n[i].exit_signal = n[i].exit_ns = RN_NULL;
+		n[i].exit_code = n[i].exit_signal = n[i].exit_ns = n[i].exec_ns = RN_NULL;
 		s->dirty = 1;
 	}
 	if (exec_fill(&s->execs[i], p, s))
@@ -430,6 +441,11 @@ static int package_name(const char *path, char *out, size_t n)
 	end = p + strcspn(p, "/");
 	if (end == p)
 		return 0;
+	if (!strncmp(p, ".bin/", 5)) {
+		/* node_modules/.bin/NAME: the command's name */
+		snprintf(out, n, "%s", p + 5);
+		return out[0] != 0;
+	}
 	snprintf(out, n, "%.*s", (int)(end - p), p);
 	return 1;
 }

@@ -59,8 +59,9 @@ struct rexec {
 	double cpu_ms;
 	char comm[16];
 	char process_id[37];
-	char *argv;			/* JSON array text */
-	int carries;			/* its argv carries the step's command */
+	char *argv;			/* JSON array text: its first program in the step */
+	char *last_argv;		/* the program it exec'd last, when it exec'd again */
+	int carries;			/* an argv of it carries the step's command */
 };
 
 /* A step: an LLM call (tool 0) or a tool call (tool 1). */

@@ -333,6 +333,10 @@ static char *execs_json(struct rstep *s, int64_t *exit_code)
 		jset(o, "ppid", jint(e->ppid));
 		jset(o, "comm", json_string(e->comm));
 		jset(o, "argv", json_is_array(argv) ? argv : (json_decref(argv), json_array()));
+		if (e->last_argv) {
+			argv = json_loads(e->last_argv, 0, NULL);
+			jset(o, "last_argv", json_is_array(argv) ? argv : (json_decref(argv), json_array()));
+		}
 		jset(o, "exit_code", jint(e->exit_code));
 		jset(o, "exit_signal", jint(e->exit_signal));
 		jset(o, "exec_ns", jint(e->exec_ns));

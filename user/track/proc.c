@@ -465,6 +465,11 @@ void proc_on_exec(struct proc_table *t, const struct proc_exec_info *e)
 		p = proc_new(t, e->pid, 0);
 	if (!p)
 		return;
+	/* It exec'd before (bash -c 'a; b' execs b in place): the sink sees the
+	 * earlier program's row before it is replaced (the run builder keeps the
+	 * command line an agent's tool started). */
+	if (p->dirty && p->exec_ns != PROC_NULL && p->argv)
+		proc_emit(t, p);
 	p->ppid = e->ppid;
 	p->have_ppid = 1;
 	p->uid = e->uid;
