@@ -573,6 +573,44 @@ static void test_idle(void)
 	free(a);
 }
 
+/* Calls that share an id (never in llmtap, but rows are input): a run that
+ * is its own parent closes without looping (found by fuzz_runs). */
+static void test_same_ids(void)
+{
+	struct runs *R = runs_new(&sink);
+	struct call_row *c;
+	const char *reqs[] = {
+		"{\"messages\":[{\"role\":\"user\",\"content\":\"main\"}],\"tools\":[{}]}",
+		"{\"messages\":[{\"role\":\"user\",\"content\":\"sub\"}],\"tools\":[{}]}",
+		"{\"messages\":[{\"role\":\"user\",\"content\":\"main\"},{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"x\"}],\"tools\":[{}]}",
+	};
+	char *a = chat_resp("c1", "Task", "{}", NULL);
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		c = calloc(1, sizeof(*c));
+		memcpy(c->id, "aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa", 37);
+		c->pid = 1300;
+		c->provider = "openai";
+		c->operation = "chat";
+		c->status = 200;
+		c->input_tokens = c->output_tokens = c->cache_read_tokens = c->cache_write_tokens = CALL_NULL_INT;
+		c->reasoning_tokens = CALL_NULL_INT;
+		c->cost_usd = -1;
+		c->start_ns = T0 + i * 100 * MS;
+		c->duration_ms = 10;
+		c->request_body = strdup(reqs[i]);
+		c->response_body = strdup(i < 2 ? a : "{}");
+		runs_on_call(R, c);
+		call_row_free(c);
+	}
+	runs_stop(R, T0 + 1000 * MS);
+	CHECK(nruns_out >= 1);
+	runs_free(R);
+	sink_reset();
+	free(a);
+}
+
 static void test_helpers(void)
 {
 	char n[64];
@@ -611,6 +649,7 @@ int main(void)
 	test_flags();
 	test_previous_response();
 	test_idle();
+	test_same_ids();
 	test_helpers();
 	return harness_done("test_runs");
 }

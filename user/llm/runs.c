@@ -235,9 +235,10 @@ static void step_close(struct runs *r, struct rrun *run, struct rstep *s, int64_
 	runs_exec_trim(r, run, s);
 	/* the in-process sub-agents it waited for are over */
 	for (sub = run->agent->runs; sub; sub = sub->next) {
-		if (sub->state == RS_RUNNING && sub->parent_seq == s->seq && !strcmp(sub->parent_id, run->id)) {
+		if (sub != run && sub->state == RS_RUNNING && sub->parent_seq == s->seq &&
+		    !strcmp(sub->parent_id, run->id)) {
+			sub->state = RS_ENDED;	/* first: its own steps may close sub-runs */
 			run_close_pending(r, sub, end_ns);
-			sub->state = RS_ENDED;
 			sub->dirty = 1;
 			runs_hist_add(r, sub);
 		}
