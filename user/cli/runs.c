@@ -99,16 +99,19 @@ static json_t *children_of(struct store *s, const char *id, int depth)
 
 /* ---- small formatting helpers ---- */
 
+/* Key k of o as an integer (0 when absent or null). */
 static int64_t jint(json_t *o, const char *k)
 {
 	return json_integer_value(json_object_get(o, k));
 }
 
+/* Key k of o as a number (0 when absent or null). */
 static double jnum(json_t *o, const char *k)
 {
 	return json_number_value(json_object_get(o, k));
 }
 
+/* Key k of o as a string; dflt when absent or not a string. */
 static const char *jstr(json_t *o, const char *k, const char *dflt)
 {
 	const char *s = json_string_value(json_object_get(o, k));

@@ -26,6 +26,7 @@ void rexec_free(struct rexec *e)
 	e->argv = e->last_argv = NULL;
 }
 
+/* The process entry of pid, or NULL. */
 static struct rproc *proc_find(struct runs *r, int64_t pid)
 {
 	struct htab_node *n = htab_find(&r->procs, (uint64_t)pid, 0);

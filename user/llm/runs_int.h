@@ -1,4 +1,4 @@
-/* runs_int.h -- what the files of the run builder share: its agents, runs, conversations, steps and processes (runs.c decides, runs_exec.c attaches execs, runs_rows.c flags and rows). */
+/* runs_int.h -- what the files of the run builder share: its agents, runs, conversations, steps and processes (runs.c decides, runs_conv.c matches requests and results, runs_exec.c attaches execs, runs_rows.c flags and rows). */
 #ifndef LLMTAP_RUNS_INT_H
 #define LLMTAP_RUNS_INT_H
 
@@ -188,6 +188,36 @@ struct runs {
 struct ragent *runs_agent_find(struct runs *r, int64_t pid, int64_t at_ns);
 /* Free a run (its steps, conversations) after unlinking it from its agent. */
 void runs_run_free(struct runs *r, struct rrun *run);
+
+/* ---- runs_conv.c ---- */
+
+struct tool_request;
+struct tool_response;
+
+/* A new conversation of run (NULL on OOM); free one. */
+struct rconv *runs_conv_new(struct rrun *run);
+void runs_conv_free(struct rconv *c);
+
+/* The conversation of agent a that request q (body: its text) continues, or
+ * NULL; *from is the index of its first new message (SIZE_MAX when unknown),
+ * *compacted 1 when it was found by the summary of a compaction. */
+struct rconv *runs_conv_match(struct ragent *a, const struct tool_request *q, const char *body,
+			      size_t *from, int *compacted);
+
+/* The tool results of request q (call c; from message index from on) answer
+ * the pending tool steps of cv: by exact id, by normalised id, then in order
+ * by name. The steps left are unanswered. */
+void runs_conv_answer(struct runs *r, struct rconv *cv, const struct tool_request *q, size_t from,
+		      const struct call_row *c);
+
+/* Every pending tool step of run closes at end_ns, unanswered. */
+void runs_close_pending(struct runs *r, struct rrun *run, int64_t end_ns);
+
+/* Record request q (its fingerprints are taken) and response resp of call c
+ * as cv's latest; continued_by_id: a Responses request that names the last
+ * response (its items extend the history). */
+void runs_conv_update(struct rconv *cv, struct tool_request *q, const struct tool_response *resp,
+		      const struct call_row *c, int continued_by_id);
 
 /* ---- runs_exec.c ---- */
 

@@ -144,6 +144,7 @@ static void hist_push(struct rhist *h, double cost)
 		h->n++;
 }
 
+/* qsort comparator of doubles, ascending. */
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -260,6 +261,7 @@ static void run_flags_json(struct runs *r, const struct rrun *run, char **flags,
 	json_decref(o);
 }
 
+/* agent_runs.state of a run state. */
 static const char *state_name(enum run_state s)
 {
 	static const char *const names[] = { "running", "idle", "ended", "interrupted" };
@@ -267,6 +269,7 @@ static const char *state_name(enum run_state s)
 	return names[s];
 }
 
+/* Send run's agent_runs row (a copy the sink owns; nothing on OOM). */
 static void emit_run(struct runs *r, struct rrun *run)
 {
 	struct run_row *w = calloc(1, sizeof(*w));
@@ -358,6 +361,7 @@ static char *execs_json(struct rstep *s, int64_t *exit_code)
 	return out;
 }
 
+/* Send step s's agent_steps row (a copy the sink owns; nothing on OOM). */
 static void emit_step(struct runs *r, struct rrun *run, struct rstep *s)
 {
 	struct step_row *w = calloc(1, sizeof(*w));

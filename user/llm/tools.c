@@ -142,6 +142,7 @@ static void tr_slot_piece(struct tr_state *s, struct tr_slot *sl, json_t *v)
 		s->nomem = 1;
 }
 
+/* Free what a slot holds and empty it. */
 static void tr_slot_free(struct tr_slot *sl)
 {
 	free(sl->id);
