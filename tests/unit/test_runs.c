@@ -274,6 +274,8 @@ static void test_basic(void)
 	CHECK(step_of(r1, 3) == NULL);
 	/* the agent exits: the run ends there */
 	proc(R, 100, 1, "python3", "[\"python3\",\"/opt/x/agent.py\",\"--fast\"]", 0, 0, 1300, 0, 9);
+	CHECK(!strcmp(run_of(r1)->state, "running"));	/* process rows go out at the next tick */
+	runs_tick(R, T0 + 1400 * MS);
 	w = run_of(r1);
 	CHECK(w && !strcmp(w->state, "ended") && w->end_ns == T0 + 1300 * MS);
 	runs_free(R);
@@ -310,6 +312,7 @@ static void test_exec_first(void)
 	/* a row read from /proc first (its start known to a tick), then its exec's: one exec */
 	proc(R, 403, 400, "sh", "[\"sh\"]", 2120, 2121, -1, 0, 0);
 	proc(R, 403, 400, "sh", "[\"sh\"]", 2125, 2121, 2130, 0, 1);
+	runs_tick(R, T0 + 2200 * MS);
 	s = step_of(r1, 5);
 	CHECK(s && s->execs && strstr(s->execs, "\"pid\":403") && !strstr(strstr(s->execs, "\"pid\":403") + 1, "\"pid\":403"));
 	CHECK(s && s->execs && strstr(s->execs, "\"argv\":[\"bash\",\"-c\",\"cd src; make -j2\"]") &&
@@ -415,6 +418,7 @@ static void test_subagent_process(void)
 	call(R, 601, "chat", 360, 10, "{\"messages\":[{\"role\":\"user\",\"content\":\"sub\"},{\"role\":\"user\",\"content\":\"more\"}],\"tools\":[{}]}",
 	     a1, 5, 1, 0.0, 200, rc);
 	proc(R, 602, 601, "bash", "[\"bash\",\"-c\",\"python3 sub.py\"]", 375, 376, 380, 0, 1);
+	runs_tick(R, T0 + 390 * MS);
 	s = step_of(rc, 2);
 	CHECK(s && s->execs && strstr(s->execs, "\"pid\":602"));
 	s = step_of(rp, 1);
@@ -573,6 +577,28 @@ static void test_idle(void)
 	free(a);
 }
 
+/* A tool that runs a build: its thousands of processes are counted, the first listed. */
+static void test_many_execs(void)
+{
+	struct runs *R = runs_new(&sink);
+	char r[37], *q = chat_req("build", 1, 0, NULL), *a = chat_resp("call_b", "bash", "{\"command\":\"make\"}", NULL);
+	json_t *ex;
+	int i;
+
+	call(R, 1400, "chat", 0, 10, q, a, 1, 1, -1, 200, r);
+	for (i = 0; i < 600; i++)
+		proc(R, 20000 + i, 1400, "cc", "[\"cc\",\"-c\",\"x.c\"]", 20 + i, 20 + i, 21 + i, 0, 1);
+	runs_tick(R, T0 + 700 * MS);
+	CHECK(step_of(r, 1) && step_of(r, 1)->exec_count == 600);
+	ex = step_of(r, 1) ? json_loads(step_of(r, 1)->execs, 0, NULL) : NULL;
+	CHECK(json_array_size(ex) == 500);
+	json_decref(ex);
+	runs_free(R);
+	sink_reset();
+	free(q);
+	free(a);
+}
+
 /* Calls that share an id (never in llmtap, but rows are input): a run that
  * is its own parent closes without looping (found by fuzz_runs). */
 static void test_same_ids(void)
@@ -650,6 +676,7 @@ int main(void)
 	test_previous_response();
 	test_idle();
 	test_same_ids();
+	test_many_execs();
 	test_helpers();
 	return harness_done("test_runs");
 }

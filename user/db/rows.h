@@ -163,6 +163,7 @@ struct step_row {
 	char result_call_id[37];	/* tool: the call whose request carried the result */
 	char *command;			/* tool: the shell command its arguments name */
 	int64_t exit_code;		/* tool: of the exec that carries the command */
+	int64_t exec_count;		/* tool: execs in its window (execs lists STEP_EXECS_MAX at most) */
 	char *error;			/* llm: the call's error */
 	int64_t pid;			/* the run's process (the -p/-c filters) */
 	char comm[16];

@@ -116,7 +116,7 @@ static const char schema_runs[] =
 	" tool_call_id TEXT, arguments TEXT, start_ns INTEGER, end_ns INTEGER, status TEXT,"
 	" execs TEXT, parent_seq INTEGER, model TEXT, input_tokens INTEGER, output_tokens INTEGER,"
 	" cost_usd REAL, duration_ms REAL, result_bytes INTEGER, result_call_id TEXT, command TEXT,"
-	" exit_code INTEGER, error TEXT);"
+	" exit_code INTEGER, error TEXT, exec_count INTEGER);"
 	"CREATE INDEX IF NOT EXISTS agent_steps_run ON agent_steps(run_id, seq);";
 
 static const char *const migrations[] = { schema_v1, schema_v2, schema_dns, schema_proc, schema_push,
@@ -158,8 +158,8 @@ static const char run_insert_sql[] =
 static const char step_insert_sql[] =
 	"INSERT OR REPLACE INTO agent_steps (id, run_id, seq, kind, call_id, tool_name, tool_call_id,"
 	" arguments, start_ns, end_ns, status, execs, parent_seq, model, input_tokens, output_tokens,"
-	" cost_usd, duration_ms, result_bytes, result_call_id, command, exit_code, error)"
-	" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+	" cost_usd, duration_ms, result_bytes, result_call_id, command, exit_code, error, exec_count)"
+	" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
 static const char cpu_insert_sql[] =
 	"INSERT INTO cpu_samples (ts_ns, interval_ms, pid, comm, cpu_ms, runq_ms, switches,"
@@ -464,6 +464,7 @@ static void bind_step(sqlite3_stmt *st, const void *row)
 	bind_text(st, i++, r->command);
 	bind_int(st, i++, r->exit_code);
 	bind_text(st, i++, r->error);
+	bind_int(st, i++, r->exec_count);
 }
 
 /* What each queue writes: its statement and how a row binds (by row kind). */

@@ -118,6 +118,7 @@ static void agent_refresh(struct runs *r, struct ragent *a)
 			a->start_ns = p->start_ns;
 		for (run = a->runs; run; run = run->next)
 			run->dirty = 1;
+		runs_touch(r, a);
 	}
 }
 
@@ -138,6 +139,7 @@ static struct ragent *agent_get(struct runs *r, const struct call_row *c)
 	snprintf(a->name, sizeof(a->name), "%s", c->comm);
 	old = htab_find(&r->agents, (uint64_t)c->pid, 0);
 	if (old) {
+		runs_emit_dirty(r);	/* the old agent leaves the touched list */
 		/* the old process's runs stay until they are forgotten, unreachable by pid */
 		struct ragent *o = htab_entry(old, struct ragent, node);
 
@@ -467,6 +469,7 @@ void runs_on_call(struct runs *r, struct call_row *c)
 	run->dirty = 1;
 	runs_flags_cost(r, run);
 	memcpy(c->run_id, run->id, sizeof(c->run_id));
+	runs_touch(r, a);
 out_clear:
 	tool_request_clear(&q);
 	tool_response_clear(&resp);
@@ -481,6 +484,7 @@ static void agent_exit(struct runs *r, struct ragent *a, int64_t exit_ns)
 
 	a->exited = 1;
 	a->exit_ns = exit_ns;
+	runs_touch(r, a);
 	for (run = a->runs; run; run = run->next) {
 		if (run->state == RS_ENDED)
 			continue;
@@ -545,8 +549,8 @@ void runs_on_process(struct runs *r, const struct proc_row *row)
 		if (row->exit_ns != PROC_NULL && !a->exited)
 			agent_exit(r, a, row->exit_ns);
 	}
+	/* its changes go out at the next call or tick: a process row is cheap */
 	runs_exec_place(r, p);
-	runs_emit_dirty(r);
 }
 
 void runs_tick(struct runs *r, int64_t now_ns)
@@ -558,6 +562,7 @@ void runs_tick(struct runs *r, int64_t now_ns)
 	if (now_ns > r->now_ns)
 		r->now_ns = now_ns;
 	runs_exec_tick(r);
+	runs_emit_dirty(r);	/* the touched list is empty while agents may go below */
 	while ((n = htab_next(&r->agents, &it))) {
 		struct ragent *a = htab_entry(n, struct ragent, node);
 
@@ -590,7 +595,7 @@ void runs_tick(struct runs *r, int64_t now_ns)
 			free(a);
 		}
 	}
-	runs_emit_dirty(r);
+	runs_emit_all(r);
 }
 
 void runs_stop(struct runs *r, int64_t now_ns)
@@ -608,7 +613,7 @@ void runs_stop(struct runs *r, int64_t now_ns)
 			run->dirty = 1;
 		}
 	}
-	runs_emit_dirty(r);
+	runs_emit_all(r);
 }
 
 void runs_free(struct runs *r)
@@ -618,7 +623,7 @@ void runs_free(struct runs *r)
 
 	if (!r)
 		return;
-	runs_emit_dirty(r);
+	runs_emit_all(r);
 	while ((n = htab_next(&r->agents, &it))) {
 		struct ragent *a = htab_entry(n, struct ragent, node);
 

@@ -224,6 +224,15 @@ static void exec_attach(struct rproc *p, struct rrun *run, struct rstep *s)
 		exec_detach(p);
 	i = exec_index(s, p);
 	if (i < 0) {
+		s->nexecs_all++;
+		if (s->nexecs >= STEP_EXECS_MAX) {
+			/* a build's thousands of processes: counted, not listed */
+			s->dirty = 1;
+			run->dsteps = 1;
+			p->run = run;
+			p->seq = s->seq;
+			return;
+		}
 		n = realloc(s->execs, (s->nexecs + 1) * sizeof(*n));
 		if (!n)
 			return;
@@ -260,11 +269,14 @@ void runs_exec_place(struct runs *r, struct rproc *p)
 		return;		/* a fork that never exec'd: no exec of its own */
 	a = runs_exec_agent(r, p, &unknown);
 	p->orphan = unknown;
+	if (p->run)
+		runs_touch(r, p->run->agent);
 	if (!a) {
 		if (p->run && !unknown)
 			exec_detach(p);
 		return;
 	}
+	runs_touch(r, a);
 	/* the step its parent is an exec of (of the same agent: a sub-agent's
 	 * tools are its own), when it holds the time too */
 	parent = proc_find(r, p->ppid);

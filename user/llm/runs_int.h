@@ -17,7 +17,8 @@
 #define RUN_FORGET_NS (3600 * RN_SEC)	/* an idle run of a live process: forgotten after this */
 #define RUNS_PER_AGENT 64		/* runs of one process kept in memory */
 #define PROC_KEEP_NS (120 * RN_SEC)	/* an exited process is forgotten after this */
-#define ARGV_KEEP_NS (60 * RN_SEC)	/* argv of a process outside any tool: kept this long */
+#define ARGV_KEEP_NS (10 * RN_SEC)	/* argv of a process outside any tool: kept this long */
+#define STEP_EXECS_MAX 500		/* execs listed per tool step; more are only counted */
 #define ORPHAN_NS (60 * RN_SEC)		/* a process whose parent is unknown: retried this long */
 #define PARENT_WAIT_NS (30 * RN_SEC)	/* a run whose process's parents are unknown: retried this long */
 #define PROCS_MAX 65536			/* processes followed at once */
@@ -81,6 +82,7 @@ struct rstep {
 	char result_call_id[37];
 	struct rexec *execs;
 	size_t nexecs;
+	int64_t nexecs_all;		/* execs in its window, listed or not */
 	int children;			/* runs started under it */
 	int open;			/* pending: its result has not come */
 };
@@ -150,6 +152,8 @@ struct ragent {
 	int64_t exit_ns;
 	struct rrun *runs;
 	size_t nruns;
+	int touched;			/* on the builder's list of agents with changes */
+	struct ragent *next_touched;
 };
 
 /* A process seen in a processes row. */
@@ -178,12 +182,15 @@ struct runs {
 	struct htab agents;		/* struct ragent by pid */
 	struct htab procs;		/* struct rproc by pid */
 	int64_t now_ns;			/* the newest time seen */
+	struct ragent *touched;		/* agents whose runs may have changed rows to send */
 	struct rhist *hist;
 	size_t nhist;
 };
 
 /* ---- runs.c ---- */
 
+/* Note that runs of a may have changed (their rows go at the next runs_emit_dirty()). */
+void runs_touch(struct runs *r, struct ragent *a);
 /* The agent of pid, NULL when none (or when it ended before at_ns). */
 struct ragent *runs_agent_find(struct runs *r, int64_t pid, int64_t at_ns);
 /* Free a run (its steps, conversations) after unlinking it from its agent. */
@@ -249,8 +256,10 @@ void runs_flags_tool(struct rrun *run, const struct rstep *s);
 void runs_flags_cost(struct runs *r, struct rrun *run);
 /* The run ended or went idle: its cost joins the agent's history. */
 void runs_hist_add(struct runs *r, struct rrun *run);
-/* Send every dirty run and step; of one run. */
+/* Send the dirty runs and steps of the agents touched since the last call;
+ * of every agent; of one run. */
 void runs_emit_dirty(struct runs *r);
+void runs_emit_all(struct runs *r);
 void runs_emit_run(struct runs *r, struct rrun *run);
 
 #endif

@@ -383,13 +383,14 @@ static void emit_step(struct runs *r, struct rrun *run, struct rstep *s)
 	w->duration_ms = s->end_ns != RN_NULL ? (s->end_ns - s->start_ns) / 1e6 : -1;
 	w->result_bytes = s->result_bytes;
 	memcpy(w->result_call_id, s->result_call_id, sizeof(w->result_call_id));
-	w->exit_code = CALL_NULL_INT;
+	w->exit_code = w->exec_count = CALL_NULL_INT;
 	if (s->tool) {
 		w->tool_name = strdup(s->name);
 		w->tool_call_id = strdup(s->id);
 		w->arguments = strdup(s->args);
 		w->command = s->command ? strdup(s->command) : NULL;
 		w->execs = execs_json(s, &w->exit_code);
+		w->exec_count = s->nexecs_all > (int64_t)s->nexecs ? s->nexecs_all : (int64_t)s->nexecs;
 	} else {
 		w->model = s->model ? strdup(s->model) : NULL;
 		w->error = s->error ? strdup(s->error) : NULL;
@@ -416,12 +417,36 @@ void runs_emit_run(struct runs *r, struct rrun *run)
 	}
 }
 
+void runs_touch(struct runs *r, struct ragent *a)
+{
+	if (!a || a->touched)
+		return;
+	a->touched = 1;
+	a->next_touched = r->touched;
+	r->touched = a;
+}
+
 void runs_emit_dirty(struct runs *r)
+{
+	struct ragent *a;
+	struct rrun *run;
+
+	while ((a = r->touched)) {
+		r->touched = a->next_touched;
+		a->touched = 0;
+		a->next_touched = NULL;
+		for (run = a->runs; run; run = run->next)
+			runs_emit_run(r, run);
+	}
+}
+
+void runs_emit_all(struct runs *r)
 {
 	struct htab_iter it = HTAB_ITER_INIT;
 	struct htab_node *n;
 	struct rrun *run;
 
+	runs_emit_dirty(r);
 	while ((n = htab_next(&r->agents, &it)))
 		for (run = htab_entry(n, struct ragent, node)->runs; run; run = run->next)
 			runs_emit_run(r, run);
