@@ -624,8 +624,9 @@ def check_run_spans(chk, name, otlp, db, run, bodies):
     def mine():
         sp = [(sp, am) for _, sp, am in otlp.spans()
               if (am.get("gen_ai.conversation.id") or {}).get("stringValue") == rid]
-        return sp if any((am.get("gen_ai.operation.name") or {}).get("stringValue") == "invoke_agent"
-                         for _, am in sp) else None
+        ops = [(am.get("gen_ai.operation.name") or {}).get("stringValue") for _, am in sp]
+        # the run's spans and its two calls' (which may come later, in another batch)
+        return sp if "invoke_agent" in ops and sum(1 for _, am in sp if "llmtap.call_id" in am) >= 2 else None
     spans = poll(mine, DELIVERY_DEADLINE_S) or []
     op = lambda am: (am.get("gen_ai.operation.name") or {}).get("stringValue")  # noqa: E731
     inv = [sp for sp, am in spans if op(am) == "invoke_agent"]

@@ -314,7 +314,7 @@ def case_retry(chk, env, srv_log):
 
 
 def case_live(chk, env, srv_log):
-    p = env.start_agent(env.spec("V1", "responses", stream=True, command="sleep 3; echo late"))
+    p = env.start_agent(env.spec("V1", "responses", stream=True, command="sleep 6; echo late"))
     pid = p.pid  # the agent is exec'd by the namespace wrapper: same pid
 
     def running():
@@ -326,14 +326,14 @@ def case_live(chk, env, srv_log):
         if len(st) == 2 and st[1]["status"] == "running" and any(e["comm"] == "sleep" for e in st[1]["execs"] or []):
             return r
         return None
-    r = wait_for(running, 2.8)
+    r = wait_for(running, 5.5)
     chk.ok(r, "live: while the tool runs, the run is listed running with its running tool and exec",
            repr(env.runs_json("-p", str(pid)))[:400])
     if r:
         st = r["steps"][1]
         chk.ok(st["end_ns"] is None and r["state"] == "running", "live: no end yet")
         rc, out, _ = env.cli("runs", r["id"])
-        chk.ok(rc == 0 and "running" in out and "sleep 3" in out, "live: `runs ID` shows it running", out[-600:])
+        chk.ok(rc == 0 and "running" in out and "sleep 6" in out, "live: `runs ID` shows it running", out[-600:])
     p.communicate(timeout=30)
     rows = env.run_of(pid)
     chk.ok(rows and rows[0]["state"] == "ended" and rows[0]["llm_calls"] == 2, "live: then it ends")

@@ -51,6 +51,7 @@ struct proc {
 	uint64_t pass_gen, run_extra_ns, top_ns;
 	uint32_t threads, top_tid;
 	int dirty;		/* row differs from the one last written */
+	int exec_written;	/* a row since its last exec (or since it was read from /proc) was written */
 };
 
 struct proc_table {
@@ -442,6 +443,7 @@ static void proc_emit(struct proc_table *t, struct proc *p)
 	r->cpu_since_ns = p->since_ns;
 	r->updated_ns = real_ns();
 	p->dirty = 0;
+	p->exec_written = 1;
 	row_emit(&t->sink, ROW_PROCESS, r);
 }
 
@@ -465,11 +467,12 @@ void proc_on_exec(struct proc_table *t, const struct proc_exec_info *e)
 		p = proc_new(t, e->pid, 0);
 	if (!p)
 		return;
-	/* It exec'd before (bash -c 'a; b' execs b in place): the sink sees the
-	 * earlier program's row before it is replaced (the run builder keeps the
-	 * command line an agent's tool started). */
-	if (p->dirty && p->exec_ns != PROC_NULL && p->argv)
+	/* It exec'd before (bash -c 'a; b' execs b in place) and that program's
+	 * row was never written: the sink sees it before it is replaced (the run
+	 * builder keeps the command line an agent's tool started). */
+	if (p->exec_ns != PROC_NULL && !p->exec_written && p->argv)
 		proc_emit(t, p);
+	p->exec_written = 0;
 	p->ppid = e->ppid;
 	p->have_ppid = 1;
 	p->uid = e->uid;
@@ -576,10 +579,10 @@ void proc_on_call(struct proc_table *t, uint32_t pid)
 		return;
 	}
 	/* Known (an exited one too: the call was its last). Its row and its
-	 * ancestors' are written now when they changed since: the run of a
-	 * call is decided from them (llm/runs.c: sub-agents, tool execs). */
+	 * ancestors' are written now when their exec was not written yet: the
+	 * run of a call is decided from them (llm/runs.c: sub-agents). */
 	for (depth = 0; p && depth < 32; depth++) {
-		if (p->dirty)
+		if (p->dirty && !p->exec_written)
 			proc_emit(t, p);
 		if (!p->have_ppid || p->ppid <= 1 || p->ppid == p->pid)
 			break;
