@@ -30,7 +30,7 @@ endif
 # The rooms of user/ (see README "Layout"). proto/ and llm/ are pure, like
 # the small helpers and formats listed with them: no libbpf, sqlite or curl.
 PURE_SRCS := $(sort $(wildcard user/proto/*.c user/llm/*.c)) user/base/buf.c user/base/htab.c user/base/pctl.c \
-	user/db/rows.c user/push/format.c user/push/format_otlp.c
+	user/db/rows.c user/push/format.c user/push/format_otlp.c user/push/format_otlp_run.c
 SRCS := $(sort $(wildcard user/*.c user/*/*.c))
 APP_SRCS := $(filter-out $(PURE_SRCS),$(SRCS))
 BPF_SRCS := $(wildcard bpf/*.bpf.c)

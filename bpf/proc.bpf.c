@@ -39,6 +39,15 @@ struct {
 	__type(value, __u64);
 } runq_start SEC(".maps");
 
+/* The exec event being built (too big for the BPF stack); sent only as long
+ * as its arguments. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lt_exec_event);
+} exec_scratch SEC(".maps");
+
 /* Submit a process event without counting it: LT_CNT_EVENTS (/metrics
  * "events") counts the TLS, TCP and DNS events only, as it always has. */
 static __always_inline void proc_submit(void *e)
@@ -166,9 +175,10 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	__u64 id = bpf_get_current_pid_tgid();
 	struct lt_exec_event *e;
 	unsigned long start, end;
-	__u64 len;
+	__u64 len, size;
+	__u32 zero = 0;
 
-	e = event_reserve(sizeof(*e));
+	e = bpf_map_lookup_elem(&exec_scratch, &zero);
 	if (!e)
 		return 0;
 	hdr_fill(&e->hdr, LT_EV_EXEC, id >> 32, (__u32)id, bpf_ktime_get_ns());
@@ -187,7 +197,12 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	if (bpf_probe_read_user(e->argv, len, (void *)start))
 		len = 0;
 	e->argv_len = len;
-	proc_submit(e);
+	/* Only the arguments' bytes go to the ring: most argvs are short. */
+	size = offsetof(struct lt_exec_event, argv) + len;
+	if (size > sizeof(*e))
+		size = sizeof(*e);
+	if (bpf_ringbuf_output(&events, e, size, 0))
+		counter_add(LT_CNT_DROPS, 1);
 	return 0;
 }
 

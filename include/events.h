@@ -13,8 +13,10 @@
 #define LT_CHUNKS_MAX	512
 #define LT_COMM_LEN	16
 #define LT_PATH_MAX	256
-/* Bytes of a new program's argv (NUL-separated) sent with its exec event. */
-#define LT_ARGV_MAX	256
+/* Bytes of a new program's argv (NUL-separated) sent with its exec event: enough
+ * for the wrapper shells agents run their tools in (the command the model asked
+ * for stays findable). The event is sent only as long as its arguments. */
+#define LT_ARGV_MAX	4096
 
 enum lt_event_type {
 	LT_EV_DATA = 1,		/* struct lt_data_event */
@@ -88,7 +90,8 @@ struct lt_exec_event {
 	__u64 start_ns;		/* CLOCK_MONOTONIC: task->start_time (the fork) */
 	__u32 argv_len;		/* bytes in argv (<= LT_ARGV_MAX) */
 	__u32 argv_full;	/* mm->arg_end - arg_start: > argv_len when cut */
-	char argv[LT_ARGV_MAX];	/* NUL-separated arguments, as in /proc/PID/cmdline */
+	char argv[LT_ARGV_MAX];	/* NUL-separated arguments, as in /proc/PID/cmdline;
+				 * only hdr..argv[argv_len] is sent */
 };
 
 /* A whole process exited (its last thread): the lt_ctl_event fields first,

@@ -38,6 +38,8 @@ run_suite listen python3 tests/e2e/listen_test.py
 run_suite ux python3 tests/e2e/ux_test.py
 run_suite host python3 tests/e2e/host_test.py
 run_suite ingest python3 tests/e2e/ingest_test.py
+run_suite runs python3 tests/e2e/runs_test.py
+run_suite agents python3 tests/e2e/agents_test.py
 
 echo
 echo "$total_pass passed, $total_fail failed"

@@ -21,6 +21,7 @@ static void usage(FILE *f)
 		"  prices  the price table in use, and which row prices a model\n"
 		"  events  what llmtap noticed (disk, OOM, zombies, stuck agents) and agents posted\n"
 		"  host    host samples: CPU, load, memory, pressure, disk and network\n"
+		"  runs    agent runs: their LLM calls, tool calls and what the tools ran\n"
 		"Run 'llmtap COMMAND --help' for a command's options; 'llmtap --version'.\n");
 }
 
@@ -40,6 +41,7 @@ static const struct cmd cmds[] = {
 	{ "top", cmd_top },
 	{ "events", cmd_events },
 	{ "host", cmd_host },
+	{ "runs", cmd_runs },
 };
 
 int main(int argc, char **argv)

@@ -14,8 +14,10 @@
 #include "capture/event.h"
 #include "capture/loader.h"
 #include "config.h"
+#include "db/query.h"
 #include "db/share.h"
 #include "db/store.h"
+#include "llm/runs.h"
 #include "prices.h"
 #include "push/push.h"
 #include "run_opts.h"
@@ -48,6 +50,8 @@ struct peer_wait {
 	void *row;
 	uint64_t due_ns;
 };
+#define RUNS_EVERY_NS 1000000000ull	/* agent runs: idle, forgotten, late rows */
+#define RUNS_SEED_MAX 5000		/* earlier runs read for cost_outlier */
 
 static volatile sig_atomic_t exiting;
 
@@ -64,6 +68,7 @@ struct run_state {
 	struct net_table *net;
 	struct dns_table *dns;
 	struct proc_table *procs;
+	struct runs *runs;
 	struct loader *loader;
 	struct pusher *push;
 	struct listener *lis;
@@ -117,6 +122,9 @@ static void run_emit(void *ud, enum row_kind kind, void *row)
 		proc_on_call(st->procs, r->pid);
 		genai_observe(st->genai, r);
 		spans_call(st->spans, r);
+		runs_on_call(st->runs, r);	/* sets r->run_id */
+	} else if (kind == ROW_PROCESS) {
+		runs_on_process(st->runs, row);
 	} else if (kind == ROW_DNS) {
 		struct dns_row *r = row;
 
@@ -338,11 +346,37 @@ static void push_watch(struct run_state *st)
 	}
 }
 
+/* The sink of the run builder: its rows are made of rows that passed the
+ * filters already. */
+static void run_emit_runs(void *ud, enum row_kind kind, void *row)
+{
+	store_add(((struct run_state *)ud)->store, kind, row);
+}
+
+/* The costs of earlier runs (cost_outlier compares a run with its agent's). */
+static void runs_seed(struct run_state *st)
+{
+	struct query *q;
+
+	if (query_run_costs(&q, st->store, RUNS_SEED_MAX))
+		return;
+	while (query_step(q) == 1)
+		runs_seed_cost(st->runs, query_text(q, 0), query_real(q, 1));
+	query_close(q);
+}
+
 /* The trackers, each sending its rows through run_emit(). Returns 0, or -1
  * when out of memory. */
 static int trackers_new(struct run_state *st)
 {
-	const struct row_sink sink = { run_emit, st };
+	const struct row_sink sink = { run_emit, st }, runs_sink = { run_emit_runs, st };
+
+	st->runs = runs_new(&runs_sink);
+	if (!st->runs) {
+		log_warn("out of memory");
+		return -1;
+	}
+	runs_seed(st);
 
 	st->dns = dns_table_new(&sink);
 	st->net = st->dns ? net_table_new(st->dns, &sink) : NULL;
@@ -385,6 +419,9 @@ static void trackers_free(struct run_state *st)
 	proc_table_free(st->procs);
 	procwatch_free(st->watch);
 	host_free(st->host);
+	if (st->runs)
+		runs_stop(st->runs, (int64_t)real_ns());
+	runs_free(st->runs);	/* last: the others' final rows feed it */
 }
 
 /* Load the BPF programs and attach them everywhere. Returns 0, or -1. */
@@ -411,7 +448,7 @@ static int capture_start(struct run_state *st)
 static void run_loop(struct run_state *st)
 {
 	uint64_t now, deadline = 0, last_flush = 0, last_reap = 0, last_sample = 0, last_gc = 0;
-	uint64_t last_listen = 0, last_inflight = 0;
+	uint64_t last_listen = 0, last_inflight = 0, last_runs = 0;
 	int err;
 
 	if (st->o->duration_s > 0)
@@ -432,6 +469,10 @@ static void run_loop(struct run_state *st)
 			if (now - last_gc >= CPU_GC_EVERY_NS)
 				last_gc = now;
 			last_sample = now;
+		}
+		if (now - last_runs >= RUNS_EVERY_NS) {
+			runs_tick(st->runs, (int64_t)real_ns());
+			last_runs = now;
 		}
 		if (store_pending(st->store) &&
 		    (store_pending(st->store) >= FLUSH_ROWS || now - last_flush >= FLUSH_EVERY_NS)) {

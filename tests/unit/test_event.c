@@ -315,6 +315,9 @@ static void test_exec(void)
 	CHECK(got.exec.argv_len == 8 && got.exec.argv_cut == 1 && memcmp(got.data, "curl\0-v\0", 8) == 0);
 	CHECK(got.exec.ts_ns == 123456789 && got.exec.start_ns == 5);
 	CHECK(strlen(got.text) == LT_PATH_MAX - 1);
+	/* the ring carries only the arguments' bytes: a record that long is whole */
+	CHECK(feed(&c, &e, offsetof(struct lt_exec_event, argv) + 8) == 0 && got.exec.argv_len == 8);
+	CHECK(feed(&c, &e, offsetof(struct lt_exec_event, argv) + 7) == 1 && got.n == 0);
 	e.argv_len = LT_ARGV_MAX + 1;
 	CHECK(feed(&c, &e, sizeof(e)) == 1 && got.n == 0);
 	e.argv_len = LT_ARGV_MAX;

@@ -163,7 +163,7 @@ static size_t event_min_size(__u32 type)
 	switch (type) {
 	case LT_EV_DATA: return offsetof(struct lt_data_event, data);
 	case LT_EV_SSL_FREE: return sizeof(struct lt_ssl_free_event);
-	case LT_EV_EXEC: return sizeof(struct lt_exec_event);
+	case LT_EV_EXEC: return offsetof(struct lt_exec_event, argv);
 	case LT_EV_EXIT: return sizeof(struct lt_exit_event);
 	case LT_EV_OOM: return sizeof(struct lt_oom_event);
 	case LT_EV_TLS_START:
@@ -251,7 +251,8 @@ int event_handle(void *ctx, void *data, size_t size)
 		const struct lt_exec_event *e = data;
 		char comm[LT_COMM_LEN], file[LT_PATH_MAX];
 
-		if (e->argv_len > LT_ARGV_MAX) {
+		if (e->argv_len > LT_ARGV_MAX ||
+		    e->argv_len > size - offsetof(struct lt_exec_event, argv)) {
 			s->malformed++;
 			break;
 		}

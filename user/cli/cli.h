@@ -1,4 +1,4 @@
-/* cli.h -- the read-side commands (calls, show, stats, dns) and what they share: options, cells and rows as text or JSON. */
+/* cli.h -- the read-side commands (calls, show, stats, dns, runs) and what they share: options, cells and rows as text or JSON. */
 #ifndef LLMTAP_CLI_H
 #define LLMTAP_CLI_H
 
@@ -27,6 +27,7 @@ int cmd_host(int argc, char **argv);
 struct store;
 void cli_call_host_print(struct store *s, struct query *c);
 void cli_call_host_json(struct store *s, json_t *o);
+int cmd_runs(int argc, char **argv);
 
 /* ---- shared by the commands (common.c) ---- */
 

@@ -20,6 +20,8 @@ const struct db_table db_tables[DB_TABLES] = {
 	{ "net_samples", { "ts_ns" }, { "iface", "ts_ns" } },
 	{ "events", { "ts_ns" }, { NULL } },
 	{ "agent_spans", { "start_ns", "received_ns" }, { NULL } },
+	{ "agent_runs", { "start_ns" }, { NULL } },
+	{ "agent_steps", { "start_ns" }, { NULL } },
 };
 
 const struct db_table *db_table_find(const char *name)

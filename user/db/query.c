@@ -108,6 +108,89 @@ int query_dns(struct query **out, struct store *s, long pid, long limit)
 	return 0;
 }
 
+/* ---- agent_runs, agent_steps ---- */
+
+/* 1 when the database has table name. */
+static int query_has_table(struct store *s, const char *name)
+{
+	struct query *q;
+	int rc;
+
+	if (query_prepare(&q, s, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1"))
+		return 0;
+	sqlite3_bind_text(q->st, 1, name, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(q->st);
+	query_close(q);
+	return rc == SQLITE_ROW;
+}
+
+/* Prepare sql with one text parameter ?1 (1 when there is no agent_runs table). */
+static int query_runs_text(struct query **out, struct store *s, const char *sql, const char *text)
+{
+	*out = NULL;
+	if (!query_has_table(s, "agent_runs"))
+		return 1;
+	if (query_prepare(out, s, sql))
+		return -1;
+	sqlite3_bind_text((*out)->st, 1, text, -1, SQLITE_TRANSIENT);
+	return 0;
+}
+
+int query_runs(struct query **out, struct store *s, const struct query_runs_filter *f)
+{
+	struct query *q;
+
+	*out = NULL;
+	if (!query_has_table(s, "agent_runs"))
+		return 1;
+	if (query_prepare(&q, s, "SELECT * FROM (SELECT * FROM agent_runs WHERE (?1 = 0 OR start_ns >= ?1)"
+				 " AND (?2 = 0 OR pid = ?2) AND (?3 IS NULL OR agent = ?3)"
+				 " ORDER BY start_ns DESC LIMIT ?4) ORDER BY start_ns ASC"))
+		return -1;
+	sqlite3_bind_int64(q->st, 1, f->since_ns);
+	sqlite3_bind_int64(q->st, 2, f->pid);
+	if (f->agent)
+		sqlite3_bind_text(q->st, 3, f->agent, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(q->st, 4, f->limit > 0 ? f->limit : -1);
+	*out = q;
+	return 0;
+}
+
+int query_runs_by_prefix(struct query **out, struct store *s, const char *prefix)
+{
+	char like[128];
+
+	snprintf(like, sizeof(like), "%s%%", prefix);
+	return query_runs_text(out, s, "SELECT * FROM agent_runs WHERE id LIKE ?1 LIMIT 2", like);
+}
+
+int query_run_children(struct query **out, struct store *s, const char *id)
+{
+	return query_runs_text(out, s, "SELECT * FROM agent_runs WHERE parent_run_id = ?1"
+				       " ORDER BY start_ns, id", id);
+}
+
+int query_run_steps(struct query **out, struct store *s, const char *id)
+{
+	return query_runs_text(out, s, "SELECT * FROM agent_steps WHERE run_id = ?1 ORDER BY seq", id);
+}
+
+int query_run_costs(struct query **out, struct store *s, long limit)
+{
+	struct query *q;
+
+	*out = NULL;
+	if (!query_has_table(s, "agent_runs"))
+		return 1;
+	if (query_prepare(&q, s, "SELECT agent, cost_usd FROM agent_runs WHERE state IN ('ended', 'idle')"
+				 " AND cost_usd IS NOT NULL AND agent IS NOT NULL"
+				 " ORDER BY start_ns DESC LIMIT ?1"))
+		return -1;
+	sqlite3_bind_int64(q->st, 1, limit);
+	*out = q;
+	return 0;
+}
+
 /* ---- rows ---- */
 
 int query_step(struct query *q)

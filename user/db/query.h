@@ -73,6 +73,33 @@ int query_call_spans(struct query **out, struct store *s, const char *id);
 /* The events of pid, or of no process, within a minute of [start_ns, end_ns]. */
 int query_call_events(struct query **out, struct store *s, int64_t pid, int64_t start_ns,
 		      int64_t end_ns);
+/* ---- agent_runs, agent_steps ---- */
+
+/* Each of these returns 1 (no query) when the database has no agent_runs
+ * table (written before runs existed). */
+
+/* What `llmtap runs` lists: the newest limit runs (0: no limit) started
+ * since since_ns, of pid, of agent; oldest first; every column. */
+struct query_runs_filter {
+	int64_t since_ns;		/* 0: any time */
+	long pid;			/* 0: any process */
+	const char *agent;		/* NULL: any agent */
+	long limit;
+};
+int query_runs(struct query **out, struct store *s, const struct query_runs_filter *f);
+
+/* The runs whose id starts with prefix (at most 2); every column. */
+int query_runs_by_prefix(struct query **out, struct store *s, const char *prefix);
+
+/* The child runs of run id, by start; every column. */
+int query_run_children(struct query **out, struct store *s, const char *id);
+
+/* The steps of run id, by seq; every column. */
+int query_run_steps(struct query **out, struct store *s, const char *id);
+
+/* agent, cost_usd of the newest limit runs that ended or went idle with a
+ * known cost (the history cost_outlier compares with). */
+int query_run_costs(struct query **out, struct store *s, long limit);
 
 /* ---- rows ---- */
 

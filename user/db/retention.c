@@ -150,6 +150,19 @@ void retention_close(struct retention *r)
 	free(r);
 }
 
+/* 1 when target t pushes table (so its cursor guards the table's rows). */
+static int retention_pushes(const struct retention_target *t, const char *table)
+{
+	const char *const *n;
+
+	if (!t->tables)
+		return 1;
+	for (n = t->tables; *n; n++)
+		if (!strcmp(*n, table))
+			return 1;
+	return 0;
+}
+
 /* The rowid up to which every target that pushes the table has delivered;
  * INT64_MAX when no target pushes it, 0 when push_state cannot be read. */
 static int64_t retention_pushed_upto(struct retention *r, const char *table)
@@ -165,7 +178,7 @@ static int64_t retention_pushed_upto(struct retention *r, const char *table)
 	for (i = 0; i < r->ntargets; i++) {
 		const struct retention_target *t = &r->targets[i];
 
-		if (!t->all_tables && strcmp(table, "llm_calls"))
+		if (!retention_pushes(t, table))
 			continue;
 		sqlite3_reset(st);
 		sqlite3_bind_text(st, 1, t->key, -1, SQLITE_STATIC);

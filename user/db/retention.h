@@ -8,7 +8,7 @@
 /* A push target whose delivery guards rows from deletion. */
 struct retention_target {
 	const char *key;		/* its name in push_state (borrowed) */
-	int all_tables;			/* 0: it pushes llm_calls only */
+	const char *const *tables;	/* the tables it pushes (NULL-ended); NULL: every table */
 };
 
 struct retention_opts {

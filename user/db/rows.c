@@ -90,6 +90,28 @@ void row_free(enum row_kind kind, void *row)
 		free(r->events);
 		break;
 	}
+	case ROW_RUN: {
+		struct run_row *r = row;
+
+		free(r->flags);
+		free(r->agent);
+		free(r->model);
+		free(r->provider);
+		free(r->flag_info);
+		break;
+	}
+	case ROW_STEP: {
+		struct step_row *r = row;
+
+		free(r->tool_name);
+		free(r->tool_call_id);
+		free(r->arguments);
+		free(r->execs);
+		free(r->model);
+		free(r->command);
+		free(r->error);
+		break;
+	}
 	case ROW_CPU_SAMPLE:
 	case ROW_HOST:
 	case ROW_DISK:
@@ -116,6 +138,8 @@ int64_t row_pid(enum row_kind kind, const void *row)
 	case ROW_DNS: return ((const struct dns_row *)row)->pid;
 	case ROW_PROCESS: return ((const struct proc_row *)row)->pid;
 	case ROW_CPU_SAMPLE: return ((const struct cpu_sample_row *)row)->pid;
+	case ROW_RUN: return ((const struct run_row *)row)->pid;
+	case ROW_STEP: return ((const struct step_row *)row)->pid;
 	case ROW_EVENT: return ((const struct event_row *)row)->pid;
 	case ROW_SPAN: return ((const struct span_row *)row)->pid;
 	case ROW_HOST:
@@ -135,6 +159,8 @@ const char *row_comm(enum row_kind kind, const void *row)
 	case ROW_DNS: return ((const struct dns_row *)row)->comm;
 	case ROW_PROCESS: return ((const struct proc_row *)row)->comm;
 	case ROW_CPU_SAMPLE: return ((const struct cpu_sample_row *)row)->comm;
+	case ROW_RUN: return ((const struct run_row *)row)->comm;
+	case ROW_STEP: return ((const struct step_row *)row)->comm;
 	case ROW_HOST:
 	case ROW_FS:
 	case ROW_DISK:
@@ -153,6 +179,7 @@ const char *row_table(enum row_kind kind)
 		[ROW_PROCESS] = "processes", [ROW_CPU_SAMPLE] = "cpu_samples",
 		[ROW_HOST] = "host_samples", [ROW_FS] = "fs_samples", [ROW_DISK] = "disk_samples",
 		[ROW_NET] = "net_samples", [ROW_EVENT] = "events", [ROW_SPAN] = "agent_spans",
+		[ROW_RUN] = "agent_runs", [ROW_STEP] = "agent_steps",
 	};
 
 	return kind < ROW_KINDS ? names[kind] : "?";

@@ -41,6 +41,7 @@ struct call_row {
 	double tokens_per_s;			/* streams: output tokens / generation time */
 	const char *verdict;			/* static: network/model/client/mixed, NULL */
 	const char *error_type;			/* static: llm/errtype.h's kind, NULL when fine */
+	char run_id[37];			/* agent_runs.id (llm/runs.c); "" = NULL */
 };
 
 /* ---- connections ---- */
@@ -218,6 +219,59 @@ struct span_row {
 	uint16_t peer_port, local_port;	/* not stored, as event_row's */
 };
 
+/* ---- agent_runs, agent_steps (llm/runs.c) ---- */
+
+/* One agent run (table agent_runs). Strings owned by the row; "" in the
+ * fixed-size ids is NULL; integers CALL_NULL_INT and reals < 0 are NULL;
+ * state is static. */
+struct run_row {
+	char id[37];
+	int64_t pid;
+	char comm[16];
+	int64_t start_ns, end_ns;
+	int64_t llm_calls, tool_calls, input_tokens, output_tokens;
+	double cost_usd;
+	char parent_run_id[37];
+	char *flags;			/* JSON array of strings */
+	/* beyond the contract */
+	char *agent;			/* the agent's name: package or script, else comm */
+	char process_id[37];		/* processes.id of pid, when known */
+	char root_run_id[37];		/* the top of its tree (itself for a top-level run) */
+	int64_t parent_seq;		/* the parent's tool step it ran under */
+	const char *state;		/* "running", "idle", "ended" */
+	char *model, *provider;		/* of its last call */
+	int64_t cache_read_tokens, cache_write_tokens, errors, step_count;
+	double llm_ms, tool_ms;
+	int64_t max_input_tokens, max_request_bytes;
+	char *flag_info;		/* JSON object: each flag's numbers */
+};
+
+/* One step of a run (table agent_steps): an LLM call or a tool call. */
+struct step_row {
+	char id[48];			/* run_id ":" seq */
+	char run_id[37];
+	int64_t seq;
+	const char *kind;		/* "llm" or "tool" (static) */
+	char call_id[37];		/* llm: llm_calls.id; "" = NULL */
+	char *tool_name, *tool_call_id, *arguments;
+	int64_t start_ns, end_ns;
+	const char *status;		/* "ok", "error", "unanswered", "running" (static) */
+	char *execs;			/* JSON array of {pid, argv, exit_code, ...}; NULL for llm */
+	/* beyond the contract */
+	int64_t parent_seq;		/* tool: the llm step that asked for it */
+	char *model;
+	int64_t input_tokens, output_tokens;
+	double cost_usd, duration_ms;
+	int64_t result_bytes;
+	char result_call_id[37];	/* tool: the call whose request carried the result */
+	char *command;			/* tool: the shell command its arguments name */
+	int64_t exit_code;		/* tool: of the exec that carries the command */
+	int64_t exec_count;		/* tool: execs in its window (execs lists STEP_EXECS_MAX at most) */
+	char *error;			/* llm: the call's error */
+	int64_t pid;			/* the run's process (the -p/-c filters) */
+	char comm[16];
+};
+
 /* ---- the sink ---- */
 
 enum row_kind {
@@ -232,6 +286,8 @@ enum row_kind {
 	ROW_NET,		/* struct net_row */
 	ROW_EVENT,		/* struct event_row */
 	ROW_SPAN,		/* struct span_row: insert or replace by id */
+	ROW_RUN,		/* struct run_row: insert or replace by id */
+	ROW_STEP,		/* struct step_row: insert or replace by id */
 	ROW_KINDS,
 };
 

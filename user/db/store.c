@@ -97,8 +97,30 @@ static const char schema_push[] =
 	" last_success_ns INTEGER, last_error TEXT, last_error_ns INTEGER,"
 	" PRIMARY KEY (target, tbl));";
 
+/* Agent runs and their steps (llm/runs.c); README "Agent runs". */
+static const char schema_runs[] =
+	"ALTER TABLE llm_calls ADD COLUMN run_id TEXT;"
+	"CREATE INDEX IF NOT EXISTS llm_calls_run ON llm_calls(run_id);"
+	"CREATE TABLE IF NOT EXISTS agent_runs ("
+	" id TEXT PRIMARY KEY, pid INTEGER, comm TEXT, start_ns INTEGER, end_ns INTEGER,"
+	" llm_calls INTEGER, tool_calls INTEGER, input_tokens INTEGER, output_tokens INTEGER,"
+	" cost_usd REAL, parent_run_id TEXT, flags TEXT, agent TEXT, process_id TEXT,"
+	" root_run_id TEXT, parent_seq INTEGER, state TEXT, model TEXT, provider TEXT,"
+	" cache_read_tokens INTEGER, cache_write_tokens INTEGER, errors INTEGER, step_count INTEGER,"
+	" llm_ms REAL, tool_ms REAL, max_input_tokens INTEGER, max_request_bytes INTEGER,"
+	" flag_info TEXT);"
+	"CREATE INDEX IF NOT EXISTS agent_runs_start ON agent_runs(start_ns);"
+	"CREATE INDEX IF NOT EXISTS agent_runs_parent ON agent_runs(parent_run_id);"
+	"CREATE TABLE IF NOT EXISTS agent_steps ("
+	" id TEXT PRIMARY KEY, run_id TEXT, seq INTEGER, kind TEXT, call_id TEXT, tool_name TEXT,"
+	" tool_call_id TEXT, arguments TEXT, start_ns INTEGER, end_ns INTEGER, status TEXT,"
+	" execs TEXT, parent_seq INTEGER, model TEXT, input_tokens INTEGER, output_tokens INTEGER,"
+	" cost_usd REAL, duration_ms REAL, result_bytes INTEGER, result_call_id TEXT, command TEXT,"
+	" exit_code INTEGER, error TEXT, exec_count INTEGER);"
+	"CREATE INDEX IF NOT EXISTS agent_steps_run ON agent_steps(run_id, seq);";
+
 static const char *const migrations[] = { schema_v1, schema_v2, schema_dns, schema_proc, schema_push,
-					    store_schema_host };
+					    store_schema_host, schema_runs };
 
 /* Columns added to existing tables after the versioned migrations, each
  * added when missing whatever the version: branches that add tables in
@@ -116,9 +138,9 @@ static const char insert_sql[] =
 	" start_ns, duration_ms, ttfb_ms, ttft_ms, dns_ms, connect_ms, tls_ms, conn_reused,"
 	" request_bytes, response_bytes, request_headers, response_headers, request_body,"
 	" response_body, error, conn_id, upload_ms, client_ms, tokens_per_s, verdict, wait_ms,"
-	" error_type)"
+	" error_type, run_id)"
 	" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-	"?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+	"?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
 static const char conn_insert_sql[] =
 	"INSERT OR REPLACE INTO connections (id, pid, tid, comm, saddr, sport, daddr, dport,"
@@ -136,6 +158,19 @@ static const char proc_insert_sql[] =
 	" cpu_since_ns, updated_ns, rss_max_bytes, rss_bytes, vms_bytes, num_threads, fds, state,"
 	" read_bytes, write_bytes, disk_read_bytes, disk_write_bytes)"
 	" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+
+static const char run_insert_sql[] =
+	"INSERT OR REPLACE INTO agent_runs (id, pid, comm, start_ns, end_ns, llm_calls, tool_calls,"
+	" input_tokens, output_tokens, cost_usd, parent_run_id, flags, agent, process_id, root_run_id,"
+	" parent_seq, state, model, provider, cache_read_tokens, cache_write_tokens, errors, step_count,"
+	" llm_ms, tool_ms, max_input_tokens, max_request_bytes, flag_info)"
+	" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+
+static const char step_insert_sql[] =
+	"INSERT OR REPLACE INTO agent_steps (id, run_id, seq, kind, call_id, tool_name, tool_call_id,"
+	" arguments, start_ns, end_ns, status, execs, parent_seq, model, input_tokens, output_tokens,"
+	" cost_usd, duration_ms, result_bytes, result_call_id, command, exit_code, error, exec_count)"
+	" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
 static const char cpu_insert_sql[] =
 	"INSERT INTO cpu_samples (ts_ns, interval_ms, pid, comm, cpu_ms, runq_ms, switches,"
@@ -302,6 +337,7 @@ static void bind_call(sqlite3_stmt *st, const void *row)
 	bind_text(st, i++, r->verdict);
 	bind_real(st, i++, r->wait_ms);
 	bind_text(st, i++, r->error_type);
+	bind_text(st, i++, r->run_id[0] ? r->run_id : NULL);
 }
 
 static void bind_connection(sqlite3_stmt *st, const void *row)
@@ -401,6 +437,78 @@ static void bind_cpu_sample(sqlite3_stmt *st, const void *row)
 	store_bind_res(st, i, &r->res);
 }
 
+/* A fixed-size id: "" is NULL. */
+static void bind_id(sqlite3_stmt *st, int i, const char *v)
+{
+	bind_text(st, i, v[0] ? v : NULL);
+}
+
+static void bind_run(sqlite3_stmt *st, const void *row)
+{
+	const struct run_row *r = row;
+	int i = 1;
+
+	bind_text(st, i++, r->id);
+	bind_int(st, i++, r->pid);
+	bind_text(st, i++, r->comm);
+	bind_int(st, i++, r->start_ns);
+	bind_int(st, i++, r->end_ns);
+	bind_int(st, i++, r->llm_calls);
+	bind_int(st, i++, r->tool_calls);
+	bind_int(st, i++, r->input_tokens);
+	bind_int(st, i++, r->output_tokens);
+	bind_real(st, i++, r->cost_usd);
+	bind_id(st, i++, r->parent_run_id);
+	bind_text(st, i++, r->flags);
+	bind_text(st, i++, r->agent);
+	bind_id(st, i++, r->process_id);
+	bind_id(st, i++, r->root_run_id);
+	bind_int(st, i++, r->parent_seq);
+	bind_text(st, i++, r->state);
+	bind_text(st, i++, r->model);
+	bind_text(st, i++, r->provider);
+	bind_int(st, i++, r->cache_read_tokens);
+	bind_int(st, i++, r->cache_write_tokens);
+	bind_int(st, i++, r->errors);
+	bind_int(st, i++, r->step_count);
+	bind_real(st, i++, r->llm_ms);
+	bind_real(st, i++, r->tool_ms);
+	bind_int(st, i++, r->max_input_tokens);
+	bind_int(st, i++, r->max_request_bytes);
+	bind_text(st, i++, r->flag_info);
+}
+
+static void bind_step(sqlite3_stmt *st, const void *row)
+{
+	const struct step_row *r = row;
+	int i = 1;
+
+	bind_text(st, i++, r->id);
+	bind_text(st, i++, r->run_id);
+	bind_int(st, i++, r->seq);
+	bind_text(st, i++, r->kind);
+	bind_id(st, i++, r->call_id);
+	bind_text(st, i++, r->tool_name);
+	bind_text(st, i++, r->tool_call_id);
+	bind_text(st, i++, r->arguments);
+	bind_int(st, i++, r->start_ns);
+	bind_int(st, i++, r->end_ns);
+	bind_text(st, i++, r->status);
+	bind_text(st, i++, r->execs);
+	bind_int(st, i++, r->parent_seq);
+	bind_text(st, i++, r->model);
+	bind_int(st, i++, r->input_tokens);
+	bind_int(st, i++, r->output_tokens);
+	bind_real(st, i++, r->cost_usd);
+	bind_real(st, i++, r->duration_ms);
+	bind_int(st, i++, r->result_bytes);
+	bind_id(st, i++, r->result_call_id);
+	bind_text(st, i++, r->command);
+	bind_int(st, i++, r->exit_code);
+	bind_text(st, i++, r->error);
+	bind_int(st, i++, r->exec_count);
+}
+
 /* What each queue writes: its statement and how a row binds (by row kind). */
 static const struct rowq_kind {
 	const char *sql;
@@ -417,6 +525,8 @@ static const struct rowq_kind {
 	[ROW_NET] = { store_net_sql, store_bind_net },
 	[ROW_EVENT] = { store_event_sql, store_bind_event },
 	[ROW_SPAN] = { store_span_sql, store_bind_span },
+	[ROW_RUN] = { run_insert_sql, bind_run },
+	[ROW_STEP] = { step_insert_sql, bind_step },
 };
 
 /* Queue row for table k; the store owns it from here (freed when it cannot

@@ -292,7 +292,7 @@ static void *maint_main(void *arg)
 		return NULL;
 	for (i = 0; i < p->ntargets; i++) {
 		rt[i].key = p->targets[i].url.key;
-		rt[i].all_tables = p->targets[i].ops->all_tables;
+		rt[i].tables = p->targets[i].ops->tables;
 	}
 	if (retention_open(&r, p->db_path, &ro))
 		goto out_free;

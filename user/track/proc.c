@@ -26,7 +26,7 @@
 #include "track/procres.h"
 #include "track/procwatch.h"
 
-#define PROC_ARGV_MAX		256	/* as LT_ARGV_MAX: /proc reads are cut alike */
+#define PROC_ARGV_MAX		4096	/* as LT_ARGV_MAX: /proc reads are cut alike */
 #define EXITED_KEEP_PASSES	2	/* late LLM call rows still find the process */
 #define GONE_PASSES		3	/* absent from the maps this long: check /proc */
 #define START_SLACK_NS		50000000ull	/* /proc start times have tick precision */
@@ -60,6 +60,7 @@ struct proc {
 	uint64_t active_mono;	/* a pass last saw its CPU move (or its call) */
 	int stuck;		/* reported stuck, not active since */
 	uint64_t stuck_check;	/* when it was last checked for being stuck */
+	int exec_written;	/* a row since its last exec (or since it was read from /proc) was written */
 };
 
 struct proc_table {
@@ -345,12 +346,14 @@ static int proc_load(struct proc *p)
 		snprintf(path, sizeof(path), "/proc/%u/cmdline", p->pid);
 		f = fopen(path, "re");
 		if (f) {
-			len = fread(buf, 1, PROC_ARGV_MAX + 1, f);
+			char cmd[PROC_ARGV_MAX + 1];
+
+			len = fread(cmd, 1, sizeof(cmd), f);
 			fclose(f);
 			if (len > 0) {
 				int cut = len > PROC_ARGV_MAX;
 
-				p->argv = proc_argv_json(buf, cut ? PROC_ARGV_MAX : len, cut);
+				p->argv = proc_argv_json(cmd, cut ? PROC_ARGV_MAX : len, cut);
 			}
 		}
 	}
@@ -459,6 +462,7 @@ static void proc_emit(struct proc_table *t, struct proc *p)
 	if (p->exited)
 		r->res.state = 'X';	/* dead: /proc said what it was before */
 	p->dirty = 0;
+	p->exec_written = 1;
 	row_emit(&t->sink, ROW_PROCESS, r);
 }
 
@@ -482,6 +486,12 @@ void proc_on_exec(struct proc_table *t, const struct proc_exec_info *e)
 		p = proc_new(t, e->pid, 0);
 	if (!p)
 		return;
+	/* It exec'd before (bash -c 'a; b' execs b in place) and that program's
+	 * row was never written: the sink sees it before it is replaced (the run
+	 * builder keeps the command line an agent's tool started). */
+	if (p->exec_ns != PROC_NULL && !p->exec_written && p->argv)
+		proc_emit(t, p);
+	p->exec_written = 0;
 	p->ppid = e->ppid;
 	p->have_ppid = 1;
 	p->uid = e->uid;
@@ -580,15 +590,33 @@ void proc_on_oom(struct proc_table *t, uint32_t pid, uint32_t tid, const char *c
 void proc_on_call(struct proc_table *t, uint32_t pid)
 {
 	struct proc *p;
+	int depth;
 
 	if (!t)
 		return;
 	p = proc_find(t, pid);
-	if (!p && (p = proc_new(t, pid, 1)))	/* known: an exited one too (its last call) */
-		proc_emit(t, p);
-	if (p && !p->agent) {
+	if (!p) {
+		p = proc_new(t, pid, 1);
+		if (!p)
+			return;
 		p->agent = 1;
 		p->active_mono = mono_ns();
+		proc_emit(t, p);
+		return;
+	}
+	if (!p->agent) {
+		p->agent = 1;
+		p->active_mono = mono_ns();
+	}
+	/* Known (an exited one too: the call was its last). Its row and its
+	 * ancestors' are written now when their exec was not written yet: the
+	 * run of a call is decided from them (llm/runs.c: sub-agents). */
+	for (depth = 0; p && depth < 32; depth++) {
+		if (p->dirty && !p->exec_written)
+			proc_emit(t, p);
+		if (!p->have_ppid || p->ppid <= 1 || p->ppid == p->pid)
+			break;
+		p = proc_find(t, p->ppid);
 	}
 }
 

@@ -53,7 +53,9 @@ void proc_on_exit(struct proc_table *t, const struct proc_exit_info *e);
  * warning is printed. */
 void proc_on_oom(struct proc_table *t, uint32_t pid, uint32_t tid, const char *comm,
 		 uint64_t ts_ns);
-/* pid made an LLM call: make sure it has a row (read from /proc when new). */
+/* pid made an LLM call: make sure it has a row (read from /proc when new),
+ * and that its row and its ancestors' rows are current (written now when they
+ * changed since they were last written). */
 void proc_on_call(struct proc_table *t, uint32_t pid);
 
 /* One sampling pass: begin, every thread entry, every process entry, end.
