@@ -40,10 +40,12 @@ struct {
 } runq_start SEC(".maps");
 
 /* Submit a process event without counting it: LT_CNT_EVENTS (/metrics
- * "events") counts the TLS, TCP and DNS events only, as it always has. */
-static __always_inline void proc_submit(void *e)
+ * "events") counts the TLS, TCP and DNS events only, as it always has.
+ * wake: the reader is woken at once (an exec: the new program's files are
+ * attached before it gets far), else when the ring fills (wake_flags()). */
+static __always_inline void proc_submit(void *e, int wake)
 {
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wake ? 0 : wake_flags());
 }
 
 /* task_struct::state before Linux 5.14 (now __state). */
@@ -187,7 +189,7 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	if (bpf_probe_read_user(e->argv, len, (void *)start))
 		len = 0;
 	e->argv_len = len;
-	proc_submit(e);
+	proc_submit(e, 1);
 	return 0;
 }
 
@@ -229,7 +231,7 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 	e->switches = p ? p->switches : 0;
 	e->preempts = p ? p->preempts : 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	proc_submit(e);
+	proc_submit(e, 0);
 	bpf_map_delete_elem(&cpu_procs, &tgid);
 	return 0;
 }
@@ -245,6 +247,6 @@ int BPF_PROG(handle_oom, struct task_struct *victim)
 		return 0;
 	hdr_fill(&e->hdr, LT_EV_OOM, victim->tgid, victim->pid, bpf_ktime_get_ns());
 	BPF_CORE_READ_STR_INTO(&e->comm, victim, comm);
-	proc_submit(e);
+	proc_submit(e, 1);
 	return 0;
 }

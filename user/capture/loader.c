@@ -20,6 +20,8 @@
 
 /* Objects whose events ring and counters are in use: ssl, proc, net, dns. */
 #define OBJS_MAX 4
+/* The events ring of proc, net and dns (common.bpf.h). */
+#define LOADER_SMALL_RING (1u << 20)
 
 struct loader {
 	struct ssl_bpf *ssl;
@@ -111,6 +113,7 @@ static void dns_open(struct loader *l, const struct loader_opts *o, loader_sampl
 	}
 	l->dns->rodata->self_tgid = o->self;
 	l->dns->rodata->filter_tgid = o->npids > 0;
+	l->dns->rodata->wake_bytes = LOADER_SMALL_RING / 4;
 	what = "load";
 	err = dns_bpf__load(l->dns);
 	if (err)
@@ -180,6 +183,11 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 	l->ssl->rodata->self_tgid = o->self;
 	l->ssl->rodata->filter_tgid = o->npids > 0;
 	l->ssl->rodata->chunks_max = o->chunks_max;
+	/* Events wake the reader only when a quarter of the ring waits; else
+	 * loader_poll()'s timed drain picks them up. */
+	l->ssl->rodata->wake_bytes = o->ring_bytes / 4;
+	l->proc->rodata->wake_bytes = LOADER_SMALL_RING / 4;
+	l->net->rodata->wake_bytes = LOADER_SMALL_RING / 4;
 	l->proc->rodata->self_tgid = o->self;
 	/* oom:mark_victim passes a task since Linux 6.8 (before: a pid): with
 	 * an older kernel, OOM victims are just not marked. */
@@ -235,10 +243,20 @@ out_close:
 
 int loader_poll(struct loader *l, int timeout_ms)
 {
-	int n = ring_buffer__poll(l->rb, timeout_ms);
+	int n = ring_buffer__poll(l->rb, timeout_ms), m;
 
+	if (n < 0)
+		return n;
+	/* Events submitted without a wakeup: the poll delivered only the rings
+	 * that woke it. */
+	m = ring_buffer__consume(l->rb);
 	attach_rescans_run(l->attach);
-	return n;
+	return m < 0 ? m : n + m;
+}
+
+int loader_drain(struct loader *l)
+{
+	return ring_buffer__consume(l->rb);
 }
 
 int loader_attach_host(struct loader *l)
