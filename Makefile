@@ -52,10 +52,13 @@ TEST_PKGS := llvm-16 libclang-rt-16-dev sqlite3 libssl-dev openssl iproute2 util
 # missing (a machine may carry its own node/npm/python3, which Debian's
 # packages would conflict with).
 TEST_CMDS := node:nodejs npm:npm curl:curl python3:python3
+# What only `make bench` needs: the peers' method, measured side by side.
+BENCH_PKGS := bpftrace
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps test-deps test unit e2e fuzz fuzz-smoke bench install vmlinux clean check-deps
+.PHONY: all deps test-deps bench-deps test unit e2e fuzz fuzz-smoke bench bench-progs install vmlinux \
+	clean check-deps
 
 all: $(OUT)/llmtap
 
@@ -187,8 +190,23 @@ test: test-deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tests/run-all.sh
 
-bench: $(OUT)/llmtap
-	$(Q)tests/bench/run.sh
+# The bench's workload programs (tests/bench/*.c, against the system libssl).
+# `make test` builds them too (tests/bench/build-check.sh), so they do not rot.
+BENCH_PROGS := $(patsubst tests/bench/%.c,$(OUT)/bench/%,$(wildcard tests/bench/*.c))
+$(OUT)/bench/%: tests/bench/%.c | $(OUT)/.build-deps
+	$(call msg,BENCH-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O2 -g $(WARN) $< -lssl -lcrypto -lpthread -o $@
+
+bench-progs: $(BENCH_PROGS)
+
+bench-deps: test-deps
+	$(call apt_install,$(BENCH_PKGS),)
+
+# Timing goals live here, as ratios measured in one run (BENCH_ROUNDS=N rounds).
+bench: bench-deps
+	$(Q)$(MAKE) --no-print-directory all bench-progs
+	$(Q)LLMTAP=$(OUT)/llmtap BENCH_DIR=$(OUT)/bench python3 tests/bench/bench.py
 
 install: $(OUT)/llmtap
 	install -D -m 0755 $(OUT)/llmtap $(DESTDIR)$(PREFIX)/bin/llmtap

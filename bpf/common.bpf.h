@@ -9,8 +9,8 @@
 #define LT_AF_INET	2
 #define LT_AF_INET6	10
 
-/* Events to userspace. ssl.bpf.c's is resized from userspace before load
- * (run --ring-size); the others keep this size. */
+/* Events to userspace, resized from userspace before load: ssl.bpf.c's by
+ * run --ring-size, the others to LOADER_SMALL_RING (capture/loader.c). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20);

@@ -56,13 +56,20 @@ struct {
 	__type(value, __u64);
 } offsets SEC(".maps");
 
-/* SSL sessions already announced (TLS_START) and already joined to a socket
- * (value: socket cookie, 0 until joined). */
+/* SSL sessions already announced (TLS_START): the socket they were joined
+ * to (cookie, 0 until joined), and whether userspace muted them (a server's
+ * side, or not HTTP: never a row, so their bytes are not copied). */
+struct session {
+	__u64 cookie;
+	__u32 mute;	/* set from userspace (loader_mute()) */
+	__u32 pad;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, struct conn_key);	/* dir unused (0) */
-	__type(value, __u64);
+	__type(value, struct session);
 } sessions SEC(".maps");
 
 /* Handshake calls in flight, per thread (SSL_connect wraps SSL_do_handshake). */
@@ -133,18 +140,21 @@ static __always_inline struct thread_state *thread_get(void)
 				    BPF_LOCAL_STORAGE_GET_F_CREATE);
 }
 
-/* Every SSL call: remember it for the socket join, announce a new session. */
-static __always_inline void ssl_note(struct thread_state *t, __u64 id, __u64 ssl, __u64 now)
+/* Every SSL call: remember it for the socket join, announce a new session.
+ * Returns 1 when the session is muted. */
+static __always_inline int ssl_note(struct thread_state *t, __u64 id, __u64 ssl, __u64 now)
 {
 	struct conn_key key = { .ssl = ssl, .tgid = id >> 32 };
-	__u64 zero = 0;
+	struct session zero = {}, *s;
 
 	t->last_ssl = ssl;
 	t->last_ts = now;
-	if (bpf_map_lookup_elem(&sessions, &key))
-		return;
+	s = bpf_map_lookup_elem(&sessions, &key);
+	if (s)
+		return s->mute;
 	bpf_map_update_elem(&sessions, &key, &zero, BPF_NOEXIST);
 	tls_emit(LT_EV_TLS_START, id, ssl);
+	return 0;
 }
 
 static __always_inline int ssl_enter(void *ssl, const void *buf, void *lenp, __u32 dir)
@@ -159,7 +169,8 @@ static __always_inline int ssl_enter(void *ssl, const void *buf, void *lenp, __u
 	if (!t)
 		return 0;
 	now = bpf_ktime_get_ns();
-	ssl_note(t, id, (__u64)ssl, now);
+	if (ssl_note(t, id, (__u64)ssl, now))
+		return 0;
 	cur = &t->call[dir & 1];
 	/* A same-direction call inside another (one variant wrapping the other)
 	 * is counted, not recorded: the outer call reports the bytes. Another
@@ -514,7 +525,8 @@ int BPF_PROG(ssl_sock_join, struct sock *sk, int ret, int flags)
 	struct lt_ssl_sock_event *e;
 	struct thread_state *t;
 	struct conn_key key = {};
-	__u64 *joined, cookie;
+	struct session *joined;
+	__u64 cookie;
 
 	if (ret <= 0)
 		return 0;
@@ -531,10 +543,10 @@ int BPF_PROG(ssl_sock_join, struct sock *sk, int ret, int flags)
 	key.ssl = t->last_ssl;
 	key.tgid = id >> 32;
 	joined = bpf_map_lookup_elem(&sessions, &key);
-	if (!joined || *joined || !sk_is_tcp(sk))
+	if (!joined || joined->cookie || !sk_is_tcp(sk))
 		return 0;
 	cookie = bpf_get_socket_cookie(sk);
-	*joined = cookie;
+	joined->cookie = cookie;
 	nw.cookie = cookie;
 	nw.tgid = id >> 32;
 	bpf_sk_storage_get(&watches, sk, &nw, BPF_SK_STORAGE_GET_F_CREATE);

@@ -28,6 +28,7 @@ run_suite() {
 
 run_suite unit make --no-print-directory unit
 run_suite fuzz make --no-print-directory fuzz-smoke
+run_suite bench-build tests/bench/build-check.sh
 run_suite e2e make --no-print-directory e2e
 run_suite robust python3 tests/e2e/robust.py
 run_suite proc python3 tests/e2e/proc_test.py

@@ -2,6 +2,7 @@
 #include "run.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,6 +165,15 @@ static void drops_check(struct run_state *st)
 	}
 }
 
+/* A stream that will never give a row: the capture stops copying it. */
+static void run_mute(void *ud, uint32_t tgid, uint64_t ssl)
+{
+	struct run_state *st = ud;
+
+	if (st->loader)
+		loader_mute(st->loader, tgid, ssl);
+}
+
 /* The trackers, each sending its rows through run_emit(). Returns 0, or -1
  * when out of memory. */
 static int trackers_new(struct run_state *st)
@@ -178,6 +188,7 @@ static int trackers_new(struct run_state *st)
 		log_warn("out of memory");
 		return -1;
 	}
+	stream_table_set_mute(st->streams, run_mute, st);
 	st->ev.streams = st->streams;
 	st->ev.net = st->net;
 	st->ev.dns = st->dns;
@@ -284,6 +295,10 @@ int cmd_run(int argc, char **argv)
 	uint64_t c[LT_CNT_MAX] = { 0 }, stop_ns = 0;
 	int rc, files;
 
+	/* Large blocks (the kernel's BTF, parsed once per BPF object, bodies of
+	 * several MB) from mmap, always: with glibc's sliding threshold they
+	 * would land in the heap and stay resident after being freed. */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	rc = run_opts_parse(argc, argv, &o);
 	if (rc != RUN_GO)
 		goto out_opts;
@@ -320,6 +335,9 @@ int cmd_run(int argc, char **argv)
 		if (listen_start(st->lis))
 			goto out_trackers;
 	}
+	/* Loading parsed the kernel's BTF and every probed file's symbols: give
+	 * that memory back before settling in (it is most of the heap). */
+	malloc_trim(0);
 	fprintf(stderr, "ready: tracing TLS in %d file(s), writing %s\n", files, o.db);
 	fflush(stderr);
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -20,8 +21,10 @@
 
 /* Objects whose events ring and counters are in use: ssl, proc, net, dns. */
 #define OBJS_MAX 4
-/* The events ring of proc, net and dns (common.bpf.h). */
-#define LOADER_SMALL_RING (1u << 20)
+/* The events ring of proc, net and dns: their events are small and their
+ * wakeups come at a quarter of it (a ring is resident twice: the reader
+ * maps its data pages two times over). */
+#define LOADER_SMALL_RING (128u << 10)
 
 struct loader {
 	struct ssl_bpf *ssl;
@@ -89,6 +92,19 @@ static int obj_start(struct loader *l, struct bpf_object_skeleton *s,
 	return 0;
 }
 
+/* Once s is loaded its embedded ELF image (in the binary's read-only data)
+ * is not read again: drop its pages from memory (they are the file's). */
+static void obj_image_release(const struct bpf_object_skeleton *s)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	uintptr_t a = (uintptr_t)s->data, end = a + s->data_sz;
+
+	a = (a + pg - 1) & ~(uintptr_t)(pg - 1);
+	end &= ~(uintptr_t)(pg - 1);
+	if (end > a)
+		madvise((void *)a, end - a, MADV_DONTNEED);
+}
+
 /* Syscall tracepoints need tracefs: mount it where libbpf looks when missing. */
 static void tracefs_ensure(void)
 {
@@ -114,10 +130,12 @@ static void dns_open(struct loader *l, const struct loader_opts *o, loader_sampl
 	l->dns->rodata->self_tgid = o->self;
 	l->dns->rodata->filter_tgid = o->npids > 0;
 	l->dns->rodata->wake_bytes = LOADER_SMALL_RING / 4;
+	bpf_map__set_max_entries(l->dns->maps.events, LOADER_SMALL_RING);
 	what = "load";
 	err = dns_bpf__load(l->dns);
 	if (err)
 		goto out_destroy;
+	obj_image_release(l->dns->skeleton);
 	tracefs_ensure();
 	err = obj_start(l, l->dns->skeleton, o, fn, ctx, &what);
 	if (err)
@@ -196,6 +214,8 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 		bpf_program__set_autoload(l->proc->progs.handle_oom, false);
 	}
 	l->net->rodata->self_tgid = o->self;
+	bpf_map__set_max_entries(l->proc->maps.events, LOADER_SMALL_RING);
+	bpf_map__set_max_entries(l->net->maps.events, LOADER_SMALL_RING);
 	err = bpf_map__set_max_entries(l->ssl->maps.events, o->ring_bytes);
 	if (err) {
 		log_warn("failed to size ring buffer to %llu bytes: %s",
@@ -216,6 +236,8 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 	started[0] = l->ssl->skeleton;
 	started[1] = l->proc->skeleton;
 	started[2] = l->net->skeleton;
+	for (i = 0; i < sizeof(started) / sizeof(started[0]); i++)
+		obj_image_release(started[i]);
 	for (i = 0; i < sizeof(started) / sizeof(started[0]); i++) {
 		err = obj_start(l, started[i], o, fn, ctx, &what);
 		if (err) {
@@ -252,6 +274,19 @@ int loader_poll(struct loader *l, int timeout_ms)
 	m = ring_buffer__consume(l->rb);
 	attach_rescans_run(l->attach);
 	return m < 0 ? m : n + m;
+}
+
+void loader_mute(struct loader *l, uint32_t tgid, uint64_t ssl)
+{
+	/* ssl.bpf.c's struct conn_key and struct session */
+	struct { __u64 ssl; __u32 tgid, dir; } key = { ssl, tgid, 0 };
+	struct { __u64 cookie; __u32 mute, pad; } v;
+	int fd = bpf_map__fd(l->ssl->maps.sessions);
+
+	if (bpf_map_lookup_elem(fd, &key, &v))
+		return;
+	v.mute = 1;
+	bpf_map_update_elem(fd, &key, &v, BPF_EXIST);
 }
 
 int loader_drain(struct loader *l)

@@ -41,6 +41,10 @@ void loader_exec(struct loader *l, pid_t pid, const char *comm, const char *file
  * or a negative errno (-EINTR on a signal). */
 int loader_poll(struct loader *l, int timeout_ms);
 
+/* Stop copying the data of TLS session (tgid, ssl): it will never give a
+ * row (track/stream.c decided). Its SSL_free is still reported. */
+void loader_mute(struct loader *l, uint32_t tgid, uint64_t ssl);
+
 /* Deliver what every ring holds now, without waiting. Returns the records
  * consumed or a negative errno. */
 int loader_drain(struct loader *l);

@@ -90,10 +90,17 @@ out_free:
 	return NULL;
 }
 
+/* Returns 1 for an ASCII letter or digit (no locale lookup: this runs on
+ * every byte of every body). */
+static inline int alnum_ascii(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+}
+
 /* Returns 1 for a byte of an API key: letters, digits, '-' and '_'. */
 static int key_char(unsigned char c)
 {
-	return isalnum(c) || c == '-' || c == '_';
+	return alnum_ascii(c) || c == '-' || c == '_';
 }
 
 /* Returns 1 for a byte of an RFC 7235 token68 (without the '=' padding). */
@@ -142,10 +149,11 @@ static size_t key_at(const char *s, size_t i)
 					"hf_", "r8_", "ghp_", "github_pat_", "glpat-" };
 	size_t n;
 
-	if (i && key_char((unsigned char)s[i - 1]))
+	/* the first letters of the prefixes, before any string compare */
+	if (!s[i] || !strchr("sAgxphr", s[i]) || (i && key_char((unsigned char)s[i - 1])))
 		return 0;
 	for (size_t k = 0; k < sizeof(prefix) / sizeof(prefix[0]); k++) {
-		if (strncmp(s + i, prefix[k], strlen(prefix[k])) != 0)
+		if (prefix[k][0] != s[i] || strncmp(s + i, prefix[k], strlen(prefix[k])) != 0)
 			continue;
 		for (n = 0; key_char((unsigned char)s[i + n]); n++)
 			;
@@ -165,6 +173,15 @@ char *redact_text(const char *s)
 	while (s[i]) {
 		size_t tok, end, n;
 
+		/* Tokens and keys start at a word start: inside a run of letters
+		 * and digits there is nothing to look at. */
+		if (i && alnum_ascii((unsigned char)s[i - 1])) {
+			while (alnum_ascii((unsigned char)s[i]))
+				i++;
+			if (s[i])
+				i++;	/* after a letter or digit: no start either */
+			continue;
+		}
 		tok = (s[i] == 'b' || s[i] == 'B') ? bearer_at(s, i, &end) : 0;
 		if (tok) {
 			if (buf_append(&b, s + done, tok - done) || buf_puts(&b, REDACTED))
