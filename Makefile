@@ -132,7 +132,7 @@ $(OUT)/llmtap: $(OBJS)
 # in) and the impure modules it names below.
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(addprefix $(OUT)/san/,$(UNIT_TESTS))
-UNIT_LIBS := -ljansson -lz -lbrotlidec -lbrotlienc -lzstd -lnghttp2 -lm
+UNIT_LIBS := -ljansson -lz -lbrotlidec -lbrotlienc -lzstd -lnghttp2 -lelf -lm
 SAN_PURE := $(OUT)/san/libpure.a
 san_obj = $(patsubst user/%.c,$(OUT)/san/obj/%.o,$(1))
 
@@ -143,6 +143,7 @@ TEST_EXTRA_stream := user/track/stream.c user/track/stream_h2.c user/track/net.c
 TEST_EXTRA_dns := user/track/dns.c user/base/util.c
 TEST_EXTRA_proc := user/track/proc.c user/base/util.c user/base/procfs.c
 TEST_EXTRA_event := user/capture/event.c
+TEST_EXTRA_placement := user/capture/placement.c user/capture/x86dec.c
 
 $(OUT)/san/obj/%.o: user/%.c | $(OUT)/.build-deps
 	$(call msg,SAN-CC,$@)
