@@ -16,6 +16,7 @@
 #include "proc.skel.h"
 #include "net.skel.h"
 #include "dns.skel.h"
+#include "base/htab.h"
 #include "base/util.h"
 #include "capture/attach.h"
 
@@ -207,6 +208,7 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 	l->proc->rodata->wake_bytes = LOADER_SMALL_RING / 4;
 	l->net->rodata->wake_bytes = LOADER_SMALL_RING / 4;
 	l->proc->rodata->self_tgid = o->self;
+	l->proc->rodata->tracer_start_ns = mono_ns();
 	/* oom:mark_victim passes a task since Linux 6.8 (before: a pid): with
 	 * an older kernel, OOM victims are just not marked. */
 	if (!mark_victim_has_task()) {
@@ -339,10 +341,41 @@ void loader_counters(const struct loader *l, uint64_t out[LT_CNT_MAX])
 		counters_sum(l->counters[i], out);
 }
 
-/* Read every entry of CPU map m into fn. With gc, entries of tasks gone
- * from /proc and off CPU are deleted instead (their exit was missed).
- * Returns entries read or a negative errno. */
-static int cpu_map_read(const struct bpf_map *m, int thread, int gc,
+/* A process's totals while a sample is put together. */
+struct cpu_sum {
+	struct htab_node node;		/* key (tgid, 0) */
+	struct loader_cpu c;
+};
+
+/* Add entry c (a live thread, or the exited threads of a process) to the
+ * totals of its process in sums. Returns 0, or -ENOMEM. */
+static int cpu_sum_add(struct htab *sums, uint32_t tgid, const struct loader_cpu *c)
+{
+	struct htab_node *n = htab_find(sums, tgid, 0);
+	struct cpu_sum *s = n ? htab_entry(n, struct cpu_sum, node) : NULL;
+
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s)
+			return -ENOMEM;
+		s->c.id = s->c.tgid = tgid;
+		if (htab_add(sums, &s->node, tgid, 0)) {
+			free(s);
+			return -ENOMEM;
+		}
+	}
+	s->c.oncpu_ns += c->oncpu_ns;
+	s->c.runq_ns += c->runq_ns;
+	s->c.switches += c->switches;
+	s->c.preempts += c->preempts;
+	return 0;
+}
+
+/* Read every entry of CPU map m: threads go to fn, and every entry into
+ * its process's totals in sums. With gc, entries of tasks gone from /proc
+ * and off CPU are deleted instead (their exit was missed). Returns entries
+ * read or a negative errno. */
+static int cpu_map_read(const struct bpf_map *m, int thread, int gc, struct htab *sums,
 			loader_cpu_fn fn, void *ctx)
 {
 	enum { BATCH = 256 };
@@ -377,7 +410,11 @@ static int cpu_map_read(const struct bpf_map *m, int thread, int gc,
 					continue;
 				}
 			}
-			fn(ctx, &c, thread);
+			if (thread)
+				fn(ctx, &c, 1);
+			err = cpu_sum_add(sums, c.tgid, &c);
+			if (err)
+				return err;
 			n++;
 		}
 	}
@@ -386,12 +423,25 @@ static int cpu_map_read(const struct bpf_map *m, int thread, int gc,
 
 int loader_cpu_sample(struct loader *l, int gc, loader_cpu_fn fn, void *ctx)
 {
+	struct htab_iter it = HTAB_ITER_INIT;
+	struct htab_node *hn;
+	struct htab sums;
 	int n, m;
 
-	n = cpu_map_read(l->proc->maps.cpu_threads, 1, gc, fn, ctx);
+	/* A process is its live threads plus the ones that exited. */
+	htab_init(&sums);
+	n = cpu_map_read(l->proc->maps.cpu_threads, 1, gc, &sums, fn, ctx);
+	m = n < 0 ? 0 : cpu_map_read(l->proc->maps.cpu_procs, 0, gc, &sums, fn, ctx);
+	while ((hn = htab_next(&sums, &it))) {
+		struct cpu_sum *s = htab_entry(hn, struct cpu_sum, node);
+
+		if (n >= 0 && m >= 0)
+			fn(ctx, &s->c, 0);
+		free(s);
+	}
+	htab_fini(&sums);
 	if (n < 0)
 		return n;
-	m = cpu_map_read(l->proc->maps.cpu_procs, 0, gc, fn, ctx);
 	return m < 0 ? m : n + m;
 }
 
