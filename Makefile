@@ -30,7 +30,7 @@ endif
 # The rooms of user/ (see README "Layout"). proto/ and llm/ are pure, like
 # the small helpers and formats listed with them: no libbpf, sqlite or curl.
 PURE_SRCS := $(sort $(wildcard user/proto/*.c user/llm/*.c)) user/base/buf.c user/base/htab.c \
-	user/db/rows.c user/push/format.c user/push/format_otlp.c
+	user/db/rows.c user/push/format.c user/push/format_otlp.c user/capture/x86dec.c
 SRCS := $(sort $(wildcard user/*.c user/*/*.c))
 APP_SRCS := $(filter-out $(PURE_SRCS),$(SRCS))
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
@@ -143,7 +143,7 @@ TEST_EXTRA_stream := user/track/stream.c user/track/stream_h2.c user/track/net.c
 TEST_EXTRA_dns := user/track/dns.c user/base/util.c
 TEST_EXTRA_proc := user/track/proc.c user/base/util.c user/base/procfs.c
 TEST_EXTRA_event := user/capture/event.c
-TEST_EXTRA_placement := user/capture/placement.c user/capture/x86dec.c
+TEST_EXTRA_placement := user/capture/placement.c
 
 $(OUT)/san/obj/%.o: user/%.c | $(OUT)/.build-deps
 	$(call msg,SAN-CC,$@)

@@ -25,7 +25,7 @@
 /* The events ring of proc, net and dns: their events are small and their
  * wakeups come at a quarter of it (a ring is resident twice: the reader
  * maps its data pages two times over). */
-#define LOADER_SMALL_RING (128u << 10)
+#define LOADER_SMALL_RING (512u << 10)
 
 struct loader {
 	struct ssl_bpf *ssl;

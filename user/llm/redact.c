@@ -8,36 +8,36 @@
 
 #include "base/buf.h"
 
-/* Returns 1 when needle occurs in hay, ignoring ASCII case. */
-static int contains_nocase(const char *hay, const char *needle)
-{
-	size_t n = strlen(needle);
-
-	for (; *hay; hay++)
-		if (strncasecmp(hay, needle, n) == 0)
-			return 1;
-	return 0;
-}
-
-/* Returns 1 when the header name carries a credential (see redact.h). */
+/* Returns 1 when the header name carries a credential (see redact.h). It
+ * runs on every header of every message: the name is lowered once, then
+ * searched with strstr. */
 int redact_header_is_secret(const char *name)
 {
 	static const char *exact[] = { "authorization", "proxy-authorization", "cookie",
 				       "set-cookie" };
 	static const char *part[] = { "api-key", "api_key", "apikey", "token", "secret" };
+	char buf[256], *low = buf;
+	size_t i, n;
+	int secret = 0;
 
 	if (!name)
 		return 0;
-	for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
-		if (strcasecmp(name, exact[i]) == 0)
-			return 1;
+	n = strlen(name);
+	/* a longer name is lowered on the heap; without memory it counts as a
+	 * secret (its value is hidden rather than risked) */
+	if (n >= sizeof(buf) && !(low = malloc(n + 1)))
+		return 1;
+	for (i = 0; i < n; i++)
+		low[i] = (char)tolower((unsigned char)name[i]);
+	low[n] = 0;
+	for (i = 0; i < sizeof(exact) / sizeof(exact[0]) && !secret; i++)
+		secret = strcmp(low, exact[i]) == 0;
 	/* x-ratelimit-remaining-tokens and friends count tokens, they are none */
-	if (contains_nocase(name, "ratelimit"))
-		return 0;
-	for (size_t i = 0; i < sizeof(part) / sizeof(part[0]); i++)
-		if (contains_nocase(name, part[i]))
-			return 1;
-	return 0;
+	for (i = 0; i < sizeof(part) / sizeof(part[0]) && !secret && !strstr(low, "ratelimit"); i++)
+		secret = strstr(low, part[i]) != NULL;
+	if (low != buf)
+		free(low);
+	return secret;
 }
 
 /* Returns 1 when the query parameter name [p, p + n) names a credential. */
