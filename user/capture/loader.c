@@ -19,6 +19,7 @@
 #include "base/htab.h"
 #include "base/util.h"
 #include "capture/attach.h"
+#include "capture/ring.h"
 
 /* Objects whose events ring and counters are in use: ssl, proc, net, dns. */
 #define OBJS_MAX 4
@@ -32,7 +33,7 @@ struct loader {
 	struct proc_bpf *proc;
 	struct net_bpf *net;
 	struct dns_bpf *dns;		/* NULL when DNS tracing could not start */
-	struct ring_buffer *rb;		/* every object's events ring */
+	struct rings *rb;		/* every object's events ring */
 	struct bpf_map *counters[OBJS_MAX];	/* every started object's */
 	int nobjs;
 	struct attach *attach;		/* the uprobes, on the files found */
@@ -81,12 +82,9 @@ static int obj_start(struct loader *l, struct bpf_object_skeleton *s,
 	if (err)
 		return err;
 	*what = "add the ring buffer";
-	if (!l->rb) {
-		l->rb = ring_buffer__new(bpf_map__fd(events), fn, ctx, NULL);
-		err = l->rb ? 0 : -errno;
-	} else {
-		err = ring_buffer__add(l->rb, bpf_map__fd(events), fn, ctx);
-	}
+	err = l->rb ? 0 : rings_new(&l->rb);
+	if (!err)
+		err = rings_add(l->rb, bpf_map__fd(events), bpf_map__max_entries(events), fn, ctx);
 	if (err)
 		return err;
 	l->counters[l->nobjs++] = counters;
@@ -267,15 +265,12 @@ out_close:
 
 int loader_poll(struct loader *l, int timeout_ms)
 {
-	int n = ring_buffer__poll(l->rb, timeout_ms), m;
+	/* every ring, not only those that woke the poll: most events come
+	 * without a wakeup */
+	int n = rings_poll(l->rb, timeout_ms);
 
-	if (n < 0)
-		return n;
-	/* Events submitted without a wakeup: the poll delivered only the rings
-	 * that woke it. */
-	m = ring_buffer__consume(l->rb);
 	attach_rescans_run(l->attach);
-	return m < 0 ? m : n + m;
+	return n;
 }
 
 void loader_mute(struct loader *l, uint32_t tgid, uint64_t ssl)
@@ -293,7 +288,7 @@ void loader_mute(struct loader *l, uint32_t tgid, uint64_t ssl)
 
 int loader_drain(struct loader *l)
 {
-	return ring_buffer__consume(l->rb);
+	return rings_consume(l->rb);
 }
 
 int loader_attach_host(struct loader *l)
@@ -469,7 +464,7 @@ void loader_close(struct loader *l)
 		return;
 	/* Quick after loader_detach_later(): the child holds the last references. */
 	attach_free(l->attach);
-	ring_buffer__free(l->rb);
+	rings_free(l->rb);
 	net_bpf__destroy(l->net);
 	dns_bpf__destroy(l->dns);
 	ssl_bpf__destroy(l->ssl);
