@@ -246,6 +246,37 @@ out_drop:
 	return 0;
 }
 
+/* The first bytes a session reads, before it wrote any: when they start an
+ * HTTP request (an HTTP/1 method, or the HTTP/2 preface) this process serves
+ * the connection, which never gives a row: the session is muted here and
+ * now, before a large request fills the ring (userspace mutes such
+ * sessions too, a little later: track/stream.c). key is the read offset's;
+ * returns 1 when muted. */
+static __always_inline int serves(struct conn_key *key, __u64 buf, __u64 total)
+{
+	struct conn_key wkey = { .ssl = key->ssl, .tgid = key->tgid, .dir = LT_DIR_WRITE };
+	struct conn_key skey = { .ssl = key->ssl, .tgid = key->tgid };
+	struct session *s;
+	char p[8] = {};
+
+	if (total < 8 || bpf_map_lookup_elem(&offsets, &wkey))
+		return 0;
+	if (bpf_probe_read_user(p, sizeof(p), (void *)buf))
+		return 0;
+	if (!((p[0] == 'G' && p[1] == 'E' && p[2] == 'T' && p[3] == ' ') ||
+	      (p[0] == 'P' && p[1] == 'O' && p[2] == 'S' && p[3] == 'T' && p[4] == ' ') ||
+	      (p[0] == 'P' && p[1] == 'U' && p[2] == 'T' && p[3] == ' ') ||
+	      (p[0] == 'P' && p[1] == 'A' && p[2] == 'T' && p[3] == 'C' && p[4] == 'H') ||
+	      (p[0] == 'P' && p[1] == 'R' && p[2] == 'I' && p[3] == ' ' && p[4] == '*')))
+		return 0;
+	s = bpf_map_lookup_elem(&sessions, &skey);
+	if (!s)
+		return 0;
+	s->mute = 1;
+	counter_add(LT_CNT_MUTED, 1);
+	return 1;
+}
+
 /* Common return path: ret is the result of the probed function (kind). */
 static __always_inline int ssl_exit(long ret, enum ret_kind kind, __u32 dir)
 {
@@ -282,6 +313,8 @@ static __always_inline int ssl_exit(long ret, enum ret_kind kind, __u32 dir)
 	key.dir = dir;
 	base = bpf_map_lookup_elem(&offsets, &key);
 	if (!base) {
+		if (dir == LT_DIR_READ && serves(&key, args->buf, total))
+			return 0;
 		bpf_map_update_elem(&offsets, &key, &zero, BPF_NOEXIST);
 		base = bpf_map_lookup_elem(&offsets, &key);
 		if (!base)

@@ -227,6 +227,7 @@ enum lt_counter {
 	LT_CNT_READ_ERR,	/* bpf_probe_read_user failures */
 	LT_CNT_TRUNC,		/* SSL calls larger than LT_CHUNKS_MAX chunks */
 	LT_CNT_MAP_FULL,	/* CPU accounting: a map insert failed (map full) */
+	LT_CNT_MUTED,		/* TLS sessions muted in BPF: they serve requests */
 	LT_CNT_MAX,
 };
 
