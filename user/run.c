@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -205,6 +206,22 @@ static void trackers_free(struct run_state *st)
 	proc_table_free(st->procs);
 }
 
+/* The reader must keep up with a busy host, or the rings fill and calls
+ * lose bytes: started at the default priority, run takes nice -10 (it
+ * sleeps until there is work, so it takes CPU only in proportion to what
+ * it captures). Started with another priority (nice, systemd's Nice=), it
+ * keeps that one. */
+#define RUN_NICE (-10)
+
+static void priority_raise(void)
+{
+	errno = 0;
+	if (getpriority(PRIO_PROCESS, 0) != 0 || errno)
+		return;
+	if (setpriority(PRIO_PROCESS, 0, RUN_NICE))
+		log_debug("cannot raise the priority to nice %d: %s", RUN_NICE, strerror(errno));
+}
+
 /* Load the BPF programs and attach them everywhere. Returns 0, or -1. */
 static int capture_start(struct run_state *st)
 {
@@ -338,6 +355,7 @@ int cmd_run(int argc, char **argv)
 	/* Loading parsed the kernel's BTF and every probed file's symbols: give
 	 * that memory back before settling in (it is most of the heap). */
 	malloc_trim(0);
+	priority_raise();
 	fprintf(stderr, "ready: tracing TLS in %d file(s), writing %s\n", files, o.db);
 	fflush(stderr);
 
