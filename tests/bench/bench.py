@@ -22,7 +22,11 @@ the system libssl, 64 B and 16 KB per SSL call), tlsload (64 keep-alive TLS
 clients over loopback), hostload (short loopback TCP connections, a pipe
 ping-pong), and the openai Node SDK making streamed calls to tests/e2e/server.js.
 Prints one table (markdown) with the figures, the ratios and the issue's goals;
-there is no pass/fail exit status (timing goals are judged by reading it).
+there is no pass/fail exit status (timing goals are judged by reading it). The
+cost rows are CPU time: the probes and BPF programs run in the traced process
+and are charged to it, the reader's time is added where it works for the
+workload; on a shared host the wall-clock rows (last) also hold every wait for
+a CPU, and the ratios of CPU time are the ones that hold.
 """
 import argparse
 import os
@@ -198,6 +202,7 @@ def micro(tr, cert, key, chunk, exchanges, res, name):
         raise RuntimeError("tlsloop: " + err.decode(errors="replace"))
     r = kv(out.decode())
     res[name + ".us"] = r["us_per_call"]
+    res[name + ".cpu"] = r["cpu_us_per_call"]
     if tp:
         settle(tp)
         res[name + ".cpu_us"] = (cpu_ns(tp) - c0) / 1e3 / r["calls"]
@@ -208,22 +213,34 @@ def micro(tr, cert, key, chunk, exchanges, res, name):
 
 
 def host_work(tr, res):
-    """Not LLM clients: short TCP connections and a pipe ping-pong (host-wide costs)."""
-    r = kv(run([os.path.join(BIN, "hostload"), "tcp", "3000"]))
-    res["tcp.us"] = r["us_per_op"]
-    r = kv(run([os.path.join(BIN, "hostload"), "pipe", "40000"]))
-    res["pipe.us"] = r["us_per_op"]
+    """Not LLM clients: short TCP connections and a pipe ping-pong: the workload's CPU per operation
+    (the BPF programs run in it), and what the tracer spent meanwhile (on a shared host that also
+    holds the other tenants' events)."""
+    tp = tr.pid()
+    for name, argv in (("tcp", ["tcp", "3000"]), ("pipe", ["pipe", "40000"])):
+        c0 = cpu_ns(tp) if tp else 0
+        r = kv(run([os.path.join(BIN, "hostload")] + argv))
+        res[name + ".us"] = r["us_per_op"]
+        tracer = 0.0
+        if tp:
+            settle(tp)
+            tracer = (cpu_ns(tp) - c0) / 1e3 / r["ops"]
+        res[name + ".cpu"] = r["cpu_us_per_op"]
+        if tp:
+            res[name + ".tracer_us"] = tracer
 
 
 def sdk(tr, base_url, cert, res, calls):
     env = dict(os.environ, NODE_EXTRA_CA_CERTS=cert)
     r = kv(run(["node", os.path.join(HERE, "sdk_stream.mjs"), base_url, str(calls)], env=env))
     res["sdk.wall"] = r["wall_s"]
+    res["sdk.cpu"] = r["cpu_s"]
 
 
 def load64(tr, cert, key, res, secs):
     """64 keep-alive clients for secs: calls/s; the tracer's RSS sampled meanwhile."""
     tp = tr.pid()
+    c0 = cpu_ns(tp) if tp else 0
     p = subprocess.Popen([os.path.join(BIN, "tlsload"), cert, key, "64", str(secs)],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     peak = 0
@@ -236,9 +253,15 @@ def load64(tr, cert, key, res, secs):
         raise RuntimeError("tlsload: " + err.decode(errors="replace"))
     r = kv(out.decode())
     res["load.cps"] = r["calls_per_s"]
+    tracer = 0.0
     if tp:
         settle(tp)
         res["rss.load"] = max(peak, rss_kb(tp)) / 1024
+        tracer = (cpu_ns(tp) - c0) / 1e3 / r["calls"]
+    # calls per CPU second, the tracer's included: the throughput of a host whose CPUs are the
+    # limit (on a shared host the wall-clock rate mostly measures the other tenants)
+    res["load.cpu"] = r["cpu_us_per_call"] + tracer
+    res["load.cps_cpu"] = 1e6 / res["load.cpu"]
     if tr.kind == "llmtap":
         tr.pending.append(("load", p.pid, None, int(r["calls"])))
 
@@ -300,20 +323,30 @@ def report(rounds, tmp, started, args):
             fmt(b, spec) + unit if b is not None else "–", fmt(f, spec) + unit if f is not None else "–",
             fmt(ratio(l, u), "×%.2f"), fmt(ratio(l, b), "%.2f"), fmt(ratio(l, f), "%.2f"), goal))
 
-    row("µs per SSL call, 64 B", "", "m64.us", "≤ ¼ of bpftrace, ≤ 1.5× floor")
-    row("µs per SSL call, 16 KB", "", "m16k.us", "≤ ¼ of bpftrace")
+    row("µs CPU per SSL call, 64 B", "", "m64.cpu", "≤ ¼ of bpftrace, ≤ 1.5× floor")
+    row("µs CPU per SSL call, 16 KB", "", "m16k.cpu", "≤ ¼ of bpftrace")
     row("complete at 16 KB, max rate (rows; bpftrace: events)", " %", "m16k.complete", "100 %", spec="%.1f")
     row("complete at 64 B (rows; bpftrace: events)", " %", "m64.complete", "100 %", spec="%.1f")
     row("tracer CPU per call, 64 B (µs)", "", "m64.cpu_us", "≤ 2 µs")
     row("tracer CPU per call, 16 KB (µs)", "", "m16k.cpu_us", "≤ 10 µs")
-    row("`openai` SDK, %d streamed calls, wall (s)" % args.sdk_calls, "", "sdk.wall", "≤ ×1.02", spec="%.3f")
-    row("64 keep-alive clients, calls/s", "", "load.cps", "≥ ×0.95", spec="%.0f")
+    row("`openai` SDK, %d streamed calls: client CPU (s)" % args.sdk_calls, "", "sdk.cpu", "≤ ×1.02", spec="%.3f")
+    row("64 keep-alive clients: calls per CPU second (tracer's CPU included)", "", "load.cps_cpu", "≥ ×0.95",
+        spec="%.0f")
     row("64 clients: calls with a complete row", " %", "load.rows", "100 %", spec="%.1f")
-    row("short loopback TCP connections, µs each", "", "tcp.us", "≤ ×1.03")
-    row("pipe ping-pong, µs per round trip", "", "pipe.us", "≤ ×1.02")
+    row("short loopback TCP connection: workload CPU µs", "", "tcp.cpu", "≤ ×1.03")
+    row("… and the tracer's CPU µs per connection (its `connections` row)", "", "tcp.tracer_us", "")
+    row("pipe ping-pong round trip: workload CPU µs", "", "pipe.cpu", "≤ ×1.02", spec="%.3f")
+    row("… and the tracer's CPU µs per round trip", "", "pipe.tracer_us", "", spec="%.3f")
     row("tracer RSS idle (MB)", "", "rss.idle", "≤ 20 MB", spec="%.1f")
     row("tracer RSS under the 64-client load (MB)", "", "rss.load", "≤ 32 MB", spec="%.1f")
     row("tracer idle CPU", " %", "idle.cpu", "< 0.5 %", spec="%.2f")
+    row("wall-clock: µs per SSL call, 64 B", "", "m64.us", "(CPU rows above)")
+    row("wall-clock: µs per SSL call, 16 KB", "", "m16k.us", "(CPU rows above)")
+    row("wall-clock: `openai` SDK, %d streamed calls (s)" % args.sdk_calls, "", "sdk.wall", "(CPU rows above)",
+        spec="%.3f")
+    row("wall-clock: 64 keep-alive clients, calls/s", "", "load.cps", "(CPU rows above)", spec="%.0f")
+    row("wall-clock: short loopback TCP connection (µs)", "", "tcp.us", "(CPU rows above)")
+    row("wall-clock: pipe ping-pong round trip (µs)", "", "pipe.us", "(CPU rows above)")
 
     load = os.getloadavg()
     with open("/proc/cpuinfo") as f:

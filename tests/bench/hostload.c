@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -14,7 +15,15 @@
 
 /* Usage: hostload tcp N     N connections: connect, 1 byte each way, close
  *        hostload pipe N    N round trips of 1 byte between two processes
- * Prints "us_per_op U ops N". */
+ * Prints "us_per_op U cpu_us_per_op C ops N": U wall time, C the CPU time
+ * of both ends (threads, or both processes) per operation. */
+
+/* CPU seconds of rusage r. */
+static double cpu_s(const struct rusage *r)
+{
+	return r->ru_utime.tv_sec + r->ru_utime.tv_usec / 1e6 + r->ru_stime.tv_sec +
+	       r->ru_stime.tv_usec / 1e6;
+}
 
 static double now_us(void)
 {
@@ -47,8 +56,9 @@ static void *tcp_server(void *arg)
 	return NULL;
 }
 
-static double tcp_loop(long n)
+static double tcp_loop(long n, double *cpu)
 {
+	struct rusage r0, r1;
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	socklen_t alen = sizeof(a);
 	int lfd, fd, one = 1;
@@ -64,6 +74,7 @@ static double tcp_loop(long n)
 		die("listen");
 	if (pthread_create(&t, NULL, tcp_server, (void *)(long)lfd))
 		die("pthread_create");
+	getrusage(RUSAGE_SELF, &r0);
 	t0 = now_us();
 	for (i = 0; i < n; i++) {
 		fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -76,11 +87,15 @@ static double tcp_loop(long n)
 			die("echo");
 		close(fd);
 	}
-	return (now_us() - t0) / n;
+	t0 = (now_us() - t0) / n;
+	getrusage(RUSAGE_SELF, &r1);
+	*cpu = (cpu_s(&r1) - cpu_s(&r0)) * 1e6 / n;
+	return t0;
 }
 
-static double pipe_loop(long n)
+static double pipe_loop(long n, double *cpu)
 {
+	struct rusage r0, r1, rc;
 	int ab[2], ba[2];
 	pid_t pid;
 	double t0;
@@ -101,29 +116,33 @@ static double pipe_loop(long n)
 	}
 	close(ab[0]);
 	close(ba[1]);
+	getrusage(RUSAGE_SELF, &r0);
 	t0 = now_us();
 	for (i = 0; i < n; i++)
 		if (write(ab[1], &c, 1) != 1 || read(ba[0], &c, 1) != 1)
 			die("ping-pong");
 	t0 = (now_us() - t0) / n;
+	getrusage(RUSAGE_SELF, &r1);
 	close(ab[1]);
-	waitpid(pid, NULL, 0);
+	if (wait4(pid, NULL, 0, &rc) < 0)
+		memset(&rc, 0, sizeof(rc));
+	*cpu = (cpu_s(&r1) - cpu_s(&r0) + cpu_s(&rc)) * 1e6 / n;
 	return t0;
 }
 
 int main(int argc, char **argv)
 {
 	long n;
-	double us;
+	double us, cpu = 0;
 
 	if (argc != 3 || (n = atol(argv[2])) <= 0)
 		die("usage: hostload tcp|pipe N");
 	if (strcmp(argv[1], "tcp") == 0)
-		us = tcp_loop(n);
+		us = tcp_loop(n, &cpu);
 	else if (strcmp(argv[1], "pipe") == 0)
-		us = pipe_loop(n);
+		us = pipe_loop(n, &cpu);
 	else
 		die("usage: hostload tcp|pipe N");
-	printf("us_per_op %.3f ops %ld\n", us, n);
+	printf("us_per_op %.3f cpu_us_per_op %.3f ops %ld\n", us, cpu, n);
 	return 0;
 }

@@ -3,7 +3,8 @@
 // Usage: node sdk_stream.mjs BASE_URL N
 //   The e2e server answers with no first-byte delay and no gap between SSE events
 //   (x-test-delay-ms: 0, x-test-gap-ms: 0), so the wall time is the client's and the
-//   tracer's own. Trusts the server through NODE_EXTRA_CA_CERTS. Prints "wall_s W calls N".
+//   tracer's own. Trusts the server through NODE_EXTRA_CA_CERTS. Prints "wall_s W cpu_s C calls N"
+//   (C: this client's CPU time).
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -19,6 +20,7 @@ const client = new OpenAI({ apiKey: E.keys.openai, baseURL, maxRetries: 0, timeo
 	defaultHeaders: { 'x-test-delay-ms': '0', 'x-test-gap-ms': '0' } });
 
 const t0 = process.hrtime.bigint();
+const c0 = process.cpuUsage();
 let text = 0;
 for (let i = 0; i < n; i++) {
 	const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', stream: true,
@@ -27,4 +29,5 @@ for (let i = 0; i < n; i++) {
 		text += ev.choices?.[0]?.delta?.content?.length ?? 0;
 }
 const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-console.log(`wall_s ${wall.toFixed(4)} calls ${n} text ${text}`);
+const c = process.cpuUsage(c0);
+console.log(`wall_s ${wall.toFixed(4)} cpu_s ${((c.user + c.system) / 1e6).toFixed(4)} calls ${n} text ${text}`);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,7 +19,8 @@
  * Each client thread opens one connection (TCP_NODELAY, like the test
  * servers need), then until the deadline writes a chat completion request
  * and reads its response. The server answers each connection on a thread
- * of its own. Prints "calls N seconds S calls_per_s R". */
+ * of its own. Prints "calls N seconds S calls_per_s R cpu_us_per_call C"
+ * (C: this process's CPU time, clients and server, per call). */
 
 static const char REQ_BODY[] =
 	"{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"Say hello.\"}]}";
@@ -171,7 +173,8 @@ int main(int argc, char **argv)
 	socklen_t alen = sizeof(a);
 	pthread_t acc, *cl;
 	int lfd, n, i, one = 1;
-	double secs, t0, t1;
+	double secs, t0, t1, cpu;
+	struct rusage ru;
 
 	if (argc != 5)
 		die("usage: tlsload CERT KEY CLIENTS SECONDS");
@@ -203,7 +206,10 @@ int main(int argc, char **argv)
 	for (i = 0; i < n; i++)
 		pthread_join(cl[i], NULL);
 	t1 = now_s();
-	printf("calls %ld seconds %.3f calls_per_s %.1f failures %d\n", atomic_load(&calls), t1 - t0,
-	       atomic_load(&calls) / (t1 - t0), atomic_load(&failures));
+	getrusage(RUSAGE_SELF, &ru);
+	cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	printf("calls %ld seconds %.3f calls_per_s %.1f cpu_us_per_call %.2f failures %d\n",
+	       atomic_load(&calls), t1 - t0, atomic_load(&calls) / (t1 - t0),
+	       cpu * 1e6 / (atomic_load(&calls) ? atomic_load(&calls) : 1), atomic_load(&failures));
 	return atomic_load(&failures) ? 1 : 0;
 }
