@@ -289,6 +289,8 @@ static void run_loop(struct run_state *st)
 			last_flush = now;
 		}
 		if (now - last_reap >= REAP_EVERY_NS) {
+			/* a burst's memory goes back once its rows are written */
+			malloc_trim(0);
 			stream_reap(st->streams);
 			net_reap(st->net);
 			dns_reap(st->dns, now);

@@ -22,6 +22,9 @@ struct ring {
 	void *ctx;
 };
 
+/* Records taken from each ring per rings_poll(). */
+#define RINGS_POLL_BUDGET 1024
+
 struct rings {
 	int epfd;
 	struct ring *r;
@@ -92,9 +95,10 @@ int rings_add(struct rings *rs, int map_fd, size_t size, ring_fn fn, void *ctx)
 	return 0;
 }
 
-/* Hand every committed record of r to its callback, in order, up to the
- * first one still being written. Returns records or a negative errno. */
-static int ring_consume(struct rings *rs, struct ring *r)
+/* Hand the committed records of r to its callback, in order, up to the
+ * first one still being written, or budget of them (0: no limit). Returns
+ * records or a negative errno. */
+static int ring_consume(struct rings *rs, struct ring *r, int budget)
 {
 	unsigned long cons = __atomic_load_n(r->consumer, __ATOMIC_ACQUIRE), prod;
 	size_t mask = r->size - 1;
@@ -132,23 +136,31 @@ static int ring_consume(struct rings *rs, struct ring *r)
 		}
 		cons += (size + BPF_RINGBUF_HDR_SZ + 7) & ~7ul;
 		__atomic_store_n(r->consumer, cons, __ATOMIC_RELEASE);
+		if (budget && n >= budget)
+			break;
 		if (cons >= prod)
 			prod = __atomic_load_n(r->producer, __ATOMIC_ACQUIRE);
 	}
 	return n;
 }
 
-int rings_consume(struct rings *rs)
+/* Every ring, each up to budget records (0: no limit). */
+static int rings_consume_budget(struct rings *rs, int budget)
 {
 	int i, n = 0, m;
 
 	for (i = 0; i < rs->n; i++) {
-		m = ring_consume(rs, &rs->r[i]);
+		m = ring_consume(rs, &rs->r[i], budget);
 		if (m < 0)
 			return m;
 		n += m;
 	}
 	return n;
+}
+
+int rings_consume(struct rings *rs)
+{
+	return rings_consume_budget(rs, 0);
 }
 
 int rings_poll(struct rings *rs, int timeout_ms)
@@ -159,8 +171,11 @@ int rings_poll(struct rings *rs, int timeout_ms)
 	n = epoll_wait(rs->epfd, ev, 8, timeout_ms);
 	if (n < 0)
 		return -errno;
-	/* every ring: most events are submitted without a wakeup */
-	return rings_consume(rs);
+	/* every ring (most events come without a wakeup), a bounded number of
+	 * records each: the caller then writes the rows they made before it
+	 * reads on, so a backlog does not pile up in memory; what is left
+	 * keeps the poll awake */
+	return rings_consume_budget(rs, RINGS_POLL_BUDGET);
 }
 
 void rings_free(struct rings *rs)

@@ -18,8 +18,9 @@ int rings_new(struct rings **out);
 int rings_add(struct rings *rs, int map_fd, size_t size, ring_fn fn, void *ctx);
 
 /* Wait up to timeout_ms for a wakeup of any ring, then deliver what every
- * ring holds. Returns the records delivered or a negative errno (-EINTR on
- * a signal). */
+ * ring holds, up to a bounded number of records per ring (a ring with more
+ * left makes the next poll return at once). Returns the records delivered
+ * or a negative errno (-EINTR on a signal). */
 int rings_poll(struct rings *rs, int timeout_ms);
 
 /* Deliver what every ring holds now, without waiting. */
