@@ -16,6 +16,10 @@ columns alike and the ratios hold. Configurations:
              exported SSL_write/SSL_read, copying 64 bytes of each call out
   floor      `llmtap run` with empty programs at the placement llmtap chose
              (LLMTAP_PROBE_FLOOR=1): what the probes alone cost
+The TLS workloads load a private copy of the system libssl under a name no tracer
+looks for (LD_LIBRARY_PATH): on a shared host other llmtap instances probe every
+libssl, and their probes would land in the untraced column; llmtap is pointed
+at the copy with LLMTAP_TLS_FILES, bpftrace by its path.
 Workloads (built from Debian packages at bench time): tlsloop (an in-process TLS
 client and server over a memory BIO pair exchanging OpenAI HTTP/1.1 calls through
 the system libssl, 64 B and 16 KB per SSL call), tlsload (64 keep-alive TLS
@@ -43,7 +47,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 LLMTAP = os.environ.get("LLMTAP") or os.path.join(REPO, "build", "llmtap")
 BIN = os.environ.get("BENCH_DIR") or os.path.join(REPO, "build", "bench")
+LIBDIR = SSLCOPY = None  # set in main(): the private libssl
 LIBSSL = "/lib/x86_64-linux-gnu/libssl.so.3"
+# The workloads load a private copy of libssl under a name no tracer looks for
+# (other llmtap instances on a shared host probe every libssl*: their probes
+# would be in the "untraced" column); the tracers measured are pointed at it.
+PRIVATE_SSL = "tlsbench-ssl.so"
 CLK = os.sysconf("SC_CLK_TCK")
 
 # bpftrace the way the peers trace: the exported entries, entry + return, 64 B copied out.
@@ -54,6 +63,23 @@ uretprobe:LIB:SSL_write, uretprobe:LIB:SSL_read /@buf[tid]/ {
 	delete(@buf[tid]);
 }
 """
+
+
+def private_libssl(tmp):
+    """Copy the system libssl to TMP/lib/PRIVATE_SSL (libssl.so.3 links to it, for the loader).
+    Returns (the directory for LD_LIBRARY_PATH, the copy's path)."""
+    d = os.path.join(tmp, "lib")
+    os.makedirs(d, exist_ok=True)
+    copy = os.path.join(d, PRIVATE_SSL)
+    with open(LIBSSL, "rb") as src, open(copy, "wb") as dst:
+        dst.write(src.read())
+    os.symlink(PRIVATE_SSL, os.path.join(d, "libssl.so.3"))
+    return d, copy
+
+
+def wl_env():
+    """The workloads' environment: the private libssl first."""
+    return dict(os.environ, LD_LIBRARY_PATH=LIBDIR)
 
 
 def log(msg):
@@ -130,6 +156,7 @@ class Tracer:
             return
         env = dict(os.environ)
         if self.kind in ("llmtap", "floor"):
+            env["LLMTAP_TLS_FILES"] = SSLCOPY
             argv = [LLMTAP, "run", "--db", self.db]
             if self.kind == "floor":
                 env["LLMTAP_PROBE_FLOOR"] = "1"
@@ -145,14 +172,15 @@ class Tracer:
             raise RuntimeError("%s did not get ready: %s" % (self.kind, open(self.err).read()[-2000:]))
         script = os.path.join(self.tmp, "peers.bt")
         with open(script, "w") as f:
-            f.write(PEERS_BT.replace("LIB", LIBSSL))
+            f.write(PEERS_BT.replace("LIB", SSLCOPY))
         env["BPFTRACE_PERF_RB_PAGES"] = env.get("BPFTRACE_PERF_RB_PAGES", "64")
         self.p = subprocess.Popen(["bpftrace", script], stdout=open(self.out, "w"), stderr=open(self.err, "w"),
                                   env=env, start_new_session=True)
         # bpftrace says "Attaching" before it has: probe with one call until it shows
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and self.p.poll() is None:
-            subprocess.run([os.path.join(BIN, "tlsloop"), self.cert, self.key, "64", "1"], capture_output=True)
+            subprocess.run([os.path.join(BIN, "tlsloop"), self.cert, self.key, "64", "1"], capture_output=True,
+                           env=wl_env())
             with open(self.out, errors="replace") as f:
                 if re.search(r"^\d+ \d+ ", f.read(), re.M):
                     return
@@ -196,7 +224,7 @@ def micro(tr, cert, key, chunk, exchanges, res, name):
     tp = tr.pid()
     c0 = cpu_ns(tp) if tp else 0
     p = subprocess.Popen([os.path.join(BIN, "tlsloop"), cert, key, str(chunk), str(exchanges)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=wl_env())
     out, err = p.communicate(timeout=600)
     if p.returncode:
         raise RuntimeError("tlsloop: " + err.decode(errors="replace"))
@@ -242,7 +270,7 @@ def load64(tr, cert, key, res, secs):
     tp = tr.pid()
     c0 = cpu_ns(tp) if tp else 0
     p = subprocess.Popen([os.path.join(BIN, "tlsload"), cert, key, "64", str(secs)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=wl_env())
     peak = 0
     while p.poll() is None:
         if tp:
@@ -386,6 +414,8 @@ def main():
     args.load0 = os.getloadavg()[0]
     started = time.time()
     tmp = tempfile.mkdtemp(prefix="llmtap-bench.")
+    global LIBDIR, SSLCOPY
+    LIBDIR, SSLCOPY = private_libssl(tmp)
     cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
     run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
          "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost",

@@ -589,6 +589,31 @@ static void path_scan(struct attach *a)
 	free(dirs);
 }
 
+/* The TLS library files listed in LLMTAP_TLS_FILES (a file already
+ * attached, or not one of a known kind, gets a warning). */
+static void extra_scan(struct attach *a)
+{
+	const char *env = getenv("LLMTAP_TLS_FILES");
+	char *list, *path, *save = NULL;
+
+	if (!env || !*env)
+		return;
+	list = strdup(env);
+	if (!list)
+		return;
+	for (path = strtok_r(list, ":", &save); path; path = strtok_r(NULL, ":", &save)) {
+		size_t k;
+		int done = 0;
+
+		for (k = 0; k < NKINDS && done <= 0; k++)
+			if (kinds[k].role == ROLE_TLS)
+				done = file_attach(a, k, path);
+		if (done <= 0)
+			log_warn("LLMTAP_TLS_FILES: %s not attached (no TLS library in it, or not a file)", path);
+	}
+	free(list);
+}
+
 int attach_pid(struct attach *a, pid_t pid)
 {
 	char path[4400], exe[4096], line[4608];
@@ -648,6 +673,9 @@ int attach_host(struct attach *a)
 	ldconfig_scan(a);
 	/* Runtimes that carry a TLS library in their executable. */
 	path_scan(a);
+	/* Files named in LLMTAP_TLS_FILES (colon-separated), whatever their
+	 * names: `make bench` probes its private copy of libssl this way. */
+	extra_scan(a);
 	/* Whatever running processes execute or have mapped. */
 	d = opendir("/proc");
 	if (d) {
