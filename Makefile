@@ -30,7 +30,7 @@ endif
 # The rooms of user/ (see README "Layout"). proto/ and llm/ are pure, like
 # the small helpers and formats listed with them: no libbpf, sqlite or curl.
 PURE_SRCS := $(sort $(wildcard user/proto/*.c user/llm/*.c)) user/base/buf.c user/base/htab.c user/base/pctl.c \
-	user/db/rows.c user/push/format.c user/push/format_otlp.c user/push/format_otlp_run.c
+	user/db/rows.c user/push/format.c user/push/format_otlp.c user/push/format_otlp_run.c user/capture/x86dec.c
 SRCS := $(sort $(wildcard user/*.c user/*/*.c))
 APP_SRCS := $(filter-out $(PURE_SRCS),$(SRCS))
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
@@ -64,10 +64,13 @@ TEST_PKGS := llvm-16 libclang-rt-16-dev sqlite3 libssl-dev openssl iproute2 util
 # missing (a machine may carry its own node/npm/python3, which Debian's
 # packages would conflict with).
 TEST_CMDS := node:nodejs npm:npm curl:curl python3:python3
+# What only `make bench` needs: the peers' method, measured side by side.
+BENCH_PKGS := bpftrace
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps test-deps test unit e2e fuzz fuzz-smoke bench install uninstall vmlinux clean check-deps FORCE
+.PHONY: all deps test-deps bench-deps test unit e2e fuzz fuzz-smoke bench bench-progs install uninstall \
+	vmlinux clean check-deps FORCE
 
 all: $(OUT)/llmtap
 
@@ -172,7 +175,7 @@ $(OUT)/llmtap: $(OBJS) $(PB_OBJS)
 # in) and the impure modules it names below.
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(addprefix $(OUT)/san/,$(UNIT_TESTS))
-UNIT_LIBS := -ljansson -lz -lbrotlidec -lbrotlienc -lzstd -lnghttp2 -lprotobuf-c -lpthread -lm
+UNIT_LIBS := -ljansson -lz -lbrotlidec -lbrotlienc -lzstd -lnghttp2 -lprotobuf-c -lelf -lpthread -lm
 SAN_PURE := $(OUT)/san/libpure.a
 san_obj = $(patsubst user/%.c,$(OUT)/san/obj/%.o,$(1))
 
@@ -188,6 +191,7 @@ TEST_EXTRA_host := user/track/host.c user/track/procres.c user/track/procwatch.c
 	user/base/util.c
 TEST_EXTRA_event := user/capture/event.c
 TEST_EXTRA_genai := user/serve/genai.c
+TEST_EXTRA_placement := user/capture/placement.c
 
 $(OUT)/san/obj/%.o: user/%.c | $(OUT)/.build-deps $(PB_HDRS)
 	$(call msg,SAN-CC,$@)
@@ -240,8 +244,23 @@ test: test-deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tests/run-all.sh
 
-bench: $(OUT)/llmtap
-	$(Q)tests/bench/run.sh
+# The bench's workload programs (tests/bench/*.c, against the system libssl).
+# `make test` builds them too (tests/bench/build-check.sh), so they do not rot.
+BENCH_PROGS := $(patsubst tests/bench/%.c,$(OUT)/bench/%,$(wildcard tests/bench/*.c))
+$(OUT)/bench/%: tests/bench/%.c | $(OUT)/.build-deps
+	$(call msg,BENCH-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O2 -g $(WARN) $< -lssl -lcrypto -lpthread -o $@
+
+bench-progs: $(BENCH_PROGS)
+
+bench-deps: test-deps
+	$(call apt_install,$(BENCH_PKGS),)
+
+# Timing goals live here, as ratios measured in one run (BENCH_ROUNDS=N rounds).
+bench: bench-deps
+	$(Q)$(MAKE) --no-print-directory all bench-progs
+	$(Q)LLMTAP=$(OUT)/llmtap BENCH_DIR=$(OUT)/bench python3 tests/bench/bench.py
 
 # Every file goes under $(DESTDIR)$(PREFIX): the unit in $(PREFIX)/lib/systemd/system
 # (systemd reads /usr/local/lib/systemd/system too), the price table beside the

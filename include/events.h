@@ -115,16 +115,18 @@ struct lt_oom_event {
 	char comm[LT_COMM_LEN];
 };
 
-/* Value of the CPU maps "cpu_threads" (key: tid) and "cpu_procs" (key: tgid),
- * read by userspace, never sent as events. Times in ns. */
+/* Value of the CPU maps "cpu_threads" (key: tid: a live thread's totals)
+ * and "cpu_procs" (key: tgid: the totals of a process's threads that have
+ * exited), read by userspace, never sent as events. Times in ns. */
 struct lt_cpu_stat {
 	__u32 tgid;
 	__u32 pad;
 	__u64 oncpu_ns;		/* on CPU, counted at each switch-out */
-	__u64 runq_ns;		/* runnable but waiting for a CPU */
+	__u64 runq_ns;		/* runnable but waiting for a CPU (the kernel's run_delay) */
 	__u64 switches;		/* times switched out */
 	__u64 preempts;		/* of which while still runnable (involuntary) */
 	__u64 last_in_ns;	/* cpu_threads: CLOCK_MONOTONIC of the switch-in, 0 when off CPU */
+	__u64 rd_seen;		/* cpu_threads: the kernel's run_delay already counted */
 };
 
 /* Entries of the CPU maps (fixed; an insert into a full map is counted in
@@ -228,6 +230,7 @@ enum lt_counter {
 	LT_CNT_READ_ERR,	/* bpf_probe_read_user failures */
 	LT_CNT_TRUNC,		/* SSL calls larger than LT_CHUNKS_MAX chunks */
 	LT_CNT_MAP_FULL,	/* CPU accounting: a map insert failed (map full) */
+	LT_CNT_MUTED,		/* TLS sessions muted in BPF: they serve requests */
 	LT_CNT_MAX,
 };
 

@@ -28,7 +28,13 @@ run_suite() {
 
 run_suite unit make --no-print-directory unit
 run_suite fuzz make --no-print-directory fuzz-smoke
-run_suite e2e make --no-print-directory e2e
+run_suite bench-build tests/bench/build-check.sh
+# The e2e clients twice: with llmtap's probe placement, then with the probes
+# forced onto the exported entries; every row's bytes must be the same.
+placed=$(mktemp /tmp/llmtap-placed.XXXXXX)
+run_suite e2e python3 tests/e2e/run.py --record "$placed"
+run_suite e2e-exported python3 tests/e2e/run.py --placement exported --compare "$placed"
+rm -f "$placed"
 run_suite robust python3 tests/e2e/robust.py
 run_suite proc python3 tests/e2e/proc_test.py
 run_suite latency python3 tests/e2e/latency_test.py

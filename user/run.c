@@ -3,10 +3,12 @@
 
 #include <errno.h>
 #include <libgen.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -52,6 +54,9 @@ struct peer_wait {
 };
 #define RUNS_EVERY_NS 1000000000ull	/* agent runs: idle, forgotten, late rows */
 #define RUNS_SEED_MAX 5000		/* earlier runs read for cost_outlier */
+/* The rings are drained at least this often (events wake the reader only
+ * when a ring is a quarter full): the latency of a row, and the idle cost. */
+#define DRAIN_EVERY_MS 25
 
 static volatile sig_atomic_t exiting;
 
@@ -365,6 +370,15 @@ static void runs_seed(struct run_state *st)
 	query_close(q);
 }
 
+/* A stream that will never give a row: the capture stops copying it. */
+static void run_mute(void *ud, uint32_t tgid, uint64_t ssl)
+{
+	struct run_state *st = ud;
+
+	if (st->loader)
+		loader_mute(st->loader, tgid, ssl);
+}
+
 /* The trackers, each sending its rows through run_emit(). Returns 0, or -1
  * when out of memory. */
 static int trackers_new(struct run_state *st)
@@ -396,6 +410,7 @@ static int trackers_new(struct run_state *st)
 		log_warn("out of memory");
 		return -1;
 	}
+	stream_table_set_mute(st->streams, run_mute, st);
 	st->ev.streams = st->streams;
 	st->ev.net = st->net;
 	st->ev.dns = st->dns;
@@ -424,6 +439,22 @@ static void trackers_free(struct run_state *st)
 	runs_free(st->runs);	/* last: the others' final rows feed it */
 }
 
+/* The reader must keep up with a busy host, or the rings fill and calls
+ * lose bytes: started at the default priority, run takes nice -10 (it
+ * sleeps until there is work, so it takes CPU only in proportion to what
+ * it captures). Started with another priority (nice, systemd's Nice=), it
+ * keeps that one. */
+#define RUN_NICE (-10)
+
+static void priority_raise(void)
+{
+	errno = 0;
+	if (getpriority(PRIO_PROCESS, 0) != 0 || errno)
+		return;
+	if (setpriority(PRIO_PROCESS, 0, RUN_NICE))
+		log_debug("cannot raise the priority to nice %d: %s", RUN_NICE, strerror(errno));
+}
+
 /* Load the BPF programs and attach them everywhere. Returns 0, or -1. */
 static int capture_start(struct run_state *st)
 {
@@ -444,6 +475,21 @@ static int capture_start(struct run_state *st)
 	return files;
 }
 
+/* Finish the streams of the processes that exited during the last poll,
+ * after one more pass over every ring: a process's last data was submitted
+ * before its exit event, but may sit in a ring drained before the exit's
+ * ring was (events no longer wake the reader one by one). */
+static void exits_finish(struct run_state *st)
+{
+	int n = st->ev.nexits;
+
+	if (!n)
+		return;
+	loader_drain(st->loader);
+	/* exits the drain itself read wait for the next pass */
+	event_finish_first_exits(&st->ev, n);
+}
+
 /* The poll loop, until a signal or the --duration deadline. */
 static void run_loop(struct run_state *st)
 {
@@ -454,12 +500,12 @@ static void run_loop(struct run_state *st)
 	if (st->o->duration_s > 0)
 		deadline = mono_ns() + (uint64_t)(st->o->duration_s * 1e9);
 	while (!exiting) {
-		err = loader_poll(st->loader, 100);
+		err = loader_poll(st->loader, DRAIN_EVERY_MS);
 		if (err < 0 && err != -EINTR) {
 			log_warn("ring buffer poll failed: %s", strerror(-err));
 			break;
 		}
-		event_finish_exits(&st->ev);
+		exits_finish(st);
 		events_drain(run_inbox, st);
 		peer_waits_run(st, 0);
 		spans_tick(st->spans, (int64_t)real_ns(), 0);
@@ -483,6 +529,8 @@ static void run_loop(struct run_state *st)
 			last_flush = now;
 		}
 		if (now - last_reap >= REAP_EVERY_NS) {
+			/* a burst's memory goes back once its rows are written */
+			malloc_trim(0);
 			stream_reap(st->streams);
 			net_reap(st->net);
 			dns_reap(st->dns, now);
@@ -511,6 +559,10 @@ int cmd_run(int argc, char **argv)
 	uint64_t c[LT_CNT_MAX] = { 0 }, stop_ns = 0;
 	int rc, files;
 
+	/* Large blocks (the kernel's BTF, parsed once per BPF object, bodies of
+	 * several MB) from mmap, always: with glibc's sliding threshold they
+	 * would land in the heap and stay resident after being freed. */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	rc = run_opts_parse(argc, argv, &o);
 	if (rc != RUN_GO)
 		goto out_opts;
@@ -569,6 +621,10 @@ int cmd_run(int argc, char **argv)
 		if (listen_start(st->lis))
 			goto out_trackers;
 	}
+	/* Loading parsed the kernel's BTF and every probed file's symbols: give
+	 * that memory back before settling in (it is most of the heap). */
+	malloc_trim(0);
+	priority_raise();
 	fprintf(stderr, "ready: tracing TLS in %d file(s), writing %s\n", files, o.db);
 	fflush(stderr);
 

@@ -32,7 +32,7 @@ static void usage_run(FILE *f)
 		"  -c, --comm COMM    only processes with this name (repeatable)\n"
 		"  --duration SEC     stop after this long (30, 5m, 1h)\n"
 		"  --max-body BYTES   keep at most this much of each body (default 8M)\n"
-		"  --ring-size BYTES  BPF ring buffer size, a power of two (default 16M)\n"
+		"  --ring-size BYTES  BPF ring buffer size, a power of two (default 4M)\n"
 		"  --sample-interval SEC  CPU samples per process this often (default 2)\n"
 		"  --push URL         also deliver rows to URL (repeatable): clickhouse://[user:pass@]host:8123/DB,\n"
 		"                     otlp+http(s)://host:4318, http(s)://host/path (JSON batches)\n"
@@ -122,7 +122,7 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->db = cli_default_db();
 	o->max_body = 8u << 20;
-	o->ring_bytes = 16u << 20;
+	o->ring_bytes = 4u << 20;
 	o->sample_s = 2;
 	o->push.batch_rows = 500;
 	o->push.interval_s = 5;

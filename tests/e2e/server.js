@@ -18,6 +18,7 @@
 //   x-test-pad-bytes: N     pad the assistant text of a non-stream chat answer to N bytes (UTF-8),
 //                           with deterministic ASCII filler
 //   x-test-abort-after: N   destroy the socket after N SSE events of a streamed answer (no end)
+//   x-test-gap-ms: N        wait N ms between SSE events instead of timing.stream_event_gap_ms
 //
 // LLMTAP_E2E_H2=1 in the environment: serve HTTP/2 too (node's http2 module, allowHTTP1, ALPN
 // h2 + http/1.1), with the same routes and knobs; log entries then say http_version "2.0".
@@ -440,6 +441,7 @@ async function handle(req, res) {
 	const delay = knob(req, 'x-test-delay-ms') ?? DELAY_MS;
 	if (delay > 0) await sleep(delay);
 	const abortAfter = knob(req, 'x-test-abort-after');
+	const gap = knob(req, 'x-test-gap-ms') ?? GAP_MS;
 	const entry = {
 		event: 'request', tag: req.headers['x-test-call'] || null, method: req.method, path: req.url,
 		host: req.headers.host || null, conn: ctx.conn, seq: ctx.seq, status, stream,
@@ -462,14 +464,14 @@ async function handle(req, res) {
 			const all = [];
 			const n = abortAfter !== null && abortAfter < r.events.length ? abortAfter : r.events.length;
 			for (let i = 0; i < n; i++) {
-				if (i > 0) await sleep(GAP_MS);
+				if (i > 0 && gap > 0) await sleep(gap);
 				const b = Buffer.from(r.events[i], 'utf8');
 				all.push(b);
 				await out.write(b);
 			}
 			if (n < r.events.length) {
 				/* the knob: let the events written so far reach the client, then cut the connection */
-				await sleep(GAP_MS);
+				await sleep(gap);
 				sock.destroy();
 				entry.aborted_after = n;
 			} else {
@@ -477,7 +479,7 @@ async function handle(req, res) {
 			}
 			const body = Buffer.concat(all);
 			Object.assign(entry, { resp_len: body.length, resp_sha256: sha256(body), events: n,
-				first_content_event: r.firstContent, gap_ms: GAP_MS });
+				first_content_event: r.firstContent, gap_ms: gap });
 		}
 	} catch (e) {
 		entry.error = e.message;

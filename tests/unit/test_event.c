@@ -355,6 +355,23 @@ static void test_exit(void)
 	CHECK(got.n == 1 && got.kind[0] == C_EXIT_STREAMS && got.tgid == 4242 && c.nexits == 0);
 	check_short(&c, &e, sizeof(e), "exit");
 	CHECK(c.nexits == 0);
+
+	/* Exits read during a drain wait for the next pass: the first two
+	 * finish, oldest first, the third stays. */
+	e.hdr.tgid = 1;
+	feed(&c, &e, sizeof(e));
+	e.hdr.tgid = 2;
+	feed(&c, &e, sizeof(e));
+	e.hdr.tgid = 3;
+	feed(&c, &e, sizeof(e));
+	CHECK(c.nexits == 3);
+	got_reset();
+	event_finish_first_exits(&c, 2);
+	CHECK(c.nexits == 1 && c.exits[0] == 3);
+	CHECK(got.n == 2 && got.kind[1] == C_EXIT_STREAMS && got.tgid == 2);
+	got_reset();
+	event_finish_first_exits(&c, 5);
+	CHECK(c.nexits == 0 && got.n == 1 && got.tgid == 3);
 }
 
 static void test_oom(void)

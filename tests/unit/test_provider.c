@@ -566,10 +566,45 @@ static void test_detect(void)
 	}
 }
 
+/* A request whose conversation is long (strings past what is read in
+ * full): its shape and model are still found, whatever the long strings
+ * hold (quotes and backslashes escaped, a look-alike "model" inside), and
+ * a cut-off body is still not JSON. */
+static void test_long_request(void)
+{
+	static const char *const tails[] = { "end", "ends with a backslash \\\\", "q \\\"" };
+	size_t i, k, n;
+
+	for (i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
+		char *body = malloc(8192), *p;
+		struct llm_request req = { .host = "localhost:11434", .method = "POST",
+					   .path = "/v1/chat/completions" };
+		const char *prov = NULL, *op = NULL;
+		struct llm_call c;
+
+		p = body + sprintf(body, "{\"messages\":[{\"role\":\"user\",\"content\":\"");
+		for (k = 0; k < 300; k++)
+			p += sprintf(p, "\\\"model\\\":\\\"fake\\\" \\\\ ");
+		p += sprintf(p, "%s\"}],\"model\":\"m-after-long\",\"stream\":false}", tails[i]);
+		n = (size_t)(p - body);
+		req.body = (const uint8_t *)body;
+		req.body_len = n;
+		CHECKF(provider_detect(&req, &prov, &op) == 1, "long request %zu detected", i);
+		CHECK_OPT_STR(prov, "openai-compatible", "long request");
+		CHECK_INT(provider_parse(&c, &req, NULL), 0, "long request");
+		CHECK_OPT_STR(c.model, "m-after-long", "long request: the model after the long string");
+		llm_call_clear(&c);
+		req.body_len = n / 2;	/* cut inside the long string */
+		CHECKF(provider_detect(&req, &prov, &op) == 0, "cut long request %zu not detected", i);
+		free(body);
+	}
+}
+
 /* Runs every test; exit status 0 when all passed. */
 int main(void)
 {
 	test_cases();
 	test_detect();
+	test_long_request();
 	return harness_done("test_provider");
 }

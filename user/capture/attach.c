@@ -19,6 +19,7 @@
 #include "base/procfs.h"
 #include "base/util.h"
 #include "track/events.h"
+#include "capture/placement.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -111,12 +112,33 @@ struct probe {
 	int optional;		/* absent from some versions: skipped when missing */
 };
 
-/* OpenSSL (and its forks that keep its API): ssl.bpf.c. */
+/* A pair of functions with one job (a plain one and its _ex variant) whose
+ * probes capture/placement.c places: at the exported entries, or at an
+ * internal function both call (one probe pair for both). The programs of
+ * each placement, by enum pair_prog. */
+enum pair_prog {
+	PP_PLAIN_ENTER, PP_PLAIN_EXIT, PP_EX_ENTER, PP_EX_EXIT, PP_SHARED_ENTER, PP_SHARED_EXIT,
+	PP_MAX,
+};
+
+struct pair_probe {
+	const char *plain, *ex;		/* exported names; ex may be absent from a file */
+	const char *progs[PP_MAX];
+};
+
+/* OpenSSL's data functions: ssl.bpf.c. */
+static const struct pair_probe openssl_pairs[] = {
+	{ "SSL_write", "SSL_write_ex", { "ssl_write_enter", "ssl_write_exit", "ssl_write_ex_enter",
+					 "ssl_write_ex_exit", "ssl_write_shared_enter",
+					 "ssl_write_shared_exit" } },
+	{ "SSL_read", "SSL_read_ex", { "ssl_read_enter", "ssl_read_exit", "ssl_read_ex_enter",
+				       "ssl_read_ex_exit", "ssl_read_shared_enter",
+				       "ssl_read_shared_exit" } },
+};
+
+/* OpenSSL's session functions (ssl.bpf.c), on their exported entries:
+ * called once or twice per connection, their cost does not matter. */
 static const struct probe openssl_probes[] = {
-	{ "SSL_write", "ssl_write_enter", 0, 0 }, { "SSL_write", "ssl_write_exit", 1, 0 },
-	{ "SSL_read", "ssl_read_enter", 0, 0 }, { "SSL_read", "ssl_read_exit", 1, 0 },
-	{ "SSL_write_ex", "ssl_write_ex_enter", 0, 1 }, { "SSL_write_ex", "ssl_write_ex_exit", 1, 1 },
-	{ "SSL_read_ex", "ssl_read_ex_enter", 0, 1 }, { "SSL_read_ex", "ssl_read_ex_exit", 1, 1 },
 	{ "SSL_free", "ssl_free_enter", 0, 1 },
 	{ "SSL_do_handshake", "ssl_do_handshake_enter", 0, 1 },
 	{ "SSL_do_handshake", "ssl_do_handshake_exit", 1, 1 },
@@ -129,6 +151,8 @@ static const struct probe gai_probes[] = {
 };
 
 #define PROBES_MAX 16
+#define PAIRS_MAX 4
+_Static_assert(ARRAY_SIZE(openssl_pairs) <= PAIRS_MAX, "raise PAIRS_MAX");
 _Static_assert(ARRAY_SIZE(openssl_probes) <= PROBES_MAX, "raise PROBES_MAX");
 _Static_assert(ARRAY_SIZE(gai_probes) <= PROBES_MAX, "raise PROBES_MAX");
 
@@ -150,6 +174,8 @@ struct kind {
 	int exe;				/* a process's executable may be one */
 	const struct probe *probes;
 	size_t nprobes;
+	const struct pair_probe *pairs;		/* placed by capture/placement.c */
+	size_t npairs;
 };
 
 /* libssl*, or _ssl* (Python's module, linked with OpenSSL statically at times). */
@@ -198,6 +224,7 @@ static const struct kind kinds[] = {
 		.name_match = openssl_name, .detect = openssl_detect,
 		.globs = openssl_globs, .path_exes = openssl_exes, .exe = 1,
 		.probes = openssl_probes, .nprobes = ARRAY_SIZE(openssl_probes),
+		.pairs = openssl_pairs, .npairs = ARRAY_SIZE(openssl_pairs),
 	},
 	{
 		.name = "libc", .role = ROLE_DNS,
@@ -235,6 +262,13 @@ struct kind_state {
 	int on;					/* its programs are loaded */
 	int files;				/* files attached */
 	struct bpf_program *progs[PROBES_MAX];	/* by probe */
+	struct bpf_program *pair_progs[PAIRS_MAX][PP_MAX];
+};
+
+/* Where a file's pairs were placed (-v, and for doctor). */
+struct placed {
+	char *path;
+	char *desc;
 };
 
 #define ATTACH_RESCANS_MAX 1024
@@ -253,6 +287,10 @@ struct attach {
 	size_t ntargets, cap_targets;
 	struct bpf_link **links;
 	size_t nlinks, cap_links;
+	struct placed *placed;
+	size_t nplaced, cap_placed;
+	enum place_mode mode;		/* LLMTAP_PLACEMENT */
+	int floor;			/* LLMTAP_PROBE_FLOOR: empty programs (make bench) */
 };
 
 /* Program name in the first of objs[0..n) that has it, else NULL. */
@@ -276,14 +314,30 @@ int attach_new(struct attach **out, struct bpf_object *const *objs, int n)
 	struct attach *a = calloc(1, sizeof(*a));
 	size_t k, i;
 
+	const char *floor = getenv("LLMTAP_PROBE_FLOOR");
+	size_t j;
+
 	if (!a)
 		return -ENOMEM;
+	a->mode = place_mode_env();
+	a->floor = floor && strcmp(floor, "1") == 0;
 	for (k = 0; k < NKINDS; k++) {
 		a->ks[k].on = 1;
 		for (i = 0; i < kinds[k].nprobes; i++) {
 			a->ks[k].progs[i] = prog_find(objs, n, kinds[k].probes[i].prog);
 			if (!a->ks[k].progs[i])
 				a->ks[k].on = 0;
+		}
+		for (i = 0; i < kinds[k].npairs; i++) {
+			for (j = 0; j < PP_MAX; j++) {
+				const char *name = kinds[k].pairs[i].progs[j];
+
+				if (a->floor)
+					name = j % 2 ? "floor_exit" : "floor_enter";
+				a->ks[k].pair_progs[i][j] = prog_find(objs, n, name);
+				if (!a->ks[k].pair_progs[i][j])
+					a->ks[k].on = 0;
+			}
 		}
 		if (!a->ks[k].on)
 			log_debug("%s: programs not loaded, not probed", kinds[k].name);
@@ -331,6 +385,111 @@ static int link_add(struct attach *a, struct bpf_link *link)
 	return 0;
 }
 
+/* Attach program p at file offset off of path (return probe when ret).
+ * Returns 0, or a negative errno (link not made). */
+static int link_at(struct attach *a, struct bpf_program *p, const char *path, uint64_t off, int ret)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = ret);
+	struct bpf_link *link;
+	int err;
+
+	link = bpf_program__attach_uprobe_opts(p, -1, path, off, &uo);
+	if (!link)
+		return -errno;
+	err = link_add(a, link);
+	if (err)
+		bpf_link__destroy(link);
+	return err;
+}
+
+/* Remember where path's pairs went (desc: the placements, "; "-joined). */
+static void placed_add(struct attach *a, const char *path, const char *desc)
+{
+	struct placed *p;
+
+	if (a->nplaced == a->cap_placed) {
+		size_t cap = a->cap_placed ? 2 * a->cap_placed : 8;
+
+		p = realloc(a->placed, cap * sizeof(*p));
+		if (!p)
+			return;
+		a->placed = p;
+		a->cap_placed = cap;
+	}
+	p = &a->placed[a->nplaced];
+	p->path = strdup(path);
+	p->desc = strdup(desc);
+	if (!p->path || !p->desc) {
+		free(p->path);
+		free(p->desc);
+		return;
+	}
+	a->nplaced++;
+}
+
+/* Attach kind k's placed pairs to path. Returns 0, or a negative errno
+ * (message printed; links made so far stay for the caller to undo). */
+static int pairs_attach(struct attach *a, size_t k, const char *path)
+{
+	const struct kind *kd = &kinds[k];
+	char all[512] = "";
+	struct place_elf *pe;
+	struct placement pl;
+	uint64_t pa, ps, ea, es;
+	size_t i, used = 0;
+	int err;
+
+	if (!kd->npairs)
+		return 0;
+	err = place_open(&pe, path);
+	if (err) {
+		log_warn("%s: cannot read %s: %s", kd->name, path, strerror(-err));
+		return err;
+	}
+	for (i = 0; i < kd->npairs; i++) {
+		const struct pair_probe *pp = &kd->pairs[i];
+		struct bpf_program *const *pg = a->ks[k].pair_progs[i];
+
+		err = place_sym(pe, pp->plain, &pa, &ps);
+		if (err) {
+			log_warn("%s: %s not found in %s", kd->name, pp->plain, path);
+			goto out_close;
+		}
+		if (!pp->ex || place_sym(pe, pp->ex, &ea, &es))
+			ea = es = 0;
+		err = place_pair(pe, pp->plain, pa, ps, ea, es, a->mode, &pl);
+		if (err)
+			goto out_close;
+		if (pl.shared) {
+			err = link_at(a, pg[PP_SHARED_ENTER], path, pl.at.off, 0);
+			if (!err)
+				err = link_at(a, pg[PP_SHARED_EXIT], path, pl.at.off, 1);
+		} else {
+			err = link_at(a, pg[PP_PLAIN_ENTER], path, pl.plain.off, 0);
+			if (!err)
+				err = link_at(a, pg[PP_PLAIN_EXIT], path, pl.plain.off, 1);
+			if (!err && ea)
+				err = link_at(a, pg[PP_EX_ENTER], path, pl.ex.off, 0);
+			if (!err && ea)
+				err = link_at(a, pg[PP_EX_EXIT], path, pl.ex.off, 1);
+		}
+		if (err) {
+			log_warn("uprobe: failed to attach %s in %s: %s", pp->plain, path,
+				 strerror(-err));
+			goto out_close;
+		}
+		log_debug("%s: %s: %s%s", kd->name, path, pl.desc, a->floor ? " [empty programs]" : "");
+		used += (size_t)snprintf(all + used, sizeof(all) - used, "%s%s", used ? "; " : "",
+					 pl.desc);
+		if (used >= sizeof(all))
+			used = sizeof(all) - 1;
+	}
+	placed_add(a, path, all);
+out_close:
+	place_close(pe);
+	return err;
+}
+
 /* Attach kind k's probes to the file at path, unless it was looked at for
  * k already (same inode) or is not one. A file that fails is not tried
  * again. Returns 1 when attached now, 0 when not needed, or a negative
@@ -372,6 +531,9 @@ static int file_attach(struct attach *a, size_t k, const char *path)
 			goto out_detach;
 		}
 	}
+	err = pairs_attach(a, k, path);
+	if (err)
+		goto out_detach;
 	a->ks[k].files++;
 	log_debug("%s: attached to %s (%zu probes)", kd->name, path, a->nlinks - first);
 	return 1;
@@ -429,6 +591,31 @@ static void path_scan(struct attach *a)
 		}
 	}
 	free(dirs);
+}
+
+/* The TLS library files listed in LLMTAP_TLS_FILES (a file already
+ * attached, or not one of a known kind, gets a warning). */
+static void extra_scan(struct attach *a)
+{
+	const char *env = getenv("LLMTAP_TLS_FILES");
+	char *list, *path, *save = NULL;
+
+	if (!env || !*env)
+		return;
+	list = strdup(env);
+	if (!list)
+		return;
+	for (path = strtok_r(list, ":", &save); path; path = strtok_r(NULL, ":", &save)) {
+		size_t k;
+		int done = 0;
+
+		for (k = 0; k < NKINDS && done <= 0; k++)
+			if (kinds[k].role == ROLE_TLS)
+				done = file_attach(a, k, path);
+		if (done <= 0)
+			log_warn("LLMTAP_TLS_FILES: %s not attached (no TLS library in it, or not a file)", path);
+	}
+	free(list);
 }
 
 int attach_pid(struct attach *a, pid_t pid)
@@ -490,6 +677,9 @@ int attach_host(struct attach *a)
 	ldconfig_scan(a);
 	/* Runtimes that carry a TLS library in their executable. */
 	path_scan(a);
+	/* Files named in LLMTAP_TLS_FILES (colon-separated), whatever their
+	 * names: `make bench` probes its private copy of libssl this way. */
+	extra_scan(a);
 	/* Whatever running processes execute or have mapped. */
 	d = opendir("/proc");
 	if (d) {
@@ -522,6 +712,14 @@ size_t attach_links(const struct attach *a)
 	return a ? a->nlinks : 0;
 }
 
+void attach_placements(const struct attach *a, attach_placed_fn fn, void *ctx)
+{
+	size_t i;
+
+	for (i = 0; a && i < a->nplaced; i++)
+		fn(ctx, a->placed[i].path, a->placed[i].desc);
+}
+
 void attach_free(struct attach *a)
 {
 	if (!a)
@@ -530,6 +728,12 @@ void attach_free(struct attach *a)
 		bpf_link__destroy(a->links[--a->nlinks]);
 	free(a->links);
 	free(a->targets);
+	while (a->nplaced) {
+		a->nplaced--;
+		free(a->placed[a->nplaced].path);
+		free(a->placed[a->nplaced].desc);
+	}
+	free(a->placed);
 	free(a);
 }
 

@@ -36,6 +36,12 @@ int attach_tls_files(const struct attach *a);
 /* Uprobe links held (each costs the kernel ~0.1 s to detach). */
 size_t attach_links(const struct attach *a);
 
+/* Where the TLS data probes of each attached file went (the placement of
+ * capture/placement.c: "SSL_write: shared internal function at 0x355e0
+ * (push %r14, emulated; ...)"), for -v and doctor. */
+typedef void (*attach_placed_fn)(void *ctx, const char *path, const char *desc);
+void attach_placements(const struct attach *a, attach_placed_fn fn, void *ctx);
+
 /* Detach every uprobe and free a; NULL is fine. */
 void attach_free(struct attach *a);
 

@@ -270,6 +270,17 @@ int event_handle(void *ctx, void *data, size_t size)
 
 void event_finish_exits(struct event_ctx *e)
 {
-	while (e->nexits)
-		stream_process_exit(e->streams, e->exits[--e->nexits], 0);
+	event_finish_first_exits(e, e->nexits);
+}
+
+void event_finish_first_exits(struct event_ctx *e, int n)
+{
+	int i;
+
+	if (n > e->nexits)
+		n = e->nexits;
+	for (i = 0; i < n; i++)
+		stream_process_exit(e->streams, e->exits[i], 0);
+	memmove(e->exits, e->exits + n, (size_t)(e->nexits - n) * sizeof(e->exits[0]));
+	e->nexits -= n;
 }

@@ -38,4 +38,8 @@ int event_handle(void *ctx, void *data, size_t size);
 /* After a poll: finish the streams of the processes that exited during it. */
 void event_finish_exits(struct event_ctx *e);
 
+/* Finish the streams of the first n exits remembered (the oldest), keep
+ * the others for later: exits read during a drain wait for the next one. */
+void event_finish_first_exits(struct event_ctx *e, int n);
+
 #endif

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -15,18 +16,24 @@
 #include "proc.skel.h"
 #include "net.skel.h"
 #include "dns.skel.h"
+#include "base/htab.h"
 #include "base/util.h"
 #include "capture/attach.h"
+#include "capture/ring.h"
 
 /* Objects whose events ring and counters are in use: ssl, proc, net, dns. */
 #define OBJS_MAX 4
+/* The events ring of proc, net and dns: their events are small and their
+ * wakeups come at a quarter of it (a ring is resident twice: the reader
+ * maps its data pages two times over). */
+#define LOADER_SMALL_RING (512u << 10)
 
 struct loader {
 	struct ssl_bpf *ssl;
 	struct proc_bpf *proc;
 	struct net_bpf *net;
 	struct dns_bpf *dns;		/* NULL when DNS tracing could not start */
-	struct ring_buffer *rb;		/* every object's events ring */
+	struct rings *rb;		/* every object's events ring */
 	struct bpf_map *counters[OBJS_MAX];	/* every started object's */
 	int nobjs;
 	struct attach *attach;		/* the uprobes, on the files found */
@@ -75,16 +82,26 @@ static int obj_start(struct loader *l, struct bpf_object_skeleton *s,
 	if (err)
 		return err;
 	*what = "add the ring buffer";
-	if (!l->rb) {
-		l->rb = ring_buffer__new(bpf_map__fd(events), fn, ctx, NULL);
-		err = l->rb ? 0 : -errno;
-	} else {
-		err = ring_buffer__add(l->rb, bpf_map__fd(events), fn, ctx);
-	}
+	err = l->rb ? 0 : rings_new(&l->rb);
+	if (!err)
+		err = rings_add(l->rb, bpf_map__fd(events), bpf_map__max_entries(events), fn, ctx);
 	if (err)
 		return err;
 	l->counters[l->nobjs++] = counters;
 	return 0;
+}
+
+/* Once s is loaded its embedded ELF image (in the binary's read-only data)
+ * is not read again: drop its pages from memory (they are the file's). */
+static void obj_image_release(const struct bpf_object_skeleton *s)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	uintptr_t a = (uintptr_t)s->data, end = a + s->data_sz;
+
+	a = (a + pg - 1) & ~(uintptr_t)(pg - 1);
+	end &= ~(uintptr_t)(pg - 1);
+	if (end > a)
+		madvise((void *)a, end - a, MADV_DONTNEED);
 }
 
 /* Syscall tracepoints need tracefs: mount it where libbpf looks when missing. */
@@ -111,10 +128,13 @@ static void dns_open(struct loader *l, const struct loader_opts *o, loader_sampl
 	}
 	l->dns->rodata->self_tgid = o->self;
 	l->dns->rodata->filter_tgid = o->npids > 0;
+	l->dns->rodata->wake_bytes = LOADER_SMALL_RING / 4;
+	bpf_map__set_max_entries(l->dns->maps.events, LOADER_SMALL_RING);
 	what = "load";
 	err = dns_bpf__load(l->dns);
 	if (err)
 		goto out_destroy;
+	obj_image_release(l->dns->skeleton);
 	tracefs_ensure();
 	err = obj_start(l, l->dns->skeleton, o, fn, ctx, &what);
 	if (err)
@@ -180,7 +200,13 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 	l->ssl->rodata->self_tgid = o->self;
 	l->ssl->rodata->filter_tgid = o->npids > 0;
 	l->ssl->rodata->chunks_max = o->chunks_max;
+	/* Events wake the reader only when a quarter of the ring waits; else
+	 * loader_poll()'s timed drain picks them up. */
+	l->ssl->rodata->wake_bytes = o->ring_bytes / 4;
+	l->proc->rodata->wake_bytes = LOADER_SMALL_RING / 4;
+	l->net->rodata->wake_bytes = LOADER_SMALL_RING / 4;
 	l->proc->rodata->self_tgid = o->self;
+	l->proc->rodata->tracer_start_ns = mono_ns();
 	/* oom:mark_victim passes a task since Linux 6.8 (before: a pid): with
 	 * an older kernel, OOM victims are just not marked. */
 	if (!mark_victim_has_task()) {
@@ -188,6 +214,8 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 		bpf_program__set_autoload(l->proc->progs.handle_oom, false);
 	}
 	l->net->rodata->self_tgid = o->self;
+	bpf_map__set_max_entries(l->proc->maps.events, LOADER_SMALL_RING);
+	bpf_map__set_max_entries(l->net->maps.events, LOADER_SMALL_RING);
 	err = bpf_map__set_max_entries(l->ssl->maps.events, o->ring_bytes);
 	if (err) {
 		log_warn("failed to size ring buffer to %llu bytes: %s",
@@ -208,6 +236,8 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 	started[0] = l->ssl->skeleton;
 	started[1] = l->proc->skeleton;
 	started[2] = l->net->skeleton;
+	for (i = 0; i < sizeof(started) / sizeof(started[0]); i++)
+		obj_image_release(started[i]);
 	for (i = 0; i < sizeof(started) / sizeof(started[0]); i++) {
 		err = obj_start(l, started[i], o, fn, ctx, &what);
 		if (err) {
@@ -235,10 +265,30 @@ out_close:
 
 int loader_poll(struct loader *l, int timeout_ms)
 {
-	int n = ring_buffer__poll(l->rb, timeout_ms);
+	/* every ring, not only those that woke the poll: most events come
+	 * without a wakeup */
+	int n = rings_poll(l->rb, timeout_ms);
 
 	attach_rescans_run(l->attach);
 	return n;
+}
+
+void loader_mute(struct loader *l, uint32_t tgid, uint64_t ssl)
+{
+	/* ssl.bpf.c's struct conn_key and struct session */
+	struct { __u64 ssl; __u32 tgid, dir; } key = { ssl, tgid, 0 };
+	struct { __u64 cookie; __u32 mute, pad; } v;
+	int fd = bpf_map__fd(l->ssl->maps.sessions);
+
+	if (bpf_map_lookup_elem(fd, &key, &v))
+		return;
+	v.mute = 1;
+	bpf_map_update_elem(fd, &key, &v, BPF_EXIST);
+}
+
+int loader_drain(struct loader *l)
+{
+	return rings_consume(l->rb);
 }
 
 int loader_attach_host(struct loader *l)
@@ -286,10 +336,41 @@ void loader_counters(const struct loader *l, uint64_t out[LT_CNT_MAX])
 		counters_sum(l->counters[i], out);
 }
 
-/* Read every entry of CPU map m into fn. With gc, entries of tasks gone
- * from /proc and off CPU are deleted instead (their exit was missed).
- * Returns entries read or a negative errno. */
-static int cpu_map_read(const struct bpf_map *m, int thread, int gc,
+/* A process's totals while a sample is put together. */
+struct cpu_sum {
+	struct htab_node node;		/* key (tgid, 0) */
+	struct loader_cpu c;
+};
+
+/* Add entry c (a live thread, or the exited threads of a process) to the
+ * totals of its process in sums. Returns 0, or -ENOMEM. */
+static int cpu_sum_add(struct htab *sums, uint32_t tgid, const struct loader_cpu *c)
+{
+	struct htab_node *n = htab_find(sums, tgid, 0);
+	struct cpu_sum *s = n ? htab_entry(n, struct cpu_sum, node) : NULL;
+
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s)
+			return -ENOMEM;
+		s->c.id = s->c.tgid = tgid;
+		if (htab_add(sums, &s->node, tgid, 0)) {
+			free(s);
+			return -ENOMEM;
+		}
+	}
+	s->c.oncpu_ns += c->oncpu_ns;
+	s->c.runq_ns += c->runq_ns;
+	s->c.switches += c->switches;
+	s->c.preempts += c->preempts;
+	return 0;
+}
+
+/* Read every entry of CPU map m: threads go to fn, and every entry into
+ * its process's totals in sums. With gc, entries of tasks gone from /proc
+ * and off CPU are deleted instead (their exit was missed). Returns entries
+ * read or a negative errno. */
+static int cpu_map_read(const struct bpf_map *m, int thread, int gc, struct htab *sums,
 			loader_cpu_fn fn, void *ctx)
 {
 	enum { BATCH = 256 };
@@ -324,7 +405,11 @@ static int cpu_map_read(const struct bpf_map *m, int thread, int gc,
 					continue;
 				}
 			}
-			fn(ctx, &c, thread);
+			if (thread)
+				fn(ctx, &c, 1);
+			err = cpu_sum_add(sums, c.tgid, &c);
+			if (err)
+				return err;
 			n++;
 		}
 	}
@@ -333,12 +418,25 @@ static int cpu_map_read(const struct bpf_map *m, int thread, int gc,
 
 int loader_cpu_sample(struct loader *l, int gc, loader_cpu_fn fn, void *ctx)
 {
+	struct htab_iter it = HTAB_ITER_INIT;
+	struct htab_node *hn;
+	struct htab sums;
 	int n, m;
 
-	n = cpu_map_read(l->proc->maps.cpu_threads, 1, gc, fn, ctx);
+	/* A process is its live threads plus the ones that exited. */
+	htab_init(&sums);
+	n = cpu_map_read(l->proc->maps.cpu_threads, 1, gc, &sums, fn, ctx);
+	m = n < 0 ? 0 : cpu_map_read(l->proc->maps.cpu_procs, 0, gc, &sums, fn, ctx);
+	while ((hn = htab_next(&sums, &it))) {
+		struct cpu_sum *s = htab_entry(hn, struct cpu_sum, node);
+
+		if (n >= 0 && m >= 0)
+			fn(ctx, &s->c, 0);
+		free(s);
+	}
+	htab_fini(&sums);
 	if (n < 0)
 		return n;
-	m = cpu_map_read(l->proc->maps.cpu_procs, 0, gc, fn, ctx);
 	return m < 0 ? m : n + m;
 }
 
@@ -366,7 +464,7 @@ void loader_close(struct loader *l)
 		return;
 	/* Quick after loader_detach_later(): the child holds the last references. */
 	attach_free(l->attach);
-	ring_buffer__free(l->rb);
+	rings_free(l->rb);
 	net_bpf__destroy(l->net);
 	dns_bpf__destroy(l->dns);
 	ssl_bpf__destroy(l->ssl);

@@ -5,6 +5,7 @@
 #include "llm/provider.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -344,12 +345,77 @@ static int body_shape(enum op op, json_t *body)
 	}
 }
 
-/* The request body as JSON, or NULL when it is absent or not JSON. */
+/* Strings longer than this in a request body are read as "" (see below). */
+#define REQ_STRING_KEEP 256
+
+/* A copy of the JSON text p[0..n) in which every string longer than
+ * REQ_STRING_KEEP bytes is "": what is read from a request (its shape, its
+ * model) is short, while an agent's request carries its whole conversation
+ * (often hundreds of KB) in long strings that jansson would otherwise
+ * decode character by character. Text that is not JSON stays not JSON.
+ * Returns a malloc'd buffer (*out_len bytes), or NULL when out of memory. */
+static char *json_squeeze(const char *p, size_t n, size_t *out_len)
+{
+	const char *end = p + n, *q, *s;
+	char *out = malloc(n + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	while (p < end) {
+		q = memchr(p, '"', (size_t)(end - p));
+		if (!q) {
+			memcpy(o, p, (size_t)(end - p));
+			o += end - p;
+			break;
+		}
+		memcpy(o, p, (size_t)(q - p + 1));	/* up to the opening quote */
+		o += q - p + 1;
+		/* the closing quote: the first one not escaped by a backslash */
+		for (s = q + 1;; s++) {
+			size_t bs = 0;
+
+			s = memchr(s, '"', (size_t)(end - s));
+			if (!s)
+				break;
+			while (s - bs > q + 1 && s[-1 - (ptrdiff_t)bs] == '\\')
+				bs++;
+			if (!(bs & 1))
+				break;
+		}
+		if (!s) {			/* unterminated: keep it as it is */
+			memcpy(o, q + 1, (size_t)(end - q - 1));
+			o += end - q - 1;
+			break;
+		}
+		if ((size_t)(s - q - 1) <= REQ_STRING_KEEP) {
+			memcpy(o, q + 1, (size_t)(s - q));
+			o += s - q;
+		} else {
+			*o++ = '"';
+		}
+		p = s + 1;
+	}
+	*out_len = (size_t)(o - out);
+	return out;
+}
+
+/* The request body as JSON, or NULL when it is absent or not JSON. Long
+ * strings are read as "" (json_squeeze()): only the shape and the model
+ * are used. */
 static json_t *request_json(const struct llm_request *req)
 {
+	size_t n;
+	char *text;
+	json_t *j;
+
 	if (!req->body || !req->body_len)
 		return NULL;
-	return json_loadb((const char *)req->body, req->body_len, JSON_ALLOW_NUL, NULL);
+	text = json_squeeze((const char *)req->body, req->body_len, &n);
+	if (!text)
+		return NULL;
+	j = json_loadb(text, n, JSON_ALLOW_NUL, NULL);
+	free(text);
+	return j;
 }
 
 /* Detection. The request body is parsed only when its shape decides; on

@@ -447,6 +447,15 @@ void stream_parsers_free(struct stream *c)
 	c->h2p[0] = c->h2p[1] = NULL;
 }
 
+/* Set c's role. The ones that never change back (a server's side, not
+ * HTTP) are told to the capture, which then stops copying the bytes. */
+static void stream_set_role(struct stream *c, enum role role)
+{
+	c->role = role;
+	if ((role == ROLE_SERVER || role == ROLE_OTHER) && c->t && c->t->mute)
+		c->t->mute(c->t->mute_ctx, c->tgid, c->ssl);
+}
+
 /* End every exchange of c with error why (complete ones first) and reset
  * the parsers: the connection starts over as unknown. */
 void stream_flush(struct stream *c, const char *why)
@@ -460,7 +469,7 @@ void stream_flush(struct stream *c, const char *why)
 		exchange_emit(c, x, why);
 	stream_parsers_free(c);
 	/* HTTP/2 framing and header compression cannot be picked up mid-stream. */
-	c->role = c->h2 ? ROLE_OTHER : ROLE_UNKNOWN;
+	stream_set_role(c, c->h2 ? ROLE_OTHER : ROLE_UNKNOWN);
 	c->h2 = 0;
 	c->probes = 0;
 	c->resp_interim = 0;
@@ -474,7 +483,7 @@ void stream_protocol_error(struct stream *c, const char *proto, int dir, const c
 		 dir == 0 ? "request" : "response", err);
 	log_debug("pid %u conn %#llx: %s", c->tgid, (unsigned long long)c->ssl, msg);
 	stream_flush(c, msg);
-	c->role = ROLE_OTHER;
+	stream_set_role(c, ROLE_OTHER);
 }
 
 static void stream_destroy(struct stream_table *t, struct stream *c, const char *why)
@@ -521,7 +530,7 @@ static void stream_feed(struct stream *c, int dir, const uint8_t *p, size_t n)
 	if (rc == HTTP1_ERR_NOT_HTTP && dir == 0 && !c->xq) {
 		/* Mid-message (attached late) or not HTTP/1: try the next write. */
 		stream_parsers_free(c);
-		c->role = ++c->probes >= STREAM_PROBE_WRITES ? ROLE_OTHER : ROLE_UNKNOWN;
+		stream_set_role(c, ++c->probes >= STREAM_PROBE_WRITES ? ROLE_OTHER : ROLE_UNKNOWN);
 		return;
 	}
 	stream_protocol_error(c, "HTTP", dir, http1_strerror((int)rc));
@@ -534,7 +543,7 @@ static int stream_classify(struct stream *c, const struct stream_chunk *ch)
 {
 	if (ch->dir == 1) {
 		if (looks_like_request(ch->data, ch->len))
-			c->role = ROLE_SERVER;
+			stream_set_role(c, ROLE_SERVER);
 		return 0;	/* a response to a request we did not see */
 	}
 	if (ch->len >= 4 && memcmp(ch->data, H2_PREFACE,
@@ -678,6 +687,12 @@ struct stream_table *stream_table_new(size_t max_body, struct net_table *net,
 	if (sink)
 		t->sink = *sink;
 	return t;
+}
+
+void stream_table_set_mute(struct stream_table *t, stream_mute_fn fn, void *ctx)
+{
+	t->mute = fn;
+	t->mute_ctx = ctx;
 }
 
 void stream_table_free(struct stream_table *t, const char *why)

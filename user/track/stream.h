@@ -32,6 +32,11 @@ struct stream_table;
  * its connection's timing. */
 struct stream_table *stream_table_new(size_t max_body, struct net_table *net,
 				       const struct row_sink *sink);
+
+/* Told when a connection will never give a row (it serves requests, or does
+ * not carry HTTP): the capture can stop copying its bytes. */
+typedef void (*stream_mute_fn)(void *ctx, uint32_t tgid, uint64_t ssl);
+void stream_table_set_mute(struct stream_table *t, stream_mute_fn fn, void *ctx);
 /* Finish every open call with error "why" (tracer stopping), then free. */
 void stream_table_free(struct stream_table *t, const char *why);
 

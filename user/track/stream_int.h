@@ -80,6 +80,8 @@ struct stream_table {
 	size_t max_body;
 	struct net_table *net;		/* the connection under each stream (may be NULL) */
 	struct row_sink sink;
+	stream_mute_fn mute;		/* told of streams that will never give a row */
+	void *mute_ctx;
 };
 
 /* stream.c: the exchange machinery HTTP/2 streams reuse. */
