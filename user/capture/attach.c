@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/htab.h"
 #include "base/procfs.h"
 #include "base/util.h"
 
@@ -122,6 +123,21 @@ static const struct probe openssl_probes[] = {
 	{ "SSL_connect", "ssl_connect_enter", 0, 1 }, { "SSL_connect", "ssl_connect_exit", 1, 1 },
 };
 
+/* GnuTLS: the record layer has SSL_write/SSL_read's convention (session,
+ * buffer, size; returns the bytes moved), so ssl.bpf.c's programs serve it.
+ * gnutls_record_send tail-calls gnutls_record_send2: only the outer one is
+ * probed (the chained return fires once per call). gnutls_handshake
+ * returns 0 when done, hence its own return program. */
+static const struct probe gnutls_probes[] = {
+	{ "gnutls_record_send", "ssl_write_enter", 0, 0 },
+	{ "gnutls_record_send", "ssl_write_exit", 1, 0 },
+	{ "gnutls_record_recv", "ssl_read_enter", 0, 0 },
+	{ "gnutls_record_recv", "ssl_read_exit", 1, 0 },
+	{ "gnutls_deinit", "ssl_free_enter", 0, 1 },
+	{ "gnutls_handshake", "ssl_do_handshake_enter", 0, 1 },
+	{ "gnutls_handshake", "gnutls_handshake_exit", 1, 1 },
+};
+
 /* glibc's resolver entry point: dns.bpf.c. */
 static const struct probe gai_probes[] = {
 	{ "getaddrinfo", "gai_enter", 0, 0 }, { "getaddrinfo", "gai_exit", 1, 0 },
@@ -130,6 +146,7 @@ static const struct probe gai_probes[] = {
 #define PROBES_MAX 16
 _Static_assert(ARRAY_SIZE(openssl_probes) <= PROBES_MAX, "raise PROBES_MAX");
 _Static_assert(ARRAY_SIZE(gai_probes) <= PROBES_MAX, "raise PROBES_MAX");
+_Static_assert(ARRAY_SIZE(gnutls_probes) <= PROBES_MAX, "raise PROBES_MAX");
 
 /* What a kind's probes report. */
 enum role {
@@ -142,8 +159,11 @@ enum role {
 struct kind {
 	const char *name;			/* in messages */
 	enum role role;
+	enum attach_method method;		/* how its probes find the functions */
 	int (*name_match)(const char *base);	/* could a library of this name be one? */
-	int (*detect)(const char *path);	/* 1 when the file is one */
+	/* 1 when the file is one, 0 when not; -1 when it is one that cannot
+	 * be hooked, with the reason in why[0..n) (`doctor` shows it). */
+	int (*detect)(const char *path, char *why, size_t n);
 	const char *const *globs;		/* where the loader finds it (NULL-ended) */
 	const char *const *path_exes;		/* runtimes looked up on PATH (NULL-ended) */
 	int exe;				/* a process's executable may be one */
@@ -158,9 +178,24 @@ static int openssl_name(const char *base)
 }
 
 /* OpenSSL's API is there when SSL_write is. */
-static int openssl_detect(const char *path)
+static int openssl_detect(const char *path, char *why, size_t n)
 {
+	(void)why;
+	(void)n;
 	return elf_defines(path, "SSL_write");
+}
+
+/* libgnutls.so.30 (not libgnutls-dane, libgnutlsxx, libgnutls-openssl). */
+static int gnutls_name(const char *base)
+{
+	return strncmp(base, "libgnutls.so", 12) == 0;
+}
+
+static int gnutls_detect(const char *path, char *why, size_t n)
+{
+	(void)why;
+	(void)n;
+	return elf_defines(path, "gnutls_record_send");
 }
 
 /* glibc's libc: libc.so.6, or libc-2.31.so before glibc 2.34. */
@@ -171,8 +206,10 @@ static int libc_name(const char *base)
 }
 
 /* A native libc with getaddrinfo: dns.bpf.c reads x86-64 struct addrinfo. */
-static int libc_detect(const char *path)
+static int libc_detect(const char *path, char *why, size_t n)
 {
+	(void)why;
+	(void)n;
 	return elf_native(path) && elf_defines(path, "getaddrinfo");
 }
 
@@ -186,6 +223,12 @@ static const char *const openssl_globs[] = {
 /* Node links OpenSSL into its executable. */
 static const char *const openssl_exes[] = { "node", "nodejs", NULL };
 
+static const char *const gnutls_globs[] = {
+	"/lib/*-linux-gnu/libgnutls.so*", "/usr/lib/*-linux-gnu/libgnutls.so*",
+	"/lib64/libgnutls.so*", "/usr/lib64/libgnutls.so*", "/usr/lib/libgnutls.so*",
+	"/usr/local/lib/libgnutls.so*", NULL,
+};
+
 static const char *const libc_globs[] = {
 	"/lib/*-linux-gnu/libc.so.6", "/usr/lib/*-linux-gnu/libc.so.6",
 	"/lib64/libc.so.6", "/usr/lib64/libc.so.6", "/lib/libc.so.6", "/usr/lib/libc.so.6", NULL,
@@ -193,13 +236,19 @@ static const char *const libc_globs[] = {
 
 static const struct kind kinds[] = {
 	{
-		.name = "openssl", .role = ROLE_TLS,
+		.name = "openssl", .role = ROLE_TLS, .method = ATTACH_SYMBOLS,
 		.name_match = openssl_name, .detect = openssl_detect,
 		.globs = openssl_globs, .path_exes = openssl_exes, .exe = 1,
 		.probes = openssl_probes, .nprobes = ARRAY_SIZE(openssl_probes),
 	},
 	{
-		.name = "libc", .role = ROLE_DNS,
+		.name = "gnutls", .role = ROLE_TLS, .method = ATTACH_SYMBOLS,
+		.name_match = gnutls_name, .detect = gnutls_detect,
+		.globs = gnutls_globs,
+		.probes = gnutls_probes, .nprobes = ARRAY_SIZE(gnutls_probes),
+	},
+	{
+		.name = "libc", .role = ROLE_DNS, .method = ATTACH_SYMBOLS,
 		.name_match = libc_name, .detect = libc_detect,
 		.globs = libc_globs,
 		.probes = gai_probes, .nprobes = ARRAY_SIZE(gai_probes),
@@ -222,11 +271,13 @@ static int kind_by_name(const char *path)
 
 /* ---- state ----------------------------------------------------------------- */
 
-/* A file looked at for a kind: attached, or known not to be one. */
+/* A file looked at for a kind: attached, known not to be one, or one that
+ * could not be hooked. Keyed ((dev << 8) | kind, ino). */
 struct target {
-	dev_t dev;
-	ino_t ino;
+	struct htab_node node;
 	size_t kind;
+	int claimed;			/* the kind said it is one: rec is filled */
+	struct attach_record rec;	/* dev, ino always */
 };
 
 /* What a kind has at run time. */
@@ -248,8 +299,9 @@ struct attach {
 	struct kind_state ks[NKINDS];
 	struct rescan rescans[ATTACH_RESCANS_MAX];
 	int nrescans;
-	struct target *targets;
-	size_t ntargets, cap_targets;
+	struct htab targets;		/* struct target */
+	struct target **claimed;	/* records of TLS kinds, in the order found */
+	size_t nclaimed, cap_claimed;
 	struct bpf_link **links;
 	size_t nlinks, cap_links;
 };
@@ -277,6 +329,7 @@ int attach_new(struct attach **out, struct bpf_object *const *objs, int n)
 
 	if (!a)
 		return -ENOMEM;
+	htab_init(&a->targets);
 	for (k = 0; k < NKINDS; k++) {
 		a->ks[k].on = 1;
 		for (i = 0; i < kinds[k].nprobes; i++) {
@@ -291,27 +344,56 @@ int attach_new(struct attach **out, struct bpf_object *const *objs, int n)
 	return 0;
 }
 
-/* Whether file st was looked at for kind k already; else it is recorded
- * now. Returns 1 when new, 0 when seen, -ENOMEM. */
-static int target_add(struct attach *a, const struct stat *st, size_t k)
+/* The htab key of file (dev, ino) for kind k. */
+static uint64_t target_k1(dev_t dev, size_t k)
 {
-	size_t i;
+	return ((uint64_t)dev << 8) | k;
+}
 
-	for (i = 0; i < a->ntargets; i++)
-		if (a->targets[i].dev == st->st_dev && a->targets[i].ino == st->st_ino &&
-		    a->targets[i].kind == k)
-			return 0;
-	if (a->ntargets == a->cap_targets) {
-		size_t cap = a->cap_targets ? 2 * a->cap_targets : 32;
-		struct target *t = realloc(a->targets, cap * sizeof(*t));
+/* Whether file st was looked at for kind k already; else it is recorded
+ * now (in *out). Returns 1 when new, 0 when seen, -ENOMEM. */
+static int target_add(struct attach *a, const struct stat *st, size_t k, struct target **out)
+{
+	struct target *t;
 
-		if (!t)
-			return -ENOMEM;
-		a->targets = t;
-		a->cap_targets = cap;
+	if (htab_find(&a->targets, target_k1(st->st_dev, k), st->st_ino))
+		return 0;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->kind = k;
+	t->rec.dev = st->st_dev;
+	t->rec.ino = st->st_ino;
+	if (htab_add(&a->targets, &t->node, target_k1(st->st_dev, k), st->st_ino)) {
+		free(t);
+		return -ENOMEM;
 	}
-	a->targets[a->ntargets++] = (struct target){ .dev = st->st_dev, .ino = st->st_ino, .kind = k };
+	*out = t;
 	return 1;
+}
+
+/* Fill t's record (kind k claimed the file at path) and list it when the
+ * kind is a TLS one. */
+static void target_claim(struct attach *a, struct target *t, size_t k, const char *path,
+			 enum attach_method m, const char *reason)
+{
+	t->claimed = 1;
+	t->rec.kind = kinds[k].name;
+	t->rec.method = m;
+	snprintf(t->rec.path, sizeof(t->rec.path), "%s", path);
+	snprintf(t->rec.reason, sizeof(t->rec.reason), "%s", reason ? reason : "");
+	if (kinds[k].role != ROLE_TLS)
+		return;
+	if (a->nclaimed == a->cap_claimed) {
+		size_t cap = a->cap_claimed ? 2 * a->cap_claimed : 32;
+		struct target **p = realloc(a->claimed, cap * sizeof(*p));
+
+		if (!p)
+			return;		/* attached all the same; doctor will not list it */
+		a->claimed = p;
+		a->cap_claimed = cap;
+	}
+	a->claimed[a->nclaimed++] = t;
 }
 
 /* Keep link. Returns 0 or -ENOMEM (link not kept). */
@@ -338,15 +420,23 @@ static int file_attach(struct attach *a, size_t k, const char *path)
 {
 	const struct kind *kd = &kinds[k];
 	size_t i, first = a->nlinks;
+	char why[ATTACH_REASON_MAX] = "";
+	struct target *t = NULL;
 	struct stat st;
 	int err;
 
 	if (!a->ks[k].on || stat(path, &st) || !S_ISREG(st.st_mode))
 		return 0;
-	err = target_add(a, &st, k);
+	err = target_add(a, &st, k, &t);
 	if (err <= 0)
 		return err;
-	if (!kd->detect(path))
+	err = kd->detect(path, why, sizeof(why));
+	if (err < 0) {
+		target_claim(a, t, k, path, ATTACH_NONE, why[0] ? why : "not hookable");
+		log_debug("%s: %s not hooked: %s", kd->name, path, t->rec.reason);
+		return 0;
+	}
+	if (!err)
 		return 0;
 	for (i = 0; i < kd->nprobes; i++) {
 		const struct probe *p = &kd->probes[i];
@@ -360,6 +450,8 @@ static int file_attach(struct attach *a, size_t k, const char *path)
 				continue;
 			log_warn("uprobe: failed to attach %s%s in %s: %s", p->sym,
 				 p->ret ? " (return)" : "", path, strerror(-err));
+			snprintf(why, sizeof(why), "uprobe on %s failed: %s", p->sym, strerror(-err));
+			target_claim(a, t, k, path, ATTACH_NONE, why);
 			goto out_detach;
 		}
 		err = link_add(a, link);
@@ -369,6 +461,7 @@ static int file_attach(struct attach *a, size_t k, const char *path)
 		}
 	}
 	a->ks[k].files++;
+	target_claim(a, t, k, path, kd->method, NULL);
 	log_debug("%s: attached to %s (%zu probes)", kd->name, path, a->nlinks - first);
 	return 1;
 
@@ -520,13 +613,56 @@ size_t attach_links(const struct attach *a)
 
 void attach_free(struct attach *a)
 {
+	struct htab_iter it = HTAB_ITER_INIT;
+	struct htab_node *n;
+
 	if (!a)
 		return;
 	while (a->nlinks)
 		bpf_link__destroy(a->links[--a->nlinks]);
 	free(a->links);
-	free(a->targets);
+	while ((n = htab_next(&a->targets, &it))) {
+		htab_del(&a->targets, n);
+		free(htab_entry(n, struct target, node));
+	}
+	htab_fini(&a->targets);
+	free(a->claimed);
 	free(a);
+}
+
+const char *attach_method_name(enum attach_method m)
+{
+	switch (m) {
+	case ATTACH_SYMBOLS: return "symbols";
+	case ATTACH_SIGNATURES: return "signatures";
+	case ATTACH_SYSCALLS: return "syscalls";
+	case ATTACH_NONE: break;
+	}
+	return "none";
+}
+
+const struct attach_record *attach_record_find(const struct attach *a, dev_t dev, ino_t ino)
+{
+	struct htab_node *n;
+	size_t k;
+
+	for (k = 0; k < NKINDS; k++) {
+		if (kinds[k].role != ROLE_TLS)
+			continue;
+		n = htab_find(&a->targets, target_k1(dev, k), ino);
+		if (n && htab_entry(n, struct target, node)->claimed)
+			return &htab_entry(n, struct target, node)->rec;
+	}
+	return NULL;
+}
+
+void attach_records(const struct attach *a,
+		    void (*fn)(void *ctx, const struct attach_record *r), void *ctx)
+{
+	size_t i;
+
+	for (i = 0; i < a->nclaimed; i++)
+		fn(ctx, &a->claimed[i]->rec);
 }
 
 /* ---- new processes ------------------------------------------------------------ */

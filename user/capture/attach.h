@@ -39,4 +39,41 @@ size_t attach_links(const struct attach *a);
 /* Detach every uprobe and free a; NULL is fine. */
 void attach_free(struct attach *a);
 
+/* ---- what was hooked, file by file (`llmtap doctor` shows it) ---------------- */
+
+/* How the plaintext of a file's TLS is reached. */
+enum attach_method {
+	ATTACH_NONE = 0,	/* not hooked: the record's reason says why */
+	ATTACH_SYMBOLS,		/* uprobes on the functions' symbols (.dynsym / .symtab) */
+	ATTACH_SIGNATURES,	/* uprobes at addresses found by byte signatures (stripped) */
+	ATTACH_SYSCALLS,	/* no TLS library: plaintext from socket syscalls (plain HTTP) */
+};
+
+#define ATTACH_PATH_MAX		256
+#define ATTACH_REASON_MAX	160
+
+/* One file (library or executable) that a TLS kind claimed, and what came of
+ * it: attached with a method, or not and why. A file no kind claims (a
+ * libc, a python3 without TLS inside) has no record. Records live as long
+ * as the struct attach. */
+struct attach_record {
+	dev_t dev;
+	ino_t ino;
+	char path[ATTACH_PATH_MAX];	/* where it was first found (/proc/PID/root/...) */
+	const char *kind;		/* the kind's name: "openssl", "gnutls", ... (static) */
+	enum attach_method method;	/* ATTACH_NONE: not hooked */
+	char reason[ATTACH_REASON_MAX];	/* ATTACH_NONE: why ("no signature matched (Bun
+					 * 1.5.0?)"); else a detail or "" */
+};
+
+/* "none", "symbols", "signatures", "syscalls". */
+const char *attach_method_name(enum attach_method m);
+
+/* The record of file (dev, ino), or NULL when no TLS kind claimed it. */
+const struct attach_record *attach_record_find(const struct attach *a, dev_t dev, ino_t ino);
+
+/* Hand every record to fn, in the order the files were found. */
+void attach_records(const struct attach *a,
+		    void (*fn)(void *ctx, const struct attach_record *r), void *ctx);
+
 #endif
