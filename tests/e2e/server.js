@@ -19,10 +19,13 @@
 //                           with deterministic ASCII filler
 //   x-test-abort-after: N   destroy the socket after N SSE events of a streamed answer (no end)
 //
+// LLMTAP_E2E_PLAIN=1: plain HTTP (no TLS; CERT and KEY are then not read), as a local model
+// server or gateway serves it. LLMTAP_E2E_ADDR=A: listen on address A instead of 127.0.0.1.
 // LLMTAP_E2E_H2=1 in the environment: serve HTTP/2 too (node's http2 module, allowHTTP1, ALPN
 // h2 + http/1.1), with the same routes and knobs; log entries then say http_version "2.0".
 'use strict';
 
+const http = require('http');
 const https = require('https');
 const http2 = require('http2');
 const zlib = require('zlib');
@@ -494,7 +497,8 @@ function onRequest(req, res) {
 }
 
 const H2 = process.env.LLMTAP_E2E_H2 === '1';
-const server = H2 ?
+const PLAIN = process.env.LLMTAP_E2E_PLAIN === '1';
+const server = PLAIN ? http.createServer(onRequest) : H2 ?
 	http2.createSecureServer({
 		key: fs.readFileSync(keyPath),
 		cert: fs.readFileSync(certPath),
@@ -507,7 +511,11 @@ const server = H2 ?
 	}, onRequest);
 
 let nextConn = 0;
-server.on('connection', (s) => s.setNoDelay(true));
+server.on('connection', (s) => {
+	s.setNoDelay(true);
+	if (PLAIN)
+		s.e2eConn = ++nextConn;
+});
 server.on('secureConnection', (s) => {
 	s.setNoDelay(true);
 	s.e2eConn = ++nextConn;
@@ -522,7 +530,7 @@ server.on('clientError', (err, socket) => {
 });
 server.on('tlsClientError', (err) => log({ event: 'tls_client_error', code: err.code || null, message: err.message }));
 
-server.listen(parseInt(portArg, 10), '127.0.0.1', () => {
+server.listen(parseInt(portArg, 10), process.env.LLMTAP_E2E_ADDR || '127.0.0.1', () => {
 	log({ event: 'listening', port: server.address().port, pid: process.pid });
 });
 

@@ -15,17 +15,19 @@
 #include "proc.skel.h"
 #include "net.skel.h"
 #include "dns.skel.h"
+#include "sock.skel.h"
 #include "base/util.h"
 #include "capture/attach.h"
 
-/* Objects whose events ring and counters are in use: ssl, proc, net, dns. */
-#define OBJS_MAX 4
+/* Objects whose events ring and counters are in use: ssl, proc, net, dns, sock. */
+#define OBJS_MAX 5
 
 struct loader {
 	struct ssl_bpf *ssl;
 	struct proc_bpf *proc;
 	struct net_bpf *net;
 	struct dns_bpf *dns;		/* NULL when DNS tracing could not start */
+	struct sock_bpf *sock;		/* NULL when plain HTTP capture could not start */
 	struct ring_buffer *rb;		/* every object's events ring */
 	struct bpf_map *counters[OBJS_MAX];	/* every started object's */
 	int nobjs;
@@ -94,7 +96,7 @@ static void tracefs_ensure(void)
 	    !access("/sys/kernel/debug/tracing/events", F_OK))
 		return;
 	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL) && errno != EBUSY)
-		log_warn("dns: cannot mount tracefs on /sys/kernel/tracing: %s", strerror(errno));
+		log_warn("cannot mount tracefs on /sys/kernel/tracing: %s", strerror(errno));
 }
 
 /* Open, load and start dns.bpf.c. A failure leaves DNS untraced (l->dns
@@ -127,6 +129,45 @@ out_destroy:
 out_warn:
 	log_debug("dns: failed to %s: %s", what, strerror(-err));
 	log_warn("dns: DNS lookups not traced: %s (run with -v for details)", strerror(-err));
+}
+
+/* Open, load and start sock.bpf.c (plain HTTP from socket syscalls), its
+ * ring as large as the TLS one. A failure leaves plain HTTP uncaptured
+ * (l->sock NULL, message printed) but the rest working. */
+static void sock_open(struct loader *l, const struct loader_opts *o, loader_sample_fn fn,
+		      void *ctx)
+{
+	const char *what = "open";
+	int err;
+
+	l->sock = sock_bpf__open();
+	if (!l->sock) {
+		err = -errno;
+		goto out_warn;
+	}
+	l->sock->rodata->self_tgid = o->self;
+	l->sock->rodata->filter_tgid = o->npids > 0;
+	l->sock->rodata->chunks_max = o->chunks_max;
+	what = "size its ring buffer";
+	err = bpf_map__set_max_entries(l->sock->maps.events, o->ring_bytes);
+	if (err)
+		goto out_destroy;
+	what = "load";
+	err = sock_bpf__load(l->sock);
+	if (err)
+		goto out_destroy;
+	tracefs_ensure();
+	err = obj_start(l, l->sock->skeleton, o, fn, ctx, &what);
+	if (err)
+		goto out_destroy;
+	return;
+
+out_destroy:
+	sock_bpf__destroy(l->sock);
+	l->sock = NULL;
+out_warn:
+	log_debug("sock: failed to %s: %s", what, strerror(-err));
+	log_warn("plain HTTP (no TLS) not captured: %s (run with -v for details)", strerror(-err));
 }
 
 /* 1 when the kernel's oom:mark_victim tracepoint passes a task_struct *
@@ -217,6 +258,7 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 		}
 	}
 	dns_open(l, o, fn, ctx);
+	sock_open(l, o, fn, ctx);
 	/* The objects with uprobe programs, for capture/attach.c to put on files. */
 	probed[0] = l->ssl->obj;
 	probed[1] = l->dns ? l->dns->obj : NULL;
@@ -348,7 +390,7 @@ void loader_detach_later(struct loader *l)
 	int i;
 
 	/* Uprobes and dns.bpf.c's syscall tracepoints are the slow ones. */
-	if (!l || (!attach_links(l->attach) && !l->dns))
+	if (!l || (!attach_links(l->attach) && !l->dns && !l->sock))
 		return;
 	child = fork();
 	if (child != 0)
@@ -369,6 +411,7 @@ void loader_close(struct loader *l)
 	ring_buffer__free(l->rb);
 	net_bpf__destroy(l->net);
 	dns_bpf__destroy(l->dns);
+	sock_bpf__destroy(l->sock);
 	ssl_bpf__destroy(l->ssl);
 	proc_bpf__destroy(l->proc);
 	free(l);

@@ -1,6 +1,7 @@
 /* stream.c -- per-connection plaintext streams: HTTP/1.1 (and, via stream_h2.c, HTTP/2) exchanges in, finished LLM call rows out.
  *
- * A connection is keyed by (tgid, SSL*). The first request written on it makes
+ * A connection is keyed by (tgid, SSL*), or for plain TCP (no TLS) by the
+ * socket's cookie (the two key spaces are kept apart). The first request written on it makes
  * the process the client; a request read on it makes it a server, whose
  * traffic is not ours to record. Requests and responses are paired in order
  * (pipelining works); each pair becomes one row when both ends are complete,
@@ -262,7 +263,9 @@ static void exchange_timing(struct stream *c, const struct exchange *x,
 	uint64_t first_tok = tick_time(x, call->first_token_offset), upload_end;
 	double gen_ms;
 
-	if (c->t->net)
+	if (c->t->net && c->sock)
+		net_sock_call_info(c->t->net, c->ssl, x->t_req_start, x->t_req_end, !x->reused, &ni);
+	else if (c->t->net)
 		net_call_info(c->t->net, c->tgid, c->ssl, x->t_req_start, x->t_req_end,
 			      !x->reused, &ni);
 	memcpy(r->conn_id, ni.conn_id, sizeof(r->conn_id));
@@ -390,16 +393,22 @@ out_free:
 
 /* ---- connections ---- */
 
-static struct stream *stream_find(struct stream_table *t, uint32_t tgid, uint64_t ssl)
+/* The htab key's first word: sockets and SSL*s never share a key. */
+static uint64_t stream_k1(uint32_t tgid, int sock)
 {
-	struct htab_node *n = htab_find(&t->streams, tgid, ssl);
+	return tgid | (sock ? 1ull << 32 : 0);
+}
+
+static struct stream *stream_find(struct stream_table *t, uint32_t tgid, uint64_t ssl, int sock)
+{
+	struct htab_node *n = htab_find(&t->streams, stream_k1(tgid, sock), ssl);
 
 	return n ? htab_entry(n, struct stream, node) : NULL;
 }
 
 static struct stream *stream_get(struct stream_table *t, const struct stream_chunk *ch)
 {
-	struct stream *c = stream_find(t, ch->tgid, ch->ssl);
+	struct stream *c = stream_find(t, ch->tgid, ch->ssl, ch->sock);
 	char exe[4096];
 
 	if (c)
@@ -410,10 +419,11 @@ static struct stream *stream_get(struct stream_table *t, const struct stream_chu
 	c->t = t;
 	c->tgid = ch->tgid;
 	c->ssl = ch->ssl;
+	c->sock = ch->sock != 0;
 	snprintf(c->comm, sizeof(c->comm), "%s", ch->comm ? ch->comm : "");
 	procfs_exe(ch->tgid, exe, sizeof(exe));
 	c->exe = strdup(exe);
-	if (htab_add(&t->streams, &c->node, c->tgid, c->ssl)) {
+	if (htab_add(&t->streams, &c->node, stream_k1(c->tgid, c->sock), c->ssl)) {
 		free(c->exe);
 		free(c);
 		return NULL;
@@ -600,28 +610,44 @@ out:
 	c->cur = NULL;
 }
 
-void stream_close(struct stream_table *t, uint32_t tgid, uint64_t ssl,
-		const uint64_t end_off[2], uint64_t ts_ns)
+/* The end of stream c: bytes lost at its end make a capture gap. */
+static void stream_end(struct stream_table *t, struct stream *c, const uint64_t end_off[2])
 {
-	struct stream *c = stream_find(t, tgid, ssl);
 	uint64_t lost = 0;
 	char msg[96];
 	int dir;
 
-	(void)ts_ns;
-	if (!c)
-		return;
 	for (dir = 0; end_off && dir < 2; dir++)
 		if (end_off[dir] > c->next_off[dir])
 			lost += end_off[dir] - c->next_off[dir];
 	if (lost) {
 		snprintf(msg, sizeof(msg), "capture gap: %llu bytes lost (ring buffer full)",
 			 (unsigned long long)lost);
-		log_warn("pid %u: %s", tgid, msg);
+		log_warn("pid %u: %s", c->tgid, msg);
 		stream_destroy(t, c, msg);
 		return;
 	}
 	stream_destroy(t, c, "connection closed before the response completed");
+}
+
+void stream_close(struct stream_table *t, uint32_t tgid, uint64_t ssl,
+		  const uint64_t end_off[2], uint64_t ts_ns)
+{
+	struct stream *c = stream_find(t, tgid, ssl, 0);
+
+	(void)ts_ns;
+	if (c)
+		stream_end(t, c, end_off);
+}
+
+void stream_close_sock(struct stream_table *t, uint32_t tgid, uint64_t cookie,
+		       const uint64_t end_off[2], uint64_t ts_ns)
+{
+	struct stream *c = stream_find(t, tgid, cookie, 1);
+
+	(void)ts_ns;
+	if (c)
+		stream_end(t, c, end_off);
 }
 
 /* Destroy every connection of tgid (all processes when tgid is 0). */

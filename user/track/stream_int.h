@@ -48,10 +48,11 @@ struct exchange {
 };
 
 struct stream {
-	struct htab_node node;			/* key (tgid, ssl) */
+	struct htab_node node;			/* key (tgid, ssl); sockets (tgid | 1 << 32, cookie) */
 	struct stream_table *t;
 	uint32_t tgid, tid;
-	uint64_t ssl;
+	uint64_t ssl;				/* or the socket cookie when sock */
+	int sock;				/* plaintext of a plain TCP socket */
 	char comm[16];
 	char *exe;
 	enum role role;
