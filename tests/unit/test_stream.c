@@ -48,6 +48,20 @@ static void feed(struct stream_table *t, uint64_t ssl, int dir, uint64_t *off,
 	*off += len;
 }
 
+/* feed() for a plain socket stream (key: the socket cookie). */
+static void feed_sock(struct stream_table *t, uint64_t cookie, int dir, uint64_t *off,
+		      uint64_t t0, uint64_t t1, const char *data, size_t len)
+{
+	struct stream_chunk c = {
+		.tgid = 4242, .tid = 4243, .ssl = cookie, .sock = 1, .dir = dir,
+		.ts_start_ns = t0, .ts_end_ns = t1, .offset = *off,
+		.comm = "agent", .data = (const uint8_t *)data, .len = len,
+	};
+
+	stream_data(t, &c);
+	*off += len;
+}
+
 static const char req[] =
 	"POST /v1/chat/completions?key=SECRETKEY123 HTTP/1.1\r\n"
 	"Host: api.openai.com\r\n"
@@ -638,8 +652,47 @@ static void test_h2_content_length(void)
 	CHECK(nrows == 0);
 }
 
+/* A socket stream and a TLS stream with the same key value stay apart:
+ * each gets its own exchange, and closing one leaves the other. */
+static void test_sock_and_tls_keys(void)
+{
+	struct stream_table *t = stream_table_new(1 << 20, NULL, &sink);
+	uint64_t two = 0, tro = 0, swo = 0, sro = 0;
+	uint64_t end[2] = { 0, 0 };
+
+	feed(t, 7, 0, &two, 1000 * MS, 1001 * MS, req, strlen(req));
+	feed_sock(t, 7, 0, &swo, 1002 * MS, 1003 * MS, req, strlen(req));
+	CHECK(stream_count(t) == 2);
+	feed_sock(t, 7, 1, &sro, 1010 * MS, 1020 * MS, resp, strlen(resp));
+	CHECK(nrows == 1 && rows[0]->status == 200 && rows[0]->ttfb_ms == 1020 - 1003);
+	/* closing the socket stream does not touch the TLS one */
+	end[0] = swo;
+	end[1] = sro;
+	stream_close_sock(t, 4242, 7, end, 1030 * MS);
+	CHECK(stream_count(t) == 1 && nrows == 1);
+	feed(t, 7, 1, &tro, 1040 * MS, 1050 * MS, resp, strlen(resp));
+	CHECK(nrows == 2 && rows[1]->status == 200 && rows[1]->ttfb_ms == 1050 - 1001);
+	/* closing the TLS stream by a cookie's value finds nothing */
+	stream_close(t, 4242, 8, NULL, 1060 * MS);
+	CHECK(stream_count(t) == 1);
+	end[0] = two;
+	end[1] = tro;
+	stream_close(t, 4242, 7, end, 1060 * MS);
+	CHECK(stream_count(t) == 0 && nrows == 2);
+	/* bytes lost at the end of a socket stream make a capture gap */
+	swo = sro = 0;
+	feed_sock(t, 9, 0, &swo, 1100 * MS, 1101 * MS, req, strlen(req));
+	end[0] = swo;
+	end[1] = 50;
+	stream_close_sock(t, 4242, 9, end, 1200 * MS);
+	CHECK(nrows == 3 && rows[2]->error && strstr(rows[2]->error, "capture gap"));
+	rows_clear();
+	stream_table_free(t, "stop");
+}
+
 int main(void)
 {
+	test_sock_and_tls_keys();
 	test_simple_and_splits();
 	test_redaction();
 	test_body_redaction();
