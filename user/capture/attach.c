@@ -24,17 +24,22 @@
 
 /* ---- ELF checks ------------------------------------------------------------ */
 
-/* 1 when the ELF file at path defines function name (.dynsym or .symtab). */
-static int elf_defines(const char *path, const char *name)
+/* File offsets of the functions names[0..n) in the ELF file at path, from
+ * .dynsym or .symtab (what a uprobe is placed at: the symbol's address
+ * made relative to the file through its section). offs[i] is 0 when
+ * names[i] is not defined there. Returns how many were found. */
+static size_t elf_func_offsets(const char *path, const char *const *names, size_t n,
+			       uint64_t *offs)
 {
-	Elf_Scn *scn = NULL;
-	GElf_Shdr sh;
+	Elf_Scn *scn = NULL, *in;
+	GElf_Shdr sh, ish;
 	GElf_Sym sym;
 	Elf_Data *data;
+	size_t i, j, nsym, found = 0;
 	Elf *e;
-	size_t i, n;
-	int fd, found = 0;
+	int fd;
 
+	memset(offs, 0, n * sizeof(*offs));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
@@ -42,24 +47,31 @@ static int elf_defines(const char *path, const char *name)
 	e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (!e)
 		goto out_close;
-	while (!found && (scn = elf_nextscn(e, scn))) {
+	while (found < n && (scn = elf_nextscn(e, scn))) {
 		if (!gelf_getshdr(scn, &sh) ||
 		    (sh.sh_type != SHT_DYNSYM && sh.sh_type != SHT_SYMTAB) || !sh.sh_entsize)
 			continue;
 		data = elf_getdata(scn, NULL);
 		if (!data)
 			continue;
-		n = sh.sh_size / sh.sh_entsize;
-		for (i = 0; i < n; i++) {
+		nsym = sh.sh_size / sh.sh_entsize;
+		for (i = 0; i < nsym && found < n; i++) {
 			const char *s;
 
 			if (!gelf_getsym(data, i, &sym) || sym.st_shndx == SHN_UNDEF ||
-			    GELF_ST_TYPE(sym.st_info) != STT_FUNC)
+			    sym.st_shndx >= SHN_LORESERVE || GELF_ST_TYPE(sym.st_info) != STT_FUNC)
 				continue;
 			s = elf_strptr(e, sh.sh_link, sym.st_name);
-			if (s && strcmp(s, name) == 0) {
-				found = 1;
-				break;
+			if (!s)
+				continue;
+			for (j = 0; j < n; j++) {
+				if (offs[j] || strcmp(s, names[j]))
+					continue;
+				in = elf_getscn(e, sym.st_shndx);
+				if (!in || !gelf_getshdr(in, &ish) || sym.st_value < ish.sh_addr)
+					break;
+				offs[j] = sym.st_value - ish.sh_addr + ish.sh_offset;
+				found += offs[j] != 0;
 			}
 		}
 	}
@@ -67,6 +79,14 @@ static int elf_defines(const char *path, const char *name)
 out_close:
 	close(fd);
 	return found;
+}
+
+/* 1 when the ELF file at path defines function name (.dynsym or .symtab). */
+static int elf_defines(const char *path, const char *name)
+{
+	uint64_t off;
+
+	return elf_func_offsets(path, &name, 1, &off) == 1;
 }
 
 /* 1 when the ELF file at path has our own class, byte order and machine:
@@ -164,7 +184,13 @@ struct kind {
 	/* 1 when the file is one, 0 when not; -1 when it is one that cannot
 	 * be hooked, with the reason in why[0..n) (`doctor` shows it). */
 	int (*detect)(const char *path, char *why, size_t n);
+	/* File offsets of the probes' functions into offs[0..nprobes) (0: not
+	 * found). Returns 0, or -1 with the reason in why. NULL: by symbol
+	 * (kinds whose method is ATTACH_SYMBOLS). */
+	int (*locate)(const char *path, const struct probe *probes, size_t nprobes,
+		      uint64_t *offs, char *why, size_t n);
 	const char *const *globs;		/* where the loader finds it (NULL-ended) */
+	const char *const *sonames;		/* its usual file names (NULL-ended) */
 	const char *const *path_exes;		/* runtimes looked up on PATH (NULL-ended) */
 	int exe;				/* a process's executable may be one */
 	const struct probe *probes;
@@ -220,6 +246,10 @@ static const char *const openssl_globs[] = {
 	"/usr/local/lib64/libssl.so*", "/usr/local/ssl/lib*/libssl.so*", NULL,
 };
 
+static const char *const openssl_sonames[] = {
+	"libssl.so.3", "libssl.so.1.1", "libssl.so.1.0.0", "libssl.so.10", NULL,
+};
+
 /* Node links OpenSSL into its executable. */
 static const char *const openssl_exes[] = { "node", "nodejs", NULL };
 
@@ -228,6 +258,9 @@ static const char *const gnutls_globs[] = {
 	"/lib64/libgnutls.so*", "/usr/lib64/libgnutls.so*", "/usr/lib/libgnutls.so*",
 	"/usr/local/lib/libgnutls.so*", NULL,
 };
+
+static const char *const gnutls_sonames[] = { "libgnutls.so.30", NULL };
+static const char *const libc_sonames[] = { "libc.so.6", NULL };
 
 static const char *const libc_globs[] = {
 	"/lib/*-linux-gnu/libc.so.6", "/usr/lib/*-linux-gnu/libc.so.6",
@@ -238,19 +271,20 @@ static const struct kind kinds[] = {
 	{
 		.name = "openssl", .role = ROLE_TLS, .method = ATTACH_SYMBOLS,
 		.name_match = openssl_name, .detect = openssl_detect,
-		.globs = openssl_globs, .path_exes = openssl_exes, .exe = 1,
+		.globs = openssl_globs, .sonames = openssl_sonames,
+		.path_exes = openssl_exes, .exe = 1,
 		.probes = openssl_probes, .nprobes = ARRAY_SIZE(openssl_probes),
 	},
 	{
 		.name = "gnutls", .role = ROLE_TLS, .method = ATTACH_SYMBOLS,
 		.name_match = gnutls_name, .detect = gnutls_detect,
-		.globs = gnutls_globs,
+		.globs = gnutls_globs, .sonames = gnutls_sonames,
 		.probes = gnutls_probes, .nprobes = ARRAY_SIZE(gnutls_probes),
 	},
 	{
 		.name = "libc", .role = ROLE_DNS, .method = ATTACH_SYMBOLS,
 		.name_match = libc_name, .detect = libc_detect,
-		.globs = libc_globs,
+		.globs = libc_globs, .sonames = libc_sonames,
 		.probes = gai_probes, .nprobes = ARRAY_SIZE(gai_probes),
 	},
 };
@@ -296,6 +330,8 @@ struct rescan {
 };
 
 struct attach {
+	int dry;			/* doctor's scan: nothing is attached */
+	ino_t mnt_ns;			/* our mount namespace */
 	struct kind_state ks[NKINDS];
 	struct rescan rescans[ATTACH_RESCANS_MAX];
 	int nrescans;
@@ -305,6 +341,16 @@ struct attach {
 	struct bpf_link **links;
 	size_t nlinks, cap_links;
 };
+
+/* The mount namespace of /proc/WHO ("self", a pid), 0 when unknown. */
+static ino_t mnt_ns_of(const char *who)
+{
+	char path[96];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%s/ns/mnt", who);
+	return stat(path, &st) ? 0 : st.st_ino;
+}
 
 /* Program name in the first of objs[0..n) that has it, else NULL. */
 static struct bpf_program *prog_find(struct bpf_object *const *objs, int n, const char *name)
@@ -330,6 +376,7 @@ int attach_new(struct attach **out, struct bpf_object *const *objs, int n)
 	if (!a)
 		return -ENOMEM;
 	htab_init(&a->targets);
+	a->mnt_ns = mnt_ns_of("self");
 	for (k = 0; k < NKINDS; k++) {
 		a->ks[k].on = 1;
 		for (i = 0; i < kinds[k].nprobes; i++) {
@@ -412,46 +459,85 @@ static int link_add(struct attach *a, struct bpf_link *link)
 	return 0;
 }
 
-/* Attach kind k's probes to the file at path, unless it was looked at for
- * k already (same inode) or is not one. A file that fails is not tried
- * again. Returns 1 when attached now, 0 when not needed, or a negative
- * errno (message printed, none of its probes left attached). */
-static int file_attach(struct attach *a, size_t k, const char *path)
+/* The probes' functions by symbol: offs[i] for probes[i] (0 when absent). */
+static int locate_by_symbol(const char *path, const struct probe *probes, size_t nprobes,
+			    uint64_t *offs, char *why, size_t n)
+{
+	const char *names[PROBES_MAX];
+	size_t i;
+
+	(void)why;
+	(void)n;
+	for (i = 0; i < nprobes; i++)
+		names[i] = probes[i].sym;
+	/* A function probed at entry and return is looked up twice: cheap. */
+	elf_func_offsets(path, names, nprobes, offs);
+	return 0;
+}
+
+/* Attach kind k's probes to the file opened at path, shown (in records and
+ * messages) as shown. See file_attach(). */
+static int file_attach_as(struct attach *a, size_t k, const char *path, const char *shown)
 {
 	const struct kind *kd = &kinds[k];
 	size_t i, first = a->nlinks;
-	char why[ATTACH_REASON_MAX] = "";
+	char why[ATTACH_REASON_MAX] = "", fdpath[64];
+	uint64_t offs[PROBES_MAX], t0 = mono_ns();
 	struct target *t = NULL;
 	struct stat st;
-	int err;
+	int fd, err;
 
-	if (!a->ks[k].on || stat(path, &st) || !S_ISREG(st.st_mode))
+	if (!a->ks[k].on && !a->dry)
 		return 0;
+	/* Held open while attaching: the file is reached through our own fd,
+	 * so a process that exits meanwhile (its /proc/PID/root gone) or a
+	 * library deleted from disk makes no difference. */
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		err = 0;
+		goto out_close;
+	}
 	err = target_add(a, &st, k, &t);
 	if (err <= 0)
-		return err;
-	err = kd->detect(path, why, sizeof(why));
-	if (err < 0) {
-		target_claim(a, t, k, path, ATTACH_NONE, why[0] ? why : "not hookable");
-		log_debug("%s: %s not hooked: %s", kd->name, path, t->rec.reason);
-		return 0;
-	}
+		goto out_close;
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+	err = kd->detect(fdpath, why, sizeof(why));
 	if (!err)
-		return 0;
+		goto out_close;
+	if (err > 0)
+		err = (kd->locate ? kd->locate : locate_by_symbol)(fdpath, kd->probes, kd->nprobes,
+								   offs, why, sizeof(why));
+	if (err < 0) {
+		target_claim(a, t, k, shown, ATTACH_NONE, why[0] ? why : "not hookable");
+		log_debug("%s: %s not hooked: %s", kd->name, shown, t->rec.reason);
+		err = 0;
+		goto out_close;
+	}
+	if (a->dry) {
+		/* `doctor` without a tracer: what `run` would do. */
+		target_claim(a, t, k, shown, kd->method, "");
+		err = 1;
+		goto out_close;
+	}
 	for (i = 0; i < kd->nprobes; i++) {
 		const struct probe *p = &kd->probes[i];
-		LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = p->sym, .retprobe = p->ret);
-		struct bpf_link *link;
+		LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = p->ret);
+		struct bpf_link *link = NULL;
 
-		link = bpf_program__attach_uprobe_opts(a->ks[k].progs[i], -1, path, 0, &uo);
+		errno = ENOENT;
+		if (offs[i])
+			link = bpf_program__attach_uprobe_opts(a->ks[k].progs[i], -1, fdpath,
+								offs[i], &uo);
 		if (!link) {
 			err = -errno;
 			if (p->optional)
 				continue;
 			log_warn("uprobe: failed to attach %s%s in %s: %s", p->sym,
-				 p->ret ? " (return)" : "", path, strerror(-err));
+				 p->ret ? " (return)" : "", shown, strerror(-err));
 			snprintf(why, sizeof(why), "uprobe on %s failed: %s", p->sym, strerror(-err));
-			target_claim(a, t, k, path, ATTACH_NONE, why);
+			target_claim(a, t, k, shown, ATTACH_NONE, why);
 			goto out_detach;
 		}
 		err = link_add(a, link);
@@ -461,14 +547,27 @@ static int file_attach(struct attach *a, size_t k, const char *path)
 		}
 	}
 	a->ks[k].files++;
-	target_claim(a, t, k, path, kd->method, NULL);
-	log_debug("%s: attached to %s (%zu probes)", kd->name, path, a->nlinks - first);
-	return 1;
+	target_claim(a, t, k, shown, kd->method, NULL);
+	log_debug("%s: attached to %s (%zu probes in %.1f ms)", kd->name, shown, a->nlinks - first,
+		  (mono_ns() - t0) / 1e6);
+	err = 1;
+	goto out_close;
 
 out_detach:
 	while (a->nlinks > first)
 		bpf_link__destroy(a->links[--a->nlinks]);
+out_close:
+	close(fd);
 	return err;
+}
+
+/* Attach kind k's probes to the file at path, unless it was looked at for
+ * k already (same inode) or is not one. A file that fails is not tried
+ * again. Returns 1 when attached now, 0 when not needed, or a negative
+ * errno (message printed, none of its probes left attached). */
+static int file_attach(struct attach *a, size_t k, const char *path)
+{
+	return file_attach_as(a, k, path, path);
 }
 
 /* ---- discovery ------------------------------------------------------------- */
@@ -522,20 +621,24 @@ static void path_scan(struct attach *a)
 
 int attach_pid(struct attach *a, pid_t pid)
 {
-	char path[4400], exe[4096], line[4608];
+	char path[4400], exe[4096], line[4608], range[64];
 	size_t k;
 	FILE *f;
 	int n = 0, i;
 
-	/* The executable, through the process's own root (containers). */
+	/* The executable: /proc/PID/exe opens the very file it runs, in its
+	 * own mount namespace (containers), even once deleted or replaced. */
 	procfs_exe(pid, exe, sizeof(exe));
 	if (exe[0] == '/') {
-		snprintf(path, sizeof(path), "/proc/%d/root%s", pid, exe);
+		snprintf(path, sizeof(path), "/proc/%d/exe", pid);
 		for (k = 0; k < NKINDS; k++)
 			if (kinds[k].exe)
-				n += file_attach(a, k, path) > 0;
+				n += file_attach_as(a, k, path, exe) > 0;
 	}
-	/* The libraries it maps: "addr perms offset dev inode /path". */
+	/* The libraries it maps: "addr perms offset dev inode /path", each
+	 * opened through /proc/PID/map_files: the mapped file itself, also
+	 * one replaced on disk since ("/path (deleted)") or bind-mounted in
+	 * the process's mount namespace only. */
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
 	f = fopen(path, "re");
 	if (!f)
@@ -543,16 +646,14 @@ int attach_pid(struct attach *a, pid_t pid)
 	while (fgets(line, sizeof(line), f)) {
 		char *p = strchr(line, '/');
 
-		if (!p)
+		if (!p || sscanf(line, "%63s", range) != 1)
 			continue;
 		p[strcspn(p, "\n")] = 0;
-		if (strstr(p, " (deleted)"))
-			continue;
 		i = kind_by_name(p);
 		if (i < 0)
 			continue;
-		snprintf(path, sizeof(path), "/proc/%d/root%s", pid, p);
-		n += file_attach(a, i, path) > 0;
+		snprintf(path, sizeof(path), "/proc/%d/map_files/%s", pid, range);
+		n += file_attach_as(a, i, path, p) > 0;
 	}
 	fclose(f);
 	return n;
@@ -667,11 +768,52 @@ void attach_records(const struct attach *a,
 
 /* ---- new processes ------------------------------------------------------------ */
 
+#if defined(__x86_64__)
+#define LIB_TRIPLET "x86_64-linux-gnu"
+#elif defined(__aarch64__)
+#define LIB_TRIPLET "aarch64-linux-gnu"
+#else
+#define LIB_TRIPLET "unknown-linux-gnu"
+#endif
+
+/* Where loaders look for libraries (Debian-like and others, musl's too). */
+static const char *const lib_dirs[] = {
+	"/lib/" LIB_TRIPLET, "/usr/lib/" LIB_TRIPLET, "/lib64", "/usr/lib64", "/lib",
+	"/usr/lib", "/usr/local/lib", NULL,
+};
+
+/* A process in a mount namespace other than ours (a container, `unshare
+ * -m`) just exec'd: its libraries may be files the host has not got (an
+ * image's, a bind mount). Attach to the usual names in the usual places
+ * under its root before its loader maps them, so that even a process that
+ * makes its call at once is covered. About 40 stat()s, and only for these
+ * processes. Returns files newly attached. */
+static int ns_scan(struct attach *a, pid_t pid)
+{
+	char path[512], root[64];
+	size_t k, d, i;
+	int n = 0;
+
+	snprintf(root, sizeof(root), "%d", pid);
+	if (!a->mnt_ns || mnt_ns_of(root) == a->mnt_ns)
+		return 0;
+	for (k = 0; k < NKINDS; k++) {
+		for (i = 0; kinds[k].sonames && kinds[k].sonames[i]; i++) {
+			for (d = 0; lib_dirs[d]; d++) {
+				snprintf(path, sizeof(path), "/proc/%d/root%s/%s", pid, lib_dirs[d],
+					 kinds[k].sonames[i]);
+				n += file_attach(a, k, path) > 0;
+			}
+		}
+	}
+	return n;
+}
+
 void attach_exec(struct attach *a, pid_t pid, const char *comm, const char *file)
 {
 	static const uint64_t again_ns[] = { 20000000ull, 200000000ull, 2000000000ull };
 	uint64_t now = mono_ns();
-	int n = attach_pid(a, pid);
+	int n = ns_scan(a, pid) + attach_pid(a, pid);
 	size_t i;
 
 	if (n > 0)
