@@ -140,6 +140,7 @@ TEST_EXTRA_stream := user/track/stream.c user/track/stream_h2.c user/track/net.c
 TEST_EXTRA_dns := user/track/dns.c user/base/util.c
 TEST_EXTRA_proc := user/track/proc.c user/base/util.c user/base/procfs.c
 TEST_EXTRA_event := user/capture/event.c
+TEST_EXTRA_procfs := user/base/procfs.c
 
 $(OUT)/san/obj/%.o: user/%.c | $(OUT)/.build-deps
 	$(call msg,SAN-CC,$@)

@@ -40,6 +40,9 @@ struct call_row {
 	double client_ms;			/* connection ready -> first request byte */
 	double tokens_per_s;			/* streams: output tokens / generation time */
 	const char *verdict;			/* static: network/model/client/mixed, NULL */
+	/* beyond CONTRACT.md: where the process runs (issue 8) */
+	char *cgroup;				/* its cgroup path; NULL in the root cgroup */
+	char *container_id;			/* the 64-hex container id the cgroup names, or NULL */
 };
 
 /* ---- connections ---- */

@@ -97,7 +97,13 @@ static const char schema_push[] =
 	" last_success_ns INTEGER, last_error TEXT, last_error_ns INTEGER,"
 	" PRIMARY KEY (target, tbl));";
 
-static const char *const migrations[] = { schema_v1, schema_v2, schema_dns, schema_proc, schema_push };
+/* Where the calling process runs: its cgroup and the container it names. */
+static const char schema_cgroup[] =
+	"ALTER TABLE llm_calls ADD COLUMN cgroup TEXT;"
+	"ALTER TABLE llm_calls ADD COLUMN container_id TEXT;";
+
+static const char *const migrations[] = { schema_v1, schema_v2, schema_dns, schema_proc, schema_push,
+					   schema_cgroup };
 
 static const char insert_sql[] =
 	"INSERT OR REPLACE INTO llm_calls (id, pid, tid, comm, exe, provider, operation, model,"
@@ -105,9 +111,10 @@ static const char insert_sql[] =
 	" cache_write_tokens, reasoning_tokens, cost_usd, finish_reason, response_text,"
 	" start_ns, duration_ms, ttfb_ms, ttft_ms, dns_ms, connect_ms, tls_ms, conn_reused,"
 	" request_bytes, response_bytes, request_headers, response_headers, request_body,"
-	" response_body, error, conn_id, upload_ms, client_ms, tokens_per_s, verdict, wait_ms)"
+	" response_body, error, conn_id, upload_ms, client_ms, tokens_per_s, verdict, wait_ms,"
+	" cgroup, container_id)"
 	" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-	"?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+	"?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
 static const char conn_insert_sql[] =
 	"INSERT OR REPLACE INTO connections (id, pid, tid, comm, saddr, sport, daddr, dport,"
@@ -261,6 +268,8 @@ static void bind_call(sqlite3_stmt *st, const void *row)
 	bind_real(st, i++, r->tokens_per_s);
 	bind_text(st, i++, r->verdict);
 	bind_real(st, i++, r->wait_ms);
+	bind_text(st, i++, r->cgroup);
+	bind_text(st, i++, r->container_id);
 }
 
 static void bind_connection(sqlite3_stmt *st, const void *row)

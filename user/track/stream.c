@@ -340,6 +340,8 @@ void exchange_emit(struct stream *c, struct exchange *x, const char *why)
 	r->tid = x->tid;
 	memcpy(r->comm, c->comm, sizeof(r->comm));
 	r->exe = strdup_or_null(c->exe);
+	r->cgroup = strdup_or_null(c->cgroup);
+	r->container_id = strdup_or_null(c->container_id);
 	r->provider = call.provider ? call.provider : provider;
 	r->operation = call.operation ? call.operation : operation;
 	r->model = call.model;
@@ -409,7 +411,7 @@ static struct stream *stream_find(struct stream_table *t, uint32_t tgid, uint64_
 static struct stream *stream_get(struct stream_table *t, const struct stream_chunk *ch)
 {
 	struct stream *c = stream_find(t, ch->tgid, ch->ssl, ch->sock);
-	char exe[4096];
+	char exe[4096], id[65];
 
 	if (c)
 		return c;
@@ -423,8 +425,14 @@ static struct stream *stream_get(struct stream_table *t, const struct stream_chu
 	snprintf(c->comm, sizeof(c->comm), "%s", ch->comm ? ch->comm : "");
 	procfs_exe(ch->tgid, exe, sizeof(exe));
 	c->exe = strdup(exe);
+	procfs_cgroup(ch->tgid, exe, sizeof(exe));
+	c->cgroup = exe[0] ? strdup(exe) : NULL;
+	if (c->cgroup && procfs_container_id(c->cgroup, id))
+		c->container_id = strdup(id);
 	if (htab_add(&t->streams, &c->node, stream_k1(c->tgid, c->sock), c->ssl)) {
 		free(c->exe);
+		free(c->cgroup);
+		free(c->container_id);
 		free(c);
 		return NULL;
 	}
@@ -479,6 +487,8 @@ static void stream_destroy(struct stream_table *t, struct stream *c, const char 
 	stream_flush(c, why);
 	htab_del(&t->streams, &c->node);
 	free(c->exe);
+	free(c->cgroup);
+	free(c->container_id);
 	free(c);
 }
 

@@ -55,6 +55,7 @@ struct stream {
 	int sock;				/* plaintext of a plain TCP socket */
 	char comm[16];
 	char *exe;
+	char *cgroup, *container_id;		/* of the process; NULL when none */
 	enum role role;
 	int probes;
 	struct http1_parser *req_p, *resp_p;
