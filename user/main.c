@@ -15,6 +15,7 @@ static void usage(FILE *f)
 		"  show    one call: headers, bodies, latency\n"
 		"  stats   totals by model, provider, process or host\n"
 		"  dns     recent DNS lookups: name, answers, result, latency\n"
+		"  doctor  processes talking TLS to other hosts: what llmtap hooked, or why not\n"
 		"Run 'llmtap COMMAND --help' for a command's options.\n");
 }
 
@@ -29,6 +30,7 @@ static const struct cmd cmds[] = {
 	{ "show", cmd_show },
 	{ "stats", cmd_stats },
 	{ "dns", cmd_dns },
+	{ "doctor", cmd_doctor },
 };
 
 int main(int argc, char **argv)

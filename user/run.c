@@ -15,6 +15,7 @@
 #include "config.h"
 #include "db/store.h"
 #include "push/push.h"
+#include "run_cover.h"
 #include "run_opts.h"
 #include "serve/listen.h"
 #include "track/dns.h"
@@ -29,12 +30,19 @@
 #define LISTEN_EVERY_NS 250000000ull	/* /health and /metrics lag at most this */
 #define PUSH_EXIT_BUDGET_NS 3500000000ull	/* of the 5 s exit budget, for the last push */
 
-static volatile sig_atomic_t exiting;
+static volatile sig_atomic_t exiting, cover_asked;
 
 static void on_signal(int sig)
 {
 	(void)sig;
 	exiting = 1;
+}
+
+/* SIGUSR1: `llmtap doctor` asks for a fresh coverage report. */
+static void on_usr1(int sig)
+{
+	(void)sig;
+	cover_asked = 1;
 }
 
 struct run_state {
@@ -47,6 +55,8 @@ struct run_state {
 	struct loader *loader;
 	struct pusher *push;
 	struct listener *lis;
+	struct run_cover *cover;
+	struct cover_summary cover_sum;
 	struct event_ctx ev;
 	unsigned long long calls;
 	uint64_t last_drops, last_map_full, last_read_err;	/* counters already reported */
@@ -131,6 +141,8 @@ static void listen_refresh(struct run_state *st)
 	ls.drops = c[LT_CNT_DROPS];
 	ls.files = loader_files(st->loader);
 	ls.open_conns = stream_count(st->streams);
+	ls.uncovered = st->cover_sum.uncovered;
+	ls.unseen = st->cover_sum.unseen;
 	ls.npush = push_status(st->push, ls.push, PUSH_TARGETS_MAX);
 	listen_update(st->lis, &ls);
 }
@@ -249,6 +261,13 @@ static void run_loop(struct run_state *st)
 			drops_check(st);
 			last_reap = now;
 		}
+		if (st->cover) {
+			int asked = cover_asked;
+
+			cover_asked = 0;
+			run_cover_tick(st->cover, loader_attach(st->loader), st->net, asked,
+				       &st->cover_sum);
+		}
 		if (st->lis && now - last_listen >= LISTEN_EVERY_NS) {
 			listen_refresh(st);
 			last_listen = now;
@@ -282,12 +301,15 @@ int cmd_run(int argc, char **argv)
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_usr1;
+	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	/* Bound before anything slow: a port in use fails at once. */
 	if (o.listen && listen_open(&st->lis, o.listen, o.db))
 		goto out_free;
 	if (store_open(&st->store, o.db, 0))
 		goto out_free;
+	st->cover = run_cover_new(o.db);
 	if (trackers_new(st))
 		goto out_trackers;
 	files = capture_start(st);
@@ -328,6 +350,7 @@ out_trackers:
 		fprintf(stderr, "llmtap: stopped: %llu call(s) recorded, %llu event(s) dropped\n",
 			st->calls, (unsigned long long)c[LT_CNT_DROPS]);
 	store_close(st->store);
+	run_cover_free(st->cover);
 	/* Last, with the rows safe: detaching is slow, a child pays for it. */
 	loader_detach_later(st->loader);
 	loader_close(st->loader);

@@ -97,9 +97,9 @@ void net_sock_class(struct net_table *t, uint32_t tgid, uint64_t cookie, uint64_
 void stream_process_exit(struct stream_table *t, uint32_t tgid, uint64_t ts_ns)
 {
 	(void)t;
-	(void)ts_ns;
 	got_add(C_EXIT_STREAMS);
 	got.tgid = tgid;
+	got.ts = ts_ns;
 }
 
 void net_tcp_connect(struct net_table *t, const struct net_tcp *e)
@@ -415,6 +415,7 @@ static void test_exit(void)
 	got_reset();
 	event_finish_exits(&c);
 	CHECK(got.n == 1 && got.kind[0] == C_EXIT_STREAMS && got.tgid == 4242 && c.nexits == 0);
+	CHECK(got.ts == 123456789);	/* the exit's time: older streams only */
 	check_short(&c, &e, sizeof(e), "exit");
 	CHECK(c.nexits == 0);
 }

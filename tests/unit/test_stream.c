@@ -277,6 +277,19 @@ static void test_endings(void)
 	}
 	rows_clear();
 
+	/* The exit of an older process with the same pid, read after the new
+	 * one's first data (it came through another ring): the new process's
+	 * stream lives on and completes. */
+	wo = ro = 0;
+	feed(t, 23, 0, &wo, 10 * MS, 11 * MS, req, strlen(req));
+	stream_process_exit(t, 4242, 9 * MS);
+	CHECK(nrows == 0 && stream_count(t) == 1);
+	feed(t, 23, 1, &ro, 20 * MS, 21 * MS, resp, strlen(resp));
+	CHECK(nrows == 1 && rows[0]->status == 200 && !rows[0]->error);
+	stream_process_exit(t, 4242, 30 * MS);
+	CHECK(stream_count(t) == 0 && nrows == 1);
+	rows_clear();
+
 	/* A gap in the read stream (ring buffer full). */
 	wo = ro = 0;
 	feed(t, 23, 0, &wo, 1 * MS, 2 * MS, req, strlen(req));

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -83,4 +84,27 @@ int procfs_container_id(const char *cgroup, char out[65])
 	memcpy(out, found, 64);
 	out[64] = 0;
 	return 1;
+}
+
+unsigned long long procfs_start_ticks(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long t = 0;
+	int i;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fgets(buf, sizeof(buf), f)) {
+		/* after "pid (comm)", the fields from 3 (state) on; starttime is 22 */
+		p = strrchr(buf, ')');
+		for (i = 3; p && i <= 22; i++)
+			p = strchr(p + 1, ' ');
+		if (p)
+			t = strtoull(p + 1, NULL, 10);
+	}
+	fclose(f);
+	return t;
 }

@@ -10,6 +10,10 @@ void procfs_exe(pid_t pid, char *out, size_t size);
 /* 1 when the process exists (a zombie counts as gone), else 0. */
 int procfs_alive(pid_t pid);
 
+/* The start time of a process (/proc/PID/stat field 22, clock ticks since
+ * boot): with the pid, it names one process for good. 0 when gone. */
+unsigned long long procfs_start_ticks(pid_t pid);
+
 /* The cgroup a process is in, from /proc/PID/cgroup, into out: the
  * unified hierarchy's path ("0::/system.slice/docker-ID.scope") unless
  * that is the root, else the first v1 hierarchy's path that is not the

@@ -397,6 +397,15 @@ static uint64_t target_k1(dev_t dev, size_t k)
 	return ((uint64_t)dev << 8) | k;
 }
 
+int attach_new_dry(struct attach **out)
+{
+	int err = attach_new(out, NULL, 0);
+
+	if (!err)
+		(*out)->dry = 1;
+	return err;
+}
+
 /* Whether file st was looked at for kind k already; else it is recorded
  * now (in *out). Returns 1 when new, 0 when seen, -ENOMEM. */
 static int target_add(struct attach *a, const struct stat *st, size_t k, struct target **out)

@@ -14,6 +14,11 @@ struct attach;
  * and *out, or -ENOMEM. */
 int attach_new(struct attach **out, struct bpf_object *const *objs, int n);
 
+/* Like attach_new(), but nothing is ever attached: files are looked at and
+ * their records filled as `run` would (`doctor` when no tracer runs).
+ * Returns 0 and *out, or -ENOMEM. */
+int attach_new_dry(struct attach **out);
+
 /* Attach to every file of a known kind on the host: the loader paths and
  * cache, runtimes on PATH, and what every running process executes or has
  * mapped. Returns the TLS files attached so far. */

@@ -254,8 +254,10 @@ int event_handle(void *ctx, void *data, size_t size)
 	}
 	case LT_EV_EXIT:
 		/* Its streams are finished after the poll (event_finish_exits()). */
-		if (s->nexits < EVENT_EXITS_MAX)
-			s->exits[s->nexits++] = h->tgid;
+		if (s->nexits < EVENT_EXITS_MAX) {
+			s->exits[s->nexits] = h->tgid;
+			s->exits_ns[s->nexits++] = h->ts_ns;
+		}
 		if (s->procs)
 			handle_exit(s, data);
 		break;
@@ -290,6 +292,8 @@ int event_handle(void *ctx, void *data, size_t size)
 
 void event_finish_exits(struct event_ctx *e)
 {
-	while (e->nexits)
-		stream_process_exit(e->streams, e->exits[--e->nexits], 0);
+	while (e->nexits) {
+		e->nexits--;
+		stream_process_exit(e->streams, e->exits[e->nexits], e->exits_ns[e->nexits]);
+	}
 }

@@ -277,8 +277,16 @@ out_close:
 
 int loader_poll(struct loader *l, int timeout_ms)
 {
-	int n = ring_buffer__poll(l->rb, timeout_ms);
+	int n = ring_buffer__poll(l->rb, timeout_ms), m;
 
+	/* epoll names only the rings that signalled (a ring does not signal
+	 * again while records wait in it): records already in the others (a
+	 * process's last data, when its exit came through another ring) are
+	 * taken now too, so that a process's streams end after all of its
+	 * data, whatever the trackers do next (exits, reaping). */
+	m = ring_buffer__consume(l->rb);
+	if (m > 0)
+		n = (n > 0 ? n : 0) + m;
 	attach_rescans_run(l->attach);
 	return n;
 }
@@ -291,6 +299,11 @@ int loader_attach_host(struct loader *l)
 void loader_exec(struct loader *l, pid_t pid, const char *comm, const char *file)
 {
 	attach_exec(l->attach, pid, comm, file);
+}
+
+const struct attach *loader_attach(const struct loader *l)
+{
+	return l->attach;
 }
 
 int loader_files(const struct loader *l)

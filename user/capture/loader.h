@@ -40,6 +40,11 @@ void loader_exec(struct loader *l, pid_t pid, const char *comm, const char *file
  * or a negative errno (-EINTR on a signal). */
 int loader_poll(struct loader *l, int timeout_ms);
 
+struct attach;
+
+/* The uprobes' bookkeeping: what was attached where (attach.h). */
+const struct attach *loader_attach(const struct loader *l);
+
 /* TLS files (libraries and executables) attached so far. */
 int loader_files(const struct loader *l);
 

@@ -419,6 +419,7 @@ static struct stream *stream_get(struct stream_table *t, const struct stream_chu
 	if (!c)
 		return NULL;
 	c->t = t;
+	c->first_ns = ch->ts_start_ns;
 	c->tgid = ch->tgid;
 	c->ssl = ch->ssl;
 	c->sock = ch->sock != 0;
@@ -483,6 +484,7 @@ void stream_protocol_error(struct stream *c, const char *proto, int dir, const c
 
 static void stream_destroy(struct stream_table *t, struct stream *c, const char *why)
 {
+
 	c->cur = NULL;
 	stream_flush(c, why);
 	htab_del(&t->streams, &c->node);
@@ -582,7 +584,11 @@ void stream_data(struct stream_table *t, const struct stream_chunk *ch)
 		} else {
 			snprintf(msg, sizeof(msg), "capture gap: %llu bytes lost (ring buffer full)",
 				 (unsigned long long)(ch->offset - c->next_off[dir]));
-			log_warn("pid %u: %s", ch->tgid, msg);
+			log_warn("pid %u (%s): %s", ch->tgid, c->comm, msg);
+			log_debug("pid %u: %s stream %#llx, %s: at %llu, expected %llu", ch->tgid,
+				  c->sock ? "socket" : "TLS", (unsigned long long)c->ssl,
+				  dir ? "read" : "written", (unsigned long long)ch->offset,
+				  (unsigned long long)c->next_off[dir]);
 			stream_flush(c, msg);
 		}
 	}
@@ -660,9 +666,10 @@ void stream_close_sock(struct stream_table *t, uint32_t tgid, uint64_t cookie,
 		stream_end(t, c, end_off);
 }
 
-/* Destroy every connection of tgid (all processes when tgid is 0). */
+/* Destroy every connection of tgid (all processes when tgid is 0) that
+ * began before before_ns (0: any). */
 static void stream_destroy_tgid(struct stream_table *t, uint32_t tgid, int only_dead,
-			      const char *why)
+				uint64_t before_ns, const char *why)
 {
 	struct htab_iter it = HTAB_ITER_INIT;
 	struct htab_node *n;
@@ -670,7 +677,8 @@ static void stream_destroy_tgid(struct stream_table *t, uint32_t tgid, int only_
 	while ((n = htab_next(&t->streams, &it))) {
 		struct stream *c = htab_entry(n, struct stream, node);
 
-		if ((tgid && c->tgid != tgid) || (only_dead && procfs_alive(c->tgid)))
+		if ((tgid && c->tgid != tgid) || (only_dead && procfs_alive(c->tgid)) ||
+		    (before_ns && c->first_ns >= before_ns))
 			continue;
 		stream_destroy(t, c, why);
 	}
@@ -678,13 +686,15 @@ static void stream_destroy_tgid(struct stream_table *t, uint32_t tgid, int only_
 
 void stream_process_exit(struct stream_table *t, uint32_t tgid, uint64_t ts_ns)
 {
-	(void)ts_ns;
-	stream_destroy_tgid(t, tgid, 0, "process exited before the response completed");
+	/* Streams that began after the exit are a new process's with the
+	 * same pid: its first data can be read before the old one's exit,
+	 * which came through another ring. */
+	stream_destroy_tgid(t, tgid, 0, ts_ns, "process exited before the response completed");
 }
 
 void stream_reap(struct stream_table *t)
 {
-	stream_destroy_tgid(t, 0, 1, "process exited before the response completed");
+	stream_destroy_tgid(t, 0, 1, 0, "process exited before the response completed");
 }
 
 struct stream_table *stream_table_new(size_t max_body, struct net_table *net,
@@ -706,7 +716,7 @@ void stream_table_free(struct stream_table *t, const char *why)
 {
 	if (!t)
 		return;
-	stream_destroy_tgid(t, 0, 0, why);
+	stream_destroy_tgid(t, 0, 0, 0, why);
 	htab_fini(&t->streams);
 	free(t);
 }

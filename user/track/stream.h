@@ -46,7 +46,8 @@ void stream_close(struct stream_table *t, uint32_t tgid, uint64_t ssl,
 /* A plain TCP socket (cookie) carrying a stream closed: as stream_close(). */
 void stream_close_sock(struct stream_table *t, uint32_t tgid, uint64_t cookie,
 		       const uint64_t end_off[2], uint64_t ts_ns);
-/* The process exited: finish all its connections. */
+/* The process exited at ts_ns (monotonic; 0: unknown): finish all its
+ * connections that began before. */
 void stream_process_exit(struct stream_table *t, uint32_t tgid, uint64_t ts_ns);
 /* Finish connections of processes that are gone (an exit event was lost). */
 void stream_reap(struct stream_table *t);

@@ -53,6 +53,7 @@ struct stream {
 	uint32_t tgid, tid;
 	uint64_t ssl;				/* or the socket cookie when sock */
 	int sock;				/* plaintext of a plain TCP socket */
+	uint64_t first_ns;			/* monotonic: its first chunk's call */
 	char comm[16];
 	char *exe;
 	char *cgroup, *container_id;		/* of the process; NULL when none */
