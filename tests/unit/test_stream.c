@@ -3,7 +3,9 @@
 #include <string.h>
 
 #include <nghttp2/nghttp2.h>
+#include <zlib.h>
 
+#include "base/buf.h"
 #include "track/stream.h"
 #include "proto/h2.h"
 #include "harness.h"
@@ -703,8 +705,166 @@ static void test_sock_and_tls_keys(void)
 	stream_table_free(t, "stop");
 }
 
+/* ---- WebSocket ---- */
+
+/* Append one frame (FIN set), masked when it is the client's, to out; with
+ * z, compressed on z's window (permessage-deflate). */
+static void ws_frame(struct buf *out, int masked, z_stream *z, const char *msg, size_t n)
+{
+	static const uint8_t key[4] = { 0x11, 0x22, 0x33, 0x44 };
+	uint8_t h[14], tmp[65536];
+	const uint8_t *pl = (const uint8_t *)msg;
+	size_t hl = 2, i;
+
+	if (z) {
+		z->next_in = (uint8_t *)msg;
+		z->avail_in = n;
+		z->next_out = tmp;
+		z->avail_out = sizeof(tmp);
+		deflate(z, Z_SYNC_FLUSH);
+		n = sizeof(tmp) - z->avail_out - 4;
+		pl = tmp;
+	}
+	h[0] = 0x81 | (z ? 0x40 : 0);
+	if (n < 126) {
+		h[1] = n;
+	} else {
+		h[1] = 126;
+		h[2] = n >> 8;
+		h[3] = n;
+		hl = 4;
+	}
+	if (masked) {
+		h[1] |= 0x80;
+		memcpy(h + hl, key, 4);
+		hl += 4;
+	}
+	buf_append(out, h, hl);
+	for (i = 0; i < n; i++) {
+		uint8_t c = pl[i] ^ (masked ? key[i & 3] : 0);
+
+		buf_append(out, &c, 1);
+	}
+}
+
+/* The server's frames: one per event of the Responses SSE fixture. */
+static void ws_events(struct buf *out, z_stream *z)
+{
+	FILE *f = fopen("tests/unit/fixtures/openai_responses_stream.txt", "r");
+	char line[65536];
+
+	CHECK(f != NULL);
+	while (f && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		if (!strncmp(line, "data: ", 6))
+			ws_frame(out, 0, z, line + 6, strlen(line + 6));
+	}
+	if (f)
+		fclose(f);
+}
+
+/* The Responses API over a WebSocket, with and without permessage-deflate:
+ * two responses on one connection, the server's frames split at every
+ * position: two rows of the responses' fields, the upgrade's head. */
+static void test_websocket(int deflate)
+{
+	static const char create[] = "{\"type\":\"response.create\",\"model\":\"gpt-4.1-mini\","
+				     "\"instructions\":\"You are terse.\",\"input\":\"hi\"}";
+	char up[512], ok[512];
+	struct buf w = { 0 }, r = { 0 }, r2 = { 0 };
+	z_stream zc, zs;
+	size_t cut, first;
+	int bad = 0;
+
+	snprintf(up, sizeof(up), "GET /v1/responses HTTP/1.1\r\nHost: api.openai.com\r\n"
+		 "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+		 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+		 "Authorization: Bearer sk-test-SECRETSECRET123456\r\n%s\r\n",
+		 deflate ? "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" : "");
+	snprintf(ok, sizeof(ok), "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+		 "Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n%s\r\n",
+		 deflate ? "Sec-WebSocket-Extensions: permessage-deflate\r\n" : "");
+	memset(&zc, 0, sizeof(zc));
+	memset(&zs, 0, sizeof(zs));
+	deflateInit2(&zc, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
+	deflateInit2(&zs, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
+	/* the client's two response.create messages, the server's events twice */
+	ws_frame(&w, 1, deflate ? &zc : NULL, create, strlen(create));
+	first = w.len;		/* compressed, the second is shorter */
+	ws_frame(&w, 1, deflate ? &zc : NULL, create, strlen(create));
+	ws_events(&r, deflate ? &zs : NULL);
+	ws_events(&r2, deflate ? &zs : NULL);
+	deflateEnd(&zc);
+	deflateEnd(&zs);
+	for (cut = 0; cut <= r.len; cut += (cut < 200 || r.len - cut < 200) ? 1 : 97) {
+		struct stream_table *t = stream_table_new(1 << 20, NULL, &sink);
+		size_t half = first;
+		uint64_t wo = 0, ro = 0;
+		int ok_rows;
+
+		feed(t, 5, 0, &wo, 1 * MS, 2 * MS, up, strlen(up));
+		feed(t, 5, 1, &ro, 3 * MS, 4 * MS, ok, strlen(ok));
+		/* a response's events come after its request, in two reads */
+		feed(t, 5, 0, &wo, 10 * MS, 11 * MS, (const char *)w.data, half);
+		if (cut)
+			feed(t, 5, 1, &ro, 20 * MS, 21 * MS, (const char *)r.data, cut);
+		if (cut < r.len)
+			feed(t, 5, 1, &ro, 22 * MS, 23 * MS, (const char *)r.data + cut, r.len - cut);
+		feed(t, 5, 0, &wo, 30 * MS, 31 * MS, (const char *)w.data + half, w.len - half);
+		if (cut % r2.len)
+			feed(t, 5, 1, &ro, 40 * MS, 41 * MS, (const char *)r2.data, cut % r2.len);
+		feed(t, 5, 1, &ro, 42 * MS, 43 * MS, (const char *)r2.data + cut % r2.len,
+		     r2.len - cut % r2.len);
+		ok_rows = nrows == 2;
+		for (int i = 0; ok_rows && i < 2; i++) {
+			struct call_row *x = rows[i];
+
+			ok_rows = !strcmp(x->provider, "openai") && !strcmp(x->operation, "responses") &&
+				  x->model && !strcmp(x->model, "gpt-4.1-mini-2025-04-14") &&
+				  x->input_tokens == 2077 && x->output_tokens == 10 && x->stream == 1 &&
+				  x->response_text && !strcmp(x->response_text, "Hi there! How can I help?") &&
+				  x->status == 101 && !strcmp(x->method, "GET") &&
+				  !strcmp(x->path, "/v1/responses") && !strcmp(x->host, "api.openai.com") &&
+				  !strcmp(x->request_body, create) && !x->error && x->conn_reused == i &&
+				  strstr(x->request_headers, "Authorization: [REDACTED]") &&
+				  strstr(x->response_headers, "101 Switching Protocols") &&
+				  x->ttfb_ms > 0;
+		}
+		if (!ok_rows && !bad++)
+			fprintf(stderr, "websocket%s: cut %zu: %d rows, first: %s %s %s %lld\n",
+				deflate ? " (deflate)" : "", cut, nrows,
+				nrows ? rows[0]->provider : "-", nrows && rows[0]->model ? rows[0]->model : "-",
+				nrows && rows[0]->error ? rows[0]->error : "-",
+				nrows ? (long long)rows[0]->output_tokens : -1);
+		rows_clear();
+		stream_table_free(t, "stop");
+		rows_clear();
+	}
+	CHECKF(bad == 0, "websocket%s: %d split(s) wrong", deflate ? " (deflate)" : "", bad);
+	/* a close ends an open response with an error row */
+	{
+		struct stream_table *t = stream_table_new(1 << 20, NULL, &sink);
+		static const char close_frame[] = "\x88\x02\x03\xe8";
+		uint64_t wo = 0, ro = 0;
+
+		feed(t, 6, 0, &wo, 1 * MS, 2 * MS, up, strlen(up));
+		feed(t, 6, 1, &ro, 3 * MS, 4 * MS, ok, strlen(ok));
+		feed(t, 6, 0, &wo, 10 * MS, 11 * MS, (const char *)w.data, first);
+		feed(t, 6, 1, &ro, 20 * MS, 21 * MS, close_frame, 4);
+		CHECKF(nrows == 1 && rows[0]->error && strstr(rows[0]->error, "WebSocket closed (code 1000)"),
+		       "%d rows, error %s", nrows, nrows && rows[0]->error ? rows[0]->error : "-");
+		rows_clear();
+		stream_table_free(t, "stop");
+	}
+	buf_free(&w);
+	buf_free(&r);
+	buf_free(&r2);
+}
+
 int main(void)
 {
+	test_websocket(0);
+	test_websocket(1);
 	test_sock_and_tls_keys();
 	test_simple_and_splits();
 	test_redaction();

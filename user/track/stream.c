@@ -38,6 +38,7 @@ static void exchange_free(struct exchange *x)
 	free(x->content_type);
 	free(x->error);
 	free(x->ticks);
+	buf_free(&x->ws_req);
 	free(x);
 }
 
@@ -48,9 +49,7 @@ void exchange_fail(struct exchange *x, const char *why)
 		x->error = strdup(why);
 }
 
-/* Format a head as text for storage: start line, then "Name: value" lines,
- * secrets replaced. */
-static void head_format(struct buf *out, const struct http1_head *h)
+void stream_head_format(struct buf *out, const struct http1_head *h)
 {
 	char line[128];
 	size_t i;
@@ -112,7 +111,9 @@ static int stream_req_on_head(void *ud, const struct http1_head *h)
 	x->target = strdup(h->target ? h->target : "");
 	host = http1_head_get(h, "host");
 	x->host = host ? strdup(host) : NULL;
-	head_format(&x->req_head, h);
+	stream_head_format(&x->req_head, h);
+	x->ws_upgrade = http1_head_get(h, "upgrade") &&
+			strcasestr(http1_head_get(h, "upgrade"), "websocket") != NULL;
 	x->req_dec = decoder_new(decode_parse_encoding(http1_head_get(h, "content-encoding")));
 	for (pp = &c->xq; *pp; pp = &(*pp)->next)
 		;
@@ -154,6 +155,10 @@ static int stream_resp_on_head(void *ud, const struct http1_head *h)
 	const char *ct;
 
 	c->resp_interim = h->status >= 100 && h->status < 200;
+	for (x = c->xq; x && x->resp_done; x = x->next)
+		;
+	if (h->status == 101 && x && x->ws_upgrade && !stream_ws_upgrade(c, x, h))
+		exchange_drop(c, x);	/* the upgrade itself is no call */
 	if (c->resp_interim)
 		return 0;
 	for (x = c->xq; x && x->resp_done; x = x->next)
@@ -164,7 +169,7 @@ static int stream_resp_on_head(void *ud, const struct http1_head *h)
 	x->status = h->status;
 	x->t_resp_first = c->msg_start_ts[1];
 	x->t_resp_last = c->cur->ts_end_ns;
-	head_format(&x->resp_head, h);
+	stream_head_format(&x->resp_head, h);
 	ct = http1_head_get(h, "content-type");
 	x->content_type = ct ? strdup(ct) : NULL;
 	x->resp_dec = decoder_new(decode_parse_encoding(http1_head_get(h, "content-encoding")));
@@ -296,6 +301,24 @@ static void exchange_timing(struct stream *c, const struct exchange *x,
 	r->verdict = x->status ? verdict_of(&sp) : NULL;
 }
 
+/* Unlink x from c and free it, without a row. */
+void exchange_drop(struct stream *c, struct exchange *x)
+{
+	struct exchange **pp;
+
+	for (pp = &c->xq; *pp; pp = &(*pp)->next) {
+		if (*pp == x) {
+			*pp = x->next;
+			break;
+		}
+	}
+	if (c->req_x == x)
+		c->req_x = NULL;
+	if (c->resp_x == x)
+		c->resp_x = NULL;
+	exchange_free(x);
+}
+
 /* Build and hand over the row of x if it is an LLM call; unlink and free x.
  * why, when set, says why the exchange ended incomplete. */
 void exchange_emit(struct stream *c, struct exchange *x, const char *why)
@@ -308,6 +331,15 @@ void exchange_emit(struct stream *c, struct exchange *x, const char *why)
 		.status = x->status, .content_type = x->content_type,
 		.body = x->resp_body.data, .body_len = x->resp_body.len,
 	};
+
+	/* Over a WebSocket, a response.create is the POST it stands for, and
+	 * its events a 200 event stream. */
+	if (x->ws) {
+		req.method = "POST";
+		req.body = x->ws_req.data;
+		req.body_len = x->ws_req.len;
+		resp.status = 200;
+	}
 	const char *provider, *operation;
 	struct llm_call call;
 	struct call_row *r = NULL;
@@ -450,6 +482,7 @@ void stream_parsers_free(struct stream *c)
 	h2_parser_free(c->h2p[0]);
 	h2_parser_free(c->h2p[1]);
 	c->h2p[0] = c->h2p[1] = NULL;
+	stream_ws_free(c);
 }
 
 /* End every exchange of c with error why (complete ones first) and reset
@@ -463,9 +496,10 @@ void stream_flush(struct stream *c, const char *why)
 		http1_parser_finish(c->resp_p);
 	while ((x = c->xq))
 		exchange_emit(c, x, why);
+	/* HTTP/2 and WebSocket framing (and their compression) cannot be
+	 * picked up mid-stream. */
+	c->role = c->h2 || c->ws ? ROLE_OTHER : ROLE_UNKNOWN;
 	stream_parsers_free(c);
-	/* HTTP/2 framing and header compression cannot be picked up mid-stream. */
-	c->role = c->h2 ? ROLE_OTHER : ROLE_UNKNOWN;
 	c->h2 = 0;
 	c->probes = 0;
 	c->resp_interim = 0;
@@ -519,11 +553,24 @@ static void stream_feed(struct stream *c, int dir, const uint8_t *p, size_t n)
 		stream_h2_feed(c, dir, p, n);
 		return;
 	}
+	if (c->ws) {
+		stream_ws_feed(c, dir, p, n);
+		return;
+	}
 	if (!hp || c->role != ROLE_CLIENT)
 		return;
 	if (!http1_parser_in_message(hp))
 		c->msg_start_ts[dir] = dir == 0 ? c->cur->ts_start_ns : c->cur->ts_end_ns;
 	rc = http1_parser_feed(hp, p, n);
+	if (rc >= 0 && dir == 1 && http1_parser_switched(hp)) {
+		/* after a 101: frames when it upgraded to a WebSocket, else a
+		 * protocol we do not follow */
+		if (c->ws)
+			stream_ws_feed(c, dir, p + rc, n - rc);
+		else
+			stream_flush(c, "connection switched to a protocol llmtap does not parse");
+		return;
+	}
 	if (rc >= 0)
 		return;
 	if (rc == HTTP1_ERR_NOT_HTTP && dir == 0 && !c->xq) {
@@ -603,10 +650,10 @@ void stream_data(struct stream_table *t, const struct stream_chunk *ch)
 	if (c->role != ROLE_CLIENT)
 		goto out;
 	stream_feed(c, dir, ch->data + skip, ch->len - skip);
-	if (c->h2 && ch->missing) {
-		/* Filler cannot stand in for HTTP/2 frames: the connection is lost. */
-		snprintf(msg, sizeof(msg), "capture gap: %llu bytes not copied (HTTP/2 framing lost)",
-			 (unsigned long long)ch->missing);
+	if ((c->h2 || c->ws) && ch->missing) {
+		/* Filler cannot stand in for frames: the connection is lost. */
+		snprintf(msg, sizeof(msg), "capture gap: %llu bytes not copied (%s framing lost)",
+			 (unsigned long long)ch->missing, c->h2 ? "HTTP/2" : "WebSocket");
 		log_warn("pid %u: %s", ch->tgid, msg);
 		stream_flush(c, msg);
 		goto out;
