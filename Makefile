@@ -47,11 +47,11 @@ BUILD_PKGS := clang-16 bpftool libbpf-dev libelf-dev zlib1g-dev libsqlite3-dev l
 	libbrotli-dev libzstd-dev libcurl4-openssl-dev libmicrohttpd-dev libnghttp2-dev pkg-config make gcc
 RUN_PKGS := ca-certificates
 TEST_PKGS := llvm-16 libclang-rt-16-dev sqlite3 libssl-dev openssl iproute2 util-linux zstd \
-	clickhouse-server clickhouse-client
+	clickhouse-server clickhouse-client libmbedtls-dev
 # Tools wanted as commands: installed from Debian only when the command is
 # missing (a machine may carry its own node/npm/python3, which Debian's
 # packages would conflict with).
-TEST_CMDS := node:nodejs npm:npm curl:curl python3:python3
+TEST_CMDS := node:nodejs npm:npm curl:curl python3:python3 wget:wget
 
 .DELETE_ON_ERROR:
 .SECONDARY:

@@ -29,6 +29,7 @@
 #define CPU_GC_EVERY_NS 30000000000ull	/* CPU map entries of vanished tasks */
 #define LISTEN_EVERY_NS 250000000ull	/* /health and /metrics lag at most this */
 #define PUSH_EXIT_BUDGET_NS 3500000000ull	/* of the 5 s exit budget, for the last push */
+#define DRAIN_NS 1000000000ull			/* and for reading what the rings still hold */
 
 static volatile sig_atomic_t exiting, cover_asked;
 
@@ -331,8 +332,10 @@ int cmd_run(int argc, char **argv)
 	stop_ns = mono_ns();
 	listen_close(st->lis);
 	st->lis = NULL;
-	/* Drain what the kernel already queued, then finish open calls. */
-	while (loader_poll(st->loader, 0) > 0)
+	/* Drain what the kernel already queued, then finish open calls. A
+	 * host busy enough to refill the rings as fast as we read them must
+	 * not keep us past the exit budget: at most DRAIN_NS of it. */
+	while (mono_ns() - stop_ns < DRAIN_NS && loader_poll(st->loader, 0) > 0)
 		;
 	event_finish_exits(&st->ev);
 	cpu_sample(st, 0);	/* CPU up to the stop */

@@ -434,6 +434,7 @@ def case_replaced(env):
         chk.ok("%s/libssl.so.3 (deleted)" % lib in maps, "replaced: the client maps a deleted libssl")
         db = os.path.join(env.tmp, "db-replaced", "llmtap.db")
         tracer, terr, ready = e2e.start_tracer(procs, env.llmtap, db)
+        env.readers.append((terr, "llmtap-replaced.stderr"))
         if not chk.ok(ready, "replaced: tracer ready"):
             print(terr.text()[-3000:])
             return
@@ -693,10 +694,101 @@ def case_doctor(env):
         ns.stop()
 
 
+# ---- 7 websocket -------------------------------------------------------------------------------------
+
+
+def start_ws_server(env, procs, plain):
+    senv = dict(os.environ)
+    if plain:
+        senv["LLMTAP_E2E_PLAIN"] = "1"
+    p = procs.start(["node", os.path.join(HERE, "ws_server.js"), "0", env.cert, env.key], stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT, env=senv, cwd=HERE)
+    rd = LineReader(p.stdout)
+    env.readers.append((rd, "ws-server%s.log" % ("-plain" if plain else "")))
+    line = rd.wait_for(lambda l: '"listening"' in l, 15)
+    return rd, (json.loads(line)["port"] if line else None)
+
+
+def case_websocket(env):
+    chk, procs = env.chk, Procs()
+    x = E["endpoints"]["openai_responses"]
+    text = "".join(x["chunks"])
+    model = E["model_aliases"].get(E["models"]["openai"], E["models"]["openai"])
+    delay = E["timing"]["first_byte_delay_ms"]
+    try:
+        tls_log, tls_port = start_ws_server(env, procs, False)
+        plain_log, plain_port = start_ws_server(env, procs, True)
+        if not chk.ok(tls_port and plain_port, "websocket: both servers listening"):
+            return
+        clients = [  # name, url, deflate, nested, tags, provider, wrap in private hosts
+            ("tls-deflate", "wss://api.openai.com:%d/v1/responses" % tls_port, True, False,
+             ["W1-ws-tls-deflate-a", "W1-ws-tls-deflate-b"], "openai", True),
+            ("tls-plainframes-nested", "wss://api.openai.com:%d/v1/responses" % tls_port, False, True,
+             ["W2-ws-tls-nested"], "openai", True),
+            ("plain-deflate", "ws://localhost:%d/v1/responses" % plain_port, True, False,
+             ["W3-ws-plain-a", "W3-ws-plain-b"], "openai-compatible", False),
+        ]
+        results, pids = {}, {}
+        for name, url, deflate, nested, tags, provider, private in clients:
+            spec = {"url": url, "apiKey": E["keys"]["openai"], "deflate": deflate, "nested": nested,
+                    "calls": [{"tag": t, "model": E["models"]["openai"]} for t in tags]}
+            path = os.path.join(env.tmp, "ws-%s.json" % name)
+            with open(path, "w") as f:
+                json.dump(spec, f)
+            argv = ["node", os.path.join(HERE, "ws_client.mjs"), path]
+            p = procs.start(e2e.in_private_hosts(env.hosts, argv) if private else argv, cwd=HERE,
+                            env=e2e.client_env(env.cert), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            out, err = p.communicate(timeout=CLIENT_DEADLINE_S)
+            chk.ok(p.returncode == 0, "websocket: %s client exit status" % name, err.decode()[-500:])
+            for line in out.decode().splitlines():
+                r = json.loads(line)
+                results[r["tag"]] = r
+                pids[r["tag"]] = r["pid"]
+            for t in tags:
+                chk.eq(results.get(t, {}).get("text"), text, "websocket: %s: client got the text" % t)
+        opened = [json.loads(l) for l in tls_log.lines + plain_log.lines if '"ws_open"' in l]
+        chk.eq(sorted(o["deflate"] for o in opened), [False, True, True],
+               "websocket: permessage-deflate negotiated where the client offered it")
+        got = wait_tag_rows(env.db, [t for c in clients for t in c[4]])
+        for name, url, deflate, nested, tags, provider, private in clients:
+            for i, t in enumerate(tags):
+                rows = got[t]
+                n = "websocket: %s: " % t
+                if not chk.eq(len(rows), 1, n + "one row"):
+                    continue
+                r = rows[0]
+                chk.eq(r["provider"], provider, n + "provider")
+                chk.eq(r["operation"], "responses", n + "operation")
+                chk.eq(r["model"], model, n + "model")
+                chk.eq(r["status"], 101, n + "status (the upgrade's)")
+                chk.eq(r["method"], "GET", n + "method (the upgrade's)")
+                chk.eq(r["path"], "/v1/responses", n + "path")
+                chk.eq(r["stream"], 1, n + "stream")
+                chk.eq(r["input_tokens"], x["input_tokens"], n + "input_tokens")
+                chk.eq(r["output_tokens"], x["output_tokens"], n + "output_tokens")
+                chk.eq(r["cache_read_tokens"], x["cache_read_tokens"], n + "cache_read_tokens")
+                chk.eq(r["reasoning_tokens"], x["reasoning_tokens"], n + "reasoning_tokens")
+                chk.eq(r["response_text"], text, n + "response_text")
+                chk.eq(r["error"], None, n + "error")
+                chk.eq(r["pid"], pids.get(t), n + "pid")
+                chk.eq(r["conn_reused"], 1 if i else 0, n + "conn_reused")
+                chk.ok('"response.create"' in (r["request_body"] or ""), n + "request_body is the message")
+                chk.ok("response.completed" in (r["response_body"] or ""), n + "response_body has the events")
+                chk.ok("upgrade: websocket" in (r["request_headers"] or "").lower() and
+                       "[REDACTED]" in (r["request_headers"] or ""), n + "request_headers: the upgrade, redacted")
+                chk.ok(isinstance(r["ttfb_ms"], float) and r["ttfb_ms"] >= delay - 2 and
+                       isinstance(r["ttft_ms"], float) and r["ttfb_ms"] <= r["ttft_ms"] <= r["duration_ms"],
+                       n + "ttfb_ms >= the server's delay, ttft_ms within the call",
+                       repr((r["ttfb_ms"], r["ttft_ms"], r["duration_ms"])))
+    finally:
+        procs.cleanup()
+
+
 # ---- driver -----------------------------------------------------------------------------------------
 
 CASES = [("gnutls", case_gnutls, True), ("plain", case_plain, True), ("mntns", case_mntns, True),
-         ("replaced", case_replaced, False), ("cgroup", case_cgroup, True), ("doctor", case_doctor, True)]
+         ("replaced", case_replaced, False), ("cgroup", case_cgroup, True), ("doctor", case_doctor, True),
+         ("websocket", case_websocket, True)]
 
 
 def main():
