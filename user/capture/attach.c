@@ -179,14 +179,14 @@ enum role {
 struct kind {
 	const char *name;			/* in messages */
 	enum role role;
-	enum attach_method method;		/* how its probes find the functions */
+	const char *method;			/* how its probes find the functions */
 	int (*name_match)(const char *base);	/* could a library of this name be one? */
 	/* 1 when the file is one, 0 when not; -1 when it is one that cannot
 	 * be hooked, with the reason in why[0..n) (`doctor` shows it). */
 	int (*detect)(const char *path, char *why, size_t n);
 	/* File offsets of the probes' functions into offs[0..nprobes) (0: not
 	 * found). Returns 0, or -1 with the reason in why. NULL: by symbol
-	 * (kinds whose method is ATTACH_SYMBOLS). */
+	 * (kinds whose method is "symbols"). */
 	int (*locate)(const char *path, const struct probe *probes, size_t nprobes,
 		      uint64_t *offs, char *why, size_t n);
 	const char *const *globs;		/* where the loader finds it (NULL-ended) */
@@ -269,20 +269,20 @@ static const char *const libc_globs[] = {
 
 static const struct kind kinds[] = {
 	{
-		.name = "openssl", .role = ROLE_TLS, .method = ATTACH_SYMBOLS,
+		.name = "openssl", .role = ROLE_TLS, .method = "symbols",
 		.name_match = openssl_name, .detect = openssl_detect,
 		.globs = openssl_globs, .sonames = openssl_sonames,
 		.path_exes = openssl_exes, .exe = 1,
 		.probes = openssl_probes, .nprobes = ARRAY_SIZE(openssl_probes),
 	},
 	{
-		.name = "gnutls", .role = ROLE_TLS, .method = ATTACH_SYMBOLS,
+		.name = "gnutls", .role = ROLE_TLS, .method = "symbols",
 		.name_match = gnutls_name, .detect = gnutls_detect,
 		.globs = gnutls_globs, .sonames = gnutls_sonames,
 		.probes = gnutls_probes, .nprobes = ARRAY_SIZE(gnutls_probes),
 	},
 	{
-		.name = "libc", .role = ROLE_DNS, .method = ATTACH_SYMBOLS,
+		.name = "libc", .role = ROLE_DNS, .method = "symbols",
 		.name_match = libc_name, .detect = libc_detect,
 		.globs = libc_globs, .sonames = libc_sonames,
 		.probes = gai_probes, .nprobes = ARRAY_SIZE(gai_probes),
@@ -310,8 +310,12 @@ static int kind_by_name(const char *path)
 struct target {
 	struct htab_node node;
 	size_t kind;
-	int claimed;			/* the kind said it is one: rec is filled */
-	struct attach_record rec;	/* dev, ino always */
+	dev_t dev;
+	ino_t ino;
+	enum attach_state state;	/* 0: not one of the kind */
+	int probes;
+	char path[256];			/* where it was first found */
+	char reason[160];		/* why not, or "" */
 };
 
 /* What a kind has at run time. */
@@ -336,7 +340,7 @@ struct attach {
 	struct rescan rescans[ATTACH_RESCANS_MAX];
 	int nrescans;
 	struct htab targets;		/* struct target */
-	struct target **claimed;	/* records of TLS kinds, in the order found */
+	struct target **claimed;	/* files a kind claimed, in the order found */
 	size_t nclaimed, cap_claimed;
 	struct bpf_link **links;
 	size_t nlinks, cap_links;
@@ -418,8 +422,8 @@ static int target_add(struct attach *a, const struct stat *st, size_t k, struct 
 	if (!t)
 		return -ENOMEM;
 	t->kind = k;
-	t->rec.dev = st->st_dev;
-	t->rec.ino = st->st_ino;
+	t->dev = st->st_dev;
+	t->ino = st->st_ino;
 	if (htab_add(&a->targets, &t->node, target_k1(st->st_dev, k), st->st_ino)) {
 		free(t);
 		return -ENOMEM;
@@ -428,17 +432,17 @@ static int target_add(struct attach *a, const struct stat *st, size_t k, struct 
 	return 1;
 }
 
-/* Fill t's record (kind k claimed the file at path) and list it when the
- * kind is a TLS one. */
-static void target_claim(struct attach *a, struct target *t, size_t k, const char *path,
-			 enum attach_method m, const char *reason)
+/* Set t's outcome (kind k claimed the file, seen at path) and list it. */
+static void target_claim(struct attach *a, struct target *t, const char *path,
+			 enum attach_state state, const char *reason, int probes)
 {
-	t->claimed = 1;
-	t->rec.kind = kinds[k].name;
-	t->rec.method = m;
-	snprintf(t->rec.path, sizeof(t->rec.path), "%s", path);
-	snprintf(t->rec.reason, sizeof(t->rec.reason), "%s", reason ? reason : "");
-	if (kinds[k].role != ROLE_TLS)
+	int listed = t->state != 0;
+
+	t->state = state;
+	t->probes = probes;
+	snprintf(t->path, sizeof(t->path), "%s", path);
+	snprintf(t->reason, sizeof(t->reason), "%s", reason ? reason : "");
+	if (listed)
 		return;
 	if (a->nclaimed == a->cap_claimed) {
 		size_t cap = a->cap_claimed ? 2 * a->cap_claimed : 32;
@@ -490,7 +494,7 @@ static int file_attach_as(struct attach *a, size_t k, const char *path, const ch
 {
 	const struct kind *kd = &kinds[k];
 	size_t i, first = a->nlinks;
-	char why[ATTACH_REASON_MAX] = "", fdpath[64];
+	char why[160] = "", fdpath[64];
 	uint64_t offs[PROBES_MAX], t0 = mono_ns();
 	struct target *t = NULL;
 	struct stat st;
@@ -519,14 +523,14 @@ static int file_attach_as(struct attach *a, size_t k, const char *path, const ch
 		err = (kd->locate ? kd->locate : locate_by_symbol)(fdpath, kd->probes, kd->nprobes,
 								   offs, why, sizeof(why));
 	if (err < 0) {
-		target_claim(a, t, k, shown, ATTACH_NONE, why[0] ? why : "not hookable");
-		log_debug("%s: %s not hooked: %s", kd->name, shown, t->rec.reason);
+		target_claim(a, t, shown, ATTACH_UNCOVERED, why[0] ? why : "not hookable", 0);
+		log_debug("%s: %s not hooked: %s", kd->name, shown, t->reason);
 		err = 0;
 		goto out_close;
 	}
 	if (a->dry) {
 		/* `doctor` without a tracer: what `run` would do. */
-		target_claim(a, t, k, shown, kd->method, "");
+		target_claim(a, t, shown, ATTACH_ATTACHED, "would be attached by llmtap run", 0);
 		err = 1;
 		goto out_close;
 	}
@@ -546,7 +550,7 @@ static int file_attach_as(struct attach *a, size_t k, const char *path, const ch
 			log_warn("uprobe: failed to attach %s%s in %s: %s", p->sym,
 				 p->ret ? " (return)" : "", shown, strerror(-err));
 			snprintf(why, sizeof(why), "uprobe on %s failed: %s", p->sym, strerror(-err));
-			target_claim(a, t, k, shown, ATTACH_NONE, why);
+			target_claim(a, t, shown, ATTACH_FAILED, why, 0);
 			goto out_detach;
 		}
 		err = link_add(a, link);
@@ -556,7 +560,7 @@ static int file_attach_as(struct attach *a, size_t k, const char *path, const ch
 		}
 	}
 	a->ks[k].files++;
-	target_claim(a, t, k, shown, kd->method, NULL);
+	target_claim(a, t, shown, ATTACH_ATTACHED, NULL, (int)(a->nlinks - first));
 	log_debug("%s: attached to %s (%zu probes in %.1f ms)", kd->name, shown, a->nlinks - first,
 		  (mono_ns() - t0) / 1e6);
 	err = 1;
@@ -740,39 +744,78 @@ void attach_free(struct attach *a)
 	free(a);
 }
 
-const char *attach_method_name(enum attach_method m)
+/* ---- what was done, for doctor ------------------------------------------------ */
+
+/* Hand target t to fn as a record. */
+static void record_give(const struct target *t, attach_record_fn fn, void *ctx)
 {
-	switch (m) {
-	case ATTACH_SYMBOLS: return "symbols";
-	case ATTACH_SIGNATURES: return "signatures";
-	case ATTACH_SYSCALLS: return "syscalls";
-	case ATTACH_NONE: break;
-	}
-	return "none";
+	struct attach_record r = {
+		.path = t->path, .dev = t->dev, .ino = t->ino, .kind = kinds[t->kind].name,
+		.method = kinds[t->kind].method, .version = "", .state = t->state,
+		.reason = t->reason[0] ? t->reason : NULL, .probes = t->probes,
+	};
+
+	fn(ctx, &r);
 }
 
-const struct attach_record *attach_record_find(const struct attach *a, dev_t dev, ino_t ino)
-{
-	struct htab_node *n;
-	size_t k;
-
-	for (k = 0; k < NKINDS; k++) {
-		if (kinds[k].role != ROLE_TLS)
-			continue;
-		n = htab_find(&a->targets, target_k1(dev, k), ino);
-		if (n && htab_entry(n, struct target, node)->claimed)
-			return &htab_entry(n, struct target, node)->rec;
-	}
-	return NULL;
-}
-
-void attach_records(const struct attach *a,
-		    void (*fn)(void *ctx, const struct attach_record *r), void *ctx)
+void attach_records(const struct attach *a, attach_record_fn fn, void *ctx)
 {
 	size_t i;
 
 	for (i = 0; i < a->nclaimed; i++)
-		fn(ctx, &a->claimed[i]->rec);
+		record_give(a->claimed[i], fn, ctx);
+}
+
+/* Hand fn the records of the file opened at path (a process's view of
+ * it), each kind's. Returns how many. */
+static int records_of(const struct attach *a, const char *path, attach_record_fn fn, void *ctx)
+{
+	struct htab_node *n;
+	struct stat st;
+	size_t k;
+	int found = 0;
+
+	if (stat(path, &st))
+		return 0;
+	for (k = 0; k < NKINDS; k++) {
+		n = htab_find(&a->targets, target_k1(st.st_dev, k), st.st_ino);
+		if (n && htab_entry(n, struct target, node)->state) {
+			record_give(htab_entry(n, struct target, node), fn, ctx);
+			found++;
+		}
+	}
+	return found;
+}
+
+int attach_records_pid(const struct attach *a, pid_t pid, attach_record_fn fn, void *ctx)
+{
+	char path[4400], line[4608], range[64], last[4096] = "", exe[4096];
+	FILE *f;
+	int n;
+
+	/* the files themselves, as attach_pid() reaches them */
+	procfs_exe(pid, exe, sizeof(exe));
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	n = records_of(a, path, fn, ctx);
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return n;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strchr(line, '/');
+
+		if (!p || sscanf(line, "%63s", range) != 1)
+			continue;
+		p[strcspn(p, "\n")] = 0;
+		/* the segments of one file follow each other; the executable is done */
+		if (!strcmp(p, last) || !strcmp(p, exe))
+			continue;
+		snprintf(last, sizeof(last), "%s", p);
+		snprintf(path, sizeof(path), "/proc/%d/map_files/%s", pid, range);
+		n += records_of(a, path, fn, ctx);
+	}
+	fclose(f);
+	return n;
 }
 
 /* ---- new processes ------------------------------------------------------------ */

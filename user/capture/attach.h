@@ -44,41 +44,36 @@ size_t attach_links(const struct attach *a);
 /* Detach every uprobe and free a; NULL is fine. */
 void attach_free(struct attach *a);
 
-/* ---- what was hooked, file by file (`llmtap doctor` shows it) ---------------- */
+/* ---- what was done with each file (`llmtap doctor` shows it) --------------------
+ * The same shape as the stacks found without symbols use (kinds of their own). */
 
-/* How the plaintext of a file's TLS is reached. */
-enum attach_method {
-	ATTACH_NONE = 0,	/* not hooked: the record's reason says why */
-	ATTACH_SYMBOLS,		/* uprobes on the functions' symbols (.dynsym / .symtab) */
-	ATTACH_SIGNATURES,	/* uprobes at addresses found by byte signatures (stripped) */
-	ATTACH_SYSCALLS,	/* no TLS library: plaintext from socket syscalls (plain HTTP) */
+/* What was done with a file for one kind of TLS (or DNS) library. */
+enum attach_state {
+	ATTACH_ATTACHED = 1,	/* its uprobes are in place (a dry run: would be) */
+	ATTACH_FAILED,		/* it is one, but attaching failed (reason) */
+	ATTACH_UNCOVERED,	/* it is one, but llmtap cannot probe it (reason) */
 };
 
-#define ATTACH_PATH_MAX		256
-#define ATTACH_REASON_MAX	160
-
-/* One file (library or executable) that a TLS kind claimed, and what came of
- * it: attached with a method, or not and why. A file no kind claims (a
- * libc, a python3 without TLS inside) has no record. Records live as long
- * as the struct attach. */
 struct attach_record {
+	const char *path;	/* as first seen (a process's view of it: /proc/PID/...) */
 	dev_t dev;
 	ino_t ino;
-	char path[ATTACH_PATH_MAX];	/* where it was first found (/proc/PID/root/...) */
-	const char *kind;		/* the kind's name: "openssl", "gnutls", ... (static) */
-	enum attach_method method;	/* ATTACH_NONE: not hooked */
-	char reason[ATTACH_REASON_MAX];	/* ATTACH_NONE: why ("no signature matched (Bun
-					 * 1.5.0?)"); else a detail or "" */
+	const char *kind;	/* "openssl", "gnutls", "libc", ... */
+	const char *method;	/* "symbols", "symbols (.gopclntab)" or "signatures" */
+	const char *version;	/* of the library when known, else "" */
+	enum attach_state state;
+	const char *reason;	/* why FAILED or UNCOVERED; notes when ATTACHED; may be NULL */
+	int probes;		/* uprobes attached */
 };
 
-/* "none", "symbols", "signatures", "syscalls". */
-const char *attach_method_name(enum attach_method m);
+typedef void (*attach_record_fn)(void *ctx, const struct attach_record *r);
 
-/* The record of file (dev, ino), or NULL when no TLS kind claimed it. */
-const struct attach_record *attach_record_find(const struct attach *a, dev_t dev, ino_t ino);
+/* Hand fn every file found to be of a kind (attached, failed, uncovered). */
+void attach_records(const struct attach *a, attach_record_fn fn, void *ctx);
 
-/* Hand every record to fn, in the order the files were found. */
-void attach_records(const struct attach *a,
-		    void (*fn)(void *ctx, const struct attach_record *r), void *ctx);
+/* Hand fn the records of the files process pid executes and maps (by
+ * device and inode: the same file seen under another path matches).
+ * Returns how many. A file of pid's not looked at yet gives none. */
+int attach_records_pid(const struct attach *a, pid_t pid, attach_record_fn fn, void *ctx);
 
 #endif

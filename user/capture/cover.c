@@ -272,72 +272,59 @@ static const struct {
 	{ "libmatrixssl", "MatrixSSL" }, { "libbearssl", "BearSSL" },
 };
 
-/* What pid's files say: records of what was hooked (hooked[], not_hooked[]),
- * an unsupported TLS library it maps (into unsup, "" when none), and how
- * many files it maps (*nfiles). */
+/* What pid's files say: what was done with them (hooked[], not_hooked[]),
+ * an unsupported TLS library it maps (unsup, "" when none), how many files
+ * it maps. */
 struct files {
 	json_t *hooked, *not_hooked;
 	char unsup[320];
 	int nfiles;
-	struct { dev_t dev; ino_t ino; } seen[COVER_FILES_MAX];
 };
 
-/* Add file (opened at path, shown as shown) of a process to f. */
-static void file_note(struct scan *s, struct files *f, const char *path, const char *shown)
+/* attach_records_pid() callback: a TLS file of the process and its fate. */
+static void file_record(void *ctx, const struct attach_record *r)
 {
-	const struct attach_record *r;
-	const char *base = strrchr(shown, '/');
-	struct stat st;
-	size_t i;
-	int j;
+	struct files *f = ctx;
 
-	if (stat(path, &st))
-		return;
-	for (j = 0; j < f->nfiles; j++)
-		if (f->seen[j].dev == st.st_dev && f->seen[j].ino == st.st_ino)
-			return;
-	if (f->nfiles == COVER_FILES_MAX)
-		return;
-	f->seen[f->nfiles].dev = st.st_dev;
-	f->seen[f->nfiles].ino = st.st_ino;
-	f->nfiles++;
-	base = base ? base + 1 : shown;
-	for (i = 0; !f->unsup[0] && i < sizeof(unsupported) / sizeof(unsupported[0]); i++)
-		if (!strncmp(base, unsupported[i].prefix, strlen(unsupported[i].prefix)))
-			snprintf(f->unsup, sizeof(f->unsup), "%s (%s)", unsupported[i].name, shown);
-	r = attach_record_find(s->a, st.st_dev, st.st_ino);
-	if (!r)
-		return;
-	if (r->method == ATTACH_NONE)
-		json_array_append_new(f->not_hooked,
-				      json_pack("{s:s, s:s, s:s}", "path", shown, "kind", r->kind,
-						"reason", r->reason));
-	else
+	if (!strcmp(r->kind, "libc"))
+		return;		/* DNS, not TLS */
+	if (r->state == ATTACH_ATTACHED)
 		json_array_append_new(f->hooked,
-				      json_pack("{s:s, s:s, s:s}", "path", shown, "kind", r->kind,
-						"method", attach_method_name(r->method)));
+				      json_pack("{s:s, s:s, s:s, s:s}", "path", r->path, "kind", r->kind,
+						"method", r->method, "version", r->version ? r->version : ""));
+	else
+		json_array_append_new(f->not_hooked,
+				      json_pack("{s:s, s:s, s:s}", "path", r->path, "kind", r->kind,
+						"reason", r->reason ? r->reason : "not hooked"));
 }
 
-/* Look at pid's executable and every file it maps. */
-static void proc_files(struct scan *s, pid_t pid, const char *exe, struct files *f)
+/* Look at pid's files: the records of what was done with them, and by
+ * name the TLS libraries llmtap has no probes for. */
+static void proc_files(struct scan *s, pid_t pid, struct files *f)
 {
-	char path[4400], line[4608], range[64];
+	char path[64], line[4608], last[4096] = "";
 	FILE *m;
+	size_t i;
 
-	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
-	file_note(s, f, path, exe);
+	attach_records_pid(s->a, pid, file_record, f);
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
 	m = fopen(path, "re");
 	if (!m)
 		return;
 	while (fgets(line, sizeof(line), m)) {
-		char *p = strchr(line, '/');
+		char *p = strchr(line, '/'), *base;
 
-		if (!p || sscanf(line, "%63s", range) != 1)
+		if (!p)
 			continue;
 		p[strcspn(p, "\n")] = 0;
-		snprintf(path, sizeof(path), "/proc/%d/map_files/%s", pid, range);
-		file_note(s, f, path, p);
+		if (!strcmp(p, last))
+			continue;
+		snprintf(last, sizeof(last), "%s", p);
+		f->nfiles++;
+		base = strrchr(p, '/') + 1;
+		for (i = 0; !f->unsup[0] && i < sizeof(unsupported) / sizeof(unsupported[0]); i++)
+			if (!strncmp(base, unsupported[i].prefix, strlen(unsupported[i].prefix)))
+				snprintf(f->unsup, sizeof(f->unsup), "%s (%s)", unsupported[i].name, p);
 	}
 	fclose(m);
 }
@@ -407,12 +394,12 @@ static json_t *proc_report(struct scan *s, pid_t pid)
 			comm[strcspn(comm, "\n")] = 0;
 		fclose(cf);
 	}
-	proc_files(s, pid, exe, f);
+	proc_files(s, pid, f);
 	status = proc_status(&c, f, exe, why, sizeof(why));
 	if (c.plain)
-		json_array_append_new(f->hooked, json_pack("{s:s, s:s, s:s}", "path", "(socket syscalls)",
-							   "kind", "plain-http", "method",
-							   attach_method_name(ATTACH_SYSCALLS)));
+		json_array_append_new(f->hooked, json_pack("{s:s, s:s, s:s, s:s}", "path", "(socket syscalls)",
+							   "kind", "plain-http", "method", "syscalls",
+							   "version", ""));
 	o = json_pack("{s:i, s:s, s:s, s:s, s:s?, s:{s:i, s:i, s:i, s:i, s:i, s:i}, s:O, s:O, s:O}",
 		      "pid", pid, "comm", comm, "exe", exe, "status", status,
 		      "reason", why[0] ? why : NULL,
@@ -441,9 +428,13 @@ out_remotes:
 
 static void record_json(void *ctx, const struct attach_record *r)
 {
-	json_array_append_new(ctx, json_pack("{s:s, s:s, s:s, s:s?}", "path", r->path, "kind", r->kind,
-					     "method", attach_method_name(r->method),
-					     "reason", r->reason[0] ? r->reason : NULL));
+	static const char *const states[] = { "?", "attached", "failed", "uncovered" };
+
+	json_array_append_new(ctx, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:i}", "path", r->path,
+					     "kind", r->kind, "method", r->method,
+					     "version", r->version ? r->version : "",
+					     "state", states[r->state <= ATTACH_UNCOVERED ? r->state : 0],
+					     "reason", r->reason, "probes", r->probes));
 }
 
 /* Free every node of h (each allocated on its own, the node first). */
