@@ -266,8 +266,10 @@ static void run_loop(struct run_state *st)
 			int asked = cover_asked;
 
 			cover_asked = 0;
-			run_cover_tick(st->cover, loader_attach(st->loader), st->net, asked,
-				       &st->cover_sum);
+			/* a new report: /metrics says so at once */
+			if (run_cover_tick(st->cover, loader_attach(st->loader), st->net, asked,
+					   &st->cover_sum))
+				last_listen = 0;
 		}
 		if (st->lis && now - last_listen >= LISTEN_EVERY_NS) {
 			listen_refresh(st);
