@@ -190,6 +190,7 @@ test: test-deps
 
 bench: $(OUT)/llmtap
 	$(Q)tests/bench/run.sh
+	$(Q)tests/bench/plain.sh
 
 install: $(OUT)/llmtap
 	install -D -m 0755 $(OUT)/llmtap $(DESTDIR)$(PREFIX)/bin/llmtap

@@ -13,13 +13,14 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /*
- * Cost. Every process pays one hash lookup (its tgid in `gates`) per
- * write/read-family syscall, and nothing else unless it has a TCP socket it
- * connect()ed that is still unclassified (NEW), carries HTTP to other paths
- * (HTTP), or carries HTTP to an LLM path (PLAIN). Only then is the fd
- * resolved to its socket, and only PLAIN sockets are copied. A socket's
- * first write settles it: a TLS ClientHello or anything that is not an
- * HTTP request leaves it alone for good.
+ * Cost. Every syscall's entry runs one program that compares the syscall
+ * number; the write and read families then test their process's bit in
+ * an array (`gate_bits`: no hashing), and stop there unless the process
+ * has a TCP socket it connect()ed that is still unclassified (NEW),
+ * carries HTTP to other paths (HTTP), or carries HTTP to an LLM path
+ * (PLAIN). Only then is the fd resolved to its socket, and only PLAIN
+ * sockets are copied. A socket's first write settles it: a TLS ClientHello
+ * or anything that is not an HTTP request leaves it alone for good.
  */
 
 #define S_IFMT_		00170000
@@ -78,6 +79,63 @@ struct {
 	__type(key, __u32);
 	__type(value, struct gate);
 } gates SEC(".maps");
+
+/* The fast test: a process's gate may be open. Two bits per tgid (watch,
+ * plain) in 64-bit words, for tgids below 4194304 (the largest pid_max).
+ * A bit is set before its count grows and cleared only when the count is
+ * back to zero (then checked again), so a set bit can be stale (a lookup
+ * too many) but a needed one is never missing. */
+#define GATE_WORDS	(4194304 / 32)
+#define GATE_WATCH	1
+#define GATE_PLAIN	2
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, GATE_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} gate_bits SEC(".maps");
+
+/* 1 when bit (GATE_WATCH, GATE_PLAIN) of tgid is set. */
+static __always_inline int gate_maybe(__u32 tgid, __u64 bit)
+{
+	__u32 w = tgid / 32;
+	__u64 *v = bpf_map_lookup_elem(&gate_bits, &w);
+
+	return v && (*v >> (tgid % 32 * 2)) & bit;
+}
+
+/* Set bit of tgid. */
+static __always_inline void gate_set(__u32 tgid, __u64 bit)
+{
+	__u32 w = tgid / 32;
+	__u64 *v = bpf_map_lookup_elem(&gate_bits, &w);
+
+	if (v && !((*v >> (tgid % 32 * 2)) & bit))
+		__sync_fetch_and_or(v, bit << (tgid % 32 * 2));
+}
+
+/* Clear the bits of tgid whose counts in g are zero, then set again any
+ * whose count grew meanwhile (another CPU). */
+static __always_inline void gate_clear_idle(__u32 tgid, struct gate *g)
+{
+	__u32 w = tgid / 32;
+	__u64 *v = bpf_map_lookup_elem(&gate_bits, &w), clear = 0;
+
+	if (!v)
+		return;
+	if (g->watch <= 0)
+		clear |= GATE_WATCH;
+	if (g->plain <= 0)
+		clear |= GATE_PLAIN;
+	if (!clear)
+		return;
+	__sync_fetch_and_and(v, ~(clear << (tgid % 32 * 2)));
+	if (g->watch > 0)
+		gate_set(tgid, GATE_WATCH);
+	if (g->plain > 0)
+		gate_set(tgid, GATE_PLAIN);
+}
 
 /* A send or receive on a PLAIN socket in flight: saved at the syscall's
  * entry, copied when the socket layer reports its length. */
@@ -436,10 +494,12 @@ static __always_inline void call_emit(__u64 id, struct sock_call *c, struct sk_s
 /* ---- the syscalls ------------------------------------------------------------ */
 
 /* The socket is settled (TLS or not HTTP): forget it. */
-static __always_inline void settle(__u64 key, struct gate *g)
+static __always_inline void settle(__u64 key, __u32 tgid, struct gate *g)
 {
-	if (bpf_map_delete_elem(&sk_states, &key) == 0)
+	if (bpf_map_delete_elem(&sk_states, &key) == 0) {
 		__sync_fetch_and_add(&g->watch, -1);
+		gate_clear_idle(tgid, g);
+	}
 }
 
 /* A send of the current process on fd; buf is its buffer, or with nvec its
@@ -481,18 +541,19 @@ static __always_inline int send_enter(long fd, __u64 buf, __u64 nvec, int msg)
 		switch (classify(first, first_len)) {
 		case V_TLS:
 			class_emit(id, sk, st, ino, LT_SOCK_TLS);
-			settle(key, g);
+			settle(key, tgid, g);
 			return 0;
 		case V_OTHER:
 			/* A request body of an HTTP socket keeps it HTTP. */
 			if (st->cls == CLS_NEW)
-				settle(key, g);
+				settle(key, tgid, g);
 			return 0;
 		case V_HTTP:
 			st->cls = CLS_HTTP;
 			return 0;
 		case V_LLM:
 			st->cls = CLS_PLAIN;
+			gate_set(tgid, GATE_PLAIN);
 			__sync_fetch_and_add(&g->plain, 1);
 			class_emit(id, sk, st, ino, LT_SOCK_PLAIN);
 			break;
@@ -563,52 +624,57 @@ out_delete:
 	return 0;
 }
 
-SEC("tp/syscalls/sys_enter_write")
-int sk_write(struct trace_event_raw_sys_enter *ctx)
-{
-	return send_enter(ctx->args[0], ctx->args[1], 0, 0);
-}
+/* The syscalls looked at (x86-64 numbers). One raw tracepoint on every
+ * syscall's entry costs far less than the eight syscall tracepoints it
+ * replaces (those build a perf record of the arguments first): a process
+ * pays a compare, and a hash lookup for these eight. */
+#if defined(__TARGET_ARCH_x86)
+#define NR_READ		0
+#define NR_WRITE	1
+#define NR_READV	19
+#define NR_WRITEV	20
+#define NR_SENDTO	44
+#define NR_RECVFROM	45
+#define NR_SENDMSG	46
+#define NR_RECVMSG	47
+#else
+#error "sock.bpf.c: syscall numbers for this architecture"
+#endif
 
-SEC("tp/syscalls/sys_enter_writev")
-int sk_writev(struct trace_event_raw_sys_enter *ctx)
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sk_sys_enter, struct pt_regs *regs, long id)
 {
-	return send_enter(ctx->args[0], ctx->args[1], ctx->args[2], 0);
-}
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	long fd;
+	__u64 buf;
 
-SEC("tp/syscalls/sys_enter_sendto")
-int sk_sendto(struct trace_event_raw_sys_enter *ctx)
-{
-	return send_enter(ctx->args[0], ctx->args[1], 0, 0);
-}
-
-SEC("tp/syscalls/sys_enter_sendmsg")
-int sk_sendmsg(struct trace_event_raw_sys_enter *ctx)
-{
-	return send_enter(ctx->args[0], ctx->args[1], 0, 1);
-}
-
-SEC("tp/syscalls/sys_enter_read")
-int sk_read(struct trace_event_raw_sys_enter *ctx)
-{
-	return recv_enter(ctx->args[0], ctx->args[1], 0, 0);
-}
-
-SEC("tp/syscalls/sys_enter_readv")
-int sk_readv(struct trace_event_raw_sys_enter *ctx)
-{
-	return recv_enter(ctx->args[0], ctx->args[1], ctx->args[2], 0);
-}
-
-SEC("tp/syscalls/sys_enter_recvfrom")
-int sk_recvfrom(struct trace_event_raw_sys_enter *ctx)
-{
-	return recv_enter(ctx->args[0], ctx->args[1], 0, 0);
-}
-
-SEC("tp/syscalls/sys_enter_recvmsg")
-int sk_recvmsg(struct trace_event_raw_sys_enter *ctx)
-{
-	return recv_enter(ctx->args[0], ctx->args[1], 0, 1);
+	/* the cheap tests first: the syscall, then the process's gate bit;
+	 * the arguments are read from regs only past them */
+	switch (id) {
+	case NR_WRITE:
+	case NR_SENDTO:
+	case NR_WRITEV:
+	case NR_SENDMSG:
+		if (!gate_maybe(tgid, GATE_WATCH))
+			return 0;
+		fd = PT_REGS_PARM1_SYSCALL(regs);
+		buf = PT_REGS_PARM2_SYSCALL(regs);
+		if (id == NR_WRITEV)
+			return send_enter(fd, buf, PT_REGS_PARM3_SYSCALL(regs), 0);
+		return send_enter(fd, buf, 0, id == NR_SENDMSG);
+	case NR_READ:
+	case NR_RECVFROM:
+	case NR_READV:
+	case NR_RECVMSG:
+		if (!gate_maybe(tgid, GATE_PLAIN))
+			return 0;
+		fd = PT_REGS_PARM1_SYSCALL(regs);
+		buf = PT_REGS_PARM2_SYSCALL(regs);
+		if (id == NR_READV)
+			return recv_enter(fd, buf, PT_REGS_PARM3_SYSCALL(regs), 0);
+		return recv_enter(fd, buf, 0, id == NR_RECVMSG);
+	}
+	return 0;
 }
 
 /* Sends and receives end in the socket layer, which reports the bytes
@@ -654,8 +720,10 @@ int BPF_PROG(sk_state_change, const struct sock *csk, const int oldstate, const 
 			bpf_map_update_elem(&gates, &init.tgid, &zero, BPF_NOEXIST);
 			g = bpf_map_lookup_elem(&gates, &init.tgid);
 		}
-		if (g)
+		if (g) {
+			gate_set(init.tgid, GATE_WATCH);
 			__sync_fetch_and_add(&g->watch, 1);
+		}
 		return 0;
 	}
 	st = bpf_map_lookup_elem(&sk_states, &key);
@@ -666,6 +734,7 @@ int BPF_PROG(sk_state_change, const struct sock *csk, const int oldstate, const 
 		__sync_fetch_and_add(&g->watch, -1);
 		if (st->cls == CLS_PLAIN)
 			__sync_fetch_and_add(&g->plain, -1);
+		gate_clear_idle(st->tgid, g);
 	}
 	if (st->cls == CLS_PLAIN && (e = event_reserve(sizeof(*e)))) {
 		/* Softirq context at times: the state names the process. */

@@ -325,7 +325,7 @@ function call(t, stream) {
 def case_plain(env):
     chk, port = env.chk, env.plain_port
     key = E["keys"]["openai"]
-    pids, streams = {}, {}
+    pids, streams, ollama = {}, {}, {}
     for tag, stream, enc in (("P1-curl-chat", False, None), ("P2-curl-chat-stream-gzip", True, "gzip")):
         argv = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H", "content-type: application/json",
                 "-H", "authorization: Bearer " + key, "-H", "x-test-call: " + tag,
@@ -355,6 +355,17 @@ def case_plain(env):
     chk.ok(p.returncode == 0, "plain: node exit status", err.decode()[-300:])
     pids["P4-node-1"] = pids["P4-node-2"] = p.pid
     streams["P4-node-1"], streams["P4-node-2"] = False, True
+    # Ollama's native API, streamed (NDJSON) and not: provider "ollama"
+    for tag, stream in (("P5-ollama-native-stream", True), ("P6-ollama-native", False)):
+        body = {"model": "llama3.2", "messages": [{"role": "user", "content": "hi (%s)" % tag}]}
+        if not stream:
+            body["stream"] = False
+        p = env.procs.start(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H", "x-test-call: " + tag,
+                             "--data-binary", json.dumps(body), "http://localhost:%d/api/chat" % port],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, _ = p.communicate(timeout=CLIENT_DEADLINE_S)
+        chk.eq(out, b"200", "plain: %s: curl got 200" % tag)
+        ollama[tag] = (p.pid, stream)
     # non-LLM traffic on the same server: no row
     with urllib.request.urlopen("http://127.0.0.1:%d/health" % port, timeout=10) as r:
         chk.eq(r.status, 200, "plain: GET /health answered")
@@ -373,6 +384,25 @@ def case_plain(env):
                % (tag, sv.get(tag, {}).get("seq")))
         chk.ok(r["conn_id"], "plain: %s: joined to its connection" % tag)
     chk.eq(sv.get("P4-node-2", {}).get("seq"), 2, "plain: node's second call reused the connection")
+    got = wait_tag_rows(env.db, list(ollama))
+    for tag, (pid, stream) in ollama.items():
+        rows = got[tag]
+        if not chk.eq(len(rows), 1, "plain: %s: one row" % tag):
+            continue
+        r = rows[0]
+        chk.eq(r["provider"], "ollama", "plain: %s: provider" % tag)
+        chk.eq(r["operation"], "chat", "plain: %s: operation" % tag)
+        chk.eq(r["model"], "llama3.2", "plain: %s: model" % tag)
+        chk.eq(r["stream"], 1 if stream else 0, "plain: %s: stream" % tag)
+        chk.eq(r["input_tokens"], CHAT["input_tokens"], "plain: %s: input_tokens" % tag)
+        chk.eq(r["output_tokens"], CHAT["output_tokens"], "plain: %s: output_tokens" % tag)
+        chk.eq(r["response_text"], CHAT_TEXT, "plain: %s: response_text" % tag)
+        chk.eq(r["finish_reason"], CHAT["finish_reason"], "plain: %s: finish_reason" % tag)
+        chk.eq(r["pid"], pid, "plain: %s: pid" % tag)
+        chk.eq(sha(r["response_body"]), sv.get(tag, {}).get("resp_sha256"), "plain: %s: response_body exact" % tag)
+        if stream:
+            chk.ok(isinstance(r["ttft_ms"], float) and r["ttfb_ms"] <= r["ttft_ms"] <= r["duration_ms"],
+                   "plain: %s: ttft_ms within the call" % tag, repr((r["ttfb_ms"], r["ttft_ms"])))
     chk.eq(sv.get("P2-curl-chat-stream-gzip", {}).get("encoding"), "gzip", "plain: P2 was gzip'd")
     conn = sqlite3.connect("file:%s?mode=ro" % env.db, uri=True)
     n = conn.execute("SELECT count(*) FROM llm_calls WHERE pid = ?", (env.plain_proc.pid,)).fetchone()[0]

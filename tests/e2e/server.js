@@ -10,6 +10,9 @@
 //   so the driver knows, per call, what really went over the wire (connection reuse,
 //   encoding, exact decoded body bytes and sizes, first-content event index, delays).
 //
+// Also Ollama's native POST /api/chat (NDJSON lines, or one object with "stream": false; no key),
+// answering with openai_chat's text and counts.
+//
 // Test knobs (request headers):
 //   x-test-call: TAG        echoed into the log, so the driver can match rows to calls
 //   x-test-encoding: E      gzip | br | deflate | zstd; used when Accept-Encoding allows it
@@ -319,7 +322,26 @@ function checkAuth(kind, req, url) {
 	if (kind === 'anthropic') return req.headers['x-api-key'] === E.keys.anthropic || bearer(req) === E.keys.anthropic;
 	if (kind === 'gemini')
 		return req.headers['x-goog-api-key'] === E.keys.gemini || url.searchParams.get('key') === E.keys.gemini;
+	if (kind === 'ollama') return true;	/* Ollama asks for no key */
 	return false;
+}
+
+/* ---------- Ollama's native chat (/api/chat): NDJSON lines unless "stream": false ---------- */
+
+function ollamaChat(ctx, body) {
+	const x = E.endpoints.openai_chat;
+	const model = body.model;
+	const at = () => new Date().toISOString();
+	const last = { model, created_at: at(), message: { role: 'assistant', content: '' }, done_reason: x.finish_reason,
+		done: true, total_duration: 4200000, prompt_eval_count: x.input_tokens, eval_count: x.output_tokens };
+	if (body.stream === false) {
+		last.message.content = textOf('openai_chat');
+		return { headers: { 'content-type': 'application/json; charset=utf-8' }, json: last };
+	}
+	const events = x.chunks.map((piece) => JSON.stringify({ model, created_at: at(),
+		message: { role: 'assistant', content: piece }, done: false }) + '\n');
+	events.push(JSON.stringify(last) + '\n');
+	return { headers: { 'content-type': 'application/x-ndjson' }, events, firstContent: 0 };
 }
 
 /* ---------- routing ---------- */
@@ -336,6 +358,8 @@ function route(ctx, req, url, raw) {
 		kind = 'openai'; handler = openaiResponses;
 	} else if (req.method === 'POST' && url.pathname === '/v1/messages') {
 		kind = 'anthropic'; handler = anthropicMessages;
+	} else if (req.method === 'POST' && url.pathname === '/api/chat') {
+		kind = 'ollama'; handler = ollamaChat;
 	} else if (req.method === 'POST' && gem) {
 		kind = 'gemini';
 		const model = decodeURIComponent(gem[1]);
