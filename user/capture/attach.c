@@ -217,6 +217,7 @@ static int gnutls_name(const char *base)
 	return strncmp(base, "libgnutls.so", 12) == 0;
 }
 
+/* GnuTLS's API is there when gnutls_record_send is. */
 static int gnutls_detect(const char *path, char *why, size_t n)
 {
 	(void)why;

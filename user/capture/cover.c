@@ -181,6 +181,7 @@ static json_t *remote_json(const struct tcp_ent *e)
 
 /* ---- a process's connections ------------------------------------------------- */
 
+/* net_classified() callback: index the tracer's view of a socket by its inode. */
 static void view_add(void *ctx, const struct net_sock_view *v)
 {
 	struct scan *s = ctx;
@@ -426,6 +427,7 @@ out_remotes:
 
 /* ---- the scan ------------------------------------------------------------------- */
 
+/* attach_records() callback: one file's record as a JSON object of the report's "files". */
 static void record_json(void *ctx, const struct attach_record *r)
 {
 	static const char *const states[] = { "?", "attached", "failed", "uncovered" };

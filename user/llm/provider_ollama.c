@@ -19,6 +19,7 @@ static void response(struct pstate *p, json_t *root)
 	p_tokens(&c->output_tokens, json_object_get(root, "eval_count"));
 }
 
+/* The pformat entry points: a body and a stream line read alike. */
 static void ollama_body(struct pstate *p, json_t *root)
 {
 	response(p, root);
@@ -39,6 +40,7 @@ static void ollama_embed_body(struct pstate *p, json_t *root)
 	p_tokens(&p->c->input_tokens, json_object_get(root, "prompt_eval_count"));
 }
 
+/* An embed response is never streamed; read a line like a body. */
 static void ollama_embed_event(struct pstate *p, const char *event, json_t *root)
 {
 	(void)event;

@@ -127,13 +127,15 @@ static void ws_server_message(struct stream *c, const uint8_t *d, size_t n)
 	json_decref(root);
 }
 
-/* ws_callbacks of the client's direction and of the server's. */
+/* ws_callbacks of the client's direction and of the server's. The client's
+ * text messages: a response.create opens an exchange. */
 static void ws_on_client(void *ud, int op, const uint8_t *d, size_t n, int truncated)
 {
 	if (op == WS_OP_TEXT)
 		ws_client_message(ud, d, n, truncated);
 }
 
+/* The server's text messages: events of the open exchange (a cut one marks it truncated). */
 static void ws_on_server(void *ud, int op, const uint8_t *d, size_t n, int truncated)
 {
 	struct stream *c = ud;
@@ -149,6 +151,7 @@ static void ws_on_server(void *ud, int op, const uint8_t *d, size_t n, int trunc
 	ws_server_message(c, d, n);
 }
 
+/* A close frame either way: the open exchanges end with an error. */
 static void ws_on_close(void *ud, int code)
 {
 	char msg[80];
