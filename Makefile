@@ -59,11 +59,11 @@ BUILD_PKGS := clang-16 bpftool libbpf-dev libelf-dev zlib1g-dev libsqlite3-dev l
 	libprotobuf-c-dev protobuf-c-compiler pkg-config make gcc
 RUN_PKGS := ca-certificates
 TEST_PKGS := llvm-16 libclang-rt-16-dev sqlite3 libssl-dev openssl iproute2 util-linux zstd \
-	clickhouse-server clickhouse-client chromium tmux binutils
+	clickhouse-server clickhouse-client chromium tmux binutils libmbedtls-dev
 # Tools wanted as commands: installed from Debian only when the command is
 # missing (a machine may carry its own node/npm/python3, which Debian's
 # packages would conflict with).
-TEST_CMDS := node:nodejs npm:npm curl:curl python3:python3
+TEST_CMDS := node:nodejs npm:npm curl:curl python3:python3 wget:wget
 # What only `make bench` needs: the peers' method, measured side by side.
 BENCH_PKGS := bpftrace
 
@@ -181,7 +181,7 @@ san_obj = $(patsubst user/%.c,$(OUT)/san/obj/%.o,$(1))
 
 # Tests of modules that are not pure (they read /proc, use util.c's clocks
 # and ids) link those modules too, and are tested the same way.
-TEST_EXTRA_stream := user/track/stream.c user/track/stream_h2.c user/track/net.c user/track/dns.c \
+TEST_EXTRA_stream := user/track/stream.c user/track/stream_h2.c user/track/stream_ws.c user/track/net.c user/track/dns.c \
 	user/base/util.c user/base/procfs.c
 TEST_EXTRA_dns := user/track/dns.c user/base/util.c
 TEST_EXTRA_proc := user/track/proc.c user/track/procres.c user/track/procwatch.c user/track/events.c \
@@ -192,6 +192,7 @@ TEST_EXTRA_host := user/track/host.c user/track/procres.c user/track/procwatch.c
 TEST_EXTRA_event := user/capture/event.c
 TEST_EXTRA_genai := user/serve/genai.c
 TEST_EXTRA_placement := user/capture/placement.c
+TEST_EXTRA_procfs := user/base/procfs.c
 
 $(OUT)/san/obj/%.o: user/%.c | $(OUT)/.build-deps $(PB_HDRS)
 	$(call msg,SAN-CC,$@)
@@ -261,6 +262,7 @@ bench-deps: test-deps
 bench: bench-deps
 	$(Q)$(MAKE) --no-print-directory all bench-progs
 	$(Q)LLMTAP=$(OUT)/llmtap BENCH_DIR=$(OUT)/bench python3 tests/bench/bench.py
+	$(Q)LLMTAP=$(OUT)/llmtap tests/bench/plain.sh
 
 # Every file goes under $(DESTDIR)$(PREFIX): the unit in $(PREFIX)/lib/systemd/system
 # (systemd reads /usr/local/lib/systemd/system too), the price table beside the

@@ -533,6 +533,14 @@ int BPF_KRETPROBE(ssl_connect_exit, int ret)
 	return hs_exit(ret);
 }
 
+/* GnuTLS: gnutls_handshake() returns 0 when done (its entry is
+ * ssl_do_handshake_enter: same argument). */
+SEC("uretprobe")
+int BPF_KRETPROBE(gnutls_handshake_exit, int ret)
+{
+	return hs_exit(ret == 0 ? 1 : 0);
+}
+
 /* Arm w when the socket's unacknowledged bytes exceed the backlog mark
  * (or it is armed already): the upload ends when they are all acked. */
 static __always_inline void upload_arm(struct sock *sk, struct upload_watch *w)

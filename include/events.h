@@ -34,6 +34,10 @@ enum lt_event_type {
 	/* 30..39: DNS (dns.bpf.c) */
 	LT_EV_DNS_GAI = 30,	/* struct lt_dns_gai_event: a getaddrinfo() call returned */
 	LT_EV_DNS_PKT = 31,	/* struct lt_dns_pkt_event: a UDP datagram to/from port 53 */
+	/* 40..49: plain TCP from socket syscalls (sock.bpf.c) */
+	LT_EV_SOCK_DATA = 40,	/* struct lt_data_event, ssl = the socket cookie */
+	LT_EV_SOCK_CLOSE = 41,	/* struct lt_ssl_free_event, ssl = the socket cookie */
+	LT_EV_SOCK_CLASS = 42,	/* struct lt_sock_class_event: what a socket's first bytes are */
 };
 
 enum lt_dir {
@@ -181,6 +185,23 @@ struct lt_tcp_event {
 	__s32 sk_err;		/* errno the socket ended with (ECONNREFUSED, ETIMEDOUT), else 0 */
 	struct lt_tuple tuple;
 	char comm[LT_COMM_LEN];
+};
+
+/* What the first bytes a process wrote on a connect()ed TCP socket were
+ * (sock.bpf.c): a TLS ClientHello, or an HTTP request to an LLM path (the
+ * socket's plaintext is then copied, LT_EV_SOCK_DATA). */
+enum lt_sock_class {
+	LT_SOCK_TLS = 1,
+	LT_SOCK_PLAIN = 2,
+};
+
+struct lt_sock_class_event {
+	struct lt_hdr hdr;	/* tgid/tid: the writer; ts_ns: the write */
+	__u64 cookie;
+	__u64 ino;		/* the socket's inode: /proc/PID/fd shows socket:[ino] */
+	__u32 cls;		/* enum lt_sock_class */
+	__u32 pad;
+	struct lt_tuple tuple;
 };
 
 /* DNS: getaddrinfo() results and UDP port-53 payloads. */

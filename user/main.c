@@ -22,6 +22,7 @@ static void usage(FILE *f)
 		"  events  what llmtap noticed (disk, OOM, zombies, stuck agents) and agents posted\n"
 		"  host    host samples: CPU, load, memory, pressure, disk and network\n"
 		"  runs    agent runs: their LLM calls, tool calls and what the tools ran\n"
+		"  doctor  processes talking TLS to other hosts: what llmtap hooked, or why not\n"
 		"Run 'llmtap COMMAND --help' for a command's options; 'llmtap --version'.\n");
 }
 
@@ -42,6 +43,7 @@ static const struct cmd cmds[] = {
 	{ "events", cmd_events },
 	{ "host", cmd_host },
 	{ "runs", cmd_runs },
+	{ "doctor", cmd_doctor },
 };
 
 int main(int argc, char **argv)

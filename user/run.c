@@ -22,6 +22,7 @@
 #include "llm/runs.h"
 #include "prices.h"
 #include "push/push.h"
+#include "run_cover.h"
 #include "run_opts.h"
 #include "serve/ingest.h"
 #include "serve/listen.h"
@@ -57,13 +58,21 @@ struct peer_wait {
 /* The rings are drained at least this often (events wake the reader only
  * when a ring is a quarter full): the latency of a row, and the idle cost. */
 #define DRAIN_EVERY_MS 25
+#define DRAIN_NS 1000000000ull			/* and for reading what the rings still hold */
 
-static volatile sig_atomic_t exiting;
+static volatile sig_atomic_t exiting, cover_asked;
 
 static void on_signal(int sig)
 {
 	(void)sig;
 	exiting = 1;
+}
+
+/* SIGUSR1: `llmtap doctor` asks for a fresh coverage report. */
+static void on_usr1(int sig)
+{
+	(void)sig;
+	cover_asked = 1;
 }
 
 struct run_state {
@@ -82,6 +91,8 @@ struct run_state {
 	struct host_sampler *host;
 	struct procwatch *watch;
 	struct span_join *spans;
+	struct run_cover *cover;
+	struct cover_summary cover_sum;
 	struct event_ctx ev;
 	unsigned long long calls;
 	size_t inflight;			/* rows calls_in_flight holds now */
@@ -271,6 +282,8 @@ static void listen_refresh(struct run_state *st)
 	ls.drops = c[LT_CNT_DROPS];
 	ls.files = loader_files(st->loader);
 	ls.open_conns = stream_count(st->streams);
+	ls.uncovered = st->cover_sum.uncovered;
+	ls.unseen = st->cover_sum.unseen;
 	ls.npush = push_status(st->push, ls.push, PUSH_TARGETS_MAX);
 	ls.genai = st->genai;
 	selfstat_read(&ls.self);
@@ -542,6 +555,15 @@ static void run_loop(struct run_state *st)
 			inflight_refresh(st);
 			last_inflight = now;
 		}
+		if (st->cover) {
+			int asked = cover_asked;
+
+			cover_asked = 0;
+			/* a new report: /metrics says so at once */
+			if (run_cover_tick(st->cover, loader_attach(st->loader), st->net, asked,
+					   &st->cover_sum))
+				last_listen = 0;
+		}
 		if (st->lis && now - last_listen >= LISTEN_EVERY_NS) {
 			listen_refresh(st);
 			last_listen = now;
@@ -589,6 +611,8 @@ int cmd_run(int argc, char **argv)
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_usr1;
+	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	/* Bound before anything slow: a port in use fails at once. */
 	if (o.listen && listen_open(&st->lis, o.listen, o.db))
@@ -599,6 +623,7 @@ int cmd_run(int argc, char **argv)
 		goto out_free;
 	if (o.db_group && share_apply(st->store, o.db, o.db_group))
 		goto out_trackers;
+	st->cover = run_cover_new(o.db);
 	if (trackers_new(st))
 		goto out_trackers;
 	files = capture_start(st);
@@ -632,8 +657,10 @@ int cmd_run(int argc, char **argv)
 	stop_ns = mono_ns();
 	listen_close(st->lis);
 	st->lis = NULL;
-	/* Drain what the kernel already queued, then finish open calls. */
-	while (loader_poll(st->loader, 0) > 0)
+	/* Drain what the kernel already queued, then finish open calls. A
+	 * host busy enough to refill the rings as fast as we read them must
+	 * not keep us past the exit budget: at most DRAIN_NS of it. */
+	while (mono_ns() - stop_ns < DRAIN_NS && loader_poll(st->loader, 0) > 0)
 		;
 	event_finish_exits(&st->ev);
 	cpu_sample(st, 0);	/* CPU up to the stop */
@@ -653,6 +680,7 @@ out_trackers:
 		fprintf(stderr, "llmtap: stopped: %llu call(s) recorded, %llu event(s) dropped\n",
 			st->calls, (unsigned long long)c[LT_CNT_DROPS]);
 	store_close(st->store);
+	run_cover_free(st->cover);
 	/* Last, with the rows safe: detaching is slow, a child pays for it. */
 	loader_detach_later(st->loader);
 	loader_close(st->loader);

@@ -294,7 +294,7 @@ def ensure_tools(chk):
     chk.ok(shutil.which("zstd"), "tool: zstd installed")
     for t in ("node", "curl", "openssl", "unshare", "mount"):
         chk.ok(shutil.which(t), "tool: %s on PATH" % t)
-    mods = [os.path.join(HERE, "node_modules", m, "package.json") for m in ("openai", "@anthropic-ai/sdk")]
+    mods = [os.path.join(HERE, "node_modules", m, "package.json") for m in ("openai", "@anthropic-ai/sdk", "ws")]
     if not all(os.path.exists(m) for m in mods):
         print("e2e: installing the npm SDKs (npm ci)", flush=True)
         env = dict(os.environ)

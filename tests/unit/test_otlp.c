@@ -140,6 +140,27 @@ static json_t *build(struct call_row **rows, size_t n, int bodies)
 	return j;
 }
 
+/* A call from a container names it on its resource; calls from the same
+ * pid in different containers are different resources. */
+static void test_container(void)
+{
+	struct call_row *r[2] = { row_new("0190a2b3-c4d5-7e6f-8a9b-0c1d2e3f4a5b", 7, "agent"),
+				  row_new("0190a2b3-c4d5-7e6f-8a9b-0c1d2e3f4a5c", 7, "agent") };
+	json_t *j, *attrs;
+
+	r[0]->container_id = strdup("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+	j = build(r, 2, 0);
+	CHECK(json_array_size(json_object_get(j, "resourceSpans")) == 2);
+	attrs = json_object_get(json_object_get(json_array_get(json_object_get(j, "resourceSpans"), 0),
+						"resource"), "attributes");
+	CHECK_STR(attr_str(attrs, "container.id"),
+		  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+	CHECK(attrs_well_typed(attrs));
+	json_decref(j);
+	call_row_free(r[0]);
+	call_row_free(r[1]);
+}
+
 static void test_span(void)
 {
 	struct call_row *r = row_new("0190a2b3-c4d5-7e6f-8a9b-0c1d2e3f4a5b", 4242, "python3");
@@ -152,6 +173,7 @@ static void test_span(void)
 	CHECK_STR(attr_str(attrs, "service.name"), "python3");
 	CHECK_STR(attr_str(attrs, "host.id"), "host-1234");
 	CHECK_STR(attr_int(attrs, "process.pid"), "4242");
+	CHECK(attr_str(attrs, "container.id") == NULL);
 	CHECK(attrs_well_typed(attrs));
 	CHECK_STR(json_string_value(json_object_get(json_object_get(json_array_get(
 		json_object_get(rs, "scopeSpans"), 0), "scope"), "name")), "llmtap");
@@ -439,6 +461,7 @@ int main(void)
 {
 	test_run_spans();
 	test_span();
+	test_container();
 	test_errors_and_resources();
 	test_ids();
 	test_names();

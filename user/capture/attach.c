@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/htab.h"
 #include "base/procfs.h"
 #include "base/util.h"
 #include "track/events.h"
@@ -25,17 +26,22 @@
 
 /* ---- ELF checks ------------------------------------------------------------ */
 
-/* 1 when the ELF file at path defines function name (.dynsym or .symtab). */
-static int elf_defines(const char *path, const char *name)
+/* File offsets of the functions names[0..n) in the ELF file at path, from
+ * .dynsym or .symtab (what a uprobe is placed at: the symbol's address
+ * made relative to the file through its section). offs[i] is 0 when
+ * names[i] is not defined there. Returns how many were found. */
+static size_t elf_func_offsets(const char *path, const char *const *names, size_t n,
+			       uint64_t *offs)
 {
-	Elf_Scn *scn = NULL;
-	GElf_Shdr sh;
+	Elf_Scn *scn = NULL, *in;
+	GElf_Shdr sh, ish;
 	GElf_Sym sym;
 	Elf_Data *data;
+	size_t i, j, nsym, found = 0;
 	Elf *e;
-	size_t i, n;
-	int fd, found = 0;
+	int fd;
 
+	memset(offs, 0, n * sizeof(*offs));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
@@ -43,24 +49,31 @@ static int elf_defines(const char *path, const char *name)
 	e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (!e)
 		goto out_close;
-	while (!found && (scn = elf_nextscn(e, scn))) {
+	while (found < n && (scn = elf_nextscn(e, scn))) {
 		if (!gelf_getshdr(scn, &sh) ||
 		    (sh.sh_type != SHT_DYNSYM && sh.sh_type != SHT_SYMTAB) || !sh.sh_entsize)
 			continue;
 		data = elf_getdata(scn, NULL);
 		if (!data)
 			continue;
-		n = sh.sh_size / sh.sh_entsize;
-		for (i = 0; i < n; i++) {
+		nsym = sh.sh_size / sh.sh_entsize;
+		for (i = 0; i < nsym && found < n; i++) {
 			const char *s;
 
 			if (!gelf_getsym(data, i, &sym) || sym.st_shndx == SHN_UNDEF ||
-			    GELF_ST_TYPE(sym.st_info) != STT_FUNC)
+			    sym.st_shndx >= SHN_LORESERVE || GELF_ST_TYPE(sym.st_info) != STT_FUNC)
 				continue;
 			s = elf_strptr(e, sh.sh_link, sym.st_name);
-			if (s && strcmp(s, name) == 0) {
-				found = 1;
-				break;
+			if (!s)
+				continue;
+			for (j = 0; j < n; j++) {
+				if (offs[j] || strcmp(s, names[j]))
+					continue;
+				in = elf_getscn(e, sym.st_shndx);
+				if (!in || !gelf_getshdr(in, &ish) || sym.st_value < ish.sh_addr)
+					break;
+				offs[j] = sym.st_value - ish.sh_addr + ish.sh_offset;
+				found += offs[j] != 0;
 			}
 		}
 	}
@@ -68,6 +81,14 @@ static int elf_defines(const char *path, const char *name)
 out_close:
 	close(fd);
 	return found;
+}
+
+/* 1 when the ELF file at path defines function name (.dynsym or .symtab). */
+static int elf_defines(const char *path, const char *name)
+{
+	uint64_t off;
+
+	return elf_func_offsets(path, &name, 1, &off) == 1;
 }
 
 /* 1 when the ELF file at path has our own class, byte order and machine:
@@ -145,6 +166,21 @@ static const struct probe openssl_probes[] = {
 	{ "SSL_connect", "ssl_connect_enter", 0, 1 }, { "SSL_connect", "ssl_connect_exit", 1, 1 },
 };
 
+/* GnuTLS: the record layer has SSL_write/SSL_read's convention (session,
+ * buffer, size; returns the bytes moved), so ssl.bpf.c's programs serve it.
+ * gnutls_record_send tail-calls gnutls_record_send2: only the outer one is
+ * probed (the chained return fires once per call). gnutls_handshake
+ * returns 0 when done, hence its own return program. */
+static const struct probe gnutls_probes[] = {
+	{ "gnutls_record_send", "ssl_write_enter", 0, 0 },
+	{ "gnutls_record_send", "ssl_write_exit", 1, 0 },
+	{ "gnutls_record_recv", "ssl_read_enter", 0, 0 },
+	{ "gnutls_record_recv", "ssl_read_exit", 1, 0 },
+	{ "gnutls_deinit", "ssl_free_enter", 0, 1 },
+	{ "gnutls_handshake", "ssl_do_handshake_enter", 0, 1 },
+	{ "gnutls_handshake", "gnutls_handshake_exit", 1, 1 },
+};
+
 /* glibc's resolver entry point: dns.bpf.c. */
 static const struct probe gai_probes[] = {
 	{ "getaddrinfo", "gai_enter", 0, 0 }, { "getaddrinfo", "gai_exit", 1, 0 },
@@ -155,6 +191,7 @@ static const struct probe gai_probes[] = {
 _Static_assert(ARRAY_SIZE(openssl_pairs) <= PAIRS_MAX, "raise PAIRS_MAX");
 _Static_assert(ARRAY_SIZE(openssl_probes) <= PROBES_MAX, "raise PROBES_MAX");
 _Static_assert(ARRAY_SIZE(gai_probes) <= PROBES_MAX, "raise PROBES_MAX");
+_Static_assert(ARRAY_SIZE(gnutls_probes) <= PROBES_MAX, "raise PROBES_MAX");
 
 /* What a kind's probes report. */
 enum role {
@@ -167,9 +204,18 @@ enum role {
 struct kind {
 	const char *name;			/* in messages */
 	enum role role;
+	const char *method;			/* how its probes find the functions */
 	int (*name_match)(const char *base);	/* could a library of this name be one? */
-	int (*detect)(const char *path);	/* 1 when the file is one */
+	/* 1 when the file is one, 0 when not; -1 when it is one that cannot
+	 * be hooked, with the reason in why[0..n) (`doctor` shows it). */
+	int (*detect)(const char *path, char *why, size_t n);
+	/* File offsets of the probes' functions into offs[0..nprobes) (0: not
+	 * found). Returns 0, or -1 with the reason in why. NULL: by symbol
+	 * (kinds whose method is "symbols"). */
+	int (*locate)(const char *path, const struct probe *probes, size_t nprobes,
+		      uint64_t *offs, char *why, size_t n);
 	const char *const *globs;		/* where the loader finds it (NULL-ended) */
+	const char *const *sonames;		/* its usual file names (NULL-ended) */
 	const char *const *path_exes;		/* runtimes looked up on PATH (NULL-ended) */
 	int exe;				/* a process's executable may be one */
 	const struct probe *probes;
@@ -185,9 +231,25 @@ static int openssl_name(const char *base)
 }
 
 /* OpenSSL's API is there when SSL_write is. */
-static int openssl_detect(const char *path)
+static int openssl_detect(const char *path, char *why, size_t n)
 {
+	(void)why;
+	(void)n;
 	return elf_defines(path, "SSL_write");
+}
+
+/* libgnutls.so.30 (not libgnutls-dane, libgnutlsxx, libgnutls-openssl). */
+static int gnutls_name(const char *base)
+{
+	return strncmp(base, "libgnutls.so", 12) == 0;
+}
+
+/* GnuTLS's API is there when gnutls_record_send is. */
+static int gnutls_detect(const char *path, char *why, size_t n)
+{
+	(void)why;
+	(void)n;
+	return elf_defines(path, "gnutls_record_send");
 }
 
 /* glibc's libc: libc.so.6, or libc-2.31.so before glibc 2.34. */
@@ -198,8 +260,10 @@ static int libc_name(const char *base)
 }
 
 /* A native libc with getaddrinfo: dns.bpf.c reads x86-64 struct addrinfo. */
-static int libc_detect(const char *path)
+static int libc_detect(const char *path, char *why, size_t n)
 {
+	(void)why;
+	(void)n;
 	return elf_native(path) && elf_defines(path, "getaddrinfo");
 }
 
@@ -210,8 +274,21 @@ static const char *const openssl_globs[] = {
 	"/usr/local/lib64/libssl.so*", "/usr/local/ssl/lib*/libssl.so*", NULL,
 };
 
+static const char *const openssl_sonames[] = {
+	"libssl.so.3", "libssl.so.1.1", "libssl.so.1.0.0", "libssl.so.10", NULL,
+};
+
 /* Node links OpenSSL into its executable. */
 static const char *const openssl_exes[] = { "node", "nodejs", NULL };
+
+static const char *const gnutls_globs[] = {
+	"/lib/*-linux-gnu/libgnutls.so*", "/usr/lib/*-linux-gnu/libgnutls.so*",
+	"/lib64/libgnutls.so*", "/usr/lib64/libgnutls.so*", "/usr/lib/libgnutls.so*",
+	"/usr/local/lib/libgnutls.so*", NULL,
+};
+
+static const char *const gnutls_sonames[] = { "libgnutls.so.30", NULL };
+static const char *const libc_sonames[] = { "libc.so.6", NULL };
 
 static const char *const libc_globs[] = {
 	"/lib/*-linux-gnu/libc.so.6", "/usr/lib/*-linux-gnu/libc.so.6",
@@ -220,16 +297,23 @@ static const char *const libc_globs[] = {
 
 static const struct kind kinds[] = {
 	{
-		.name = "openssl", .role = ROLE_TLS,
+		.name = "openssl", .role = ROLE_TLS, .method = "symbols",
 		.name_match = openssl_name, .detect = openssl_detect,
-		.globs = openssl_globs, .path_exes = openssl_exes, .exe = 1,
+		.globs = openssl_globs, .sonames = openssl_sonames,
+		.path_exes = openssl_exes, .exe = 1,
 		.probes = openssl_probes, .nprobes = ARRAY_SIZE(openssl_probes),
 		.pairs = openssl_pairs, .npairs = ARRAY_SIZE(openssl_pairs),
 	},
 	{
-		.name = "libc", .role = ROLE_DNS,
+		.name = "gnutls", .role = ROLE_TLS, .method = "symbols",
+		.name_match = gnutls_name, .detect = gnutls_detect,
+		.globs = gnutls_globs, .sonames = gnutls_sonames,
+		.probes = gnutls_probes, .nprobes = ARRAY_SIZE(gnutls_probes),
+	},
+	{
+		.name = "libc", .role = ROLE_DNS, .method = "symbols",
 		.name_match = libc_name, .detect = libc_detect,
-		.globs = libc_globs,
+		.globs = libc_globs, .sonames = libc_sonames,
 		.probes = gai_probes, .nprobes = ARRAY_SIZE(gai_probes),
 	},
 };
@@ -250,11 +334,17 @@ static int kind_by_name(const char *path)
 
 /* ---- state ----------------------------------------------------------------- */
 
-/* A file looked at for a kind: attached, or known not to be one. */
+/* A file looked at for a kind: attached, known not to be one, or one that
+ * could not be hooked. Keyed ((dev << 8) | kind, ino). */
 struct target {
+	struct htab_node node;
+	size_t kind;
 	dev_t dev;
 	ino_t ino;
-	size_t kind;
+	enum attach_state state;	/* 0: not one of the kind */
+	int probes;
+	char path[256];			/* where it was first found */
+	char reason[160];		/* why not, or "" */
 };
 
 /* What a kind has at run time. */
@@ -280,11 +370,14 @@ struct rescan {
 };
 
 struct attach {
+	int dry;			/* doctor's scan: nothing is attached */
+	ino_t mnt_ns;			/* our mount namespace */
 	struct kind_state ks[NKINDS];
 	struct rescan rescans[ATTACH_RESCANS_MAX];
 	int nrescans;
-	struct target *targets;
-	size_t ntargets, cap_targets;
+	struct htab targets;		/* struct target */
+	struct target **claimed;	/* files a kind claimed, in the order found */
+	size_t nclaimed, cap_claimed;
 	struct bpf_link **links;
 	size_t nlinks, cap_links;
 	struct placed *placed;
@@ -292,6 +385,16 @@ struct attach {
 	enum place_mode mode;		/* LLMTAP_PLACEMENT */
 	int floor;			/* LLMTAP_PROBE_FLOOR: empty programs (make bench) */
 };
+
+/* The mount namespace of /proc/WHO ("self", a pid), 0 when unknown. */
+static ino_t mnt_ns_of(const char *who)
+{
+	char path[96];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%s/ns/mnt", who);
+	return stat(path, &st) ? 0 : st.st_ino;
+}
 
 /* Program name in the first of objs[0..n) that has it, else NULL. */
 static struct bpf_program *prog_find(struct bpf_object *const *objs, int n, const char *name)
@@ -321,6 +424,8 @@ int attach_new(struct attach **out, struct bpf_object *const *objs, int n)
 		return -ENOMEM;
 	a->mode = place_mode_env();
 	a->floor = floor && strcmp(floor, "1") == 0;
+	htab_init(&a->targets);
+	a->mnt_ns = mnt_ns_of("self");
 	for (k = 0; k < NKINDS; k++) {
 		a->ks[k].on = 1;
 		for (i = 0; i < kinds[k].nprobes; i++) {
@@ -346,27 +451,65 @@ int attach_new(struct attach **out, struct bpf_object *const *objs, int n)
 	return 0;
 }
 
-/* Whether file st was looked at for kind k already; else it is recorded
- * now. Returns 1 when new, 0 when seen, -ENOMEM. */
-static int target_add(struct attach *a, const struct stat *st, size_t k)
+/* The htab key of file (dev, ino) for kind k. */
+static uint64_t target_k1(dev_t dev, size_t k)
 {
-	size_t i;
+	return ((uint64_t)dev << 8) | k;
+}
 
-	for (i = 0; i < a->ntargets; i++)
-		if (a->targets[i].dev == st->st_dev && a->targets[i].ino == st->st_ino &&
-		    a->targets[i].kind == k)
-			return 0;
-	if (a->ntargets == a->cap_targets) {
-		size_t cap = a->cap_targets ? 2 * a->cap_targets : 32;
-		struct target *t = realloc(a->targets, cap * sizeof(*t));
+int attach_new_dry(struct attach **out)
+{
+	int err = attach_new(out, NULL, 0);
 
-		if (!t)
-			return -ENOMEM;
-		a->targets = t;
-		a->cap_targets = cap;
+	if (!err)
+		(*out)->dry = 1;
+	return err;
+}
+
+/* Whether file st was looked at for kind k already; else it is recorded
+ * now (in *out). Returns 1 when new, 0 when seen, -ENOMEM. */
+static int target_add(struct attach *a, const struct stat *st, size_t k, struct target **out)
+{
+	struct target *t;
+
+	if (htab_find(&a->targets, target_k1(st->st_dev, k), st->st_ino))
+		return 0;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->kind = k;
+	t->dev = st->st_dev;
+	t->ino = st->st_ino;
+	if (htab_add(&a->targets, &t->node, target_k1(st->st_dev, k), st->st_ino)) {
+		free(t);
+		return -ENOMEM;
 	}
-	a->targets[a->ntargets++] = (struct target){ .dev = st->st_dev, .ino = st->st_ino, .kind = k };
+	*out = t;
 	return 1;
+}
+
+/* Set t's outcome (kind k claimed the file, seen at path) and list it. */
+static void target_claim(struct attach *a, struct target *t, const char *path,
+			 enum attach_state state, const char *reason, int probes)
+{
+	int listed = t->state != 0;
+
+	t->state = state;
+	t->probes = probes;
+	snprintf(t->path, sizeof(t->path), "%s", path);
+	snprintf(t->reason, sizeof(t->reason), "%s", reason ? reason : "");
+	if (listed)
+		return;
+	if (a->nclaimed == a->cap_claimed) {
+		size_t cap = a->cap_claimed ? 2 * a->cap_claimed : 32;
+		struct target **p = realloc(a->claimed, cap * sizeof(*p));
+
+		if (!p)
+			return;		/* attached all the same; doctor will not list it */
+		a->claimed = p;
+		a->cap_claimed = cap;
+	}
+	a->claimed[a->nclaimed++] = t;
 }
 
 /* Keep link. Returns 0 or -ENOMEM (link not kept). */
@@ -427,9 +570,10 @@ static void placed_add(struct attach *a, const char *path, const char *desc)
 	a->nplaced++;
 }
 
-/* Attach kind k's placed pairs to path. Returns 0, or a negative errno
+/* Attach kind k's placed pairs to the file opened at path, shown (in
+ * messages and placements) as shown. Returns 0, or a negative errno
  * (message printed; links made so far stay for the caller to undo). */
-static int pairs_attach(struct attach *a, size_t k, const char *path)
+static int pairs_attach(struct attach *a, size_t k, const char *path, const char *shown)
 {
 	const struct kind *kd = &kinds[k];
 	char all[512] = "";
@@ -443,7 +587,7 @@ static int pairs_attach(struct attach *a, size_t k, const char *path)
 		return 0;
 	err = place_open(&pe, path);
 	if (err) {
-		log_warn("%s: cannot read %s: %s", kd->name, path, strerror(-err));
+		log_warn("%s: cannot read %s: %s", kd->name, shown, strerror(-err));
 		return err;
 	}
 	for (i = 0; i < kd->npairs; i++) {
@@ -452,7 +596,7 @@ static int pairs_attach(struct attach *a, size_t k, const char *path)
 
 		err = place_sym(pe, pp->plain, &pa, &ps);
 		if (err) {
-			log_warn("%s: %s not found in %s", kd->name, pp->plain, path);
+			log_warn("%s: %s not found in %s", kd->name, pp->plain, shown);
 			goto out_close;
 		}
 		if (!pp->ex || place_sym(pe, pp->ex, &ea, &es))
@@ -474,19 +618,130 @@ static int pairs_attach(struct attach *a, size_t k, const char *path)
 				err = link_at(a, pg[PP_EX_EXIT], path, pl.ex.off, 1);
 		}
 		if (err) {
-			log_warn("uprobe: failed to attach %s in %s: %s", pp->plain, path,
+			log_warn("uprobe: failed to attach %s in %s: %s", pp->plain, shown,
 				 strerror(-err));
 			goto out_close;
 		}
-		log_debug("%s: %s: %s%s", kd->name, path, pl.desc, a->floor ? " [empty programs]" : "");
+		log_debug("%s: %s: %s%s", kd->name, shown, pl.desc, a->floor ? " [empty programs]" : "");
 		used += (size_t)snprintf(all + used, sizeof(all) - used, "%s%s", used ? "; " : "",
 					 pl.desc);
 		if (used >= sizeof(all))
 			used = sizeof(all) - 1;
 	}
-	placed_add(a, path, all);
+	placed_add(a, shown, all);
 out_close:
 	place_close(pe);
+	return err;
+}
+
+/* The probes' functions by symbol: offs[i] for probes[i] (0 when absent). */
+static int locate_by_symbol(const char *path, const struct probe *probes, size_t nprobes,
+			    uint64_t *offs, char *why, size_t n)
+{
+	const char *names[PROBES_MAX];
+	size_t i;
+
+	(void)why;
+	(void)n;
+	for (i = 0; i < nprobes; i++)
+		names[i] = probes[i].sym;
+	/* A function probed at entry and return is looked up twice: cheap. */
+	elf_func_offsets(path, names, nprobes, offs);
+	return 0;
+}
+
+/* Attach kind k's probes to the file opened at path, shown (in records and
+ * messages) as shown. See file_attach(). */
+static int file_attach_as(struct attach *a, size_t k, const char *path, const char *shown)
+{
+	const struct kind *kd = &kinds[k];
+	size_t i, first = a->nlinks;
+	char why[160] = "", fdpath[64];
+	uint64_t offs[PROBES_MAX], t0 = mono_ns();
+	struct target *t = NULL;
+	struct stat st;
+	int fd, err;
+
+	if (!a->ks[k].on && !a->dry)
+		return 0;
+	/* Held open while attaching: the file is reached through our own fd,
+	 * so a process that exits meanwhile (its /proc/PID/root gone) or a
+	 * library deleted from disk makes no difference. */
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		err = 0;
+		goto out_close;
+	}
+	err = target_add(a, &st, k, &t);
+	if (err <= 0)
+		goto out_close;
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+	err = kd->detect(fdpath, why, sizeof(why));
+	if (!err)
+		goto out_close;
+	if (err > 0)
+		err = (kd->locate ? kd->locate : locate_by_symbol)(fdpath, kd->probes, kd->nprobes,
+								   offs, why, sizeof(why));
+	if (err < 0) {
+		target_claim(a, t, shown, ATTACH_UNCOVERED, why[0] ? why : "not hookable", 0);
+		log_debug("%s: %s not hooked: %s", kd->name, shown, t->reason);
+		err = 0;
+		goto out_close;
+	}
+	if (a->dry) {
+		/* `doctor` without a tracer: what `run` would do. */
+		target_claim(a, t, shown, ATTACH_ATTACHED, "would be attached by llmtap run", 0);
+		err = 1;
+		goto out_close;
+	}
+	for (i = 0; i < kd->nprobes; i++) {
+		const struct probe *p = &kd->probes[i];
+		LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = p->ret);
+		struct bpf_link *link = NULL;
+
+		errno = ENOENT;
+		if (offs[i])
+			link = bpf_program__attach_uprobe_opts(a->ks[k].progs[i], -1, fdpath,
+								offs[i], &uo);
+		if (!link) {
+			err = -errno;
+			if (p->optional)
+				continue;
+			log_warn("uprobe: failed to attach %s%s in %s: %s", p->sym,
+				 p->ret ? " (return)" : "", shown, strerror(-err));
+			events_notice(SEV_WARNING, "capture.hook_failed", PROC_NULL,
+				      json_pack("{s:s, s:s, s:s, s:s}", "kind", kd->name, "file", shown,
+						"symbol", p->sym, "error", strerror(-err)));
+			snprintf(why, sizeof(why), "uprobe on %s failed: %s", p->sym, strerror(-err));
+			target_claim(a, t, shown, ATTACH_FAILED, why, 0);
+			goto out_detach;
+		}
+		err = link_add(a, link);
+		if (err) {
+			bpf_link__destroy(link);
+			goto out_detach;
+		}
+	}
+	err = pairs_attach(a, k, fdpath, shown);
+	if (err) {
+		snprintf(why, sizeof(why), "placing its probes failed: %s", strerror(-err));
+		target_claim(a, t, shown, ATTACH_FAILED, why, 0);
+		goto out_detach;
+	}
+	a->ks[k].files++;
+	target_claim(a, t, shown, ATTACH_ATTACHED, NULL, (int)(a->nlinks - first));
+	log_debug("%s: attached to %s (%zu probes in %.1f ms)", kd->name, shown, a->nlinks - first,
+		  (mono_ns() - t0) / 1e6);
+	err = 1;
+	goto out_close;
+
+out_detach:
+	while (a->nlinks > first)
+		bpf_link__destroy(a->links[--a->nlinks]);
+out_close:
+	close(fd);
 	return err;
 }
 
@@ -496,52 +751,7 @@ out_close:
  * errno (message printed, none of its probes left attached). */
 static int file_attach(struct attach *a, size_t k, const char *path)
 {
-	const struct kind *kd = &kinds[k];
-	size_t i, first = a->nlinks;
-	struct stat st;
-	int err;
-
-	if (!a->ks[k].on || stat(path, &st) || !S_ISREG(st.st_mode))
-		return 0;
-	err = target_add(a, &st, k);
-	if (err <= 0)
-		return err;
-	if (!kd->detect(path))
-		return 0;
-	for (i = 0; i < kd->nprobes; i++) {
-		const struct probe *p = &kd->probes[i];
-		LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = p->sym, .retprobe = p->ret);
-		struct bpf_link *link;
-
-		link = bpf_program__attach_uprobe_opts(a->ks[k].progs[i], -1, path, 0, &uo);
-		if (!link) {
-			err = -errno;
-			if (p->optional)
-				continue;
-			log_warn("uprobe: failed to attach %s%s in %s: %s", p->sym,
-				 p->ret ? " (return)" : "", path, strerror(-err));
-			events_notice(SEV_WARNING, "capture.hook_failed", PROC_NULL,
-				      json_pack("{s:s, s:s, s:s, s:s}", "kind", kd->name, "file", path,
-						"symbol", p->sym, "error", strerror(-err)));
-			goto out_detach;
-		}
-		err = link_add(a, link);
-		if (err) {
-			bpf_link__destroy(link);
-			goto out_detach;
-		}
-	}
-	err = pairs_attach(a, k, path);
-	if (err)
-		goto out_detach;
-	a->ks[k].files++;
-	log_debug("%s: attached to %s (%zu probes)", kd->name, path, a->nlinks - first);
-	return 1;
-
-out_detach:
-	while (a->nlinks > first)
-		bpf_link__destroy(a->links[--a->nlinks]);
-	return err;
+	return file_attach_as(a, k, path, path);
 }
 
 /* ---- discovery ------------------------------------------------------------- */
@@ -620,20 +830,24 @@ static void extra_scan(struct attach *a)
 
 int attach_pid(struct attach *a, pid_t pid)
 {
-	char path[4400], exe[4096], line[4608];
+	char path[4400], exe[4096], line[4608], range[64];
 	size_t k;
 	FILE *f;
 	int n = 0, i;
 
-	/* The executable, through the process's own root (containers). */
+	/* The executable: /proc/PID/exe opens the very file it runs, in its
+	 * own mount namespace (containers), even once deleted or replaced. */
 	procfs_exe(pid, exe, sizeof(exe));
 	if (exe[0] == '/') {
-		snprintf(path, sizeof(path), "/proc/%d/root%s", pid, exe);
+		snprintf(path, sizeof(path), "/proc/%d/exe", pid);
 		for (k = 0; k < NKINDS; k++)
 			if (kinds[k].exe)
-				n += file_attach(a, k, path) > 0;
+				n += file_attach_as(a, k, path, exe) > 0;
 	}
-	/* The libraries it maps: "addr perms offset dev inode /path". */
+	/* The libraries it maps: "addr perms offset dev inode /path", each
+	 * opened through /proc/PID/map_files: the mapped file itself, also
+	 * one replaced on disk since ("/path (deleted)") or bind-mounted in
+	 * the process's mount namespace only. */
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
 	f = fopen(path, "re");
 	if (!f)
@@ -641,16 +855,14 @@ int attach_pid(struct attach *a, pid_t pid)
 	while (fgets(line, sizeof(line), f)) {
 		char *p = strchr(line, '/');
 
-		if (!p)
+		if (!p || sscanf(line, "%63s", range) != 1)
 			continue;
 		p[strcspn(p, "\n")] = 0;
-		if (strstr(p, " (deleted)"))
-			continue;
 		i = kind_by_name(p);
 		if (i < 0)
 			continue;
-		snprintf(path, sizeof(path), "/proc/%d/root%s", pid, p);
-		n += file_attach(a, i, path) > 0;
+		snprintf(path, sizeof(path), "/proc/%d/map_files/%s", pid, range);
+		n += file_attach_as(a, i, path, p) > 0;
 	}
 	fclose(f);
 	return n;
@@ -722,28 +934,151 @@ void attach_placements(const struct attach *a, attach_placed_fn fn, void *ctx)
 
 void attach_free(struct attach *a)
 {
+	struct htab_iter it = HTAB_ITER_INIT;
+	struct htab_node *n;
+
 	if (!a)
 		return;
 	while (a->nlinks)
 		bpf_link__destroy(a->links[--a->nlinks]);
 	free(a->links);
-	free(a->targets);
 	while (a->nplaced) {
 		a->nplaced--;
 		free(a->placed[a->nplaced].path);
 		free(a->placed[a->nplaced].desc);
 	}
 	free(a->placed);
+	while ((n = htab_next(&a->targets, &it))) {
+		htab_del(&a->targets, n);
+		free(htab_entry(n, struct target, node));
+	}
+	htab_fini(&a->targets);
+	free(a->claimed);
 	free(a);
 }
 
+/* ---- what was done, for doctor ------------------------------------------------ */
+
+/* Hand target t to fn as a record. */
+static void record_give(const struct target *t, attach_record_fn fn, void *ctx)
+{
+	struct attach_record r = {
+		.path = t->path, .dev = t->dev, .ino = t->ino, .kind = kinds[t->kind].name,
+		.method = kinds[t->kind].method, .version = "", .state = t->state,
+		.reason = t->reason[0] ? t->reason : NULL, .probes = t->probes,
+	};
+
+	fn(ctx, &r);
+}
+
+void attach_records(const struct attach *a, attach_record_fn fn, void *ctx)
+{
+	size_t i;
+
+	for (i = 0; i < a->nclaimed; i++)
+		record_give(a->claimed[i], fn, ctx);
+}
+
+/* Hand fn the records of the file opened at path (a process's view of
+ * it), each kind's. Returns how many. */
+static int records_of(const struct attach *a, const char *path, attach_record_fn fn, void *ctx)
+{
+	struct htab_node *n;
+	struct stat st;
+	size_t k;
+	int found = 0;
+
+	if (stat(path, &st))
+		return 0;
+	for (k = 0; k < NKINDS; k++) {
+		n = htab_find(&a->targets, target_k1(st.st_dev, k), st.st_ino);
+		if (n && htab_entry(n, struct target, node)->state) {
+			record_give(htab_entry(n, struct target, node), fn, ctx);
+			found++;
+		}
+	}
+	return found;
+}
+
+int attach_records_pid(const struct attach *a, pid_t pid, attach_record_fn fn, void *ctx)
+{
+	char path[4400], line[4608], range[64], last[4096] = "", exe[4096];
+	FILE *f;
+	int n;
+
+	/* the files themselves, as attach_pid() reaches them */
+	procfs_exe(pid, exe, sizeof(exe));
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	n = records_of(a, path, fn, ctx);
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return n;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strchr(line, '/');
+
+		if (!p || sscanf(line, "%63s", range) != 1)
+			continue;
+		p[strcspn(p, "\n")] = 0;
+		/* the segments of one file follow each other; the executable is done */
+		if (!strcmp(p, last) || !strcmp(p, exe))
+			continue;
+		snprintf(last, sizeof(last), "%s", p);
+		snprintf(path, sizeof(path), "/proc/%d/map_files/%s", pid, range);
+		n += records_of(a, path, fn, ctx);
+	}
+	fclose(f);
+	return n;
+}
+
 /* ---- new processes ------------------------------------------------------------ */
+
+#if defined(__x86_64__)
+#define LIB_TRIPLET "x86_64-linux-gnu"
+#elif defined(__aarch64__)
+#define LIB_TRIPLET "aarch64-linux-gnu"
+#else
+#define LIB_TRIPLET "unknown-linux-gnu"
+#endif
+
+/* Where loaders look for libraries (Debian-like and others, musl's too). */
+static const char *const lib_dirs[] = {
+	"/lib/" LIB_TRIPLET, "/usr/lib/" LIB_TRIPLET, "/lib64", "/usr/lib64", "/lib",
+	"/usr/lib", "/usr/local/lib", NULL,
+};
+
+/* A process in a mount namespace other than ours (a container, `unshare
+ * -m`) just exec'd: its libraries may be files the host has not got (an
+ * image's, a bind mount). Attach to the usual names in the usual places
+ * under its root before its loader maps them, so that even a process that
+ * makes its call at once is covered. About 40 stat()s, and only for these
+ * processes. Returns files newly attached. */
+static int ns_scan(struct attach *a, pid_t pid)
+{
+	char path[512], root[64];
+	size_t k, d, i;
+	int n = 0;
+
+	snprintf(root, sizeof(root), "%d", pid);
+	if (!a->mnt_ns || mnt_ns_of(root) == a->mnt_ns)
+		return 0;
+	for (k = 0; k < NKINDS; k++) {
+		for (i = 0; kinds[k].sonames && kinds[k].sonames[i]; i++) {
+			for (d = 0; lib_dirs[d]; d++) {
+				snprintf(path, sizeof(path), "/proc/%d/root%s/%s", pid, lib_dirs[d],
+					 kinds[k].sonames[i]);
+				n += file_attach(a, k, path) > 0;
+			}
+		}
+	}
+	return n;
+}
 
 void attach_exec(struct attach *a, pid_t pid, const char *comm, const char *file)
 {
 	static const uint64_t again_ns[] = { 20000000ull, 200000000ull, 2000000000ull };
 	uint64_t now = mono_ns();
-	int n = attach_pid(a, pid);
+	int n = ns_scan(a, pid) + attach_pid(a, pid);
 	size_t i;
 
 	if (n > 0)

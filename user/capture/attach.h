@@ -14,6 +14,11 @@ struct attach;
  * and *out, or -ENOMEM. */
 int attach_new(struct attach **out, struct bpf_object *const *objs, int n);
 
+/* Like attach_new(), but nothing is ever attached: files are looked at and
+ * their records filled as `run` would (`doctor` when no tracer runs).
+ * Returns 0 and *out, or -ENOMEM. */
+int attach_new_dry(struct attach **out);
+
 /* Attach to every file of a known kind on the host: the loader paths and
  * cache, runtimes on PATH, and what every running process executes or has
  * mapped. Returns the TLS files attached so far. */
@@ -44,5 +49,37 @@ void attach_placements(const struct attach *a, attach_placed_fn fn, void *ctx);
 
 /* Detach every uprobe and free a; NULL is fine. */
 void attach_free(struct attach *a);
+
+/* ---- what was done with each file (`llmtap doctor` shows it) --------------------
+ * The same shape as the stacks found without symbols use (kinds of their own). */
+
+/* What was done with a file for one kind of TLS (or DNS) library. */
+enum attach_state {
+	ATTACH_ATTACHED = 1,	/* its uprobes are in place (a dry run: would be) */
+	ATTACH_FAILED,		/* it is one, but attaching failed (reason) */
+	ATTACH_UNCOVERED,	/* it is one, but llmtap cannot probe it (reason) */
+};
+
+struct attach_record {
+	const char *path;	/* as first seen (a process's view of it: /proc/PID/...) */
+	dev_t dev;
+	ino_t ino;
+	const char *kind;	/* "openssl", "gnutls", "libc", ... */
+	const char *method;	/* "symbols", "symbols (.gopclntab)" or "signatures" */
+	const char *version;	/* of the library when known, else "" */
+	enum attach_state state;
+	const char *reason;	/* why FAILED or UNCOVERED; notes when ATTACHED; may be NULL */
+	int probes;		/* uprobes attached */
+};
+
+typedef void (*attach_record_fn)(void *ctx, const struct attach_record *r);
+
+/* Hand fn every file found to be of a kind (attached, failed, uncovered). */
+void attach_records(const struct attach *a, attach_record_fn fn, void *ctx);
+
+/* Hand fn the records of the files process pid executes and maps (by
+ * device and inode: the same file seen under another path matches).
+ * Returns how many. A file of pid's not looked at yet gives none. */
+int attach_records_pid(const struct attach *a, pid_t pid, attach_record_fn fn, void *ctx);
 
 #endif

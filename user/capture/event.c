@@ -29,6 +29,7 @@ static void handle_data(struct event_ctx *s, const struct lt_data_event *e, size
 	c.tgid = e->hdr.tgid;
 	c.tid = e->hdr.tid;
 	c.ssl = e->ssl;
+	c.sock = e->hdr.type == LT_EV_SOCK_DATA;
 	c.dir = e->dir;
 	c.ts_start_ns = e->hdr.ts_ns;
 	c.ts_end_ns = e->ts_end_ns;
@@ -174,6 +175,9 @@ static size_t event_min_size(__u32 type)
 	case LT_EV_TCP_ACKED: return sizeof(struct lt_acked_event);
 	case LT_EV_DNS_GAI: return sizeof(struct lt_dns_gai_event);
 	case LT_EV_DNS_PKT: return offsetof(struct lt_dns_pkt_event, data);
+	case LT_EV_SOCK_DATA: return offsetof(struct lt_data_event, data);
+	case LT_EV_SOCK_CLOSE: return sizeof(struct lt_ssl_free_event);
+	case LT_EV_SOCK_CLASS: return sizeof(struct lt_sock_class_event);
 	default: return 0;
 	}
 }
@@ -215,8 +219,25 @@ int event_handle(void *ctx, void *data, size_t size)
 		net_tcp_acked(s->net, ((const struct lt_acked_event *)data)->cookie, h->ts_ns);
 		break;
 	case LT_EV_DATA:
+	case LT_EV_SOCK_DATA:
 		handle_data(s, data, size);
 		break;
+	case LT_EV_SOCK_CLOSE: {
+		const struct lt_ssl_free_event *e = data;
+		uint64_t end_off[2] = { e->end_off[LT_DIR_WRITE], e->end_off[LT_DIR_READ] };
+
+		stream_close_sock(s->streams, h->tgid, e->ssl, end_off, h->ts_ns);
+		break;
+	}
+	case LT_EV_SOCK_CLASS: {
+		const struct lt_sock_class_event *e = data;
+		struct net_tuple t;
+
+		tuple_copy(&t, &e->tuple);
+		net_sock_class(s->net, h->tgid, e->cookie, e->ino,
+			       e->cls == LT_SOCK_TLS ? NET_CLASS_TLS : NET_CLASS_PLAIN, &t, h->ts_ns);
+		break;
+	}
 	case LT_EV_DNS_GAI:
 		handle_dns_gai(s, data);
 		break;
@@ -233,8 +254,10 @@ int event_handle(void *ctx, void *data, size_t size)
 	}
 	case LT_EV_EXIT:
 		/* Its streams are finished after the poll (event_finish_exits()). */
-		if (s->nexits < EVENT_EXITS_MAX)
-			s->exits[s->nexits++] = h->tgid;
+		if (s->nexits < EVENT_EXITS_MAX) {
+			s->exits[s->nexits] = h->tgid;
+			s->exits_ns[s->nexits++] = h->ts_ns;
+		}
 		if (s->procs)
 			handle_exit(s, data);
 		break;
@@ -280,7 +303,8 @@ void event_finish_first_exits(struct event_ctx *e, int n)
 	if (n > e->nexits)
 		n = e->nexits;
 	for (i = 0; i < n; i++)
-		stream_process_exit(e->streams, e->exits[i], 0);
+		stream_process_exit(e->streams, e->exits[i], e->exits_ns[i]);
 	memmove(e->exits, e->exits + n, (size_t)(e->nexits - n) * sizeof(e->exits[0]));
+	memmove(e->exits_ns, e->exits_ns + n, (size_t)(e->nexits - n) * sizeof(e->exits_ns[0]));
 	e->nexits -= n;
 }

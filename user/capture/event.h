@@ -26,6 +26,7 @@ struct event_ctx {
 	/* Processes that exited during this poll: their streams are finished
 	 * after it, since their last data may still sit in another ring. */
 	uint32_t exits[EVENT_EXITS_MAX];
+	uint64_t exits_ns[EVENT_EXITS_MAX];	/* when each exited (monotonic) */
 	int nexits;
 	uint64_t malformed;	/* records that failed validation */
 };

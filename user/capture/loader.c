@@ -16,13 +16,14 @@
 #include "proc.skel.h"
 #include "net.skel.h"
 #include "dns.skel.h"
+#include "sock.skel.h"
 #include "base/htab.h"
 #include "base/util.h"
 #include "capture/attach.h"
 #include "capture/ring.h"
 
-/* Objects whose events ring and counters are in use: ssl, proc, net, dns. */
-#define OBJS_MAX 4
+/* Objects whose events ring and counters are in use: ssl, proc, net, dns, sock. */
+#define OBJS_MAX 5
 /* The events ring of proc, net and dns: their events are small and their
  * wakeups come at a quarter of it (a ring is resident twice: the reader
  * maps its data pages two times over). */
@@ -33,6 +34,7 @@ struct loader {
 	struct proc_bpf *proc;
 	struct net_bpf *net;
 	struct dns_bpf *dns;		/* NULL when DNS tracing could not start */
+	struct sock_bpf *sock;		/* NULL when plain HTTP capture could not start */
 	struct rings *rb;		/* every object's events ring */
 	struct bpf_map *counters[OBJS_MAX];	/* every started object's */
 	int nobjs;
@@ -111,7 +113,7 @@ static void tracefs_ensure(void)
 	    !access("/sys/kernel/debug/tracing/events", F_OK))
 		return;
 	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL) && errno != EBUSY)
-		log_warn("dns: cannot mount tracefs on /sys/kernel/tracing: %s", strerror(errno));
+		log_warn("cannot mount tracefs on /sys/kernel/tracing: %s", strerror(errno));
 }
 
 /* Open, load and start dns.bpf.c. A failure leaves DNS untraced (l->dns
@@ -143,10 +145,52 @@ static void dns_open(struct loader *l, const struct loader_opts *o, loader_sampl
 
 out_destroy:
 	dns_bpf__destroy(l->dns);
+	sock_bpf__destroy(l->sock);
 	l->dns = NULL;
 out_warn:
 	log_debug("dns: failed to %s: %s", what, strerror(-err));
 	log_warn("dns: DNS lookups not traced: %s (run with -v for details)", strerror(-err));
+}
+
+/* Open, load and start sock.bpf.c (plain HTTP from socket syscalls), its
+ * ring as large as the TLS one. A failure leaves plain HTTP uncaptured
+ * (l->sock NULL, message printed) but the rest working. */
+static void sock_open(struct loader *l, const struct loader_opts *o, loader_sample_fn fn,
+		      void *ctx)
+{
+	const char *what = "open";
+	int err;
+
+	l->sock = sock_bpf__open();
+	if (!l->sock) {
+		err = -errno;
+		goto out_warn;
+	}
+	l->sock->rodata->self_tgid = o->self;
+	l->sock->rodata->filter_tgid = o->npids > 0;
+	l->sock->rodata->chunks_max = o->chunks_max;
+	l->sock->rodata->wake_bytes = o->ring_bytes / 4;
+	what = "size its ring buffer";
+	err = bpf_map__set_max_entries(l->sock->maps.events, o->ring_bytes);
+	if (err)
+		goto out_destroy;
+	what = "load";
+	err = sock_bpf__load(l->sock);
+	if (err)
+		goto out_destroy;
+	obj_image_release(l->sock->skeleton);
+	tracefs_ensure();
+	err = obj_start(l, l->sock->skeleton, o, fn, ctx, &what);
+	if (err)
+		goto out_destroy;
+	return;
+
+out_destroy:
+	sock_bpf__destroy(l->sock);
+	l->sock = NULL;
+out_warn:
+	log_debug("sock: failed to %s: %s", what, strerror(-err));
+	log_warn("plain HTTP (no TLS) not captured: %s (run with -v for details)", strerror(-err));
 }
 
 /* 1 when the kernel's oom:mark_victim tracepoint passes a task_struct *
@@ -232,13 +276,17 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 			 strerror(-err));
 		goto out_close;
 	}
-	/* TLS, process and TCP tracing are required; DNS is optional (below). */
-	started[0] = l->ssl->skeleton;
+	/* TCP, process and TLS tracing are required; DNS is optional. Their
+	 * rings are read in the order started (loader_poll()): TLS last, so
+	 * the connection (and lookup) of a call is known before its data. */
+	started[0] = l->net->skeleton;
 	started[1] = l->proc->skeleton;
-	started[2] = l->net->skeleton;
+	started[2] = l->ssl->skeleton;
 	for (i = 0; i < sizeof(started) / sizeof(started[0]); i++)
 		obj_image_release(started[i]);
 	for (i = 0; i < sizeof(started) / sizeof(started[0]); i++) {
+		if (i == 2)
+			dns_open(l, o, fn, ctx);
 		err = obj_start(l, started[i], o, fn, ctx, &what);
 		if (err) {
 			log_warn("BPF object %s: failed to %s: %s", started[i]->name, what,
@@ -246,7 +294,8 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 			goto out_close;
 		}
 	}
-	dns_open(l, o, fn, ctx);
+	/* plain HTTP's data, read after the TCP connections too */
+	sock_open(l, o, fn, ctx);
 	/* The objects with uprobe programs, for capture/attach.c to put on files. */
 	probed[0] = l->ssl->obj;
 	probed[1] = l->dns ? l->dns->obj : NULL;
@@ -299,6 +348,11 @@ int loader_attach_host(struct loader *l)
 void loader_exec(struct loader *l, pid_t pid, const char *comm, const char *file)
 {
 	attach_exec(l->attach, pid, comm, file);
+}
+
+const struct attach *loader_attach(const struct loader *l)
+{
+	return l->attach;
 }
 
 int loader_files(const struct loader *l)
@@ -446,7 +500,7 @@ void loader_detach_later(struct loader *l)
 	int i;
 
 	/* Uprobes and dns.bpf.c's syscall tracepoints are the slow ones. */
-	if (!l || (!attach_links(l->attach) && !l->dns))
+	if (!l || (!attach_links(l->attach) && !l->dns && !l->sock))
 		return;
 	child = fork();
 	if (child != 0)

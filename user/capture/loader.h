@@ -48,6 +48,10 @@ void loader_mute(struct loader *l, uint32_t tgid, uint64_t ssl);
 /* Deliver what every ring holds now, without waiting. Returns the records
  * consumed or a negative errno. */
 int loader_drain(struct loader *l);
+struct attach;
+
+/* The uprobes' bookkeeping: what was attached where (attach.h). */
+const struct attach *loader_attach(const struct loader *l);
 
 /* TLS files (libraries and executables) attached so far. */
 int loader_files(const struct loader *l);

@@ -28,6 +28,7 @@ struct store;
 void cli_call_host_print(struct store *s, struct query *c);
 void cli_call_host_json(struct store *s, json_t *o);
 int cmd_runs(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
 
 /* ---- shared by the commands (common.c) ---- */
 

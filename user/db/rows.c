@@ -28,6 +28,8 @@ void call_row_free(struct call_row *r)
 	free(r->request_body);
 	free(r->response_body);
 	free(r->error);
+	free(r->cgroup);
+	free(r->container_id);
 	free(r);
 }
 

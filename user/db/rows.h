@@ -42,6 +42,9 @@ struct call_row {
 	const char *verdict;			/* static: network/model/client/mixed, NULL */
 	const char *error_type;			/* static: llm/errtype.h's kind, NULL when fine */
 	char run_id[37];			/* agent_runs.id (llm/runs.c); "" = NULL */
+	/* beyond CONTRACT.md: where the process runs (issue 8) */
+	char *cgroup;				/* its cgroup path; NULL in the root cgroup */
+	char *container_id;			/* the 64-hex container id the cgroup names, or NULL */
 };
 
 /* ---- connections ---- */

@@ -129,6 +129,8 @@ static const struct {
 	const char *table, *column, *decl;
 } added_columns[] = {
 	{ "llm_calls", "error_type", "TEXT" },	/* llm/errtype.h's kind */
+	{ "llm_calls", "cgroup", "TEXT" },	/* where the calling process runs */
+	{ "llm_calls", "container_id", "TEXT" },	/* the container its cgroup names */
 };
 
 static const char insert_sql[] =
@@ -138,9 +140,9 @@ static const char insert_sql[] =
 	" start_ns, duration_ms, ttfb_ms, ttft_ms, dns_ms, connect_ms, tls_ms, conn_reused,"
 	" request_bytes, response_bytes, request_headers, response_headers, request_body,"
 	" response_body, error, conn_id, upload_ms, client_ms, tokens_per_s, verdict, wait_ms,"
-	" error_type, run_id)"
+	" error_type, run_id, cgroup, container_id)"
 	" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-	"?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+	"?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
 static const char conn_insert_sql[] =
 	"INSERT OR REPLACE INTO connections (id, pid, tid, comm, saddr, sport, daddr, dport,"
@@ -338,6 +340,8 @@ static void bind_call(sqlite3_stmt *st, const void *row)
 	bind_real(st, i++, r->wait_ms);
 	bind_text(st, i++, r->error_type);
 	bind_text(st, i++, r->run_id[0] ? r->run_id : NULL);
+	bind_text(st, i++, r->cgroup);
+	bind_text(st, i++, r->container_id);
 }
 
 static void bind_connection(sqlite3_stmt *st, const void *row)

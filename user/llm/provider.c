@@ -22,6 +22,9 @@ enum op {
 	OP_RESPONSES,
 	OP_MESSAGES,
 	OP_GENERATE,
+	OP_OLLAMA_CHAT,		/* Ollama's native API: /api/chat */
+	OP_OLLAMA_GENERATE,	/* /api/generate */
+	OP_OLLAMA_EMBED,	/* /api/embed, /api/embeddings */
 };
 
 static const char *const op_names[] = {
@@ -32,6 +35,9 @@ static const char *const op_names[] = {
 	[OP_RESPONSES] = "responses",
 	[OP_MESSAGES] = "messages",
 	[OP_GENERATE] = "generate_content",
+	[OP_OLLAMA_CHAT] = "chat",
+	[OP_OLLAMA_GENERATE] = "generate",
+	[OP_OLLAMA_EMBED] = "embeddings",
 };
 
 /* Hosts that name a vendor. suffix=1 matches the host or any subdomain
@@ -300,6 +306,13 @@ static enum op path_op(const char *path)
 	if (!path)
 		return OP_NONE;
 	n = path_len(path);
+	/* Ollama's own API (its OpenAI-compatible one is under /v1) */
+	if (ends_with(path, n, "/api/chat"))
+		return OP_OLLAMA_CHAT;
+	if (ends_with(path, n, "/api/generate"))
+		return OP_OLLAMA_GENERATE;
+	if (ends_with(path, n, "/api/embed") || ends_with(path, n, "/api/embeddings"))
+		return OP_OLLAMA_EMBED;
 	if (ends_with(path, n, "/chat/completions"))
 		return OP_CHAT;
 	if (ends_with(path, n, "/completions"))
@@ -340,6 +353,14 @@ static int body_shape(enum op op, json_t *body)
 			json_object_get(body, "anthropic_version"));
 	case OP_GENERATE:
 		return json_is_array(json_object_get(body, "contents"));
+	case OP_OLLAMA_CHAT:
+		return json_is_string(json_object_get(body, "model")) &&
+		       json_is_array(json_object_get(body, "messages"));
+	case OP_OLLAMA_GENERATE:
+		return json_is_string(json_object_get(body, "model"));
+	case OP_OLLAMA_EMBED:
+		return json_is_string(json_object_get(body, "model")) &&
+		       (json_object_get(body, "input") || json_object_get(body, "prompt"));
 	default:
 		return 0;
 	}
@@ -450,7 +471,9 @@ static int detect(const struct llm_request *req, const char **provider,
 		*provider = vendor;
 	} else {
 		ok = body_shape(op, body = request_json(req));
-		if (op == OP_MESSAGES)
+		if (op >= OP_OLLAMA_CHAT)
+			*provider = "ollama";
+		else if (op == OP_MESSAGES)
 			*provider = "anthropic-compatible";
 		else if (op == OP_GENERATE)
 			*provider = "gemini-compatible";
@@ -564,6 +587,9 @@ static const struct pformat *op_format(enum op op)
 	case OP_RESPONSES:	return &openai_responses_format;
 	case OP_MESSAGES:	return &anthropic_format;
 	case OP_GENERATE:	return &gemini_format;
+	case OP_OLLAMA_CHAT:
+	case OP_OLLAMA_GENERATE: return &ollama_format;
+	case OP_OLLAMA_EMBED:	return &ollama_embed_format;
 	default:		return NULL;
 	}
 }
@@ -649,6 +675,48 @@ static void parse_json_array(struct pstate *p, const struct pformat *fmt,
 	p->offset = -1;
 }
 
+/* Parse newline-delimited JSON objects (Ollama's streams), from b[i] =
+ * '{'. Stops at the first line that does not parse (a truncated body). */
+static void parse_ndjson(struct pstate *p, const struct pformat *fmt,
+			 const char *b, size_t n, size_t i)
+{
+	json_error_t err;
+	json_t *root;
+
+	for (;;) {
+		while (i < n && is_ws(b[i]))
+			i++;
+		if (i >= n)
+			break;
+		root = json_loadb(b + i, n - i, JSON_DISABLE_EOF_CHECK | JSON_ALLOW_NUL, &err);
+		if (!root)
+			break;
+		if (err.position <= 0 || (size_t)err.position > n - i) {
+			json_decref(root);
+			break;
+		}
+		i += err.position;
+		p->offset = (long)i;
+		find_error(p, root);
+		if (fmt)
+			fmt->event(p, "", root);
+		json_decref(root);
+	}
+	p->offset = -1;
+}
+
+/* Is the body (from its first '{') newline-delimited JSON: its content type
+ * says so (Ollama's streams: application/x-ndjson), or, without one, it
+ * holds more than one object, one a line? */
+static int looks_ndjson(const struct llm_response *resp, const char *b, size_t n)
+{
+	const char *ct = resp->content_type;
+
+	if (ct)
+		return strcasestr(ct, "ndjson") != NULL;
+	return memmem(b, n, "}\n{", 3) != NULL;
+}
+
 /* Does the body (from its first non-blank byte) look like an event stream? */
 static int looks_sse(const struct llm_response *resp, const char *b, size_t n)
 {
@@ -686,6 +754,12 @@ static void parse_body(struct pstate *p, const struct pformat *fmt,
 	if (i < n && b[i] == '[' && fmt == &gemini_format) {
 		p->c->stream = 1;
 		parse_json_array(p, fmt, b, n, i);
+		return;
+	}
+	if (i < n && b[i] == '{' && fmt == &ollama_format && looks_ndjson(resp, b + i, n - i)) {
+		/* objects one a line: an Ollama stream */
+		p->c->stream = 1;
+		parse_ndjson(p, fmt, b, n, i);
 		return;
 	}
 	if (i < n && (b[i] == '{' || b[i] == '[')) {

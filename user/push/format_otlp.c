@@ -376,7 +376,9 @@ static int otlp_span_json(struct buf *b, const struct call_row *r, const char *r
 static int same_process(const struct call_row *a, const struct call_row *b)
 {
 	return a->pid == b->pid && !strcmp(a->comm, b->comm) &&
-	       ((!a->exe && !b->exe) || (a->exe && b->exe && !strcmp(a->exe, b->exe)));
+	       ((!a->exe && !b->exe) || (a->exe && b->exe && !strcmp(a->exe, b->exe))) &&
+	       ((!a->container_id && !b->container_id) ||
+		(a->container_id && b->container_id && !strcmp(a->container_id, b->container_id)));
 }
 
 /* Open the resourceSpans of r's process, up to its "spans":[. Returns 0, -1 on OOM. */
@@ -388,6 +390,7 @@ static int otlp_resource_json(struct buf *b, const struct call_row *r, const str
 	attrs_str(&a, "service.name", r->comm[0] ? r->comm : "unknown");
 	attrs_int(&a, "process.pid", r->pid);
 	attrs_str(&a, "process.executable.path", r->exe);
+	attrs_str(&a, "container.id", r->container_id);
 	attrs_str(&a, "host.id", o->host_id);
 	attrs_str(&a, "host.name", o->host_name);
 	attrs_str(&a, "telemetry.sdk.name", "llmtap");

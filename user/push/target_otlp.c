@@ -22,7 +22,7 @@ enum {
 	F_PATH, F_STATUS, F_STREAM, F_IN, F_OUT, F_CACHE_R, F_CACHE_W, F_REASONING, F_COST,
 	F_FINISH, F_TEXT, F_START, F_DURATION, F_TTFB, F_TTFT, F_DNS, F_CONNECT, F_TLS,
 	F_REUSED, F_REQ_BYTES, F_RESP_BYTES, F_REQ_BODY, F_RESP_BODY, F_ERROR, F_CONN_ID,
-	F_UPLOAD, F_CLIENT, F_TPS, F_VERDICT, F_WAIT, F_RUN_ID, F_N
+	F_UPLOAD, F_CLIENT, F_TPS, F_VERDICT, F_WAIT, F_RUN_ID, F_CONTAINER, F_N
 };
 
 static const char *const field_names[F_N] = {
@@ -32,6 +32,7 @@ static const char *const field_names[F_N] = {
 	"start_ns", "duration_ms", "ttfb_ms", "ttft_ms", "dns_ms", "connect_ms", "tls_ms",
 	"conn_reused", "request_bytes", "response_bytes", "request_body", "response_body", "error",
 	"conn_id", "upload_ms", "client_ms", "tokens_per_s", "verdict", "wait_ms", "run_id",
+	"container_id",
 };
 
 /* Column c of st's row as a malloc'd string; NULL when absent (c < 0) or NULL. */
@@ -133,6 +134,7 @@ static struct call_row *otlp_row_read(sqlite3_stmt *st, const int *f, int bodies
 	r->client_ms = otlp_col_real(st, f[F_CLIENT]);
 	r->tokens_per_s = otlp_col_real(st, f[F_TPS]);
 	r->verdict = otlp_col_str(st, f[F_VERDICT]);
+	r->container_id = otlp_col_str(st, f[F_CONTAINER]);
 	/* The request body names the requested model; kept whole only with --push-bodies. */
 	if (bodies || (f[F_REQ_BODY] >= 0 && sqlite3_column_bytes(st, f[F_REQ_BODY]) <= (int)MODEL_BODY_MAX))
 		r->request_body = otlp_col_str(st, f[F_REQ_BODY]);

@@ -291,6 +291,12 @@ static void page_metrics(const struct snap *sn, struct buf *b)
 	bprintf(b, "llmtap_files_attached %d\n", sn->s.files);
 	metric_head(b, "llmtap_open_connections", "gauge", "TLS connections being reassembled.");
 	bprintf(b, "llmtap_open_connections %llu\n", (unsigned long long)sn->s.open_conns);
+	metric_head(b, "llmtap_uncovered_processes", "gauge",
+		    "Processes with TLS connections to other hosts whose TLS llmtap cannot see.");
+	bprintf(b, "llmtap_uncovered_processes %d\n", sn->s.uncovered);
+	metric_head(b, "llmtap_unseen_tls_connections", "gauge",
+		    "Open TLS connections that carried bytes but no hooked TLS session.");
+	bprintf(b, "llmtap_unseen_tls_connections %d\n", sn->s.unseen);
 	metric_head(b, "llmtap_push_backlog_rows", "gauge",
 		    "Rows waiting for a push target, as counted at its last attempt.");
 	for (i = 0; i < sn->s.npush; i++) {

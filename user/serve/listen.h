@@ -34,6 +34,8 @@ struct listen_stats {
 	uint64_t drops;			/* events lost: ring buffer full */
 	int files;			/* files with the TLS uprobes attached */
 	uint64_t open_conns;		/* TLS connections being reassembled */
+	int uncovered;			/* processes with TLS connections llmtap cannot see */
+	int unseen;			/* TLS connections with bytes and no hooked session */
 	struct push_status push[PUSH_TARGETS_MAX];
 	int npush;
 	struct genai_metrics *genai;	/* the GenAI histograms (their own mutex); may be NULL */

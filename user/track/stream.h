@@ -13,7 +13,9 @@
 /* One piece of plaintext, as decoded from a BPF event (parsers never see BPF types). */
 struct stream_chunk {
 	uint32_t tgid, tid;
-	uint64_t ssl;		/* SSL* in the process: with tgid, the connection key */
+	uint64_t ssl;		/* SSL* in the process: with tgid, the connection key;
+				 * with sock, the socket cookie instead */
+	int sock;		/* 1: plaintext of a plain TCP socket (no TLS) */
 	int dir;		/* 0 written by the process, 1 read by it */
 	uint64_t ts_start_ns;	/* monotonic: the SSL call's entry */
 	uint64_t ts_end_ns;	/* monotonic: the SSL call's return */
@@ -47,7 +49,11 @@ void stream_data(struct stream_table *t, const struct stream_chunk *c);
  * end of a stream make its open exchange a capture gap. */
 void stream_close(struct stream_table *t, uint32_t tgid, uint64_t ssl,
 		const uint64_t end_off[2], uint64_t ts_ns);
-/* The process exited: finish all its connections. */
+/* A plain TCP socket (cookie) carrying a stream closed: as stream_close(). */
+void stream_close_sock(struct stream_table *t, uint32_t tgid, uint64_t cookie,
+		       const uint64_t end_off[2], uint64_t ts_ns);
+/* The process exited at ts_ns (monotonic; 0: unknown): finish all its
+ * connections that began before. */
 void stream_process_exit(struct stream_table *t, uint32_t tgid, uint64_t ts_ns);
 /* Finish connections of processes that are gone (an exit event was lost). */
 void stream_reap(struct stream_table *t);
