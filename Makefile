@@ -141,7 +141,7 @@ $(OUT)/obj/gen/%.o: $(OUT)/gen/%.c | $(PB_HDRS)
 	$(Q)$(CC) $(LT_CPPFLAGS) -Wall -Wextra $(CFLAGS) -c $< -o $@
 
 # Any object may include a generated header; -MMD tells which do.
-$(OBJS): | $(PB_HDRS)
+$(OBJS): | $(PB_HDRS) $(OUT)/version.h
 
 $(OUT)/obj/%.o: user/%.c | $(OUT)/.build-deps
 	$(call msg,CC,$@)
@@ -155,7 +155,6 @@ $(OUT)/version.h: FORCE | $(OUT)/.build-deps
 	[ -n "$$g" ] && v="$$v ($$g)"; \
 	printf '#define LLMTAP_VERSION "%s"\n' "$$v" > $@.tmp; \
 	cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
-$(OUT)/obj/main.o: $(OUT)/version.h
 FORCE:
 
 # .incbin paths are relative to the repository; -MMD cannot see them.
@@ -251,7 +250,7 @@ BENCH_PROGS := $(patsubst tests/bench/%.c,$(OUT)/bench/%,$(wildcard tests/bench/
 $(OUT)/bench/%: tests/bench/%.c | $(OUT)/.build-deps
 	$(call msg,BENCH-CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) -O2 -g $(WARN) $< -lssl -lcrypto -lpthread -o $@
+	$(Q)$(CC) -O2 -g $(WARN) -D_GNU_SOURCE $< -lssl -lcrypto -lpthread -o $@
 
 bench-progs: $(BENCH_PROGS)
 

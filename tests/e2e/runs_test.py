@@ -192,8 +192,11 @@ def check_sums(chk, env, tag, run):
     chk.ok(run["cost_usd"] is not None and abs(run["cost_usd"] - want) < 1e-9 and want > 0,
            "%s: cost summed (%.6f)" % (tag, want), "%r vs %r" % (run["cost_usd"], want))
     for s, c in zip([s for s in run["steps"] if s["kind"] == "llm"], calls):
-        chk.ok(s["input_tokens"] == c["input_tokens"] and s["cost_usd"] == c["cost_usd"],
-               "%s: llm step %d carries its call's tokens and cost" % (tag, s["seq"]))
+        # --json prints USD rounded to 1e-9 (README "JSON numbers")
+        chk.ok(s["input_tokens"] == c["input_tokens"] and s["cost_usd"] is not None and
+               c["cost_usd"] is not None and abs(s["cost_usd"] - c["cost_usd"]) < 1e-9,
+               "%s: llm step %d carries its call's tokens and cost" % (tag, s["seq"]),
+               "%r vs %r" % (s["cost_usd"], c["cost_usd"]))
 
 
 def case_formats(chk, env, srv_log):

@@ -409,16 +409,18 @@ static void test_exit(void)
 	e.preempts = 1;
 	memcpy(e.comm, "agent", 6);
 	CHECK(feed(&c, &e, sizeof(e)) == 0);
-	/* the process row now, its streams only after the poll */
-	CHECK(got.n == 1 && got.kind[0] == C_EXIT);
-	CHECK(got.exit.pid == 4242 && got.exit.ppid == 3 && got.exit.exit_code == 7 << 8);
-	CHECK(got.exit.oncpu_ns == 1000 && got.exit.runq_ns == 2000 && got.exit.switches == 3);
-	CHECK_STR(got.comm, "agent");
-	CHECK(c.nexits == 1);
+	/* nothing yet: the exit is handled after the poll's last drain */
+	CHECK(got.n == 0 && c.nexits == 1);
 	got_reset();
 	event_finish_exits(&c);
-	CHECK(got.n == 1 && got.kind[0] == C_EXIT_STREAMS && got.tgid == 4242 && c.nexits == 0);
+	/* its streams first (their calls' rows), then its processes row */
+	CHECK(got.n == 2 && got.kind[0] == C_EXIT_STREAMS && got.kind[1] == C_EXIT);
+	CHECK(got.tgid == 4242 && c.nexits == 0);
 	CHECK(got.ts == 123456789);	/* the exit's time: older streams only */
+	CHECK(got.exit.pid == 4242 && got.exit.ppid == 3 && got.exit.exit_code == 7 << 8);
+	CHECK(got.exit.oncpu_ns == 1000 && got.exit.runq_ns == 2000 && got.exit.switches == 3);
+	CHECK(got.exit.ts_ns == 123456789);
+	CHECK_STR(got.comm, "agent");
 	check_short(&c, &e, sizeof(e), "exit");
 	CHECK(c.nexits == 0);
 
@@ -433,11 +435,18 @@ static void test_exit(void)
 	CHECK(c.nexits == 3);
 	got_reset();
 	event_finish_first_exits(&c, 2);
-	CHECK(c.nexits == 1 && c.exits[0] == 3);
-	CHECK(got.n == 2 && got.kind[1] == C_EXIT_STREAMS && got.tgid == 2);
+	CHECK(c.nexits == 1 && c.exits[0].info.pid == 3);
+	CHECK(got.n == 4 && got.kind[2] == C_EXIT_STREAMS && got.kind[3] == C_EXIT);
+	CHECK(got.tgid == 2 && got.exit.pid == 2);
 	got_reset();
 	event_finish_first_exits(&c, 5);
-	CHECK(c.nexits == 0 && got.n == 1 && got.tgid == 3);
+	CHECK(c.nexits == 0 && got.n == 2 && got.tgid == 3 && got.exit.pid == 3);
+	/* without a process table only the streams are finished */
+	c.procs = NULL;
+	feed(&c, &e, sizeof(e));
+	got_reset();
+	event_finish_exits(&c);
+	CHECK(got.n == 1 && got.kind[0] == C_EXIT_STREAMS);
 }
 
 static void test_oom(void)

@@ -144,17 +144,36 @@ static void handle_exec(struct event_ctx *s, const struct lt_exec_event *e,
 	proc_on_exec(s->procs, &x);
 }
 
+/* The process's streams are finished (their rows written), then its row. */
+static void exit_finish(struct event_ctx *s, struct event_exit *x)
+{
+	stream_process_exit(s->streams, x->info.pid, x->info.ts_ns);
+	x->info.comm = x->comm;
+	if (s->procs)
+		proc_on_exit(s->procs, &x->info);
+}
+
+/* Remember an exit until its process's last data has been read (handled at
+ * once when too many wait). */
 static void handle_exit(struct event_ctx *s, const struct lt_exit_event *e)
 {
-	char comm[LT_COMM_LEN];
-	struct proc_exit_info x = {
-		.pid = e->hdr.tgid, .ppid = e->ppid, .comm = comm, .exit_code = e->exit_code,
-		.ts_ns = e->hdr.ts_ns, .start_ns = e->start_ns, .oncpu_ns = e->oncpu_ns,
-		.runq_ns = e->runq_ns, .switches = e->switches, .preempts = e->preempts,
-	};
+	struct event_exit tmp, *x = s->nexits < EVENT_EXITS_MAX ? &s->exits[s->nexits] : &tmp;
 
-	copy_str(comm, e->comm, sizeof(comm));
-	proc_on_exit(s->procs, &x);
+	memset(x, 0, sizeof(*x));
+	x->info.pid = e->hdr.tgid;
+	x->info.ppid = e->ppid;
+	x->info.exit_code = e->exit_code;
+	x->info.ts_ns = e->hdr.ts_ns;
+	x->info.start_ns = e->start_ns;
+	x->info.oncpu_ns = e->oncpu_ns;
+	x->info.runq_ns = e->runq_ns;
+	x->info.switches = e->switches;
+	x->info.preempts = e->preempts;
+	copy_str(x->comm, e->comm, sizeof(x->comm));
+	if (x == &tmp)
+		exit_finish(s, x);
+	else
+		s->nexits++;
 }
 
 /* The smallest valid record of each event type: the whole struct, or for
@@ -253,13 +272,8 @@ int event_handle(void *ctx, void *data, size_t size)
 		break;
 	}
 	case LT_EV_EXIT:
-		/* Its streams are finished after the poll (event_finish_exits()). */
-		if (s->nexits < EVENT_EXITS_MAX) {
-			s->exits[s->nexits] = h->tgid;
-			s->exits_ns[s->nexits++] = h->ts_ns;
-		}
-		if (s->procs)
-			handle_exit(s, data);
+		/* handled after one more drain (event_finish_exits()) */
+		handle_exit(s, data);
 		break;
 	case LT_EV_OOM: {
 		const struct lt_oom_event *e = data;
@@ -303,8 +317,7 @@ void event_finish_first_exits(struct event_ctx *e, int n)
 	if (n > e->nexits)
 		n = e->nexits;
 	for (i = 0; i < n; i++)
-		stream_process_exit(e->streams, e->exits[i], e->exits_ns[i]);
+		exit_finish(e, &e->exits[i]);
 	memmove(e->exits, e->exits + n, (size_t)(e->nexits - n) * sizeof(e->exits[0]));
-	memmove(e->exits_ns, e->exits_ns + n, (size_t)(e->nexits - n) * sizeof(e->exits_ns[0]));
 	e->nexits -= n;
 }

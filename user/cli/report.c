@@ -97,6 +97,34 @@ static int report_write(const char *path, const char *data)
 	return rc;
 }
 
+/* --run PREFIX: the one run whose id starts with it, its full id into
+ * buf and f->run_id. Returns 0, or -1 with one line said (no such run, or
+ * more than one). */
+static int report_run_resolve(struct store *s, const char *db, struct report_filter *f,
+			      char *buf, size_t n)
+{
+	struct query *q;
+	int found = 0;
+
+	if (query_runs_by_prefix(&q, s, f->run_id)) {
+		fprintf(stderr, "llmtap: cannot read the agent runs of %s\n", db);
+		return -1;
+	}
+	while (query_step(q) == 1) {
+		if (!found)
+			snprintf(buf, n, "%s", query_text(q, query_index(q, "id")));
+		found++;
+	}
+	query_close(q);
+	if (found != 1) {
+		fprintf(stderr, "llmtap: %s agent run '%s' in %s\n",
+			found ? "more than one" : "no", f->run_id, db);
+		return -1;
+	}
+	f->run_id = buf;
+	return 0;
+}
+
 int cmd_report(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -109,6 +137,7 @@ int cmd_report(int argc, char **argv)
 		{ 0 },
 	};
 	struct report_filter f = { .limit = REPORT_LIMIT };
+	char run_id[64];
 	const char *db = cli_default_db(), *out = NULL;
 	json_t *data;
 	struct store *s;
@@ -152,6 +181,8 @@ int cmd_report(int argc, char **argv)
 		fprintf(stderr, "llmtap: %s has no agent runs (--run %s)\n", db, f.run_id);
 		goto out_store;
 	}
+	if (f.run_id && report_run_resolve(s, db, &f, run_id, sizeof(run_id)))
+		goto out_store;
 	prices_setup(NULL);	/* only to name the table in the page; stored costs are drawn */
 	data = json_object();
 	json_object_set_new(data, "db", json_string(db));
