@@ -193,7 +193,7 @@ TEST_EXTRA_genai := user/serve/genai.c
 TEST_EXTRA_placement := user/capture/placement.c
 TEST_EXTRA_procfs := user/base/procfs.c
 
-$(OUT)/san/obj/%.o: user/%.c | $(OUT)/.build-deps $(PB_HDRS)
+$(OUT)/san/obj/%.o: user/%.c | $(OUT)/.build-deps $(PB_HDRS) $(OUT)/version.h
 	$(call msg,SAN-CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -O1 -g $(WARN) $(SAN) $(LT_CPPFLAGS) $(DEPFLAGS) -c $< -o $@
