@@ -385,7 +385,7 @@ static int detect(const struct llm_request *req, const char **provider,
 		else
 			*provider = "openai-compatible";
 	}
-	if (!ok) {
+	if (!ok && !req->head_only) {
 		json_decref(body);
 		return 0;
 	}
