@@ -2,6 +2,7 @@
 #include "run.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "capture/loader.h"
 #include "config.h"
 #include "db/store.h"
+#include "privs.h"
 #include "push/push.h"
 #include "run_opts.h"
 #include "serve/listen.h"
@@ -28,6 +30,9 @@
 #define CPU_GC_EVERY_NS 30000000000ull	/* CPU map entries of vanished tasks */
 #define LISTEN_EVERY_NS 250000000ull	/* /health and /metrics lag at most this */
 #define PUSH_EXIT_BUDGET_NS 3500000000ull	/* of the 5 s exit budget, for the last push */
+#define DB_CHECK_EVERY_NS 1000000000ull	/* a deleted database is noticed within this */
+#define PUSH_RESTART_BUDGET_NS 1000000000ull	/* last push from a deleted database */
+#define MMAP_THRESHOLD (256u << 10)	/* larger buffers are mmap'd: freed, they leave RSS */
 
 static volatile sig_atomic_t exiting;
 
@@ -35,6 +40,19 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	exiting = 1;
+}
+
+/* The last resort when a mapped file went away under SQLite anyway (the
+ * guard of db/vfs_guard.c checks before every transaction): say what it was. */
+static void on_sigbus(int sig)
+{
+	static const char msg[] = "llmtap: fatal: SIGBUS: a memory-mapped file became unwritable "
+				  "(the database's -shm made immutable?); rows in memory are lost\n";
+
+	(void)sig;
+	if (write(2, msg, sizeof(msg) - 1) < 0)
+		_exit(1);
+	_exit(1);
 }
 
 struct run_state {
@@ -132,6 +150,9 @@ static void listen_refresh(struct run_state *st)
 	ls.files = loader_files(st->loader);
 	ls.open_conns = stream_count(st->streams);
 	ls.npush = push_status(st->push, ls.push, PUSH_TARGETS_MAX);
+	ls.db_waiting = store_pending(st->store);
+	ls.db_dropped = store_dropped(st->store);
+	store_problem(st->store, ls.db_problem, sizeof(ls.db_problem));
 	listen_update(st->lis, &ls);
 }
 
@@ -211,6 +232,24 @@ static int capture_start(struct run_state *st)
 	return files;
 }
 
+/* Write what waits. When the database had to be created again (it was
+ * deleted), the push targets start over on the new file: what they had not
+ * sent of the old one gets one last attempt. */
+static void run_flush(struct run_state *st)
+{
+	size_t queued = store_pending(st->store);
+	int gen = store_generation(st->store);
+
+	if (store_flush(st->store) > 0)
+		push_notify(st->push, (unsigned)queued);
+	if (store_generation(st->store) == gen || !st->push)
+		return;
+	push_stop(st->push, mono_ns() + PUSH_RESTART_BUDGET_NS);
+	st->push = NULL;
+	if (push_start(&st->push, &st->o->push))
+		log_warn("push: cannot start again on the new database; rows are kept for the next run");
+}
+
 /* The poll loop, until a signal or the --duration deadline. */
 static void run_loop(struct run_state *st)
 {
@@ -234,12 +273,10 @@ static void run_loop(struct run_state *st)
 				last_gc = now;
 			last_sample = now;
 		}
-		if (store_pending(st->store) &&
-		    (store_pending(st->store) >= FLUSH_ROWS || now - last_flush >= FLUSH_EVERY_NS)) {
-			size_t queued = store_pending(st->store);
-
-			if (store_flush(st->store) >= 0)
-				push_notify(st->push, (unsigned)queued);
+		if ((store_pending(st->store) &&
+		     (store_pending(st->store) >= FLUSH_ROWS || now - last_flush >= FLUSH_EVERY_NS)) ||
+		    now - last_flush >= DB_CHECK_EVERY_NS) {
+			run_flush(st);
 			last_flush = now;
 		}
 		if (now - last_reap >= REAP_EVERY_NS) {
@@ -256,6 +293,20 @@ static void run_loop(struct run_state *st)
 		if (deadline && now >= deadline)
 			break;
 	}
+}
+
+/* The exit line: calls really in the database, and those that are not. */
+static void run_stopped(struct run_state *st, uint64_t drops)
+{
+	unsigned long long lost = store_unstored(st->store);
+	char why[256];
+
+	fprintf(stderr, "llmtap: stopped: %llu call(s) recorded, %llu event(s) dropped",
+		store_written(st->store), (unsigned long long)drops);
+	if (lost)
+		fprintf(stderr, ", %llu call(s) not stored (%s)", lost,
+			store_problem(st->store, why, sizeof(why)) ? why : "database error");
+	fputc('\n', stderr);
 }
 
 int cmd_run(int argc, char **argv)
@@ -279,10 +330,14 @@ int cmd_run(int argc, char **argv)
 		goto out_opts;
 	st->o = &o;
 	umask(077);
+	/* a fixed threshold: large bodies are mmap'd and given back when freed
+	 * (glibc's moving threshold would keep them on the heap for good) */
+	mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGBUS, on_sigbus);
 	/* Bound before anything slow: a port in use fails at once. */
 	if (o.listen && listen_open(&st->lis, o.listen, o.db))
 		goto out_free;
@@ -290,8 +345,12 @@ int cmd_run(int argc, char **argv)
 		goto out_free;
 	if (trackers_new(st))
 		goto out_trackers;
+	stream_set_body_budget(st->streams, o.body_memory);
 	files = capture_start(st);
 	if (files < 0)
+		goto out_trackers;
+	/* attached: from here on only what running needs (before any thread) */
+	if (privs_drop())
 		goto out_trackers;
 	o.push.db_path = o.db;
 	o.push.token = config_push_token();
@@ -319,14 +378,13 @@ int cmd_run(int argc, char **argv)
 	rc = 0;
 out_trackers:
 	trackers_free(st);
-	if (st->push) {
-		/* the last push attempt, with every row written */
-		store_flush(st->store);
+	/* every row written that can be, before the last push attempt */
+	if (st->store)
+		store_drain(st->store);
+	if (st->push)
 		push_stop(st->push, (stop_ns ? stop_ns : mono_ns()) + PUSH_EXIT_BUDGET_NS);
-	}
 	if (!rc)
-		fprintf(stderr, "llmtap: stopped: %llu call(s) recorded, %llu event(s) dropped\n",
-			st->calls, (unsigned long long)c[LT_CNT_DROPS]);
+		run_stopped(st, c[LT_CNT_DROPS]);
 	store_close(st->store);
 	/* Last, with the rows safe: detaching is slow, a child pays for it. */
 	loader_detach_later(st->loader);

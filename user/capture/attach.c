@@ -18,6 +18,7 @@
 
 #include "base/procfs.h"
 #include "base/util.h"
+#include "privs.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -348,6 +349,7 @@ static int file_attach(struct attach *a, size_t k, const char *path)
 		return err;
 	if (!kd->detect(path))
 		return 0;
+	privs_attach_begin();	/* the kernel wants CAP_SYS_ADMIN to create a uprobe */
 	for (i = 0; i < kd->nprobes; i++) {
 		const struct probe *p = &kd->probes[i];
 		LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = p->sym, .retprobe = p->ret);
@@ -368,11 +370,13 @@ static int file_attach(struct attach *a, size_t k, const char *path)
 			goto out_detach;
 		}
 	}
+	privs_attach_end();
 	a->ks[k].files++;
 	log_debug("%s: attached to %s (%zu probes)", kd->name, path, a->nlinks - first);
 	return 1;
 
 out_detach:
+	privs_attach_end();
 	while (a->nlinks > first)
 		bpf_link__destroy(a->links[--a->nlinks]);
 	return err;

@@ -20,6 +20,9 @@ struct listen_stats {
 	uint64_t open_conns;		/* TLS connections being reassembled */
 	struct push_status push[PUSH_TARGETS_MAX];
 	int npush;
+	uint64_t db_waiting;		/* rows waiting in memory for the database */
+	uint64_t db_dropped;		/* rows dropped: the database refused too long */
+	char db_problem[256];		/* why the database cannot be written; "" when it can */
 };
 
 struct listener;
