@@ -53,7 +53,8 @@ TEST_PKGS := llvm-16 libclang-rt-16-dev sqlite3 libssl-dev openssl iproute2 util
 # Tools wanted as commands: installed from Debian only when the command is
 # missing (a machine may carry its own node/npm/python3, which Debian's
 # packages would conflict with).
-TEST_CMDS := node:nodejs npm:npm curl:curl python3:python3
+TEST_CMDS := node:nodejs npm:npm curl:curl python3:python3 systemd-analyze:systemd chattr:e2fsprogs \
+	setpriv:util-linux
 
 .DELETE_ON_ERROR:
 .SECONDARY:

@@ -69,16 +69,17 @@ static int caps_drop(void)
 	size_t i;
 	int rc;
 
+	/* the bounding set (a unit's CapabilityBoundingSet= may have done it) */
 	for (c = 0; c <= CAP_LAST_CAP; c++) {
 		int keep = c == attach_cap[0];
 
 		for (i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
 			keep |= kept[i] == c;
-		if (!keep && cap_drop_bound(c) && errno != EINVAL) {
-			log_warn("privileges: cannot drop capability %d from the bounding set: %s", c,
-				 strerror(errno));
-			return -1;
-		}
+		if (keep || cap_get_bound(c) != 1 || !cap_drop_bound(c))
+			continue;
+		log_warn("privileges: cannot drop capability %d from the bounding set (%s): an "
+			 "exec'd child could have it", c, strerror(errno));
+		break;
 	}
 	caps = cap_init();
 	if (!caps)

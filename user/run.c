@@ -2,6 +2,7 @@
 #include "run.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -42,15 +43,38 @@ static void on_signal(int sig)
 	exiting = 1;
 }
 
-/* The last resort when a mapped file went away under SQLite anyway (the
- * guard of db/vfs_guard.c checks before every transaction): say what it was. */
-static void on_sigbus(int sig)
+/* A fatal SIGBUS: a memory-mapped file shrank or became unwritable under us
+ * (the guard of db/vfs_guard.c checks the -shm before every transaction).
+ * Say which file it was (only async-signal-safe calls), then exit 1. */
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
 {
-	static const char msg[] = "llmtap: fatal: SIGBUS: a memory-mapped file became unwritable "
-				  "(the database's -shm made immutable?); rows in memory are lost\n";
+	static const char head[] = "llmtap: fatal: SIGBUS in a memory-mapped file: ";
+	static char maps[65536];
+	unsigned long addr = (unsigned long)si->si_addr, lo, hi;
+	const char *file = "(unknown)";
+	char *line, *end;
+	ssize_t n = 0, r;
+	int fd;
 
 	(void)sig;
-	if (write(2, msg, sizeof(msg) - 1) < 0)
+	(void)uc;
+	fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	while (fd >= 0 && n < (ssize_t)sizeof(maps) - 1 && (r = read(fd, maps + n, sizeof(maps) - 1 - n)) > 0)
+		n += r;
+	maps[n > 0 ? n : 0] = 0;
+	for (line = maps; *line; line = end + 1) {
+		end = strchr(line, '\n');
+		if (!end)
+			break;
+		*end = 0;
+		lo = strtoul(line, &line, 16);
+		hi = strtoul(line + 1, NULL, 16);
+		if (addr >= lo && addr < hi && strchr(line, '/')) {
+			file = strchr(line, '/');
+			break;
+		}
+	}
+	if (write(2, head, sizeof(head) - 1) < 0 || write(2, file, strlen(file)) < 0 || write(2, "\n", 1) < 0)
 		_exit(1);
 	_exit(1);
 }
@@ -337,7 +361,10 @@ int cmd_run(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	signal(SIGBUS, on_sigbus);
+	sa.sa_handler = NULL;
+	sa.sa_sigaction = on_sigbus;
+	sa.sa_flags = SA_SIGINFO;
+	sigaction(SIGBUS, &sa, NULL);
 	/* Bound before anything slow: a port in use fails at once. */
 	if (o.listen && listen_open(&st->lis, o.listen, o.db))
 		goto out_free;

@@ -140,6 +140,9 @@ static void test_text_rules(void)
 		  "curl -H 'x-api-key: [REDACTED]' -H \"cf-aig-authorization: [REDACTED]\" url" },
 		{ "def f(x, password: str)", "def f(x, password: str)" },
 		{ "  password: hunter2\n", "  password: [REDACTED]\n" },
+		{ "invalid_api_key: Incorrect API key provided: sk-proj-AbCdEfGhIjKlMnOpQrStUvWx. See",
+		  "invalid_api_key: Incorrect API key provided: [REDACTED]. See" },
+		{ "OPENAI_API_KEY: abc123\nx-api-key: a b\n", "OPENAI_API_KEY: [REDACTED]\nx-api-key: [REDACTED]\n" },
 		/* options and variables */
 		{ "curl -u alice:s3cret https://h/x", "curl -u alice:[REDACTED] https://h/x" },
 		{ "curl --user 'alice:s3 cret' -uBob:pw2 --proxy-user=p:q x",

@@ -39,7 +39,9 @@ static int elf_defines(const char *path, const char *name)
 	if (fd < 0)
 		return 0;
 	elf_version(EV_CURRENT);
-	e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	/* read, not mapped: a file truncated while we look (a build rewriting it)
+	 * must give an error here, not SIGBUS the tracer */
+	e = elf_begin(fd, ELF_C_READ, NULL);
 	if (!e)
 		goto out_close;
 	while (!found && (scn = elf_nextscn(e, scn))) {

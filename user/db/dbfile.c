@@ -119,12 +119,15 @@ static int file_open(const char *db, const char *path, int create)
 
 	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | (create ? O_CREAT : 0), 0600);
 	if (fd < 0) {
-		if (errno == ENOENT && !create)
+		int err = errno;
+
+		if (err == ENOENT && !create)
 			return -2;
-		if (errno == ELOOP)
+		/* a link in a sticky directory may also say EACCES (protected_symlinks) */
+		if (err == ELOOP || (!lstat(path, &st) && S_ISLNK(st.st_mode)))
 			say("refusing database %s: %s is a symbolic link; %s", db, path, DB_HINT);
 		else
-			say("cannot open database %s: %s: %s", db, path, strerror(errno));
+			say("cannot open database %s: %s: %s", db, path, strerror(err));
 		return -1;
 	}
 	if (fstat(fd, &st))

@@ -2,7 +2,7 @@
  *
  * Every other call goes straight to the default VFS. Before SQLite takes a
  * lock on the shared memory (the start of every read and write transaction)
- * or maps more of it, the -shm file's inode flags are read: immutable or
+ * or maps more of it, the -shm file's attributes are read (statx): immutable or
  * append-only (chattr +i / +a) makes the call fail with an I/O error, which
  * the store treats like a full disk: rows wait in memory, one line says why,
  * writing resumes when the flag goes.
@@ -11,12 +11,10 @@
 
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/fs.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <unistd.h>
+#include <sys/stat.h>
 
 /* Our file: the default VFS's file follows it in the same allocation. */
 struct gfile {
@@ -29,16 +27,18 @@ static sqlite3_vfs guard_vfs;
 static sqlite3_vfs *real_vfs;
 static char fault[PATH_MAX + 64];	/* the last refusal, for messages */
 
-/* 1 when the file at path carries the immutable or append-only flag. */
+/* 1 when the file at path carries the immutable or append-only flag. By
+ * statx(), never open(): closing any fd of a file drops every POSIX lock
+ * the process holds on it, SQLite's on the -shm included (another process
+ * could then reset the -shm under our map: SIGBUS again). */
 static int unwritable(const char *path)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK), fl = 0, bad;
+	struct statx st;
 
-	if (fd < 0)
+	if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, 0, &st))
 		return 0;
-	bad = ioctl(fd, FS_IOC_GETFLAGS, &fl) == 0 && (fl & (FS_IMMUTABLE_FL | FS_APPEND_FL));
-	close(fd);
-	return bad;
+	return !!(st.stx_attributes & st.stx_attributes_mask &
+		  (STATX_ATTR_IMMUTABLE | STATX_ATTR_APPEND));
 }
 
 /* 0 when the -shm of f may be written, else the SQLite error code rc. */

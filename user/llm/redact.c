@@ -403,6 +403,11 @@ static int rule_named(const struct scan *sc, size_t i, size_t *a, size_t *b)
 			;
 		while (e > v && (s[e - 1] == ' ' || s[e - 1] == '\t'))
 			e--;
+		/* "invalid_api_key: Incorrect API key provided: ..." is an error code and
+		 * its prose: an identifier's value of several words is not taken (its
+		 * key shapes still are); a header's ("x-api-key: a b") is */
+		if (!quote_char(open) && memchr(s + i, '_', j - i) && memchr(s + v, ' ', e - v))
+			return 0;
 	} else if (s[j] == '=' && (cls || userpass)) {
 		v = j + 1;
 		e = option_value(s, n, &v, "&;,\"'`#\\)<>");
