@@ -3,7 +3,8 @@
  * Every rule lives here (README "Secrets" lists them): names that say a
  * value is a credential (headers, JSON members, query parameters, options,
  * variables), value shapes that are credentials whatever their name (Bearer
- * tokens, provider key prefixes, JWTs), and the argv rules. The trackers
+ * tokens, provider key prefixes, JWTs), and the argv rules; redact_stream.c
+ * applies them to a streamed body against its assembled text. The trackers
  * call it on what they build; the store calls redact_textn() once more on
  * every text column it writes, so a column added later is covered too.
  */
@@ -15,6 +16,7 @@
 #include <strings.h>
 
 #include "base/buf.h"
+#include "llm/redact_int.h"
 
 #define NAME_LEN_MAX 64		/* longer tokens are not taken for names */
 
@@ -27,8 +29,8 @@ static const char *const secret_words[] = {
 /* Words that make a name harmless whatever else it says. */
 static const char *const harmless_words[] = { "ratelimit", "idempotency", "cache", "public" };
 
-/* Returns 1 when the word [w, w + n) is in list (ASCII case ignored). */
-static int word_in(const char *w, size_t n, const char *const *list, size_t count)
+/* See redact_int.h. */
+int redact_word_in(const char *w, size_t n, const char *const *list, size_t count)
 {
 	size_t i;
 
@@ -55,7 +57,7 @@ static int name_class(const char *name, size_t n)
 	}
 	if (!n || n > NAME_LEN_MAX)
 		return NAME_PLAIN;
-	if (!dashes && word_in(name, n, weak, sizeof(weak) / sizeof(weak[0])))
+	if (!dashes && redact_word_in(name, n, weak, sizeof(weak) / sizeof(weak[0])))
 		return NAME_WEAK;
 	while (i < n) {
 		while (i < n && !isalnum((unsigned char)name[i]))
@@ -66,10 +68,10 @@ static int name_class(const char *name, size_t n)
 		for (start = i++; i < n && isalnum((unsigned char)name[i]); i++)
 			if (isupper((unsigned char)name[i]) && !isupper((unsigned char)name[i - 1]))
 				break;
-		if (word_in(name + start, i - start, harmless_words,
+		if (redact_word_in(name + start, i - start, harmless_words,
 			    sizeof(harmless_words) / sizeof(harmless_words[0])))
 			return NAME_PLAIN;
-		if (word_in(name + start, i - start, secret_words,
+		if (redact_word_in(name + start, i - start, secret_words,
 			    sizeof(secret_words) / sizeof(secret_words[0])))
 			secret = 1;
 		last_key = i - start == 3 && strncasecmp(name + start, "key", 3) == 0;
@@ -92,23 +94,11 @@ static int userpass_option(const char *s, size_t n)
 {
 	static const char *const names[] = { "-u", "--user", "--proxy-user", "-U" };
 
-	return word_in(s, n, names, sizeof(names) / sizeof(names[0])) &&
+	return redact_word_in(s, n, names, sizeof(names) / sizeof(names[0])) &&
 	       (n != 2 || s[1] == 'u' || s[1] == 'U');
 }
 
 /* ---- the text scanner ---- */
-
-/* One pass over [s, s + n): the output so far, or (find mode) the spans. */
-struct scan {
-	const char *s;
-	size_t n;
-	struct buf out;
-	size_t done;		/* s[0, done) is in out */
-	int oom;
-	size_t (*spans)[2];	/* find mode: where secrets are */
-	size_t nspans, cap;
-	int find;
-};
 
 /* Replace s[a, b) by REDACTED (find mode: remember it). */
 static void scan_take(struct scan *sc, size_t a, size_t b)
@@ -135,7 +125,6 @@ static void scan_take(struct scan *sc, size_t a, size_t b)
 	sc->done = b;
 }
 
-static void scan_run(struct scan *sc);
 
 /* 1 when a rule finds a secret in s[a, b) (the user part of user:pass, which
  * the rule that takes the password would otherwise step over). */
@@ -143,7 +132,7 @@ static int has_secret(const char *s, size_t a, size_t b)
 {
 	struct scan sub = { .s = s + a, .n = b - a, .find = 1 };
 
-	scan_run(&sub);
+	redact_scan(&sub);
 	free(sub.spans);
 	return sub.nspans > 0 || sub.oom;
 }
@@ -240,11 +229,14 @@ static int rule_shape(const struct scan *sc, size_t i, size_t *a, size_t *b)
 	const char *s = sc->s;
 	size_t n = sc->n, k, r, dots = 0;
 
-	if (i && key_char((unsigned char)s[i - 1]))
+	if ((i && key_char((unsigned char)s[i - 1])) || !strchr("sAgxphreyn", s[i]))
 		return 0;
 	for (k = 0; k < sizeof(prefix) / sizeof(prefix[0]); k++) {
-		size_t pl = strlen(prefix[k]);
+		size_t pl;
 
+		if (s[i] != prefix[k][0] || n - i < 3 || s[i + 1] != prefix[k][1])
+			continue;
+		pl = strlen(prefix[k]);
 		if (n - i < pl || memcmp(s + i, prefix[k], pl))
 			continue;
 		for (r = i + pl; r < n && (key_char((unsigned char)s[r]) || s[r] == '*'); r++)
@@ -387,6 +379,9 @@ static int rule_named(const struct scan *sc, size_t i, size_t *a, size_t *b)
 		;
 	if (j >= n || j - i > NAME_LEN_MAX)
 		return 0;
+	/* most words are followed by none of these: no need to look at the name */
+	if (s[j] != ':' && s[j] != '=' && !(s[i] == '-' && (s[j] == ' ' || s[j] == '\t')))
+		return 0;
 	cls = name_class(s + i, j - i);
 	userpass = userpass_option(s + i, j - i);
 	if (s[j] == ':' && j - i > 2 && s[i] == '-' && s[i + 1] == 'u' && s[i + 2] != '-') {
@@ -436,29 +431,30 @@ static int rule_named(const struct scan *sc, size_t i, size_t *a, size_t *b)
 	return 1;
 }
 
-/* Run every rule over sc->s; the result is in sc->out (or sc->spans). */
-static void scan_run(struct scan *sc)
+/* See redact_int.h. */
+void redact_scan(struct scan *sc)
 {
 	const char *s = sc->s;
 	size_t i = 0, a, b;
 
 	while (i < sc->n && !sc->oom) {
 		unsigned char c = (unsigned char)s[i];
-		int hit = 0;
+		int hit = 0, start = !i || !isalnum((unsigned char)s[i - 1]);
 
 		if (c == '"' || c == '\\')
 			hit = rule_json(sc, i, &a, &b);
 		else if (c == ':')
 			hit = rule_userinfo(sc, i, &a, &b);
-		if (!hit && (c == 'b' || c == 'B'))
+		if (!hit && start && (c == 'b' || c == 'B'))
 			hit = rule_scheme(sc, i, &a, &b);
-		if (!hit && isalpha(c))
+		if (!hit && start && isalpha(c))
 			hit = rule_shape(sc, i, &a, &b);
-		if (!hit && name_char(c))
+		if (!hit && start && name_char(c))
 			hit = rule_named(sc, i, &a, &b);
 		if (!hit || b <= a) {
-			/* the rules look for their own word starts */
-			i++;
+			/* no rule starts inside a run of letters and digits: skip it */
+			for (i++; isalnum(c) && i < sc->n && isalnum((unsigned char)s[i]); i++)
+				;
 			continue;
 		}
 		scan_take(sc, a, b);
@@ -472,7 +468,7 @@ char *redact_textn(const char *s, size_t n, size_t *outn)
 
 	if (!s)
 		return NULL;
-	scan_run(&sc);
+	redact_scan(&sc);
 	if (!sc.oom && !buf_append(&sc.out, s + sc.done, n - sc.done)) {
 		if (outn)
 			*outn = sc.out.len;
@@ -532,188 +528,6 @@ char *redact_target(const char *target)
 out_free:
 	buf_free(&b);
 	return NULL;
-}
-
-/* ---- secrets split across the JSON strings of a stream ---- */
-
-/* A piece of the assembled text in the body: the contents [a, b) of a JSON
- * string that gave assembled[ta, tb); escaped when it holds escapes. */
-struct piece {
-	size_t a, b, ta, tb;
-	int escaped;
-};
-
-struct pieces {
-	struct piece *p;
-	size_t n, cap;
-};
-
-static int pieces_add(struct pieces *ps, const struct piece *p)
-{
-	if (ps->n == ps->cap) {
-		size_t cap = ps->cap ? 2 * ps->cap : 64;
-		void *np = realloc(ps->p, cap * sizeof(*ps->p));
-
-		if (!np)
-			return -1;
-		ps->p = np;
-		ps->cap = cap;
-	}
-	ps->p[ps->n++] = *p;
-	return 0;
-}
-
-/* Next JSON string of s[*i, n): its contents [*a, *b), *i past it. 0 at the end. */
-static int next_string(const char *s, size_t n, size_t *i, size_t *a, size_t *b)
-{
-	const char *q = *i < n ? memchr(s + *i, '"', n - *i) : NULL;
-	size_t j;
-
-	if (!q)
-		return 0;
-	for (j = q - s + 1; j < n && s[j] != '"';)
-		j += s[j] == '\\' ? 2 : 1;
-	if (j > n)
-		j = n;
-	*a = q - s + 1;
-	*b = j;
-	*i = j + 1;
-	return 1;
-}
-
-/* 1 when the member name [a, b) holds text a provider streams in deltas. */
-static int delta_key(const char *s, size_t a, size_t b)
-{
-	static const char *const keys[] = {
-		"content", "text", "delta", "partial_json", "arguments", "thinking", "refusal",
-		"reasoning", "reasoning_content", "response", "output_text",
-	};
-
-	return word_in(s + a, b - a, keys, sizeof(keys) / sizeof(keys[0]));
-}
-
-/* Does the JSON string contents s[a, b) (escapes decoded) start t[0, tn)?
- * Returns the bytes of t it stands for, or -1. */
-static long piece_match(const char *s, size_t a, size_t b, const char *t, size_t tn)
-{
-	static const char esc_from[] = "nrtbf\"\\/", esc_to[] = "\n\r\t\b\f\"\\/";
-	size_t k = 0;
-
-	while (a < b) {
-		char c = s[a++];
-
-		if (c == '\\') {
-			const char *e = a < b ? strchr(esc_from, s[a]) : NULL;
-
-			if (!e || !*e)
-				return -1;	/* \u escapes: not followed */
-			c = esc_to[e - esc_from];
-			a++;
-		}
-		if (k >= tn || t[k] != c)
-			return -1;
-		k++;
-	}
-	return (long)k;
-}
-
-/* Line the delta strings of the body up with the assembled text: each
- * string value of a delta member that continues the text where the last
- * one stopped is a piece of it. */
-static int pieces_find(const char *s, size_t n, const char *t, size_t tn, struct pieces *ps)
-{
-	size_t i = 0, a, b, pa = 0, pb = 0, at = 0, g;
-	int have_prev = 0;
-	long m;
-
-	while (at < tn && next_string(s, n, &i, &a, &b)) {
-		int value = have_prev;
-
-		for (g = pb + 1; value && g < a - 1; g++)
-			if (s[g] != ':' && !isspace((unsigned char)s[g]))
-				value = 0;
-		value = value && memchr(s + pb + 1, ':', a - 1 - (pb + 1)) && delta_key(s, pa, pb);
-		have_prev = 1;
-		pa = a;
-		pb = b;
-		if (!value || a == b)
-			continue;
-		m = piece_match(s, a, b, t + at, tn - at);
-		if (m <= 0)
-			continue;	/* not this text's (a tool's arguments, a final copy) */
-		if (pieces_add(ps, &(struct piece){ a, b, at, at + m, memchr(s + a, '\\', b - a) != NULL }))
-			return -1;
-		at += m;
-	}
-	return 0;
-}
-
-/* A cut in the body: [a, b) becomes REDACTED (first) or nothing. */
-struct cut {
-	size_t a, b;
-	int first;
-};
-
-char *redact_stream_body(const char *body, size_t n, const char *assembled, size_t *outn)
-{
-	struct scan find = { .find = 1 };
-	struct pieces ps = { 0 };
-	struct cut *cuts = NULL;
-	struct buf out = { 0 };
-	size_t i, j, ncuts = 0, at = 0;
-	char *r = NULL;
-
-	if (!body)
-		return NULL;
-	if (!assembled || !*assembled)
-		return redact_textn(body, n, outn);
-	find.s = assembled;
-	find.n = strlen(assembled);
-	scan_run(&find);
-	if (find.oom)
-		goto out_free;
-	if (!find.nspans || pieces_find(body, n, assembled, find.n, &ps))
-		goto out_plain;
-	/* pieces and secrets are both ordered and disjoint: overlaps <= their sum */
-	cuts = calloc(ps.n + find.nspans, sizeof(*cuts));
-	if (!cuts)
-		goto out_free;
-	/* each piece overlapping a secret loses the overlap; the piece where the
-	 * secret starts says REDACTED (a piece with escapes goes whole) */
-	for (i = 0; i < ps.n; i++) {
-		const struct piece *p = &ps.p[i];
-
-		for (j = 0; j < find.nspans; j++) {
-			size_t sa = find.spans[j][0], sb = find.spans[j][1];
-			size_t lo = sa > p->ta ? sa : p->ta, hi = sb < p->tb ? sb : p->tb;
-
-			if (lo >= hi)
-				continue;
-			if (p->escaped) {
-				cuts[ncuts++] = (struct cut){ p->a, p->b, sa >= p->ta };
-				break;
-			}
-			cuts[ncuts++] = (struct cut){ p->a + (lo - p->ta), p->a + (hi - p->ta), lo == sa };
-		}
-	}
-	for (i = 0; i < ncuts; i++) {
-		if (buf_append(&out, body + at, cuts[i].a - at) ||
-		    (cuts[i].first && buf_puts(&out, REDACTED)))
-			goto out_free;
-		at = cuts[i].b;
-	}
-	if (buf_append(&out, body + at, n - at))
-		goto out_free;
-	r = redact_textn((const char *)out.data, out.len, outn);
-	goto out_free;
-out_plain:
-	r = redact_textn(body, n, outn);
-out_free:
-	buf_free(&out);
-	free(cuts);
-	free(ps.p);
-	free(find.spans);
-	return r;
 }
 
 /* ---- command lines ---- */
