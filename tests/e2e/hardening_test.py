@@ -1106,6 +1106,14 @@ def case_binary(ctx):
     chk.eq(r.get("response_body"), want, "%s: the body with NUL bytes is stored whole, byte for byte" % n)
     chk.eq(r.get("response_bytes"), len(want), "%s: response_bytes is its length" % n)
     stop_tracer(ctx, n, proc, terr)
+    if r.get("id"):
+        out = subprocess.run([ctx.llmtap, "show", "--db", db, s(r["id"])], capture_output=True, timeout=30,
+                             env=cli_env()).stdout
+        chk.ok(b'"blob":"x"}\\0\x01\x02\xff\\0tail\\0' in out, "%s: `show` prints the body past its NULs" % n,
+               repr(out[-200:]))
+        out = subprocess.run([ctx.llmtap, "show", "--json", "--db", db, s(r["id"])], capture_output=True,
+                             timeout=30, env=cli_env()).stdout
+        chk.ok(b"\\u0000tail" in out, "%s: `show --json` has the whole body" % n, repr(out[-300:]))
 
 
 # ====================================================================== 13. memory
