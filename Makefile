@@ -16,7 +16,8 @@ CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror
 LT_CPPFLAGS := -Iinclude -Iuser -I$(OUT) -I$(OUT)/gen -D_GNU_SOURCE
 DEPFLAGS = -MMD -MP
-LDLIBS := -lbpf -lelf -lz -lsqlite3 -ljansson -lbrotlidec -lzstd -lcurl -lmicrohttpd -lnghttp2 -lprotobuf-c -lpthread -lm
+LDLIBS := -lbpf -lelf -lz -lsqlite3 -ljansson -lbrotlidec -lzstd -lcurl -lmicrohttpd -lnghttp2 -lprotobuf-c \
+	-lcap -lseccomp -lpthread -lm
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 ifeq ($(V),1)
@@ -53,17 +54,18 @@ BUILD_NEEDS := cmd:$(CLANG):clang-16 cmd:$(BPFTOOL):bpftool cmd:$(CC):gcc \
 	hdr:sqlite3.h:libsqlite3-dev hdr:jansson.h:libjansson-dev hdr:brotli/decode.h:libbrotli-dev \
 	hdr:zstd.h:libzstd-dev hdr:curl/curl.h:libcurl4-openssl-dev hdr:microhttpd.h:libmicrohttpd-dev \
 	hdr:nghttp2/nghttp2.h:libnghttp2-dev hdr:protobuf-c/protobuf-c.h:libprotobuf-c-dev \
-	cmd:protoc-c:protobuf-c-compiler
+	cmd:protoc-c:protobuf-c-compiler hdr:sys/capability.h:libcap-dev hdr:seccomp.h:libseccomp-dev
 BUILD_PKGS := clang-16 bpftool libbpf-dev libelf-dev zlib1g-dev libsqlite3-dev libjansson-dev \
 	libbrotli-dev libzstd-dev libcurl4-openssl-dev libmicrohttpd-dev libnghttp2-dev \
-	libprotobuf-c-dev protobuf-c-compiler pkg-config make gcc
+	libprotobuf-c-dev protobuf-c-compiler libcap-dev libseccomp-dev pkg-config make gcc
 RUN_PKGS := ca-certificates
 TEST_PKGS := llvm-16 libclang-rt-16-dev sqlite3 libssl-dev openssl iproute2 util-linux zstd \
 	clickhouse-server clickhouse-client chromium tmux binutils libmbedtls-dev
 # Tools wanted as commands: installed from Debian only when the command is
 # missing (a machine may carry its own node/npm/python3, which Debian's
 # packages would conflict with).
-TEST_CMDS := node:nodejs npm:npm curl:curl python3:python3 wget:wget
+TEST_CMDS := node:nodejs npm:npm curl:curl python3:python3 wget:wget systemd-analyze:systemd \
+	chattr:e2fsprogs setpriv:util-linux
 # What only `make bench` needs: the peers' method, measured side by side.
 BENCH_PKGS := bpftrace
 
@@ -227,9 +229,11 @@ $(OUT)/fuzz/%: tests/fuzz/%.c $(PURE_SRCS) $(wildcard user/*/*.h) $(PB_SRCS) | $
 	$(Q)$(FUZZ_CC) -O1 -g $(WARN) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		$(LT_CPPFLAGS) $< $(PURE_SRCS) $(PB_SRCS) $(UNIT_LIBS) -o $@
 
-FUZZ_SECONDS ?= 300
+# `make fuzz`: each harness for FUZZ_SECONDS (10 minutes) on its corpus;
+# a crash input is kept as build/fuzz/NAME.crash-* (make it a unit case).
+FUZZ_SECONDS ?= 600
 fuzz: $(addprefix $(OUT)/fuzz/,$(FUZZERS))
-	$(Q)for f in $^; do echo "fuzz: $$f for $(FUZZ_SECONDS)s"; $$f -max_total_time=$(FUZZ_SECONDS) >/dev/null 2>$$f.log || { tail -40 $$f.log; exit 1; }; done
+	$(Q)tests/run-fuzz.sh $(FUZZ_SECONDS) $^
 
 # A short fuzz pass inside `make test`: each harness for FUZZ_SMOKE seconds.
 FUZZ_SMOKE ?= 10

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run-fuzz.sh SECONDS FUZZER... -- a short libFuzzer pass per harness; one check per harness.
+# run-fuzz.sh SECONDS FUZZER... -- a libFuzzer pass of SECONDS per harness, crash inputs kept; one check per harness.
 set -u
 secs=$1
 shift
@@ -7,7 +7,8 @@ pass=0
 fail=0
 for f in "$@"; do
 	mkdir -p "$f.corpus"
-	if "$f" -max_total_time="$secs" "$f.corpus" >"$f.log" 2>&1; then
+	echo "fuzz: $(basename "$f") for ${secs}s"
+	if "$f" -max_total_time="$secs" -artifact_prefix="$f.crash-" "$f.corpus" >"$f.log" 2>&1; then
 		pass=$((pass + 1))
 	else
 		fail=$((fail + 1))

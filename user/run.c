@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <libgen.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "db/store.h"
 #include "llm/runs.h"
 #include "prices.h"
+#include "privs.h"
 #include "push/push.h"
 #include "run_cover.h"
 #include "run_opts.h"
@@ -45,6 +47,9 @@
 #define INFLIGHT_EVERY_NS 1000000000ull	/* calls_in_flight (`top`) is this fresh */
 #define PUSH_DOWN_NS 60000000000ull	/* a target failing this long is "down" (an events row) */
 #define PEER_WAIT_NS 1000000000ull	/* a posted row waits this long for its sender's connect event */
+#define DB_CHECK_EVERY_NS 1000000000ull	/* a deleted database is noticed within this */
+#define PUSH_RESTART_BUDGET_NS 1000000000ull	/* last push from a deleted database */
+#define MMAP_THRESHOLD (256u << 10)	/* larger buffers are mmap'd: freed, they leave RSS */
 
 /* A row posted over a connection whose connect event has not been read yet. */
 struct peer_wait {
@@ -73,6 +78,42 @@ static void on_usr1(int sig)
 {
 	(void)sig;
 	cover_asked = 1;
+}
+
+/* A fatal SIGBUS: a memory-mapped file shrank or became unwritable under us
+ * (the guard of db/vfs_guard.c checks the -shm before every transaction).
+ * Say which file it was (only async-signal-safe calls), then exit 1. */
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	static const char head[] = "llmtap: fatal: SIGBUS in a memory-mapped file: ";
+	static char maps[65536];
+	unsigned long addr = (unsigned long)si->si_addr, lo, hi;
+	const char *file = "(unknown)";
+	char *line, *end;
+	ssize_t n = 0, r;
+	int fd;
+
+	(void)sig;
+	(void)uc;
+	fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	while (fd >= 0 && n < (ssize_t)sizeof(maps) - 1 && (r = read(fd, maps + n, sizeof(maps) - 1 - n)) > 0)
+		n += r;
+	maps[n > 0 ? n : 0] = 0;
+	for (line = maps; *line; line = end + 1) {
+		end = strchr(line, '\n');
+		if (!end)
+			break;
+		*end = 0;
+		lo = strtoul(line, &line, 16);
+		hi = strtoul(line + 1, NULL, 16);
+		if (addr >= lo && addr < hi && strchr(line, '/')) {
+			file = strchr(line, '/');
+			break;
+		}
+	}
+	if (write(2, head, sizeof(head) - 1) < 0 || write(2, file, strlen(file)) < 0 || write(2, "\n", 1) < 0)
+		_exit(1);
+	_exit(1);
 }
 
 struct run_state {
@@ -295,6 +336,9 @@ static void listen_refresh(struct run_state *st)
 	ls.self.open_conns = ls.open_conns;
 	ls.self.db_fs_used_pct = host_fs_used_pct(st->db_dir);
 	ls.self.max_disk_pct = st->o->push.max_disk_pct;
+	ls.db_waiting = store_pending(st->store);
+	ls.db_dropped = store_dropped(st->store);
+	store_problem(st->store, ls.db_problem, sizeof(ls.db_problem));
 	listen_update(st->lis, &ls);
 }
 
@@ -503,6 +547,24 @@ static void exits_finish(struct run_state *st)
 	event_finish_first_exits(&st->ev, n);
 }
 
+/* Write what waits. When the database had to be created again (it was
+ * deleted), the push targets start over on the new file: what they had not
+ * sent of the old one gets one last attempt. */
+static void run_flush(struct run_state *st)
+{
+	size_t queued = store_pending(st->store);
+	int gen = store_generation(st->store);
+
+	if (store_flush(st->store) > 0)
+		push_notify(st->push, (unsigned)queued);
+	if (store_generation(st->store) == gen || !st->push)
+		return;
+	push_stop(st->push, mono_ns() + PUSH_RESTART_BUDGET_NS);
+	st->push = NULL;
+	if (push_start(&st->push, &st->o->push))
+		log_warn("push: cannot start again on the new database; rows are kept for the next run");
+}
+
 /* The poll loop, until a signal or the --duration deadline. */
 static void run_loop(struct run_state *st)
 {
@@ -533,12 +595,10 @@ static void run_loop(struct run_state *st)
 			runs_tick(st->runs, (int64_t)real_ns());
 			last_runs = now;
 		}
-		if (store_pending(st->store) &&
-		    (store_pending(st->store) >= FLUSH_ROWS || now - last_flush >= FLUSH_EVERY_NS)) {
-			size_t queued = store_pending(st->store);
-
-			if (store_flush(st->store) >= 0)
-				push_notify(st->push, (unsigned)queued);
+		if ((store_pending(st->store) &&
+		     (store_pending(st->store) >= FLUSH_ROWS || now - last_flush >= FLUSH_EVERY_NS)) ||
+		    now - last_flush >= DB_CHECK_EVERY_NS) {
+			run_flush(st);
 			last_flush = now;
 		}
 		if (now - last_reap >= REAP_EVERY_NS) {
@@ -571,6 +631,20 @@ static void run_loop(struct run_state *st)
 		if (deadline && now >= deadline)
 			break;
 	}
+}
+
+/* The exit line: calls really in the database, and those that are not. */
+static void run_stopped(struct run_state *st, uint64_t drops)
+{
+	unsigned long long lost = store_unstored(st->store);
+	char why[256];
+
+	fprintf(stderr, "llmtap: stopped: %llu call(s) recorded, %llu event(s) dropped",
+		store_written(st->store), (unsigned long long)drops);
+	if (lost)
+		fprintf(stderr, ", %llu call(s) not stored (%s)", lost,
+			store_problem(st->store, why, sizeof(why)) ? why : "database error");
+	fputc('\n', stderr);
 }
 
 int cmd_run(int argc, char **argv)
@@ -608,12 +682,19 @@ int cmd_run(int argc, char **argv)
 		free(dup);
 	}
 	umask(077);
+	/* a fixed threshold: large bodies are mmap'd and given back when freed
+	 * (glibc's moving threshold would keep them on the heap for good) */
+	mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sa.sa_handler = on_usr1;
 	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	sa.sa_handler = NULL;
+	sa.sa_sigaction = on_sigbus;
+	sa.sa_flags = SA_SIGINFO;
+	sigaction(SIGBUS, &sa, NULL);
 	/* Bound before anything slow: a port in use fails at once. */
 	if (o.listen && listen_open(&st->lis, o.listen, o.db))
 		goto out_free;
@@ -626,8 +707,12 @@ int cmd_run(int argc, char **argv)
 	st->cover = run_cover_new(o.db);
 	if (trackers_new(st))
 		goto out_trackers;
+	stream_set_body_budget(st->streams, o.body_memory);
 	files = capture_start(st);
 	if (files < 0)
+		goto out_trackers;
+	/* attached: from here on only what running needs (before any thread) */
+	if (privs_drop())
 		goto out_trackers;
 	o.push.db_path = o.db;
 	o.push.token = config_push_token();
@@ -671,14 +756,13 @@ int cmd_run(int argc, char **argv)
 	rc = 0;
 out_trackers:
 	trackers_free(st);
-	if (st->push) {
-		/* the last push attempt, with every row written */
-		store_flush(st->store);
+	/* every row written that can be, before the last push attempt */
+	if (st->store)
+		store_drain(st->store);
+	if (st->push)
 		push_stop(st->push, (stop_ns ? stop_ns : mono_ns()) + PUSH_EXIT_BUDGET_NS);
-	}
 	if (!rc)
-		fprintf(stderr, "llmtap: stopped: %llu call(s) recorded, %llu event(s) dropped\n",
-			st->calls, (unsigned long long)c[LT_CNT_DROPS]);
+		run_stopped(st, c[LT_CNT_DROPS]);
 	store_close(st->store);
 	run_cover_free(st->cover);
 	/* Last, with the rows safe: detaching is slow, a child pays for it. */

@@ -19,7 +19,8 @@ static void usage_run(FILE *f)
 {
 	fprintf(f,
 		"usage: llmtap run [--db PATH] [-p PID]... [-c COMM]... [--duration SEC]\n"
-		"                  [--max-body BYTES] [--ring-size BYTES] [--sample-interval SEC] [-v]\n"
+		"                  [--max-body BYTES] [--body-memory BYTES] [--ring-size BYTES]\n"
+		"                  [--sample-interval SEC] [-v]\n"
 		"                  [--push URL]... [--push-batch N] [--push-interval SEC] [--push-ca FILE]\n"
 		"                  [--push-bodies] [--host-id ID] [--retain-days D] [--max-db-mb MB]\n"
 		"                  [--listen [ADDR:]PORT] [--prices FILE] [--db-group GROUP] [--config FILE]\n"
@@ -32,6 +33,8 @@ static void usage_run(FILE *f)
 		"  -c, --comm COMM    only processes with this name (repeatable)\n"
 		"  --duration SEC     stop after this long (30, 5m, 1h)\n"
 		"  --max-body BYTES   keep at most this much of each body (default 8M)\n"
+		"  --body-memory BYTES  bodies of open calls held in memory, all together (default 64M;\n"
+		"                     0: no cap); past it bodies are cut, error = 'truncated'\n"
 		"  --ring-size BYTES  BPF ring buffer size, a power of two (default 4M)\n"
 		"  --sample-interval SEC  CPU samples per process this often (default 2)\n"
 		"  --push URL         also deliver rows to URL (repeatable): clickhouse://[user:pass@]host:8123/DB,\n"
@@ -66,7 +69,7 @@ enum {
 	OPT_PUSH_BATCH = 0x500, OPT_PUSH_INTERVAL, OPT_PUSH_CA, OPT_PUSH_BODIES, OPT_HOST_ID,
 	OPT_RETAIN_DAYS, OPT_MAX_DB_MB, OPT_CONFIG, OPT_PRICES, OPT_DB_GROUP,
 	OPT_MAX_DISK_PCT, OPT_WATCH_PATH, OPT_ZOMBIE_AFTER,
-	OPT_STUCK_AFTER, OPT_INGEST_TOKEN, OPT_INGEST_MAX_BODY, OPT_INGEST_RATE,
+	OPT_STUCK_AFTER, OPT_INGEST_TOKEN, OPT_INGEST_MAX_BODY, OPT_INGEST_RATE, OPT_BODY_MEMORY,
 };
 
 /* Parse a duration option into *out within [lo, hi] seconds. Returns 0, or 2
@@ -107,6 +110,7 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 		{ "ingest-rate", required_argument, NULL, OPT_INGEST_RATE },
 		{ "listen", required_argument, NULL, 'L' },
 		{ "max-body", required_argument, NULL, 'm' },
+		{ "body-memory", required_argument, NULL, OPT_BODY_MEMORY },
 		{ "ring-size", required_argument, NULL, 'r' },
 		{ "sample-interval", required_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -122,6 +126,7 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->db = cli_default_db();
 	o->max_body = 8u << 20;
+	o->body_memory = 64u << 20;
 	o->ring_bytes = 4u << 20;
 	o->sample_s = 2;
 	o->push.batch_rows = 500;
@@ -289,6 +294,12 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 		case 'm':
 			if (parse_size(optarg, &o->max_body) || o->max_body < 1024) {
 				fprintf(stderr, "llmtap: bad --max-body value '%s' (at least 1k)\n", optarg);
+				return 2;
+			}
+			break;
+		case OPT_BODY_MEMORY:
+			if (parse_size(optarg, &o->body_memory) || (o->body_memory && o->body_memory < (1u << 20))) {
+				fprintf(stderr, "llmtap: bad --body-memory value '%s' (0, or at least 1M)\n", optarg);
 				return 2;
 			}
 			break;

@@ -20,6 +20,7 @@ struct run_opts {
 	int ncomms;
 	double duration_s;		/* stop after this long; 0: until a signal */
 	uint64_t max_body;		/* bytes kept of each body */
+	uint64_t body_memory;		/* bytes all open bodies may hold together; 0: no cap */
 	uint64_t ring_bytes;		/* BPF ring buffer size */
 	double sample_s;		/* CPU sampling interval */
 	const char *listen;		/* --listen spec, NULL when not serving */

@@ -392,6 +392,7 @@ static int str_eq(const char *a, const char *b)
 static void fill(const struct pcase *t, struct llm_request *req,
 		 struct llm_response *resp, const char *body, size_t len)
 {
+	memset(req, 0, sizeof(*req));
 	req->host = t->host;
 	req->method = t->method;
 	req->path = t->path;

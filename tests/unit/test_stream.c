@@ -1,4 +1,5 @@
 /* test_stream.c -- the connection layer fed synthetic TLS chunks: pairing, timing, roles, gaps, endings. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -179,6 +180,165 @@ static void test_body_redaction(void)
 		CHECK(strstr(rows[0]->request_body, "my key is [REDACTED]") != NULL);
 		CHECK(rows[0]->request_bytes == (int64_t)strlen(body));
 	}
+	rows_clear();
+	stream_table_free(t, "stop");
+}
+
+/* Issue 10: a key the model streams in small deltas goes from the stored
+ * body as well as from response_text; and one split across SSL reads. */
+static void test_split_key(void)
+{
+	static const char key[] = "sk-proj-AbCdEfGhIjKlMnOpQrStUv0123";
+	static const char *const pieces[] = { "Key: s", "k-pr", "oj-AbCdEfGh", "IjKlMnOpQrStUv0", "123 ok" };
+	struct stream_table *t = stream_table_new(1 << 20, NULL, &sink);
+	uint64_t wo = 0, ro = 0, ts = 10;
+	char ev[512], ch[600], body[1024];
+	size_t i, n;
+
+	feed(t, 21, 0, &wo, 1 * MS, 2 * MS, req, strlen(req));
+	feed(t, 21, 1, &ro, 3 * MS, 4 * MS, sse_resp_head, strlen(sse_resp_head));
+	for (i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
+		snprintf(ev, sizeof(ev), "data: {\"id\":\"c1\",\"model\":\"gpt-4o-mini\",\"choices\":"
+			 "[{\"index\":0,\"delta\":{\"content\":\"%s\"}}]}\n\n", pieces[i]);
+		sse_chunk(ch, sizeof(ch), ev);
+		feed(t, 21, 1, &ro, ts * MS, (ts + 1) * MS, ch, strlen(ch));
+		ts += 2;
+	}
+	feed(t, 21, 1, &ro, ts * MS, (ts + 1) * MS, "0\r\n\r\n", 5);
+	CHECK(nrows == 1);
+	if (nrows == 1) {
+		CHECK_STR(rows[0]->response_text, "Key: [REDACTED] ok");
+		CHECK(rows[0]->response_body && !strstr(rows[0]->response_body, "k-pr") &&
+		      !strstr(rows[0]->response_body, "IjKlMnOpQrStUv0"));
+		CHECK(rows[0]->response_body && strstr(rows[0]->response_body, "\"content\":\"Key: [REDACTED]\""));
+	}
+	rows_clear();
+
+	/* the same key in a plain JSON answer, read 3 bytes per SSL call */
+	n = (size_t)snprintf(body, sizeof(body), "{\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,"
+			     "\"message\":{\"role\":\"assistant\",\"content\":\"%s\"}}]}", key);
+	snprintf(ch, sizeof(ch), "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+		 "Content-Length: %zu\r\n\r\n", n);
+	feed(t, 21, 0, &wo, 50 * MS, 51 * MS, req, strlen(req));
+	feed(t, 21, 1, &ro, 52 * MS, 53 * MS, ch, strlen(ch));
+	for (i = 0; i < n; i += 3)
+		feed(t, 21, 1, &ro, 54 * MS, 55 * MS, body + i, n - i < 3 ? n - i : 3);
+	CHECK(nrows == 1);
+	if (nrows == 1) {
+		CHECK(!strstr(rows[0]->response_body, key + 8));
+		CHECK(rows[0]->response_body_len == strlen(rows[0]->response_body));
+	}
+	rows_clear();
+	stream_table_free(t, "stop");
+}
+
+/* Issue 10: 300 request headers, a request line over 256 KiB, a body with
+ * NUL bytes: each is a row, none silently lost or cut. */
+static void test_bad_heads_and_binary(void)
+{
+	struct stream_table *t = stream_table_new(1 << 20, NULL, &sink);
+	static const char body[] = "{\"model\":\"gpt-4o-mini\",\"messages\":[]}";
+	static const char bin[] = "{\"choices\":[]}\0\x01\x02binary\0tail";
+	char line[64], *big;
+	uint64_t wo = 0, ro = 0;
+	size_t i, n;
+
+	/* 300 headers, Content-Length last: a full row that says what was dropped */
+	big = malloc(1 << 20);
+	if (!big)
+		return;
+	n = (size_t)snprintf(big, 1 << 20, "POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\n");
+	for (i = 0; i < 300; i++) {
+		snprintf(line, sizeof(line), "X-Pad-%zu: v\r\n", i);
+		memcpy(big + n, line, strlen(line));
+		n += strlen(line);
+	}
+	n += (size_t)sprintf(big + n, "Content-Length: %zu\r\n\r\n%s", strlen(body), body);
+	feed(t, 31, 0, &wo, 1 * MS, 2 * MS, big, n);
+	feed(t, 31, 1, &ro, 3 * MS, 4 * MS, resp, strlen(resp));
+	CHECK(nrows == 1);
+	if (nrows == 1) {
+		CHECK(rows[0]->error && strstr(rows[0]->error, "46 header(s) not kept"));
+		CHECK(rows[0]->output_tokens == 3 && rows[0]->status == 200);
+		CHECK(rows[0]->request_body && !strcmp(rows[0]->request_body, body));
+	}
+	rows_clear();
+
+	/* a request line over 256 KiB: a row with the error, the path's start kept */
+	n = (size_t)snprintf(big, 1 << 20, "POST /v1/chat/completions?pad=");
+	while (n < 300 * 1024)
+		big[n++] = 'a';
+	memcpy(big + n, " HTTP/1.1\r\nHost: api.openai.com\r\n\r\n", 36);
+	n += 35;
+	wo = 0;
+	feed(t, 32, 0, &wo, 1 * MS, 2 * MS, big, n);
+	stream_close(t, 4242, 32, NULL, 5 * MS);
+	CHECK(nrows == 1);
+	if (nrows == 1) {
+		CHECK(rows[0]->error && strstr(rows[0]->error, "start line longer than 256 KiB"));
+		CHECK_STR(rows[0]->provider, "openai-compatible");
+		CHECK(rows[0]->path && !strncmp(rows[0]->path, "/v1/chat/completions?pad=aaa", 28));
+	}
+	rows_clear();
+	free(big);
+
+	/* a response body with NUL bytes: stored whole, its length said */
+	wo = ro = 0;
+	snprintf(line, sizeof(line), "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n", sizeof(bin) - 1);
+	feed(t, 33, 0, &wo, 1 * MS, 2 * MS, req, strlen(req));
+	feed(t, 33, 1, &ro, 3 * MS, 4 * MS, line, strlen(line));
+	feed(t, 33, 1, &ro, 5 * MS, 6 * MS, bin, sizeof(bin) - 1);
+	CHECK(nrows == 1);
+	if (nrows == 1) {
+		CHECK(rows[0]->response_body_len == sizeof(bin) - 1 &&
+		      !memcmp(rows[0]->response_body, bin, sizeof(bin) - 1));
+		CHECK(rows[0]->response_bytes == (int64_t)sizeof(bin) - 1);
+	}
+	rows_clear();
+	stream_table_free(t, "stop");
+}
+
+/* Issue 10: the bodies of all open calls share one budget; past it a body
+ * is cut (error 'truncated'), and finished calls give their memory back. */
+static void test_body_budget(void)
+{
+	struct stream_table *t = stream_table_new(8 << 20, NULL, &sink);
+	static char chunk[16384];
+	char head[256];
+	uint64_t wo[3] = { 0 }, ro = 0;
+	size_t body = 3 << 20, i;
+	int k;
+
+	memset(chunk, 'x', sizeof(chunk));
+	stream_set_body_budget(t, 4 << 20);
+	snprintf(head, sizeof(head), "POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\n"
+		 "Content-Length: %zu\r\n\r\n", body);
+	for (k = 0; k < 2; k++)
+		feed(t, 41 + k, 0, &wo[k], 1 * MS, 2 * MS, head, strlen(head));
+	for (k = 0; k < 2; k++)
+		for (i = 0; i < body; i += sizeof(chunk))
+			feed(t, 41 + k, 0, &wo[k], 3 * MS, 4 * MS, chunk, sizeof(chunk));
+	CHECK(stream_budget_cuts(t) == 1);
+	/* the cut call ends first and gives the budget back to the other's response */
+	for (k = 1; k >= 0; k--) {
+		ro = 0;
+		feed(t, 41 + k, 1, &ro, 5 * MS, 6 * MS, resp, strlen(resp));
+	}
+	CHECK(nrows == 2);
+	if (nrows == 2) {
+		CHECK(rows[0]->request_bytes < (int64_t)body && rows[0]->error &&
+		      !strcmp(rows[0]->error, "truncated"));
+		CHECK(rows[1]->request_bytes == (int64_t)body && !rows[1]->error && rows[1]->output_tokens == 3);
+	}
+	rows_clear();
+	/* the memory came back: a new call has the whole budget again */
+	feed(t, 43, 0, &wo[2], 7 * MS, 8 * MS, head, strlen(head));
+	for (i = 0; i < body; i += sizeof(chunk))
+		feed(t, 43, 0, &wo[2], 9 * MS, 10 * MS, chunk, sizeof(chunk));
+	ro = 0;
+	feed(t, 43, 1, &ro, 11 * MS, 12 * MS, resp, strlen(resp));
+	CHECK(nrows == 1 && rows[0]->request_bytes == (int64_t)body && !rows[0]->error);
+	CHECK(stream_budget_cuts(t) == 2);	/* the cut call's request, then its response */
 	rows_clear();
 	stream_table_free(t, "stop");
 }
@@ -869,6 +1029,9 @@ int main(void)
 	test_simple_and_splits();
 	test_redaction();
 	test_body_redaction();
+	test_split_key();
+	test_bad_heads_and_binary();
+	test_body_budget();
 	test_keepalive_and_stream();
 	test_server_role_and_garbage();
 	test_endings();

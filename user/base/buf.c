@@ -10,8 +10,11 @@ int buf_append(struct buf *b, const void *p, size_t n)
 		size_t cap = b->cap ? b->cap : 256;
 		uint8_t *d;
 
+		/* doubling, then a quarter more at a time: a large body's buffer
+		 * holds at most 25% unused (stream.c counts capacity against its
+		 * memory budget) */
 		while (cap < b->len + n + 1)
-			cap *= 2;
+			cap = cap < (1u << 20) ? cap * 2 : cap + cap / 4;
 		d = realloc(b->data, cap);
 		if (!d)
 			return -1;

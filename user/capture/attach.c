@@ -21,6 +21,7 @@
 #include "base/util.h"
 #include "track/events.h"
 #include "capture/placement.h"
+#include "privs.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -46,7 +47,9 @@ static size_t elf_func_offsets(const char *path, const char *const *names, size_
 	if (fd < 0)
 		return 0;
 	elf_version(EV_CURRENT);
-	e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	/* read, not mapped: a file truncated while we look (a build rewriting it)
+	 * must give an error here, not SIGBUS the tracer */
+	e = elf_begin(fd, ELF_C_READ, NULL);
 	if (!e)
 		goto out_close;
 	while (found < n && (scn = elf_nextscn(e, scn))) {
@@ -667,7 +670,9 @@ static int file_attach_as(struct attach *a, size_t k, const char *path, const ch
 	/* Held open while attaching: the file is reached through our own fd,
 	 * so a process that exits meanwhile (its /proc/PID/root gone) or a
 	 * library deleted from disk makes no difference. */
+	privs_attach_begin();	/* /proc/PID/map_files wants CAP_SYS_ADMIN too */
 	fd = open(path, O_RDONLY | O_CLOEXEC);
+	privs_attach_end();
 	if (fd < 0)
 		return 0;
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
@@ -696,6 +701,7 @@ static int file_attach_as(struct attach *a, size_t k, const char *path, const ch
 		err = 1;
 		goto out_close;
 	}
+	privs_attach_begin();	/* the kernel wants CAP_SYS_ADMIN to create a uprobe */
 	for (i = 0; i < kd->nprobes; i++) {
 		const struct probe *p = &kd->probes[i];
 		LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = p->ret);
@@ -730,6 +736,7 @@ static int file_attach_as(struct attach *a, size_t k, const char *path, const ch
 		target_claim(a, t, shown, ATTACH_FAILED, why, 0);
 		goto out_detach;
 	}
+	privs_attach_end();
 	a->ks[k].files++;
 	target_claim(a, t, shown, ATTACH_ATTACHED, NULL, (int)(a->nlinks - first));
 	log_debug("%s: attached to %s (%zu probes in %.1f ms)", kd->name, shown, a->nlinks - first,
@@ -738,6 +745,7 @@ static int file_attach_as(struct attach *a, size_t k, const char *path, const ch
 	goto out_close;
 
 out_detach:
+	privs_attach_end();
 	while (a->nlinks > first)
 		bpf_link__destroy(a->links[--a->nlinks]);
 out_close:
@@ -988,7 +996,10 @@ static int records_of(const struct attach *a, const char *path, attach_record_fn
 	size_t k;
 	int found = 0;
 
-	if (stat(path, &st))
+	privs_attach_begin();	/* /proc/PID/map_files wants CAP_SYS_ADMIN */
+	found = stat(path, &st);
+	privs_attach_end();
+	if (found)
 		return 0;
 	for (k = 0; k < NKINDS; k++) {
 		n = htab_find(&a->targets, target_k1(st.st_dev, k), st.st_ino);

@@ -37,7 +37,7 @@ int place_open(struct place_elf **out, const char *path)
 		goto out_free;
 	}
 	elf_version(EV_CURRENT);
-	pe->e = elf_begin(pe->fd, ELF_C_READ_MMAP, NULL);
+	pe->e = elf_begin(pe->fd, ELF_C_READ, NULL);	/* not mapped: see attach.c */
 	if (!pe->e || !gelf_getehdr(pe->e, &eh)) {
 		err = -EINVAL;
 		goto out_close;

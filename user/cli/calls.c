@@ -238,6 +238,28 @@ static void waterfall_print(struct query *q)
 }
 
 /* `llmtap show --help` */
+/* Print a body column whole, then a newline: a NUL byte in it is shown as
+ * \0 (a binary body is stored whole; printing it must not stop at its
+ * first NUL). "-" when NULL. */
+static void body_print(struct query *q, const char *name)
+{
+	int i = query_index(q, name);
+	const char *t = i < 0 || query_type(q, i) == QUERY_NULL ? NULL : query_text(q, i);
+	size_t n = t ? query_bytes(q, i) : 0, k;
+
+	if (!t) {
+		puts("-");
+		return;
+	}
+	for (k = 0; k < n; k++) {
+		if (t[k])
+			putchar(t[k]);
+		else
+			fputs("\\0", stdout);
+	}
+	putchar('\n');
+}
+
 static const char usage_show[] =
 	"usage: llmtap show [--db PATH] [--json] ID\n"
 	"Print one call (ID or a unique prefix): fields, latency, headers, bodies.\n";
@@ -309,9 +331,11 @@ int cmd_show(int argc, char **argv)
 		cli_call_host_print(s, q);
 		printf("\nresponse text\n%s\n", cli_col_named(q, "response_text", "-"));
 		printf("\nrequest headers\n%s", cli_col_named(q, "request_headers", "-\n"));
-		printf("\nrequest body\n%s\n", cli_col_named(q, "request_body", "-"));
+		printf("\nrequest body\n");
+		body_print(q, "request_body");
 		printf("\nresponse headers\n%s", cli_col_named(q, "response_headers", "-\n"));
-		printf("\nresponse body\n%s\n", cli_col_named(q, "response_body", "-"));
+		printf("\nresponse body\n");
+		body_print(q, "response_body");
 	}
 	if (!found) {
 		fprintf(stderr, "llmtap: no call with id '%s'\n", id);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/buf.h"
 #include "config.h"
 #include "db/query.h"
 #include "db/store.h"
@@ -23,6 +24,22 @@ const char *cli_default_db(void)
 	if (!(db && *db))
 		db = config_file_value("db");	/* /etc/llmtap.conf, as `run` reads it */
 	return db && *db ? db : "./llmtap.db";
+}
+
+/* A JSON string of the n bytes at t. Text that is not valid UTF-8 (a binary
+ * body) goes through the push writer, which shows bad bytes as U+FFFD:
+ * jansson would refuse to print the whole line. */
+static json_t *json_text(const char *t, size_t n)
+{
+	struct buf b = { 0 };
+	json_t *v = json_stringn(t, n);
+
+	if (v)
+		return v;
+	if (!jw_str(&b, t, n))
+		v = json_loadb((const char *)b.data, b.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+	buf_free(&b);
+	return v ? v : json_null();
 }
 
 /* The current row of q as a JSON object, column names as keys. */
@@ -43,7 +60,7 @@ json_t *cli_row_to_json(struct query *q)
 			v = json_real(cli_round(name, query_real(q, i)));
 			break;
 		case QUERY_TEXT:
-			v = json_stringn_nocheck(query_text(q, i), query_bytes(q, i));
+			v = json_text(query_text(q, i), query_bytes(q, i));
 			break;
 		default:
 			v = json_null();

@@ -2,6 +2,7 @@
 #ifndef LLMTAP_ROWS_H
 #define LLMTAP_ROWS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* ---- llm_calls ---- */
@@ -31,6 +32,8 @@ struct call_row {
 	int64_t request_bytes, response_bytes;
 	char *request_headers, *response_headers;
 	char *request_body, *response_body;
+	size_t request_body_len, response_body_len;	/* bytes of the two (NULs allowed);
+							 * 0: up to the first NUL */
 	char *error;
 	/* beyond CONTRACT.md: the latency split (issue 3) */
 	char conn_id[37];			/* connections.id; "" = NULL */

@@ -1,35 +1,19 @@
-/* store.c -- SQLite storage: schema, migrations, batched writes of every table's rows. */
+/* store.c -- SQLite storage: schema, migrations, how each table's rows bind, opening and closing (store_write.c writes the queued rows). */
 #include "db/store.h"
 #include "db/store_int.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/util.h"
+#include "db/dbfile.h"
 #include "db/rows.h"
-
-#define STORE_QUEUE_MAX 100000	/* rows kept while the disk refuses writes */
-
-/* Rows of one table waiting for the next flush (one transaction for all). */
-struct rowq {
-	sqlite3_stmt *insert;
-	void **rows;
-	size_t n, cap;
-};
-
-
-struct store {
-	sqlite3 *db;
-	struct rowq q[ROW_KINDS];
-	unsigned long long written;
-};
+#include "db/vfs_guard.h"
+#include "llm/redact.h"
 
 /* Version 1: the llm_calls table of CONTRACT.md. */
 static const char schema_v1[] =
@@ -180,33 +164,6 @@ static const char cpu_insert_sql[] =
 	" fds, state, read_bytes, write_bytes, disk_read_bytes, disk_write_bytes)"
 	" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
-/* Create the file (0600) and its directory (0700) when missing. */
-static int store_create_file(const char *path)
-{
-	char *dup = strdup(path), *dir;
-	struct stat st;
-	int fd, rc = 0;
-
-	if (!dup)
-		return -1;
-	dir = dirname(dup);
-	if (stat(dir, &st) && mkdir(dir, 0700) && errno != EEXIST) {
-		log_warn("cannot create directory %s: %s", dir, strerror(errno));
-		rc = -1;
-		goto out_free;
-	}
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		log_warn("cannot open database %s: %s", path, strerror(errno));
-		rc = -1;
-		goto out_free;
-	}
-	close(fd);
-out_free:
-	free(dup);
-	return rc;
-}
-
 static int exec_sql(sqlite3 *db, const char *sql)
 {
 	char *err = NULL;
@@ -267,12 +224,33 @@ static int store_add_columns(sqlite3 *db)
 	return 0;
 }
 
+/* The store of the statement being bound (bind_text() reports OOM to it). */
+static struct store *binding;
+
+/* Bind text v (n bytes; 0: up to its NUL) through redact_textn(): whatever a
+ * tracker put in a column, no credential reaches the file or a push (README
+ * "Secrets"). On OOM the insert is made to fail, never to store v as is. */
+static void bind_textn(sqlite3_stmt *st, int i, const char *v, size_t n)
+{
+	size_t rn = 0;
+	char *r;
+
+	if (!v) {
+		sqlite3_bind_null(st, i);
+		return;
+	}
+	r = redact_textn(v, n ? n : strlen(v), &rn);
+	if (!r) {
+		binding->bind_oom = 1;
+		sqlite3_bind_null(st, i);
+		return;
+	}
+	sqlite3_bind_text64(st, i, r, rn, free, SQLITE_UTF8);
+}
+
 static void bind_text(sqlite3_stmt *st, int i, const char *v)
 {
-	if (v)
-		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, i);
+	bind_textn(st, i, v, 0);
 }
 
 static void bind_int(sqlite3_stmt *st, int i, int64_t v)
@@ -329,8 +307,8 @@ static void bind_call(sqlite3_stmt *st, const void *row)
 	bind_int(st, i++, r->response_bytes);
 	bind_text(st, i++, r->request_headers);
 	bind_text(st, i++, r->response_headers);
-	bind_text(st, i++, r->request_body);
-	bind_text(st, i++, r->response_body);
+	bind_textn(st, i++, r->request_body, r->request_body_len);
+	bind_textn(st, i++, r->response_body, r->response_body_len);
 	bind_text(st, i++, r->error);
 	bind_text(st, i++, r->conn_id[0] ? r->conn_id : NULL);
 	bind_real(st, i++, r->upload_ms);
@@ -533,107 +511,25 @@ static const struct rowq_kind {
 	[ROW_STEP] = { step_insert_sql, bind_step },
 };
 
-/* Queue row for table k; the store owns it from here (freed when it cannot
- * be queued: the disk has refused writes for STORE_QUEUE_MAX rows). */
-static void rowq_push(struct store *s, int k, void *row)
-{
-	struct rowq *q = &s->q[k];
-
-	if (q->n == q->cap) {
-		size_t cap = q->cap ? 2 * q->cap : 64;
-		void **rows;
-
-		if (cap > STORE_QUEUE_MAX || !(rows = realloc(q->rows, cap * sizeof(*rows)))) {
-			log_warn("database: write queue full, dropping a row of %s", row_table(k));
-			row_free(k, row);
-			return;
-		}
-		q->rows = rows;
-		q->cap = cap;
-	}
-	q->rows[q->n++] = row;
-}
-
-/* Free the queued rows of every table. */
-static void rowq_clear(struct store *s)
-{
-	size_t i;
-	int k;
-
-	for (k = 0; k < ROW_KINDS; k++) {
-		for (i = 0; i < s->q[k].n; i++)
-			row_free(k, s->q[k].rows[i]);
-		s->q[k].n = 0;
-	}
-}
-
-void store_add(struct store *s, enum row_kind kind, void *row)
-{
-	if (kind >= ROW_KINDS) {
-		row_free(kind, row);
-		return;
-	}
-	rowq_push(s, kind, row);
-}
-
-size_t store_pending(const struct store *s)
-{
-	size_t n = 0;
-	int k;
-
-	for (k = 0; k < ROW_KINDS; k++)
-		n += s->q[k].n;
-	return n;
-}
-
-/* Insert one row of table k. Returns 0, -1 (message printed). */
-static int rowq_insert(struct store *s, int k, const void *row)
+/* See store_int.h. */
+int store_insert(struct store *s, int k, const void *row)
 {
 	sqlite3_stmt *st = s->q[k].insert;
 	int rc;
 
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
+	binding = s;
+	s->bind_oom = 0;
 	kinds[k].bind(st, row);
-	rc = sqlite3_step(st);
+	rc = s->bind_oom ? SQLITE_NOMEM : sqlite3_step(st);
+	if (rc != SQLITE_DONE && !s->bind_oom)
+		rc = sqlite3_extended_errcode(s->db);
 	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		log_warn("database: insert into %s failed: %s", row_table(k), sqlite3_errmsg(s->db));
-		return -1;
-	}
-	return 0;
+	sqlite3_clear_bindings(st);	/* the redacted copies go now */
+	return rc;
 }
 
-int store_flush(struct store *s)
-{
-	size_t i;
-	int k, calls = (int)s->q[ROW_CALL].n;
-
-	if (!store_pending(s))
-		return 0;
-	if (exec_sql(s->db, "BEGIN"))
-		return -1;
-	for (k = 0; k < ROW_KINDS; k++) {
-		for (i = 0; i < s->q[k].n; i++) {
-			if (rowq_insert(s, k, s->q[k].rows[i])) {
-				exec_sql(s->db, "ROLLBACK");
-				return -1;
-			}
-		}
-	}
-	if (exec_sql(s->db, "COMMIT")) {
-		exec_sql(s->db, "ROLLBACK");
-		return -1;
-	}
-	rowq_clear(s);
-	s->written += calls;
-	return calls;
-}
-
-unsigned long long store_written(const struct store *s)
-{
-	return s->written;
-}
 
 const char *store_errmsg(struct store *s)
 {
@@ -645,35 +541,24 @@ sqlite3 *store_sqlite(struct store *s)
 	return s->db;
 }
 
-int store_open(struct store **out, const char *path, int readonly)
+/* See store_int.h. */
+int store_connect(struct store *s, const char *path, int readonly)
 {
-	struct store *s;
-	int k;
+	int k, flags = SQLITE_OPEN_READWRITE | (readonly ? 0 : SQLITE_OPEN_NOFOLLOW);
 
-	if (!readonly && store_create_file(path))
-		return -1;
-	if (readonly && access(path, R_OK)) {
-		log_warn("cannot open database %s: %s", path, strerror(errno));
-		return -1;
-	}
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return -1;
 	/* Readers open read-write too when they may: a WAL reader needs the -shm. */
-	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK && readonly) {
+	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK && readonly) {
 		sqlite3_close(s->db);
 		s->db = NULL;
 		sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY, NULL);
 	}
 	if (!s->db || sqlite3_errcode(s->db) != SQLITE_OK) {
-		log_warn("cannot open database %s: %s", path, sqlite3_errmsg(s->db));
+		log_warn("cannot open database %s: %s", s->path, sqlite3_errmsg(s->db));
 		goto out_close;
 	}
 	sqlite3_busy_timeout(s->db, 5000);
-	if (readonly) {
-		*out = s;
+	if (readonly)
 		return 0;
-	}
 	/* auto_vacuum takes only on a database without tables (a new one): there
 	 * retention can hand freed pages back to the volume (--max-disk-pct) */
 	if (exec_sql(s->db, "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL;"
@@ -686,13 +571,59 @@ int store_open(struct store **out, const char *path, int readonly)
 			goto out_close;
 		}
 	}
-	*out = s;
 	return 0;
 
 out_close:
-	for (k = 0; k < ROW_KINDS; k++)
+	for (k = 0; k < ROW_KINDS; k++) {
 		sqlite3_finalize(s->q[k].insert);
+		s->q[k].insert = NULL;
+	}
 	sqlite3_close(s->db);
+	s->db = NULL;
+	return -1;
+}
+
+/* See store_int.h. */
+void store_disconnect(struct store *s)
+{
+	int k;
+
+	for (k = 0; k < ROW_KINDS; k++) {
+		sqlite3_finalize(s->q[k].insert);
+		s->q[k].insert = NULL;
+	}
+	sqlite3_close(s->db);
+	s->db = NULL;
+	dbfile_close(&s->file);	/* after SQLite: closing an fd of the file drops its locks */
+}
+
+int store_open(struct store **out, const char *path, int readonly)
+{
+	struct store *s;
+
+	vfs_guard_install();
+	if (readonly && access(path, R_OK)) {
+		log_warn("cannot open database %s: %s", path, strerror(errno));
+		return -1;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -1;
+	s->file.fd = -1;
+	s->path = strdup(path);
+	if (!s->path)
+		goto out_free;
+	if (!readonly && dbfile_open(&s->file, path, 0))
+		goto out_free;
+	if (store_connect(s, readonly ? path : s->file.path, readonly))
+		goto out_file;
+	*out = s;
+	return 0;
+
+out_file:
+	dbfile_close(&s->file);
+out_free:
+	free(s->path);
 	free(s);
 	return -1;
 }
@@ -704,12 +635,14 @@ void store_close(struct store *s)
 	if (!s)
 		return;
 	if (s->q[ROW_CALL].insert)
-		store_flush(s);
-	rowq_clear(s);
+		store_drain(s);
+	store_queue_free(s);
 	for (k = 0; k < ROW_KINDS; k++) {
 		sqlite3_finalize(s->q[k].insert);
 		free(s->q[k].rows);
 	}
 	sqlite3_close(s->db);
+	dbfile_close(&s->file);
+	free(s->path);
 	free(s);
 }

@@ -1,4 +1,4 @@
-/* store.h -- SQLite storage: schema, migrations, batched writes of call rows. */
+/* store.h -- SQLite storage: schema, migrations, batched writes of every table's rows, and what happens when the disk refuses them. */
 #ifndef LLMTAP_STORE_H
 #define LLMTAP_STORE_H
 
@@ -8,21 +8,39 @@
 
 struct store;
 
-/* Open (creating with modes 0600, and the directory 0700, when missing) the
- * database at path, in WAL mode, with the schema migrated. Returns 0 and
- * *out, or -1 with a message printed. */
+/* Open the database at path, in WAL mode, with the schema migrated. For
+ * the tracer (!readonly) the file goes through dbfile_open(): no link,
+ * root's own file in root's own directories (missing ones made 0700), modes
+ * 0600, one tracer per file. Returns 0 and *out, or -1 with a message. */
 int store_open(struct store **out, const char *path, int readonly);
 
 /* Queue a row of table kind for the next flush; the store owns it from here. */
 void store_add(struct store *s, enum row_kind kind, void *row);
 
-/* Rows queued and not yet flushed. */
+/* Rows queued and not yet written. */
 size_t store_pending(const struct store *s);
-/* Write every queued row in one transaction. Returns rows written or -1
- * (rows stay queued, message printed, retried at the next flush). */
+/* Write queued rows: transactions of at most 256 rows / 4 MiB, at most 8 of
+ * them per call. Returns rows written, or -1 when the database refused
+ * (rows stay queued; one line on stderr when that starts or its reason
+ * changes, one when it ends; tried again no sooner than 1 s later). A
+ * database deleted or replaced meanwhile is created again first. */
 int store_flush(struct store *s);
-/* Rows written since open. */
+/* Write everything queued now, ignoring the retry delay (the tracer stops). */
+void store_drain(struct store *s);
+/* llm_calls rows really written since open. */
 unsigned long long store_written(const struct store *s);
+/* llm_calls rows not written: dropped (backlog full) or still queued. */
+unsigned long long store_unstored(const struct store *s);
+/* Rows dropped since open (all tables): the backlog was full, or refused. */
+unsigned long long store_dropped(const struct store *s);
+/* NULL while writing works; else one line saying what is wrong, in buf. */
+const char *store_problem(const struct store *s, char *buf, size_t n);
+/* Is the database still the file that was opened? Returns 0 yes, 1 it was
+ * deleted or replaced and a new one was created (store_generation() grows),
+ * -1 it is gone and cannot be created now (retried at the next flush). */
+int store_check(struct store *s);
+/* How many times the database was created again since open. */
+int store_generation(const struct store *s);
 
 /* Why the store's last SQLite call failed (db/query.h's queries included). */
 const char *store_errmsg(struct store *s);

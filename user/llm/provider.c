@@ -480,7 +480,7 @@ static int detect(const struct llm_request *req, const char **provider,
 		else
 			*provider = "openai-compatible";
 	}
-	if (!ok) {
+	if (!ok && !req->head_only) {
 		json_decref(body);
 		return 0;
 	}

@@ -14,6 +14,8 @@ struct llm_request {
 	const char *path;	/* target with query */
 	const uint8_t *body;	/* decoded request body */
 	size_t body_len;
+	int head_only;		/* the head was cut (past the parser's limits): the
+				 * host and path decide, the body is not asked for */
 };
 
 /* The response side. */

@@ -70,6 +70,14 @@ struct http1_parser {
 	size_t n_hdrs;
 	struct hdr_off hoff[HTTP1_MAX_HEADERS];
 	struct http1_header hdrs[HTTP1_MAX_HEADERS];
+	/* header lines past the limits: read one at a time, not kept */
+	int overflow;		/* the rest of this head goes through drop[] */
+	size_t dropped;		/* such lines so far */
+	char drop[HTTP1_DROPPED_LINE_MAX + 1];
+	size_t drop_len;
+	int drop_long;		/* the current line is longer than drop[] */
+	int64_t drop_clen;	/* Content-Length among them, -1 none */
+	int drop_te;		/* Transfer-Encoding among them: -1 none, 0 other, 1 chunked */
 
 	/* body */
 	uint64_t remaining;	/* Content-Length left, or chunk data left */
@@ -144,6 +152,12 @@ static void msg_begin(struct http1_parser *p)
 	p->line_start = 0;
 	p->n_lines = 0;
 	p->n_hdrs = 0;
+	p->overflow = 0;
+	p->dropped = 0;
+	p->drop_len = 0;
+	p->drop_long = 0;
+	p->drop_clen = -1;
+	p->drop_te = -1;
 	p->sl = p->type == HTTP1_REQUEST ? SL_METHOD : SL_VER;
 	p->sl_n = 0;
 	p->in_msg = 1;
@@ -407,6 +421,17 @@ static int head_build(struct http1_parser *p, struct http1_head *h, int *te_seen
 			h->chunked = c;
 		}
 	}
+	/* framing headers among the lines not kept count the same */
+	if (p->drop_clen >= 0) {
+		if (h->content_length >= 0)
+			return HTTP1_ERR_SYNTAX;
+		h->content_length = p->drop_clen;
+	}
+	if (p->drop_te >= 0) {
+		*te_seen = 1;
+		h->chunked = p->drop_te;
+	}
+	h->dropped_headers = p->dropped;
 	/* a request must be framed: a non-chunked transfer coding cannot be */
 	if (*te_seen && !h->chunked && p->type == HTTP1_REQUEST)
 		return HTTP1_ERR_SYNTAX;
@@ -455,20 +480,106 @@ static int head_done(struct http1_parser *p)
 	return 0;
 }
 
+/* A line not kept (past the limits) ended: the empty line ends the head;
+ * a header is counted, and read when it frames the body. Returns 0 or an
+ * HTTP1_ERR_*. */
+static int drop_line(struct http1_parser *p)
+{
+	size_t n = p->drop_len, i = 0, vs;
+	int long_line = p->drop_long;
+
+	p->drop_len = 0;
+	p->drop_long = 0;
+	if (!long_line && n && p->drop[n - 1] == '\r')
+		n--;
+	if (!n && !long_line)
+		return head_done(p);
+	p->drop[n] = 0;
+	while (i < n && is_tchar((uint8_t)p->drop[i]))
+		i++;
+	if (i == 0 || i == n || p->drop[i] != ':')
+		return HTTP1_ERR_SYNTAX;
+	p->dropped++;
+	p->drop[i] = 0;
+	if (strcasecmp(p->drop, "content-length") && strcasecmp(p->drop, "transfer-encoding"))
+		return 0;
+	if (long_line)
+		return HTTP1_ERR_SYNTAX;
+	for (vs = i + 1; p->drop[vs] == ' ' || p->drop[vs] == '\t'; vs++)
+		;
+	while (n > vs && (p->drop[n - 1] == ' ' || p->drop[n - 1] == '\t'))
+		p->drop[--n] = 0;
+	if (!strcasecmp(p->drop, "content-length"))
+		return p->drop_clen >= 0 || parse_length(p->drop + vs, &p->drop_clen) ?
+			HTTP1_ERR_SYNTAX : 0;
+	if (te_last_chunked(p->drop + vs) >= 0)
+		p->drop_te = te_last_chunked(p->drop + vs);
+	return 0;
+}
+
+/* Move the head's unfinished line [line_start, len) (n_more of it already
+ * there) into drop[]: from here on, lines are read, not kept. */
+static void drop_begin(struct http1_parser *p)
+{
+	size_t s = p->line_start, n = p->head.len - s;
+
+	p->overflow = 1;
+	p->drop_len = n < HTTP1_DROPPED_LINE_MAX ? n : HTTP1_DROPPED_LINE_MAX;
+	p->drop_long = n > HTTP1_DROPPED_LINE_MAX;
+	memcpy(p->drop, p->head.data + s, p->drop_len);
+	p->head.len = s;
+	p->head.data[s] = 0;
+}
+
 /* A line of the head ended at the LF just appended. Returns 0 (the head
  * may now be complete and the body state chosen) or an HTTP1_ERR_*. */
 static int head_line(struct http1_parser *p)
 {
 	size_t s = p->line_start, n = p->head.len - 1 - s;
 
+	if (p->n_lines++ == 0) {
+		p->line_start = p->head.len;
+		return sl_end(p);
+	}
+	if (n > 1 && p->n_hdrs >= HTTP1_MAX_HEADERS) {
+		/* one header too many: it and the rest are read, not kept */
+		p->head.len--;	/* without its LF */
+		drop_begin(p);
+		return drop_line(p);
+	}
 	p->line_start = p->head.len;
 	if (n && p->head.data[s + n - 1] == '\r')
 		n--;
-	if (p->n_lines++ == 0)
-		return sl_end(p);
 	if (n == 0)
 		return head_done(p);
 	return header_line(p, s, n);
+}
+
+/* Takes the bytes of lines past the limits from d (at most up to the head's
+ * end). Returns the bytes consumed or a negative HTTP1_ERR_*. */
+static long drop_feed(struct http1_parser *p, const uint8_t *d, size_t len)
+{
+	size_t off = 0;
+	int err;
+
+	while (off < len && p->state == ST_HEAD) {
+		const uint8_t *nl = memchr(d + off, '\n', len - off);
+		size_t n = nl ? (size_t)(nl - (d + off)) : len - off;
+		size_t room = HTTP1_DROPPED_LINE_MAX - p->drop_len;
+
+		if (n > room)
+			p->drop_long = 1;
+		memcpy(p->drop + p->drop_len, d + off, n < room ? n : room);
+		p->drop_len += n < room ? n : room;
+		off += n;
+		if (!nl)
+			break;
+		off++;
+		err = drop_line(p);
+		if (err)
+			return err;
+	}
+	return off;
 }
 
 /* Takes head bytes from d. Returns the bytes consumed (the rest belongs to
@@ -478,12 +589,29 @@ static long head_feed(struct http1_parser *p, const uint8_t *d, size_t len)
 	size_t off = 0;
 
 	while (off < len && p->state == ST_HEAD) {
-		const uint8_t *nl = memchr(d + off, '\n', len - off);
-		size_t n = nl ? (size_t)(nl - (d + off)) + 1 : len - off;
-		size_t room = HTTP1_MAX_HEAD - p->head.len;
+		const uint8_t *nl;
+		size_t n, room = HTTP1_MAX_HEAD - p->head.len;
 		int big = 0, err;
+		long m;
 
+		if (p->overflow) {
+			m = drop_feed(p, d + off, len - off);
+			if (m < 0)
+				return m;
+			off += m;
+			continue;
+		}
+		nl = memchr(d + off, '\n', len - off);
+		n = nl ? (size_t)(nl - (d + off)) + 1 : len - off;
 		if (n > room) {
+			if (p->n_lines > 0) {
+				/* a header past HTTP1_MAX_HEAD: it and the rest are not kept */
+				if (buf_append(&p->head, d + off, room))
+					return HTTP1_ERR_NOMEM;
+				off += room;
+				drop_begin(p);
+				continue;
+			}
 			n = room;
 			nl = NULL;
 			big = 1;
@@ -728,6 +856,25 @@ const char *http1_head_get(const struct http1_head *h, const char *name)
 }
 
 /* Returns a static text for an HTTP1_ERR_* (or 0). */
+int http1_parser_partial(struct http1_parser *p, struct http1_head *h)
+{
+	char *b = (char *)p->head.data, *sp;
+
+	if (p->type != HTTP1_REQUEST || !b || p->n_lines)
+		return -1;
+	sp = memchr(b, ' ', p->head.len);
+	if (!sp || sp == b || (size_t)(sp - b) >= sizeof(h->method))
+		return -1;
+	memset(h, 0, sizeof(*h));
+	h->type = HTTP1_REQUEST;
+	h->content_length = -1;
+	h->version_minor = 1;
+	memcpy(h->method, b, sp - b);
+	h->target = sp + 1;	/* the buffer is NUL-terminated */
+	h->target[strcspn(h->target, " \r\n")] = 0;
+	return 0;
+}
+
 const char *http1_strerror(int err)
 {
 	switch (err) {
@@ -738,7 +885,7 @@ const char *http1_strerror(int err)
 	case HTTP1_ERR_SYNTAX:
 		return "malformed start line or header";
 	case HTTP1_ERR_HEAD_BIG:
-		return "head too large or too many headers";
+		return "start line longer than 256 KiB";
 	case HTTP1_ERR_CHUNK:
 		return "malformed chunked framing";
 	case HTTP1_ERR_TRUNCATED:

@@ -5,14 +5,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Hard limits: a head (start line + headers) larger than this is an error, not a stall. */
+/* Limits of what a head keeps: headers past HTTP1_MAX_HEAD bytes or past
+ * HTTP1_MAX_HEADERS lines are read (framing headers among them still count)
+ * but not kept, and the head says how many (dropped_headers). A start line
+ * longer than HTTP1_MAX_HEAD is an error, not a stall. */
 #define HTTP1_MAX_HEAD (256 * 1024)
 #define HTTP1_MAX_HEADERS 256
+#define HTTP1_DROPPED_LINE_MAX 128	/* bytes of a dropped line looked at; a longer
+					 * Content-Length / Transfer-Encoding is an error */
 
 /* Errors (negative). The parser stays in the error state after one. */
 #define HTTP1_ERR_NOT_HTTP   (-1)	/* first bytes of a message are not an HTTP start line */
 #define HTTP1_ERR_SYNTAX     (-2)	/* malformed start line or header */
-#define HTTP1_ERR_HEAD_BIG   (-3)	/* head over HTTP1_MAX_HEAD or too many headers */
+#define HTTP1_ERR_HEAD_BIG   (-3)	/* start line over HTTP1_MAX_HEAD */
 #define HTTP1_ERR_CHUNK      (-4)	/* malformed chunked framing */
 #define HTTP1_ERR_TRUNCATED  (-5)	/* http1_parser_finish() mid-message */
 #define HTTP1_ERR_NOMEM      (-6)
@@ -36,6 +41,7 @@ struct http1_head {
 	size_t n_headers;
 	int64_t content_length;	/* -1 when absent */
 	int chunked;		/* Transfer-Encoding ends in chunked */
+	size_t dropped_headers;	/* header lines past the limits: not in headers[] */
 };
 
 struct http1_callbacks {
@@ -83,6 +89,12 @@ const char *http1_head_get(const struct http1_head *h, const char *name);
  * Content-Encoding) starting at *s: returns 1 and sets *tok and *len
  * (whitespace trimmed, possibly empty), advancing *s; 0 at the end. */
 int http1_list_next(const char **s, const char **tok, size_t *len);
+
+/* After HTTP1_ERR_HEAD_BIG on a request: its method and the start of its
+ * target (NUL-terminated, cut) in h, no headers, so the call can still be
+ * reported. Returns 0, or -1 when not even the method was complete. h is
+ * valid until the parser is fed or freed. */
+int http1_parser_partial(struct http1_parser *p, struct http1_head *h);
 
 /* A short static text for an HTTP1_ERR_* code. */
 const char *http1_strerror(int err);

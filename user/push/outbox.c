@@ -21,6 +21,7 @@
 
 #include "db/db.h"
 #include "base/util.h"
+#include "llm/redact.h"
 
 /* ---- tables ---- */
 
@@ -190,6 +191,7 @@ static int outbox_exec(sqlite3 *db, const char *sql, const char *target, const c
 		       int nints, const int64_t *ints, const char *text)
 {
 	sqlite3_stmt *st;
+	char *red;
 	int rc, i;
 
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -198,10 +200,13 @@ static int outbox_exec(sqlite3 *db, const char *sql, const char *target, const c
 	sqlite3_bind_text(st, 2, tbl, -1, SQLITE_STATIC);
 	for (i = 0; i < nints; i++)
 		sqlite3_bind_int64(st, 3 + i, ints[i]);
+	/* a target's error message is stored text too: the secret rules apply */
+	red = text ? redact_text(text) : NULL;
 	if (text)
-		sqlite3_bind_text(st, 3 + nints, text, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3 + nints, red ? red : REDACTED, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
+	free(red);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 

@@ -5,7 +5,11 @@
  * struct. It never touches SQLite, libbpf or the connection tables, so a
  * slow or hostile HTTP client costs the capture nothing. The socket is
  * bound first thing (listen_open), so a port in use fails the run at once;
- * answering starts just before "ready" (listen_start). */
+ * answering starts just before "ready" (listen_start). A client address
+ * keeps at most LISTEN_ADDR_MAX connections waiting for a request (all
+ * addresses LISTEN_WAIT_MAX), each at most LISTEN_HEAD_S: a new connection
+ * closes the oldest waiting one past those bounds, so no local user can
+ * hold /health shut with idle or slow connections. */
 #include "serve/listen.h"
 
 #include <arpa/inet.h>
@@ -27,11 +31,20 @@
 #include "serve/ingest.h"
 #include "serve/selfstat.h"
 
-#define LISTEN_BACKLOG 16
-#define LISTEN_CONN_MAX 16		/* clients served at once */
-#define LISTEN_TIMEOUT_S 10		/* idle connections are closed after this */
+#define LISTEN_BACKLOG 64
+#define LISTEN_CONN_MAX 64		/* connections libmicrohttpd holds at most */
+#define LISTEN_ADDR_MAX 8		/* waiting connections kept per client address ... */
+#define LISTEN_WAIT_MAX 32		/* ... and in all */
+#define LISTEN_HEAD_S 2			/* a request head must come within this */
 #define LISTEN_CONN_MEM (16u << 10)	/* per connection: request headers and all */
 #define NS 1000000000ull
+
+/* A connection as the eviction sees it (the libmicrohttpd thread only). */
+struct lconn {
+	int used, fd, busy;		/* busy: a request is being answered */
+	struct sockaddr_storage addr;
+	uint64_t since_ns;		/* monotonic: waiting for a request since */
+};
 
 struct listener {
 	int fd;				/* the listening socket until MHD runs */
@@ -45,6 +58,8 @@ struct listener {
 	uint64_t last_drop_ns;		/* monotonic: drops last grew; 0 never */
 	struct ingest *ingest;		/* the POST endpoints; NULL: none */
 	int loopback;			/* bound to a loopback address */
+	struct lconn conns[LISTEN_CONN_MAX];	/* the HTTP thread's own */
+	unsigned long long evicted;	/* connections closed to make room */
 };
 
 /* The snapshot a request works on. */
@@ -213,6 +228,17 @@ static int health_reasons(const struct snap *sn, struct buf *b)
 		n++;
 	}
 	n += selfstat_reasons(&sn->s.self, b, n);
+	if (sn->s.db_problem[0]) {
+		if (b) {
+			struct buf t = { 0 };
+
+			jw_cstr(&t, sn->s.db_problem);
+			bprintf(b, "%s", n ? "," : "");
+			buf_append(b, t.data, t.len);
+			buf_free(&t);
+		}
+		n++;
+	}
 	if (sn->updated_ns && sn->now_ns - sn->updated_ns > LISTEN_STALE_S * NS) {
 		if (b)
 			bprintf(b, "%s\"capture loop silent for %llu s\"", n ? "," : "",
@@ -297,6 +323,12 @@ static void page_metrics(const struct snap *sn, struct buf *b)
 	metric_head(b, "llmtap_unseen_tls_connections", "gauge",
 		    "Open TLS connections that carried bytes but no hooked TLS session.");
 	bprintf(b, "llmtap_unseen_tls_connections %d\n", sn->s.unseen);
+	metric_head(b, "llmtap_db_rows_waiting", "gauge",
+		    "Rows waiting in memory to be written to the database.");
+	bprintf(b, "llmtap_db_rows_waiting %llu\n", (unsigned long long)sn->s.db_waiting);
+	metric_head(b, "llmtap_db_rows_dropped_total", "counter",
+		    "Rows dropped because the database could not be written for too long.");
+	bprintf(b, "llmtap_db_rows_dropped_total %llu\n", (unsigned long long)sn->s.db_dropped);
 	metric_head(b, "llmtap_push_backlog_rows", "gauge",
 		    "Rows waiting for a push target, as counted at its last attempt.");
 	for (i = 0; i < sn->s.npush; i++) {
@@ -336,6 +368,109 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
 	return ret;
 }
 
+/* ---- connections: per client address and in all, the oldest waiting one
+ * makes room for a new one, so idle or slow clients cannot block /health ---- */
+
+/* 1 when a and b are the same client address (ports aside). */
+static int addr_same(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET6)
+		return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			       &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr));
+	return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+	       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+}
+
+/* Close the oldest waiting connection (of addr's client when addr is set)
+ * when there are more than max of them, and any waiting since before
+ * LISTEN_HEAD_S. shutdown() makes libmicrohttpd see the close and drop it. */
+static void conns_evict(struct listener *l, const struct sockaddr_storage *addr, int max)
+{
+	uint64_t now = mono_ns();
+	struct lconn *oldest = NULL;
+	int i, n = 0;
+
+	for (i = 0; i < LISTEN_CONN_MAX; i++) {
+		struct lconn *c = &l->conns[i];
+
+		if (!c->used || c->busy || c->fd < 0 || (addr && !addr_same(&c->addr, addr)))
+			continue;
+		if (now - c->since_ns > LISTEN_HEAD_S * NS) {
+			shutdown(c->fd, SHUT_RDWR);
+			c->fd = -1;
+			l->evicted++;
+			continue;
+		}
+		n++;
+		if (!oldest || c->since_ns < oldest->since_ns)
+			oldest = c;
+	}
+	if (n > max && oldest) {
+		shutdown(oldest->fd, SHUT_RDWR);
+		oldest->fd = -1;
+		l->evicted++;
+	}
+}
+
+/* A connection opened or closed: track it, make room. */
+static void on_connection(void *cls, struct MHD_Connection *mc, void **ctx,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct listener *l = cls;
+	struct lconn *c = *ctx;
+	int i;
+
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (c)
+			c->used = 0;
+		*ctx = NULL;
+		return;
+	}
+	for (i = 0; i < LISTEN_CONN_MAX && l->conns[i].used; i++)
+		;
+	if (i == LISTEN_CONN_MAX)
+		return;
+	c = &l->conns[i];
+	memset(c, 0, sizeof(*c));
+	c->used = 1;
+	c->since_ns = mono_ns();
+	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+	c->fd = ci ? ci->connect_fd : -1;
+	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci && ci->client_addr)
+		memcpy(&c->addr, ci->client_addr, ci->client_addr->sa_family == AF_INET6 ?
+		       sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+	*ctx = c;
+	conns_evict(l, &c->addr, LISTEN_ADDR_MAX);
+	conns_evict(l, NULL, LISTEN_WAIT_MAX);
+}
+
+/* The connection of a request: busy while it is answered. */
+static void conn_busy(struct MHD_Connection *mc, int busy)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct lconn *c = ci ? ci->socket_context : NULL;
+
+	if (!c)
+		return;
+	c->busy = busy;
+	if (!busy)
+		c->since_ns = mono_ns();	/* keep-alive: waiting again */
+}
+
+/* A request was answered (or failed): its connection waits again. */
+static void on_completed(void *cls, struct MHD_Connection *mc, void **req,
+			 enum MHD_RequestTerminationCode code)
+{
+	(void)cls;
+	(void)req;
+	(void)code;
+	conn_busy(mc, 0);
+}
+
 /* Every request: answered at its first call, from a copy of the snapshot;
  * a request body is read and ignored. */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -359,6 +494,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return MHD_YES;
 	}
 	*req = &answered;
+	conn_busy(c, 1);
 	if (!health && !metrics) {
 		buf_puts(&b, "not found: try /health or /metrics\n");
 		ret = reply(c, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8", &b, NULL);
@@ -465,7 +601,9 @@ int listen_start(struct listener *l)
 				MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, l,
 				MHD_OPTION_LISTEN_SOCKET, l->fd,
 				MHD_OPTION_CONNECTION_LIMIT, (unsigned)LISTEN_CONN_MAX,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)LISTEN_TIMEOUT_S,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)LISTEN_HEAD_S,
+				MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
+				MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)LISTEN_CONN_MEM,
 				MHD_OPTION_NOTIFY_COMPLETED, ingest_completed, NULL,
 				MHD_OPTION_END);

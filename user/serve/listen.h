@@ -40,6 +40,9 @@ struct listen_stats {
 	int npush;
 	struct genai_metrics *genai;	/* the GenAI histograms (their own mutex); may be NULL */
 	struct listen_self self;
+	uint64_t db_waiting;		/* rows waiting in memory for the database */
+	uint64_t db_dropped;		/* rows dropped: the database refused too long */
+	char db_problem[256];		/* why the database cannot be written; "" when it can */
 };
 
 struct listener;

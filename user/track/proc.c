@@ -10,7 +10,6 @@
  * interval, so the samples of a process add up to its processes.cpu_ms. */
 #include "track/proc.h"
 
-#include <ctype.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,111 +123,10 @@ static json_t *json_str_lossy(const char *s, size_t n)
 	return v;
 }
 
-/* 1 when an option, variable or header name [s, s + n) says its value is a
- * credential (leading dashes ignored; header rules plus "password"). */
-static int secret_name(const char *s, size_t n)
-{
-	char name[64];
-
-	while (n && *s == '-') {
-		s++;
-		n--;
-	}
-	if (!n || n >= sizeof(name))
-		return 0;
-	memcpy(name, s, n);
-	name[n] = 0;
-	return redact_header_is_secret(name) || strcasestr(name, "password") ||
-	       strcasestr(name, "passwd");
-}
-
-/* 1 when s is a plain number (--max-tokens 100 gives nothing away). */
-static int all_digits(const char *s)
-{
-	if (!*s)
-		return 0;
-	for (; *s; s++)
-		if (!isdigit((unsigned char)*s))
-			return 0;
-	return 1;
-}
-
-/* A malloc'd copy of s with "name:value" or "name=value" turned into
- * "name<sep>[REDACTED]" when name is a credential's. NULL when it is not. */
-static char *redact_named(const char *s)
-{
-	size_t n = strcspn(s, ":= \t/"), len;
-	const char *v;
-	char *out;
-
-	if (!n || (s[n] != ':' && s[n] != '=') || !secret_name(s, n))
-		return NULL;
-	v = s + n + 1;
-	while (*v == ' ')
-		v++;
-	if (!*v || all_digits(v))
-		return NULL;
-	len = v - s;
-	out = malloc(len + sizeof(REDACTED));
-	if (out) {
-		memcpy(out, s, len);
-		memcpy(out + len, REDACTED, sizeof(REDACTED));
-	}
-	return out;
-}
-
-/* Replace the password of a URL's "user:password@" in place (s is malloc'd);
- * returns the (maybe new) string. */
-static char *redact_userinfo(char *s)
-{
-	char *p = strstr(s, "://"), *at, *colon, *out;
-	size_t host;
-
-	if (!p)
-		return s;
-	p += 3;
-	host = strcspn(p, "/?#");
-	at = memchr(p, '@', host);
-	colon = at ? memchr(p, ':', at - p) : NULL;
-	if (!colon || colon + 1 == at)
-		return s;
-	out = malloc(strlen(s) + sizeof(REDACTED));
-	if (!out)
-		return s;
-	sprintf(out, "%.*s%s%s", (int)(colon + 1 - s), s, REDACTED, at);
-	free(s);
-	return out;
-}
-
-/* A malloc'd copy of one argument with credentials replaced by REDACTED:
- * "Authorization: ..."-style headers, --api-key=..., OPENAI_API_KEY=...,
- * the argument after --token and the like (*next_secret set), Bearer tokens
- * and key shapes anywhere, key= query parameters, URL passwords. */
-static char *redact_arg(const char *a, int secret, int *next_secret)
-{
-	char *t, *u;
-
-	*next_secret = 0;
-	if (secret && !all_digits(a))
-		return strdup(REDACTED);
-	t = redact_named(a);
-	if (t)
-		return t;
-	if (a[0] == '-' && !strchr(a, '=') && secret_name(a, strlen(a)))
-		*next_secret = 1;
-	t = redact_text(a);
-	if (t && strchr(t, '?')) {
-		u = redact_target(t);
-		free(t);
-		t = u;
-	}
-	return t ? redact_userinfo(t) : NULL;
-}
-
 char *proc_argv_json(const char *buf, size_t len, int cut)
 {
 	json_t *a = json_array();
-	int secret = 0;
+	enum redact_argv_state state = REDACT_ARG_PLAIN;
 	size_t i = 0, n;
 	char *out, *arg, *r;
 
@@ -240,7 +138,7 @@ char *proc_argv_json(const char *buf, size_t len, int cut)
 		if (cut && i + n >= len)
 			break;
 		arg = strndup(buf + i, n);
-		r = arg ? redact_arg(arg, secret, &secret) : NULL;
+		r = arg ? redact_arg(arg, &state) : NULL;
 		/* never the unredacted argument: on OOM, the marker */
 		json_array_append_new(a, r ? json_str_lossy(r, strlen(r)) : json_string(REDACTED));
 		free(arg);

@@ -76,8 +76,7 @@ size_t proc_count(const struct proc_table *t);
 void proc_exit_split(int raw, int *code, int *sig);
 
 /* A JSON array of the NUL-separated arguments in buf[0..len), credentials
- * replaced by "[REDACTED]" (header-, option- and variable-style names, Bearer
- * tokens, key shapes, key= parameters, URL passwords), invalid UTF-8 shown
+ * replaced by "[REDACTED]" (redact_arg(): the rules of llm/redact.h), invalid UTF-8 shown
  * as '?'. When cut, the argument cut short is dropped and "..." ends the
  * array. malloc'd; NULL on OOM. */
 char *proc_argv_json(const char *buf, size_t len, int cut);

@@ -24,8 +24,11 @@
 #include "base/util.h"
 #include "llm/verdict.h"
 
-static void exchange_free(struct exchange *x)
+static void exchange_free(struct stream_table *t, struct exchange *x)
 {
+	size_t held = x->req_body.cap + x->resp_body.cap;
+
+	t->body_mem -= held < t->body_mem ? held : t->body_mem;
 	free(x->target);
 	free(x->host);
 	buf_free(&x->req_head);
@@ -69,25 +72,56 @@ void stream_head_format(struct buf *out, const struct http1_head *h)
 	}
 	buf_puts(out, line);
 	for (i = 0; i < h->n_headers; i++) {
+		char *v = redact_header_value(h->headers[i].name, h->headers[i].value);
+
 		buf_puts(out, h->headers[i].name);
 		buf_puts(out, ": ");
-		buf_puts(out, redact_header_is_secret(h->headers[i].name) ?
-			 "[REDACTED]" : h->headers[i].value);
+		buf_puts(out, v ? v : REDACTED);
 		buf_puts(out, "\n");
+		free(v);
 	}
 }
 
-/* Decode body bytes into out, capped at max; marks the exchange on trouble. */
+/* A head with lines past the parser's limits: the row says so (a large head
+ * does not hide a call). */
+static void head_dropped(struct exchange *x, const struct http1_head *h)
+{
+	char msg[128];
+
+	if (!h->dropped_headers)
+		return;
+	snprintf(msg, sizeof(msg), "%s head over %d KiB or %d headers: %zu header(s) not kept",
+		 h->type == HTTP1_REQUEST ? "request" : "response", HTTP1_MAX_HEAD >> 10,
+		 HTTP1_MAX_HEADERS, h->dropped_headers);
+	exchange_fail(x, msg);
+}
+
+/* Decode body bytes into out, capped at max_body and at what the budget
+ * has left; marks the exchange on trouble. */
 void stream_body_add(struct stream *c, struct exchange *x, int dir, struct decoder *d,
 		     struct buf *out, const uint8_t *p, size_t n)
 {
+	struct stream_table *t = c->t;
+	size_t lim = t->max_body, cap0 = out->cap, room;
 	int err;
 
 	if (!d || x->truncated[dir])
 		return;
-	err = decoder_feed(d, p, n, out, c->t->max_body);
-	if (err == DECODE_ERR_LIMIT)
+	if (t->body_budget) {
+		/* a buffer holds up to a quarter more than its bytes (buf.c) */
+		room = t->body_budget > t->body_mem ? (t->body_budget - t->body_mem) / 5 * 4 : 0;
+		if (out->len + room < lim)
+			lim = out->len + room;
+	}
+	err = decoder_feed(d, p, n, out, lim);
+	t->body_mem += out->cap - cap0;
+	if (err == DECODE_ERR_LIMIT) {
 		x->truncated[dir] = 1;
+		if (lim < t->max_body && !t->budget_cuts++)
+			log_warn("bodies in memory reached the --body-memory budget (%zu MiB): "
+				 "bodies are cut (error = 'truncated') until calls finish",
+				 t->body_budget >> 20);
+	}
 	else if (err == DECODE_ERR_CORRUPT)
 		exchange_fail(x, "body could not be decoded (corrupt compressed data)");
 	else if (err)
@@ -113,6 +147,7 @@ static int stream_req_on_head(void *ud, const struct http1_head *h)
 	host = http1_head_get(h, "host");
 	x->host = host ? strdup(host) : NULL;
 	stream_head_format(&x->req_head, h);
+	head_dropped(x, h);
 	x->ws_upgrade = http1_head_get(h, "upgrade") &&
 			strcasestr(http1_head_get(h, "upgrade"), "websocket") != NULL;
 	x->req_dec = decoder_new(decode_parse_encoding(http1_head_get(h, "content-encoding")));
@@ -171,6 +206,7 @@ static int stream_resp_on_head(void *ud, const struct http1_head *h)
 	x->t_resp_first = c->msg_start_ts[1];
 	x->t_resp_last = c->cur->ts_end_ns;
 	stream_head_format(&x->resp_head, h);
+	head_dropped(x, h);
 	ct = http1_head_get(h, "content-type");
 	x->content_type = ct ? strdup(ct) : NULL;
 	x->resp_dec = decoder_new(decode_parse_encoding(http1_head_get(h, "content-encoding")));
@@ -317,7 +353,7 @@ void exchange_drop(struct stream *c, struct exchange *x)
 		c->req_x = NULL;
 	if (c->resp_x == x)
 		c->resp_x = NULL;
-	exchange_free(x);
+	exchange_free(c->t, x);
 }
 
 /* Build and hand over the row of x if it is an LLM call; unlink and free x.
@@ -326,7 +362,7 @@ void exchange_emit(struct stream *c, struct exchange *x, const char *why)
 {
 	struct llm_request req = {
 		.host = x->host, .method = x->method, .path = x->target,
-		.body = x->req_body.data, .body_len = x->req_body.len,
+		.body = x->req_body.data, .body_len = x->req_body.len, .head_only = x->head_only,
 	};
 	struct llm_response resp = {
 		.status = x->status, .content_type = x->content_type,
@@ -414,8 +450,13 @@ void exchange_emit(struct stream *c, struct exchange *x, const char *why)
 	r->response_bytes = x->resp_body.len;
 	r->request_headers = buf_steal(&x->req_head);
 	r->response_headers = x->status ? buf_steal(&x->resp_head) : NULL;
-	r->request_body = redact_text((const char *)x->req_body.data ? (const char *)x->req_body.data : "");
-	r->response_body = x->status ? redact_text(x->resp_body.data ? (const char *)x->resp_body.data : "") : NULL;
+	/* whole bodies, NUL bytes and all; a key the stream split across events
+	 * goes from the body too, not only from response_text */
+	r->request_body = redact_textn(x->req_body.data ? (const char *)x->req_body.data : "",
+				       x->req_body.len, &r->request_body_len);
+	r->response_body = x->status ?
+		redact_stream_body(x->resp_body.data ? (const char *)x->resp_body.data : "",
+				   x->resp_body.len, call.response_text, &r->response_body_len) : NULL;
 	r->error_type = errtype_of(&(struct errtype_in){
 		.status = x->status, .api_error = call.error, .capture = x->error,
 		.truncated = x->truncated[0] || x->truncated[1],
@@ -436,7 +477,7 @@ void exchange_emit(struct stream *c, struct exchange *x, const char *why)
 out_clear:
 	llm_call_clear(&call);
 out_free:
-	exchange_free(x);
+	exchange_free(c->t, x);
 }
 
 /* ---- connections ---- */
@@ -601,6 +642,13 @@ static void stream_feed(struct stream *c, int dir, const uint8_t *p, size_t n)
 		stream_parsers_free(c);
 		stream_set_role(c, ++c->probes >= STREAM_PROBE_WRITES ? ROLE_OTHER : ROLE_UNKNOWN);
 		return;
+	}
+	if (rc == HTTP1_ERR_HEAD_BIG && dir == 0) {
+		/* a request line too long to parse is still a call: its row says why */
+		struct http1_head h;
+
+		if (!http1_parser_partial(hp, &h) && !stream_req_on_head(c, &h) && c->req_x)
+			c->req_x->head_only = 1;
 	}
 	stream_protocol_error(c, "HTTP", dir, http1_strerror((int)rc));
 }
@@ -795,6 +843,16 @@ void stream_table_free(struct stream_table *t, const char *why)
 	stream_destroy_tgid(t, 0, 0, 0, why);
 	htab_fini(&t->streams);
 	free(t);
+}
+
+void stream_set_body_budget(struct stream_table *t, size_t bytes)
+{
+	t->body_budget = bytes;
+}
+
+uint64_t stream_budget_cuts(const struct stream_table *t)
+{
+	return t->budget_cuts;
 }
 
 size_t stream_count(const struct stream_table *t)

@@ -39,6 +39,13 @@ struct stream_table *stream_table_new(size_t max_body, struct net_table *net,
  * not carry HTTP): the capture can stop copying its bytes. */
 typedef void (*stream_mute_fn)(void *ctx, uint32_t tgid, uint64_t ssl);
 void stream_table_set_mute(struct stream_table *t, stream_mute_fn fn, void *ctx);
+/* Cap the bytes the bodies of all open calls hold together (0: no cap; the
+ * default). A body that would pass it is cut there: error = 'truncated'. */
+void stream_set_body_budget(struct stream_table *t, size_t bytes);
+
+/* Bodies the budget has cut since the table was made. */
+uint64_t stream_budget_cuts(const struct stream_table *t);
+
 /* Finish every open call with error "why" (tracer stopping), then free. */
 void stream_table_free(struct stream_table *t, const char *why);
 

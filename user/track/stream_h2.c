@@ -51,12 +51,16 @@ static void h2_head_format(struct buf *out, const struct h2_header *h, size_t n,
 		buf_puts(out, "\n");
 	}
 	for (i = 0; i < n; i++) {
+		char *v;
+
 		if (h[i].name[0] == ':')
 			continue;
+		v = redact_header_value(h[i].name, h[i].value);
 		buf_puts(out, h[i].name);
 		buf_puts(out, ": ");
-		buf_puts(out, redact_header_is_secret(h[i].name) ? "[REDACTED]" : h[i].value);
+		buf_puts(out, v ? v : REDACTED);
 		buf_puts(out, "\n");
+		free(v);
 	}
 }
 

@@ -42,7 +42,8 @@ struct exchange {
 	char *content_type;
 	int status;
 	int req_done, resp_done;
-	int truncated[2];			/* per direction: body cut (max_body, BPF cap) */
+	int truncated[2];			/* per direction: body cut (max_body, BPF cap, budget) */
+	int head_only;				/* the request head was cut: detect by host and path */
 	char *error;				/* first capture/decoding problem */
 	struct tick *ticks;
 	size_t nticks, cap_ticks;
@@ -90,6 +91,9 @@ struct stream {
 struct stream_table {
 	struct htab streams;		/* struct stream by (tgid, ssl) */
 	size_t max_body;
+	size_t body_budget;		/* bytes all open bodies may hold; 0: no cap */
+	size_t body_mem;		/* bytes they hold now (buffer capacities) */
+	uint64_t budget_cuts;		/* bodies cut by the budget so far */
 	struct net_table *net;		/* the connection under each stream (may be NULL) */
 	struct row_sink sink;
 	stream_mute_fn mute;		/* told of streams that will never give a row */
