@@ -21,6 +21,41 @@
 
 #define NAME_LEN_MAX 64		/* longer tokens are not taken for names */
 
+/* ASCII classes without a locale lookup, one table load each: the scan
+ * runs on every byte of every body and column, and credentials are ASCII. */
+enum { C_DIGIT = 1, C_UPPER = 2, C_LOWER = 4, C_NAME = 8 };
+static const unsigned char ctab[256] = {
+	['0' ... '9'] = C_DIGIT | C_NAME,
+	['A' ... 'Z'] = C_UPPER | C_NAME,
+	['a' ... 'z'] = C_LOWER | C_NAME,
+	['-'] = C_NAME, ['_'] = C_NAME, ['.'] = C_NAME,
+};
+
+static inline int a_digit(unsigned char c)
+{
+	return ctab[c] & C_DIGIT;
+}
+
+static inline int a_upper(unsigned char c)
+{
+	return ctab[c] & C_UPPER;
+}
+
+static inline int a_alpha(unsigned char c)
+{
+	return ctab[c] & (C_UPPER | C_LOWER);
+}
+
+static inline int a_alnum(unsigned char c)
+{
+	return ctab[c] & (C_DIGIT | C_UPPER | C_LOWER);
+}
+
+static inline int a_space(unsigned char c)
+{
+	return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
 /* ---- names ---- */
 
 static const char *const secret_words[] = {
@@ -35,8 +70,11 @@ int redact_word_in(const char *w, size_t n, const char *const *list, size_t coun
 {
 	size_t i;
 
+	if (!n)
+		return 0;
 	for (i = 0; i < count; i++)
-		if (strlen(list[i]) == n && strncasecmp(w, list[i], n) == 0)
+		if ((list[i][0] | 0x20) == (w[0] | 0x20) && strlen(list[i]) == n &&
+		    strncasecmp(w, list[i], n) == 0)
 			return 1;
 	return 0;
 }
@@ -62,13 +100,13 @@ static int name_class_max(const char *name, size_t n, size_t max)
 	if (!dashes && redact_word_in(name, n, weak, sizeof(weak) / sizeof(weak[0])))
 		return NAME_WEAK;
 	while (i < n) {
-		while (i < n && !isalnum((unsigned char)name[i]))
+		while (i < n && !a_alnum((unsigned char)name[i]))
 			i++;
 		if (i == n)
 			break;
 		/* a word: letters and digits up to a separator or a lower-to-upper change */
-		for (start = i++; i < n && isalnum((unsigned char)name[i]); i++)
-			if (isupper((unsigned char)name[i]) && !isupper((unsigned char)name[i - 1]))
+		for (start = i++; i < n && a_alnum((unsigned char)name[i]); i++)
+			if (a_upper((unsigned char)name[i]) && !a_upper((unsigned char)name[i - 1]))
 				break;
 		if (redact_word_in(name + start, i - start, harmless_words,
 			    sizeof(harmless_words) / sizeof(harmless_words[0])))
@@ -148,17 +186,17 @@ static int has_secret(const char *s, size_t a, size_t b)
 
 static int key_char(unsigned char c)
 {
-	return isalnum(c) || c == '-' || c == '_';
+	return a_alnum(c) || c == '-' || c == '_';
 }
 
 static int name_char(unsigned char c)
 {
-	return isalnum(c) || c == '-' || c == '_' || c == '.';
+	return ctab[c] & C_NAME;
 }
 
 static int token68_char(unsigned char c)
 {
-	return isalnum(c) || (c && strchr("-._~+/", c));
+	return a_alnum(c) || (c && strchr("-._~+/", c));
 }
 
 static int quote_char(unsigned char c)
@@ -170,7 +208,7 @@ static int quote_char(unsigned char c)
 static int plain_number(const char *s, size_t a, size_t b)
 {
 	for (; a < b; a++)
-		if (!isdigit((unsigned char)s[a]))
+		if (!a_digit((unsigned char)s[a]))
 			return 0;
 	return 1;
 }
@@ -186,7 +224,7 @@ static int value_kept(const char *s, size_t a, size_t b, int cls)
 	if (b - a < 12)
 		return 1;
 	for (; a < b; a++)
-		if (isspace((unsigned char)s[a]))
+		if (a_space((unsigned char)s[a]))
 			return 1;
 	return 0;
 }
@@ -198,7 +236,7 @@ static int rule_scheme(const struct scan *sc, size_t i, size_t *a, size_t *b)
 	size_t n = sc->n, j, t;
 	int digit = 0, symbol = 0;
 
-	if (i && isalnum((unsigned char)s[i - 1]))
+	if (i && a_alnum((unsigned char)s[i - 1]))
 		return 0;
 	if (n - i >= 6 && strncasecmp(s + i, "bearer", 6) == 0)
 		j = i + 6;
@@ -211,9 +249,9 @@ static int rule_scheme(const struct scan *sc, size_t i, size_t *a, size_t *b)
 	while (j < n && (s[j] == ' ' || s[j] == '\t'))
 		j++;
 	for (t = j; t < n && token68_char((unsigned char)s[t]); t++) {
-		if (isdigit((unsigned char)s[t]))
+		if (a_digit((unsigned char)s[t]))
 			digit = 1;
-		else if (!isalpha((unsigned char)s[t]))
+		else if (!a_alpha((unsigned char)s[t]))
 			symbol = 1;
 	}
 	while (t < n && s[t] == '=') {
@@ -238,8 +276,15 @@ static int rule_shape(const struct scan *sc, size_t i, size_t *a, size_t *b)
 	const char *s = sc->s;
 	size_t n = sc->n, k, r, dots = 0;
 
-	if ((i && key_char((unsigned char)s[i - 1])) || !strchr("sAgxphreyn", s[i]))
+	if (i && key_char((unsigned char)s[i - 1]))
 		return 0;
+	switch (s[i]) {	/* the first letters of the shapes below */
+	case 's': case 'A': case 'g': case 'x': case 'p': case 'h': case 'r': case 'e':
+	case 'y': case 'n':
+		break;
+	default:
+		return 0;
+	}
 	for (k = 0; k < sizeof(prefix) / sizeof(prefix[0]); k++) {
 		size_t pl;
 
@@ -257,7 +302,7 @@ static int rule_shape(const struct scan *sc, size_t i, size_t *a, size_t *b)
 		return 1;
 	}
 	if (n - i >= 20 && (!memcmp(s + i, "AKIA", 4) || !memcmp(s + i, "ASIA", 4))) {
-		for (r = i + 4; r < i + 20 && (isupper((unsigned char)s[r]) || isdigit((unsigned char)s[r])); r++)
+		for (r = i + 4; r < i + 20 && (a_upper((unsigned char)s[r]) || a_digit((unsigned char)s[r])); r++)
 			;
 		if (r == i + 20 && (r == n || !key_char((unsigned char)s[r]))) {
 			*a = i;
@@ -300,11 +345,12 @@ static int rule_json(const struct scan *sc, size_t i, size_t *a, size_t *b)
 	ns = i + q;
 	for (j = ns; j < n && j - ns <= NAME_LEN_MAX && name_char((unsigned char)s[j]); j++)
 		;
-	if (j == ns || !QUOTE_AT(j) || !(cls = name_class(s + ns, j - ns)))
+	if (j == ns || !QUOTE_AT(j))
 		return 0;
 	for (k = j + q; k < n && (s[k] == ' ' || s[k] == '\t'); k++)
 		;
-	if (k >= n || s[k] != ':')
+	/* most quoted words are values, not names: the colon first */
+	if (k >= n || s[k] != ':' || !(cls = name_class(s + ns, j - ns)))
 		return 0;
 	for (k++; k < n && (s[k] == ' ' || s[k] == '\t'); k++)
 		;
@@ -343,7 +389,7 @@ static int rule_userinfo(const struct scan *sc, size_t i, size_t *a, size_t *b)
 /* End of an unquoted word that starts at v. */
 static size_t word_end(const char *s, size_t n, size_t v, const char *stops)
 {
-	while (v < n && !isspace((unsigned char)s[v]) && s[v] && !strchr(stops, s[v]))
+	while (v < n && !a_space((unsigned char)s[v]) && s[v] && !strchr(stops, s[v]))
 		v++;
 	return v;
 }
@@ -448,7 +494,14 @@ void redact_scan(struct scan *sc)
 
 	while (i < sc->n && !sc->oom) {
 		unsigned char c = (unsigned char)s[i];
-		int hit = 0, start = !i || !isalnum((unsigned char)s[i - 1]);
+		int hit = 0, start;
+
+		/* a byte no rule starts at (spaces, most punctuation): next */
+		if (!name_char(c) && c != '"' && c != '\\' && c != ':') {
+			i++;
+			continue;
+		}
+		start = !i || !a_alnum((unsigned char)s[i - 1]);
 
 		if (c == '"' || c == '\\')
 			hit = rule_json(sc, i, &a, &b);
@@ -456,13 +509,13 @@ void redact_scan(struct scan *sc)
 			hit = rule_userinfo(sc, i, &a, &b);
 		if (!hit && start && (c == 'b' || c == 'B'))
 			hit = rule_scheme(sc, i, &a, &b);
-		if (!hit && start && isalpha(c))
+		if (!hit && start && a_alpha(c))
 			hit = rule_shape(sc, i, &a, &b);
 		if (!hit && start && name_char(c))
 			hit = rule_named(sc, i, &a, &b);
 		if (!hit || b <= a) {
 			/* no rule starts inside a run of letters and digits: skip it */
-			for (i++; isalnum(c) && i < sc->n && isalnum((unsigned char)s[i]); i++)
+			for (i++; a_alnum(c) && i < sc->n && a_alnum((unsigned char)s[i]); i++)
 				;
 			continue;
 		}
