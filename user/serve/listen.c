@@ -487,6 +487,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	int health = !strcmp(url, "/health"), metrics = !strcmp(url, "/metrics");
 
 	(void)version;
+	conn_busy(c, 1);	/* a request is on it: never evicted until answered */
 	if (l->ingest && ingest_owns(url))
 		return ingest_request(l->ingest, c, url, method, upload_data, upload_data_size, req);
 	if (*req) {
@@ -494,7 +495,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return MHD_YES;
 	}
 	*req = &answered;
-	conn_busy(c, 1);
 	if (!health && !metrics) {
 		buf_puts(&b, "not found: try /health or /metrics\n");
 		ret = reply(c, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8", &b, NULL);
