@@ -601,6 +601,7 @@ static void run_loop(struct run_state *st)
 			run_flush(st);
 			last_flush = now;
 		}
+		net_emit_closed(st->net, 0);
 		if (now - last_reap >= REAP_EVERY_NS) {
 			/* a burst's memory goes back once its rows are written */
 			malloc_trim(0);

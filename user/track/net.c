@@ -19,6 +19,9 @@
 #include "track/dns.h"
 
 #define NET_KEEP_NS (120ull * 1000000000ull)	/* closed sockets / freed sessions kept for late joins */
+/* A closed connection's row waits this long: the row of a call that ended
+ * with it (read to the close, its events on another ring) counts in it. */
+#define NET_ROW_WAIT_NS (1000000000ull)
 
 struct sock_info {
 	struct htab_node node;		/* key (cookie, 0) */
@@ -39,6 +42,8 @@ struct sock_info {
 	enum net_class cls;		/* what its first bytes were (sock.bpf.c) */
 	uint64_t ino, class_ns;
 	int joined;			/* a TLS session was joined to it */
+	struct connection_row *row;	/* closed: its row, until NET_ROW_WAIT_NS */
+	struct sock_info *next_row;	/* the list of those */
 };
 
 struct session {
@@ -55,6 +60,7 @@ struct net_table {
 	struct htab sessions;		/* struct session by (tgid, ssl) */
 	struct dns_table *dns;
 	struct row_sink sink;
+	struct sock_info *rows;		/* closed sockets whose rows wait, oldest last */
 };
 
 /* The socket with this cookie; created when missing and create is set.
@@ -224,8 +230,36 @@ void net_tcp_close(struct net_table *t, const struct net_tcp *e)
 	r->bytes_received = e->bytes_received;
 	r->close_ns = e->close_ns ? (int64_t)mono_to_epoch_ns(e->close_ns) : CALL_NULL_INT;
 	r->duration_ms = ms_diff(s->syn_ns, e->close_ns);
-	r->llm_calls = s->llm_calls;
-	row_emit(&t->sink, ROW_CONNECTION, r);
+	if (s->row) {		/* closed twice: the later close wins */
+		row_free(ROW_CONNECTION, s->row);
+	} else {
+		s->next_row = t->rows;
+		t->rows = s;
+	}
+	s->row = r;
+}
+
+/* Emit the row of s, which waits (it leaves the list at the caller). */
+static void sock_row_emit(struct net_table *t, struct sock_info *s)
+{
+	s->row->llm_calls = s->llm_calls;
+	row_emit(&t->sink, ROW_CONNECTION, s->row);
+	s->row = NULL;
+}
+
+void net_emit_closed(struct net_table *t, int all)
+{
+	uint64_t now = mono_ns();
+	struct sock_info **pp = &t->rows, *s;
+
+	while ((s = *pp)) {
+		if (!all && now - s->closed_mono < NET_ROW_WAIT_NS) {
+			pp = &s->next_row;
+			continue;
+		}
+		*pp = s->next_row;
+		sock_row_emit(t, s);
+	}
 }
 
 void net_tls_start(struct net_table *t, uint32_t tgid, uint64_t ssl, uint64_t ts)
@@ -402,7 +436,7 @@ void net_reap(struct net_table *t)
 	while ((n = htab_next(&t->socks, &si))) {
 		struct sock_info *s = htab_entry(n, struct sock_info, node);
 
-		if (s->closed_mono && now - s->closed_mono > NET_KEEP_NS) {
+		if (s->closed_mono && !s->row && now - s->closed_mono > NET_KEEP_NS) {
 			htab_del(&t->socks, n);
 			free(s->dns_name);
 			free(s);
@@ -437,6 +471,12 @@ void net_table_free(struct net_table *t)
 			memcpy(e.comm, s->comm, sizeof(e.comm));
 			net_tcp_close(t, &e);
 		}
+	}
+	net_emit_closed(t, 1);
+	si = (struct htab_iter)HTAB_ITER_INIT;
+	while ((n = htab_next(&t->socks, &si))) {
+		struct sock_info *s = htab_entry(n, struct sock_info, node);
+
 		htab_del(&t->socks, n);
 		free(s->dns_name);
 		free(s);

@@ -41,6 +41,12 @@ struct dns_table;
  * NULL on OOM. */
 struct net_table *net_table_new(struct dns_table *dns, const struct row_sink *sink);
 /* Write rows for connections still open (tracer stopping), then free. */
+/* Emit the rows of connections closed NET_ROW_WAIT_NS (1 s) ago or more
+ * (all: every one waiting). A closed connection's row waits so that a call
+ * finished after its close, from events of another ring, still counts in
+ * its llm_calls. */
+void net_emit_closed(struct net_table *t, int all);
+
 void net_table_free(struct net_table *t);
 
 void net_tcp_connect(struct net_table *t, const struct net_tcp *e);
