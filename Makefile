@@ -16,7 +16,7 @@ CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror
 LT_CPPFLAGS := -Iinclude -Iuser -I$(OUT) -D_GNU_SOURCE
 DEPFLAGS = -MMD -MP
-LDLIBS := -lbpf -lelf -lz -lsqlite3 -ljansson -lbrotlidec -lzstd -lcurl -lmicrohttpd -lnghttp2 -lpthread -lm
+LDLIBS := -lbpf -lelf -lz -lsqlite3 -ljansson -lbrotlidec -lzstd -lcurl -lmicrohttpd -lnghttp2 -lcapstone -lpthread -lm
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 ifeq ($(V),1)
@@ -42,9 +42,9 @@ BUILD_NEEDS := cmd:$(CLANG):clang-16 cmd:$(BPFTOOL):bpftool cmd:$(CC):gcc \
 	hdr:bpf/libbpf.h:libbpf-dev hdr:gelf.h:libelf-dev hdr:zlib.h:zlib1g-dev \
 	hdr:sqlite3.h:libsqlite3-dev hdr:jansson.h:libjansson-dev hdr:brotli/decode.h:libbrotli-dev \
 	hdr:zstd.h:libzstd-dev hdr:curl/curl.h:libcurl4-openssl-dev hdr:microhttpd.h:libmicrohttpd-dev \
-	hdr:nghttp2/nghttp2.h:libnghttp2-dev
+	hdr:nghttp2/nghttp2.h:libnghttp2-dev hdr:capstone/capstone.h:libcapstone-dev
 BUILD_PKGS := clang-16 bpftool libbpf-dev libelf-dev zlib1g-dev libsqlite3-dev libjansson-dev \
-	libbrotli-dev libzstd-dev libcurl4-openssl-dev libmicrohttpd-dev libnghttp2-dev pkg-config make gcc
+	libbrotli-dev libzstd-dev libcurl4-openssl-dev libmicrohttpd-dev libnghttp2-dev libcapstone-dev pkg-config make gcc
 RUN_PKGS := ca-certificates
 TEST_PKGS := llvm-16 libclang-rt-16-dev sqlite3 libssl-dev openssl iproute2 util-linux zstd \
 	clickhouse-server clickhouse-client

@@ -15,6 +15,7 @@ static void usage(FILE *f)
 		"  show    one call: headers, bodies, latency\n"
 		"  stats   totals by model, provider, process or host\n"
 		"  dns     recent DNS lookups: name, answers, result, latency\n"
+		"  scan    TLS stacks found in executables without symbols\n"
 		"Run 'llmtap COMMAND --help' for a command's options.\n");
 }
 
@@ -29,6 +30,7 @@ static const struct cmd cmds[] = {
 	{ "show", cmd_show },
 	{ "stats", cmd_stats },
 	{ "dns", cmd_dns },
+	{ "scan", cmd_scan },
 };
 
 int main(int argc, char **argv)

@@ -13,6 +13,7 @@ int cmd_calls(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_dns(int argc, char **argv);
+int cmd_scan(int argc, char **argv);
 
 /* ---- shared by the commands (common.c) ---- */
 
