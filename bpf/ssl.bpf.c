@@ -508,3 +508,14 @@ int BPF_PROG(ssl_upload_ack, struct sock *sk, const struct sk_buff *skb)
 	event_submit(e);
 	return 0;
 }
+
+/* OpenSSL 3.3+ ssl_write_internal(s, buf, num, flags, written): the
+ * `written` pointer comes fifth. Hooked in executables with OpenSSL linked
+ * in statically and no symbols (found by capture/sig_openssl.c); its
+ * return is ssl_write_ex_exit. */
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_internal_flags_enter, void *ssl, const void *buf, size_t num, __u64 flags,
+	       size_t *written)
+{
+	return ssl_enter(ssl, buf, written, LT_DIR_WRITE);
+}

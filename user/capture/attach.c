@@ -18,6 +18,7 @@
 
 #include "base/procfs.h"
 #include "base/util.h"
+#include "capture/scan.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -102,29 +103,72 @@ static const char *base_name(const char *path)
 
 /* ---- the kinds of files we probe ------------------------------------------ */
 
+/* Where a probe goes on its function. */
+enum probe_at {
+	PROBE_ENTRY = 0,
+	PROBE_RETURN,	/* a uretprobe */
+	PROBE_RETS,	/* a uprobe on each RET instruction (Go: no uretprobes) */
+};
+
 /* One uprobe: our program on a function's entry or return. */
 struct probe {
-	const char *sym;
+	const char *sym;	/* its symbol, or its role in the scan (scanned kinds) */
 	const char *prog;	/* program name in its BPF object */
-	int ret;		/* 1: on the function's return */
+	enum probe_at at;
 	int optional;		/* absent from some versions: skipped when missing */
 };
 
 /* OpenSSL (and its forks that keep its API): ssl.bpf.c. */
 static const struct probe openssl_probes[] = {
-	{ "SSL_write", "ssl_write_enter", 0, 0 }, { "SSL_write", "ssl_write_exit", 1, 0 },
-	{ "SSL_read", "ssl_read_enter", 0, 0 }, { "SSL_read", "ssl_read_exit", 1, 0 },
-	{ "SSL_write_ex", "ssl_write_ex_enter", 0, 1 }, { "SSL_write_ex", "ssl_write_ex_exit", 1, 1 },
-	{ "SSL_read_ex", "ssl_read_ex_enter", 0, 1 }, { "SSL_read_ex", "ssl_read_ex_exit", 1, 1 },
-	{ "SSL_free", "ssl_free_enter", 0, 1 },
-	{ "SSL_do_handshake", "ssl_do_handshake_enter", 0, 1 },
-	{ "SSL_do_handshake", "ssl_do_handshake_exit", 1, 1 },
-	{ "SSL_connect", "ssl_connect_enter", 0, 1 }, { "SSL_connect", "ssl_connect_exit", 1, 1 },
+	{ "SSL_write", "ssl_write_enter", PROBE_ENTRY, 0 }, { "SSL_write", "ssl_write_exit", PROBE_RETURN, 0 },
+	{ "SSL_read", "ssl_read_enter", PROBE_ENTRY, 0 }, { "SSL_read", "ssl_read_exit", PROBE_RETURN, 0 },
+	{ "SSL_write_ex", "ssl_write_ex_enter", PROBE_ENTRY, 1 },
+	{ "SSL_write_ex", "ssl_write_ex_exit", PROBE_RETURN, 1 },
+	{ "SSL_read_ex", "ssl_read_ex_enter", PROBE_ENTRY, 1 },
+	{ "SSL_read_ex", "ssl_read_ex_exit", PROBE_RETURN, 1 },
+	{ "SSL_free", "ssl_free_enter", PROBE_ENTRY, 1 },
+	{ "SSL_do_handshake", "ssl_do_handshake_enter", PROBE_ENTRY, 1 },
+	{ "SSL_do_handshake", "ssl_do_handshake_exit", PROBE_RETURN, 1 },
+	{ "SSL_connect", "ssl_connect_enter", PROBE_ENTRY, 1 },
+	{ "SSL_connect", "ssl_connect_exit", PROBE_RETURN, 1 },
+};
+
+/* BoringSSL found by signatures (capture/sig_boringssl.c): its SSL_read and
+ * SSL_write are OpenSSL's; "SSL_free" is SSL_free or the ssl_st destructor. */
+static const struct probe boringssl_probes[] = {
+	{ "SSL_write", "ssl_write_enter", PROBE_ENTRY, 0 }, { "SSL_write", "ssl_write_exit", PROBE_RETURN, 0 },
+	{ "SSL_read", "ssl_read_enter", PROBE_ENTRY, 0 }, { "SSL_read", "ssl_read_exit", PROBE_RETURN, 0 },
+	{ "SSL_do_handshake", "ssl_do_handshake_enter", PROBE_ENTRY, 1 },
+	{ "SSL_do_handshake", "ssl_do_handshake_exit", PROBE_RETURN, 1 },
+	{ "SSL_free", "ssl_free_enter", PROBE_ENTRY, 1 },
+};
+
+/* Static OpenSSL 3 (capture/sig_openssl.c): the internal functions every
+ * read and write goes through have SSL_read_ex's shape; from 3.3 the write
+ * takes its `written` pointer fifth. */
+static const struct probe openssl_static_probes[] = {
+	{ "ssl_read_internal", "ssl_read_ex_enter", PROBE_ENTRY, 0 },
+	{ "ssl_read_internal", "ssl_read_ex_exit", PROBE_RETURN, 0 },
+	{ "ssl_write_internal", "ssl_write_ex_enter", PROBE_ENTRY, 1 },
+	{ "ssl_write_internal", "ssl_write_ex_exit", PROBE_RETURN, 1 },
+	{ "ssl_write_internal_flags", "ssl_write_internal_flags_enter", PROBE_ENTRY, 1 },
+	{ "ssl_write_internal_flags", "ssl_write_ex_exit", PROBE_RETURN, 1 },
+	{ "SSL_do_handshake", "ssl_do_handshake_enter", PROBE_ENTRY, 1 },
+	{ "SSL_do_handshake", "ssl_do_handshake_exit", PROBE_RETURN, 1 },
+};
+
+/* Go crypto/tls from .gopclntab (capture/gopclntab.c): go_tls.bpf.c. */
+static const struct probe go_probes[] = {
+	{ "Conn.Write", "go_write_enter", PROBE_ENTRY, 0 }, { "Conn.Write", "go_write_ret", PROBE_RETS, 0 },
+	{ "Conn.Read", "go_read_enter", PROBE_ENTRY, 0 }, { "Conn.Read", "go_read_ret", PROBE_RETS, 0 },
+	{ "Conn.Close", "go_close_enter", PROBE_ENTRY, 1 },
+	{ "Conn.clientHandshake", "go_hs_enter", PROBE_ENTRY, 1 },
+	{ "Conn.clientHandshake", "go_hs_ret", PROBE_RETS, 1 },
 };
 
 /* glibc's resolver entry point: dns.bpf.c. */
 static const struct probe gai_probes[] = {
-	{ "getaddrinfo", "gai_enter", 0, 0 }, { "getaddrinfo", "gai_exit", 1, 0 },
+	{ "getaddrinfo", "gai_enter", PROBE_ENTRY, 0 }, { "getaddrinfo", "gai_exit", PROBE_RETURN, 0 },
 };
 
 #define PROBES_MAX 16
@@ -140,10 +184,11 @@ enum role {
 /* A kind of file we probe: where it is found, how it is recognised, which
  * probes it gets. A new TLS stack is a new row here (and its programs). */
 struct kind {
-	const char *name;			/* in messages */
+	const char *name;			/* in messages and records */
 	enum role role;
 	int (*name_match)(const char *base);	/* could a library of this name be one? */
-	int (*detect)(const char *path);	/* 1 when the file is one */
+	int (*detect)(const char *path);	/* 1 when the file is one (symbol kinds) */
+	int scan;				/* else: its stack in capture/scan.c, + 1 */
 	const char *const *globs;		/* where the loader finds it (NULL-ended) */
 	const char *const *path_exes;		/* runtimes looked up on PATH (NULL-ended) */
 	int exe;				/* a process's executable may be one */
@@ -185,6 +230,9 @@ static const char *const openssl_globs[] = {
 
 /* Node links OpenSSL into its executable. */
 static const char *const openssl_exes[] = { "node", "nodejs", NULL };
+/* Agents that carry their TLS stack inside: looked at before they run. */
+static const char *const bun_exes[] = { "bun", "claude", NULL };
+static const char *const codex_exes[] = { "codex", NULL };
 
 static const char *const libc_globs[] = {
 	"/lib/*-linux-gnu/libc.so.6", "/usr/lib/*-linux-gnu/libc.so.6",
@@ -197,6 +245,25 @@ static const struct kind kinds[] = {
 		.name_match = openssl_name, .detect = openssl_detect,
 		.globs = openssl_globs, .path_exes = openssl_exes, .exe = 1,
 		.probes = openssl_probes, .nprobes = ARRAY_SIZE(openssl_probes),
+	},
+	{
+		.name = "boringssl", .role = ROLE_TLS, .scan = SCAN_BORINGSSL + 1,
+		.path_exes = bun_exes, .exe = 1,
+		.probes = boringssl_probes, .nprobes = ARRAY_SIZE(boringssl_probes),
+	},
+	{
+		.name = "openssl-static", .role = ROLE_TLS, .scan = SCAN_OPENSSL + 1,
+		.path_exes = codex_exes, .exe = 1,
+		.probes = openssl_static_probes, .nprobes = ARRAY_SIZE(openssl_static_probes),
+	},
+	{
+		.name = "go", .role = ROLE_TLS, .scan = SCAN_GO + 1, .exe = 1,
+		.probes = go_probes, .nprobes = ARRAY_SIZE(go_probes),
+	},
+	{
+		/* reported, never probed: see capture/scan.c */
+		.name = "rustls", .role = ROLE_TLS, .scan = SCAN_RUSTLS + 1,
+		.path_exes = codex_exes, .exe = 1,
 	},
 	{
 		.name = "libc", .role = ROLE_DNS,
@@ -215,18 +282,24 @@ static int kind_by_name(const char *path)
 	size_t i;
 
 	for (i = 0; i < NKINDS; i++)
-		if (kinds[i].name_match(base))
+		if (kinds[i].name_match && kinds[i].name_match(base))
 			return i;
 	return -1;
 }
 
 /* ---- state ----------------------------------------------------------------- */
 
-/* A file looked at for a kind: attached, or known not to be one. */
+/* A file looked at for a kind: attached, failed, uncovered, or known not to
+ * be one (state 0). */
 struct target {
 	dev_t dev;
 	ino_t ino;
 	size_t kind;
+	enum attach_state state;	/* 0: not of this kind */
+	int probes;
+	char *path;			/* as first seen */
+	char *reason;
+	char version[48];
 };
 
 /* What a kind has at run time. */
@@ -252,6 +325,8 @@ struct attach {
 	size_t ntargets, cap_targets;
 	struct bpf_link **links;
 	size_t nlinks, cap_links;
+	struct scan_queue *scans;	/* executables without symbols */
+	int scan_wait;			/* scan large files here (start-up) instead of queueing */
 };
 
 /* Program name in the first of objs[0..n) that has it, else NULL. */
@@ -274,9 +349,15 @@ int attach_new(struct attach **out, struct bpf_object *const *objs, int n)
 {
 	struct attach *a = calloc(1, sizeof(*a));
 	size_t k, i;
+	int err;
 
 	if (!a)
 		return -ENOMEM;
+	err = scan_queue_new(&a->scans);
+	if (err) {
+		free(a);
+		return err;
+	}
 	for (k = 0; k < NKINDS; k++) {
 		a->ks[k].on = 1;
 		for (i = 0; i < kinds[k].nprobes; i++) {
@@ -291,27 +372,51 @@ int attach_new(struct attach **out, struct bpf_object *const *objs, int n)
 	return 0;
 }
 
-/* Whether file st was looked at for kind k already; else it is recorded
- * now. Returns 1 when new, 0 when seen, -ENOMEM. */
-static int target_add(struct attach *a, const struct stat *st, size_t k)
+/* The record of file st for kind k, or NULL. */
+static struct target *target_find(struct attach *a, const struct stat *st, size_t k)
 {
 	size_t i;
 
 	for (i = 0; i < a->ntargets; i++)
 		if (a->targets[i].dev == st->st_dev && a->targets[i].ino == st->st_ino &&
 		    a->targets[i].kind == k)
-			return 0;
+			return &a->targets[i];
+	return NULL;
+}
+
+/* Record file st (at path) as looked at for kind k, state 0 for now.
+ * Returns the record, or NULL when out of memory. */
+static struct target *target_add(struct attach *a, const struct stat *st, size_t k, const char *path)
+{
+	struct target *t;
+
 	if (a->ntargets == a->cap_targets) {
 		size_t cap = a->cap_targets ? 2 * a->cap_targets : 32;
-		struct target *t = realloc(a->targets, cap * sizeof(*t));
 
+		t = realloc(a->targets, cap * sizeof(*t));
 		if (!t)
-			return -ENOMEM;
+			return NULL;
 		a->targets = t;
 		a->cap_targets = cap;
 	}
-	a->targets[a->ntargets++] = (struct target){ .dev = st->st_dev, .ino = st->st_ino, .kind = k };
-	return 1;
+	t = &a->targets[a->ntargets++];
+	memset(t, 0, sizeof(*t));
+	t->dev = st->st_dev;
+	t->ino = st->st_ino;
+	t->kind = k;
+	t->path = strdup(path);
+	return t;
+}
+
+/* Set t's outcome. */
+static void target_set(struct target *t, enum attach_state state, const char *reason,
+		       const char *version)
+{
+	t->state = state;
+	free(t->reason);
+	t->reason = reason && *reason ? strdup(reason) : NULL;
+	if (version)
+		snprintf(t->version, sizeof(t->version), "%s", version);
 }
 
 /* Keep link. Returns 0 or -ENOMEM (link not kept). */
@@ -330,52 +435,158 @@ static int link_add(struct attach *a, struct bpf_link *link)
 	return 0;
 }
 
-/* Attach kind k's probes to the file at path, unless it was looked at for
- * k already (same inode) or is not one. A file that fails is not tried
- * again. Returns 1 when attached now, 0 when not needed, or a negative
- * errno (message printed, none of its probes left attached). */
-static int file_attach(struct attach *a, size_t k, const char *path)
+/* Attach prog at file offset off of path (a return probe with ret), by
+ * symbol sym when off is 0. Returns 0 or a negative errno. */
+static int probe_one(struct attach *a, struct bpf_program *prog, const char *path, const char *sym,
+		     uint64_t off, int ret)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = off ? NULL : sym, .retprobe = ret);
+	struct bpf_link *link;
+	int err;
+
+	link = bpf_program__attach_uprobe_opts(prog, -1, path, off, &uo);
+	if (!link)
+		return -errno;
+	err = link_add(a, link);
+	if (err)
+		bpf_link__destroy(link);
+	return err;
+}
+
+/* Attach the probes of kind k to path: at the symbols, or with lib (a
+ * scanned kind) at the offsets the scan found. Returns the probes attached
+ * (> 0) or a negative errno (message in why, none left attached). */
+static int probes_attach(struct attach *a, size_t k, const char *path, const struct scan_lib *lib,
+			 char *why, size_t whylen)
 {
 	const struct kind *kd = &kinds[k];
 	size_t i, first = a->nlinks;
-	struct stat st;
-	int err;
+	uint32_t r;
+	int err = 0;
 
-	if (!a->ks[k].on || stat(path, &st) || !S_ISREG(st.st_mode))
-		return 0;
-	err = target_add(a, &st, k);
-	if (err <= 0)
-		return err;
-	if (!kd->detect(path))
-		return 0;
 	for (i = 0; i < kd->nprobes; i++) {
 		const struct probe *p = &kd->probes[i];
-		LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = p->sym, .retprobe = p->ret);
-		struct bpf_link *link;
+		const struct scan_func *f = lib ? scan_func(lib, p->sym) : NULL;
 
-		link = bpf_program__attach_uprobe_opts(a->ks[k].progs[i], -1, path, 0, &uo);
-		if (!link) {
-			err = -errno;
+		if (lib && !f) {
 			if (p->optional)
 				continue;
-			log_warn("uprobe: failed to attach %s%s in %s: %s", p->sym,
-				 p->ret ? " (return)" : "", path, strerror(-err));
-			goto out_detach;
+			err = -ENOENT;
+		} else if (p->at == PROBE_RETS) {
+			for (r = 0; f && r < f->nrets && !err; r++)
+				err = probe_one(a, a->ks[k].progs[i], path, NULL, f->rets[r], 0);
+		} else {
+			err = probe_one(a, a->ks[k].progs[i], path, p->sym, f ? f->off : 0,
+					p->at == PROBE_RETURN);
 		}
-		err = link_add(a, link);
+		if (err && p->optional && !lib) {
+			err = 0;
+			continue;
+		}
 		if (err) {
-			bpf_link__destroy(link);
+			snprintf(why, whylen, "uprobe on %s%s failed: %s", p->sym,
+				 p->at == PROBE_RETURN ? " (return)" : p->at == PROBE_RETS ? " (its RETs)" : "",
+				 strerror(-err));
 			goto out_detach;
 		}
 	}
-	a->ks[k].files++;
-	log_debug("%s: attached to %s (%zu probes)", kd->name, path, a->nlinks - first);
-	return 1;
+	return (int)(a->nlinks - first);
 
 out_detach:
 	while (a->nlinks > first)
 		bpf_link__destroy(a->links[--a->nlinks]);
 	return err;
+}
+
+/* A scanned kind: look at what the scan of path found for k. Returns 1
+ * when attached, 0 when not (not of this kind, or queued: pid's file is
+ * looked at again when its scan is done), or a negative errno. */
+static int scanned_attach(struct attach *a, size_t k, const char *path, const char *shown,
+			  const struct stat *st, pid_t pid)
+{
+	const struct kind *kd = &kinds[k];
+	struct scan_result *r = malloc(sizeof(*r));
+	const struct scan_lib *lib;
+	enum scan_get got;
+	struct target *t;
+	char why[256];
+	int n = 0;
+
+	if (!r)
+		return -ENOMEM;
+	got = scan_queue_get(a->scans, path, pid, a->scan_wait, r);
+	if (got != SCAN_GET_DONE)
+		goto out_free;
+	t = target_add(a, st, k, shown);
+	if (!t) {
+		n = -ENOMEM;
+		goto out_free;
+	}
+	lib = &r->libs[kd->scan - 1];
+	/* A file with OpenSSL's symbols is probed by them (the "openssl" kind). */
+	if (lib->status == SCAN_ABSENT || (r->ssl_symbols && (kd->scan - 1 == SCAN_BORINGSSL ||
+							       kd->scan - 1 == SCAN_OPENSSL)))
+		goto out_free;
+	if (lib->status != SCAN_FOUND) {
+		target_set(t, ATTACH_UNCOVERED, lib->reason, lib->version);
+		log_warn("%s: %s, its TLS traffic is not captured: %s", shown, lib->version, lib->reason);
+		goto out_free;
+	}
+	n = probes_attach(a, k, path, lib, why, sizeof(why));
+	if (n < 0) {
+		target_set(t, ATTACH_FAILED, why, lib->version);
+		log_warn("%s: %s: %s", shown, kd->name, why);
+		goto out_free;
+	}
+	t->probes = n;
+	target_set(t, ATTACH_ATTACHED, lib->reason, lib->version);
+	a->ks[k].files++;
+	log_warn("%s: %s (%s) found by %s, %d uprobes", shown, lib->version, kd->name,
+		 kd->scan - 1 == SCAN_GO ? "its .gopclntab" : "signatures", n);
+	n = 1;
+out_free:
+	free(r);
+	return n;
+}
+
+/* Attach kind k's probes to the file at path, unless it was looked at for
+ * k already (same inode) or is not one. A file that fails is not tried
+ * again. Returns 1 when attached now, 0 when not needed, or a negative
+ * errno (message printed, none of its probes left attached). */
+static int file_attach_as(struct attach *a, size_t k, const char *path, const char *shown, pid_t pid)
+{
+	const struct kind *kd = &kinds[k];
+	struct target *t;
+	struct stat st;
+	char why[256];
+	int n;
+
+	if (!a->ks[k].on || stat(path, &st) || !S_ISREG(st.st_mode) || target_find(a, &st, k))
+		return 0;
+	if (kd->scan)
+		return scanned_attach(a, k, path, shown, &st, pid);
+	t = target_add(a, &st, k, shown);
+	if (!t)
+		return -ENOMEM;
+	if (!kd->detect(path))
+		return 0;
+	n = probes_attach(a, k, path, NULL, why, sizeof(why));
+	if (n < 0) {
+		target_set(t, ATTACH_FAILED, why, NULL);
+		log_warn("%s: %s", path, why);
+		return n;
+	}
+	t->probes = n;
+	target_set(t, ATTACH_ATTACHED, NULL, NULL);
+	a->ks[k].files++;
+	log_debug("%s: attached to %s (%d probes)", kd->name, path, n);
+	return 1;
+}
+
+/* file_attach_as() for a file known by one path. */
+static int file_attach(struct attach *a, size_t k, const char *path, pid_t pid)
+{
+	return file_attach_as(a, k, path, path, pid);
 }
 
 /* ---- discovery ------------------------------------------------------------- */
@@ -400,7 +611,7 @@ static void ldconfig_scan(struct attach *a)
 		p[strcspn(p, "\n")] = 0;
 		k = kind_by_name(p);
 		if (k >= 0)
-			file_attach(a, k, p);
+			file_attach(a, k, p, 0);
 	}
 	pclose(f);
 }
@@ -420,7 +631,7 @@ static void path_scan(struct attach *a)
 			for (i = 0; kinds[k].path_exes && kinds[k].path_exes[i]; i++) {
 				snprintf(path, sizeof(path), "%s/%s", dir, kinds[k].path_exes[i]);
 				if (realpath(path, real))
-					file_attach(a, k, real);
+					file_attach(a, k, real, 0);
 			}
 		}
 	}
@@ -434,13 +645,15 @@ int attach_pid(struct attach *a, pid_t pid)
 	FILE *f;
 	int n = 0, i;
 
+	if (pid == getpid())
+		return 0;
 	/* The executable, through the process's own root (containers). */
 	procfs_exe(pid, exe, sizeof(exe));
 	if (exe[0] == '/') {
 		snprintf(path, sizeof(path), "/proc/%d/root%s", pid, exe);
 		for (k = 0; k < NKINDS; k++)
 			if (kinds[k].exe)
-				n += file_attach(a, k, path) > 0;
+				n += file_attach(a, k, path, pid) > 0;
 	}
 	/* The libraries it maps: "addr perms offset dev inode /path". */
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
@@ -459,7 +672,7 @@ int attach_pid(struct attach *a, pid_t pid)
 		if (i < 0)
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/root%s", pid, p);
-		n += file_attach(a, i, path) > 0;
+		n += file_attach(a, i, path, pid) > 0;
 	}
 	fclose(f);
 	return n;
@@ -472,13 +685,15 @@ int attach_host(struct attach *a)
 	glob_t g;
 	DIR *d;
 
+	/* At start-up every scan is done here: "ready" means attached. */
+	a->scan_wait = 1;
 	/* Libraries on the loader paths: processes that start later use them. */
 	for (k = 0; k < NKINDS; k++) {
 		for (i = 0; kinds[k].globs && kinds[k].globs[i]; i++) {
 			if (glob(kinds[k].globs[i], 0, NULL, &g))
 				continue;
 			for (j = 0; j < g.gl_pathc; j++)
-				file_attach(a, k, g.gl_pathv[j]);
+				file_attach(a, k, g.gl_pathv[j], 0);
 			globfree(&g);
 		}
 	}
@@ -496,6 +711,7 @@ int attach_host(struct attach *a)
 		}
 		closedir(d);
 	}
+	a->scan_wait = 0;
 	for (k = 0; k < NKINDS; k++)
 		if (a->ks[k].on)
 			log_debug("%s: probes on %d file(s)", kinds[k].name, a->ks[k].files);
@@ -520,13 +736,97 @@ size_t attach_links(const struct attach *a)
 
 void attach_free(struct attach *a)
 {
+	size_t i;
+
 	if (!a)
 		return;
+	scan_queue_free(a->scans);
 	while (a->nlinks)
 		bpf_link__destroy(a->links[--a->nlinks]);
+	for (i = 0; i < a->ntargets; i++) {
+		free(a->targets[i].path);
+		free(a->targets[i].reason);
+	}
 	free(a->links);
 	free(a->targets);
 	free(a);
+}
+
+/* ---- what was done, for doctor ------------------------------------------------ */
+
+/* Hand target t to fn as a record. */
+static void record_give(const struct target *t, attach_record_fn fn, void *ctx)
+{
+	const struct kind *kd = &kinds[t->kind];
+	struct attach_record r = {
+		.path = t->path, .dev = t->dev, .ino = t->ino, .kind = kd->name,
+		.method = !kd->scan ? "symbols" : kd->scan - 1 == SCAN_GO ? "symbols (.gopclntab)" :
+			  "signatures",
+		.version = t->version, .state = t->state, .reason = t->reason, .probes = t->probes,
+	};
+
+	fn(ctx, &r);
+}
+
+void attach_records(const struct attach *a, attach_record_fn fn, void *ctx)
+{
+	size_t i;
+
+	for (i = 0; i < a->ntargets; i++)
+		if (a->targets[i].state)
+			record_give(&a->targets[i], fn, ctx);
+}
+
+/* Hand fn the records of the file at path (a process's view of it). */
+static int records_of(const struct attach *a, const char *path, attach_record_fn fn, void *ctx)
+{
+	struct stat st;
+	size_t i;
+	int n = 0;
+
+	if (stat(path, &st))
+		return 0;
+	for (i = 0; i < a->ntargets; i++) {
+		const struct target *t = &a->targets[i];
+
+		if (t->state && t->dev == st.st_dev && t->ino == st.st_ino) {
+			record_give(t, fn, ctx);
+			n++;
+		}
+	}
+	return n;
+}
+
+int attach_records_pid(const struct attach *a, pid_t pid, attach_record_fn fn, void *ctx)
+{
+	char path[4400], exe[4096], line[4608], last[4096] = "";
+	FILE *f;
+	int n = 0;
+
+	procfs_exe(pid, exe, sizeof(exe));
+	if (exe[0] == '/') {
+		snprintf(path, sizeof(path), "/proc/%d/root%s", pid, exe);
+		n += records_of(a, path, fn, ctx);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return n;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strchr(line, '/');
+
+		if (!p)
+			continue;
+		p[strcspn(p, "\n")] = 0;
+		/* the segments of one file follow each other */
+		if (!strcmp(p, last) || !strcmp(p, exe) || strstr(p, " (deleted)"))
+			continue;
+		snprintf(last, sizeof(last), "%s", p);
+		snprintf(path, sizeof(path), "/proc/%d/root%s", pid, p);
+		n += records_of(a, path, fn, ctx);
+	}
+	fclose(f);
+	return n;
 }
 
 /* ---- new processes ------------------------------------------------------------ */
@@ -547,10 +847,26 @@ void attach_exec(struct attach *a, pid_t pid, const char *comm, const char *file
 	}
 }
 
+/* A queued scan finished: attach what it found, for every scanned kind. */
+static void scan_finished(void *ctx, const char *io, const char *path, pid_t pid)
+{
+	struct attach *a = ctx;
+	size_t k;
+	int n = 0;
+
+	for (k = 0; k < NKINDS; k++)
+		if (kinds[k].scan && kinds[k].exe)
+			n += file_attach_as(a, k, io, path, pid) > 0;
+	if (n > 0)
+		log_warn("attached to %d new file(s) for pid %d (%s)", n, pid, path);
+}
+
 void attach_rescans_run(struct attach *a)
 {
 	uint64_t now = mono_ns();
 	int i, j;
+
+	scan_queue_done(a->scans, scan_finished, a);
 
 	for (i = 0, j = 0; i < a->nrescans; i++) {
 		if (a->rescans[i].due_ns > now) {

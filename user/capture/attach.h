@@ -36,6 +36,35 @@ int attach_tls_files(const struct attach *a);
 /* Uprobe links held (each costs the kernel ~0.1 s to detach). */
 size_t attach_links(const struct attach *a);
 
+/* What was done with a file for one kind of TLS (or DNS) library. */
+enum attach_state {
+	ATTACH_ATTACHED = 1,	/* its uprobes are in place */
+	ATTACH_FAILED,		/* it is one, but attaching failed (reason) */
+	ATTACH_UNCOVERED,	/* it is one, but llmtap cannot probe it (reason) */
+};
+
+struct attach_record {
+	const char *path;	/* as first seen (under /proc/PID/root for a process's files) */
+	dev_t dev;
+	ino_t ino;
+	const char *kind;	/* "openssl", "boringssl", "openssl-static", "go", "rustls", "libc" */
+	const char *method;	/* "symbols", "symbols (.gopclntab)" or "signatures" */
+	const char *version;	/* "Bun v1.4.6", "OpenSSL 3.6.4", "go1.19.8", "rustls 0.23.46"; may be "" */
+	enum attach_state state;
+	const char *reason;	/* why FAILED or UNCOVERED; notes when ATTACHED; may be NULL */
+	int probes;		/* uprobes attached */
+};
+
+typedef void (*attach_record_fn)(void *ctx, const struct attach_record *r);
+
+/* Hand fn every file found to be of a kind (attached, failed, uncovered). */
+void attach_records(const struct attach *a, attach_record_fn fn, void *ctx);
+
+/* Hand fn the records of the files process pid executes and maps (by
+ * device and inode: the same file seen under another path matches).
+ * Returns how many. A file of pid's not looked at yet gives none. */
+int attach_records_pid(const struct attach *a, pid_t pid, attach_record_fn fn, void *ctx);
+
 /* Detach every uprobe and free a; NULL is fine. */
 void attach_free(struct attach *a);
 

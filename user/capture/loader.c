@@ -15,6 +15,7 @@
 #include "proc.skel.h"
 #include "net.skel.h"
 #include "dns.skel.h"
+#include "go_tls.skel.h"
 #include "base/util.h"
 #include "capture/attach.h"
 
@@ -26,6 +27,7 @@ struct loader {
 	struct proc_bpf *proc;
 	struct net_bpf *net;
 	struct dns_bpf *dns;		/* NULL when DNS tracing could not start */
+	struct go_tls_bpf *go;		/* NULL when Go's TLS cannot be traced */
 	struct ring_buffer *rb;		/* every object's events ring */
 	struct bpf_map *counters[OBJS_MAX];	/* every started object's */
 	int nobjs;
@@ -129,6 +131,59 @@ out_warn:
 	log_warn("dns: DNS lookups not traced: %s (run with -v for details)", strerror(-err));
 }
 
+/* Hand map name of object `to` the fd of the same map in `from` before
+ * `to` is loaded, after checking both have one layout. Returns 0 or -errno. */
+static int map_share(struct bpf_object *from, struct bpf_object *to, const char *name)
+{
+	struct bpf_map *f = bpf_object__find_map_by_name(from, name);
+	struct bpf_map *t = bpf_object__find_map_by_name(to, name);
+
+	if (!f || !t || bpf_map__type(f) != bpf_map__type(t) ||
+	    bpf_map__key_size(f) != bpf_map__key_size(t) ||
+	    bpf_map__value_size(f) != bpf_map__value_size(t))
+		return -EINVAL;
+	return bpf_map__reuse_fd(t, bpf_map__fd(f));
+}
+
+/* Open and load go_tls.bpf.c on ssl.bpf.c's maps: its events go to the same
+ * ring, its sessions join sockets through ssl.bpf.c's programs. A failure
+ * leaves Go's TLS untraced (l->go NULL, message printed). */
+static void go_open(struct loader *l, const struct loader_opts *o)
+{
+	static const char *const shared[] = {
+		"events", "counters", "tgids", "offsets", "thread_last", "sessions",
+	};
+	const char *what = "open";
+	size_t i;
+	int err;
+
+	l->go = go_tls_bpf__open();
+	if (!l->go) {
+		err = -errno;
+		goto out_warn;
+	}
+	l->go->rodata->self_tgid = o->self;
+	l->go->rodata->filter_tgid = o->npids > 0;
+	l->go->rodata->chunks_max = o->chunks_max;
+	what = "share ssl.bpf.c's maps";
+	for (i = 0; i < sizeof(shared) / sizeof(shared[0]); i++) {
+		err = map_share(l->ssl->obj, l->go->obj, shared[i]);
+		if (err)
+			goto out_destroy;
+	}
+	what = "load";
+	err = go_tls_bpf__load(l->go);
+	if (err)
+		goto out_destroy;
+	return;
+
+out_destroy:
+	go_tls_bpf__destroy(l->go);
+	l->go = NULL;
+out_warn:
+	log_warn("go: Go's crypto/tls not traced: failed to %s: %s", what, strerror(-err));
+}
+
 /* 1 when the kernel's oom:mark_victim tracepoint passes a task_struct *
  * (the form handle_oom reads), by its BTF prototype; else 0. */
 static int mark_victim_has_task(void)
@@ -159,7 +214,7 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 		loader_sample_fn fn, void *ctx)
 {
 	struct bpf_object_skeleton *started[3];
-	struct bpf_object *probed[2];
+	struct bpf_object *probed[3];
 	const char *what;
 	struct loader *l;
 	size_t i;
@@ -217,10 +272,12 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 		}
 	}
 	dns_open(l, o, fn, ctx);
+	go_open(l, o);
 	/* The objects with uprobe programs, for capture/attach.c to put on files. */
 	probed[0] = l->ssl->obj;
 	probed[1] = l->dns ? l->dns->obj : NULL;
-	err = attach_new(&l->attach, probed, 2);
+	probed[2] = l->go ? l->go->obj : NULL;
+	err = attach_new(&l->attach, probed, 3);
 	if (err) {
 		log_warn("failed to set up uprobe attaching: %s", strerror(-err));
 		goto out_close;
@@ -254,6 +311,12 @@ void loader_exec(struct loader *l, pid_t pid, const char *comm, const char *file
 int loader_files(const struct loader *l)
 {
 	return attach_tls_files(l->attach);
+}
+
+int loader_records_pid(const struct loader *l, pid_t pid,
+		       void (*fn)(void *ctx, const struct attach_record *r), void *ctx)
+{
+	return attach_records_pid(l->attach, pid, fn, ctx);
 }
 
 /* Add the per-CPU values of counters map m (enum lt_counter) into out. */
@@ -369,6 +432,7 @@ void loader_close(struct loader *l)
 	ring_buffer__free(l->rb);
 	net_bpf__destroy(l->net);
 	dns_bpf__destroy(l->dns);
+	go_tls_bpf__destroy(l->go);
 	ssl_bpf__destroy(l->ssl);
 	proc_bpf__destroy(l->proc);
 	free(l);

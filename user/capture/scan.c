@@ -2,12 +2,15 @@
 #include "capture/scan.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "capture/elfimg.h"
 #include "capture/xdec.h"
@@ -134,6 +137,7 @@ int scan_path(const char *path, struct scan_result *out)
 		return err;
 	}
 	sc.im = &im;
+	out->ssl_symbols = elfimg_defines(&im, "SSL_write") || elfimg_defines(&im, "SSL_read");
 	/* One cheap look first: both OpenSSL and BoringSSL name ssl/ssl_lib.c(c). */
 	if (elfimg_find(&im, "ssl/ssl_lib.c", 13, 0)) {
 		sig_boringssl(&sc, &out->libs[SCAN_BORINGSSL]);
@@ -149,47 +153,60 @@ int scan_path(const char *path, struct scan_result *out)
 	return 0;
 }
 
-/* ---- the cache ------------------------------------------------------------ */
+/* ---- the cache and its scanning thread ---------------------------------- */
 
-#define CACHE_MAX 8192
+#define CACHE_MAX	8192
+#define JOBS_MAX	64
+#define PATH_MAX_LEN	4400
+/* Files up to this size are scanned at once: it takes milliseconds. */
+#define SCAN_NOW_BYTES	(16 << 20)
 
 struct cache_entry {
 	dev_t dev;
 	ino_t ino;
 	int64_t mtime_ns, size;
-	struct scan_result *res;	/* NULL: nothing found (shared answer) */
+	struct scan_result *res;	/* NULL: no TLS stack in it */
 };
 
-struct scan_cache {
+struct scan_job {
+	char path[PATH_MAX_LEN];
+	int fd;				/* the file, held open: its process may exit meanwhile */
+	pid_t pid;
+	dev_t dev;
+	ino_t ino;
+	int done;			/* scanned and cached */
+};
+
+struct scan_queue {
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	pthread_t thread;
+	int started, stop;
 	struct cache_entry *e;
 	size_t n, next;			/* filled, and the slot to reuse when full */
-	struct scan_result none;	/* the answer for files carrying no TLS stack */
+	struct scan_job jobs[JOBS_MAX];
+	int njobs;
 };
 
-struct scan_cache *scan_cache_new(void)
+/* The version of the file stat'ed in st. */
+static int64_t mtime_of(const struct stat *st)
 {
-	struct scan_cache *c = calloc(1, sizeof(*c));
-
-	if (!c)
-		return NULL;
-	c->e = calloc(CACHE_MAX, sizeof(*c->e));
-	if (!c->e) {
-		free(c);
-		return NULL;
-	}
-	return c;
+	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
 
-void scan_cache_free(struct scan_cache *c)
+/* The cache entry of st's version, or NULL. Call with the lock held. */
+static struct cache_entry *cache_find(struct scan_queue *q, const struct stat *st)
 {
 	size_t i;
 
-	if (!c)
-		return;
-	for (i = 0; i < c->n; i++)
-		free(c->e[i].res);
-	free(c->e);
-	free(c);
+	for (i = 0; i < q->n; i++) {
+		struct cache_entry *e = &q->e[i];
+
+		if (e->dev == st->st_dev && e->ino == st->st_ino && e->mtime_ns == mtime_of(st) &&
+		    e->size == st->st_size)
+			return e;
+	}
+	return NULL;
 }
 
 /* 1 when every stack is absent from r. */
@@ -203,48 +220,209 @@ static int result_empty(const struct scan_result *r)
 	return !r->err;
 }
 
-const struct scan_result *scan_cached(struct scan_cache *c, const char *path)
+/* Keep r (taken over) as the result for st's version. Lock held. */
+static void cache_put(struct scan_queue *q, const struct stat *st, struct scan_result *r)
 {
-	struct scan_result *r;
-	struct cache_entry *e;
-	struct stat st;
-	int64_t mt;
-	size_t i;
+	struct cache_entry *e = cache_find(q, st);
 
-	if (stat(path, &st))
-		return NULL;
-	mt = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-	for (i = 0; i < c->n; i++) {
-		e = &c->e[i];
-		if (e->dev == st.st_dev && e->ino == st.st_ino && e->mtime_ns == mt && e->size == st.st_size)
-			return e->res ? e->res : &c->none;
+	if (!e && q->n < CACHE_MAX) {
+		e = &q->e[q->n++];
+	} else if (!e) {
+		e = &q->e[q->next];
+		q->next = (q->next + 1) % CACHE_MAX;
 	}
-	r = malloc(sizeof(*r));
-	if (!r)
-		return NULL;
-	scan_path(path, r);
-	r->dev = st.st_dev;
-	r->ino = st.st_ino;
-	r->mtime_ns = mt;
-	r->size = st.st_size;
-	if (c->n < CACHE_MAX) {
-		e = &c->e[c->n++];
-	} else {
-		e = &c->e[c->next];
-		c->next = (c->next + 1) % CACHE_MAX;
-		free(e->res);
-	}
-	e->dev = st.st_dev;
-	e->ino = st.st_ino;
-	e->mtime_ns = mt;
-	e->size = st.st_size;
+	free(e->res);
+	e->dev = st->st_dev;
+	e->ino = st->st_ino;
+	e->mtime_ns = mtime_of(st);
+	e->size = st->st_size;
 	if (result_empty(r)) {
 		free(r);
-		e->res = NULL;
-		c->none.dev = st.st_dev;
-		c->none.ino = st.st_ino;
-		return &c->none;
+		r = NULL;
 	}
 	e->res = r;
-	return r;
+}
+
+/* Copy entry e's result to out. */
+static void cache_copy(const struct cache_entry *e, struct scan_result *out)
+{
+	if (e->res) {
+		*out = *e->res;
+		return;
+	}
+	memset(out, 0, sizeof(*out));
+	out->dev = e->dev;
+	out->ino = e->ino;
+	out->mtime_ns = e->mtime_ns;
+	out->size = e->size;
+}
+
+/* Scan path (stat'ed as st) and cache the result. Returns 0 or -ENOMEM. */
+static int scan_and_put(struct scan_queue *q, const char *path, const struct stat *st)
+{
+	struct scan_result *r = malloc(sizeof(*r));
+
+	if (!r)
+		return -ENOMEM;
+	scan_path(path, r);
+	r->dev = st->st_dev;
+	r->ino = st->st_ino;
+	r->mtime_ns = mtime_of(st);
+	r->size = st->st_size;
+	pthread_mutex_lock(&q->lock);
+	cache_put(q, st, r);
+	pthread_mutex_unlock(&q->lock);
+	return 0;
+}
+
+/* The thread: scan queued files one at a time, outside the lock. */
+static void *queue_run(void *arg)
+{
+	struct scan_queue *q = arg;
+	char path[PATH_MAX_LEN];
+	struct stat st;
+	dev_t dev;
+	ino_t ino;
+	int i;
+
+	pthread_mutex_lock(&q->lock);
+	while (!q->stop) {
+		for (i = 0; i < q->njobs && q->jobs[i].done; i++)
+			;
+		if (i == q->njobs) {
+			pthread_cond_wait(&q->wake, &q->lock);
+			continue;
+		}
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", q->jobs[i].fd);
+		dev = q->jobs[i].dev;
+		ino = q->jobs[i].ino;
+		pthread_mutex_unlock(&q->lock);
+		if (!stat(path, &st))
+			scan_and_put(q, path, &st);
+		pthread_mutex_lock(&q->lock);
+		/* scan_queue_done() may have moved the jobs meanwhile */
+		for (i = 0; i < q->njobs; i++)
+			if (q->jobs[i].dev == dev && q->jobs[i].ino == ino)
+				q->jobs[i].done = 1;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return NULL;
+}
+
+int scan_queue_new(struct scan_queue **out)
+{
+	struct scan_queue *q = calloc(1, sizeof(*q));
+	int err;
+
+	if (!q)
+		return -ENOMEM;
+	q->e = calloc(CACHE_MAX, sizeof(*q->e));
+	if (!q->e) {
+		free(q);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_cond_init(&q->wake, NULL);
+	err = pthread_create(&q->thread, NULL, queue_run, q);
+	if (err) {
+		scan_queue_free(q);
+		return -err;
+	}
+	q->started = 1;
+	*out = q;
+	return 0;
+}
+
+void scan_queue_free(struct scan_queue *q)
+{
+	size_t i;
+
+	if (!q)
+		return;
+	if (q->started) {
+		pthread_mutex_lock(&q->lock);
+		q->stop = 1;
+		pthread_cond_signal(&q->wake);
+		pthread_mutex_unlock(&q->lock);
+		pthread_join(q->thread, NULL);
+	}
+	for (i = 0; i < q->n; i++)
+		free(q->e[i].res);
+	for (i = 0; i < (size_t)q->njobs; i++)
+		close(q->jobs[i].fd);
+	pthread_cond_destroy(&q->wake);
+	pthread_mutex_destroy(&q->lock);
+	free(q->e);
+	free(q);
+}
+
+enum scan_get scan_queue_get(struct scan_queue *q, const char *path, pid_t pid, int wait,
+			     struct scan_result *out)
+{
+	struct cache_entry *e;
+	struct stat st;
+	int i, fd;
+
+	if (stat(path, &st))
+		return SCAN_GET_ERROR;
+	pthread_mutex_lock(&q->lock);
+	e = cache_find(q, &st);
+	if (e) {
+		cache_copy(e, out);
+		pthread_mutex_unlock(&q->lock);
+		return SCAN_GET_DONE;
+	}
+	if (!wait && st.st_size > SCAN_NOW_BYTES && q->njobs < JOBS_MAX) {
+		for (i = 0; i < q->njobs; i++)
+			if (q->jobs[i].dev == st.st_dev && q->jobs[i].ino == st.st_ino && !q->jobs[i].done)
+				break;
+		fd = i == q->njobs ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+		if (fd >= 0) {
+			struct scan_job *j = &q->jobs[q->njobs++];
+
+			snprintf(j->path, sizeof(j->path), "%s", path);
+			j->fd = fd;
+			j->pid = pid;
+			j->dev = st.st_dev;
+			j->ino = st.st_ino;
+			j->done = 0;
+			pthread_cond_signal(&q->wake);
+		}
+		pthread_mutex_unlock(&q->lock);
+		return SCAN_GET_QUEUED;
+	}
+	/* small, asked to wait, or the queue is full: scan here */
+	pthread_mutex_unlock(&q->lock);
+	if (scan_and_put(q, path, &st))
+		return SCAN_GET_ERROR;
+	pthread_mutex_lock(&q->lock);
+	e = cache_find(q, &st);
+	if (e)
+		cache_copy(e, out);
+	pthread_mutex_unlock(&q->lock);
+	return e ? SCAN_GET_DONE : SCAN_GET_ERROR;
+}
+
+void scan_queue_done(struct scan_queue *q,
+		     void (*fn)(void *ctx, const char *io, const char *path, pid_t pid), void *ctx)
+{
+	struct scan_job done[JOBS_MAX];
+	int i, j, n = 0;
+
+	pthread_mutex_lock(&q->lock);
+	for (i = 0, j = 0; i < q->njobs; i++) {
+		if (q->jobs[i].done)
+			done[n++] = q->jobs[i];
+		else
+			q->jobs[j++] = q->jobs[i];
+	}
+	q->njobs = j;
+	pthread_mutex_unlock(&q->lock);
+	for (i = 0; i < n; i++) {
+		char io[32];
+
+		snprintf(io, sizeof(io), "/proc/self/fd/%d", done[i].fd);
+		fn(ctx, io, done[i].path, done[i].pid);
+		close(done[i].fd);
+	}
 }

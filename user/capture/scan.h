@@ -50,6 +50,7 @@ struct scan_result {
 	int64_t mtime_ns;
 	int64_t size;
 	int err;			/* 0, or -errno when the file could not be read */
+	int ssl_symbols;		/* it defines SSL_read/SSL_write: probed by symbols instead */
 	double ms;			/* time the scan took */
 	struct scan_lib libs[SCAN_NLIBS];
 };
@@ -64,16 +65,34 @@ int scan_path(const char *path, struct scan_result *out);
 /* The function with role name in l, or NULL. */
 const struct scan_func *scan_func(const struct scan_lib *l, const char *name);
 
-struct scan_cache;
+/* ---- scans kept per file version, done in the background when large ---- */
 
-struct scan_cache *scan_cache_new(void);
-void scan_cache_free(struct scan_cache *c);
+struct scan_queue;
 
-/* The scan of the file at path, from the cache when the same file version
- * (device, inode, mtime, size) was scanned before, else scanned now and
- * kept. Returns NULL only when the file cannot be stat'ed or memory runs
- * out; a file that is not ELF gives a result with err set. */
-const struct scan_result *scan_cached(struct scan_cache *c, const char *path);
+/* Start the cache and its scanning thread. Returns 0 and *out, or -errno. */
+int scan_queue_new(struct scan_queue **out);
+
+/* Stop the thread (a scan under way is finished first) and free q. */
+void scan_queue_free(struct scan_queue *q);
+
+enum scan_get {
+	SCAN_GET_DONE,		/* *out holds the result */
+	SCAN_GET_QUEUED,	/* scanning in the background: ask again later */
+	SCAN_GET_ERROR,		/* the file cannot be stat'ed */
+};
+
+/* The scan of the file at path in its current version (device, inode,
+ * mtime, size), copied to *out: from the cache, else scanned now when wait
+ * is set or the file is small, else queued for the thread (pid is handed
+ * back by scan_queue_done() to say whom it was for). */
+enum scan_get scan_queue_get(struct scan_queue *q, const char *path, pid_t pid, int wait,
+			     struct scan_result *out);
+
+/* Call fn for each queued scan that finished since the last call: io names
+ * the file (held open until fn returns, so it is there even when its
+ * process has exited and its path is gone), path is the one queued. */
+void scan_queue_done(struct scan_queue *q,
+		     void (*fn)(void *ctx, const char *io, const char *path, pid_t pid), void *ctx);
 
 /* ---- for the scanners (capture/sig_*.c, capture/gopclntab.c) ---- */
 

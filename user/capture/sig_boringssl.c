@@ -328,8 +328,9 @@ int sig_boringssl(struct scan_ctx *sc, struct scan_lib *out)
 	fw = fr + 2;
 	fd = fr + 3;
 	b->sc = sc;
+	/* A bare string is no library: BoringSSL's code refers to it. */
 	if (!sites_find(b, file_vas, nfile < 16 ? nfile : 16)) {
-		scan_set(out, SCAN_UNVERIFIED, "BoringSSL's ssl_lib.cc is there but none of its error sites decoded");
+		scan_set(out, SCAN_ABSENT, "ssl/ssl_lib.cc without BoringSSL error sites");
 		goto out_free;
 	}
 	for (i = 0; i < b->nsites; i++) {

@@ -239,10 +239,21 @@ int sig_openssl(struct scan_ctx *sc, struct scan_lib *out)
 	o->nrefs = elfimg_refs(sc->im, all, nall, o->refs, REFS_MAX);
 	if (o->nrefs > REFS_MAX)
 		o->nrefs = REFS_MAX;
+	/* A bare string is no library: OpenSSL's code refers to it. */
+	for (i = 0; i < o->nrefs && !is_string(o, NNAMES, o->refs[i].target); i++)
+		;
+	if (i == o->nrefs) {
+		scan_set(out, SCAN_ABSENT, "ssl/ssl_lib.c without references");
+		goto out_free;
+	}
 	for (i = 0; i < NNAMES; i++)
 		n[i] = locate(o, i, ents[i]);
 	if (version_find(sc->im, &minor, out->version, sizeof(out->version)))
 		snprintf(out->version, sizeof(out->version), "OpenSSL 3 (version string not linked in)");
+	if (!n[0] && !n[1] && !n[2] && !n[3] && !n[4]) {
+		scan_set(out, SCAN_ABSENT, "ssl/ssl_lib.c without OpenSSL error sites");
+		goto out_free;
+	}
 	if (n[0] != 1 || n[1] != 1) {
 		scan_set(out, SCAN_UNVERIFIED, "%s: no signature set verified (ssl_read_internal: %zu "
 			 "candidates, ssl_write_internal: %zu)", out->version, n[0], n[1]);

@@ -410,7 +410,11 @@ static struct stream *stream_get(struct stream_table *t, const struct stream_chu
 	c->t = t;
 	c->tgid = ch->tgid;
 	c->ssl = ch->ssl;
-	snprintf(c->comm, sizeof(c->comm), "%s", ch->comm ? ch->comm : "");
+	/* The process's name, not the thread's: Bun and tokio do TLS on
+	 * threads named "HTTP Client" and "tokio-runtime-w". */
+	procfs_comm(ch->tgid, c->comm, sizeof(c->comm));
+	if (!c->comm[0])
+		snprintf(c->comm, sizeof(c->comm), "%s", ch->comm ? ch->comm : "");
 	procfs_exe(ch->tgid, exe, sizeof(exe));
 	c->exe = strdup(exe);
 	if (htab_add(&t->streams, &c->node, c->tgid, c->ssl)) {
