@@ -47,7 +47,7 @@ BUILD_PKGS := clang-16 bpftool libbpf-dev libelf-dev zlib1g-dev libsqlite3-dev l
 	libbrotli-dev libzstd-dev libcurl4-openssl-dev libmicrohttpd-dev libnghttp2-dev libcapstone-dev pkg-config make gcc
 RUN_PKGS := ca-certificates
 TEST_PKGS := llvm-16 libclang-rt-16-dev sqlite3 libssl-dev openssl iproute2 util-linux zstd \
-	clickhouse-server clickhouse-client
+	clickhouse-server clickhouse-client golang-go binutils
 # Tools wanted as commands: installed from Debian only when the command is
 # missing (a machine may carry its own node/npm/python3, which Debian's
 # packages would conflict with).

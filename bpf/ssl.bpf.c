@@ -319,9 +319,9 @@ int BPF_KRETPROBE(ssl_read_ex_exit, int ret)
 	return ssl_exit(ret, 1, LT_DIR_READ);
 }
 
-/* SSL_free ends the connection: userspace finishes its streams. */
-SEC("uprobe")
-int BPF_KPROBE(ssl_free_enter, void *ssl)
+/* The session at address ssl is over: forget its join and offsets and,
+ * when it carried data, tell userspace to finish its streams. */
+static __always_inline int session_end(void *ssl)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct conn_key key = { .ssl = (__u64)ssl, .tgid = id >> 32 };
@@ -353,6 +353,13 @@ int BPF_KPROBE(ssl_free_enter, void *ssl)
 	e->end_off[LT_DIR_READ] = end_r;
 	event_submit(e);
 	return 0;
+}
+
+/* SSL_free ends the connection: userspace finishes its streams. */
+SEC("uprobe")
+int BPF_KPROBE(ssl_free_enter, void *ssl)
+{
+	return session_end(ssl);
 }
 
 /* Explicit handshakes (curl: SSL_connect; python: SSL_do_handshake). Node
@@ -518,4 +525,16 @@ int BPF_KPROBE(ssl_write_internal_flags_enter, void *ssl, const void *buf, size_
 	       size_t *written)
 {
 	return ssl_enter(ssl, buf, written, LT_DIR_WRITE);
+}
+
+/* SSL_new's return: a new session begins at this address. Where SSL_free
+ * could not be found (static OpenSSL without symbols), whatever an earlier
+ * SSL at the same address left behind ends here, so the new connection is
+ * announced and joined to its own socket. */
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_new_exit, void *ssl)
+{
+	if (!ssl)
+		return 0;
+	return session_end(ssl);
 }

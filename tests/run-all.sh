@@ -35,6 +35,7 @@ run_suite latency python3 tests/e2e/latency_test.py
 run_suite dns python3 tests/e2e/dns_test.py
 run_suite push python3 tests/e2e/push_test.py
 run_suite listen python3 tests/e2e/listen_test.py
+run_suite stacks python3 tests/e2e/stacks_test.py
 
 echo
 echo "$total_pass passed, $total_fail failed"

@@ -155,6 +155,7 @@ static const struct probe openssl_static_probes[] = {
 	{ "ssl_write_internal_flags", "ssl_write_ex_exit", PROBE_RETURN, 1 },
 	{ "SSL_do_handshake", "ssl_do_handshake_enter", PROBE_ENTRY, 1 },
 	{ "SSL_do_handshake", "ssl_do_handshake_exit", PROBE_RETURN, 1 },
+	{ "SSL_new", "ssl_new_exit", PROBE_RETURN, 1 },
 };
 
 /* Go crypto/tls from .gopclntab (capture/gopclntab.c): go_tls.bpf.c. */

@@ -9,6 +9,16 @@
 #include <string.h>
 #include <unistd.h>
 
+/* elfimg_code()'s bytes: a window of the file read with pread(). */
+#define WIN_SIZE (64 << 10)
+#define WIN_MIN 4096
+
+struct elfimg_win {
+	uint64_t va;		/* of buf[0] */
+	size_t len;
+	uint8_t buf[WIN_SIZE];
+};
+
 static int u64_cmp(const void *a, const void *b);
 static void eh_frame_load(struct elfimg *im);
 
@@ -117,18 +127,25 @@ int elfimg_open(struct elfimg *im, const char *path)
 		};
 	}
 	if (!elfimg_section(im, ".text", &tva, &toff, &tsize) && tsize && toff + tsize <= im->size) {
-		im->text = im->data + toff;
+		im->text_off = toff;
 		im->text_va = tva;
 		im->text_size = tsize;
 	} else {
 		for (i = 0; i < (size_t)im->nsegs; i++) {
 			if (im->segs[i].exec) {
-				im->text = im->data + im->segs[i].off;
+				im->text_off = im->segs[i].off;
 				im->text_va = im->segs[i].vaddr;
 				im->text_size = im->segs[i].filesz;
 				break;
 			}
 		}
+	}
+	if (im->text_size)
+		im->text = im->data + im->text_off;
+	im->win = calloc(1, sizeof(*im->win));
+	if (!im->win) {
+		elfimg_close(im);
+		return -ENOMEM;
 	}
 	if (!elfimg_section(im, ".rodata", &tva, &toff, &tsize) && toff + tsize <= im->size) {
 		im->rodata = im->data + toff;
@@ -149,6 +166,7 @@ out_noexec:
 void elfimg_close(struct elfimg *im)
 {
 	free(im->fn_ranges);
+	free(im->win);
 	if (im->elf)
 		elf_end(im->elf);
 	if (im->fd > 0)
@@ -590,8 +608,24 @@ uint64_t elfimg_fde_start(const struct elfimg *im, uint64_t va)
 
 size_t elfimg_code(const struct elfimg *im, uint64_t va, const uint8_t **p)
 {
+	struct elfimg_win *w = im->win;
+	size_t want;
+	ssize_t n;
+
 	if (!im->text || va < im->text_va || va - im->text_va >= im->text_size)
 		return 0;
-	*p = im->text + (va - im->text_va);
-	return im->text_size - (va - im->text_va);
+	want = im->text_size - (va - im->text_va);
+	if (!(va >= w->va && va - w->va < w->len && (w->len - (va - w->va) >= WIN_MIN ||
+						      w->va + w->len >= im->text_va + im->text_size))) {
+		n = pread(im->fd, w->buf, want < WIN_SIZE ? want : WIN_SIZE,
+			  (off_t)(im->text_off + (va - im->text_va)));
+		if (n <= 0) {
+			w->len = 0;
+			return 0;
+		}
+		w->va = va;
+		w->len = (size_t)n;
+	}
+	*p = w->buf + (va - w->va);
+	return w->len - (va - w->va);
 }

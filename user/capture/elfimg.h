@@ -19,10 +19,15 @@ struct elfimg {
 	int type;			/* ET_EXEC or ET_DYN */
 	struct elfimg_seg segs[ELFIMG_SEGS_MAX];
 	int nsegs;
-	/* The code to scan: .text, else the first executable segment. */
+	/* The code to scan: .text, else the first executable segment. These
+	 * mapped bytes are for whole passes only: a uprobe already on the file
+	 * (ours of an earlier run, anyone's) shows as an int3 in any mapping of
+	 * it, so elfimg_code() reads code with pread() instead. */
 	const uint8_t *text;
 	uint64_t text_va;
+	uint64_t text_off;
 	size_t text_size;
+	struct elfimg_win *win;		/* elfimg_code()'s window */
 	/* Where strings live: .rodata, else the whole file. */
 	const uint8_t *rodata;
 	size_t rodata_size;
@@ -93,7 +98,10 @@ void elfimg_call_targets(const struct elfimg *im, const uint64_t *cands, size_t 
  * else .eh_frame), or 0 without one. */
 uint64_t elfimg_fde_start(const struct elfimg *im, uint64_t va);
 
-/* Bytes at va up to the end of .text (0 when va is outside). */
+/* The file's own bytes at va in .text (read, not mapped: see text): *p is
+ * set and the count available returned, at least 4096 unless .text ends
+ * sooner; 0 when va is outside or the read fails. *p stays valid until
+ * the next call. */
 size_t elfimg_code(const struct elfimg *im, uint64_t va, const uint8_t **p);
 
 #endif

@@ -1,4 +1,4 @@
-/* sig_openssl.c -- OpenSSL 3 linked statically into a stripped executable (Codex): ssl_read_internal, ssl_write_internal and SSL_do_handshake, found by the function names their error sites record. */
+/* sig_openssl.c -- OpenSSL 3 linked statically into a stripped executable (Codex): ssl_read_internal, ssl_write_internal, SSL_do_handshake and SSL_new, found by the function names their error sites record. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +25,7 @@
 #define VAS_MAX		16	/* addresses of one string */
 
 static const char *const names[] = {
-	"ssl_read_internal", "ssl_write_internal", "SSL_read", "SSL_write", "SSL_do_handshake",
+	"ssl_read_internal", "ssl_write_internal", "SSL_read", "SSL_write", "SSL_do_handshake", "SSL_new",
 };
 
 #define NNAMES (sizeof(names) / sizeof(names[0]))
@@ -250,7 +250,7 @@ int sig_openssl(struct scan_ctx *sc, struct scan_lib *out)
 		n[i] = locate(o, i, ents[i]);
 	if (version_find(sc->im, &minor, out->version, sizeof(out->version)))
 		snprintf(out->version, sizeof(out->version), "OpenSSL 3 (version string not linked in)");
-	if (!n[0] && !n[1] && !n[2] && !n[3] && !n[4]) {
+	if (!n[0] && !n[1] && !n[2] && !n[3] && !n[4] && !n[5]) {
 		scan_set(out, SCAN_ABSENT, "ssl/ssl_lib.c without OpenSSL error sites");
 		goto out_free;
 	}
@@ -278,8 +278,14 @@ int sig_openssl(struct scan_ctx *sc, struct scan_lib *out)
 	scan_add(sc->im, out, abi5 ? "ssl_write_internal_flags" : "ssl_write_internal", ents[1][0]);
 	if (n[4] == 1)
 		scan_add(sc->im, out, "SSL_do_handshake", ents[4][0]);
+	/* SSL_free raises no error: a session's end is seen when SSL_new
+	 * returns the same address again, or at its TCP close. */
+	if (n[5] == 1)
+		scan_add(sc->im, out, "SSL_new", ents[5][0]);
+	else
+		snprintf(out->reason, sizeof(out->reason), "SSL_new not located: a new connection at a "
+			 "freed connection's address is taken for the old one");
 	snprintf(out->variant, sizeof(out->variant), "%s", abi5 ? "written in r8 (3.3+)" : "written in rcx");
-	snprintf(out->reason, sizeof(out->reason), "SSL_free not located: connections end at their TCP close");
 	out->status = SCAN_FOUND;
 out_free:
 	free(o->refs);
