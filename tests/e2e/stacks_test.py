@@ -328,6 +328,28 @@ def go_on(p):
 
 # ---------- cases ----------
 
+def make_chain(tmp):
+    """A CA and a server certificate it signed for the provider hostnames: rustls (Codex) refuses a
+    self-signed CA certificate as the server's own. Returns (ca, cert, key)."""
+    ca, cakey = os.path.join(tmp, "ca.pem"), os.path.join(tmp, "ca-key.pem")
+    cert, key, csr = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem"), os.path.join(tmp, "req.csr")
+    ext = os.path.join(tmp, "leaf.ext")
+    with open(ext, "w") as f:
+        f.write("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                "extendedKeyUsage=serverAuth\nsubjectAltName=%s\n"
+                % ",".join(["DNS:" + h for h in e2e.HOSTS.values()] + ["DNS:localhost", "IP:127.0.0.1"]))
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    for argv in (["openssl", "req", "-x509"] + ec + ["-keyout", cakey, "-out", ca, "-days", "2",
+                                                    "-subj", "/CN=llmtap-e2e-ca"],
+                 ["openssl", "req"] + ec + ["-keyout", key, "-out", csr, "-subj", "/CN=llmtap-e2e"],
+                 ["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", cakey, "-CAcreateserial",
+                  "-out", cert, "-days", "2", "-extfile", ext]):
+        r = e2e.run_cmd(argv, 60)
+        if r.returncode != 0:
+            raise RuntimeError("%s failed: %s" % (argv[:3], r.stderr.decode(errors="replace")))
+    return ca, cert, key
+
+
 def scan_json(ctx, path):
     r = e2e.run_cmd([ctx.llmtap, "scan", "--json", path], 120)
     try:
@@ -510,18 +532,21 @@ def case_bun(ctx):
         go_on(p)
         if wait_client(ctx, name + " early", p, out) == 0:
             check_tagged(ctx, name + " (running at start-up)", p.pid, ctx.bun_early_calls, comm, ctx.bun_agent)
+    # a new file (inode) the tracer has not seen, as a freshly installed agent
+    late = os.path.join(ctx.dir(name), "bun-agent-late")
+    shutil.copyfile(ctx.bun_agent, late)
+    os.chmod(late, 0o755)
     calls = sdk_calls("anthropic", ["S-BUN-messages", "S-BUN-messages-stream"])
     spec = bun_spec(ctx, "anthropic", calls, ctx.dir(name))
-    st = start_waiting(ctx, name + " (exec'd later)", [ctx.bun_agent, "anthropic", spec, "--wait"],
-                       private_hosts=True)
+    st = start_waiting(ctx, name + " (exec'd later)", [late, "anthropic", spec, "--wait"], private_hosts=True)
     if not st:
         return
     p, out = st
-    ctx.chk.ok(tracer_attached(ctx, p.pid), "%s: tracer attached to the exec'd agent" % name,
+    ctx.chk.ok(tracer_attached(ctx, p.pid), "%s: tracer attached to the new agent executable" % name,
                ctx.terr.text()[-1500:])
     go_on(p)
     if wait_client(ctx, name + " late", p, out) == 0:
-        check_tagged(ctx, name + " (exec'd later)", p.pid, calls, comm, ctx.bun_agent)
+        check_tagged(ctx, name + " (exec'd later)", p.pid, calls, "bun-agent-late", late)
 
 
 def agent_env(ctx, home):
@@ -638,11 +663,12 @@ def run_suite(ctx):
     if not e2e.preflight(chk, ctx.llmtap) or not e2e.ensure_tools(chk):
         return
     prepare(ctx, want)
-    ctx.cert, key = e2e.make_cert(ctx.tmp)
+    # ctx.cert is what clients trust: the CA
+    ctx.cert, cert, key = make_chain(ctx.tmp)
     ctx.hosts = e2e.hosts_file(ctx.tmp)
     ctx.env = e2e.client_env(ctx.cert)
     ctx.env.pop("SSL_CERT_FILE", None)
-    sp, ctx.srv, ctx.port = e2e.start_server(ctx.procs, ctx.cert, key)
+    sp, ctx.srv, ctx.port = e2e.start_server(ctx.procs, cert, key)
     if not chk.ok(ctx.port, "server: listening", ctx.srv.text()):
         return
     if "scan" in want:

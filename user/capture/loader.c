@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -259,11 +260,15 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 			 strerror(-err));
 		goto out_close;
 	}
-	/* TLS, process and TCP tracing are required; DNS is optional (below). */
-	started[0] = l->ssl->skeleton;
+	/* TCP, process and TLS tracing are required; DNS is optional. Their
+	 * rings are read in the order started (loader_poll()): TLS last, so
+	 * the connection (and lookup) of a call is known before its data. */
+	started[0] = l->net->skeleton;
 	started[1] = l->proc->skeleton;
-	started[2] = l->net->skeleton;
+	started[2] = l->ssl->skeleton;
 	for (i = 0; i < sizeof(started) / sizeof(started[0]); i++) {
+		if (i == 2)
+			dns_open(l, o, fn, ctx);
 		err = obj_start(l, started[i], o, fn, ctx, &what);
 		if (err) {
 			log_warn("BPF object %s: failed to %s: %s", started[i]->name, what,
@@ -271,7 +276,6 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 			goto out_close;
 		}
 	}
-	dns_open(l, o, fn, ctx);
 	go_open(l, o);
 	/* The objects with uprobe programs, for capture/attach.c to put on files. */
 	probed[0] = l->ssl->obj;
@@ -292,8 +296,17 @@ out_close:
 
 int loader_poll(struct loader *l, int timeout_ms)
 {
-	int n = ring_buffer__poll(l->rb, timeout_ms);
+	struct epoll_event ev[OBJS_MAX];
+	int n;
 
+	/* Wait, then read every ring in the order added, rather than in the
+	 * order epoll reports them: a TLS call's events come after its TCP
+	 * connection's even when both were queued while we were busy. */
+	n = epoll_wait(ring_buffer__epoll_fd(l->rb), ev, OBJS_MAX, timeout_ms);
+	if (n < 0)
+		n = -errno;
+	else
+		n = ring_buffer__consume(l->rb);
 	attach_rescans_run(l->attach);
 	return n;
 }
