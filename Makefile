@@ -30,7 +30,7 @@ endif
 # The rooms of user/ (see README "Layout"). proto/ and llm/ are pure, like
 # the small helpers and formats listed with them: no libbpf, sqlite or curl.
 PURE_SRCS := $(sort $(wildcard user/proto/*.c user/llm/*.c)) user/base/buf.c user/base/htab.c \
-	user/db/rows.c user/push/format.c user/push/format_otlp.c
+	user/db/rows.c user/push/format.c user/push/format_otlp.c user/capture/sigpat.c
 SRCS := $(sort $(wildcard user/*.c user/*/*.c))
 APP_SRCS := $(filter-out $(PURE_SRCS),$(SRCS))
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
@@ -129,7 +129,7 @@ $(OUT)/llmtap: $(OBJS)
 # in) and the impure modules it names below.
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(addprefix $(OUT)/san/,$(UNIT_TESTS))
-UNIT_LIBS := -ljansson -lz -lbrotlidec -lbrotlienc -lzstd -lnghttp2 -lm
+UNIT_LIBS := -ljansson -lz -lbrotlidec -lbrotlienc -lzstd -lnghttp2 -lelf -lcapstone -lpthread -lm
 SAN_PURE := $(OUT)/san/libpure.a
 san_obj = $(patsubst user/%.c,$(OUT)/san/obj/%.o,$(1))
 
@@ -140,6 +140,8 @@ TEST_EXTRA_stream := user/track/stream.c user/track/stream_h2.c user/track/net.c
 TEST_EXTRA_dns := user/track/dns.c user/base/util.c
 TEST_EXTRA_proc := user/track/proc.c user/base/util.c user/base/procfs.c
 TEST_EXTRA_event := user/capture/event.c
+TEST_EXTRA_scan := user/capture/scan.c user/capture/elfimg.c user/capture/xdec.c \
+	user/capture/sig_boringssl.c user/capture/sig_openssl.c user/capture/gopclntab.c
 
 $(OUT)/san/obj/%.o: user/%.c | $(OUT)/.build-deps
 	$(call msg,SAN-CC,$@)
@@ -189,6 +191,7 @@ test: test-deps
 
 bench: $(OUT)/llmtap
 	$(Q)tests/bench/run.sh
+	$(Q)python3 tests/bench/stacks.py
 
 install: $(OUT)/llmtap
 	install -D -m 0755 $(OUT)/llmtap $(DESTDIR)$(PREFIX)/bin/llmtap

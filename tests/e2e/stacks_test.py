@@ -401,6 +401,14 @@ def case_scan(ctx):
         if stack == "go":
             chk.ok(all(fa.get(r, {}).get("rets") for r in ("Conn.Read", "Conn.Write")),
                    "%s: the RETs of Read and Write are listed" % what)
+    # the scanners under ASan on damaged copies of the clients (make unit builds build/san/test_scan)
+    san = os.path.join(REPO, "build", "san", "test_scan")
+    files = [f for f in (ctx.tls_client, ctx.go_client, getattr(ctx, "bun_agent", None)) if f]
+    if os.access(san, os.X_OK) and files:
+        r = sh([san] + files, 1800)
+        chk.ok(r.returncode == 0, "%s: no crash nor out-of-bounds read scanning damaged copies of %s (ASan)"
+               % (n, ", ".join(os.path.basename(f) for f in files)),
+               (r.stdout + r.stderr).decode(errors="replace")[-3000:])
     for path in (ctx.llmtap, "/bin/true"):
         chk.eq(scan_json(ctx, path).get("stacks"), [], "%s: no TLS stack in %s" % (n, path))
     r = e2e.run_cmd([ctx.llmtap, "scan", "/etc/hostname"], 30)
@@ -646,7 +654,7 @@ CASES = [("scan", case_scan), ("openssl", case_openssl), ("go", case_go), ("bun"
 def prepare(ctx, want):
     ctx.tls_client, ctx.tls_client_sym = build_tls_client(ctx) if want & {"scan", "openssl"} else (None, None)
     ctx.go_client, ctx.go_client_sym = build_go_client(ctx) if want & {"scan", "go"} else (None, None)
-    ctx.bun_agent = build_bun_agent(ctx) if "bun" in want else None
+    ctx.bun_agent = build_bun_agent(ctx) if want & {"scan", "bun"} else None
     ctx.claude = ctx.codex = None
     if "claude" in want:
         ctx.claude = npm_install(ctx, "claude", "@anthropic-ai/claude-code@" + PINS["claude"],

@@ -2,6 +2,9 @@
 //
 // Usage: go_client SPEC.json
 //
+//	go_client --echo HOST:PORT CAFILE N    (make bench: N rounds of a 64-byte Write and the Reads
+//	                                       that bring it back, on one connection; prints µs per round)
+//
 //	SPEC = {"cafile": PATH, "calls": [{"tag", "url", "headers", "body"}], "wait_stdin": false}
 //	(client.py's spec). With "wait_stdin" it first prints {"event": "waiting", "pid"} and reads a
 //	line. Calls run in order on one http.Client (keep-alive: calls to one host share a
@@ -40,7 +43,42 @@ func emit(v map[string]interface{}) {
 	fmt.Println(string(b))
 }
 
+func echo(addr, cafile string, n int) error {
+	pem, err := os.ReadFile(cafile)
+	if err != nil {
+		return err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, ServerName: "localhost"})
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	msg, buf := bytes.Repeat([]byte("e"), 64), make([]byte, 64)
+	t0 := time.Now()
+	for i := 0; i < n; i++ {
+		if _, err := conn.Write(msg); err != nil {
+			return err
+		}
+		if _, err := io.ReadFull(conn, buf); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("%.3f\n", float64(time.Since(t0).Microseconds())/float64(n))
+	return nil
+}
+
 func main() {
+	if len(os.Args) == 5 && os.Args[1] == "--echo" {
+		var n int
+		fmt.Sscan(os.Args[4], &n)
+		if err := echo(os.Args[2], os.Args[3], n); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	raw, err := os.ReadFile(os.Args[1])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -8,15 +8,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 /*
  * Usage: tls_client IP PORT SNI CAFILE [--wait] REQUEST...
+ *        tls_client IP PORT SNI CAFILE --echo N     (make bench)
  * Each REQUEST file holds a whole HTTP/1.1 request ("Connection: close"):
  * one TLS connection each, the head written with SSL_write and the body with
  * SSL_write_ex, the response read with SSL_read until the server closes and
  * saved as REQUEST.out. --wait prints {"event":"waiting","pid":N} and reads a
  * line from stdin first. Exit status 0 when every request got a response.
+ * --echo N: against an echo server, N rounds of a 64-byte SSL_write and the
+ * SSL_reads that bring it back on one connection; prints microseconds per round.
  */
 
 /* Read the file at path into *buf. Returns its length, or -1. */
@@ -111,6 +115,47 @@ out:
 	return rc;
 }
 
+/* N echo rounds over one connection. Returns 0, or -1 (message printed). */
+static int echo_rounds(SSL_CTX *ctx, const char *ip, int port, const char *sni, long n)
+{
+	char msg[64], buf[64];
+	struct timespec t0, t1;
+	SSL *ssl = NULL;
+	int fd, got, r, rc = -1;
+	long i;
+
+	memset(msg, 'e', sizeof(msg));
+	fd = tcp_connect(ip, port);
+	if (fd < 0) {
+		perror("tls_client: connect");
+		return -1;
+	}
+	ssl = SSL_new(ctx);
+	SSL_set_fd(ssl, fd);
+	SSL_set_tlsext_host_name(ssl, sni);
+	if (SSL_connect(ssl) != 1)
+		goto out;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < n; i++) {
+		if (SSL_write(ssl, msg, sizeof(msg)) != sizeof(msg))
+			goto out;
+		for (got = 0; got < (int)sizeof(buf); got += r) {
+			r = SSL_read(ssl, buf + got, sizeof(buf) - got);
+			if (r <= 0)
+				goto out;
+		}
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	printf("%.3f\n", ((t1.tv_sec - t0.tv_sec) * 1e6 + (t1.tv_nsec - t0.tv_nsec) / 1e3) / n);
+	rc = 0;
+out:
+	if (rc)
+		ERR_print_errors_fp(stderr);
+	SSL_free(ssl);
+	close(fd);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	int i = 5, rc = 0;
@@ -126,6 +171,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if (!strcmp(argv[i], "--echo"))
+		return echo_rounds(ctx, argv[1], atoi(argv[2]), argv[3], argc > 6 ? atol(argv[6]) : 1000) ? 1 : 0;
 	if (!strcmp(argv[i], "--wait")) {
 		char line[64];
 
