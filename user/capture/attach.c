@@ -134,12 +134,14 @@ static const struct probe openssl_probes[] = {
 };
 
 /* BoringSSL found by signatures (capture/sig_boringssl.c): its SSL_read and
- * SSL_write are OpenSSL's; "SSL_free" is SSL_free or the ssl_st destructor. */
+ * SSL_write are OpenSSL's; "SSL_free" is SSL_free or the ssl_st destructor.
+ * SSL_read and SSL_write call SSL_do_handshake every time: only its entry is
+ * probed (the handshake's start; its end is the first SSL_write, as for
+ * node), a return probe there would double the cost of every call. */
 static const struct probe boringssl_probes[] = {
 	{ "SSL_write", "ssl_write_enter", PROBE_ENTRY, 0 }, { "SSL_write", "ssl_write_exit", PROBE_RETURN, 0 },
 	{ "SSL_read", "ssl_read_enter", PROBE_ENTRY, 0 }, { "SSL_read", "ssl_read_exit", PROBE_RETURN, 0 },
 	{ "SSL_do_handshake", "ssl_do_handshake_enter", PROBE_ENTRY, 1 },
-	{ "SSL_do_handshake", "ssl_do_handshake_exit", PROBE_RETURN, 1 },
 	{ "SSL_free", "ssl_free_enter", PROBE_ENTRY, 1 },
 };
 
@@ -477,7 +479,8 @@ static int probes_attach(struct attach *a, size_t k, const char *path, const str
 			for (r = 0; f && r < f->nrets && !err; r++)
 				err = probe_one(a, a->ks[k].progs[i], path, NULL, f->rets[r], 0);
 		} else {
-			err = probe_one(a, a->ks[k].progs[i], path, p->sym, f ? f->off : 0,
+			err = probe_one(a, a->ks[k].progs[i], path, p->sym,
+					!f ? 0 : p->at == PROBE_ENTRY ? f->entry_probe : f->off,
 					p->at == PROBE_RETURN);
 		}
 		if (err && p->optional && !lib) {
@@ -515,7 +518,7 @@ static int scanned_attach(struct attach *a, size_t k, const char *path, const ch
 
 	if (!r)
 		return -ENOMEM;
-	got = scan_queue_get(a->scans, path, pid, a->scan_wait, r);
+	got = scan_queue_get(a->scans, path, shown, pid, a->scan_wait, r);
 	if (got != SCAN_GET_DONE)
 		goto out_free;
 	t = target_add(a, st, k, shown);
@@ -557,31 +560,47 @@ out_free:
 static int file_attach_as(struct attach *a, size_t k, const char *path, const char *shown, pid_t pid)
 {
 	const struct kind *kd = &kinds[k];
+	char why[256], io[32];
 	struct target *t;
 	struct stat st;
-	char why[256];
-	int n;
+	int n, fd;
 
-	if (!a->ks[k].on || stat(path, &st) || !S_ISREG(st.st_mode) || target_find(a, &st, k))
+	if (!a->ks[k].on)
 		return 0;
-	if (kd->scan)
-		return scanned_attach(a, k, path, shown, &st, pid);
+	/* Held open while it is looked at and probed: a process that exits
+	 * meanwhile takes its /proc/PID/root path along, not the file. */
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = 0;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || target_find(a, &st, k))
+		goto out_close;
+	snprintf(io, sizeof(io), "/proc/self/fd/%d", fd);
+	if (kd->scan) {
+		n = scanned_attach(a, k, io, shown, &st, pid);
+		goto out_close;
+	}
 	t = target_add(a, &st, k, shown);
-	if (!t)
-		return -ENOMEM;
-	if (!kd->detect(path))
-		return 0;
-	n = probes_attach(a, k, path, NULL, why, sizeof(why));
+	if (!t) {
+		n = -ENOMEM;
+		goto out_close;
+	}
+	if (!kd->detect(io))
+		goto out_close;
+	n = probes_attach(a, k, io, NULL, why, sizeof(why));
 	if (n < 0) {
 		target_set(t, ATTACH_FAILED, why, NULL);
-		log_warn("%s: %s", path, why);
-		return n;
+		log_warn("%s: %s", shown, why);
+		goto out_close;
 	}
 	t->probes = n;
 	target_set(t, ATTACH_ATTACHED, NULL, NULL);
 	a->ks[k].files++;
-	log_debug("%s: attached to %s (%d probes)", kd->name, path, n);
-	return 1;
+	log_debug("%s: attached to %s (%d probes)", kd->name, shown, n);
+	n = 1;
+out_close:
+	close(fd);
+	return n;
 }
 
 /* file_attach_as() for a file known by one path. */

@@ -190,6 +190,32 @@ static int rets_visit(void *ctx, const struct xdec_insn *in)
 	return 0;
 }
 
+/* Where the entry probe of the Go function at va costs least: Go's prologue
+ * compares the stack pointer (or r12 = sp - frame) with g's stack guard and
+ * branches to grow the stack; the kernel emulates that branch instead of
+ * single-stepping it, and the argument registers are untouched until then
+ * (a stack growth re-enters the function: its probe fires twice, harmless).
+ * Returns the branch's file offset, or the entry's when the prologue is
+ * another. */
+static uint64_t entry_probe(struct scan_ctx *sc, uint64_t va, uint64_t off)
+{
+	/* RAX, RCX, RBX, RSI, RDI, R8-R11 carry arguments; R14 is g */
+	const unsigned args = 1u << XR_AX | 1u << XR_CX | 1u << XR_BX | 1u << XR_SI | 1u << XR_DI |
+			      1u << XR_8 | 1u << XR_9 | 1u << XR_10 | 1u << XR_11 | 1u << XR_14;
+	struct xdec_insn in;
+	int i;
+
+	for (i = 0; i < 3; i++, va += in.len) {
+		if (xdec_insn(sc->xd, sc->im, va, &in) || (in.regs_written & args))
+			return off;
+		if (in.kind == XK_JCC)
+			return i ? (uint64_t)elfimg_va2off(sc->im, va) : off;
+		if (in.kind != XK_OTHER)
+			return off;
+	}
+	return off;
+}
+
 int gopclntab_scan(struct scan_ctx *sc, struct scan_lib *out)
 {
 	uint64_t i, entry, next, found[NWANTED][2] = { { 0 } };
@@ -235,6 +261,7 @@ int gopclntab_scan(struct scan_ctx *sc, struct scan_lib *out)
 		if (!c.f)
 			return scan_set(out, SCAN_UNVERIFIED, "%s: %s is outside the file", out->version,
 					wanted[k].go);
+		c.f->entry_probe = entry_probe(sc, found[k][0], c.f->off);
 		if (!wanted[k].rets)
 			continue;
 		rc = xdec_range(sc->xd, sc->im, found[k][0], found[k][1], rets_visit, &c);

@@ -48,6 +48,7 @@ struct scan_func *scan_add(const struct elfimg *im, struct scan_lib *l, const ch
 	snprintf(f->name, sizeof(f->name), "%s", name);
 	f->va = va;
 	f->off = (uint64_t)off;
+	f->entry_probe = f->off;
 	return f;
 }
 
@@ -356,8 +357,8 @@ void scan_queue_free(struct scan_queue *q)
 	free(q);
 }
 
-enum scan_get scan_queue_get(struct scan_queue *q, const char *path, pid_t pid, int wait,
-			     struct scan_result *out)
+enum scan_get scan_queue_get(struct scan_queue *q, const char *path, const char *shown, pid_t pid,
+			     int wait, struct scan_result *out)
 {
 	struct cache_entry *e;
 	struct stat st;
@@ -380,7 +381,7 @@ enum scan_get scan_queue_get(struct scan_queue *q, const char *path, pid_t pid, 
 		if (fd >= 0) {
 			struct scan_job *j = &q->jobs[q->njobs++];
 
-			snprintf(j->path, sizeof(j->path), "%s", path);
+			snprintf(j->path, sizeof(j->path), "%s", shown);
 			j->fd = fd;
 			j->pid = pid;
 			j->dev = st.st_dev;

@@ -30,6 +30,8 @@ struct scan_func {
 	char name[40];			/* role: "SSL_read", "ssl_write_internal", "Conn.Read" */
 	uint64_t off;			/* file offset of the entry */
 	uint64_t va;
+	uint64_t entry_probe;		/* file offset for the entry probe: off, or a cheaper
+					 * place before any argument register changes */
 	uint32_t nrets;
 	uint64_t rets[SCAN_RETS_MAX];	/* file offsets of its RETs */
 };
@@ -83,10 +85,10 @@ enum scan_get {
 
 /* The scan of the file at path in its current version (device, inode,
  * mtime, size), copied to *out: from the cache, else scanned now when wait
- * is set or the file is small, else queued for the thread (pid is handed
- * back by scan_queue_done() to say whom it was for). */
-enum scan_get scan_queue_get(struct scan_queue *q, const char *path, pid_t pid, int wait,
-			     struct scan_result *out);
+ * is set or the file is small, else queued for the thread (shown and pid
+ * are handed back by scan_queue_done() to say what and whom it was for). */
+enum scan_get scan_queue_get(struct scan_queue *q, const char *path, const char *shown, pid_t pid,
+			     int wait, struct scan_result *out);
 
 /* Call fn for each queued scan that finished since the last call: io names
  * the file (held open until fn returns, so it is there even when its

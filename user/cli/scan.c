@@ -50,6 +50,8 @@ static json_t *scan_json(const char *path, const struct scan_result *r)
 			json_object_set_new(fo, "name", json_string(f->name));
 			json_object_set_new(fo, "offset", json_integer((json_int_t)f->off));
 			json_object_set_new(fo, "vaddr", json_integer((json_int_t)f->va));
+			if (f->entry_probe != f->off)
+				json_object_set_new(fo, "entry_probe", json_integer((json_int_t)f->entry_probe));
 			if (f->nrets) {
 				rets = json_array();
 				for (k = 0; k < (int)f->nrets; k++)
@@ -79,10 +81,15 @@ static void scan_print(const char *path, const struct scan_result *r)
 		any = 1;
 		printf("  %-15s %-11s %s%s%s%s\n", scan_lib_name(i), status_name(l->status), l->version,
 		       l->variant[0] ? " [" : "", l->variant, l->variant[0] ? "]" : "");
-		for (j = 0; j < l->nfuncs; j++)
-			printf("    %-24s offset %#llx%s\n", l->funcs[j].name,
-			       (unsigned long long)l->funcs[j].off,
-			       l->funcs[j].nrets ? " (and its RETs)" : "");
+		for (j = 0; j < l->nfuncs; j++) {
+			const struct scan_func *f = &l->funcs[j];
+
+			printf("    %-24s offset %#llx%s", f->name, (unsigned long long)f->off,
+			       f->nrets ? " (and its RETs)" : "");
+			if (f->entry_probe != f->off)
+				printf(", entry probe at %#llx", (unsigned long long)f->entry_probe);
+			printf("\n");
+		}
 		if (l->reason[0])
 			printf("    %s\n", l->reason);
 	}

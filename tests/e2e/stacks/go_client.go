@@ -3,7 +3,11 @@
 // Usage: go_client SPEC.json
 //
 //	go_client --echo HOST:PORT CAFILE N    (make bench: N rounds of a 64-byte Write and the Reads
-//	                                       that bring it back, on one connection; prints µs per round)
+//	                                       that bring it back, on one connection; prints µs per round:
+//	                                       wall clock and the process's CPU time)
+//	go_client --membench CERT KEY N        (make bench: a client and a server in this process over
+//	                                       net.Pipe, N rounds of 64 bytes each way: four calls;
+//	                                       prints µs per call, wall clock and CPU time)
 //
 //	SPEC = {"cafile": PATH, "calls": [{"tag", "url", "headers", "body"}], "wait_stdin": false}
 //	(client.py's spec). With "wait_stdin" it first prints {"event": "waiting", "pid"} and reads a
@@ -20,8 +24,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
+	"syscall"
 	"time"
 )
 
@@ -56,6 +62,8 @@ func echo(addr, cafile string, n int) error {
 	}
 	defer conn.Close()
 	msg, buf := bytes.Repeat([]byte("e"), 64), make([]byte, 64)
+	var r0, r1 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &r0)
 	t0 := time.Now()
 	for i := 0; i < n; i++ {
 		if _, err := conn.Write(msg); err != nil {
@@ -65,11 +73,71 @@ func echo(addr, cafile string, n int) error {
 			return err
 		}
 	}
-	fmt.Printf("%.3f\n", float64(time.Since(t0).Microseconds())/float64(n))
+	wall := float64(time.Since(t0).Microseconds())
+	syscall.Getrusage(syscall.RUSAGE_SELF, &r1)
+	cpu := float64(r1.Utime.Nano()+r1.Stime.Nano()-r0.Utime.Nano()-r0.Stime.Nano()) / 1e3
+	fmt.Printf("%.3f %.3f\n", wall/float64(n), cpu/float64(n))
+	return nil
+}
+
+func membench(certFile, keyFile string, n int) error {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return err
+	}
+	a, b := net.Pipe()
+	srv := tls.Server(b, &tls.Config{Certificates: []tls.Certificate{cert}})
+	cli := tls.Client(a, &tls.Config{InsecureSkipVerify: true})
+	done := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 64)
+		for i := 0; i < n; i++ {
+			if _, err := io.ReadFull(srv, buf); err != nil {
+				done <- err
+				return
+			}
+			if _, err := srv.Write(buf); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	if err := cli.Handshake(); err != nil {
+		return err
+	}
+	msg, buf := bytes.Repeat([]byte("m"), 64), make([]byte, 64)
+	var r0, r1 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &r0)
+	t0 := time.Now()
+	for i := 0; i < n; i++ {
+		if _, err := cli.Write(msg); err != nil {
+			return err
+		}
+		if _, err := io.ReadFull(cli, buf); err != nil {
+			return err
+		}
+	}
+	wall := float64(time.Since(t0).Microseconds())
+	syscall.Getrusage(syscall.RUSAGE_SELF, &r1)
+	if err := <-done; err != nil {
+		return err
+	}
+	cpu := float64(r1.Utime.Nano()+r1.Stime.Nano()-r0.Utime.Nano()-r0.Stime.Nano()) / 1e3
+	fmt.Printf("%.3f %.3f\n", wall/float64(4*n), cpu/float64(4*n))
 	return nil
 }
 
 func main() {
+	if len(os.Args) == 5 && os.Args[1] == "--membench" {
+		var n int
+		fmt.Sscan(os.Args[4], &n)
+		if err := membench(os.Args[2], os.Args[3], n); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	if len(os.Args) == 5 && os.Args[1] == "--echo" {
 		var n int
 		fmt.Sscan(os.Args[4], &n)
