@@ -283,29 +283,16 @@ int go_close_enter(struct pt_regs *ctx)
 	return 0;
 }
 
-/* (*Conn).clientHandshake(ctx) (err error), called once per connection (the
- * Handshake() every Read and Write makes returns before it once done): its
- * start and, at a RET with a nil error (RAX = 0), its end. Kept in go_calls
- * under a third direction. */
-#define GO_DIR_HANDSHAKE 2
-
+/* (*Conn).clientHandshake(ctx), called once per connection (the Handshake()
+ * every Read and Write makes returns before it once done): the session
+ * starts here; userspace takes the first Write as the handshake's end. */
 SEC("uprobe")
 int go_hs_enter(struct pt_regs *ctx)
 {
-	return go_enter(ctx, GO_DIR_HANDSHAKE);
-}
-
-SEC("uprobe")
-int go_hs_ret(struct pt_regs *ctx)
-{
 	__u64 id = bpf_get_current_pid_tgid();
-	struct go_key key = { .g = ctx->r14, .tgid = id >> 32, .dir = GO_DIR_HANDSHAKE };
-	struct go_call *call = bpf_map_lookup_elem(&go_calls, &key);
 
-	if (!call)
+	if (!wanted(id >> 32))
 		return 0;
-	if (!ctx->ax)
-		go_tls_event(LT_EV_TLS_DONE, id, call->conn);
-	bpf_map_delete_elem(&go_calls, &key);
+	go_note(id, ctx->ax);
 	return 0;
 }

@@ -6,9 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <gelf.h>
 #include <glob.h>
-#include <libelf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdint.h>
@@ -18,79 +16,26 @@
 
 #include "base/procfs.h"
 #include "base/util.h"
+#include "capture/attach_int.h"
+#include "capture/elfimg.h"
 #include "capture/scan.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- ELF checks ------------------------------------------------------------ */
 
-/* 1 when the ELF file at path defines function name (.dynsym or .symtab). */
+/* 1 when the file at path is an x86-64 ELF file (what our programs read
+ * registers and structs for) that defines function name. */
 static int elf_defines(const char *path, const char *name)
 {
-	Elf_Scn *scn = NULL;
-	GElf_Shdr sh;
-	GElf_Sym sym;
-	Elf_Data *data;
-	Elf *e;
-	size_t i, n;
-	int fd, found = 0;
+	struct elfimg im;
+	int found;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (elfimg_open(&im, path))
 		return 0;
-	elf_version(EV_CURRENT);
-	e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (!e)
-		goto out_close;
-	while (!found && (scn = elf_nextscn(e, scn))) {
-		if (!gelf_getshdr(scn, &sh) ||
-		    (sh.sh_type != SHT_DYNSYM && sh.sh_type != SHT_SYMTAB) || !sh.sh_entsize)
-			continue;
-		data = elf_getdata(scn, NULL);
-		if (!data)
-			continue;
-		n = sh.sh_size / sh.sh_entsize;
-		for (i = 0; i < n; i++) {
-			const char *s;
-
-			if (!gelf_getsym(data, i, &sym) || sym.st_shndx == SHN_UNDEF ||
-			    GELF_ST_TYPE(sym.st_info) != STT_FUNC)
-				continue;
-			s = elf_strptr(e, sh.sh_link, sym.st_name);
-			if (s && strcmp(s, name) == 0) {
-				found = 1;
-				break;
-			}
-		}
-	}
-	elf_end(e);
-out_close:
-	close(fd);
+	found = elfimg_defines(&im, name);
+	elfimg_close(&im);
 	return found;
-}
-
-/* 1 when the ELF file at path has our own class, byte order and machine:
- * programs that read argument registers and struct layouts need that. */
-static int elf_native(const char *path)
-{
-	unsigned char a[20], b[20];
-	int fd, ok = 0;
-
-	fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ok = read(fd, b, sizeof(b)) == (ssize_t)sizeof(b);
-	close(fd);
-	if (!ok)
-		return 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	/* e_machine is the 2 bytes at offset 18 */
-	ok = read(fd, a, sizeof(a)) == (ssize_t)sizeof(a) && !memcmp(a, ELFMAG, SELFMAG) &&
-	     a[EI_CLASS] == b[EI_CLASS] && a[EI_DATA] == b[EI_DATA] && !memcmp(a + 18, b + 18, 2);
-	close(fd);
-	return ok;
 }
 
 /* The file name part of path. */
@@ -160,13 +105,14 @@ static const struct probe openssl_static_probes[] = {
 	{ "SSL_new", "ssl_new_exit", PROBE_RETURN, 1 },
 };
 
-/* Go crypto/tls from .gopclntab (capture/gopclntab.c): go_tls.bpf.c. */
+/* Go crypto/tls from .gopclntab (capture/gopclntab.c): go_tls.bpf.c. The
+ * handshake's start only: its end is the first Write (as for node), which
+ * spares a uprobe on each of its RETs (a dozen) in every Go executable. */
 static const struct probe go_probes[] = {
 	{ "Conn.Write", "go_write_enter", PROBE_ENTRY, 0 }, { "Conn.Write", "go_write_ret", PROBE_RETS, 0 },
 	{ "Conn.Read", "go_read_enter", PROBE_ENTRY, 0 }, { "Conn.Read", "go_read_ret", PROBE_RETS, 0 },
 	{ "Conn.Close", "go_close_enter", PROBE_ENTRY, 1 },
 	{ "Conn.clientHandshake", "go_hs_enter", PROBE_ENTRY, 1 },
-	{ "Conn.clientHandshake", "go_hs_ret", PROBE_RETS, 1 },
 };
 
 /* glibc's resolver entry point: dns.bpf.c. */
@@ -221,7 +167,7 @@ static int libc_name(const char *base)
 /* A native libc with getaddrinfo: dns.bpf.c reads x86-64 struct addrinfo. */
 static int libc_detect(const char *path)
 {
-	return elf_native(path) && elf_defines(path, "getaddrinfo");
+	return elf_defines(path, "getaddrinfo");
 }
 
 static const char *const openssl_globs[] = {
@@ -290,47 +236,24 @@ static int kind_by_name(const char *path)
 	return -1;
 }
 
-/* ---- state ----------------------------------------------------------------- */
+_Static_assert(NKINDS == ATTACH_KINDS, "set ATTACH_KINDS in capture/attach_int.h");
 
-/* A file looked at for a kind: attached, failed, uncovered, or known not to
- * be one (state 0). */
-struct target {
-	dev_t dev;
-	ino_t ino;
-	size_t kind;
-	enum attach_state state;	/* 0: not of this kind */
-	int probes;
-	char *path;			/* as first seen */
-	char *reason;
-	char version[48];
-};
+const char *attach_kind_name(size_t k)
+{
+	return kinds[k].name;
+}
 
-/* What a kind has at run time. */
-struct kind_state {
-	int on;					/* its programs are loaded */
-	int files;				/* files attached */
-	struct bpf_program *progs[PROBES_MAX];	/* by probe */
-};
+const char *attach_kind_method(size_t k)
+{
+	return !kinds[k].scan ? "symbols" : kinds[k].scan - 1 == SCAN_GO ? "symbols (.gopclntab)" : "signatures";
+}
 
-#define ATTACH_RESCANS_MAX 1024
+int attach_kind_scanned(size_t k)
+{
+	return kinds[k].scan && kinds[k].exe;
+}
 
-/* A process to look at again after it exec'd. */
-struct rescan {
-	pid_t pid;
-	uint64_t due_ns;
-};
-
-struct attach {
-	struct kind_state ks[NKINDS];
-	struct rescan rescans[ATTACH_RESCANS_MAX];
-	int nrescans;
-	struct target *targets;
-	size_t ntargets, cap_targets;
-	struct bpf_link **links;
-	size_t nlinks, cap_links;
-	struct scan_queue *scans;	/* executables without symbols */
-	int scan_wait;			/* scan large files here (start-up) instead of queueing */
-};
+/* ---- state: capture/attach_int.h ------------------------------------------------ */
 
 /* Program name in the first of objs[0..n) that has it, else NULL. */
 static struct bpf_program *prog_find(struct bpf_object *const *objs, int n, const char *name)
@@ -553,11 +476,8 @@ out_free:
 	return n;
 }
 
-/* Attach kind k's probes to the file at path, unless it was looked at for
- * k already (same inode) or is not one. A file that fails is not tried
- * again. Returns 1 when attached now, 0 when not needed, or a negative
- * errno (message printed, none of its probes left attached). */
-static int file_attach_as(struct attach *a, size_t k, const char *path, const char *shown, pid_t pid)
+/* See capture/attach_int.h. */
+int attach_file(struct attach *a, size_t k, const char *path, const char *shown, pid_t pid)
 {
 	const struct kind *kd = &kinds[k];
 	char why[256], io[32];
@@ -603,10 +523,10 @@ out_close:
 	return n;
 }
 
-/* file_attach_as() for a file known by one path. */
+/* attach_file() for a file known by one path. */
 static int file_attach(struct attach *a, size_t k, const char *path, pid_t pid)
 {
-	return file_attach_as(a, k, path, path, pid);
+	return attach_file(a, k, path, path, pid);
 }
 
 /* ---- discovery ------------------------------------------------------------- */
@@ -772,129 +692,3 @@ void attach_free(struct attach *a)
 	free(a);
 }
 
-/* ---- what was done, for doctor ------------------------------------------------ */
-
-/* Hand target t to fn as a record. */
-static void record_give(const struct target *t, attach_record_fn fn, void *ctx)
-{
-	const struct kind *kd = &kinds[t->kind];
-	struct attach_record r = {
-		.path = t->path, .dev = t->dev, .ino = t->ino, .kind = kd->name,
-		.method = !kd->scan ? "symbols" : kd->scan - 1 == SCAN_GO ? "symbols (.gopclntab)" :
-			  "signatures",
-		.version = t->version, .state = t->state, .reason = t->reason, .probes = t->probes,
-	};
-
-	fn(ctx, &r);
-}
-
-void attach_records(const struct attach *a, attach_record_fn fn, void *ctx)
-{
-	size_t i;
-
-	for (i = 0; i < a->ntargets; i++)
-		if (a->targets[i].state)
-			record_give(&a->targets[i], fn, ctx);
-}
-
-/* Hand fn the records of the file at path (a process's view of it). */
-static int records_of(const struct attach *a, const char *path, attach_record_fn fn, void *ctx)
-{
-	struct stat st;
-	size_t i;
-	int n = 0;
-
-	if (stat(path, &st))
-		return 0;
-	for (i = 0; i < a->ntargets; i++) {
-		const struct target *t = &a->targets[i];
-
-		if (t->state && t->dev == st.st_dev && t->ino == st.st_ino) {
-			record_give(t, fn, ctx);
-			n++;
-		}
-	}
-	return n;
-}
-
-int attach_records_pid(const struct attach *a, pid_t pid, attach_record_fn fn, void *ctx)
-{
-	char path[4400], exe[4096], line[4608], last[4096] = "";
-	FILE *f;
-	int n = 0;
-
-	procfs_exe(pid, exe, sizeof(exe));
-	if (exe[0] == '/') {
-		snprintf(path, sizeof(path), "/proc/%d/root%s", pid, exe);
-		n += records_of(a, path, fn, ctx);
-	}
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return n;
-	while (fgets(line, sizeof(line), f)) {
-		char *p = strchr(line, '/');
-
-		if (!p)
-			continue;
-		p[strcspn(p, "\n")] = 0;
-		/* the segments of one file follow each other */
-		if (!strcmp(p, last) || !strcmp(p, exe) || strstr(p, " (deleted)"))
-			continue;
-		snprintf(last, sizeof(last), "%s", p);
-		snprintf(path, sizeof(path), "/proc/%d/root%s", pid, p);
-		n += records_of(a, path, fn, ctx);
-	}
-	fclose(f);
-	return n;
-}
-
-/* ---- new processes ------------------------------------------------------------ */
-
-void attach_exec(struct attach *a, pid_t pid, const char *comm, const char *file)
-{
-	static const uint64_t again_ns[] = { 20000000ull, 200000000ull, 2000000000ull };
-	uint64_t now = mono_ns();
-	int n = attach_pid(a, pid);
-	size_t i;
-
-	if (n > 0)
-		log_warn("attached to %d new file(s) for pid %d (%s, %s)", n, pid, comm, file);
-	for (i = 0; i < ARRAY_SIZE(again_ns) && a->nrescans < ATTACH_RESCANS_MAX; i++) {
-		a->rescans[a->nrescans].pid = pid;
-		a->rescans[a->nrescans].due_ns = now + again_ns[i];
-		a->nrescans++;
-	}
-}
-
-/* A queued scan finished: attach what it found, for every scanned kind. */
-static void scan_finished(void *ctx, const char *io, const char *path, pid_t pid)
-{
-	struct attach *a = ctx;
-	size_t k;
-	int n = 0;
-
-	for (k = 0; k < NKINDS; k++)
-		if (kinds[k].scan && kinds[k].exe)
-			n += file_attach_as(a, k, io, path, pid) > 0;
-	if (n > 0)
-		log_warn("attached to %d new file(s) for pid %d (%s)", n, pid, path);
-}
-
-void attach_rescans_run(struct attach *a)
-{
-	uint64_t now = mono_ns();
-	int i, j;
-
-	scan_queue_done(a->scans, scan_finished, a);
-
-	for (i = 0, j = 0; i < a->nrescans; i++) {
-		if (a->rescans[i].due_ns > now) {
-			a->rescans[j++] = a->rescans[i];
-			continue;
-		}
-		if (attach_pid(a, a->rescans[i].pid) > 0)
-			log_warn("attached to new file(s) mapped by pid %d", a->rescans[i].pid);
-	}
-	a->nrescans = j;
-}

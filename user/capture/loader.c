@@ -33,6 +33,19 @@ struct loader {
 	struct bpf_map *counters[OBJS_MAX];	/* every started object's */
 	int nobjs;
 	struct attach *attach;		/* the uprobes, on the files found */
+	loader_sample_fn fn;		/* where records go, in time order */
+	void *ctx;
+	struct held *held;		/* this round's records of the other rings */
+	size_t nheld, cap_held, next_held;
+};
+
+/* A record of a ring other than ssl.bpf.c's, held until the TLS records
+ * before it are handed on (see loader_poll()). */
+struct held {
+	uint64_t ts;
+	size_t seq;
+	size_t size;
+	void *data;
 };
 
 /* libbpf's messages: warnings with -v, its debug output with -vv. */
@@ -45,6 +58,82 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, ap);
 }
 
+/* When record data happened, for ordering: a plaintext chunk counts at its
+ * call's return, anything else at its header's time. */
+static uint64_t record_time(const void *data, size_t size)
+{
+	const struct lt_hdr *h = data;
+
+	if (size < sizeof(*h))
+		return 0;
+	if (h->type == LT_EV_DATA && size >= offsetof(struct lt_data_event, data))
+		return ((const struct lt_data_event *)data)->ts_end_ns;
+	return h->ts_ns;
+}
+
+static int held_cmp(const void *a, const void *b)
+{
+	const struct held *x = a, *y = b;
+
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Hand on the held records up to time upto, oldest first. */
+static void held_flush(struct loader *l, uint64_t upto)
+{
+	if (l->next_held == 0 && l->nheld > 1)
+		qsort(l->held, l->nheld, sizeof(*l->held), held_cmp);
+	while (l->next_held < l->nheld && l->held[l->next_held].ts <= upto) {
+		struct held *h = &l->held[l->next_held++];
+
+		l->fn(l->ctx, h->data, h->size);
+		free(h->data);
+	}
+	if (l->next_held == l->nheld)
+		l->nheld = l->next_held = 0;
+}
+
+/* Callback of the rings other than ssl.bpf.c's: keep a copy for now (when
+ * memory runs out, hand it on at once rather than lose it). */
+static int hold_sample(void *ctx, void *data, size_t size)
+{
+	struct loader *l = ctx;
+	struct held *h;
+	void *copy;
+
+	if (l->next_held) {
+		/* TLS records were handed on already this round: keep order simple */
+		return l->fn(l->ctx, data, size);
+	}
+	if (l->nheld == l->cap_held) {
+		size_t cap = l->cap_held ? 2 * l->cap_held : 256;
+
+		h = realloc(l->held, cap * sizeof(*h));
+		if (!h)
+			return l->fn(l->ctx, data, size);
+		l->held = h;
+		l->cap_held = cap;
+	}
+	copy = malloc(size);
+	if (!copy)
+		return l->fn(l->ctx, data, size);
+	memcpy(copy, data, size);
+	l->held[l->nheld++] = (struct held){ .ts = record_time(data, size), .seq = l->nheld, .size = size,
+					      .data = copy };
+	return 0;
+}
+
+/* Callback of ssl.bpf.c's ring: first the held records that happened before. */
+static int tls_sample(void *ctx, void *data, size_t size)
+{
+	struct loader *l = ctx;
+
+	held_flush(l, record_time(data, size));
+	return l->fn(l->ctx, data, size);
+}
+
 /* Start loaded object s (bpf/X.bpf.c, skeleton X_bpf): fill its process
  * filter when it has one (filter.bpf.h), attach its tracepoints (its bare
  * SEC("uprobe") programs are skipped: capture/attach.c puts them on files),
@@ -52,9 +141,9 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
  * Returns 0, or a negative errno and the step that failed in *what; links
  * made stay with the skeleton until it is destroyed. */
 static int obj_start(struct loader *l, struct bpf_object_skeleton *s,
-		     const struct loader_opts *o, loader_sample_fn fn, void *ctx,
-		     const char **what)
+		     const struct loader_opts *o, const char **what)
 {
+	ring_buffer_sample_fn fn = s == l->ssl->skeleton ? tls_sample : hold_sample;
 	struct bpf_object *obj = *s->obj;
 	struct bpf_map *events = bpf_object__find_map_by_name(obj, "events");
 	struct bpf_map *counters = bpf_object__find_map_by_name(obj, "counters");
@@ -79,10 +168,10 @@ static int obj_start(struct loader *l, struct bpf_object_skeleton *s,
 		return err;
 	*what = "add the ring buffer";
 	if (!l->rb) {
-		l->rb = ring_buffer__new(bpf_map__fd(events), fn, ctx, NULL);
+		l->rb = ring_buffer__new(bpf_map__fd(events), fn, l, NULL);
 		err = l->rb ? 0 : -errno;
 	} else {
-		err = ring_buffer__add(l->rb, bpf_map__fd(events), fn, ctx);
+		err = ring_buffer__add(l->rb, bpf_map__fd(events), fn, l);
 	}
 	if (err)
 		return err;
@@ -102,7 +191,7 @@ static void tracefs_ensure(void)
 
 /* Open, load and start dns.bpf.c. A failure leaves DNS untraced (l->dns
  * NULL, message printed) but the rest working. */
-static void dns_open(struct loader *l, const struct loader_opts *o, loader_sample_fn fn, void *ctx)
+static void dns_open(struct loader *l, const struct loader_opts *o)
 {
 	const char *what = "open";
 	int err;
@@ -119,7 +208,7 @@ static void dns_open(struct loader *l, const struct loader_opts *o, loader_sampl
 	if (err)
 		goto out_destroy;
 	tracefs_ensure();
-	err = obj_start(l, l->dns->skeleton, o, fn, ctx, &what);
+	err = obj_start(l, l->dns->skeleton, o, &what);
 	if (err)
 		goto out_destroy;
 	return;
@@ -225,6 +314,8 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
+	l->fn = fn;
+	l->ctx = ctx;
 	l->ssl = ssl_bpf__open();
 	l->proc = proc_bpf__open();
 	l->net = net_bpf__open();
@@ -261,15 +352,14 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 		goto out_close;
 	}
 	/* TCP, process and TLS tracing are required; DNS is optional. Their
-	 * rings are read in the order started (loader_poll()): TLS last, so
-	 * the connection (and lookup) of a call is known before its data. */
+	 * rings are read in the order started: TLS last (see loader_poll()). */
 	started[0] = l->net->skeleton;
 	started[1] = l->proc->skeleton;
 	started[2] = l->ssl->skeleton;
 	for (i = 0; i < sizeof(started) / sizeof(started[0]); i++) {
 		if (i == 2)
-			dns_open(l, o, fn, ctx);
-		err = obj_start(l, started[i], o, fn, ctx, &what);
+			dns_open(l, o);
+		err = obj_start(l, started[i], o, &what);
 		if (err) {
 			log_warn("BPF object %s: failed to %s: %s", started[i]->name, what,
 				 strerror(-err));
@@ -299,14 +389,21 @@ int loader_poll(struct loader *l, int timeout_ms)
 	struct epoll_event ev[OBJS_MAX];
 	int n;
 
-	/* Wait, then read every ring in the order added, rather than in the
-	 * order epoll reports them: a TLS call's events come after its TCP
-	 * connection's even when both were queued while we were busy. */
+	/*
+	 * Wait, then read every ring. The records of one call come through
+	 * several rings (its connection, its lookup, its plaintext, its
+	 * process's exit) and must reach the trackers in the order they
+	 * happened, whatever order the rings are read in: the other rings are
+	 * read first and held, and each TLS record first lets through the held
+	 * ones older than it.
+	 */
 	n = epoll_wait(ring_buffer__epoll_fd(l->rb), ev, OBJS_MAX, timeout_ms);
-	if (n < 0)
+	if (n < 0) {
 		n = -errno;
-	else
+	} else {
 		n = ring_buffer__consume(l->rb);
+		held_flush(l, UINT64_MAX);
+	}
 	attach_rescans_run(l->attach);
 	return n;
 }
@@ -443,6 +540,9 @@ void loader_close(struct loader *l)
 	/* Quick after loader_detach_later(): the child holds the last references. */
 	attach_free(l->attach);
 	ring_buffer__free(l->rb);
+	while (l->next_held < l->nheld)
+		free(l->held[l->next_held++].data);
+	free(l->held);
 	net_bpf__destroy(l->net);
 	dns_bpf__destroy(l->dns);
 	go_tls_bpf__destroy(l->go);

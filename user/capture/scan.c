@@ -183,6 +183,7 @@ struct scan_queue {
 	pthread_cond_t wake;
 	pthread_t thread;
 	int started, stop;
+	int busy;			/* the thread is scanning a file */
 	struct cache_entry *e;
 	size_t n, next;			/* filled, and the slot to reuse when full */
 	struct scan_job jobs[JOBS_MAX];
@@ -297,10 +298,12 @@ static void *queue_run(void *arg)
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", q->jobs[i].fd);
 		dev = q->jobs[i].dev;
 		ino = q->jobs[i].ino;
+		q->busy = 1;
 		pthread_mutex_unlock(&q->lock);
 		if (!stat(path, &st))
 			scan_and_put(q, path, &st);
 		pthread_mutex_lock(&q->lock);
+		q->busy = 0;
 		/* scan_queue_done() may have moved the jobs meanwhile */
 		for (i = 0; i < q->njobs; i++)
 			if (q->jobs[i].dev == dev && q->jobs[i].ino == ino)
@@ -344,6 +347,13 @@ void scan_queue_free(struct scan_queue *q)
 		pthread_mutex_lock(&q->lock);
 		q->stop = 1;
 		pthread_cond_signal(&q->wake);
+		if (q->busy) {
+			/* A large file can take seconds: stopping must not wait
+			 * for it. The thread ends after it; q stays to the exit. */
+			pthread_mutex_unlock(&q->lock);
+			pthread_detach(q->thread);
+			return;
+		}
 		pthread_mutex_unlock(&q->lock);
 		pthread_join(q->thread, NULL);
 	}

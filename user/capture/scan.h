@@ -74,7 +74,8 @@ struct scan_queue;
 /* Start the cache and its scanning thread. Returns 0 and *out, or -errno. */
 int scan_queue_new(struct scan_queue **out);
 
-/* Stop the thread (a scan under way is finished first) and free q. */
+/* Stop the thread and free q; with a scan under way, the thread is left to
+ * finish it and q is not freed (call it when the process is about to end). */
 void scan_queue_free(struct scan_queue *q);
 
 enum scan_get {
