@@ -33,6 +33,7 @@ static uint64_t rd_le(const uint8_t *p, int n)
 	return v;
 }
 
+/* A little-endian signed 32-bit value at p. */
 static int32_t rd_s32(const uint8_t *p)
 {
 	return (int32_t)(uint32_t)rd_le(p, 4);
@@ -92,6 +93,7 @@ static void fde_load(struct elfimg *im, Elf *e)
 	im->fde_base = va;
 }
 
+/* See capture/elfimg.h for the contracts of the public functions. */
 int elfimg_open(struct elfimg *im, const char *path)
 {
 	size_t i, n, shstr;
@@ -302,6 +304,7 @@ size_t elfimg_strings(const struct elfimg *im, const char *s, int suffix, uint64
 	return n;
 }
 
+/* qsort/bsearch order of uint64_t values. */
 static int u64_cmp(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -309,6 +312,7 @@ static int u64_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* qsort order of references: by site. */
 static int ref_cmp(const void *a, const void *b)
 {
 	return u64_cmp(&((const struct elfimg_ref *)a)->site, &((const struct elfimg_ref *)b)->site);
@@ -534,6 +538,7 @@ static int fde_range(const struct elfimg *im, uint64_t off, uint64_t *start, uin
 	return 0;
 }
 
+/* qsort order of (start, end) pairs: by start. */
 static int range_cmp(const void *a, const void *b)
 {
 	return u64_cmp(a, b);

@@ -46,6 +46,7 @@ struct pcln {
 	uint64_t nfunc, text_start, funcname, pcln;
 };
 
+/* Native (little-endian) 64- and 32-bit values at p, unaligned. */
 static uint64_t rd64(const uint8_t *p)
 {
 	uint64_t v;
@@ -176,6 +177,7 @@ struct rets_ctx {
 	int full;
 };
 
+/* xdec_range()'s visitor: record the file offset of each RET. */
 static int rets_visit(void *ctx, const struct xdec_insn *in)
 {
 	struct rets_ctx *c = ctx;

@@ -15,6 +15,7 @@
 #include "capture/elfimg.h"
 #include "capture/xdec.h"
 
+/* See capture/scan.h for the contracts of the public functions. */
 const char *scan_lib_name(enum scan_lib_id id)
 {
 	static const char *const names[SCAN_NLIBS] = {
@@ -109,6 +110,7 @@ static void bun_version(const struct elfimg *im, struct scan_lib *out)
 		snprintf(out->version, sizeof(out->version), "BoringSSL");
 }
 
+/* Milliseconds since t0 (CLOCK_MONOTONIC). */
 static double ms_since(const struct timespec *t0)
 {
 	struct timespec t1;

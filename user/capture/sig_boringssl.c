@@ -158,6 +158,7 @@ struct fn_info {
 	size_t ncalls;
 };
 
+/* fn_walk()'s visitor: note each direct call's target. */
 static int fn_visit(void *ctx, const struct xdec_insn *in)
 {
 	struct fn_info *f = ctx;
@@ -176,6 +177,7 @@ static int fn_walk(struct bssl *b, uint64_t start, size_t maxlen, struct fn_info
 	return xdec_sweep(b->sc->xd, b->sc->im, start, maxlen, fn_visit, f, &f->end) < 0 ? -1 : 0;
 }
 
+/* 1 when f calls target directly. */
 static int fn_calls(const struct fn_info *f, uint64_t target)
 {
 	size_t i;

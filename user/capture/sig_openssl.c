@@ -108,6 +108,7 @@ struct calls_ctx {
 	int found;
 };
 
+/* fn_calls()'s visitor: stops at a call or jump to the target. */
 static int calls_visit(void *ctx, const struct xdec_insn *in)
 {
 	struct calls_ctx *c = ctx;
@@ -171,6 +172,7 @@ struct abi_ctx {
 	int calls, r8_calls;	/* calls to target, and with r8 set */
 };
 
+/* write_abi()'s visitor: whether r8 was set before each call to the target. */
 static int abi_visit(void *ctx, const struct xdec_insn *in)
 {
 	struct abi_ctx *c = ctx;

@@ -8,6 +8,7 @@ struct cont {
 	const struct cont *next;
 };
 
+/* The value of hex digit c, or -1. */
 static int hexval(char c)
 {
 	if (c >= '0' && c <= '9')

@@ -13,6 +13,7 @@ struct xdec {
 	cs_insn *insn;
 };
 
+/* See capture/xdec.h for the contracts of the public functions. */
 int xdec_open(struct xdec **out)
 {
 	struct xdec *x = calloc(1, sizeof(*x));

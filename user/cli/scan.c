@@ -9,6 +9,7 @@
 
 #include "capture/scan.h"
 
+/* A status as the output names it. */
 static const char *status_name(enum scan_status s)
 {
 	switch (s) {
@@ -97,6 +98,7 @@ static void scan_print(const char *path, const struct scan_result *r)
 		printf("  no TLS stack found by signatures (a libssl it loads is attached by its symbols)\n");
 }
 
+/* The command's usage text. */
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: llmtap scan [--json] FILE...\n"
@@ -104,6 +106,7 @@ static void usage(FILE *f)
 		   "  OpenSSL 3, Go crypto/tls, rustls) and print where they would be probed.\n");
 }
 
+/* `llmtap scan`: exit 0, 1 when a file could not be scanned, 2 on a usage error. */
 int cmd_scan(int argc, char **argv)
 {
 	static const struct option lopts[] = {
