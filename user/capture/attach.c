@@ -248,6 +248,11 @@ const char *attach_kind_method(size_t k)
 	return !kinds[k].scan ? "symbols" : kinds[k].scan - 1 == SCAN_GO ? "symbols (.gopclntab)" : "signatures";
 }
 
+int attach_kind_exe(size_t k)
+{
+	return kinds[k].exe;
+}
+
 int attach_kind_scanned(size_t k)
 {
 	return kinds[k].scan && kinds[k].exe;

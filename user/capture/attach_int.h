@@ -65,9 +65,11 @@ struct attach {
 int attach_file(struct attach *a, size_t k, const char *path, const char *shown, pid_t pid);
 
 /* Kind k's name, its method ("symbols", "symbols (.gopclntab)",
- * "signatures"), and whether its executables are scanned. */
+ * "signatures"), whether a process's executable may be one, and whether
+ * its executables are scanned. */
 const char *attach_kind_name(size_t k);
 const char *attach_kind_method(size_t k);
+int attach_kind_exe(size_t k);
 int attach_kind_scanned(size_t k);
 
 #endif

@@ -93,8 +93,14 @@ void attach_exec(struct attach *a, pid_t pid, const char *comm, const char *file
 	static const uint64_t again_ns[] = { 20000000ull, 200000000ull, 2000000000ull };
 	uint64_t now = mono_ns();
 	int n = attach_pid(a, pid);
-	size_t i;
+	size_t i, k;
 
+	/* Gone already (a short-lived command): its executable is still worth
+	 * a look, for its next runs, when the exec named it by a full path. */
+	if (!n && file[0] == '/' && !procfs_alive(pid))
+		for (k = 0; k < ATTACH_KINDS; k++)
+			if (attach_kind_exe(k))
+				n += attach_file(a, k, file, file, pid) > 0;
 	if (n > 0)
 		log_warn("attached to %d new file(s) for pid %d (%s, %s)", n, pid, comm, file);
 	for (i = 0; i < ARRAY_SIZE(again_ns) && a->nrescans < ATTACH_RESCANS_MAX; i++) {
