@@ -9,8 +9,8 @@
 #define LT_AF_INET	2
 #define LT_AF_INET6	10
 
-/* Events to userspace. ssl.bpf.c's is resized from userspace before load
- * (run --ring-size); the others keep this size. */
+/* Events to userspace, resized from userspace before load: ssl.bpf.c's by
+ * run --ring-size, the others to LOADER_SMALL_RING (capture/loader.c). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20);
@@ -25,6 +25,20 @@ struct {
 } counters SEC(".maps");
 
 const volatile __u32 self_tgid = 0;	/* never trace the tracer itself */
+
+/* Wake the reader only once this many bytes wait in the ring (0: for every
+ * event). Below it the reader drains on its own timer: a wakeup per event
+ * costs the traced process and the reader more than the event itself. */
+const volatile __u64 wake_bytes = 0;
+
+/* Submit flags for an event: a wakeup only when the ring is filling. */
+static __always_inline __u64 wake_flags(void)
+{
+	if (!wake_bytes)
+		return 0;
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wake_bytes ? BPF_RB_FORCE_WAKEUP :
+									      BPF_RB_NO_WAKEUP;
+}
 
 /* Bump this CPU's counter idx by v. */
 static __always_inline void counter_add(__u32 idx, __u64 v)
@@ -55,7 +69,7 @@ static __always_inline void *event_reserve(__u64 size)
 /* Submit a reserved event and count it in LT_CNT_EVENTS. */
 static __always_inline void event_submit(void *e)
 {
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wake_flags());
 	counter_add(LT_CNT_EVENTS, 1);
 }
 

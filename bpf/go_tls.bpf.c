@@ -22,8 +22,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  *
  * The stream and join maps are ssl.bpf.c's own (the loader hands this
  * object their fds before load, so the layouts below must match): a *Conn
- * is a TLS session like an SSL*, and ssl.bpf.c's sock_send_length program
- * joins it to its socket through thread_last.
+ * is a TLS session like an SSL*, ssl.bpf.c's sock_send_length program
+ * joins it to its socket through the thread's last session (threads), and
+ * a session userspace muted is muted here too.
  */
 
 struct conn_key {
@@ -32,10 +33,29 @@ struct conn_key {
 	__u32 dir;
 };
 
-struct thread_ssl {
+/* Shared with ssl.bpf.c: its per-thread state (only last_ssl and last_ts
+ * are used here). */
+struct ssl_args {
 	__u64 ssl;
+	__u64 buf;
+	__u64 lenp;
 	__u64 ts_ns;
+	__u32 nest;
+	__u32 active;
 };
+
+struct thread_state {
+	struct ssl_args call[2];
+	__u64 last_ssl;
+	__u64 last_ts;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct thread_state);
+} threads SEC(".maps");
 
 /* Shared with ssl.bpf.c: bytes per session and direction. */
 struct {
@@ -45,20 +65,19 @@ struct {
 	__type(value, __u64);
 } offsets SEC(".maps");
 
-/* Shared with ssl.bpf.c: the session a thread touched last. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, struct thread_ssl);
-} thread_last SEC(".maps");
+/* Shared with ssl.bpf.c: sessions announced, their socket once joined,
+ * and whether userspace muted them. */
+struct session {
+	__u64 cookie;
+	__u32 mute;
+	__u32 pad;
+};
 
-/* Shared with ssl.bpf.c: sessions announced, and their socket once joined. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, struct conn_key);
-	__type(value, __u64);
+	__type(value, struct session);
 } sessions SEC(".maps");
 
 /* A Read or Write in flight, per goroutine and direction. */
@@ -114,18 +133,27 @@ static __always_inline void go_tls_event(__u32 type, __u64 id, __u64 conn)
 	event_submit(e);
 }
 
-/* Every call: remember the session for the socket join, announce it once. */
-static __always_inline void go_note(__u64 id, __u64 conn)
+/* Every call: remember the session for the socket join (in the thread's
+ * state, as ssl.bpf.c does), announce it once. Returns 1 when the session
+ * is muted. */
+static __always_inline int go_note(__u64 id, __u64 conn)
 {
-	struct thread_ssl ts = { .ssl = conn, .ts_ns = bpf_ktime_get_ns() };
 	struct conn_key key = { .ssl = conn, .tgid = id >> 32 };
-	__u64 zero = 0;
+	struct session zero = {}, *s;
+	struct thread_state *t;
 
-	bpf_map_update_elem(&thread_last, &id, &ts, BPF_ANY);
-	if (bpf_map_lookup_elem(&sessions, &key))
-		return;
+	t = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (t) {
+		t->last_ssl = conn;
+		t->last_ts = bpf_ktime_get_ns();
+	}
+	s = bpf_map_lookup_elem(&sessions, &key);
+	if (s)
+		return s->mute;
 	bpf_map_update_elem(&sessions, &key, &zero, BPF_NOEXIST);
 	go_tls_event(LT_EV_TLS_START, id, conn);
+	return 0;
 }
 
 static __always_inline int go_enter(struct pt_regs *ctx, __u32 dir)
@@ -140,7 +168,8 @@ static __always_inline int go_enter(struct pt_regs *ctx, __u32 dir)
 	call.buf = ctx->bx;
 	call.ts_ns = bpf_ktime_get_ns();
 	call.dir = dir;
-	go_note(id, call.conn);
+	if (go_note(id, call.conn))
+		return 0;
 	/* A stack growth re-runs the entry with the same arguments: harmless. */
 	bpf_map_update_elem(&go_calls, &key, &call, BPF_ANY);
 	return 0;
@@ -175,7 +204,7 @@ static long go_chunk(__u32 i, void *data)
 		counter_add(LT_CNT_READ_ERR, 1);
 		return 0;
 	}
-	if (bpf_ringbuf_output(&events, e, offsetof(struct lt_data_event, data) + n, 0)) {
+	if (bpf_ringbuf_output(&events, e, offsetof(struct lt_data_event, data) + n, wake_flags())) {
 		counter_add(LT_CNT_DROPS, 1);
 		counter_add(LT_CNT_DROP_BYTES, n);
 		return 0;

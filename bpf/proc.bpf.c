@@ -23,7 +23,8 @@ struct {
 	__type(value, struct lt_cpu_stat);
 } cpu_threads SEC(".maps");
 
-/* CPU time per process (threads that exited included); deleted at its exit. */
+/* CPU time of a process's threads that exited (the live ones are in
+ * cpu_threads: userspace adds them up); deleted at the process's exit. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, LT_CPU_PROCS_MAX);
@@ -31,19 +32,26 @@ struct {
 	__type(value, struct lt_cpu_stat);
 } cpu_procs SEC(".maps");
 
-/* tid -> CLOCK_MONOTONIC when it became runnable (woken or preempted). */
+/* CLOCK_MONOTONIC when the tracer started: a thread started before it has
+ * its earlier run-queue time left out. */
+const volatile __u64 tracer_start_ns = 0;
+
+/* The exec event being built (too big for the BPF stack); sent only as long
+ * as its arguments. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, LT_CPU_THREADS_MAX);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __u64);
-} runq_start SEC(".maps");
+	__type(value, struct lt_exec_event);
+} exec_scratch SEC(".maps");
 
 /* Submit a process event without counting it: LT_CNT_EVENTS (/metrics
- * "events") counts the TLS, TCP and DNS events only, as it always has. */
-static __always_inline void proc_submit(void *e)
+ * "events") counts the TLS, TCP and DNS events only, as it always has.
+ * wake: the reader is woken at once (an exec: the new program's files are
+ * attached before it gets far), else when the ring fills (wake_flags()). */
+static __always_inline void proc_submit(void *e, int wake)
 {
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wake ? 0 : wake_flags());
 }
 
 /* task_struct::state before Linux 5.14 (now __state). */
@@ -64,14 +72,14 @@ static __always_inline int cpu_skip(struct task_struct *t)
 	return !t->pid || (t->flags & PF_KTHREAD) || is_self(t->tgid);
 }
 
-/* The stat entry of key in map, created (zeroed, tgid set) when missing and
- * create is set. NULL when missing, or when the map is full (counted). */
-static __always_inline struct lt_cpu_stat *cpu_get(void *map, __u32 key, __u32 tgid, int create)
+/* The stat entry of key in map, created (zeroed, tgid and rd_seen set) when
+ * missing. NULL when the map is full (counted). */
+static __always_inline struct lt_cpu_stat *cpu_get(void *map, __u32 key, __u32 tgid, __u64 rd_seen)
 {
-	struct lt_cpu_stat zero = { .tgid = tgid };
+	struct lt_cpu_stat zero = { .tgid = tgid, .rd_seen = rd_seen };
 	struct lt_cpu_stat *s = bpf_map_lookup_elem(map, &key);
 
-	if (s || !create)
+	if (s)
 		return s;
 	if (bpf_map_update_elem(map, &key, &zero, BPF_NOEXIST) &&
 	    !bpf_map_lookup_elem(map, &key)) {
@@ -81,81 +89,45 @@ static __always_inline struct lt_cpu_stat *cpu_get(void *map, __u32 key, __u32 t
 	return bpf_map_lookup_elem(map, &key);
 }
 
-static __always_inline void runq_mark(struct task_struct *t, __u64 now)
-{
-	__u32 tid = t->pid;
-
-	if (cpu_skip(t) || (t->flags & PF_EXITING))
-		return;
-	bpf_map_update_elem(&runq_start, &tid, &now, BPF_ANY);
-}
-
-SEC("tp_btf/sched_wakeup")
-int BPF_PROG(handle_wakeup, struct task_struct *p)
-{
-	runq_mark(p, bpf_ktime_get_ns());
-	return 0;
-}
-
-SEC("tp_btf/sched_wakeup_new")
-int BPF_PROG(handle_wakeup_new, struct task_struct *p)
-{
-	runq_mark(p, bpf_ktime_get_ns());
-	return 0;
-}
-
-/* Switch-out of prev: its on-CPU slice ends; still runnable means it waits
- * again from now. Switch-in of next: its run-queue wait ends, a slice starts. */
+/* Switch-out of prev: its on-CPU slice ends, and the run-queue wait the
+ * kernel added up for it (sched_info.run_delay: updated at its switch-in,
+ * after this tracepoint, so read on the way out) is taken. Switch-in of
+ * next: a slice starts. One lookup per side and nothing per wakeup: the
+ * kernel's own counters do the rest. */
 SEC("tp_btf/sched_switch")
 int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	__u64 now = bpf_ktime_get_ns(), wait = 0, *ts;
-	struct lt_cpu_stat *t, *p;
+	__u64 now = bpf_ktime_get_ns(), rd;
+	struct lt_cpu_stat *t;
 	__u32 tid;
-	int runnable;
 
 	if (!cpu_skip(prev)) {
 		tid = prev->pid;
-		runnable = preempt || task_state(prev) == TASK_RUNNING;
 		t = bpf_map_lookup_elem(&cpu_threads, &tid);
 		if (t && t->last_in_ns) {
-			__u64 slice = now - t->last_in_ns;
-
-			t->oncpu_ns += slice;
+			t->oncpu_ns += now - t->last_in_ns;
 			t->switches++;
-			t->preempts += runnable;
+			t->preempts += preempt || task_state(prev) == TASK_RUNNING;
 			t->last_in_ns = 0;
-			p = bpf_map_lookup_elem(&cpu_procs, &t->tgid);
-			if (p) {
-				p->oncpu_ns += slice;
-				p->switches++;
-				p->preempts += runnable;
-			}
+			rd = prev->sched_info.run_delay;
+			if (rd > t->rd_seen)
+				t->runq_ns += rd - t->rd_seen;
+			t->rd_seen = rd;
 		}
-		/* A stale wakeup stamp (woken while still on CPU) is replaced or dropped. */
-		if (runnable && !(prev->flags & PF_EXITING))
-			bpf_map_update_elem(&runq_start, &tid, &now, BPF_ANY);
-		else
-			bpf_map_delete_elem(&runq_start, &tid);
 	}
 	/* An exiting task is not re-added after its exit hook deleted it. */
 	if (cpu_skip(next) || (next->flags & PF_EXITING))
 		return 0;
 	tid = next->pid;
-	ts = bpf_map_lookup_elem(&runq_start, &tid);
-	if (ts) {
-		if (now > *ts)
-			wait = now - *ts;
-		bpf_map_delete_elem(&runq_start, &tid);
+	t = bpf_map_lookup_elem(&cpu_threads, &tid);
+	if (!t) {
+		/* a thread older than the tracer: its earlier waits are not ours */
+		rd = next->start_time < tracer_start_ns ? next->sched_info.run_delay : 0;
+		t = cpu_get(&cpu_threads, tid, next->tgid, rd);
+		if (!t)
+			return 0;
 	}
-	t = cpu_get(&cpu_threads, tid, next->tgid, 1);
-	if (!t)
-		return 0;
 	t->last_in_ns = now;
-	t->runq_ns += wait;
-	p = cpu_get(&cpu_procs, next->tgid, next->tgid, 1);
-	if (p)
-		p->runq_ns += wait;
 	return 0;
 }
 
@@ -166,9 +138,10 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	__u64 id = bpf_get_current_pid_tgid();
 	struct lt_exec_event *e;
 	unsigned long start, end;
-	__u64 len;
+	__u64 len, size;
+	__u32 zero = 0;
 
-	e = event_reserve(sizeof(*e));
+	e = bpf_map_lookup_elem(&exec_scratch, &zero);
 	if (!e)
 		return 0;
 	hdr_fill(&e->hdr, LT_EV_EXEC, id >> 32, (__u32)id, bpf_ktime_get_ns());
@@ -187,33 +160,46 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	if (bpf_probe_read_user(e->argv, len, (void *)start))
 		len = 0;
 	e->argv_len = len;
-	proc_submit(e);
+	/* Only the arguments' bytes go to the ring: most argvs are short. */
+	size = offsetof(struct lt_exec_event, argv) + len;
+	if (size > sizeof(*e))
+		size = sizeof(*e);
+	if (bpf_ringbuf_output(&events, e, size, 0))
+		counter_add(LT_CNT_DROPS, 1);
 	return 0;
 }
 
-/* Every thread's exit: fold the running slice into the process and drop
- * the thread's entries; the last thread of a process sends LT_EV_EXIT with
- * the process totals and drops the process entry. */
+/* Every thread's exit: fold its totals (and its running slice) into its
+ * process's exited-threads entry and drop its own; the last thread of a
+ * process sends LT_EV_EXIT with the process totals and drops that entry. */
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(handle_exit, struct task_struct *task)
 {
-	__u64 id = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns();
+	__u64 id = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns(), rd;
 	__u32 tid = (__u32)id, tgid = id >> 32;
-	struct lt_cpu_stat *t, *p;
+	struct lt_cpu_stat *t, *p = NULL;
 	struct lt_exit_event *e;
 	__u64 slice = 0;
 
 	t = bpf_map_lookup_elem(&cpu_threads, &tid);
-	if (t && t->last_in_ns && now > t->last_in_ns)
-		slice = now - t->last_in_ns;
-	p = bpf_map_lookup_elem(&cpu_procs, &tgid);
-	if (p)
-		p->oncpu_ns += slice;
-	bpf_map_delete_elem(&cpu_threads, &tid);
-	bpf_map_delete_elem(&runq_start, &tid);
+	if (t) {
+		if (t->last_in_ns && now > t->last_in_ns)
+			slice = now - t->last_in_ns;
+		p = cpu_get(&cpu_procs, tgid, tgid, 0);
+		if (p) {
+			p->oncpu_ns += t->oncpu_ns + slice;
+			rd = task->sched_info.run_delay;
+			p->runq_ns += t->runq_ns + (rd > t->rd_seen ? rd - t->rd_seen : 0);
+			p->switches += t->switches;
+			p->preempts += t->preempts;
+		}
+		bpf_map_delete_elem(&cpu_threads, &tid);
+	}
 	/* signal->live is already decremented: 0 when this is the last thread. */
 	if (BPF_CORE_READ(task, signal, live.counter) != 0 || is_self(tgid))
 		return 0;
+	if (!p)
+		p = bpf_map_lookup_elem(&cpu_procs, &tgid);
 	e = event_reserve(sizeof(*e));
 	if (!e) {
 		bpf_map_delete_elem(&cpu_procs, &tgid);
@@ -229,7 +215,7 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 	e->switches = p ? p->switches : 0;
 	e->preempts = p ? p->preempts : 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	proc_submit(e);
+	proc_submit(e, 0);
 	bpf_map_delete_elem(&cpu_procs, &tgid);
 	return 0;
 }
@@ -245,6 +231,6 @@ int BPF_PROG(handle_oom, struct task_struct *victim)
 		return 0;
 	hdr_fill(&e->hdr, LT_EV_OOM, victim->tgid, victim->pid, bpf_ktime_get_ns());
 	BPF_CORE_READ_STR_INTO(&e->comm, victim, comm);
-	proc_submit(e);
+	proc_submit(e, 1);
 	return 0;
 }

@@ -16,35 +16,37 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 struct ssl_args {
 	__u64 ssl;
 	__u64 buf;
-	__u64 lenp;	/* size_t * of the _ex variants, else 0 */
+	__u64 lenp;	/* size_t * of the _ex variants and the shared function, else 0 */
 	__u64 ts_ns;
-	__u32 dir;
 	__u32 nest;	/* calls of ours made inside this one (ignored) */
+	__u32 active;	/* a call is in flight */
 };
 
-/* In-flight calls are per thread and direction: node calls SSL_write from
- * inside SSL_read (both recorded), while a library's SSL_write_ex wrapping
- * SSL_write is the same direction (recorded once, by the outer call). */
-struct active_key {
-	__u64 pid_tgid;
-	__u32 dir;
-	__u32 pad;
+/* Per thread (task storage: no hashing, freed with the thread): the call in
+ * flight per direction, and the SSL* the thread touched last and when (the
+ * next TCP send of that thread soon after carries this SSL's records, which
+ * joins the TLS stream to its socket without OpenSSL struct offsets). In
+ * flight per direction: node calls SSL_write from inside SSL_read (both
+ * recorded), while a library's SSL_write_ex wrapping SSL_write is the same
+ * direction (recorded once, by the outer call). */
+struct thread_state {
+	struct ssl_args call[2];	/* by enum lt_dir */
+	__u64 last_ssl;
+	__u64 last_ts;
 };
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct thread_state);
+} threads SEC(".maps");
 
 struct conn_key {
 	__u64 ssl;
 	__u32 tgid;
 	__u32 dir;
 };
-
-/* LRU: a thread killed inside an SSL call leaves its entry behind; such
- * leftovers must age out instead of filling the map. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, struct active_key);
-	__type(value, struct ssl_args);
-} active SEC(".maps");
 
 /* Bytes seen so far per connection and direction: lets userspace see gaps. */
 struct {
@@ -54,35 +56,20 @@ struct {
 	__type(value, __u64);
 } offsets SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct lt_data_event);
-} scratch SEC(".maps");
-
-/* The SSL* a thread touched last, and when: the next TCP send of that
- * thread soon after carries this SSL's records (ClientHello, data), which
- * joins the TLS stream to its socket without OpenSSL struct offsets. */
-struct thread_ssl {
-	__u64 ssl;
-	__u64 ts_ns;
+/* SSL sessions already announced (TLS_START): the socket they were joined
+ * to (cookie, 0 until joined), and whether userspace muted them (a server's
+ * side, or not HTTP: never a row, so their bytes are not copied). */
+struct session {
+	__u64 cookie;
+	__u32 mute;	/* set from userspace (loader_mute()) */
+	__u32 pad;
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);		/* pid_tgid */
-	__type(value, struct thread_ssl);
-} thread_last SEC(".maps");
-
-/* SSL sessions already announced (TLS_START) and already joined to a socket
- * (value: socket cookie, 0 until joined). */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, struct conn_key);	/* dir unused (0) */
-	__type(value, __u64);
+	__type(value, struct session);
 } sessions SEC(".maps");
 
 /* Handshake calls in flight, per thread (SSL_connect wraps SSL_do_handshake). */
@@ -95,7 +82,8 @@ struct {
 
 /* Joined TLS sockets, watched for the end of uploads: armed when a send
  * leaves more than LT_UPLOAD_BACKLOG unacknowledged, fired when an ACK
- * covers everything written. */
+ * covers everything written. Socket storage: freed with the socket, and a
+ * segment for any other socket costs one pointer test. */
 struct upload_watch {
 	__u64 cookie;
 	__u32 tgid;
@@ -105,9 +93,9 @@ struct upload_watch {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u64);		/* struct sock * */
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct upload_watch);
 } watches SEC(".maps");
 
@@ -115,6 +103,13 @@ struct {
 #define JOIN_WINDOW_NS 5000000ull
 
 const volatile __u32 chunks_max = LT_CHUNKS_MAX;
+
+/* What the return probe is on: how the result gives the byte count. */
+enum ret_kind {
+	RET_PLAIN,	/* SSL_read/SSL_write: the count, or <= 0 */
+	RET_EX,		/* SSL_read_ex/SSL_write_ex: 1 and *lenp */
+	RET_SHARED,	/* the internal function both call: > 0 and *lenp */
+};
 
 /* State handed to emit_chunk() by bpf_loop(). */
 struct emit_ctx {
@@ -124,6 +119,7 @@ struct emit_ctx {
 	__u64 base;	/* stream offset of the call's first byte */
 	__u64 ts_end;
 	__u64 nchunks;	/* chunks to send; fewer than the call needs when over the cap */
+	__u32 dir;
 };
 
 static __always_inline void tls_emit(__u32 type, __u64 id, __u64 ssl)
@@ -137,126 +133,199 @@ static __always_inline void tls_emit(__u32 type, __u64 id, __u64 ssl)
 	event_submit(e);
 }
 
-/* Every SSL call: remember it for the socket join, announce a new session. */
-static __always_inline void ssl_note(__u64 id, __u64 ssl)
+/* The calling thread's state, created on its first SSL call. */
+static __always_inline struct thread_state *thread_get(void)
 {
-	struct thread_ssl ts = { .ssl = ssl, .ts_ns = bpf_ktime_get_ns() };
-	struct conn_key key = { .ssl = ssl, .tgid = id >> 32 };
-	__u64 zero = 0;
+	return bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0,
+				    BPF_LOCAL_STORAGE_GET_F_CREATE);
+}
 
-	bpf_map_update_elem(&thread_last, &id, &ts, BPF_ANY);
-	if (bpf_map_lookup_elem(&sessions, &key))
-		return;
+/* Every SSL call: remember it for the socket join, announce a new session.
+ * Returns 1 when the session is muted. */
+static __always_inline int ssl_note(struct thread_state *t, __u64 id, __u64 ssl, __u64 now)
+{
+	struct conn_key key = { .ssl = ssl, .tgid = id >> 32 };
+	struct session zero = {}, *s;
+
+	t->last_ssl = ssl;
+	t->last_ts = now;
+	s = bpf_map_lookup_elem(&sessions, &key);
+	if (s)
+		return s->mute;
 	bpf_map_update_elem(&sessions, &key, &zero, BPF_NOEXIST);
 	tls_emit(LT_EV_TLS_START, id, ssl);
+	return 0;
 }
 
 static __always_inline int ssl_enter(void *ssl, const void *buf, void *lenp, __u32 dir)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct active_key key = { .pid_tgid = id, .dir = dir };
-	struct ssl_args args = {}, *cur;
+	__u64 id = bpf_get_current_pid_tgid(), now;
+	struct thread_state *t;
+	struct ssl_args *cur;
 
 	if (!wanted(id >> 32))
 		return 0;
-	ssl_note(id, (__u64)ssl);
+	t = thread_get();
+	if (!t)
+		return 0;
+	now = bpf_ktime_get_ns();
+	if (ssl_note(t, id, (__u64)ssl, now))
+		return 0;
+	cur = &t->call[dir & 1];
 	/* A same-direction call inside another (one variant wrapping the other)
-	 * is counted, not recorded: the outer call reports the bytes. */
-	cur = bpf_map_lookup_elem(&active, &key);
-	if (cur && cur->ssl == (__u64)ssl) {
+	 * is counted, not recorded: the outer call reports the bytes. Another
+	 * SSL* means the entry is stale (its thread left a call by longjmp). */
+	if (cur->active && cur->ssl == (__u64)ssl) {
 		cur->nest++;
 		return 0;
 	}
-	/* Another SSL* means the entry is stale (its thread died inside a call). */
-	args.ssl = (__u64)ssl;
-	args.buf = (__u64)buf;
-	args.lenp = (__u64)lenp;
-	args.ts_ns = bpf_ktime_get_ns();
-	args.dir = dir;
-	bpf_map_update_elem(&active, &key, &args, BPF_ANY);
+	cur->ssl = (__u64)ssl;
+	cur->buf = (__u64)buf;
+	cur->lenp = (__u64)lenp;
+	cur->ts_ns = now;
+	cur->nest = 0;
+	cur->active = 1;
 	return 0;
 }
+
+/* Reserve a data event for n payload bytes in the smallest of a few sizes
+ * (the verifier needs a constant size), fill it and copy the bytes straight
+ * from the process into the ring: one copy, no scratch buffer. */
+#define DATA_HDR offsetof(struct lt_data_event, data)
+#define EMIT_CLASS(SZ)								\
+	if (n <= SZ) {								\
+		e = bpf_ringbuf_reserve(&events, DATA_HDR + SZ, 0);		\
+		if (!e)								\
+			goto out_drop;						\
+		hdr_fill(&e->hdr, LT_EV_DATA, ctx->pid_tgid >> 32, (__u32)ctx->pid_tgid, \
+			 ctx->args->ts_ns);					\
+		e->ssl = ctx->args->ssl;					\
+		e->ts_end_ns = ctx->ts_end;					\
+		e->offset = ctx->base + off;					\
+		e->len = n;							\
+		e->call_len = ctx->total;					\
+		e->dir = ctx->dir;						\
+		e->pad[0] = e->pad[1] = e->pad[2] = 0;				\
+		e->missing = missing;						\
+		bpf_get_current_comm(e->comm, sizeof(e->comm));		\
+		if (bpf_probe_read_user(e->data, n, (void *)(ctx->args->buf + off))) { \
+			bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);		\
+			counter_add(LT_CNT_READ_ERR, 1);			\
+			return 0;						\
+		}								\
+		bpf_ringbuf_submit(e, wake_flags());				\
+		counter_add(LT_CNT_EVENTS, 1);					\
+		return 0;							\
+	}
 
 /* bpf_loop() callback: send chunk i of the call's buffer. Returns 1 to stop. */
 static long emit_chunk(__u32 i, void *data)
 {
 	struct emit_ctx *ctx = data;
 	struct lt_data_event *e;
-	__u32 zero = 0;
 	__u64 off = (__u64)i * LT_CHUNK_MAX, n;
+	__u32 missing;
 
 	if (off >= ctx->total)
 		return 1;
 	n = ctx->total - off;
 	if (n > LT_CHUNK_MAX)
 		n = LT_CHUNK_MAX;
-	e = bpf_map_lookup_elem(&scratch, &zero);
-	if (!e)
-		return 1;
-	hdr_fill(&e->hdr, LT_EV_DATA, ctx->pid_tgid >> 32, (__u32)ctx->pid_tgid, ctx->args->ts_ns);
-	e->ssl = ctx->args->ssl;
-	e->ts_end_ns = ctx->ts_end;
-	e->offset = ctx->base + off;
-	e->len = n;
-	e->call_len = ctx->total;
-	e->dir = ctx->args->dir;
 	/* The last chunk sent owns the bytes beyond the cap, so userspace keeps framing. */
-	e->missing = (i + 1 == ctx->nchunks) ? ctx->total - off - n : 0;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	if (bpf_probe_read_user(e->data, n, (void *)(ctx->args->buf + off))) {
-		counter_add(LT_CNT_READ_ERR, 1);
-		return 0;
-	}
-	if (bpf_ringbuf_output(&events, e, offsetof(struct lt_data_event, data) + n, 0)) {
-		counter_add(LT_CNT_DROPS, 1);
-		counter_add(LT_CNT_DROP_BYTES, n);
-		return 0;
-	}
-	counter_add(LT_CNT_EVENTS, 1);
+	missing = (i + 1 == ctx->nchunks) ? ctx->total - off - n : 0;
+	EMIT_CLASS(64)
+	EMIT_CLASS(256)
+	EMIT_CLASS(1024)
+	EMIT_CLASS(4096)
+	EMIT_CLASS(LT_CHUNK_MAX)
+	return 1;
+
+out_drop:
+	counter_add(LT_CNT_DROPS, 1);
+	counter_add(LT_CNT_DROP_BYTES, n);
 	return 0;
 }
 
-/* Common return path: ret is the byte count (plain variants) or 1/0 (_ex). */
-static __always_inline int ssl_exit(long ret, int ex, __u32 dir)
+/* The first bytes a session reads, before it wrote any: when they start an
+ * HTTP request (an HTTP/1 method, or the HTTP/2 preface) this process serves
+ * the connection, which never gives a row: the session is muted here and
+ * now, before a large request fills the ring (userspace mutes such
+ * sessions too, a little later: track/stream.c). key is the read offset's;
+ * returns 1 when muted. */
+static __always_inline int serves(struct conn_key *key, __u64 buf, __u64 total)
+{
+	struct conn_key wkey = { .ssl = key->ssl, .tgid = key->tgid, .dir = LT_DIR_WRITE };
+	struct conn_key skey = { .ssl = key->ssl, .tgid = key->tgid };
+	struct session *s;
+	char p[8] = {};
+
+	if (total < 8 || bpf_map_lookup_elem(&offsets, &wkey))
+		return 0;
+	if (bpf_probe_read_user(p, sizeof(p), (void *)buf))
+		return 0;
+	if (!((p[0] == 'G' && p[1] == 'E' && p[2] == 'T' && p[3] == ' ') ||
+	      (p[0] == 'P' && p[1] == 'O' && p[2] == 'S' && p[3] == 'T' && p[4] == ' ') ||
+	      (p[0] == 'P' && p[1] == 'U' && p[2] == 'T' && p[3] == ' ') ||
+	      (p[0] == 'P' && p[1] == 'A' && p[2] == 'T' && p[3] == 'C' && p[4] == 'H') ||
+	      (p[0] == 'P' && p[1] == 'R' && p[2] == 'I' && p[3] == ' ' && p[4] == '*')))
+		return 0;
+	s = bpf_map_lookup_elem(&sessions, &skey);
+	if (!s)
+		return 0;
+	s->mute = 1;
+	counter_add(LT_CNT_MUTED, 1);
+	return 1;
+}
+
+/* Common return path: ret is the result of the probed function (kind). */
+static __always_inline int ssl_exit(long ret, enum ret_kind kind, __u32 dir)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct active_key akey = { .pid_tgid = id, .dir = dir };
-	struct ssl_args *args = bpf_map_lookup_elem(&active, &akey);
+	struct thread_state *t;
+	struct ssl_args *args;
 	struct conn_key key = {};
 	struct emit_ctx ctx = {};
 	__u64 total = 0, *base, zero = 0, nchunks;
 
-	if (!args)
+	t = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0, 0);
+	if (!t)
+		return 0;
+	args = &t->call[dir & 1];
+	if (!args->active)
 		return 0;
 	if (args->nest) {
 		args->nest--;
 		return 0;
 	}
-	if (ex) {
-		/* *written / *readbytes is meaningful only when the call returned 1 */
-		if (ret == 1 && args->lenp)
-			bpf_probe_read_user(&total, sizeof(total), (void *)args->lenp);
-	} else if (ret > 0) {
-		total = ret;
+	args->active = 0;
+	if (kind == RET_PLAIN) {
+		if (ret > 0)
+			total = ret;
+	} else if ((kind == RET_EX ? ret == 1 : ret > 0) && args->lenp) {
+		/* *written / *readbytes is meaningful only when the call succeeded */
+		bpf_probe_read_user(&total, sizeof(total), (void *)args->lenp);
 	}
 	if (!total)
-		goto out_delete;
+		return 0;
 
 	key.ssl = args->ssl;
 	key.tgid = id >> 32;
-	key.dir = args->dir;
+	key.dir = dir;
 	base = bpf_map_lookup_elem(&offsets, &key);
 	if (!base) {
+		if (dir == LT_DIR_READ && serves(&key, args->buf, total))
+			return 0;
 		bpf_map_update_elem(&offsets, &key, &zero, BPF_NOEXIST);
 		base = bpf_map_lookup_elem(&offsets, &key);
 		if (!base)
-			goto out_delete;
+			return 0;
 	}
 	ctx.args = args;
 	ctx.pid_tgid = id;
 	ctx.total = total;
 	ctx.base = *base;
 	ctx.ts_end = bpf_ktime_get_ns();
+	ctx.dir = dir;
 	nchunks = (total + LT_CHUNK_MAX - 1) / LT_CHUNK_MAX;
 	if (nchunks > chunks_max) {
 		/* Beyond the cap nothing is copied; the last chunk says how much is missing. */
@@ -264,10 +333,11 @@ static __always_inline int ssl_exit(long ret, int ex, __u32 dir)
 		counter_add(LT_CNT_TRUNC, 1);
 	}
 	ctx.nchunks = nchunks;
-	bpf_loop(nchunks, emit_chunk, &ctx, 0);
+	if (nchunks == 1)
+		emit_chunk(0, &ctx);
+	else
+		bpf_loop(nchunks, emit_chunk, &ctx, 0);
 	__sync_fetch_and_add(base, total);
-out_delete:
-	bpf_map_delete_elem(&active, &akey);
 	return 0;
 }
 
@@ -280,7 +350,7 @@ int BPF_KPROBE(ssl_write_enter, void *ssl, const void *buf, int num)
 SEC("uretprobe")
 int BPF_KRETPROBE(ssl_write_exit, int ret)
 {
-	return ssl_exit(ret, 0, LT_DIR_WRITE);
+	return ssl_exit(ret, RET_PLAIN, LT_DIR_WRITE);
 }
 
 SEC("uprobe")
@@ -292,7 +362,7 @@ int BPF_KPROBE(ssl_read_enter, void *ssl, void *buf, int num)
 SEC("uretprobe")
 int BPF_KRETPROBE(ssl_read_exit, int ret)
 {
-	return ssl_exit(ret, 0, LT_DIR_READ);
+	return ssl_exit(ret, RET_PLAIN, LT_DIR_READ);
 }
 
 SEC("uprobe")
@@ -304,7 +374,7 @@ int BPF_KPROBE(ssl_write_ex_enter, void *ssl, const void *buf, size_t num, size_
 SEC("uretprobe")
 int BPF_KRETPROBE(ssl_write_ex_exit, int ret)
 {
-	return ssl_exit(ret, 1, LT_DIR_WRITE);
+	return ssl_exit(ret, RET_EX, LT_DIR_WRITE);
 }
 
 SEC("uprobe")
@@ -316,7 +386,49 @@ int BPF_KPROBE(ssl_read_ex_enter, void *ssl, void *buf, size_t num, size_t *read
 SEC("uretprobe")
 int BPF_KRETPROBE(ssl_read_ex_exit, int ret)
 {
-	return ssl_exit(ret, 1, LT_DIR_READ);
+	return ssl_exit(ret, RET_EX, LT_DIR_READ);
+}
+
+/* The internal function SSL_write and SSL_write_ex both call (found by
+ * capture/placement.c): (SSL *, buf, num, size_t *written), > 0 when it
+ * wrote *written bytes. One probe pair covers both exported functions. */
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_shared_enter, void *ssl, const void *buf, size_t num, size_t *written)
+{
+	return ssl_enter(ssl, buf, written, LT_DIR_WRITE);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_write_shared_exit, int ret)
+{
+	return ssl_exit(ret, RET_SHARED, LT_DIR_WRITE);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_shared_enter, void *ssl, void *buf, size_t num, size_t *readbytes)
+{
+	return ssl_enter(ssl, buf, readbytes, LT_DIR_READ);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_read_shared_exit, int ret)
+{
+	return ssl_exit(ret, RET_SHARED, LT_DIR_READ);
+}
+
+/* Empty programs: `make bench` measures what the probes alone cost at the
+ * placement chosen (LLMTAP_PROBE_FLOOR=1 puts these in place of the data
+ * programs). */
+SEC("uprobe")
+int floor_enter(struct pt_regs *ctx)
+{
+	return 0;
+}
+
+SEC("uretprobe")
+int floor_exit(struct pt_regs *ctx)
+{
+	return 0;
 }
 
 /* The session at address ssl is over: forget its join and offsets and,
@@ -369,10 +481,13 @@ static __always_inline int hs_enter(void *ssl)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct ssl_args args = {}, *cur;
+	struct thread_state *t;
 
 	if (!wanted(id >> 32))
 		return 0;
-	ssl_note(id, (__u64)ssl);
+	t = thread_get();
+	if (t)
+		ssl_note(t, id, (__u64)ssl, bpf_ktime_get_ns());
 	cur = bpf_map_lookup_elem(&handshakes, &id);
 	if (cur && cur->ssl == (__u64)ssl) {
 		cur->nest++;
@@ -425,6 +540,14 @@ int BPF_KRETPROBE(ssl_connect_exit, int ret)
 	return hs_exit(ret);
 }
 
+/* GnuTLS: gnutls_handshake() returns 0 when done (its entry is
+ * ssl_do_handshake_enter: same argument). */
+SEC("uretprobe")
+int BPF_KRETPROBE(gnutls_handshake_exit, int ret)
+{
+	return hs_exit(ret == 0 ? 1 : 0);
+}
+
 /* Arm w when the socket's unacknowledged bytes exceed the backlog mark
  * (or it is armed already): the upload ends when they are all acked. */
 static __always_inline void upload_arm(struct sock *sk, struct upload_watch *w)
@@ -440,42 +563,41 @@ static __always_inline void upload_arm(struct sock *sk, struct upload_watch *w)
 }
 
 /* A TCP send by a thread that just made an SSL call: join that SSL* to this
- * socket, once per session. Sends on joined sockets arm the upload watch. */
+ * socket, once per session. Sends on joined sockets arm the upload watch.
+ * A thread that never made an SSL call costs one task-storage test. */
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(ssl_sock_join, struct sock *sk, int ret, int flags)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u64 skey = (__u64)sk;
 	struct upload_watch *w, nw = {};
 	struct lt_ssl_sock_event *e;
-	struct thread_ssl *last;
+	struct thread_state *t;
 	struct conn_key key = {};
-	__u64 *joined, cookie;
+	struct session *joined;
+	__u64 cookie;
 
 	if (ret <= 0)
 		return 0;
-	w = bpf_map_lookup_elem(&watches, &skey);
-	if (w) {
-		/* A struct sock is reused after close: the cookie tells them apart. */
-		if (w->cookie == bpf_get_socket_cookie(sk)) {
-			upload_arm(sk, w);
-			return 0;
-		}
-		bpf_map_delete_elem(&watches, &skey);
-	}
-	last = bpf_map_lookup_elem(&thread_last, &id);
-	if (!last || bpf_ktime_get_ns() - last->ts_ns > JOIN_WINDOW_NS)
+	t = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0, 0);
+	if (!t)
 		return 0;
-	key.ssl = last->ssl;
+	w = bpf_sk_storage_get(&watches, sk, 0, 0);
+	if (w) {
+		upload_arm(sk, w);
+		return 0;
+	}
+	if (bpf_ktime_get_ns() - t->last_ts > JOIN_WINDOW_NS)
+		return 0;
+	key.ssl = t->last_ssl;
 	key.tgid = id >> 32;
 	joined = bpf_map_lookup_elem(&sessions, &key);
-	if (!joined || *joined || !sk_is_tcp(sk))
+	if (!joined || joined->cookie || !sk_is_tcp(sk))
 		return 0;
 	cookie = bpf_get_socket_cookie(sk);
-	*joined = cookie;
+	joined->cookie = cookie;
 	nw.cookie = cookie;
 	nw.tgid = id >> 32;
-	bpf_map_update_elem(&watches, &skey, &nw, BPF_ANY);
+	bpf_sk_storage_get(&watches, sk, &nw, BPF_SK_STORAGE_GET_F_CREATE);
 	e = event_reserve(sizeof(*e));
 	if (!e)
 		return 0;
@@ -493,8 +615,7 @@ int BPF_PROG(ssl_sock_join, struct sock *sk, int ret, int flags)
 SEC("tp_btf/tcp_probe")
 int BPF_PROG(ssl_upload_ack, struct sock *sk, const struct sk_buff *skb)
 {
-	__u64 skey = (__u64)sk;
-	struct upload_watch *w = bpf_map_lookup_elem(&watches, &skey);
+	struct upload_watch *w = bpf_sk_storage_get(&watches, (struct sock *)sk, 0, 0);
 	struct lt_acked_event *e;
 	struct tcphdr th;
 

@@ -13,8 +13,10 @@
 #define LT_CHUNKS_MAX	512
 #define LT_COMM_LEN	16
 #define LT_PATH_MAX	256
-/* Bytes of a new program's argv (NUL-separated) sent with its exec event. */
-#define LT_ARGV_MAX	256
+/* Bytes of a new program's argv (NUL-separated) sent with its exec event: enough
+ * for the wrapper shells agents run their tools in (the command the model asked
+ * for stays findable). The event is sent only as long as its arguments. */
+#define LT_ARGV_MAX	4096
 
 enum lt_event_type {
 	LT_EV_DATA = 1,		/* struct lt_data_event */
@@ -32,6 +34,10 @@ enum lt_event_type {
 	/* 30..39: DNS (dns.bpf.c) */
 	LT_EV_DNS_GAI = 30,	/* struct lt_dns_gai_event: a getaddrinfo() call returned */
 	LT_EV_DNS_PKT = 31,	/* struct lt_dns_pkt_event: a UDP datagram to/from port 53 */
+	/* 40..49: plain TCP from socket syscalls (sock.bpf.c) */
+	LT_EV_SOCK_DATA = 40,	/* struct lt_data_event, ssl = the socket cookie */
+	LT_EV_SOCK_CLOSE = 41,	/* struct lt_ssl_free_event, ssl = the socket cookie */
+	LT_EV_SOCK_CLASS = 42,	/* struct lt_sock_class_event: what a socket's first bytes are */
 };
 
 enum lt_dir {
@@ -88,7 +94,8 @@ struct lt_exec_event {
 	__u64 start_ns;		/* CLOCK_MONOTONIC: task->start_time (the fork) */
 	__u32 argv_len;		/* bytes in argv (<= LT_ARGV_MAX) */
 	__u32 argv_full;	/* mm->arg_end - arg_start: > argv_len when cut */
-	char argv[LT_ARGV_MAX];	/* NUL-separated arguments, as in /proc/PID/cmdline */
+	char argv[LT_ARGV_MAX];	/* NUL-separated arguments, as in /proc/PID/cmdline;
+				 * only hdr..argv[argv_len] is sent */
 };
 
 /* A whole process exited (its last thread): the lt_ctl_event fields first,
@@ -112,16 +119,18 @@ struct lt_oom_event {
 	char comm[LT_COMM_LEN];
 };
 
-/* Value of the CPU maps "cpu_threads" (key: tid) and "cpu_procs" (key: tgid),
- * read by userspace, never sent as events. Times in ns. */
+/* Value of the CPU maps "cpu_threads" (key: tid: a live thread's totals)
+ * and "cpu_procs" (key: tgid: the totals of a process's threads that have
+ * exited), read by userspace, never sent as events. Times in ns. */
 struct lt_cpu_stat {
 	__u32 tgid;
 	__u32 pad;
 	__u64 oncpu_ns;		/* on CPU, counted at each switch-out */
-	__u64 runq_ns;		/* runnable but waiting for a CPU */
+	__u64 runq_ns;		/* runnable but waiting for a CPU (the kernel's run_delay) */
 	__u64 switches;		/* times switched out */
 	__u64 preempts;		/* of which while still runnable (involuntary) */
 	__u64 last_in_ns;	/* cpu_threads: CLOCK_MONOTONIC of the switch-in, 0 when off CPU */
+	__u64 rd_seen;		/* cpu_threads: the kernel's run_delay already counted */
 };
 
 /* Entries of the CPU maps (fixed; an insert into a full map is counted in
@@ -178,6 +187,23 @@ struct lt_tcp_event {
 	char comm[LT_COMM_LEN];
 };
 
+/* What the first bytes a process wrote on a connect()ed TCP socket were
+ * (sock.bpf.c): a TLS ClientHello, or an HTTP request to an LLM path (the
+ * socket's plaintext is then copied, LT_EV_SOCK_DATA). */
+enum lt_sock_class {
+	LT_SOCK_TLS = 1,
+	LT_SOCK_PLAIN = 2,
+};
+
+struct lt_sock_class_event {
+	struct lt_hdr hdr;	/* tgid/tid: the writer; ts_ns: the write */
+	__u64 cookie;
+	__u64 ino;		/* the socket's inode: /proc/PID/fd shows socket:[ino] */
+	__u32 cls;		/* enum lt_sock_class */
+	__u32 pad;
+	struct lt_tuple tuple;
+};
+
 /* DNS: getaddrinfo() results and UDP port-53 payloads. */
 #define LT_DNS_NAME_MAX		256	/* getaddrinfo node, NUL included */
 #define LT_DNS_ADDRS_MAX	8	/* distinct addresses per getaddrinfo result */
@@ -225,6 +251,7 @@ enum lt_counter {
 	LT_CNT_READ_ERR,	/* bpf_probe_read_user failures */
 	LT_CNT_TRUNC,		/* SSL calls larger than LT_CHUNKS_MAX chunks */
 	LT_CNT_MAP_FULL,	/* CPU accounting: a map insert failed (map full) */
+	LT_CNT_MUTED,		/* TLS sessions muted in BPF: they serve requests */
 	LT_CNT_MAX,
 };
 

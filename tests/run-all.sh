@@ -28,13 +28,25 @@ run_suite() {
 
 run_suite unit make --no-print-directory unit
 run_suite fuzz make --no-print-directory fuzz-smoke
-run_suite e2e make --no-print-directory e2e
+run_suite bench-build tests/bench/build-check.sh
+# The e2e clients twice: with llmtap's probe placement, then with the probes
+# forced onto the exported entries; every row's bytes must be the same.
+placed=$(mktemp /tmp/llmtap-placed.XXXXXX)
+run_suite e2e python3 tests/e2e/run.py --record "$placed"
+run_suite e2e-exported python3 tests/e2e/run.py --placement exported --compare "$placed"
+rm -f "$placed"
 run_suite robust python3 tests/e2e/robust.py
 run_suite proc python3 tests/e2e/proc_test.py
 run_suite latency python3 tests/e2e/latency_test.py
 run_suite dns python3 tests/e2e/dns_test.py
 run_suite push python3 tests/e2e/push_test.py
 run_suite listen python3 tests/e2e/listen_test.py
+run_suite ux python3 tests/e2e/ux_test.py
+run_suite host python3 tests/e2e/host_test.py
+run_suite ingest python3 tests/e2e/ingest_test.py
+run_suite runs python3 tests/e2e/runs_test.py
+run_suite agents python3 tests/e2e/agents_test.py
+run_suite cover python3 tests/e2e/cover_test.py
 run_suite stacks python3 tests/e2e/stacks_test.py
 
 echo

@@ -14,7 +14,9 @@
 /* Options the environment may set (LLMTAP_ + the name in capitals, '-' as '_'). */
 static const char *const env_keys[] = {
 	"db", "push", "push-batch", "push-interval", "push-ca", "push-bodies", "host-id",
-	"retain-days", "max-db-mb", "max-body", "ring-size", "listen",
+	"retain-days", "max-db-mb", "max-body", "ring-size", "listen", "prices", "db-group",
+	"max-disk-pct", "watch-path", "zombie-after", "stuck-after", "ingest-token", "ingest-max-body",
+	"ingest-rate",
 };
 
 struct kv {

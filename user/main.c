@@ -4,6 +4,7 @@
 
 #include "cli/cli.h"
 #include "run.h"
+#include "version.h"
 
 /* The top-level usage text. */
 static void usage(FILE *f)
@@ -15,8 +16,15 @@ static void usage(FILE *f)
 		"  show    one call: headers, bodies, latency\n"
 		"  stats   totals by model, provider, process or host\n"
 		"  dns     recent DNS lookups: name, answers, result, latency\n"
+		"  top     live view: calls in flight, calls/min, tokens/s, cost/min, slowest, busiest\n"
+		"  report  one HTML file: timeline of every call, costs, slowest calls, CPU\n"
+		"  prices  the price table in use, and which row prices a model\n"
+		"  events  what llmtap noticed (disk, OOM, zombies, stuck agents) and agents posted\n"
+		"  host    host samples: CPU, load, memory, pressure, disk and network\n"
+		"  runs    agent runs: their LLM calls, tool calls and what the tools ran\n"
+		"  doctor  processes talking TLS to other hosts: what llmtap hooked, or why not\n"
 		"  scan    TLS stacks found in executables without symbols\n"
-		"Run 'llmtap COMMAND --help' for a command's options.\n");
+		"Run 'llmtap COMMAND --help' for a command's options; 'llmtap --version'.\n");
 }
 
 struct cmd {
@@ -30,6 +38,13 @@ static const struct cmd cmds[] = {
 	{ "show", cmd_show },
 	{ "stats", cmd_stats },
 	{ "dns", cmd_dns },
+	{ "prices", cmd_prices },
+	{ "report", cmd_report },
+	{ "top", cmd_top },
+	{ "events", cmd_events },
+	{ "host", cmd_host },
+	{ "runs", cmd_runs },
+	{ "doctor", cmd_doctor },
 	{ "scan", cmd_scan },
 };
 
@@ -45,10 +60,13 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V") || !strcmp(argv[1], "version")) {
+		printf("llmtap %s\n", LLMTAP_VERSION);
+		return 0;
+	}
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(argv[1], cmds[i].name))
 			return cmds[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, "llmtap: unknown command '%s'\n", argv[1]);
-	usage(stderr);
+	fprintf(stderr, "llmtap: unknown command '%s'; try 'llmtap --help'\n", argv[1]);
 	return 2;
 }

@@ -11,6 +11,7 @@
 #include "base/util.h"
 #include "cli/cli.h"
 #include "config.h"
+#include "db/share.h"
 #include "serve/listen.h"
 
 /* The usage text of run. */
@@ -21,14 +22,17 @@ static void usage_run(FILE *f)
 		"                  [--max-body BYTES] [--ring-size BYTES] [--sample-interval SEC] [-v]\n"
 		"                  [--push URL]... [--push-batch N] [--push-interval SEC] [--push-ca FILE]\n"
 		"                  [--push-bodies] [--host-id ID] [--retain-days D] [--max-db-mb MB]\n"
-		"                  [--listen [ADDR:]PORT] [--config FILE]\n"
+		"                  [--listen [ADDR:]PORT] [--prices FILE] [--db-group GROUP] [--config FILE]\n"
+		"                  [--max-disk-pct P] [--watch-path PATH]... [--zombie-after SEC]\n"
+		"                  [--stuck-after SEC] [--ingest-token TOKEN] [--ingest-max-body BYTES]\n"
+		"                  [--ingest-rate N]\n"
 		"Capture LLM API calls made over TLS by any process on this host.\n"
 		"  --db PATH          database file (default $LLMTAP_DB, else ./llmtap.db)\n"
 		"  -p, --pid PID      only this process (repeatable)\n"
 		"  -c, --comm COMM    only processes with this name (repeatable)\n"
 		"  --duration SEC     stop after this long (30, 5m, 1h)\n"
 		"  --max-body BYTES   keep at most this much of each body (default 8M)\n"
-		"  --ring-size BYTES  BPF ring buffer size, a power of two (default 16M)\n"
+		"  --ring-size BYTES  BPF ring buffer size, a power of two (default 4M)\n"
 		"  --sample-interval SEC  CPU samples per process this often (default 2)\n"
 		"  --push URL         also deliver rows to URL (repeatable): clickhouse://[user:pass@]host:8123/DB,\n"
 		"                     otlp+http(s)://host:4318, http(s)://host/path (JSON batches)\n"
@@ -41,6 +45,18 @@ static void usage_run(FILE *f)
 		"  --max-db-mb MB     cap the database: oldest pushed rows go first (default: no cap)\n"
 		"  --listen [ADDR:]PORT  serve /health and /metrics over HTTP (ADDR default 127.0.0.1;\n"
 		"                     [::1]:PORT for IPv6, 0.0.0.0:PORT opens it to the network)\n"
+		"  --prices FILE      price table (TSV, as data/prices.tsv; default: the built-in one)\n"
+		"  --db-group GROUP   make the database readable by GROUP (files 0640, directory 0750)\n"
+		"  --max-disk-pct P   keep the database's volume under P%% full: oldest pushed rows go first\n"
+		"                     (default 90; 0 off)\n"
+		"  --watch-path PATH  also sample this path's filesystem (repeatable; the database's and / always)\n"
+		"  --zombie-after SEC report a process its parent has not reaped this long (default 30)\n"
+		"  --stuck-after SEC  report an agent with open connections and no CPU or I/O this long\n"
+		"                     (default 5m; 0 off)\n"
+		"  --ingest-token TOKEN  require 'Authorization: Bearer TOKEN' on POST /v1/* (better:\n"
+		"                     LLMTAP_INGEST_TOKEN or ingest-token in the config file)\n"
+		"  --ingest-max-body BYTES  largest POST body, decoded (default 4M)\n"
+		"  --ingest-rate N    POSTs per second accepted, the rest get 429 (default 100)\n"
 		"  --config FILE      options as 'key = value' lines (default /etc/llmtap.conf if present)\n"
 		"  -v, --verbose      debug output (twice: libbpf's too)\n");
 }
@@ -48,8 +64,21 @@ static void usage_run(FILE *f)
 /* Long options of run without a short form (push, retention, config). */
 enum {
 	OPT_PUSH_BATCH = 0x500, OPT_PUSH_INTERVAL, OPT_PUSH_CA, OPT_PUSH_BODIES, OPT_HOST_ID,
-	OPT_RETAIN_DAYS, OPT_MAX_DB_MB, OPT_CONFIG,
+	OPT_RETAIN_DAYS, OPT_MAX_DB_MB, OPT_CONFIG, OPT_PRICES, OPT_DB_GROUP,
+	OPT_MAX_DISK_PCT, OPT_WATCH_PATH, OPT_ZOMBIE_AFTER,
+	OPT_STUCK_AFTER, OPT_INGEST_TOKEN, OPT_INGEST_MAX_BODY, OPT_INGEST_RATE,
 };
+
+/* Parse a duration option into *out within [lo, hi] seconds. Returns 0, or 2
+ * with the bad value named. */
+static int opt_seconds(const char *name, const char *arg, double lo, double hi, double *out)
+{
+	if (parse_duration(arg, out) || *out < lo || *out > hi) {
+		fprintf(stderr, "llmtap: bad --%s value '%s' (%g s to %g s)\n", name, arg, lo, hi);
+		return 2;
+	}
+	return 0;
+}
 
 int run_opts_parse(int argc, char **argv, struct run_opts *o)
 {
@@ -67,6 +96,15 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 		{ "retain-days", required_argument, NULL, OPT_RETAIN_DAYS },
 		{ "max-db-mb", required_argument, NULL, OPT_MAX_DB_MB },
 		{ "config", required_argument, NULL, OPT_CONFIG },
+		{ "prices", required_argument, NULL, OPT_PRICES },
+		{ "db-group", required_argument, NULL, OPT_DB_GROUP },
+		{ "max-disk-pct", required_argument, NULL, OPT_MAX_DISK_PCT },
+		{ "watch-path", required_argument, NULL, OPT_WATCH_PATH },
+		{ "zombie-after", required_argument, NULL, OPT_ZOMBIE_AFTER },
+		{ "stuck-after", required_argument, NULL, OPT_STUCK_AFTER },
+		{ "ingest-token", required_argument, NULL, OPT_INGEST_TOKEN },
+		{ "ingest-max-body", required_argument, NULL, OPT_INGEST_MAX_BODY },
+		{ "ingest-rate", required_argument, NULL, OPT_INGEST_RATE },
 		{ "listen", required_argument, NULL, 'L' },
 		{ "max-body", required_argument, NULL, 'm' },
 		{ "ring-size", required_argument, NULL, 'r' },
@@ -77,23 +115,35 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 	};
 	double dv;
 	char *end;
+	uint64_t sz;
 	long v;
-	int opt, rc;
+	int opt, rc, i;
 
 	memset(o, 0, sizeof(*o));
 	o->db = cli_default_db();
 	o->max_body = 8u << 20;
-	o->ring_bytes = 16u << 20;
+	o->ring_bytes = 4u << 20;
 	o->sample_s = 2;
 	o->push.batch_rows = 500;
 	o->push.interval_s = 5;
 	o->push.retain_days = 7;
+	o->push.max_disk_pct = 90;
+	o->zombie_after_s = 30;
+	o->stuck_after_s = 300;
+	o->ingest.max_body = INGEST_MAX_BODY_DEFAULT;
+	o->ingest.rate = INGEST_RATE_DEFAULT;
+	/* on the command line, every user can read it (ps, /proc/PID/cmdline) */
+	for (i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strncmp(argv[i], "--ingest-token", 14))
+			log_warn("--ingest-token on the command line is readable by every user of this host; "
+				 "prefer LLMTAP_INGEST_TOKEN or ingest-token in a 0600 config file");
 	/* Options from the config file and LLMTAP_* come first; flags win. */
 	if ((rc = config_argv(argc, argv, opts, &argc, &o->cargv)))
 		return rc;
 	argv = o->cargv;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "p:c:vh", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":p:c:vh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'd':
 			o->db = optarg;
@@ -176,6 +226,61 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 			break;
 		case OPT_CONFIG:
 			break;	/* read by config_argv() */
+		case OPT_PRICES:
+			o->prices = optarg;	/* read and checked by prices_setup() */
+			break;
+		case OPT_DB_GROUP:
+			if (share_check(optarg))
+				return 2;
+			o->db_group = optarg;
+			break;
+		case OPT_MAX_DISK_PCT:
+			dv = strtod(optarg, &end);
+			if (*end || end == optarg || dv < 0 || dv >= 100) {
+				fprintf(stderr, "llmtap: bad --max-disk-pct value '%s' (0 to 99.9; 0 off)\n", optarg);
+				return 2;
+			}
+			o->push.max_disk_pct = dv;
+			break;
+		case OPT_WATCH_PATH:
+			if (o->nwatch == HOST_PATHS_MAX - 2 || access(optarg, F_OK)) {
+				fprintf(stderr, "llmtap: bad --watch-path value '%s': %s\n", optarg,
+					o->nwatch == HOST_PATHS_MAX - 2 ? "too many" : strerror(errno));
+				return 2;
+			}
+			o->watch[o->nwatch++] = optarg;
+			break;
+		case OPT_ZOMBIE_AFTER:
+			if ((rc = opt_seconds("zombie-after", optarg, 0.1, 86400, &o->zombie_after_s)))
+				return rc;
+			break;
+		case OPT_STUCK_AFTER:
+			if ((rc = opt_seconds("stuck-after", optarg, 0, 86400, &o->stuck_after_s)))
+				return rc;
+			break;
+		case OPT_INGEST_TOKEN:
+			if (strlen(optarg) < 8 || strpbrk(optarg, " \t\r\n")) {
+				fprintf(stderr, "llmtap: bad --ingest-token: at least 8 characters, no spaces\n");
+				return 2;
+			}
+			o->ingest.token = optarg;
+			break;
+		case OPT_INGEST_MAX_BODY:
+			if (parse_size(optarg, &sz) || sz < 1024 || sz > (256u << 20)) {
+				fprintf(stderr, "llmtap: bad --ingest-max-body value '%s' (1k to 256M)\n", optarg);
+				return 2;
+			}
+			o->ingest.max_body = sz;
+			break;
+		case OPT_INGEST_RATE:
+			dv = strtod(optarg, &end);
+			if (*end || end == optarg || dv < 1 || dv > 1e6) {
+				fprintf(stderr, "llmtap: bad --ingest-rate value '%s' (1 to 1000000 per second)\n",
+					optarg);
+				return 2;
+			}
+			o->ingest.rate = dv;
+			break;
 		case 'L':
 			if (listen_check(optarg))
 				return 2;
@@ -208,8 +313,7 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 			usage_run(stdout);
 			return 0;
 		default:
-			usage_run(stderr);
-			return 2;
+			return cli_opt_error("run", argv, opt);
 		}
 	}
 	if (optind < argc) {

@@ -6,6 +6,8 @@
 #include <sys/types.h>
 
 #include "push/push.h"
+#include "serve/ingest.h"
+#include "track/host.h"
 
 #define RUN_FILTERS_MAX 64
 #define RUN_GO (-1)		/* run_opts_parse(): the options are good, run */
@@ -21,6 +23,13 @@ struct run_opts {
 	uint64_t ring_bytes;		/* BPF ring buffer size */
 	double sample_s;		/* CPU sampling interval */
 	const char *listen;		/* --listen spec, NULL when not serving */
+	const char *prices;		/* --prices FILE, NULL: the default table */
+	const char *db_group;		/* --db-group GROUP: the database readable by it */
+	const char *watch[HOST_PATHS_MAX];	/* --watch-path: filesystems sampled besides the db's and / */
+	int nwatch;
+	double zombie_after_s;		/* a zombie this old is reported */
+	double stuck_after_s;		/* an agent idle this long is checked for being stuck; 0 off */
+	struct ingest_opts ingest;	/* the POST endpoints on --listen */
 	struct push_opts push;		/* targets, batching, retention */
 	char **cargv;			/* the effective argv the strings point into */
 };

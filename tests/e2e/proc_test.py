@@ -14,7 +14,7 @@ One `llmtap run --sample-interval 0.5` on a fresh DB, real processes started by 
                and the sum of its cpu_samples within 10%, samples written while it ran
    2 exit      `sys.exit(7)` -> exit_code 7, signal 0; `sleep` killed by SIGKILL / SIGTERM -> 9 / 15
    3 exec      argv (a JSON array, one argument with a space), exe, ppid, comm; a long argv is cut
-               at 256 bytes and ends with "..."
+               at 4096 bytes and ends with "..."; one of 300 bytes (an agent's wrapper shell) is whole
    4 runq      two burners pinned to one CPU for 1 s: each on CPU 30-70% of the time, run-queue
                wait > 0, CPU + wait about the wall time
    5 oom       a python3 allocating in a memory-limited cgroup (cgroup v2 memory.max, else the v1
@@ -217,7 +217,12 @@ def case_exec(chk, procs, db, tracer, t0):
     chk.eq(r["uid"], os.getuid(), "exec: uid")
     chk.ok(r["exec_ns"] and r["start_ns"] <= r["exec_ns"] <= r["exit_ns"], "exec: start_ns <= exec_ns <= exit_ns",
            repr((r["start_ns"], r["exec_ns"], r["exit_ns"])))
-    long = ["x" * 100, "y" * 100, "z" * 100]
+    mid = [PY, "-c", "pass", "x" * 100, "y" * 100, "z" * 100]
+    p = procs.start(mid)
+    p.wait(timeout=20)
+    r = wait_exited(db, p.pid, t0, tracer)
+    chk.eq(json.loads((r or {}).get("argv") or "null"), mid, "exec: argv of 300+ bytes whole")
+    long = ["%c" % c * 1000 for c in "abcde"]
     p = procs.start([PY, "-c", "pass"] + long)
     p.wait(timeout=20)
     r = wait_exited(db, p.pid, t0, tracer)
@@ -225,8 +230,8 @@ def case_exec(chk, procs, db, tracer, t0):
     full = [PY, "-c", "pass"] + long
     kept = a[:-1]
     chk.ok(a and a[-1] == "..." and 0 < len(kept) < len(full) and kept == full[:len(kept)] and
-           len("\0".join(full[:len(kept) + 1]).encode()) >= 256 > len("\0".join(kept).encode()),
-           "exec: argv over 256 bytes keeps the whole arguments that fit, then \"...\"", repr(a))
+           len("\0".join(full[:len(kept) + 1]).encode()) >= 4096 > len("\0".join(kept).encode()),
+           "exec: argv over 4096 bytes keeps the whole arguments that fit, then \"...\"", repr(a)[:300])
 
 
 def case_runq(chk, procs, db, tracer, t0):

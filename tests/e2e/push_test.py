@@ -66,6 +66,7 @@ CH_STOP_DEADLINE_S = 30
 DELIVERY_DEADLINE_S = 90     # covers the backoff (<= 60 s) after an outage
 ROWS_DEADLINE_S = 30
 CLIENT_DEADLINE_S = 120
+KILL_DEADLINE_S = 30         # SIGKILL: the kernel detaches the uprobes (see phase 3)
 EXIT_DEADLINE_S = 5          # contract: SIGINT/SIGTERM -> exit 0 within 5 s (with the last push)
 POLL_S = 0.1
 CH_DB = "llmtap_push"
@@ -73,15 +74,21 @@ CH_USER, CH_PASS = "llmtap", "s3cret-ch-pw-9f2"
 TOKEN = "tok-PUSHSECRET-7c1e5a"
 FILE_TOKEN = "tok-FILE-must-lose-4411"
 HOST_ID = "test-host-push-A"
-TABLES = ["llm_calls", "connections", "dns_lookups", "processes", "cpu_samples"]
+TABLES = ["llm_calls", "connections", "dns_lookups", "processes", "cpu_samples", "agent_runs", "agent_steps"]
 RSS_CALLS = 300
 GEN_AI_NAMES = {
     "gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.request.model", "gen_ai.response.model",
     "gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", "gen_ai.usage.cache_read.input_tokens",
     "gen_ai.usage.cache_creation.input_tokens", "gen_ai.response.finish_reasons",
-    "gen_ai.response.time_to_first_chunk", "gen_ai.output.messages",
+    "gen_ai.response.time_to_first_chunk", "gen_ai.output.messages", "gen_ai.conversation.id",
+    "gen_ai.agent.name", "gen_ai.tool.name", "gen_ai.tool.call.id", "gen_ai.tool.type", "gen_ai.tool.call.arguments",
 }
-BODY_ATTRS = {"llmtap.request.body", "llmtap.response.body", "llmtap.response.text", "gen_ai.output.messages"}
+BODY_ATTRS = {"llmtap.request.body", "llmtap.response.body", "llmtap.response.text", "gen_ai.output.messages",
+              "gen_ai.tool.call.arguments", "llmtap.tool.command"}
+# The spans of agent runs (INTERNAL, kind 1) and the attributes each must have.
+RUN_SPANS = {"invoke_agent": ("gen_ai.agent.name", "gen_ai.conversation.id", "llmtap.run_id"),
+             "execute_tool": ("gen_ai.tool.name", "gen_ai.tool.call.id", "gen_ai.conversation.id", "llmtap.run_id"),
+             "exec": ("process.pid", "process.command_args", "gen_ai.conversation.id")}
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 HEX16 = re.compile(r"^[0-9a-f]{16}$")
 INT_RE = re.compile(r"^-?[0-9]+$")
@@ -270,8 +277,17 @@ def validate_otlp(doc):
                     probs.append("%s: traceId %r" % (where, sp.get("traceId")))
                 if not (isinstance(sp.get("spanId"), str) and HEX16.match(sp["spanId"]) and sp["spanId"] != "0" * 16):
                     probs.append("%s: spanId %r" % (where, sp.get("spanId")))
-                if sp.get("kind") != 3 or isinstance(sp.get("kind"), bool):
-                    probs.append("%s: kind %r is not the integer 3 (CLIENT)" % (where, sp.get("kind")))
+                am0 = attr_map(sp.get("attributes"))
+                op0 = (am0.get("gen_ai.operation.name") or {}).get("stringValue")
+                kind = op0 if op0 in RUN_SPANS else "exec" if str(sp.get("name", "")).startswith("exec ") else None
+                want_kind = 1 if kind else 3
+                if sp.get("kind") != want_kind or isinstance(sp.get("kind"), bool):
+                    probs.append("%s: kind %r is not the integer %d" % (where, sp.get("kind"), want_kind))
+                if kind:
+                    probs += ["%s: %s missing" % (where, k) for k in RUN_SPANS[kind] if k not in am0]
+                    if not (isinstance(sp.get("parentSpanId"), str) and HEX16.match(sp["parentSpanId"])) \
+                            and kind != "invoke_agent":
+                        probs.append("%s: parentSpanId %r" % (where, sp.get("parentSpanId")))
                 for k in ("startTimeUnixNano", "endTimeUnixNano"):
                     if not (isinstance(sp.get(k), str) and sp[k].isdigit()):
                         probs.append("%s: %s %r is not a decimal string" % (where, k, sp.get(k)))
@@ -289,6 +305,9 @@ def validate_otlp(doc):
                         probs.append("%s: unknown gen_ai attribute %s" % (where, k))
                     if k in ATTR_KINDS and ATTR_KINDS[k] not in (v or {}):
                         probs.append("%s: %s is not a %s" % (where, k, ATTR_KINDS[k]))
+                if kind:
+                    spans.append((ra, sp, am))
+                    continue
                 for k in ("gen_ai.operation.name", "gen_ai.provider.name", "llmtap.call_id"):
                     if k not in am:
                         probs.append("%s: %s missing" % (where, k))
@@ -571,6 +590,70 @@ def rss_kb(pid):
     return 0
 
 
+def agent_run(ctx, tag, command):
+    """The test agent (agent_client.py) against the test server asking for tool calls (agent_server.py,
+    started once): one run of llm, tool, llm. Returns its report ({} when it failed)."""
+    if not getattr(ctx, "agent_port", None):
+        sp = ctx.procs.start([sys.executable, os.path.join(HERE, "agent_server.py"), "0", ctx.cert, ctx.key],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        line = LineReader(sp.stdout).wait_for(lambda l: '"listening"' in l, 15)
+        ctx.agent_port = json.loads(line)["port"] if line else None
+    spec = {"base": "https://api.anthropic.com:%s" % ctx.agent_port, "cafile": ctx.cert, "format": "messages",
+            "stream": True, "tag": tag, "mode": "tool", "command": command}
+    p = ctx.procs.start(e2e.in_private_hosts(ctx.hosts, [sys.executable, os.path.join(HERE, "agent_client.py"),
+                                                          json.dumps(spec)]),
+                        env=e2e.client_env(ctx.cert), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = p.communicate(timeout=CLIENT_DEADLINE_S)
+    lines = [l for l in out.decode(errors="replace").splitlines() if l.startswith("{")]
+    ctx.chk.ok(p.returncode == 0 and lines, "%s: the test agent ran" % tag, err.decode(errors="replace")[-500:])
+    return json.loads(lines[-1]) if lines else {}
+
+
+def run_of_pid(db, pid):
+    """The ended agent_runs row of pid, once there."""
+    def got():
+        rows = [r for r in db_rows(db, "agent_runs") if r["pid"] == pid and r["state"] == "ended"]
+        return rows[0] if rows else None
+    return poll(got, ROWS_DEADLINE_S)
+
+
+def check_run_spans(chk, name, otlp, db, run, bodies):
+    """The OTLP spans of an agent run: invoke_agent, execute_tool under it, exec under that, its calls
+    under the run in the same trace, gen_ai.conversation.id on each; tool arguments only with bodies."""
+    rid = run["id"]
+
+    def mine():
+        sp = [(sp, am) for _, sp, am in otlp.spans()
+              if (am.get("gen_ai.conversation.id") or {}).get("stringValue") == rid]
+        ops = [(am.get("gen_ai.operation.name") or {}).get("stringValue") for _, am in sp]
+        # the run's spans and its two calls' (which may come later, in another batch)
+        return sp if "invoke_agent" in ops and sum(1 for _, am in sp if "llmtap.call_id" in am) >= 2 else None
+    spans = poll(mine, DELIVERY_DEADLINE_S) or []
+    op = lambda am: (am.get("gen_ai.operation.name") or {}).get("stringValue")  # noqa: E731
+    inv = [sp for sp, am in spans if op(am) == "invoke_agent"]
+    tools = [(sp, am) for sp, am in spans if op(am) == "execute_tool"]
+    execs = [(sp, am) for sp, am in spans if sp["name"].startswith("exec ")]
+    calls = [(sp, am) for sp, am in spans if "llmtap.call_id" in am]
+    if not chk.ok(len(inv) == 1 and tools and execs and len(calls) == 2,
+                  "%s: OTLP has the run's invoke_agent, execute_tool, exec and its 2 call spans" % name,
+                  repr([(sp["name"]) for sp, _ in spans])):
+        return
+    run_span, trace = inv[0]["spanId"], inv[0]["traceId"]
+    chk.ok(all(sp["traceId"] == trace for sp, _ in spans), "%s: one trace for the whole run" % name)
+    chk.ok(all(sp.get("parentSpanId") == run_span for sp, _ in tools + calls),
+           "%s: tools and calls are children of the invoke_agent span" % name)
+    tool_ids = {sp["spanId"] for sp, _ in tools}
+    chk.ok(all(sp.get("parentSpanId") in tool_ids for sp, _ in execs), "%s: execs are children of their tool" % name)
+    steps = [r for r in db_rows(db, "agent_steps") if r["run_id"] == rid and r["kind"] == "tool"]
+    chk.eq(sorted((am["gen_ai.tool.call.id"]["stringValue"], am["gen_ai.tool.name"]["stringValue"]) for _, am in tools),
+           sorted((s["tool_call_id"], s["tool_name"]) for s in steps), "%s: gen_ai.tool.call.id and name" % name)
+    has_args = [("gen_ai.tool.call.arguments" in am) for _, am in tools]
+    chk.ok(all(has_args) if bodies else not any(has_args),
+           "%s: tool arguments %s" % (name, "sent (--push-bodies)" if bodies else "not sent (no --push-bodies)"))
+    chk.ok(any((am.get("llmtap.exec.command") or {}).get("boolValue") for _, am in execs),
+           "%s: the exec carrying the command is marked" % name)
+
+
 # ---------- comparison ----------
 
 def same_value(a, b):
@@ -656,6 +739,13 @@ def run_main_phases(ctx, ch):
                    (reqs[1]["t"] - reqs[0]["t"]))
         json_ids = lambda: {row["id"] for _, row in js.json_rows("llm_calls")}  # noqa: E731
         chk.ok(poll(lambda: ids1 <= json_ids(), DELIVERY_DEADLINE_S), "phase 1: the JSON receiver gets the rows")
+        rep = agent_run(ctx, "P1-agent", "echo pushed-tool; exit 2")
+        run1 = run_of_pid(db, rep.get("pid")) if rep else None
+        if chk.ok(run1, "phase 1: the agent's run is recorded"):
+            sids = {"%s:%d" % (run1["id"], i) for i in range(3)}
+            chk.ok(poll(lambda: run1["id"] in ch.ids("agent_runs") and sids <= ch.ids("agent_steps"),
+                        DELIVERY_DEADLINE_S), "phase 1: agent_runs and agent_steps reach ClickHouse")
+            check_run_spans(chk, "phase 1", otlp, db, run1, True)
 
         # ---- phase 2: ClickHouse down, then up ----
         chk.ok(ch.stop(), "phase 2: ClickHouse stopped")
@@ -688,7 +778,9 @@ def run_main_phases(ctx, ch):
         rows3 = wait_tagged(ctx, "phase 3", db, tags3)
         ids3 = {r["id"] for r in rows3.values()}
         os.kill(t1.pid, signal.SIGKILL)
-        chk.eq(e2e.stop_tracer(t1, signal.SIGKILL, EXIT_DEADLINE_S), -signal.SIGKILL, "phase 3: T1 killed by SIGKILL")
+        # SIGKILL: the kernel detaches every uprobe of the dying process (~0.1 s
+        # each, serialised): the contract's 5 s is for SIGINT/SIGTERM
+        chk.eq(e2e.stop_tracer(t1, signal.SIGKILL, KILL_DEADLINE_S), -signal.SIGKILL, "phase 3: T1 killed by SIGKILL")
         chk.ok(ch.start(), "phase 3: ClickHouse started again")
         chk.ok(not (ids3 & ch.ids("llm_calls")), "phase 3: ClickHouse lacks the calls made while it was down")
         conf = os.path.join(ctx.tmp, "llmtap.conf")
@@ -719,7 +811,7 @@ def run_main_phases(ctx, ch):
         # ---- checks on everything ----
         for table in TABLES:
             compare_table(ctx, ch, db, table)
-        for table in ("llm_calls", "connections", "dns_lookups", "processes"):
+        for table in ("llm_calls", "connections", "dns_lookups", "processes", "agent_runs", "agent_steps"):
             try:
                 c = ch.rows("SELECT count() AS n, uniqExact(id) AS u FROM %s.%s FINAL WHERE host_id = '%s'" % (
                     CH_DB, table, HOST_ID))[0]
@@ -752,16 +844,21 @@ def run_main_phases(ctx, ch):
         ident = {}
         for _, sp, am in spans:
             cid = (am.get("llmtap.call_id") or {}).get("stringValue")
-            ident.setdefault(cid, set()).add((sp["traceId"], sp["spanId"]))
-        chk.ok(all(len(v) == 1 for v in ident.values()), "OTLP: a re-sent call is the same span (same trace/span id)")
+            if cid:  # the spans of calls (runs' spans are checked by check_run_spans())
+                ident.setdefault(cid, set()).add((sp["traceId"], sp["spanId"]))
+        chk.ok(all(len(v) == 1 for v in ident.values()), "OTLP: a re-sent call is the same span (same trace/span id)",
+               repr([(k, v) for k, v in ident.items() if len(v) > 1][:3]))
         all_rows = {r["id"]: r for r in db_rows(db, "llm_calls")}
+        runs_by_id = {r["id"]: r for r in db_rows(db, "agent_runs")}
         bad = []
         for ra, sp, am in spans:
             cid = (am.get("llmtap.call_id") or {}).get("stringValue")
             row = all_rows.get(cid)
             if not row or cid not in ids1 | ids2:
                 continue
-            if sp["traceId"] != cid.replace("-", ""):
+            # a call of a run is in its run tree's trace (the top run's id), else in its own
+            root = (runs_by_id.get(row["run_id"]) or {}).get("root_run_id") or row["run_id"] or cid
+            if sp["traceId"] != root.replace("-", ""):
                 bad.append("%s traceId %s" % (cid, sp["traceId"]))
             if sp["startTimeUnixNano"] != str(row["start_ns"]):
                 bad.append("%s start %s" % (cid, sp["startTimeUnixNano"]))
@@ -802,6 +899,7 @@ def run_main_phases(ctx, ch):
         delivered = [row["id"] for _, row in js.json_rows("llm_calls")]
         chk.eq(len(delivered), len(set(delivered)), "JSON: no llm_calls row delivered twice")
         chk.ok((ids1 | ids2) <= set(delivered), "JSON: every call of phases 1-2 delivered")
+
         chk.ok(all(r["headers"].get("authorization") == "Bearer " + TOKEN for r in reqs),
                "JSON: LLMTAP_PUSH_TOKEN sent as the bearer token (the environment beats the config file)")
         chk.ok(all(r["doc"]["host_id"] == HOST_ID for r in reqs), "JSON: host_id in every batch")
@@ -861,9 +959,13 @@ def run_blackhole_phase(ctx):
         chk.ok(got, "black hole: the OTLP target still gets every span (targets do not wait for each other)")
         got = poll(lambda: ids <= {row["id"] for _, row in sink.json_rows("llm_calls")}, DELIVERY_DEADLINE_S)
         chk.ok(got, "https target verified with --push-ca gets every row")
+        rep = agent_run(ctx, "B2-agent", "echo no-bodies")
+        run3 = run_of_pid(db, rep.get("pid")) if rep else None
+        if chk.ok(run3, "black hole: the agent's run is recorded"):
+            check_run_spans(chk, "black hole", otlp, db, run3, False)
         spans = otlp.spans()
         chk.ok(spans and all(not (BODY_ATTRS & set(am)) for _, _, am in spans),
-               "OTLP without --push-bodies: no body, text or message attributes")
+               "OTLP without --push-bodies: no body, text, message or tool argument attributes")
         reqs, probs = otlp.snapshot()
         chk.ok(not probs, "OTLP (black hole run): every body valid", "; ".join(probs[:5]))
         rc, st = stats_json(ctx, db)

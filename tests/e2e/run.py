@@ -294,7 +294,7 @@ def ensure_tools(chk):
     chk.ok(shutil.which("zstd"), "tool: zstd installed")
     for t in ("node", "curl", "openssl", "unshare", "mount"):
         chk.ok(shutil.which(t), "tool: %s on PATH" % t)
-    mods = [os.path.join(HERE, "node_modules", m, "package.json") for m in ("openai", "@anthropic-ai/sdk")]
+    mods = [os.path.join(HERE, "node_modules", m, "package.json") for m in ("openai", "@anthropic-ai/sdk", "ws")]
     if not all(os.path.exists(m) for m in mods):
         print("e2e: installing the npm SDKs (npm ci)", flush=True)
         env = dict(os.environ)
@@ -765,6 +765,64 @@ def check_calls_json(chk, llmtap, db, rows):
         chk.ok(s.encode() not in out, "calls --json: secret %s... not printed" % s[:6])
 
 
+def check_placement(chk, terr, args):
+    """The tracer's -v lines say where libssl's probes went: forced to the exported entries, or
+    placed where the kernel emulates the first instruction (a shared internal function or an
+    exported entry that starts with one)."""
+    lines = [l for l in terr.text().splitlines() if "openssl: " in l and "libssl" in l and ": SSL_" in l]
+    if not chk.ok(lines, "placement: the tracer names where libssl's SSL_read/SSL_write probes went",
+                  terr.text()[-2000:]):
+        return
+    for l in lines:
+        if args.placement == "exported":
+            chk.ok("exported entries" in l and "forced by LLMTAP_PLACEMENT=exported" in l,
+                   "placement: forced to the exported entries", l)
+        else:
+            chk.ok("shared internal function" in l or "emulated)" in l,
+                   "placement: a first instruction the kernel emulates", l)
+
+
+def captured(rows, srvreq):
+    """tag -> what its row captured: hashes of the request body and response text, sizes, tokens,
+    status, model, and whether the response body was the exact one the server sent (the server's
+    answers carry per-run ids, so their hashes differ from run to run)."""
+    out = {}
+    for c in CALLS:
+        found = [r for r in rows if c["tag"] in (r.get("request_headers") or "") or
+                 c["tag"].encode() in (as_bytes(r.get("request_body")) or b"")]
+        if len(found) != 1:
+            continue
+        r = found[0]
+        out[c["tag"]] = {k: hashlib.sha256(as_bytes(r[k]) or b"").hexdigest() if isinstance(r[k], (str, bytes))
+                         else r[k] for k in ("request_body", "response_text", "request_bytes",
+                                             "response_bytes", "input_tokens", "output_tokens", "status", "model")}
+        body = as_bytes(r["response_body"])
+        out[c["tag"]]["response_body_exact"] = body is not None and \
+            hashlib.sha256(body).hexdigest() == srvreq.get(c["tag"], {}).get("resp_sha256")
+    return out
+
+
+def record_or_compare(chk, rows, srvreq, args):
+    """--record: keep what each row captured; --compare: the same bytes as the recorded run
+    (the other placement) for every call."""
+    got = captured(rows, srvreq)
+    if args.record:
+        with open(args.record, "w") as f:
+            json.dump(got, f)
+    if args.compare:
+        try:
+            with open(args.compare) as f:
+                want = json.load(f)
+        except (OSError, ValueError) as e:
+            chk.ok(False, "placement: the other run's record is readable", repr(e))
+            return
+        for c in CALLS:
+            tag = c["tag"]
+            chk.ok(tag in got and got.get(tag) == want.get(tag),
+                   "placement: %s captured the same bytes as the other placement's run" % tag,
+                   "got %r, recorded %r" % (got.get(tag), want.get(tag)))
+
+
 def main():
     """Runs the suite; the summary line is printed last, after every process is gone."""
     chk, rc = run_suite()
@@ -777,6 +835,10 @@ def run_suite():
     ap.add_argument("--no-tracer", action="store_true", help="only exercise the server and the clients")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
     ap.add_argument("-v", "--verbose", action="store_true", help="print passing checks too")
+    ap.add_argument("--placement", choices=("auto", "exported"), default="auto",
+                    help="where llmtap probes libssl: its choice, or forced to the exported entries")
+    ap.add_argument("--record", metavar="FILE", help="write what each call's row captured (hashes) to FILE")
+    ap.add_argument("--compare", metavar="FILE", help="check each call's row captured what FILE recorded")
     args = ap.parse_args()
     chk = Checks(args.verbose)
     llmtap = os.environ.get("LLMTAP") or os.path.join(REPO, "build", "llmtap")
@@ -805,7 +867,8 @@ def run_suite():
         db = os.path.join(dbdir, "llmtap.db")
         ready_ns = 0
         if tracing:
-            tracer, terr, ready = start_tracer(procs, llmtap, db)
+            os.environ["LLMTAP_PLACEMENT"] = args.placement
+            tracer, terr, ready = start_tracer(procs, llmtap, db, ["-v"])
             ready_ns = time.time_ns()
             if not chk.ok(ready, "tracer: prints 'ready' on stderr within %d s" % READY_DEADLINE_S,
                           "exit status %r" % tracer.poll()):
@@ -833,6 +896,8 @@ def run_suite():
                 chk.eq(rc, 0, "tracer: exits 0 within %d s of SIGINT" % EXIT_DEADLINE_S)
             if chk.ok(os.path.exists(db), "db: file exists"):
                 rows = check_rows(chk, db, port, results, srvreq, (t0, t1), sp.pid, ready_ns)
+                check_placement(chk, terr, args)
+                record_or_compare(chk, rows, srvreq, args)
                 check_files(chk, dbdir, db)
                 check_calls_json(chk, llmtap, db, rows)
         return finish(chk, terr)

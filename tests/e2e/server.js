@@ -10,6 +10,9 @@
 //   so the driver knows, per call, what really went over the wire (connection reuse,
 //   encoding, exact decoded body bytes and sizes, first-content event index, delays).
 //
+// Also Ollama's native POST /api/chat (NDJSON lines, or one object with "stream": false; no key),
+// answering with openai_chat's text and counts.
+//
 // Test knobs (request headers):
 //   x-test-call: TAG        echoed into the log, so the driver can match rows to calls
 //   x-test-encoding: E      gzip | br | deflate | zstd; used when Accept-Encoding allows it
@@ -18,11 +21,15 @@
 //   x-test-pad-bytes: N     pad the assistant text of a non-stream chat answer to N bytes (UTF-8),
 //                           with deterministic ASCII filler
 //   x-test-abort-after: N   destroy the socket after N SSE events of a streamed answer (no end)
+//   x-test-gap-ms: N        wait N ms between SSE events instead of timing.stream_event_gap_ms
 //
+// LLMTAP_E2E_PLAIN=1: plain HTTP (no TLS; CERT and KEY are then not read), as a local model
+// server or gateway serves it. LLMTAP_E2E_ADDR=A: listen on address A instead of 127.0.0.1.
 // LLMTAP_E2E_H2=1 in the environment: serve HTTP/2 too (node's http2 module, allowHTTP1, ALPN
 // h2 + http/1.1), with the same routes and knobs; log entries then say http_version "2.0".
 'use strict';
 
+const http = require('http');
 const https = require('https');
 const http2 = require('http2');
 const zlib = require('zlib');
@@ -316,7 +323,26 @@ function checkAuth(kind, req, url) {
 	if (kind === 'anthropic') return req.headers['x-api-key'] === E.keys.anthropic || bearer(req) === E.keys.anthropic;
 	if (kind === 'gemini')
 		return req.headers['x-goog-api-key'] === E.keys.gemini || url.searchParams.get('key') === E.keys.gemini;
+	if (kind === 'ollama') return true;	/* Ollama asks for no key */
 	return false;
+}
+
+/* ---------- Ollama's native chat (/api/chat): NDJSON lines unless "stream": false ---------- */
+
+function ollamaChat(ctx, body) {
+	const x = E.endpoints.openai_chat;
+	const model = body.model;
+	const at = () => new Date().toISOString();
+	const last = { model, created_at: at(), message: { role: 'assistant', content: '' }, done_reason: x.finish_reason,
+		done: true, total_duration: 4200000, prompt_eval_count: x.input_tokens, eval_count: x.output_tokens };
+	if (body.stream === false) {
+		last.message.content = textOf('openai_chat');
+		return { headers: { 'content-type': 'application/json; charset=utf-8' }, json: last };
+	}
+	const events = x.chunks.map((piece) => JSON.stringify({ model, created_at: at(),
+		message: { role: 'assistant', content: piece }, done: false }) + '\n');
+	events.push(JSON.stringify(last) + '\n');
+	return { headers: { 'content-type': 'application/x-ndjson' }, events, firstContent: 0 };
 }
 
 /* ---------- routing ---------- */
@@ -333,6 +359,8 @@ function route(ctx, req, url, raw) {
 		kind = 'openai'; handler = openaiResponses;
 	} else if (req.method === 'POST' && url.pathname === '/v1/messages') {
 		kind = 'anthropic'; handler = anthropicMessages;
+	} else if (req.method === 'POST' && url.pathname === '/api/chat') {
+		kind = 'ollama'; handler = ollamaChat;
 	} else if (req.method === 'POST' && gem) {
 		kind = 'gemini';
 		const model = decodeURIComponent(gem[1]);
@@ -440,6 +468,7 @@ async function handle(req, res) {
 	const delay = knob(req, 'x-test-delay-ms') ?? DELAY_MS;
 	if (delay > 0) await sleep(delay);
 	const abortAfter = knob(req, 'x-test-abort-after');
+	const gap = knob(req, 'x-test-gap-ms') ?? GAP_MS;
 	const entry = {
 		event: 'request', tag: req.headers['x-test-call'] || null, method: req.method, path: req.url,
 		host: req.headers.host || null, conn: ctx.conn, seq: ctx.seq, status, stream,
@@ -462,14 +491,14 @@ async function handle(req, res) {
 			const all = [];
 			const n = abortAfter !== null && abortAfter < r.events.length ? abortAfter : r.events.length;
 			for (let i = 0; i < n; i++) {
-				if (i > 0) await sleep(GAP_MS);
+				if (i > 0 && gap > 0) await sleep(gap);
 				const b = Buffer.from(r.events[i], 'utf8');
 				all.push(b);
 				await out.write(b);
 			}
 			if (n < r.events.length) {
 				/* the knob: let the events written so far reach the client, then cut the connection */
-				await sleep(GAP_MS);
+				await sleep(gap);
 				sock.destroy();
 				entry.aborted_after = n;
 			} else {
@@ -477,7 +506,7 @@ async function handle(req, res) {
 			}
 			const body = Buffer.concat(all);
 			Object.assign(entry, { resp_len: body.length, resp_sha256: sha256(body), events: n,
-				first_content_event: r.firstContent, gap_ms: GAP_MS });
+				first_content_event: r.firstContent, gap_ms: gap });
 		}
 	} catch (e) {
 		entry.error = e.message;
@@ -494,7 +523,8 @@ function onRequest(req, res) {
 }
 
 const H2 = process.env.LLMTAP_E2E_H2 === '1';
-const server = H2 ?
+const PLAIN = process.env.LLMTAP_E2E_PLAIN === '1';
+const server = PLAIN ? http.createServer(onRequest) : H2 ?
 	http2.createSecureServer({
 		key: fs.readFileSync(keyPath),
 		cert: fs.readFileSync(certPath),
@@ -507,7 +537,11 @@ const server = H2 ?
 	}, onRequest);
 
 let nextConn = 0;
-server.on('connection', (s) => s.setNoDelay(true));
+server.on('connection', (s) => {
+	s.setNoDelay(true);
+	if (PLAIN)
+		s.e2eConn = ++nextConn;
+});
 server.on('secureConnection', (s) => {
 	s.setNoDelay(true);
 	s.e2eConn = ++nextConn;
@@ -522,7 +556,7 @@ server.on('clientError', (err, socket) => {
 });
 server.on('tlsClientError', (err) => log({ event: 'tls_client_error', code: err.code || null, message: err.message }));
 
-server.listen(parseInt(portArg, 10), '127.0.0.1', () => {
+server.listen(parseInt(portArg, 10), process.env.LLMTAP_E2E_ADDR || '127.0.0.1', () => {
 	log({ event: 'listening', port: server.address().port, pid: process.pid });
 });
 

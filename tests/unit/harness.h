@@ -34,8 +34,12 @@ static int h_passed, h_failed;
 	} while (0)
 
 #define CHECK_STR(a, b)                                                          \
-	CHECKF((a) && (b) && strcmp((a), (b)) == 0, "got \"%s\" want \"%s\"",    \
-	       (a) ? (a) : "(null)", (b) ? (b) : "(null)")
+	do {                                                                     \
+		const char *h_a = (a), *h_b = (b); /* arrays too */              \
+		CHECKF(h_a && h_b && strcmp(h_a, h_b) == 0,                      \
+		       "got \"%s\" want \"%s\"", h_a ? h_a : "(null)",          \
+		       h_b ? h_b : "(null)");                                    \
+	} while (0)
 
 /* Print the closing line; the process exit code says whether all passed. */
 static inline int harness_done(const char *name)

@@ -1,10 +1,16 @@
-/* test_cost.c -- unit tests for the price table: prefix matching, cache accounting, unknown models. */
+/* test_cost.c -- unit tests for the price table: the TSV parser (every prefix, bad rows), data/prices.tsv itself, prefix matching, providers, cache accounting, unknown models. */
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "llm/cost.h"
 #include "harness.h"
+
+/* CHECK that also returns whether cond held. */
+#define CHECK_OK(cond) ((cond) ? (h_passed++, 1) : (h_failed++, fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond), 0))
 #include "llm/provider.h"
 
 #define N TOKENS_NONE
@@ -84,7 +90,8 @@ static const struct {
 	{ "openai-compatible", "llama3.2", 100, 100, N, N, -1 },
 	{ "openai", NULL, 100, 100, N, N, -1 },
 	{ "openai", "", 100, 100, N, N, -1 },
-	{ "openai", "gpt-4.5-preview", 100, 100, N, N, -1 },
+	{ "openai", "gpt-4.5-preview", 1000000, 0, N, N, 75.00 },
+	{ "openai", "gpt-4.1o", 100, 100, N, N, -1 },
 	{ "openai", "o1x", 100, 100, N, N, -1 },
 	{ "openai", "gpt-4o", N, N, N, N, -1 },
 	{ "openai", "/", 1, 1, N, N, -1 },
@@ -160,10 +167,138 @@ static void test_call(void)
 	CHECK(cost_estimate_call(&c) < 0);
 }
 
+/* The file data/prices.tsv (tests run from the repository's root). */
+static char *read_prices(size_t *len)
+{
+	FILE *f = fopen("data/prices.tsv", "rb");
+	char *b = malloc(1 << 20);
+
+	*len = f && b ? fread(b, 1, 1 << 20, f) : 0;
+	if (f)
+		fclose(f);
+	return b;
+}
+
+/* The shipped table: 80+ rows, every vendor the README names, no model twice for one provider. */
+static void test_shipped(const struct price_table *t)
+{
+	static const char *const vendors[] = {
+		"openai", "anthropic", "gemini", "deepseek", "mistral", "xai", "dashscope", "zhipu",
+		"moonshot", "groq", "together", "fireworks",
+	};
+	size_t i, j;
+
+	CHECKF(t->n >= 80, "%zu rows", t->n);
+	for (i = 0; i < sizeof(vendors) / sizeof(vendors[0]); i++) {
+		for (j = 0; j < t->n && strcmp(t->rows[j].provider, vendors[i]); j++)
+			;
+		CHECKF(j < t->n, "no row of %s", vendors[i]);
+	}
+	for (i = 0; i < t->n; i++) {
+		CHECKF(t->rows[i].in >= 0 && t->rows[i].out >= 0, "line %u", t->rows[i].line);
+		CHECKF(t->rows[i].cached < 0 || t->rows[i].cached <= t->rows[i].in,
+		       "line %u: cached above input", t->rows[i].line);
+		CHECKF(!strncmp(t->rows[i].source, "https://", 8), "line %u: source", t->rows[i].line);
+		CHECKF(strcmp(t->rows[i].date, "2023-01-01") > 0, "line %u: date", t->rows[i].line);
+		for (j = 0; j < i; j++)
+			CHECKF(strcasecmp(t->rows[i].model, t->rows[j].model) ||
+			       strcmp(t->rows[i].provider, t->rows[j].provider),
+			       "line %u: %s twice", t->rows[i].line, t->rows[i].model);
+	}
+	/* dated snapshots price as their family; a host's own row wins */
+	CHECK_STR(prices_lookup(t, "openai", "gpt-4o-mini-2024-07-18")->model, "gpt-4o-mini");
+	CHECK_STR(prices_lookup(t, "groq", "meta-llama/llama-4-scout-17b-16e-instruct")->provider, "groq");
+	CHECK_STR(prices_lookup(t, "together", "deepseek-ai/DeepSeek-V3")->provider, "together");
+	CHECK_STR(prices_lookup(t, "fireworks", "accounts/fireworks/models/deepseek-v3")->provider, "fireworks");
+	CHECK_STR(prices_lookup(t, "xai", "grok-4-fast-reasoning")->model, "grok-4-fast");
+	CHECK_STR(prices_lookup(t, "xai", "grok-4-0709")->model, "grok-4");
+	CHECK_STR(prices_lookup(t, "openai", "gpt-5.1-2025-11-13")->model, "gpt-5.1");
+	CHECK(prices_lookup(t, "openai-compatible", "llama3.2:1b") == NULL);
+}
+
+/* Every prefix of the shipped file parses or fails with a line number, never crashes;
+ * bad rows are refused with the line and what is wrong. */
+static void test_parse(const char *text, size_t len)
+{
+	static const struct {
+		const char *text, *err;
+	} bad[] = {
+		{ "", "no header" },
+		{ "# only a comment\n", "no header" },
+		{ "model\tprovider\n", "no 'input' column" },
+		{ "model\tprovider\tinput\tcached_input\tcache_write\toutput\tdate\tsource\n"
+		  "m\tp\t1\t-\t-\tx\t2025-01-01\thttps://s\n", "line 2: bad output price 'x'" },
+		{ "model\tprovider\tinput\tcached_input\tcache_write\toutput\tdate\tsource\n"
+		  "m\tp\t-\t-\t-\t1\t2025-01-01\thttps://s\n", "bad input price '-'" },
+		{ "model\tprovider\tinput\tcached_input\tcache_write\toutput\tdate\tsource\n"
+		  "m\tp\t1\t-\t-\t-1\t2025-01-01\thttps://s\n", "bad output price" },
+		{ "model\tprovider\tinput\tcached_input\tcache_write\toutput\tdate\tsource\n"
+		  "\n# c\nm\tp\t1\t-\t-\t1\t2025-1-01\thttps://s\n", "line 4: bad date" },
+		{ "model\tprovider\tinput\tcached_input\tcache_write\toutput\tdate\tsource\n"
+		  "m\tp\t1\t-\t-\t1\n", "line 2: 6 fields" },
+		{ "model\tprovider\tinput\tcached_input\tcache_write\toutput\tdate\tsource\tinput\n",
+		  "column 'input' twice" },
+	};
+	struct price_table *t;
+	char err[256];
+	size_t i, ok = 0;
+
+	for (i = 0; i <= len; i++) {
+		err[0] = 0;
+		if (!prices_parse(&t, text, i, err, sizeof(err))) {
+			ok++;
+			prices_free(t);
+			continue;
+		}
+		CHECKF(!strncmp(err, "line ", 5), "prefix %zu: %s", i, err);
+	}
+	CHECK(ok > 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = 0;
+		t = NULL;
+		CHECKF(prices_parse(&t, bad[i].text, strlen(bad[i].text), err, sizeof(err)) == -1 && !t,
+		       "bad %zu parsed", i);
+		CHECKF(strstr(err, bad[i].err) != NULL, "bad %zu: got '%s' want '%s'", i, err, bad[i].err);
+	}
+	/* columns in another order, a column of the user's own, CRLF, blanks */
+	{
+		const char *mine = "source\tdate\tnote\toutput\tcache_write\tcached_input\tinput\tprovider\tmodel\r\n"
+				   "https://x\t2026-01-02\tmine\t2\t-\t0.5\t1\tlocal\t my-model \r\n";
+
+		if (CHECK_OK(!prices_parse(&t, mine, strlen(mine), err, sizeof(err)))) {
+			CHECK(t->n == 1);
+			CHECK_STR(t->rows[0].model, "my-model");
+			CHECK(t->rows[0].in == 1 && t->rows[0].cached == 0.5 && t->rows[0].write < 0 &&
+			      t->rows[0].out == 2);
+			cost_use(t);
+			CHECK(close_to(cost_estimate("local", "my-model-v2", 1000000, 1000000, 500000, N),
+				       0.5 + 0.25 + 2));
+			cost_use(NULL);
+			CHECK(cost_estimate("local", "my-model", 1, 1, N, N) < 0);
+			prices_free(t);
+		}
+	}
+}
+
 /* Runs every test; exit status 0 when all passed. */
 int main(void)
 {
+	struct price_table *t = NULL;
+	char err[256];
+	size_t len;
+	char *text = read_prices(&len);
+
+	CHECKF(len > 0, "data/prices.tsv not found (run from the repository's root)");
+	CHECKF(!prices_parse(&t, text, len, err, sizeof(err)), "data/prices.tsv: %s", err);
+	if (!t)
+		return harness_done("test_cost");
+	test_shipped(t);
+	test_parse(text, len);
+	cost_use(t);
 	test_cases();
 	test_call();
+	cost_use(NULL);
+	prices_free(t);
+	free(text);
 	return harness_done("test_cost");
 }

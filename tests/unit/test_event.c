@@ -12,13 +12,15 @@
 enum call_kind {
 	C_NONE, C_DATA, C_CLOSE, C_EXIT_STREAMS, C_TCP_CONNECT, C_TCP_CLOSE, C_TLS_START, C_TLS_DONE,
 	C_SSL_SOCK, C_SSL_FREE, C_ACKED, C_GAI, C_PKT, C_EXEC, C_EXIT, C_OOM, C_ON_EXEC,
+	C_SOCK_CLOSE, C_SOCK_CLASS,
 };
 
 static struct {
 	enum call_kind kind[8];
 	int n;
 	uint32_t tgid, tid;
-	uint64_t ssl, cookie, ts, end_off[2];
+	uint64_t ssl, cookie, ts, end_off[2], ino;
+	enum net_class cls;
 	char comm[32], text[300];
 	size_t len;
 	uint8_t data[LT_CHUNK_MAX];
@@ -67,12 +69,37 @@ void stream_close(struct stream_table *t, uint32_t tgid, uint64_t ssl, const uin
 	got.ts = ts_ns;
 }
 
+void stream_close_sock(struct stream_table *t, uint32_t tgid, uint64_t cookie,
+		       const uint64_t end_off[2], uint64_t ts_ns)
+{
+	(void)t;
+	got_add(C_SOCK_CLOSE);
+	got.tgid = tgid;
+	got.cookie = cookie;
+	got.end_off[0] = end_off[0];
+	got.end_off[1] = end_off[1];
+	got.ts = ts_ns;
+}
+
+void net_sock_class(struct net_table *t, uint32_t tgid, uint64_t cookie, uint64_t ino,
+		    enum net_class cls, const struct net_tuple *tuple, uint64_t ts)
+{
+	(void)t;
+	got_add(C_SOCK_CLASS);
+	got.tgid = tgid;
+	got.cookie = cookie;
+	got.ino = ino;
+	got.cls = cls;
+	got.tuple = *tuple;
+	got.ts = ts;
+}
+
 void stream_process_exit(struct stream_table *t, uint32_t tgid, uint64_t ts_ns)
 {
 	(void)t;
-	(void)ts_ns;
 	got_add(C_EXIT_STREAMS);
 	got.tgid = tgid;
+	got.ts = ts_ns;
 }
 
 void net_tcp_connect(struct net_table *t, const struct net_tcp *e)
@@ -275,7 +302,45 @@ static void test_data(void)
 	CHECK(feed(&c, &e, sizeof(e)) == 0 && got.n == 1 && got.chunk.len == LT_CHUNK_MAX);
 	e.len = 0;
 	CHECK(feed(&c, &e, hdr) == 0 && got.n == 1 && got.chunk.len == 0);
+	CHECK(got.chunk.sock == 0);
 	check_short(&c, &e, hdr, "data");
+	/* the same record from a plain socket: the key is the cookie */
+	e.hdr.type = LT_EV_SOCK_DATA;
+	e.len = 5;
+	CHECK(feed(&c, &e, hdr + 5) == 0 && got.n == 1 && got.kind[0] == C_DATA);
+	CHECK(got.chunk.sock == 1 && got.chunk.ssl == 0xabcdef && got.chunk.len == 5);
+	CHECK(feed(&c, &e, hdr + 4) == 1 && got.n == 0);
+	check_short(&c, &e, hdr, "sock data");
+}
+
+static void test_sock(void)
+{
+	struct event_ctx c = ctx_new();
+	struct lt_ssl_free_event f;
+	struct lt_sock_class_event k;
+
+	memset(&f, 0, sizeof(f));
+	hdr_fill(&f.hdr, LT_EV_SOCK_CLOSE);
+	f.ssl = 31;
+	f.end_off[LT_DIR_WRITE] = 100;
+	f.end_off[LT_DIR_READ] = 200;
+	CHECK(feed(&c, &f, sizeof(f)) == 0 && got.n == 1 && got.kind[0] == C_SOCK_CLOSE);
+	CHECK(got.tgid == 4242 && got.cookie == 31 && got.end_off[0] == 100 && got.end_off[1] == 200);
+	check_short(&c, &f, sizeof(f), "sock_close");
+
+	memset(&k, 0, sizeof(k));
+	hdr_fill(&k.hdr, LT_EV_SOCK_CLASS);
+	k.cookie = 32;
+	k.ino = 777;
+	k.cls = LT_SOCK_TLS;
+	k.tuple.family = AF_INET6;
+	k.tuple.dport = 443;
+	CHECK(feed(&c, &k, sizeof(k)) == 0 && got.n == 1 && got.kind[0] == C_SOCK_CLASS);
+	CHECK(got.cookie == 32 && got.ino == 777 && got.cls == NET_CLASS_TLS);
+	CHECK(got.tuple.family == AF_INET6 && got.tuple.dport == 443 && got.ts == 123456789);
+	k.cls = LT_SOCK_PLAIN;
+	CHECK(feed(&c, &k, sizeof(k)) == 0 && got.n == 1 && got.cls == NET_CLASS_PLAIN);
+	check_short(&c, &k, sizeof(k), "sock_class");
 }
 
 static void test_ssl_free(void)
@@ -315,6 +380,9 @@ static void test_exec(void)
 	CHECK(got.exec.argv_len == 8 && got.exec.argv_cut == 1 && memcmp(got.data, "curl\0-v\0", 8) == 0);
 	CHECK(got.exec.ts_ns == 123456789 && got.exec.start_ns == 5);
 	CHECK(strlen(got.text) == LT_PATH_MAX - 1);
+	/* the ring carries only the arguments' bytes: a record that long is whole */
+	CHECK(feed(&c, &e, offsetof(struct lt_exec_event, argv) + 8) == 0 && got.exec.argv_len == 8);
+	CHECK(feed(&c, &e, offsetof(struct lt_exec_event, argv) + 7) == 1 && got.n == 0);
 	e.argv_len = LT_ARGV_MAX + 1;
 	CHECK(feed(&c, &e, sizeof(e)) == 1 && got.n == 0);
 	e.argv_len = LT_ARGV_MAX;
@@ -341,17 +409,44 @@ static void test_exit(void)
 	e.preempts = 1;
 	memcpy(e.comm, "agent", 6);
 	CHECK(feed(&c, &e, sizeof(e)) == 0);
-	/* the process row now, its streams only after the poll */
-	CHECK(got.n == 1 && got.kind[0] == C_EXIT);
-	CHECK(got.exit.pid == 4242 && got.exit.ppid == 3 && got.exit.exit_code == 7 << 8);
-	CHECK(got.exit.oncpu_ns == 1000 && got.exit.runq_ns == 2000 && got.exit.switches == 3);
-	CHECK_STR(got.comm, "agent");
-	CHECK(c.nexits == 1);
+	/* nothing yet: the exit is handled after the poll's last drain */
+	CHECK(got.n == 0 && c.nexits == 1);
 	got_reset();
 	event_finish_exits(&c);
-	CHECK(got.n == 1 && got.kind[0] == C_EXIT_STREAMS && got.tgid == 4242 && c.nexits == 0);
+	/* its streams first (their calls' rows), then its processes row */
+	CHECK(got.n == 2 && got.kind[0] == C_EXIT_STREAMS && got.kind[1] == C_EXIT);
+	CHECK(got.tgid == 4242 && c.nexits == 0);
+	CHECK(got.ts == 123456789);	/* the exit's time: older streams only */
+	CHECK(got.exit.pid == 4242 && got.exit.ppid == 3 && got.exit.exit_code == 7 << 8);
+	CHECK(got.exit.oncpu_ns == 1000 && got.exit.runq_ns == 2000 && got.exit.switches == 3);
+	CHECK(got.exit.ts_ns == 123456789);
+	CHECK_STR(got.comm, "agent");
 	check_short(&c, &e, sizeof(e), "exit");
 	CHECK(c.nexits == 0);
+
+	/* Exits read during a drain wait for the next pass: the first two
+	 * finish, oldest first, the third stays. */
+	e.hdr.tgid = 1;
+	feed(&c, &e, sizeof(e));
+	e.hdr.tgid = 2;
+	feed(&c, &e, sizeof(e));
+	e.hdr.tgid = 3;
+	feed(&c, &e, sizeof(e));
+	CHECK(c.nexits == 3);
+	got_reset();
+	event_finish_first_exits(&c, 2);
+	CHECK(c.nexits == 1 && c.exits[0].info.pid == 3);
+	CHECK(got.n == 4 && got.kind[2] == C_EXIT_STREAMS && got.kind[3] == C_EXIT);
+	CHECK(got.tgid == 2 && got.exit.pid == 2);
+	got_reset();
+	event_finish_first_exits(&c, 5);
+	CHECK(c.nexits == 0 && got.n == 2 && got.tgid == 3 && got.exit.pid == 3);
+	/* without a process table only the streams are finished */
+	c.procs = NULL;
+	feed(&c, &e, sizeof(e));
+	got_reset();
+	event_finish_exits(&c);
+	CHECK(got.n == 1 && got.kind[0] == C_EXIT_STREAMS);
 }
 
 static void test_oom(void)
@@ -512,7 +607,7 @@ static void test_unknown(void)
 {
 	struct event_ctx c = ctx_new();
 	struct lt_tls_event e;
-	uint32_t types[] = { 0, 6, 19, 26, 29, 32, 1000, 0xffffffffu };
+	uint32_t types[] = { 0, 6, 19, 26, 29, 32, 39, 43, 1000, 0xffffffffu };
 	size_t i;
 
 	memset(&e, 0, sizeof(e));
@@ -528,6 +623,7 @@ int main(void)
 {
 	test_data();
 	test_ssl_free();
+	test_sock();
 	test_exec();
 	test_exit();
 	test_oom();

@@ -792,6 +792,40 @@ static void test_streaming(void)
 	free(d);
 }
 
+/* A 101 response ends HTTP on the stream: the parser takes its head and
+ * nothing after, whatever the split; a 100 Continue stays interim. */
+static void test_switch(void)
+{
+	static const char head[] = "HTTP/1.1 100 Continue\r\n\r\n"
+				   "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+				   "Connection: Upgrade\r\n\r\n";
+	static const uint8_t frame[] = { 0x81, 0x03, 'a', 'b', 'c', 'H', 'T', 'T', 'P', '/' };
+	const struct http1_callbacks cb = { t_head, t_body, t_done };
+	size_t hl = strlen(head), n = hl + sizeof(frame), cut;
+	uint8_t d[256];
+	int bad = 0;
+
+	memcpy(d, head, hl);
+	memcpy(d + hl, frame, sizeof(frame));
+	for (cut = 0; cut <= n; cut++) {
+		struct trace t = { 0 };
+		struct http1_parser *p = http1_parser_new(HTTP1_RESPONSE, &cb, &t);
+		long a, b;
+
+		a = http1_parser_feed(p, d, cut);
+		b = http1_parser_feed(p, d + cut, n - cut);
+		/* what each call took adds up to the head, never a frame byte */
+		if (a < 0 || b < 0 || (size_t)(a + b) != hl || !http1_parser_switched(p) ||
+		    t.heads != 2 || t.dones != 2 || http1_parser_feed(p, d, n) != 0 ||
+		    http1_parser_finish(p) != 0 || http1_parser_in_message(p))
+			bad++;
+		http1_parser_free(p);
+		buf_free(&t.sum);
+		buf_free(&t.full);
+	}
+	CHECKF(bad == 0, "%d split(s) of a 101 response went wrong", bad);
+}
+
 /* Runs all groups; exits non-zero when a check failed. */
 int main(void)
 {
@@ -801,5 +835,6 @@ int main(void)
 	test_errors();
 	test_limits();
 	test_streaming();
+	test_switch();
 	return harness_done("test_http1");
 }

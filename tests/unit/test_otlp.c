@@ -140,6 +140,27 @@ static json_t *build(struct call_row **rows, size_t n, int bodies)
 	return j;
 }
 
+/* A call from a container names it on its resource; calls from the same
+ * pid in different containers are different resources. */
+static void test_container(void)
+{
+	struct call_row *r[2] = { row_new("0190a2b3-c4d5-7e6f-8a9b-0c1d2e3f4a5b", 7, "agent"),
+				  row_new("0190a2b3-c4d5-7e6f-8a9b-0c1d2e3f4a5c", 7, "agent") };
+	json_t *j, *attrs;
+
+	r[0]->container_id = strdup("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+	j = build(r, 2, 0);
+	CHECK(json_array_size(json_object_get(j, "resourceSpans")) == 2);
+	attrs = json_object_get(json_object_get(json_array_get(json_object_get(j, "resourceSpans"), 0),
+						"resource"), "attributes");
+	CHECK_STR(attr_str(attrs, "container.id"),
+		  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+	CHECK(attrs_well_typed(attrs));
+	json_decref(j);
+	call_row_free(r[0]);
+	call_row_free(r[1]);
+}
+
 static void test_span(void)
 {
 	struct call_row *r = row_new("0190a2b3-c4d5-7e6f-8a9b-0c1d2e3f4a5b", 4242, "python3");
@@ -152,6 +173,7 @@ static void test_span(void)
 	CHECK_STR(attr_str(attrs, "service.name"), "python3");
 	CHECK_STR(attr_str(attrs, "host.id"), "host-1234");
 	CHECK_STR(attr_int(attrs, "process.pid"), "4242");
+	CHECK(attr_str(attrs, "container.id") == NULL);
 	CHECK(attrs_well_typed(attrs));
 	CHECK_STR(json_string_value(json_object_get(json_object_get(json_array_get(
 		json_object_get(rs, "scopeSpans"), 0), "scope"), "name")), "llmtap");
@@ -326,9 +348,120 @@ static void test_names(void)
 	CHECK(otlp_request_model(NULL, NULL) == NULL);
 }
 
+/* The spans of a run: invoke_agent, execute_tool per tool step, exec per
+ * process; parents, one trace, the conversation id on each; arguments only
+ * with bodies. A call of the run is a child of the run's span. */
+static void test_run_spans(void)
+{
+	struct run_row r = { 0 };
+	struct step_row s0 = { 0 }, s1 = { 0 }, *steps[2] = { &s0, &s1 };
+	struct otlp_opts o = { "host-1234", "box", "1.0", 0 };
+	struct call_row *c = row_new("0190a2b3-c4d5-7e6f-8a9b-0c1d2e3f4a5c", 77, "node");
+	char run_span[17], step_span[17], parent_span[17], trace[33], ignore[17];
+	json_t *j, *spans, *sp, *attrs;
+	struct buf b = { 0 };
+	int bodies;
+
+	strcpy(r.id, "0190a2b3-c4d5-7e6f-8a9b-0c1d2e3f4a60");
+	strcpy(r.root_run_id, "0190a2b3-c4d5-7e6f-8a9b-0c1d2e3f4a50");
+	strcpy(r.parent_run_id, "0190a2b3-c4d5-7e6f-8a9b-0c1d2e3f4a50");
+	strcpy(r.comm, "node");
+	r.pid = 77;
+	r.start_ns = 1000;
+	r.end_ns = 9000;
+	r.parent_seq = 3;
+	r.agent = "claude-code";
+	r.state = "ended";
+	r.flags = "[\"tool_loop\"]";
+	r.input_tokens = 10;
+	r.output_tokens = 2;
+	r.cost_usd = 0.5;
+	r.llm_calls = 2;
+	r.tool_calls = 1;
+	s0.kind = "llm";
+	s1.kind = "tool";
+	s1.seq = 1;
+	s1.tool_name = "Bash";
+	s1.tool_call_id = "toolu_1";
+	s1.arguments = "{\"command\":\"ls\"}";
+	s1.command = "ls";
+	s1.status = "error";
+	s1.start_ns = 2000;
+	s1.end_ns = 5000;
+	s1.exit_code = 2;
+	s1.result_bytes = CALL_NULL_INT;
+	s1.execs = "[{\"pid\":91,\"ppid\":77,\"comm\":\"ls\",\"argv\":[\"ls\",\"-l\"],\"exit_code\":2,"
+		   "\"exit_signal\":0,\"exec_ns\":2100,\"exit_ns\":2500,\"cpu_ms\":0.5,\"command\":true}]";
+	otlp_ids(r.root_run_id, trace, ignore);
+	otlp_span_id("run", r.id, CALL_NULL_INT, run_span);
+	otlp_span_id("step", r.id, 1, step_span);
+	otlp_span_id("step", r.parent_run_id, 3, parent_span);
+	for (bodies = 0; bodies < 2; bodies++) {
+		o.bodies = bodies;
+		buf_reset(&b);
+		CHECK(otlp_run_json(&b, &r, (const struct step_row *const *)steps, 2, &o) == 0);
+		j = json_loads((const char *)b.data, 0, NULL);
+		spans = json_object_get(json_array_get(json_object_get(j, "scopeSpans"), 0), "spans");
+		CHECK(json_array_size(spans) == 3);
+		sp = json_array_get(spans, 0);
+		attrs = json_object_get(sp, "attributes");
+		CHECK_STR(json_string_value(json_object_get(sp, "name")), "invoke_agent claude-code");
+		CHECK_STR(json_string_value(json_object_get(sp, "traceId")), trace);
+		CHECK_STR(json_string_value(json_object_get(sp, "spanId")), run_span);
+		CHECK_STR(json_string_value(json_object_get(sp, "parentSpanId")), parent_span);
+		CHECK_STR(attr_str(attrs, "gen_ai.operation.name"), "invoke_agent");
+		CHECK_STR(attr_str(attrs, "gen_ai.conversation.id"), r.id);
+		CHECK_STR(attr_int(attrs, "gen_ai.usage.input_tokens"), "10");
+		CHECK(attrs_well_typed(attrs));
+		sp = json_array_get(spans, 1);
+		attrs = json_object_get(sp, "attributes");
+		CHECK_STR(json_string_value(json_object_get(sp, "name")), "execute_tool Bash");
+		CHECK_STR(json_string_value(json_object_get(sp, "spanId")), step_span);
+		CHECK_STR(json_string_value(json_object_get(sp, "parentSpanId")), run_span);
+		CHECK_STR(json_string_value(json_object_get(sp, "startTimeUnixNano")), "2000");
+		CHECK_STR(attr_str(attrs, "gen_ai.tool.call.id"), "toolu_1");
+		CHECK_STR(attr_str(attrs, "gen_ai.tool.name"), "Bash");
+		CHECK_STR(attr_str(attrs, "gen_ai.conversation.id"), r.id);
+		CHECK(bodies ? attr_str(attrs, "gen_ai.tool.call.arguments") != NULL :
+			       attr(attrs, "gen_ai.tool.call.arguments") == NULL);
+		CHECK(json_integer_value(json_object_get(json_object_get(sp, "status"), "code")) == 2);
+		CHECK(attrs_well_typed(attrs));
+		sp = json_array_get(spans, 2);
+		attrs = json_object_get(sp, "attributes");
+		CHECK_STR(json_string_value(json_object_get(sp, "name")), "exec ls");
+		CHECK_STR(json_string_value(json_object_get(sp, "parentSpanId")), step_span);
+		CHECK_STR(attr_int(attrs, "process.exit.code"), "2");
+		CHECK_STR(attr_str(attrs, "gen_ai.conversation.id"), r.id);
+		CHECK(json_array_size(json_object_get(json_object_get(attr(attrs, "process.command_args"), "arrayValue"),
+						      "values")) == 2);
+		CHECK(attrs_well_typed(attrs));
+		json_decref(j);
+	}
+	/* a call of the run: in the root's trace, a child of the run's span */
+	strcpy(c->run_id, r.id);
+	buf_reset(&b);
+	{
+		const char *root = r.root_run_id;
+		const struct call_row *rows[1] = { c };
+
+		CHECK(otlp_traces_json_roots(&b, rows, &root, 1, &o) == 0);
+	}
+	j = json_loads((const char *)b.data, 0, NULL);
+	sp = json_array_get(json_object_get(json_array_get(json_object_get(json_array_get(
+		json_object_get(j, "resourceSpans"), 0), "scopeSpans"), 0), "spans"), 0);
+	CHECK_STR(json_string_value(json_object_get(sp, "traceId")), trace);
+	CHECK_STR(json_string_value(json_object_get(sp, "parentSpanId")), run_span);
+	CHECK_STR(attr_str(json_object_get(sp, "attributes"), "gen_ai.conversation.id"), r.id);
+	json_decref(j);
+	buf_free(&b);
+	call_row_free(c);
+}
+
 int main(void)
 {
+	test_run_spans();
 	test_span();
+	test_container();
 	test_errors_and_resources();
 	test_ids();
 	test_names();

@@ -265,6 +265,33 @@ static const struct pcase cases[] = {
 	  200, "text/event-stream", "ollama_chat_stream.txt", NULL,
 	  "openai-compatible", "chat", "llama3.2", 1, 30, 6, N, N, N,
 	  "stop", "Hello! How are you?", 227, NULL },
+	{ "ollama native chat stream", "localhost:11434", "POST", "/api/chat",
+	  "{\"model\":\"llama3.2\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}",
+	  200, "application/x-ndjson", "ollama_native_chat_stream.ndjson", NULL,
+	  "ollama", "chat", "llama3.2", 1, 26, 7, N, N, N, "stop", "Hello! How are you?", 120, NULL },
+	{ "ollama native chat", "127.0.0.1:11434", "POST", "/api/chat",
+	  "{\"model\":\"llama3.2\",\"stream\":false,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}",
+	  200, "application/json; charset=utf-8", NULL,
+	  "{\"model\":\"llama3.2\",\"created_at\":\"2025-08-11T10:00:00Z\",\"message\":{\"role\":"
+	  "\"assistant\",\"content\":\"Hello!\"},\"done_reason\":\"stop\",\"done\":true,"
+	  "\"prompt_eval_count\":26,\"eval_count\":3}",
+	  "ollama", "chat", "llama3.2", 0, 26, 3, N, N, N, "stop", "Hello!", -1, NULL },
+	{ "ollama native generate stream", "localhost:11434", "POST", "/api/generate",
+	  "{\"model\":\"llama3.2\",\"prompt\":\"Why is the sky blue?\"}",
+	  200, "application/x-ndjson", "ollama_native_generate_stream.ndjson", NULL,
+	  "ollama", "generate", "llama3.2", 1, 31, 5, N, N, N, "stop", "The sky is blue.", 88, NULL },
+	{ "ollama native embed", "localhost:11434", "POST", "/api/embed",
+	  "{\"model\":\"all-minilm\",\"input\":\"Why is the sky blue?\"}",
+	  200, "application/json; charset=utf-8", NULL,
+	  "{\"model\":\"all-minilm\",\"embeddings\":[[0.01,-0.02,0.03]],\"total_duration\":14143917,"
+	  "\"prompt_eval_count\":8}",
+	  "ollama", "embeddings", "all-minilm", 0, 8, N, N, N, N, NULL, NULL, -1, NULL },
+	{ "ollama native model not found", "localhost:11434", "POST", "/api/chat",
+	  "{\"model\":\"nope\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}",
+	  404, "application/json; charset=utf-8", NULL,
+	  "{\"error\":\"model \\\"nope\\\" not found, try pulling it first\"}",
+	  "ollama", "chat", "nope", 0, N, N, N, N, N, NULL, NULL, -1,
+	  "model \"nope\" not found, try pulling it first" },
 	{ "ollama not found", "localhost:11434", "POST", "/v1/chat/completions",
 	  "{\"model\":\"nope\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}",
 	  404, "application/json", NULL,
@@ -566,10 +593,45 @@ static void test_detect(void)
 	}
 }
 
+/* A request whose conversation is long (strings past what is read in
+ * full): its shape and model are still found, whatever the long strings
+ * hold (quotes and backslashes escaped, a look-alike "model" inside), and
+ * a cut-off body is still not JSON. */
+static void test_long_request(void)
+{
+	static const char *const tails[] = { "end", "ends with a backslash \\\\", "q \\\"" };
+	size_t i, k, n;
+
+	for (i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
+		char *body = malloc(8192), *p;
+		struct llm_request req = { .host = "localhost:11434", .method = "POST",
+					   .path = "/v1/chat/completions" };
+		const char *prov = NULL, *op = NULL;
+		struct llm_call c;
+
+		p = body + sprintf(body, "{\"messages\":[{\"role\":\"user\",\"content\":\"");
+		for (k = 0; k < 300; k++)
+			p += sprintf(p, "\\\"model\\\":\\\"fake\\\" \\\\ ");
+		p += sprintf(p, "%s\"}],\"model\":\"m-after-long\",\"stream\":false}", tails[i]);
+		n = (size_t)(p - body);
+		req.body = (const uint8_t *)body;
+		req.body_len = n;
+		CHECKF(provider_detect(&req, &prov, &op) == 1, "long request %zu detected", i);
+		CHECK_OPT_STR(prov, "openai-compatible", "long request");
+		CHECK_INT(provider_parse(&c, &req, NULL), 0, "long request");
+		CHECK_OPT_STR(c.model, "m-after-long", "long request: the model after the long string");
+		llm_call_clear(&c);
+		req.body_len = n / 2;	/* cut inside the long string */
+		CHECKF(provider_detect(&req, &prov, &op) == 0, "cut long request %zu not detected", i);
+		free(body);
+	}
+}
+
 /* Runs every test; exit status 0 when all passed. */
 int main(void)
 {
 	test_cases();
 	test_detect();
+	test_long_request();
 	return harness_done("test_provider");
 }

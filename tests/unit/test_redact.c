@@ -99,9 +99,25 @@ static void test_text(void)
 }
 
 /* Runs all groups; exits non-zero when a check failed. */
+/* Header names longer than the lowered copy on the stack: the whole name
+ * is still searched. */
+static void test_long_header_names(void)
+{
+	char name[700];
+
+	memset(name, 'X', sizeof(name));
+	strcpy(name + 600, "-Api-Token");
+	CHECK(redact_header_is_secret(name) == 1);
+	strcpy(name + 600, "-Request-Id");
+	CHECK(redact_header_is_secret(name) == 0);
+	strcpy(name + 600, "-RateLimit-Remaining-Tokens");
+	CHECK(redact_header_is_secret(name) == 0);
+}
+
 int main(void)
 {
 	test_headers();
+	test_long_header_names();
 	test_targets();
 	test_text();
 	return harness_done("test_redact");

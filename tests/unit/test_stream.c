@@ -3,7 +3,9 @@
 #include <string.h>
 
 #include <nghttp2/nghttp2.h>
+#include <zlib.h>
 
+#include "base/buf.h"
 #include "track/stream.h"
 #include "proto/h2.h"
 #include "harness.h"
@@ -40,6 +42,20 @@ static void feed(struct stream_table *t, uint64_t ssl, int dir, uint64_t *off,
 {
 	struct stream_chunk c = {
 		.tgid = 4242, .tid = 4243, .ssl = ssl, .dir = dir,
+		.ts_start_ns = t0, .ts_end_ns = t1, .offset = *off,
+		.comm = "agent", .data = (const uint8_t *)data, .len = len,
+	};
+
+	stream_data(t, &c);
+	*off += len;
+}
+
+/* feed() for a plain socket stream (key: the socket cookie). */
+static void feed_sock(struct stream_table *t, uint64_t cookie, int dir, uint64_t *off,
+		      uint64_t t0, uint64_t t1, const char *data, size_t len)
+{
+	struct stream_chunk c = {
+		.tgid = 4242, .tid = 4243, .ssl = cookie, .sock = 1, .dir = dir,
 		.ts_start_ns = t0, .ts_end_ns = t1, .offset = *off,
 		.comm = "agent", .data = (const uint8_t *)data, .len = len,
 	};
@@ -261,6 +277,19 @@ static void test_endings(void)
 		CHECK(rows[0]->error && strstr(rows[0]->error, "process exited"));
 		CHECK(rows[0]->ttfb_ms < 0 && rows[0]->response_body == NULL);
 	}
+	rows_clear();
+
+	/* The exit of an older process with the same pid, read after the new
+	 * one's first data (it came through another ring): the new process's
+	 * stream lives on and completes. */
+	wo = ro = 0;
+	feed(t, 23, 0, &wo, 10 * MS, 11 * MS, req, strlen(req));
+	stream_process_exit(t, 4242, 9 * MS);
+	CHECK(nrows == 0 && stream_count(t) == 1);
+	feed(t, 23, 1, &ro, 20 * MS, 21 * MS, resp, strlen(resp));
+	CHECK(nrows == 1 && rows[0]->status == 200 && !rows[0]->error);
+	stream_process_exit(t, 4242, 30 * MS);
+	CHECK(stream_count(t) == 0 && nrows == 1);
 	rows_clear();
 
 	/* A gap in the read stream (ring buffer full). */
@@ -638,8 +667,205 @@ static void test_h2_content_length(void)
 	CHECK(nrows == 0);
 }
 
+/* A socket stream and a TLS stream with the same key value stay apart:
+ * each gets its own exchange, and closing one leaves the other. */
+static void test_sock_and_tls_keys(void)
+{
+	struct stream_table *t = stream_table_new(1 << 20, NULL, &sink);
+	uint64_t two = 0, tro = 0, swo = 0, sro = 0;
+	uint64_t end[2] = { 0, 0 };
+
+	feed(t, 7, 0, &two, 1000 * MS, 1001 * MS, req, strlen(req));
+	feed_sock(t, 7, 0, &swo, 1002 * MS, 1003 * MS, req, strlen(req));
+	CHECK(stream_count(t) == 2);
+	feed_sock(t, 7, 1, &sro, 1010 * MS, 1020 * MS, resp, strlen(resp));
+	CHECK(nrows == 1 && rows[0]->status == 200 && rows[0]->ttfb_ms == 1020 - 1003);
+	/* closing the socket stream does not touch the TLS one */
+	end[0] = swo;
+	end[1] = sro;
+	stream_close_sock(t, 4242, 7, end, 1030 * MS);
+	CHECK(stream_count(t) == 1 && nrows == 1);
+	feed(t, 7, 1, &tro, 1040 * MS, 1050 * MS, resp, strlen(resp));
+	CHECK(nrows == 2 && rows[1]->status == 200 && rows[1]->ttfb_ms == 1050 - 1001);
+	/* closing the TLS stream by a cookie's value finds nothing */
+	stream_close(t, 4242, 8, NULL, 1060 * MS);
+	CHECK(stream_count(t) == 1);
+	end[0] = two;
+	end[1] = tro;
+	stream_close(t, 4242, 7, end, 1060 * MS);
+	CHECK(stream_count(t) == 0 && nrows == 2);
+	/* bytes lost at the end of a socket stream make a capture gap */
+	swo = sro = 0;
+	feed_sock(t, 9, 0, &swo, 1100 * MS, 1101 * MS, req, strlen(req));
+	end[0] = swo;
+	end[1] = 50;
+	stream_close_sock(t, 4242, 9, end, 1200 * MS);
+	CHECK(nrows == 3 && rows[2]->error && strstr(rows[2]->error, "capture gap"));
+	rows_clear();
+	stream_table_free(t, "stop");
+}
+
+/* ---- WebSocket ---- */
+
+/* Append one frame (FIN set), masked when it is the client's, to out; with
+ * z, compressed on z's window (permessage-deflate). */
+static void ws_frame(struct buf *out, int masked, z_stream *z, const char *msg, size_t n)
+{
+	static const uint8_t key[4] = { 0x11, 0x22, 0x33, 0x44 };
+	uint8_t h[14], tmp[65536];
+	const uint8_t *pl = (const uint8_t *)msg;
+	size_t hl = 2, i;
+
+	if (z) {
+		z->next_in = (uint8_t *)msg;
+		z->avail_in = n;
+		z->next_out = tmp;
+		z->avail_out = sizeof(tmp);
+		deflate(z, Z_SYNC_FLUSH);
+		n = sizeof(tmp) - z->avail_out - 4;
+		pl = tmp;
+	}
+	h[0] = 0x81 | (z ? 0x40 : 0);
+	if (n < 126) {
+		h[1] = n;
+	} else {
+		h[1] = 126;
+		h[2] = n >> 8;
+		h[3] = n;
+		hl = 4;
+	}
+	if (masked) {
+		h[1] |= 0x80;
+		memcpy(h + hl, key, 4);
+		hl += 4;
+	}
+	buf_append(out, h, hl);
+	for (i = 0; i < n; i++) {
+		uint8_t c = pl[i] ^ (masked ? key[i & 3] : 0);
+
+		buf_append(out, &c, 1);
+	}
+}
+
+/* The server's frames: one per event of the Responses SSE fixture. */
+static void ws_events(struct buf *out, z_stream *z)
+{
+	FILE *f = fopen("tests/unit/fixtures/openai_responses_stream.txt", "r");
+	char line[65536];
+
+	CHECK(f != NULL);
+	while (f && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		if (!strncmp(line, "data: ", 6))
+			ws_frame(out, 0, z, line + 6, strlen(line + 6));
+	}
+	if (f)
+		fclose(f);
+}
+
+/* The Responses API over a WebSocket, with and without permessage-deflate:
+ * two responses on one connection, the server's frames split at every
+ * position: two rows of the responses' fields, the upgrade's head. */
+static void test_websocket(int deflate)
+{
+	static const char create[] = "{\"type\":\"response.create\",\"model\":\"gpt-4.1-mini\","
+				     "\"instructions\":\"You are terse.\",\"input\":\"hi\"}";
+	char up[512], ok[512];
+	struct buf w = { 0 }, r = { 0 }, r2 = { 0 };
+	z_stream zc, zs;
+	size_t cut, first;
+	int bad = 0;
+
+	snprintf(up, sizeof(up), "GET /v1/responses HTTP/1.1\r\nHost: api.openai.com\r\n"
+		 "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+		 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+		 "Authorization: Bearer sk-test-SECRETSECRET123456\r\n%s\r\n",
+		 deflate ? "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" : "");
+	snprintf(ok, sizeof(ok), "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+		 "Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n%s\r\n",
+		 deflate ? "Sec-WebSocket-Extensions: permessage-deflate\r\n" : "");
+	memset(&zc, 0, sizeof(zc));
+	memset(&zs, 0, sizeof(zs));
+	deflateInit2(&zc, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
+	deflateInit2(&zs, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
+	/* the client's two response.create messages, the server's events twice */
+	ws_frame(&w, 1, deflate ? &zc : NULL, create, strlen(create));
+	first = w.len;		/* compressed, the second is shorter */
+	ws_frame(&w, 1, deflate ? &zc : NULL, create, strlen(create));
+	ws_events(&r, deflate ? &zs : NULL);
+	ws_events(&r2, deflate ? &zs : NULL);
+	deflateEnd(&zc);
+	deflateEnd(&zs);
+	for (cut = 0; cut <= r.len; cut += (cut < 200 || r.len - cut < 200) ? 1 : 97) {
+		struct stream_table *t = stream_table_new(1 << 20, NULL, &sink);
+		size_t half = first;
+		uint64_t wo = 0, ro = 0;
+		int ok_rows;
+
+		feed(t, 5, 0, &wo, 1 * MS, 2 * MS, up, strlen(up));
+		feed(t, 5, 1, &ro, 3 * MS, 4 * MS, ok, strlen(ok));
+		/* a response's events come after its request, in two reads */
+		feed(t, 5, 0, &wo, 10 * MS, 11 * MS, (const char *)w.data, half);
+		if (cut)
+			feed(t, 5, 1, &ro, 20 * MS, 21 * MS, (const char *)r.data, cut);
+		if (cut < r.len)
+			feed(t, 5, 1, &ro, 22 * MS, 23 * MS, (const char *)r.data + cut, r.len - cut);
+		feed(t, 5, 0, &wo, 30 * MS, 31 * MS, (const char *)w.data + half, w.len - half);
+		if (cut % r2.len)
+			feed(t, 5, 1, &ro, 40 * MS, 41 * MS, (const char *)r2.data, cut % r2.len);
+		feed(t, 5, 1, &ro, 42 * MS, 43 * MS, (const char *)r2.data + cut % r2.len,
+		     r2.len - cut % r2.len);
+		ok_rows = nrows == 2;
+		for (int i = 0; ok_rows && i < 2; i++) {
+			struct call_row *x = rows[i];
+
+			ok_rows = !strcmp(x->provider, "openai") && !strcmp(x->operation, "responses") &&
+				  x->model && !strcmp(x->model, "gpt-4.1-mini-2025-04-14") &&
+				  x->input_tokens == 2077 && x->output_tokens == 10 && x->stream == 1 &&
+				  x->response_text && !strcmp(x->response_text, "Hi there! How can I help?") &&
+				  x->status == 101 && !strcmp(x->method, "GET") &&
+				  !strcmp(x->path, "/v1/responses") && !strcmp(x->host, "api.openai.com") &&
+				  !strcmp(x->request_body, create) && !x->error && x->conn_reused == i &&
+				  strstr(x->request_headers, "Authorization: [REDACTED]") &&
+				  strstr(x->response_headers, "101 Switching Protocols") &&
+				  x->ttfb_ms > 0;
+		}
+		if (!ok_rows && !bad++)
+			fprintf(stderr, "websocket%s: cut %zu: %d rows, first: %s %s %s %lld\n",
+				deflate ? " (deflate)" : "", cut, nrows,
+				nrows ? rows[0]->provider : "-", nrows && rows[0]->model ? rows[0]->model : "-",
+				nrows && rows[0]->error ? rows[0]->error : "-",
+				nrows ? (long long)rows[0]->output_tokens : -1);
+		rows_clear();
+		stream_table_free(t, "stop");
+		rows_clear();
+	}
+	CHECKF(bad == 0, "websocket%s: %d split(s) wrong", deflate ? " (deflate)" : "", bad);
+	/* a close ends an open response with an error row */
+	{
+		struct stream_table *t = stream_table_new(1 << 20, NULL, &sink);
+		static const char close_frame[] = "\x88\x02\x03\xe8";
+		uint64_t wo = 0, ro = 0;
+
+		feed(t, 6, 0, &wo, 1 * MS, 2 * MS, up, strlen(up));
+		feed(t, 6, 1, &ro, 3 * MS, 4 * MS, ok, strlen(ok));
+		feed(t, 6, 0, &wo, 10 * MS, 11 * MS, (const char *)w.data, first);
+		feed(t, 6, 1, &ro, 20 * MS, 21 * MS, close_frame, 4);
+		CHECKF(nrows == 1 && rows[0]->error && strstr(rows[0]->error, "WebSocket closed (code 1000)"),
+		       "%d rows, error %s", nrows, nrows && rows[0]->error ? rows[0]->error : "-");
+		rows_clear();
+		stream_table_free(t, "stop");
+	}
+	buf_free(&w);
+	buf_free(&r);
+	buf_free(&r2);
+}
+
 int main(void)
 {
+	test_websocket(0);
+	test_websocket(1);
+	test_sock_and_tls_keys();
 	test_simple_and_splits();
 	test_redaction();
 	test_body_redaction();

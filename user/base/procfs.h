@@ -12,4 +12,20 @@ void procfs_comm(pid_t pid, char *out, size_t size);
 /* 1 when the process exists (a zombie counts as gone), else 0. */
 int procfs_alive(pid_t pid);
 
+/* The start time of a process (/proc/PID/stat field 22, clock ticks since
+ * boot): with the pid, it names one process for good. 0 when gone. */
+unsigned long long procfs_start_ticks(pid_t pid);
+
+/* The cgroup a process is in, from /proc/PID/cgroup, into out: the
+ * unified hierarchy's path ("0::/system.slice/docker-ID.scope") unless
+ * that is the root, else the first v1 hierarchy's path that is not the
+ * root. "" in the root cgroup or when the process is gone. */
+void procfs_cgroup(pid_t pid, char *out, size_t size);
+
+/* The container a cgroup path names: the last run of exactly 64 hex
+ * digits in it (Docker, containerd, CRI-O, Podman: ".../docker-ID.scope",
+ * "/docker/ID", "cri-containerd-ID.scope", "crio-ID", "libpod-ID") into
+ * out[65]. Returns 1, or 0 and "" when it names none. */
+int procfs_container_id(const char *cgroup, char out[65]);
+
 #endif

@@ -14,6 +14,11 @@ struct attach;
  * and *out, or -ENOMEM. */
 int attach_new(struct attach **out, struct bpf_object *const *objs, int n);
 
+/* Like attach_new(), but nothing is ever attached: files are looked at and
+ * their records filled as `run` would (`doctor` when no tracer runs).
+ * Returns 0 and *out, or -ENOMEM. */
+int attach_new_dry(struct attach **out);
+
 /* Attach to every file of a known kind on the host: the loader paths and
  * cache, runtimes on PATH, and what every running process executes or has
  * mapped. Returns the TLS files attached so far. */
@@ -36,20 +41,33 @@ int attach_tls_files(const struct attach *a);
 /* Uprobe links held (each costs the kernel ~0.1 s to detach). */
 size_t attach_links(const struct attach *a);
 
+/* Where the TLS data probes of each attached file went (the placement of
+ * capture/placement.c: "SSL_write: shared internal function at 0x355e0
+ * (push %r14, emulated; ...)"), for -v and doctor. */
+typedef void (*attach_placed_fn)(void *ctx, const char *path, const char *desc);
+void attach_placements(const struct attach *a, attach_placed_fn fn, void *ctx);
+
+/* Detach every uprobe and free a; NULL is fine. */
+void attach_free(struct attach *a);
+
+/* ---- what was done with each file (`llmtap doctor` shows it) -------------------- */
+
 /* What was done with a file for one kind of TLS (or DNS) library. */
 enum attach_state {
-	ATTACH_ATTACHED = 1,	/* its uprobes are in place */
+	ATTACH_ATTACHED = 1,	/* its uprobes are in place (a dry run: would be) */
 	ATTACH_FAILED,		/* it is one, but attaching failed (reason) */
 	ATTACH_UNCOVERED,	/* it is one, but llmtap cannot probe it (reason) */
 };
 
 struct attach_record {
-	const char *path;	/* as first seen (under /proc/PID/root for a process's files) */
+	const char *path;	/* as first seen (a process's view of it: /proc/PID/...) */
 	dev_t dev;
 	ino_t ino;
-	const char *kind;	/* "openssl", "boringssl", "openssl-static", "go", "rustls", "libc" */
+	const char *kind;	/* "openssl", "gnutls", "boringssl", "openssl-static", "go",
+				 * "rustls", "libc" */
 	const char *method;	/* "symbols", "symbols (.gopclntab)" or "signatures" */
-	const char *version;	/* "Bun v1.4.6", "OpenSSL 3.6.4", "go1.19.8", "rustls 0.23.46"; may be "" */
+	const char *version;	/* when known ("Bun v1.4.6", "OpenSSL 3.6.4", "go1.19.8",
+				 * "rustls 0.23.46"), else "" */
 	enum attach_state state;
 	const char *reason;	/* why FAILED or UNCOVERED; notes when ATTACHED; may be NULL */
 	int probes;		/* uprobes attached */
@@ -64,8 +82,5 @@ void attach_records(const struct attach *a, attach_record_fn fn, void *ctx);
  * device and inode: the same file seen under another path matches).
  * Returns how many. A file of pid's not looked at yet gives none. */
 int attach_records_pid(const struct attach *a, pid_t pid, attach_record_fn fn, void *ctx);
-
-/* Detach every uprobe and free a; NULL is fine. */
-void attach_free(struct attach *a);
 
 #endif

@@ -29,6 +29,7 @@ static void handle_data(struct event_ctx *s, const struct lt_data_event *e, size
 	c.tgid = e->hdr.tgid;
 	c.tid = e->hdr.tid;
 	c.ssl = e->ssl;
+	c.sock = e->hdr.type == LT_EV_SOCK_DATA;
 	c.dir = e->dir;
 	c.ts_start_ns = e->hdr.ts_ns;
 	c.ts_end_ns = e->ts_end_ns;
@@ -143,17 +144,36 @@ static void handle_exec(struct event_ctx *s, const struct lt_exec_event *e,
 	proc_on_exec(s->procs, &x);
 }
 
+/* The process's streams are finished (their rows written), then its row. */
+static void exit_finish(struct event_ctx *s, struct event_exit *x)
+{
+	stream_process_exit(s->streams, x->info.pid, x->info.ts_ns);
+	x->info.comm = x->comm;
+	if (s->procs)
+		proc_on_exit(s->procs, &x->info);
+}
+
+/* Remember an exit until its process's last data has been read (handled at
+ * once when too many wait). */
 static void handle_exit(struct event_ctx *s, const struct lt_exit_event *e)
 {
-	char comm[LT_COMM_LEN];
-	struct proc_exit_info x = {
-		.pid = e->hdr.tgid, .ppid = e->ppid, .comm = comm, .exit_code = e->exit_code,
-		.ts_ns = e->hdr.ts_ns, .start_ns = e->start_ns, .oncpu_ns = e->oncpu_ns,
-		.runq_ns = e->runq_ns, .switches = e->switches, .preempts = e->preempts,
-	};
+	struct event_exit tmp, *x = s->nexits < EVENT_EXITS_MAX ? &s->exits[s->nexits] : &tmp;
 
-	copy_str(comm, e->comm, sizeof(comm));
-	proc_on_exit(s->procs, &x);
+	memset(x, 0, sizeof(*x));
+	x->info.pid = e->hdr.tgid;
+	x->info.ppid = e->ppid;
+	x->info.exit_code = e->exit_code;
+	x->info.ts_ns = e->hdr.ts_ns;
+	x->info.start_ns = e->start_ns;
+	x->info.oncpu_ns = e->oncpu_ns;
+	x->info.runq_ns = e->runq_ns;
+	x->info.switches = e->switches;
+	x->info.preempts = e->preempts;
+	copy_str(x->comm, e->comm, sizeof(x->comm));
+	if (x == &tmp)
+		exit_finish(s, x);
+	else
+		s->nexits++;
 }
 
 /* The smallest valid record of each event type: the whole struct, or for
@@ -163,7 +183,7 @@ static size_t event_min_size(__u32 type)
 	switch (type) {
 	case LT_EV_DATA: return offsetof(struct lt_data_event, data);
 	case LT_EV_SSL_FREE: return sizeof(struct lt_ssl_free_event);
-	case LT_EV_EXEC: return sizeof(struct lt_exec_event);
+	case LT_EV_EXEC: return offsetof(struct lt_exec_event, argv);
 	case LT_EV_EXIT: return sizeof(struct lt_exit_event);
 	case LT_EV_OOM: return sizeof(struct lt_oom_event);
 	case LT_EV_TLS_START:
@@ -174,6 +194,9 @@ static size_t event_min_size(__u32 type)
 	case LT_EV_TCP_ACKED: return sizeof(struct lt_acked_event);
 	case LT_EV_DNS_GAI: return sizeof(struct lt_dns_gai_event);
 	case LT_EV_DNS_PKT: return offsetof(struct lt_dns_pkt_event, data);
+	case LT_EV_SOCK_DATA: return offsetof(struct lt_data_event, data);
+	case LT_EV_SOCK_CLOSE: return sizeof(struct lt_ssl_free_event);
+	case LT_EV_SOCK_CLASS: return sizeof(struct lt_sock_class_event);
 	default: return 0;
 	}
 }
@@ -215,8 +238,25 @@ int event_handle(void *ctx, void *data, size_t size)
 		net_tcp_acked(s->net, ((const struct lt_acked_event *)data)->cookie, h->ts_ns);
 		break;
 	case LT_EV_DATA:
+	case LT_EV_SOCK_DATA:
 		handle_data(s, data, size);
 		break;
+	case LT_EV_SOCK_CLOSE: {
+		const struct lt_ssl_free_event *e = data;
+		uint64_t end_off[2] = { e->end_off[LT_DIR_WRITE], e->end_off[LT_DIR_READ] };
+
+		stream_close_sock(s->streams, h->tgid, e->ssl, end_off, h->ts_ns);
+		break;
+	}
+	case LT_EV_SOCK_CLASS: {
+		const struct lt_sock_class_event *e = data;
+		struct net_tuple t;
+
+		tuple_copy(&t, &e->tuple);
+		net_sock_class(s->net, h->tgid, e->cookie, e->ino,
+			       e->cls == LT_SOCK_TLS ? NET_CLASS_TLS : NET_CLASS_PLAIN, &t, h->ts_ns);
+		break;
+	}
 	case LT_EV_DNS_GAI:
 		handle_dns_gai(s, data);
 		break;
@@ -232,11 +272,8 @@ int event_handle(void *ctx, void *data, size_t size)
 		break;
 	}
 	case LT_EV_EXIT:
-		/* Its streams are finished after the poll (event_finish_exits()). */
-		if (s->nexits < EVENT_EXITS_MAX)
-			s->exits[s->nexits++] = h->tgid;
-		if (s->procs)
-			handle_exit(s, data);
+		/* handled after one more drain (event_finish_exits()) */
+		handle_exit(s, data);
 		break;
 	case LT_EV_OOM: {
 		const struct lt_oom_event *e = data;
@@ -251,7 +288,8 @@ int event_handle(void *ctx, void *data, size_t size)
 		const struct lt_exec_event *e = data;
 		char comm[LT_COMM_LEN], file[LT_PATH_MAX];
 
-		if (e->argv_len > LT_ARGV_MAX) {
+		if (e->argv_len > LT_ARGV_MAX ||
+		    e->argv_len > size - offsetof(struct lt_exec_event, argv)) {
 			s->malformed++;
 			break;
 		}
@@ -269,6 +307,17 @@ int event_handle(void *ctx, void *data, size_t size)
 
 void event_finish_exits(struct event_ctx *e)
 {
-	while (e->nexits)
-		stream_process_exit(e->streams, e->exits[--e->nexits], 0);
+	event_finish_first_exits(e, e->nexits);
+}
+
+void event_finish_first_exits(struct event_ctx *e, int n)
+{
+	int i;
+
+	if (n > e->nexits)
+		n = e->nexits;
+	for (i = 0; i < n; i++)
+		exit_finish(e, &e->exits[i]);
+	memmove(e->exits, e->exits + n, (size_t)(e->nexits - n) * sizeof(e->exits[0]));
+	e->nexits -= n;
 }

@@ -11,8 +11,14 @@
 #include "track/proc.h"
 #include "track/stream.h"
 
-/* Exits remembered during one poll (more are left to stream_reap()). */
+/* Exits remembered during one poll (more are handled at once). */
 #define EVENT_EXITS_MAX 4096
+
+/* A process exit waiting for its last data (see struct event_ctx). */
+struct event_exit {
+	struct proc_exit_info info;	/* info.comm points to comm when handled */
+	char comm[16];
+};
 
 /* The trackers events go to; dns and procs may be NULL (their events are
  * then skipped). */
@@ -23,9 +29,10 @@ struct event_ctx {
 	struct proc_table *procs;
 	/* Attaches to what a process runs when it execs (may be NULL). */
 	struct loader *loader;
-	/* Processes that exited during this poll: their streams are finished
-	 * after it, since their last data may still sit in another ring. */
-	uint32_t exits[EVENT_EXITS_MAX];
+	/* Processes that exited during this poll: their exit is handled (their
+	 * streams finished, then their processes row) after one more drain,
+	 * since their last data may still sit in another ring. */
+	struct event_exit exits[EVENT_EXITS_MAX];
 	int nexits;
 	uint64_t malformed;	/* records that failed validation */
 };
@@ -35,7 +42,13 @@ struct event_ctx {
  * malformed and dropped) and calls its tracker. Always returns 0. */
 int event_handle(void *ctx, void *data, size_t size);
 
-/* After a poll: finish the streams of the processes that exited during it. */
+/* After a poll: handle the exits of the processes that exited during it:
+ * finish their streams (their last calls' rows), then tell the process
+ * table (their processes rows: a row's exit comes after its calls). */
 void event_finish_exits(struct event_ctx *e);
+
+/* Handle the first n exits remembered (the oldest) as above, keep the
+ * others for later: exits read during a drain wait for the next one. */
+void event_finish_first_exits(struct event_ctx *e, int n);
 
 #endif

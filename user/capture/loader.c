@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -16,36 +16,33 @@
 #include "proc.skel.h"
 #include "net.skel.h"
 #include "dns.skel.h"
+#include "sock.skel.h"
 #include "go_tls.skel.h"
+#include "base/htab.h"
 #include "base/util.h"
 #include "capture/attach.h"
+#include "capture/merge.h"
+#include "capture/ring.h"
 
-/* Objects whose events ring and counters are in use: ssl, proc, net, dns. */
-#define OBJS_MAX 4
+/* Objects whose events ring and counters are in use: ssl, proc, net, dns, sock. */
+#define OBJS_MAX 5
+/* The events ring of proc, net and dns: their events are small and their
+ * wakeups come at a quarter of it (a ring is resident twice: the reader
+ * maps its data pages two times over). */
+#define LOADER_SMALL_RING (512u << 10)
 
 struct loader {
 	struct ssl_bpf *ssl;
 	struct proc_bpf *proc;
 	struct net_bpf *net;
 	struct dns_bpf *dns;		/* NULL when DNS tracing could not start */
+	struct sock_bpf *sock;		/* NULL when plain HTTP capture could not start */
 	struct go_tls_bpf *go;		/* NULL when Go's TLS cannot be traced */
-	struct ring_buffer *rb;		/* every object's events ring */
+	struct rings *rb;		/* every object's events ring */
+	struct merge *merge;		/* their records, handed on in time order */
 	struct bpf_map *counters[OBJS_MAX];	/* every started object's */
 	int nobjs;
 	struct attach *attach;		/* the uprobes, on the files found */
-	loader_sample_fn fn;		/* where records go, in time order */
-	void *ctx;
-	struct held *held;		/* this round's records of the other rings */
-	size_t nheld, cap_held, next_held;
-};
-
-/* A record of a ring other than ssl.bpf.c's, held until the TLS records
- * before it are handed on (see loader_poll()). */
-struct held {
-	uint64_t ts;
-	size_t seq;
-	size_t size;
-	void *data;
 };
 
 /* libbpf's messages: warnings with -v, its debug output with -vv. */
@@ -58,82 +55,6 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, ap);
 }
 
-/* When record data happened, for ordering: a plaintext chunk counts at its
- * call's return, anything else at its header's time. */
-static uint64_t record_time(const void *data, size_t size)
-{
-	const struct lt_hdr *h = data;
-
-	if (size < sizeof(*h))
-		return 0;
-	if (h->type == LT_EV_DATA && size >= offsetof(struct lt_data_event, data))
-		return ((const struct lt_data_event *)data)->ts_end_ns;
-	return h->ts_ns;
-}
-
-static int held_cmp(const void *a, const void *b)
-{
-	const struct held *x = a, *y = b;
-
-	if (x->ts != y->ts)
-		return x->ts < y->ts ? -1 : 1;
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-/* Hand on the held records up to time upto, oldest first. */
-static void held_flush(struct loader *l, uint64_t upto)
-{
-	if (l->next_held == 0 && l->nheld > 1)
-		qsort(l->held, l->nheld, sizeof(*l->held), held_cmp);
-	while (l->next_held < l->nheld && l->held[l->next_held].ts <= upto) {
-		struct held *h = &l->held[l->next_held++];
-
-		l->fn(l->ctx, h->data, h->size);
-		free(h->data);
-	}
-	if (l->next_held == l->nheld)
-		l->nheld = l->next_held = 0;
-}
-
-/* Callback of the rings other than ssl.bpf.c's: keep a copy for now (when
- * memory runs out, hand it on at once rather than lose it). */
-static int hold_sample(void *ctx, void *data, size_t size)
-{
-	struct loader *l = ctx;
-	struct held *h;
-	void *copy;
-
-	if (l->next_held) {
-		/* TLS records were handed on already this round: keep order simple */
-		return l->fn(l->ctx, data, size);
-	}
-	if (l->nheld == l->cap_held) {
-		size_t cap = l->cap_held ? 2 * l->cap_held : 256;
-
-		h = realloc(l->held, cap * sizeof(*h));
-		if (!h)
-			return l->fn(l->ctx, data, size);
-		l->held = h;
-		l->cap_held = cap;
-	}
-	copy = malloc(size);
-	if (!copy)
-		return l->fn(l->ctx, data, size);
-	memcpy(copy, data, size);
-	l->held[l->nheld++] = (struct held){ .ts = record_time(data, size), .seq = l->nheld, .size = size,
-					      .data = copy };
-	return 0;
-}
-
-/* Callback of ssl.bpf.c's ring: first the held records that happened before. */
-static int tls_sample(void *ctx, void *data, size_t size)
-{
-	struct loader *l = ctx;
-
-	held_flush(l, record_time(data, size));
-	return l->fn(l->ctx, data, size);
-}
-
 /* Start loaded object s (bpf/X.bpf.c, skeleton X_bpf): fill its process
  * filter when it has one (filter.bpf.h), attach its tracepoints (its bare
  * SEC("uprobe") programs are skipped: capture/attach.c puts them on files),
@@ -141,9 +62,9 @@ static int tls_sample(void *ctx, void *data, size_t size)
  * Returns 0, or a negative errno and the step that failed in *what; links
  * made stay with the skeleton until it is destroyed. */
 static int obj_start(struct loader *l, struct bpf_object_skeleton *s,
-		     const struct loader_opts *o, const char **what)
+		     const struct loader_opts *o, loader_sample_fn fn, void *ctx,
+		     const char **what)
 {
-	ring_buffer_sample_fn fn = s == l->ssl->skeleton ? tls_sample : hold_sample;
 	struct bpf_object *obj = *s->obj;
 	struct bpf_map *events = bpf_object__find_map_by_name(obj, "events");
 	struct bpf_map *counters = bpf_object__find_map_by_name(obj, "counters");
@@ -167,16 +88,26 @@ static int obj_start(struct loader *l, struct bpf_object_skeleton *s,
 	if (err)
 		return err;
 	*what = "add the ring buffer";
-	if (!l->rb) {
-		l->rb = ring_buffer__new(bpf_map__fd(events), fn, l, NULL);
-		err = l->rb ? 0 : -errno;
-	} else {
-		err = ring_buffer__add(l->rb, bpf_map__fd(events), fn, l);
-	}
+	err = l->rb ? 0 : rings_new(&l->rb);
+	if (!err)
+		err = rings_add(l->rb, bpf_map__fd(events), bpf_map__max_entries(events), fn, ctx);
 	if (err)
 		return err;
 	l->counters[l->nobjs++] = counters;
 	return 0;
+}
+
+/* Once s is loaded its embedded ELF image (in the binary's read-only data)
+ * is not read again: drop its pages from memory (they are the file's). */
+static void obj_image_release(const struct bpf_object_skeleton *s)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	uintptr_t a = (uintptr_t)s->data, end = a + s->data_sz;
+
+	a = (a + pg - 1) & ~(uintptr_t)(pg - 1);
+	end &= ~(uintptr_t)(pg - 1);
+	if (end > a)
+		madvise((void *)a, end - a, MADV_DONTNEED);
 }
 
 /* Syscall tracepoints need tracefs: mount it where libbpf looks when missing. */
@@ -186,12 +117,12 @@ static void tracefs_ensure(void)
 	    !access("/sys/kernel/debug/tracing/events", F_OK))
 		return;
 	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL) && errno != EBUSY)
-		log_warn("dns: cannot mount tracefs on /sys/kernel/tracing: %s", strerror(errno));
+		log_warn("cannot mount tracefs on /sys/kernel/tracing: %s", strerror(errno));
 }
 
 /* Open, load and start dns.bpf.c. A failure leaves DNS untraced (l->dns
  * NULL, message printed) but the rest working. */
-static void dns_open(struct loader *l, const struct loader_opts *o)
+static void dns_open(struct loader *l, const struct loader_opts *o, loader_sample_fn fn, void *ctx)
 {
 	const char *what = "open";
 	int err;
@@ -203,22 +134,67 @@ static void dns_open(struct loader *l, const struct loader_opts *o)
 	}
 	l->dns->rodata->self_tgid = o->self;
 	l->dns->rodata->filter_tgid = o->npids > 0;
+	l->dns->rodata->wake_bytes = LOADER_SMALL_RING / 4;
+	bpf_map__set_max_entries(l->dns->maps.events, LOADER_SMALL_RING);
 	what = "load";
 	err = dns_bpf__load(l->dns);
 	if (err)
 		goto out_destroy;
+	obj_image_release(l->dns->skeleton);
 	tracefs_ensure();
-	err = obj_start(l, l->dns->skeleton, o, &what);
+	err = obj_start(l, l->dns->skeleton, o, fn, ctx, &what);
 	if (err)
 		goto out_destroy;
 	return;
 
 out_destroy:
 	dns_bpf__destroy(l->dns);
+	sock_bpf__destroy(l->sock);
 	l->dns = NULL;
 out_warn:
 	log_debug("dns: failed to %s: %s", what, strerror(-err));
 	log_warn("dns: DNS lookups not traced: %s (run with -v for details)", strerror(-err));
+}
+
+/* Open, load and start sock.bpf.c (plain HTTP from socket syscalls), its
+ * ring as large as the TLS one. A failure leaves plain HTTP uncaptured
+ * (l->sock NULL, message printed) but the rest working. */
+static void sock_open(struct loader *l, const struct loader_opts *o, loader_sample_fn fn,
+		      void *ctx)
+{
+	const char *what = "open";
+	int err;
+
+	l->sock = sock_bpf__open();
+	if (!l->sock) {
+		err = -errno;
+		goto out_warn;
+	}
+	l->sock->rodata->self_tgid = o->self;
+	l->sock->rodata->filter_tgid = o->npids > 0;
+	l->sock->rodata->chunks_max = o->chunks_max;
+	l->sock->rodata->wake_bytes = o->ring_bytes / 4;
+	what = "size its ring buffer";
+	err = bpf_map__set_max_entries(l->sock->maps.events, o->ring_bytes);
+	if (err)
+		goto out_destroy;
+	what = "load";
+	err = sock_bpf__load(l->sock);
+	if (err)
+		goto out_destroy;
+	obj_image_release(l->sock->skeleton);
+	tracefs_ensure();
+	err = obj_start(l, l->sock->skeleton, o, fn, ctx, &what);
+	if (err)
+		goto out_destroy;
+	return;
+
+out_destroy:
+	sock_bpf__destroy(l->sock);
+	l->sock = NULL;
+out_warn:
+	log_debug("sock: failed to %s: %s", what, strerror(-err));
+	log_warn("plain HTTP (no TLS) not captured: %s (run with -v for details)", strerror(-err));
 }
 
 /* Hand map name of object `to` the fd of the same map in `from` before
@@ -236,12 +212,13 @@ static int map_share(struct bpf_object *from, struct bpf_object *to, const char 
 }
 
 /* Open and load go_tls.bpf.c on ssl.bpf.c's maps: its events go to the same
- * ring, its sessions join sockets through ssl.bpf.c's programs. A failure
- * leaves Go's TLS untraced (l->go NULL, message printed). */
+ * ring, its sessions join sockets through ssl.bpf.c's programs (the thread
+ * state, the sessions and their mutes are shared). A failure leaves Go's
+ * TLS untraced (l->go NULL, message printed). */
 static void go_open(struct loader *l, const struct loader_opts *o)
 {
 	static const char *const shared[] = {
-		"events", "counters", "tgids", "offsets", "thread_last", "sessions",
+		"events", "counters", "tgids", "offsets", "threads", "sessions",
 	};
 	const char *what = "open";
 	size_t i;
@@ -255,6 +232,7 @@ static void go_open(struct loader *l, const struct loader_opts *o)
 	l->go->rodata->self_tgid = o->self;
 	l->go->rodata->filter_tgid = o->npids > 0;
 	l->go->rodata->chunks_max = o->chunks_max;
+	l->go->rodata->wake_bytes = o->ring_bytes / 4;
 	what = "share ssl.bpf.c's maps";
 	for (i = 0; i < sizeof(shared) / sizeof(shared[0]); i++) {
 		err = map_share(l->ssl->obj, l->go->obj, shared[i]);
@@ -265,6 +243,7 @@ static void go_open(struct loader *l, const struct loader_opts *o)
 	err = go_tls_bpf__load(l->go);
 	if (err)
 		goto out_destroy;
+	obj_image_release(l->go->skeleton);
 	return;
 
 out_destroy:
@@ -314,8 +293,11 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
-	l->fn = fn;
-	l->ctx = ctx;
+	err = merge_new(&l->merge, fn, ctx);
+	if (err) {
+		free(l);
+		return err;
+	}
 	l->ssl = ssl_bpf__open();
 	l->proc = proc_bpf__open();
 	l->net = net_bpf__open();
@@ -327,7 +309,13 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 	l->ssl->rodata->self_tgid = o->self;
 	l->ssl->rodata->filter_tgid = o->npids > 0;
 	l->ssl->rodata->chunks_max = o->chunks_max;
+	/* Events wake the reader only when a quarter of the ring waits; else
+	 * loader_poll()'s timed drain picks them up. */
+	l->ssl->rodata->wake_bytes = o->ring_bytes / 4;
+	l->proc->rodata->wake_bytes = LOADER_SMALL_RING / 4;
+	l->net->rodata->wake_bytes = LOADER_SMALL_RING / 4;
 	l->proc->rodata->self_tgid = o->self;
+	l->proc->rodata->tracer_start_ns = mono_ns();
 	/* oom:mark_victim passes a task since Linux 6.8 (before: a pid): with
 	 * an older kernel, OOM victims are just not marked. */
 	if (!mark_victim_has_task()) {
@@ -335,6 +323,8 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 		bpf_program__set_autoload(l->proc->progs.handle_oom, false);
 	}
 	l->net->rodata->self_tgid = o->self;
+	bpf_map__set_max_entries(l->proc->maps.events, LOADER_SMALL_RING);
+	bpf_map__set_max_entries(l->net->maps.events, LOADER_SMALL_RING);
 	err = bpf_map__set_max_entries(l->ssl->maps.events, o->ring_bytes);
 	if (err) {
 		log_warn("failed to size ring buffer to %llu bytes: %s",
@@ -352,20 +342,27 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 		goto out_close;
 	}
 	/* TCP, process and TLS tracing are required; DNS is optional. Their
-	 * rings are read in the order started: TLS last (see loader_poll()). */
+	 * rings are read in the order started (loader_poll()), TLS last: the
+	 * records of the small rings are held (capture/merge.c) and handed on
+	 * in time order with the data records, so the connection (and lookup)
+	 * of a call comes before its data, the connection's close after. */
 	started[0] = l->net->skeleton;
 	started[1] = l->proc->skeleton;
 	started[2] = l->ssl->skeleton;
+	for (i = 0; i < sizeof(started) / sizeof(started[0]); i++)
+		obj_image_release(started[i]);
 	for (i = 0; i < sizeof(started) / sizeof(started[0]); i++) {
 		if (i == 2)
-			dns_open(l, o);
-		err = obj_start(l, started[i], o, &what);
+			dns_open(l, o, merge_hold, l->merge);
+		err = obj_start(l, started[i], o, i == 2 ? merge_pass : merge_hold, l->merge, &what);
 		if (err) {
 			log_warn("BPF object %s: failed to %s: %s", started[i]->name, what,
 				 strerror(-err));
 			goto out_close;
 		}
 	}
+	/* plain HTTP's data, read after the TCP connections too */
+	sock_open(l, o, merge_pass, l->merge);
 	go_open(l, o);
 	/* The objects with uprobe programs, for capture/attach.c to put on files. */
 	probed[0] = l->ssl->obj;
@@ -386,25 +383,33 @@ out_close:
 
 int loader_poll(struct loader *l, int timeout_ms)
 {
-	struct epoll_event ev[OBJS_MAX];
-	int n;
+	/* every ring, not only those that woke the poll: most events come
+	 * without a wakeup */
+	int n = rings_poll(l->rb, timeout_ms);
 
-	/*
-	 * Wait, then read every ring. The records of one call come through
-	 * several rings (its connection, its lookup, its plaintext, its
-	 * process's exit) and must reach the trackers in the order they
-	 * happened, whatever order the rings are read in: the other rings are
-	 * read first and held, and each TLS record first lets through the held
-	 * ones older than it.
-	 */
-	n = epoll_wait(ring_buffer__epoll_fd(l->rb), ev, OBJS_MAX, timeout_ms);
-	if (n < 0) {
-		n = -errno;
-	} else {
-		n = ring_buffer__consume(l->rb);
-		held_flush(l, UINT64_MAX);
-	}
+	merge_flush(l->merge);
 	attach_rescans_run(l->attach);
+	return n;
+}
+
+void loader_mute(struct loader *l, uint32_t tgid, uint64_t ssl)
+{
+	/* ssl.bpf.c's struct conn_key and struct session */
+	struct { __u64 ssl; __u32 tgid, dir; } key = { ssl, tgid, 0 };
+	struct { __u64 cookie; __u32 mute, pad; } v;
+	int fd = bpf_map__fd(l->ssl->maps.sessions);
+
+	if (bpf_map_lookup_elem(fd, &key, &v))
+		return;
+	v.mute = 1;
+	bpf_map_update_elem(fd, &key, &v, BPF_EXIST);
+}
+
+int loader_drain(struct loader *l)
+{
+	int n = rings_consume(l->rb);
+
+	merge_flush(l->merge);
 	return n;
 }
 
@@ -416,6 +421,11 @@ int loader_attach_host(struct loader *l)
 void loader_exec(struct loader *l, pid_t pid, const char *comm, const char *file)
 {
 	attach_exec(l->attach, pid, comm, file);
+}
+
+const struct attach *loader_attach(const struct loader *l)
+{
+	return l->attach;
 }
 
 int loader_files(const struct loader *l)
@@ -459,10 +469,41 @@ void loader_counters(const struct loader *l, uint64_t out[LT_CNT_MAX])
 		counters_sum(l->counters[i], out);
 }
 
-/* Read every entry of CPU map m into fn. With gc, entries of tasks gone
- * from /proc and off CPU are deleted instead (their exit was missed).
- * Returns entries read or a negative errno. */
-static int cpu_map_read(const struct bpf_map *m, int thread, int gc,
+/* A process's totals while a sample is put together. */
+struct cpu_sum {
+	struct htab_node node;		/* key (tgid, 0) */
+	struct loader_cpu c;
+};
+
+/* Add entry c (a live thread, or the exited threads of a process) to the
+ * totals of its process in sums. Returns 0, or -ENOMEM. */
+static int cpu_sum_add(struct htab *sums, uint32_t tgid, const struct loader_cpu *c)
+{
+	struct htab_node *n = htab_find(sums, tgid, 0);
+	struct cpu_sum *s = n ? htab_entry(n, struct cpu_sum, node) : NULL;
+
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s)
+			return -ENOMEM;
+		s->c.id = s->c.tgid = tgid;
+		if (htab_add(sums, &s->node, tgid, 0)) {
+			free(s);
+			return -ENOMEM;
+		}
+	}
+	s->c.oncpu_ns += c->oncpu_ns;
+	s->c.runq_ns += c->runq_ns;
+	s->c.switches += c->switches;
+	s->c.preempts += c->preempts;
+	return 0;
+}
+
+/* Read every entry of CPU map m: threads go to fn, and every entry into
+ * its process's totals in sums. With gc, entries of tasks gone from /proc
+ * and off CPU are deleted instead (their exit was missed). Returns entries
+ * read or a negative errno. */
+static int cpu_map_read(const struct bpf_map *m, int thread, int gc, struct htab *sums,
 			loader_cpu_fn fn, void *ctx)
 {
 	enum { BATCH = 256 };
@@ -497,7 +538,11 @@ static int cpu_map_read(const struct bpf_map *m, int thread, int gc,
 					continue;
 				}
 			}
-			fn(ctx, &c, thread);
+			if (thread)
+				fn(ctx, &c, 1);
+			err = cpu_sum_add(sums, c.tgid, &c);
+			if (err)
+				return err;
 			n++;
 		}
 	}
@@ -506,12 +551,25 @@ static int cpu_map_read(const struct bpf_map *m, int thread, int gc,
 
 int loader_cpu_sample(struct loader *l, int gc, loader_cpu_fn fn, void *ctx)
 {
+	struct htab_iter it = HTAB_ITER_INIT;
+	struct htab_node *hn;
+	struct htab sums;
 	int n, m;
 
-	n = cpu_map_read(l->proc->maps.cpu_threads, 1, gc, fn, ctx);
+	/* A process is its live threads plus the ones that exited. */
+	htab_init(&sums);
+	n = cpu_map_read(l->proc->maps.cpu_threads, 1, gc, &sums, fn, ctx);
+	m = n < 0 ? 0 : cpu_map_read(l->proc->maps.cpu_procs, 0, gc, &sums, fn, ctx);
+	while ((hn = htab_next(&sums, &it))) {
+		struct cpu_sum *s = htab_entry(hn, struct cpu_sum, node);
+
+		if (n >= 0 && m >= 0)
+			fn(ctx, &s->c, 0);
+		free(s);
+	}
+	htab_fini(&sums);
 	if (n < 0)
 		return n;
-	m = cpu_map_read(l->proc->maps.cpu_procs, 0, gc, fn, ctx);
 	return m < 0 ? m : n + m;
 }
 
@@ -521,7 +579,7 @@ void loader_detach_later(struct loader *l)
 	int i;
 
 	/* Uprobes and dns.bpf.c's syscall tracepoints are the slow ones. */
-	if (!l || (!attach_links(l->attach) && !l->dns))
+	if (!l || (!attach_links(l->attach) && !l->dns && !l->sock))
 		return;
 	child = fork();
 	if (child != 0)
@@ -539,12 +597,11 @@ void loader_close(struct loader *l)
 		return;
 	/* Quick after loader_detach_later(): the child holds the last references. */
 	attach_free(l->attach);
-	ring_buffer__free(l->rb);
-	while (l->next_held < l->nheld)
-		free(l->held[l->next_held++].data);
-	free(l->held);
+	rings_free(l->rb);
+	merge_free(l->merge);
 	net_bpf__destroy(l->net);
 	dns_bpf__destroy(l->dns);
+	sock_bpf__destroy(l->sock);
 	go_tls_bpf__destroy(l->go);
 	ssl_bpf__destroy(l->ssl);
 	proc_bpf__destroy(l->proc);

@@ -35,10 +35,23 @@ int loader_attach_host(struct loader *l);
  * later (loader_poll() does the later passes). */
 void loader_exec(struct loader *l, pid_t pid, const char *comm, const char *file);
 
-/* Wait up to timeout_ms for events and deliver them, then attach to the
- * processes due for another look. Returns the number of records consumed
+/* Wait up to timeout_ms for a wakeup (events wake the reader only when a
+ * ring fills: see wake_bytes in common.bpf.h), deliver what every ring
+ * holds, then attach to the processes due for another look. Returns the number of records consumed
  * or a negative errno (-EINTR on a signal). */
 int loader_poll(struct loader *l, int timeout_ms);
+
+/* Stop copying the data of TLS session (tgid, ssl): it will never give a
+ * row (track/stream.c decided). Its SSL_free is still reported. */
+void loader_mute(struct loader *l, uint32_t tgid, uint64_t ssl);
+
+/* Deliver what every ring holds now, without waiting. Returns the records
+ * consumed or a negative errno. */
+int loader_drain(struct loader *l);
+struct attach;
+
+/* The uprobes' bookkeeping: what was attached where (attach.h). */
+const struct attach *loader_attach(const struct loader *l);
 
 /* TLS files (libraries and executables) attached so far. */
 int loader_files(const struct loader *l);

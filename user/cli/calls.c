@@ -82,7 +82,8 @@ int cmd_calls(int argc, char **argv)
 	struct query *q;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "p:n:h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":p:n:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'd': db = optarg; break;
 		case 'j': json = 1; break;
@@ -102,7 +103,7 @@ int cmd_calls(int argc, char **argv)
 			break;
 		case 'M': model = optarg; break;
 		case 'h': fputs(usage_calls, stdout); return 0;
-		default: fputs(usage_calls, stderr); return 2;
+		default: return cli_opt_error("calls", argv, opt);
 		}
 	}
 	if (optind < argc) {
@@ -128,6 +129,7 @@ int cmd_calls(int argc, char **argv)
 
 			call_json_extend(s, o);
 			call_json_process(s, o);
+			cli_call_host_json(s, o);
 			cli_json_print(o);
 			continue;
 		}
@@ -254,12 +256,13 @@ int cmd_show(int argc, char **argv)
 	struct query *q;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'd': db = optarg; break;
 		case 'j': json = 1; break;
 		case 'h': fputs(usage_show, stdout); return 0;
-		default: fputs(usage_show, stderr); return 2;
+		default: return cli_opt_error("show", argv, opt);
 		}
 	}
 	if (optind != argc - 1) {
@@ -294,9 +297,16 @@ int cmd_show(int argc, char **argv)
 			    !strcmp(name, "request_body") || !strcmp(name, "response_body") ||
 			    !strcmp(name, "response_text"))
 				continue;
+			if (query_type(q, i) == QUERY_REAL) {
+				char v[64];
+
+				printf("%-19s %s\n", name, cli_fmt_real(q, i, v, sizeof(v)));
+				continue;
+			}
 			printf("%-19s %s\n", name, cli_col_text(q, i, "-"));
 		}
 		waterfall_print(q);
+		cli_call_host_print(s, q);
 		printf("\nresponse text\n%s\n", cli_col_named(q, "response_text", "-"));
 		printf("\nrequest headers\n%s", cli_col_named(q, "request_headers", "-\n"));
 		printf("\nrequest body\n%s\n", cli_col_named(q, "request_body", "-"));

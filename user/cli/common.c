@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +40,7 @@ json_t *cli_row_to_json(struct query *q)
 			v = json_integer(query_int(q, i));
 			break;
 		case QUERY_REAL:
-			v = json_real(query_real(q, i));
+			v = json_real(cli_round(name, query_real(q, i)));
 			break;
 		case QUERY_TEXT:
 			v = json_stringn_nocheck(query_text(q, i), query_bytes(q, i));
@@ -55,7 +56,8 @@ json_t *cli_row_to_json(struct query *q)
 /* Print o as one line and drop it. */
 void cli_json_print(json_t *o)
 {
-	char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	/* 15 significant digits: a value rounded by cli_round() prints as written */
+	char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
 
 	if (s)
 		puts(s);
@@ -156,3 +158,82 @@ void cli_fmt_time(int64_t ns, char *out, size_t n)
 	strftime(out, n, "%m-%d %H:%M:%S", &tm);
 }
 
+
+double cli_round(const char *name, double v)
+{
+	size_t n = name ? strlen(name) : 0;
+	double scale = 1e6;
+
+	if (!isfinite(v))
+		return 0;
+	if (n > 3 && (!strcmp(name + n - 3, "_ms") || strstr(name, "_ms_")))
+		scale = 1e3;
+	else if (name && strstr(name, "usd"))
+		scale = 1e9;
+	else if (name && (strstr(name, "per_s") || strstr(name, "per_min") || strstr(name, "pct")))
+		scale = 1e3;
+	return round(v * scale) / scale;
+}
+
+const char *cli_fmt_usd(double usd, char *out, size_t n)
+{
+	int decimals;
+	char *e;
+
+	if (usd < 0 || !isfinite(usd)) {
+		snprintf(out, n, "-");
+		return out;
+	}
+	if (usd == 0) {
+		snprintf(out, n, "0");
+		return out;
+	}
+	if (usd >= 1) {
+		snprintf(out, n, "%.2f", usd);
+		return out;
+	}
+	/* 3 significant digits, then no trailing zeros */
+	decimals = 2 - (int)floor(log10(usd));
+	if (decimals > 9)
+		decimals = 9;
+	snprintf(out, n, "%.*f", decimals, usd);
+	if (strchr(out, '.')) {
+		for (e = out + strlen(out) - 1; *e == '0'; e--)
+			*e = 0;
+		if (*e == '.')
+			*e = 0;
+	}
+	if (!strcmp(out, "0"))
+		snprintf(out, n, "<0.000000001");
+	return out;
+}
+
+const char *cli_fmt_real(struct query *q, int i, char *out, size_t n)
+{
+	const char *name = query_name(q, i);
+	double v;
+
+	if (query_type(q, i) == QUERY_NULL)
+		return "-";
+	v = query_real(q, i);
+	if (name && strstr(name, "usd"))
+		return cli_fmt_usd(v, out, n);
+	snprintf(out, n, "%.15g", cli_round(name, v));
+	return out;
+}
+
+int cli_opt_error(const char *cmd, char **argv, int opt)
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : "";
+	char shortopt[3] = { '-', (char)optopt, 0 };
+
+	/* a short option grouped with others ("-vx") is named alone */
+	if (optopt > 0 && optopt < 0x100 && (arg[0] != '-' || arg[1] != '-'))
+		arg = shortopt;
+	if (opt == ':')
+		fprintf(stderr, "llmtap %s: option '%s' needs a value; try 'llmtap %s --help'\n",
+			cmd, arg, cmd);
+	else
+		fprintf(stderr, "llmtap %s: unknown option '%s'; try 'llmtap %s --help'\n", cmd, arg, cmd);
+	return 2;
+}

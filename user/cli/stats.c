@@ -11,14 +11,10 @@
 
 #include "config.h"
 #include "db/query.h"
+#include "db/stats.h"
 #include "db/store.h"
 #include "push/format.h"
 #include "base/util.h"
-
-/* `llmtap stats --help` */
-static const char usage_stats[] =
-	"usage: llmtap stats [--db PATH] [--json] [--by model|provider|process|host]\n"
-	"Totals of recorded calls: count, errors, tokens, cost, latency.\n";
 
 /* Format epoch ns as local "MM-DD HH:MM:SS" into out: "-" when QUERY_NULL_NS. */
 static void fmt_when(int64_t ns, char *out, size_t n)
@@ -98,33 +94,218 @@ static int push_status_print(struct store *s, int json)
 	return rc ? -1 : 0;
 }
 
+/* `llmtap stats --help` */
+static const char usage_stats[] =
+	"usage: llmtap stats [--db PATH] [--json] [--by model|provider|process|host|day|error]\n"
+	"                    [--since DURATION|TIME] [--slowest N]\n"
+	"Totals of recorded calls per group, the costliest first: calls, errors, tokens,\n"
+	"cost, and p50/p95/p99 of the duration, time to first byte and to first token (ms);\n"
+	"then the errors by kind, the models without a price and the slowest calls with\n"
+	"their verdict (network, model, client or mixed).\n"
+	"  --by G             group by model (default), provider, process, host, day or error\n"
+	"  --since D|TIME     only calls started since (10m, 2h, 2026-11-24T10:00:00)\n"
+	"  --slowest N        list the N slowest calls (default 3; 0: none)\n"
+	"  --json             JSON Lines: one object per group, then objects with an\n"
+	"                     \"error_type\", \"unpriced_model\", \"slowest_call\" or \"push_target\" key\n";
+
+/* "p50/p95/p99" of three REAL columns from first, in whole ms ("-" when NULL). */
+static const char *fmt_pctls(struct query *q, int first, char *out, size_t n)
+{
+	char a[32], b[32], c[32];
+
+	snprintf(out, n, "%s/%s/%s", cli_fmt_ms(q, first, a, sizeof(a)),
+		 cli_fmt_ms(q, first + 1, b, sizeof(b)), cli_fmt_ms(q, first + 2, c, sizeof(c)));
+	return out;
+}
+
+/* Print one totals row of query_stats(): as text under the header, or JSON. */
+static void stats_row_print(struct query *q, int json)
+{
+	char usd[32], d[64], t[64], f[64], unpriced[32] = "";
+	int i = query_index(q, "p50_duration_ms"), u = query_index(q, "unpriced_calls");
+
+	if (json) {
+		cli_row_print_json(q);
+		return;
+	}
+	if (query_int(q, u) > 0)
+		snprintf(unpriced, sizeof(unpriced), " (%lld unpriced)", (long long)query_int(q, u));
+	printf("%-28s %7lld %6lld %10lld %9lld %11s %20s %17s %17s%s\n", cli_col_text(q, 0, "-"),
+	       (long long)query_int(q, 1), (long long)query_int(q, 2), (long long)query_int(q, 3),
+	       (long long)query_int(q, 4), cli_fmt_usd(query_real(q, 5), usd, sizeof(usd)),
+	       fmt_pctls(q, i, d, sizeof(d)), fmt_pctls(q, i + 3, f, sizeof(f)),
+	       fmt_pctls(q, i + 6, t, sizeof(t)), unpriced);
+}
+
+/* The totals per group, then a total line (text only, when more than one group). */
+static int stats_groups_print(struct store *s, int group, int64_t since, int json)
+{
+	struct query *q;
+	int rc, n = 0;
+
+	if (query_stats(&q, s, group, since))
+		return -1;
+	if (!json)
+		printf("%-28s %7s %6s %10s %9s %11s %20s %17s %17s\n", query_name(q, 0), "CALLS", "ERRORS",
+		       "IN_TOK", "OUT_TOK", "COST_USD", "DURATION p50/95/99", "TTFB p50/95/99",
+		       "TTFT p50/95/99");
+	while ((rc = query_step(q)) == 1) {
+		stats_row_print(q, json);
+		n++;
+	}
+	query_close(q);
+	if (rc || json || n < 2)
+		return rc ? -1 : 0;
+	if (query_stats(&q, s, query_stats_group("all"), since))
+		return -1;
+	while ((rc = query_step(q)) == 1)
+		stats_row_print(q, 0);
+	query_close(q);
+	return rc ? -1 : 0;
+}
+
+/* Errors by kind: "errors: rate_limited 3, auth 1" (JSON: {"error_type", "calls"}). */
+static int stats_errors_print(struct store *s, int64_t since, int json)
+{
+	struct query *q;
+	int rc, n = 0;
+
+	if (query_errors_by_kind(&q, s, since))
+		return -1;
+	while ((rc = query_step(q)) == 1) {
+		if (json) {
+			cli_row_print_json(q);
+			continue;
+		}
+		printf("%s%s %lld", n++ ? ", " : "\nerrors by kind: ", cli_col_text(q, 0, "-"),
+		       (long long)query_int(q, 1));
+	}
+	if (n)
+		putchar('\n');
+	query_close(q);
+	return rc ? -1 : 0;
+}
+
+/* Models with tokens and no price (JSON: {"unpriced_model", "provider", "calls"}). */
+static int stats_unpriced_print(struct store *s, int64_t since, int json)
+{
+	struct query *q;
+	int rc, n = 0;
+
+	if (query_unpriced(&q, s, since))
+		return -1;
+	while ((rc = query_step(q)) == 1) {
+		if (json) {
+			json_t *o = json_object();
+
+			json_object_set_new(o, "unpriced_model", json_string(cli_col_text(q, 0, "-")));
+			json_object_set_new(o, "provider", json_string(cli_col_text(q, 1, "-")));
+			json_object_set_new(o, "calls", json_integer(query_int(q, 2)));
+			cli_json_print(o);
+			continue;
+		}
+		if (!n++)
+			printf("\nmodels without a price (cost_usd NULL; see 'llmtap prices'):\n");
+		printf("  %-40s %-18s %lld call(s)\n", cli_col_text(q, 0, "-"), cli_col_text(q, 1, "-"),
+		       (long long)query_int(q, 2));
+	}
+	query_close(q);
+	return rc ? -1 : 0;
+}
+
+/* The slowest calls with their split and verdict (JSON: "slowest_call" = id). */
+static int stats_slowest_print(struct store *s, int64_t since, long limit, int json)
+{
+	static const char *const parts[] = { "dns_ms", "connect_ms", "tls_ms", "client_ms", "upload_ms",
+					     "wait_ms" };
+	struct query *q;
+	int rc, n = 0;
+	size_t i;
+
+	if (limit <= 0)
+		return 0;
+	if (query_slowest(&q, s, since, limit))
+		return -1;
+	while ((rc = query_step(q)) == 1) {
+		char t[32], v[32];
+
+		if (json) {
+			json_t *o = cli_row_to_json(q);
+
+			json_object_set_new(o, "slowest_call", json_string(cli_col_named(q, "id", "")));
+			json_object_del(o, "id");
+			cli_json_print(o);
+			continue;
+		}
+		if (!n++)
+			printf("\nslowest calls\n");
+		cli_fmt_time(query_int(q, query_index(q, "start_ns")), t, sizeof(t));
+		printf("  %s %s %s %s %s ms, verdict %s:", cli_col_named(q, "id", ""), t,
+		       cli_col_named(q, "comm", "-"), cli_col_named(q, "model", "-"),
+		       cli_fmt_real(q, query_index(q, "duration_ms"), v, sizeof(v)),
+		       cli_col_named(q, "verdict", "-"));
+		for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+			int c = query_index(q, parts[i]);
+
+			if (query_type(q, c) != QUERY_NULL)
+				printf(" %.*s %s", (int)(strlen(parts[i]) - 3), parts[i],
+				       cli_fmt_real(q, c, v, sizeof(v)));
+		}
+		if (query_type(q, query_index(q, "ttft_ms")) != QUERY_NULL)
+			printf(", first token %s", cli_fmt_real(q, query_index(q, "ttft_ms"), v, sizeof(v)));
+		if (query_type(q, query_index(q, "error_type")) != QUERY_NULL)
+			printf(", error %s", cli_col_named(q, "error_type", ""));
+		putchar('\n');
+	}
+	query_close(q);
+	return rc ? -1 : 0;
+}
+
 int cmd_stats(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "by", required_argument, NULL, 'b' },
+		{ "since", required_argument, NULL, 's' },
+		{ "slowest", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *db = cli_default_db(), *by = "model";
-	int opt, rc = 1, json = 0, i, group;
+	int opt, rc = 1, json = 0, group;
+	long slowest = 3;
+	int64_t since = 0;
 	struct store *s;
-	struct query *q;
+	char *end;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'd': db = optarg; break;
 		case 'j': json = 1; break;
 		case 'b': by = optarg; break;
+		case 's':
+			if (cli_parse_since(optarg, &since)) {
+				fprintf(stderr, "llmtap: bad --since value '%s' (10m, 2h, 2026-11-24T10:00:00)\n", optarg);
+				return 2;
+			}
+			break;
+		case 'S':
+			slowest = strtol(optarg, &end, 10);
+			if (*end || end == optarg || slowest < 0 || slowest > 1000) {
+				fprintf(stderr, "llmtap: bad --slowest value '%s' (0 to 1000)\n", optarg);
+				return 2;
+			}
+			break;
 		case 'h': fputs(usage_stats, stdout); return 0;
-		default: fputs(usage_stats, stderr); return 2;
+		default: return cli_opt_error("stats", argv, opt);
 		}
 	}
 	group = query_stats_group(by);
-	if (group < 0) {
-		fprintf(stderr, "llmtap: bad --by value '%s' (model, provider, process or host)\n", by);
+	if (group < 0 || !strcmp(by, "all")) {
+		fprintf(stderr, "llmtap: bad --by value '%s' (%s)\n", by, query_stats_groups());
 		return 2;
 	}
 	if (optind < argc) {
@@ -133,32 +314,15 @@ int cmd_stats(int argc, char **argv)
 	}
 	if (store_open(&s, db, 1))	/* says why not */
 		return 1;
-	if (query_stats(&q, s, group)) {
+	if (stats_groups_print(s, group, since, json) || stats_errors_print(s, since, json) ||
+	    stats_unpriced_print(s, since, json) || stats_slowest_print(s, since, slowest, json)) {
 		log_warn("database: %s", store_errmsg(s));
 		goto out_store;
 	}
-	if (!json)
-		printf("%-28s %7s %7s %10s %10s %11s %9s %9s\n", by, "CALLS", "ERRORS",
-		       "IN_TOK", "OUT_TOK", "COST_USD", "AVG_TTFT", "AVG_MS");
-	while ((i = query_step(q)) == 1) {
-		char a[32], b[32];
-
-		if (json) {
-			cli_row_print_json(q);
-			continue;
-		}
-		printf("%-28s %7lld %7lld %10lld %10lld %11.4f %9s %9s\n", cli_col_text(q, 0, "-"),
-		       (long long)query_int(q, 1), (long long)query_int(q, 2),
-		       (long long)query_int(q, 3), (long long)query_int(q, 4),
-		       query_real(q, 5), cli_fmt_ms(q, 6, a, sizeof(a)), cli_fmt_ms(q, 7, b, sizeof(b)));
-	}
-	rc = i ? 1 : 0;
-	if (rc)
-		log_warn("database: %s", store_errmsg(s));
-	query_close(q);
 	/* Push targets: last success, backlog, last error (JSON: objects with "push_target"). */
-	if (!rc && push_status_print(s, json))
-		rc = 1;
+	if (push_status_print(s, json))
+		goto out_store;
+	rc = 0;
 out_store:
 	store_close(s);
 	return rc;
@@ -187,7 +351,8 @@ int cmd_dns(int argc, char **argv)
 	struct query *q;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "p:n:h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":p:n:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'd': db = optarg; break;
 		case 'j': json = 1; break;
@@ -200,7 +365,7 @@ int cmd_dns(int argc, char **argv)
 				return 2;
 			break;
 		case 'h': fputs(usage_dns, stdout); return 0;
-		default: fputs(usage_dns, stderr); return 2;
+		default: return cli_opt_error("dns", argv, opt);
 		}
 	}
 	if (optind < argc) {

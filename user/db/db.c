@@ -14,6 +14,14 @@ const struct db_table db_tables[DB_TABLES] = {
 	{ "dns_lookups", { "start_ns" }, { NULL } },
 	{ "cpu_samples", { "ts_ns" }, { "pid", "ts_ns" } },
 	{ "processes", { "start_ns", "exec_ns", "updated_ns" }, { "pid", "start_ns" } },
+	{ "host_samples", { "ts_ns" }, { "ts_ns" } },
+	{ "fs_samples", { "ts_ns" }, { "path", "ts_ns" } },
+	{ "disk_samples", { "ts_ns" }, { "device", "ts_ns" } },
+	{ "net_samples", { "ts_ns" }, { "iface", "ts_ns" } },
+	{ "events", { "ts_ns" }, { NULL } },
+	{ "agent_spans", { "start_ns", "received_ns" }, { NULL } },
+	{ "agent_runs", { "start_ns" }, { NULL } },
+	{ "agent_steps", { "start_ns" }, { NULL } },
 };
 
 const struct db_table *db_table_find(const char *name)

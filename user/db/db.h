@@ -5,7 +5,7 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
-#define DB_TABLES 5
+#define DB_TABLES 13
 
 /* A table rows are pushed from and aged out of. */
 struct db_table {

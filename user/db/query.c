@@ -6,15 +6,11 @@
 #include <string.h>
 
 #include "db/db.h"
+#include "db/query_int.h"
 #include "db/store_int.h"
 
-struct query {
-	sqlite3 *db;
-	sqlite3_stmt *st;
-};
-
 /* Prepare sql on s's connection into a new query. Returns 0 and *out, -1. */
-static int query_prepare(struct query **out, struct store *s, const char *sql)
+int query_prepare(struct query **out, struct store *s, const char *sql)
 {
 	struct query *q = calloc(1, sizeof(*q));
 
@@ -88,46 +84,6 @@ int query_call_process(struct query **out, struct store *s, int64_t pid, int has
 	return 0;
 }
 
-/* What stats groups by: the name of the grouping and its expression. */
-static const struct {
-	const char *name, *expr;
-} query_groups[] = {
-	{ "model", "coalesce(model, '-')" },
-	{ "provider", "coalesce(provider, '-')" },
-	{ "process", "coalesce(comm, '-')" },
-	{ "host", "coalesce(host, '-')" },
-};
-#define QUERY_NGROUPS ((int)(sizeof(query_groups) / sizeof(query_groups[0])))
-
-int query_stats_group(const char *name)
-{
-	int i;
-
-	for (i = 0; i < QUERY_NGROUPS; i++)
-		if (!strcmp(name, query_groups[i].name))
-			return i;
-	return -1;
-}
-
-int query_stats(struct query **out, struct store *s, int group)
-{
-	char sql[1024];
-
-	*out = NULL;
-	if (group < 0 || group >= QUERY_NGROUPS)
-		return -1;
-	snprintf(sql, sizeof(sql),
-		 "SELECT %s AS %s, count(*) AS calls, sum(error IS NOT NULL) AS errors,"
-		 " coalesce(sum(input_tokens), 0) AS input_tokens,"
-		 " coalesce(sum(output_tokens), 0) AS output_tokens,"
-		 " round(coalesce(sum(cost_usd), 0), 6) AS cost_usd,"
-		 " round(avg(ttft_ms), 1) AS avg_ttft_ms, round(avg(duration_ms), 1) AS avg_duration_ms,"
-		 " round(max(duration_ms), 1) AS max_duration_ms"
-		 " FROM llm_calls GROUP BY 1 ORDER BY calls DESC, 1", query_groups[group].expr,
-		 query_groups[group].name);
-	return query_prepare(out, s, sql);
-}
-
 int query_dns(struct query **out, struct store *s, long pid, long limit)
 {
 	struct query *q;
@@ -148,6 +104,89 @@ int query_dns(struct query **out, struct store *s, long pid, long limit)
 		return -1;
 	sqlite3_bind_int64(q->st, 1, pid);
 	sqlite3_bind_int64(q->st, 2, limit);
+	*out = q;
+	return 0;
+}
+
+/* ---- agent_runs, agent_steps ---- */
+
+/* 1 when the database has table name. */
+static int query_has_table(struct store *s, const char *name)
+{
+	struct query *q;
+	int rc;
+
+	if (query_prepare(&q, s, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1"))
+		return 0;
+	sqlite3_bind_text(q->st, 1, name, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(q->st);
+	query_close(q);
+	return rc == SQLITE_ROW;
+}
+
+/* Prepare sql with one text parameter ?1 (1 when there is no agent_runs table). */
+static int query_runs_text(struct query **out, struct store *s, const char *sql, const char *text)
+{
+	*out = NULL;
+	if (!query_has_table(s, "agent_runs"))
+		return 1;
+	if (query_prepare(out, s, sql))
+		return -1;
+	sqlite3_bind_text((*out)->st, 1, text, -1, SQLITE_TRANSIENT);
+	return 0;
+}
+
+int query_runs(struct query **out, struct store *s, const struct query_runs_filter *f)
+{
+	struct query *q;
+
+	*out = NULL;
+	if (!query_has_table(s, "agent_runs"))
+		return 1;
+	if (query_prepare(&q, s, "SELECT * FROM (SELECT * FROM agent_runs WHERE (?1 = 0 OR start_ns >= ?1)"
+				 " AND (?2 = 0 OR pid = ?2) AND (?3 IS NULL OR agent = ?3)"
+				 " ORDER BY start_ns DESC LIMIT ?4) ORDER BY start_ns ASC"))
+		return -1;
+	sqlite3_bind_int64(q->st, 1, f->since_ns);
+	sqlite3_bind_int64(q->st, 2, f->pid);
+	if (f->agent)
+		sqlite3_bind_text(q->st, 3, f->agent, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(q->st, 4, f->limit > 0 ? f->limit : -1);
+	*out = q;
+	return 0;
+}
+
+int query_runs_by_prefix(struct query **out, struct store *s, const char *prefix)
+{
+	char like[128];
+
+	snprintf(like, sizeof(like), "%s%%", prefix);
+	return query_runs_text(out, s, "SELECT * FROM agent_runs WHERE id LIKE ?1 LIMIT 2", like);
+}
+
+int query_run_children(struct query **out, struct store *s, const char *id)
+{
+	return query_runs_text(out, s, "SELECT * FROM agent_runs WHERE parent_run_id = ?1"
+				       " ORDER BY start_ns, id", id);
+}
+
+int query_run_steps(struct query **out, struct store *s, const char *id)
+{
+	return query_runs_text(out, s, "SELECT * FROM agent_steps WHERE run_id = ?1 ORDER BY seq", id);
+}
+
+int query_run_costs(struct query **out, struct store *s, long limit)
+{
+	struct query *q;
+
+	*out = NULL;
+	if (!query_has_table(s, "agent_runs"))
+		return 1;
+	if (query_prepare(&q, s, "SELECT agent, cost_usd FROM agent_runs WHERE state IN ('ended', 'idle')"
+				 " AND cost_usd IS NOT NULL AND agent IS NOT NULL"
+				 " ORDER BY start_ns DESC LIMIT ?1"))
+		return -1;
+	sqlite3_bind_int64(q->st, 1, limit);
 	*out = q;
 	return 0;
 }

@@ -38,15 +38,7 @@ int query_connection(struct query **out, struct store *s, const char *id);
 int query_call_process(struct query **out, struct store *s, int64_t pid, int has_start,
 		       int64_t start_ns);
 
-/* The grouping of `llmtap stats --by name` (model, provider, process or
- * host); -1 when name is none of them. */
-int query_stats_group(const char *name);
-
-/* The totals of llm_calls per group (of query_stats_group()), the most
- * calls first: the group (the column is named as the grouping; "-" when
- * NULL), calls, errors, input_tokens, output_tokens, cost_usd,
- * avg_ttft_ms, avg_duration_ms, max_duration_ms. */
-int query_stats(struct query **out, struct store *s, int group);
+/* The stats, report and top queries are in db/stats.h. */
 
 /* ---- dns_lookups ---- */
 
@@ -55,6 +47,59 @@ int query_stats(struct query **out, struct store *s, int group);
  * latency_ms, server. Returns 1 (no query) when the database has no
  * dns_lookups table (written before DNS tracing existed). */
 int query_dns(struct query **out, struct store *s, long pid, long limit);
+
+/* ---- the host view (db/query_host.c) ---- */
+
+/* The newest limit events since since_ns (0: any), of pid (0: any), of
+ * source (NULL: any), oldest first: every column. Returns 1 (no query)
+ * when the database has no events table. */
+int query_events(struct query **out, struct store *s, int64_t since_ns, long pid, const char *source,
+		 long limit);
+
+/* The newest limit host_samples since since_ns, oldest first: every column.
+ * Returns 1 when the database has no host_samples table. */
+int query_host(struct query **out, struct store *s, int64_t since_ns, long limit);
+
+/* The host_samples whose interval overlaps [start_ns, end_ns], oldest first. */
+int query_call_host(struct query **out, struct store *s, int64_t start_ns, int64_t end_ns);
+
+/* The cpu_samples of pid whose interval overlaps [start_ns, end_ns]. */
+int query_call_samples(struct query **out, struct store *s, int64_t pid, int64_t start_ns,
+		       int64_t end_ns);
+
+/* The agent_spans joined to call id, by start. */
+int query_call_spans(struct query **out, struct store *s, const char *id);
+
+/* The events of pid, or of no process, within a minute of [start_ns, end_ns]. */
+int query_call_events(struct query **out, struct store *s, int64_t pid, int64_t start_ns,
+		      int64_t end_ns);
+/* ---- agent_runs, agent_steps ---- */
+
+/* Each of these returns 1 (no query) when the database has no agent_runs
+ * table (written before runs existed). */
+
+/* What `llmtap runs` lists: the newest limit runs (0: no limit) started
+ * since since_ns, of pid, of agent; oldest first; every column. */
+struct query_runs_filter {
+	int64_t since_ns;		/* 0: any time */
+	long pid;			/* 0: any process */
+	const char *agent;		/* NULL: any agent */
+	long limit;
+};
+int query_runs(struct query **out, struct store *s, const struct query_runs_filter *f);
+
+/* The runs whose id starts with prefix (at most 2); every column. */
+int query_runs_by_prefix(struct query **out, struct store *s, const char *prefix);
+
+/* The child runs of run id, by start; every column. */
+int query_run_children(struct query **out, struct store *s, const char *id);
+
+/* The steps of run id, by seq; every column. */
+int query_run_steps(struct query **out, struct store *s, const char *id);
+
+/* agent, cost_usd of the newest limit runs that ended or went idle with a
+ * known cost (the history cost_outlier compares with). */
+int query_run_costs(struct query **out, struct store *s, long limit);
 
 /* ---- rows ---- */
 

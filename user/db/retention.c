@@ -8,8 +8,11 @@
  * thread and guards what it has not delivered). */
 #include "db/retention.h"
 
+#include <libgen.h>
+#include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <sys/statvfs.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +37,17 @@ struct retention {
 	struct retention_table tabs[DB_TABLES];
 	int ntabs;
 	uint64_t warned_old_ns;		/* when "not pushed yet" was last said */
+	char dir[PATH_MAX];		/* the database's directory (its volume) */
+	int auto_vacuum;		/* 2: incremental, freed pages can go back */
+	int warned_no_vacuum;
+};
+
+/* How one shrinking pass measures "too big", and what it deleted. */
+struct shrink {
+	const char *reason;		/* "max-db-mb" or "max-disk-pct" */
+	int (*over)(struct retention *r, double *now);	/* 1 while over; *now the measure */
+	int64_t deleted[DB_TABLES];
+	int64_t unpushed;		/* of which not delivered yet */
 };
 
 /* 1 when the pass should end now (the pusher stops). */
@@ -74,6 +88,20 @@ static int retention_table_load(sqlite3 *db, const struct db_table *d, struct re
 	return 0;
 }
 
+/* The integer a one-value PRAGMA returns; -1 on error. */
+static int64_t retention_pragma(sqlite3 *db, const char *q)
+{
+	sqlite3_stmt *st;
+	int64_t v = -1;
+
+	if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
 int retention_open(struct retention **out, const char *path, const struct retention_opts *o)
 {
 	struct retention *r = calloc(1, sizeof(*r));
@@ -93,6 +121,14 @@ int retention_open(struct retention **out, const char *path, const struct retent
 	r->o.targets = r->targets;
 	if (db_open("push", path, &r->db))
 		goto out_free;
+	{
+		char *dup = strdup(path);
+
+		snprintf(r->dir, sizeof(r->dir), "%s", dup ? dirname(dup) : ".");
+		free(dup);
+	}
+	r->auto_vacuum = (int)retention_pragma(r->db, "PRAGMA auto_vacuum");
+	sqlite3_exec(r->db, "PRAGMA journal_size_limit=8388608", NULL, NULL, NULL);
 	for (i = 0; i < DB_TABLES; i++)
 		if (retention_table_load(r->db, &db_tables[i], &r->tabs[r->ntabs]) == 0)
 			r->ntabs++;
@@ -114,6 +150,19 @@ void retention_close(struct retention *r)
 	free(r);
 }
 
+/* 1 when target t pushes table (so its cursor guards the table's rows). */
+static int retention_pushes(const struct retention_target *t, const char *table)
+{
+	const char *const *n;
+
+	if (!t->tables)
+		return 1;
+	for (n = t->tables; *n; n++)
+		if (!strcmp(*n, table))
+			return 1;
+	return 0;
+}
+
 /* The rowid up to which every target that pushes the table has delivered;
  * INT64_MAX when no target pushes it, 0 when push_state cannot be read. */
 static int64_t retention_pushed_upto(struct retention *r, const char *table)
@@ -129,7 +178,7 @@ static int64_t retention_pushed_upto(struct retention *r, const char *table)
 	for (i = 0; i < r->ntargets; i++) {
 		const struct retention_target *t = &r->targets[i];
 
-		if (!t->all_tables && strcmp(table, "llm_calls"))
+		if (!retention_pushes(t, table))
 			continue;
 		sqlite3_reset(st);
 		sqlite3_bind_text(st, 1, t->key, -1, SQLITE_STATIC);
@@ -240,42 +289,138 @@ static void retention_by_age(struct retention *r)
 			  (long long)deleted_total, o->retain_days);
 }
 
-/* While the database uses more than max_db_bytes: the oldest delivered rows
- * of every table first; then, with a warning, the oldest others. */
-static void retention_by_size(struct retention *r)
+/* --max-db-mb: over while the used pages exceed max_db_bytes. */
+static int over_db_size(struct retention *r, double *now)
 {
-	const struct retention_opts *o = &r->o;
-	int64_t used;
+	int64_t used = retention_used_bytes(r->db);
+
+	*now = used / 1048576.0;
+	return used >= 0 && (uint64_t)used > r->o.max_db_bytes;
+}
+
+/* --max-disk-pct: over while the volume is fuller than max_disk_pct, the
+ * database's free pages counted as free. */
+static int over_disk(struct retention *r, double *now)
+{
+	int64_t freelist = retention_pragma(r->db, "PRAGMA freelist_count");
+	int64_t page = retention_pragma(r->db, "PRAGMA page_size");
+	double used, avail;
+	struct statvfs v;
+
+	if (statvfs(r->dir, &v) || !v.f_blocks)
+		return 0;
+	used = (double)(v.f_blocks - v.f_bfree) * v.f_frsize;
+	avail = (double)v.f_bavail * v.f_frsize;
+	if (freelist > 0 && page > 0) {
+		used -= (double)freelist * page;
+		avail += (double)freelist * page;
+	}
+	*now = used + avail > 0 ? 100.0 * used / (used + avail) : 0;
+	return *now > r->o.max_disk_pct;
+}
+
+/* Hand the database's free pages back to the volume (auto_vacuum
+ * databases) and checkpoint, so the file really shrinks. */
+static void retention_release(struct retention *r)
+{
+	if (r->auto_vacuum != 2) {
+		if (!r->warned_no_vacuum)
+			log_warn("push: the database was made by an older llmtap (no auto_vacuum): rows "
+				 "deleted for space free pages inside it, which it reuses, but the file "
+				 "does not shrink");
+		r->warned_no_vacuum = 1;
+		return;
+	}
+	sqlite3_exec(r->db, "PRAGMA incremental_vacuum", NULL, NULL, NULL);
+	sqlite3_exec(r->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+}
+
+/* The events row of a shrinking pass that deleted rows. */
+static void shrink_notice(struct retention *r, const struct shrink *k, double before, double after,
+			  double limit)
+{
+	json_t *rows = json_object(), *a;
+	int64_t total = 0;
+	int i;
+
+	for (i = 0; i < r->ntabs; i++) {
+		total += k->deleted[i];
+		if (rows && k->deleted[i])
+			json_object_set_new(rows, r->tabs[i].name, json_integer(k->deleted[i]));
+	}
+	if (!total) {
+		json_decref(rows);
+		return;
+	}
+	log_warn("push: deleted %lld row(s) (%lld not pushed yet) for %s: %.1f -> %.1f (limit %g)",
+		 (long long)total, (long long)k->unpushed, k->reason, before, after, limit);
+	a = json_pack("{s:s, s:f, s:f, s:f, s:I, s:I, s:o*}", "reason", k->reason, "before", before,
+		      "after", after, "limit", limit, "rows", (json_int_t)total, "unpushed_rows",
+		      (json_int_t)k->unpushed, "tables", rows);
+	if (r->o.notice)
+		r->o.notice(r->o.notice_ud, k->unpushed ? "warning" : "info", "retention.deleted", a);
+	else
+		json_decref(a);
+}
+
+/* While k->over(): the oldest delivered rows of every table first; then,
+ * with a warning, the oldest others. The freed pages go back to the volume
+ * after each round. */
+static void retention_shrink(struct retention *r, struct shrink *k, double limit)
+{
+	double before = 0, now = 0;
 	int i, n, d, rounds, unpushed = 0;
 
+	if (!k->over(r, &before))
+		return;
+	now = before;
 	for (rounds = 0; rounds < 100000 && !retention_stopping(r); rounds++) {
-		used = retention_used_bytes(r->db);
-		if (used < 0 || (uint64_t)used <= o->max_db_bytes)
-			return;
+		if (rounds && !k->over(r, &now))
+			break;
 		for (i = 0, n = 0; i < r->ntabs; i++) {
+			int64_t upto = retention_pushed_upto(r, r->tabs[i].name);
+
 			d = retention_delete_chunk(r->db, r->tabs[i].name, NULL,
-						   unpushed ? INT64_MAX : retention_pushed_upto(r, r->tabs[i].name),
-						   0, CAP_CHUNK);
-			n += d > 0 ? d : 0;
+						   unpushed ? INT64_MAX : upto, 0, CAP_CHUNK);
+			if (d > 0) {
+				n += d;
+				k->deleted[i] += d;
+				if (unpushed && upto != INT64_MAX)
+					k->unpushed += d;
+			}
 		}
-		if (n)
+		if (n) {
+			retention_release(r);
 			continue;
+		}
 		if (unpushed) {
-			log_warn("push: database still uses %.1f MB over --max-db-mb %.1f MB: nothing left to delete",
-				 used / 1048576.0, o->max_db_bytes / 1048576.0);
-			return;
+			log_warn("push: still over %s %g (%.1f): nothing left to delete", k->reason, limit, now);
+			break;
 		}
 		unpushed = 1;
-		log_warn("push: database uses %.1f MB, over --max-db-mb %.1f MB, with no pushed row left "
-			 "to delete: deleting the oldest rows NOT yet pushed", used / 1048576.0,
-			 o->max_db_bytes / 1048576.0);
+		log_warn("push: over %s %g (%.1f) with no pushed row left to delete: deleting the oldest "
+			 "rows NOT yet pushed", k->reason, limit, now);
 	}
+	k->over(r, &now);
+	shrink_notice(r, k, before, now, limit);
+}
+
+void retention_disk(struct retention *r)
+{
+	struct shrink k = { .reason = "max-disk-pct", .over = over_disk };
+
+	if (r->o.max_disk_pct > 0)
+		retention_shrink(r, &k, r->o.max_disk_pct);
 }
 
 void retention_run(struct retention *r)
 {
 	if (r->o.retain_days > 0)
 		retention_by_age(r);
-	if (r->o.max_db_bytes)
-		retention_by_size(r);
+	if (r->o.max_db_bytes) {
+		struct shrink k = { .reason = "max-db-mb", .over = over_db_size };
+
+		retention_shrink(r, &k, r->o.max_db_bytes / 1048576.0);
+	}
+	retention_disk(r);
 }

@@ -2,21 +2,26 @@
 #ifndef LLMTAP_RETENTION_H
 #define LLMTAP_RETENTION_H
 
+#include <jansson.h>
 #include <stdint.h>
 
 /* A push target whose delivery guards rows from deletion. */
 struct retention_target {
 	const char *key;		/* its name in push_state (borrowed) */
-	int all_tables;			/* 0: it pushes llm_calls only */
+	const char *const *tables;	/* the tables it pushes (NULL-ended); NULL: every table */
 };
 
 struct retention_opts {
 	double retain_days;		/* delete pushed rows older than this; 0 = keep */
 	uint64_t max_db_bytes;		/* cap on the database's used pages; 0 = none */
+	double max_disk_pct;		/* keep the database's volume below this full; 0 = none */
 	const struct retention_target *targets;	/* copied */
 	int ntargets;
 	int (*stopping)(void *ud);	/* 1: give up the pass at once */
-	void *ud;
+	/* what was deleted for space, as an events row (attrs stolen); may be NULL */
+	void (*notice)(void *ud, const char *severity, const char *name, json_t *attrs);
+	void *ud;			/* of stopping() */
+	void *notice_ud;		/* of notice() */
 };
 
 struct retention;
@@ -33,6 +38,14 @@ int retention_open(struct retention **out, const char *path, const struct retent
  * undelivered ones. The newest row of a table is never deleted (it keeps
  * the push cursors' rowids growing). */
 void retention_run(struct retention *r);
+
+/* With max_disk_pct, while the database's volume is fuller than that
+ * (counting the database's free pages as free): the oldest delivered rows,
+ * then with a warning the oldest undelivered ones, the freed pages handed
+ * back to the volume when the database allows it (auto_vacuum, which new
+ * databases have). Cheap when the volume is below the threshold (one
+ * statvfs()). An events row ("retention.deleted") says what went. */
+void retention_disk(struct retention *r);
 
 /* Close the connection and free r. NULL-safe. */
 void retention_close(struct retention *r);

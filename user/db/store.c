@@ -97,7 +97,41 @@ static const char schema_push[] =
 	" last_success_ns INTEGER, last_error TEXT, last_error_ns INTEGER,"
 	" PRIMARY KEY (target, tbl));";
 
-static const char *const migrations[] = { schema_v1, schema_v2, schema_dns, schema_proc, schema_push };
+/* Agent runs and their steps (llm/runs.c); README "Agent runs". */
+static const char schema_runs[] =
+	"ALTER TABLE llm_calls ADD COLUMN run_id TEXT;"
+	"CREATE INDEX IF NOT EXISTS llm_calls_run ON llm_calls(run_id);"
+	"CREATE TABLE IF NOT EXISTS agent_runs ("
+	" id TEXT PRIMARY KEY, pid INTEGER, comm TEXT, start_ns INTEGER, end_ns INTEGER,"
+	" llm_calls INTEGER, tool_calls INTEGER, input_tokens INTEGER, output_tokens INTEGER,"
+	" cost_usd REAL, parent_run_id TEXT, flags TEXT, agent TEXT, process_id TEXT,"
+	" root_run_id TEXT, parent_seq INTEGER, state TEXT, model TEXT, provider TEXT,"
+	" cache_read_tokens INTEGER, cache_write_tokens INTEGER, errors INTEGER, step_count INTEGER,"
+	" llm_ms REAL, tool_ms REAL, max_input_tokens INTEGER, max_request_bytes INTEGER,"
+	" flag_info TEXT);"
+	"CREATE INDEX IF NOT EXISTS agent_runs_start ON agent_runs(start_ns);"
+	"CREATE INDEX IF NOT EXISTS agent_runs_parent ON agent_runs(parent_run_id);"
+	"CREATE TABLE IF NOT EXISTS agent_steps ("
+	" id TEXT PRIMARY KEY, run_id TEXT, seq INTEGER, kind TEXT, call_id TEXT, tool_name TEXT,"
+	" tool_call_id TEXT, arguments TEXT, start_ns INTEGER, end_ns INTEGER, status TEXT,"
+	" execs TEXT, parent_seq INTEGER, model TEXT, input_tokens INTEGER, output_tokens INTEGER,"
+	" cost_usd REAL, duration_ms REAL, result_bytes INTEGER, result_call_id TEXT, command TEXT,"
+	" exit_code INTEGER, error TEXT, exec_count INTEGER);"
+	"CREATE INDEX IF NOT EXISTS agent_steps_run ON agent_steps(run_id, seq);";
+
+static const char *const migrations[] = { schema_v1, schema_v2, schema_dns, schema_proc, schema_push,
+					    store_schema_host, schema_runs };
+
+/* Columns added to existing tables after the versioned migrations, each
+ * added when missing whatever the version: branches that add tables in
+ * parallel cannot disagree on a version number for them. */
+static const struct {
+	const char *table, *column, *decl;
+} added_columns[] = {
+	{ "llm_calls", "error_type", "TEXT" },	/* llm/errtype.h's kind */
+	{ "llm_calls", "cgroup", "TEXT" },	/* where the calling process runs */
+	{ "llm_calls", "container_id", "TEXT" },	/* the container its cgroup names */
+};
 
 static const char insert_sql[] =
 	"INSERT OR REPLACE INTO llm_calls (id, pid, tid, comm, exe, provider, operation, model,"
@@ -105,9 +139,10 @@ static const char insert_sql[] =
 	" cache_write_tokens, reasoning_tokens, cost_usd, finish_reason, response_text,"
 	" start_ns, duration_ms, ttfb_ms, ttft_ms, dns_ms, connect_ms, tls_ms, conn_reused,"
 	" request_bytes, response_bytes, request_headers, response_headers, request_body,"
-	" response_body, error, conn_id, upload_ms, client_ms, tokens_per_s, verdict, wait_ms)"
+	" response_body, error, conn_id, upload_ms, client_ms, tokens_per_s, verdict, wait_ms,"
+	" error_type, run_id, cgroup, container_id)"
 	" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-	"?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+	"?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
 static const char conn_insert_sql[] =
 	"INSERT OR REPLACE INTO connections (id, pid, tid, comm, saddr, sport, daddr, dport,"
@@ -122,11 +157,28 @@ static const char dns_insert_sql[] =
 static const char proc_insert_sql[] =
 	"INSERT OR REPLACE INTO processes (id, pid, ppid, uid, comm, exe, argv, start_ns, exec_ns,"
 	" exit_ns, exit_code, exit_signal, oom_killed, cpu_ms, runq_ms, switches, preempts,"
-	" cpu_since_ns, updated_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+	" cpu_since_ns, updated_ns, rss_max_bytes, rss_bytes, vms_bytes, num_threads, fds, state,"
+	" read_bytes, write_bytes, disk_read_bytes, disk_write_bytes)"
+	" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+
+static const char run_insert_sql[] =
+	"INSERT OR REPLACE INTO agent_runs (id, pid, comm, start_ns, end_ns, llm_calls, tool_calls,"
+	" input_tokens, output_tokens, cost_usd, parent_run_id, flags, agent, process_id, root_run_id,"
+	" parent_seq, state, model, provider, cache_read_tokens, cache_write_tokens, errors, step_count,"
+	" llm_ms, tool_ms, max_input_tokens, max_request_bytes, flag_info)"
+	" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+
+static const char step_insert_sql[] =
+	"INSERT OR REPLACE INTO agent_steps (id, run_id, seq, kind, call_id, tool_name, tool_call_id,"
+	" arguments, start_ns, end_ns, status, execs, parent_seq, model, input_tokens, output_tokens,"
+	" cost_usd, duration_ms, result_bytes, result_call_id, command, exit_code, error, exec_count)"
+	" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
 static const char cpu_insert_sql[] =
 	"INSERT INTO cpu_samples (ts_ns, interval_ms, pid, comm, cpu_ms, runq_ms, switches,"
-	" preempts, threads, top_tid, top_tid_cpu_ms, process_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)";
+	" preempts, threads, top_tid, top_tid_cpu_ms, process_id, rss_bytes, vms_bytes, num_threads,"
+	" fds, state, read_bytes, write_bytes, disk_read_bytes, disk_write_bytes)"
+	" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
 /* Create the file (0600) and its directory (0700) when missing. */
 static int store_create_file(const char *path)
@@ -186,6 +238,31 @@ static int store_migrate(sqlite3 *db)
 			exec_sql(db, "ROLLBACK");
 			return -1;
 		}
+	}
+	return 0;
+}
+
+/* Add the columns of added_columns a table lacks. Returns 0, -1. */
+static int store_add_columns(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	char sql[256];
+	size_t i;
+	int have;
+
+	for (i = 0; i < sizeof(added_columns) / sizeof(added_columns[0]); i++) {
+		snprintf(sql, sizeof(sql), "SELECT 1 FROM pragma_table_info('%s') WHERE name = '%s'",
+			 added_columns[i].table, added_columns[i].column);
+		if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+			return -1;
+		have = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_finalize(st);
+		if (have)
+			continue;
+		snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s %s", added_columns[i].table,
+			 added_columns[i].column, added_columns[i].decl);
+		if (exec_sql(db, sql))
+			return -1;
 	}
 	return 0;
 }
@@ -261,6 +338,10 @@ static void bind_call(sqlite3_stmt *st, const void *row)
 	bind_real(st, i++, r->tokens_per_s);
 	bind_text(st, i++, r->verdict);
 	bind_real(st, i++, r->wait_ms);
+	bind_text(st, i++, r->error_type);
+	bind_text(st, i++, r->run_id[0] ? r->run_id : NULL);
+	bind_text(st, i++, r->cgroup);
+	bind_text(st, i++, r->container_id);
 }
 
 static void bind_connection(sqlite3_stmt *st, const void *row)
@@ -336,6 +417,8 @@ static void bind_process(sqlite3_stmt *st, const void *row)
 	bind_int(st, i++, r->preempts);
 	bind_int(st, i++, r->cpu_since_ns);
 	bind_int(st, i++, r->updated_ns);
+	bind_int(st, i++, r->res.rss_max_bytes);
+	store_bind_res(st, i, &r->res);
 }
 
 static void bind_cpu_sample(sqlite3_stmt *st, const void *row)
@@ -355,6 +438,79 @@ static void bind_cpu_sample(sqlite3_stmt *st, const void *row)
 	bind_int(st, i++, r->top_tid);
 	bind_real(st, i++, r->top_tid_cpu_ms);
 	bind_text(st, i++, r->process_id[0] ? r->process_id : NULL);
+	store_bind_res(st, i, &r->res);
+}
+
+/* A fixed-size id: "" is NULL. */
+static void bind_id(sqlite3_stmt *st, int i, const char *v)
+{
+	bind_text(st, i, v[0] ? v : NULL);
+}
+
+static void bind_run(sqlite3_stmt *st, const void *row)
+{
+	const struct run_row *r = row;
+	int i = 1;
+
+	bind_text(st, i++, r->id);
+	bind_int(st, i++, r->pid);
+	bind_text(st, i++, r->comm);
+	bind_int(st, i++, r->start_ns);
+	bind_int(st, i++, r->end_ns);
+	bind_int(st, i++, r->llm_calls);
+	bind_int(st, i++, r->tool_calls);
+	bind_int(st, i++, r->input_tokens);
+	bind_int(st, i++, r->output_tokens);
+	bind_real(st, i++, r->cost_usd);
+	bind_id(st, i++, r->parent_run_id);
+	bind_text(st, i++, r->flags);
+	bind_text(st, i++, r->agent);
+	bind_id(st, i++, r->process_id);
+	bind_id(st, i++, r->root_run_id);
+	bind_int(st, i++, r->parent_seq);
+	bind_text(st, i++, r->state);
+	bind_text(st, i++, r->model);
+	bind_text(st, i++, r->provider);
+	bind_int(st, i++, r->cache_read_tokens);
+	bind_int(st, i++, r->cache_write_tokens);
+	bind_int(st, i++, r->errors);
+	bind_int(st, i++, r->step_count);
+	bind_real(st, i++, r->llm_ms);
+	bind_real(st, i++, r->tool_ms);
+	bind_int(st, i++, r->max_input_tokens);
+	bind_int(st, i++, r->max_request_bytes);
+	bind_text(st, i++, r->flag_info);
+}
+
+static void bind_step(sqlite3_stmt *st, const void *row)
+{
+	const struct step_row *r = row;
+	int i = 1;
+
+	bind_text(st, i++, r->id);
+	bind_text(st, i++, r->run_id);
+	bind_int(st, i++, r->seq);
+	bind_text(st, i++, r->kind);
+	bind_id(st, i++, r->call_id);
+	bind_text(st, i++, r->tool_name);
+	bind_text(st, i++, r->tool_call_id);
+	bind_text(st, i++, r->arguments);
+	bind_int(st, i++, r->start_ns);
+	bind_int(st, i++, r->end_ns);
+	bind_text(st, i++, r->status);
+	bind_text(st, i++, r->execs);
+	bind_int(st, i++, r->parent_seq);
+	bind_text(st, i++, r->model);
+	bind_int(st, i++, r->input_tokens);
+	bind_int(st, i++, r->output_tokens);
+	bind_real(st, i++, r->cost_usd);
+	bind_real(st, i++, r->duration_ms);
+	bind_int(st, i++, r->result_bytes);
+	bind_id(st, i++, r->result_call_id);
+	bind_text(st, i++, r->command);
+	bind_int(st, i++, r->exit_code);
+	bind_text(st, i++, r->error);
+	bind_int(st, i++, r->exec_count);
 }
 
 /* What each queue writes: its statement and how a row binds (by row kind). */
@@ -367,6 +523,14 @@ static const struct rowq_kind {
 	[ROW_DNS] = { dns_insert_sql, bind_dns },
 	[ROW_PROCESS] = { proc_insert_sql, bind_process },
 	[ROW_CPU_SAMPLE] = { cpu_insert_sql, bind_cpu_sample },
+	[ROW_HOST] = { store_host_sql, store_bind_host },
+	[ROW_FS] = { store_fs_sql, store_bind_fs },
+	[ROW_DISK] = { store_disk_sql, store_bind_disk },
+	[ROW_NET] = { store_net_sql, store_bind_net },
+	[ROW_EVENT] = { store_event_sql, store_bind_event },
+	[ROW_SPAN] = { store_span_sql, store_bind_span },
+	[ROW_RUN] = { run_insert_sql, bind_run },
+	[ROW_STEP] = { step_insert_sql, bind_step },
 };
 
 /* Queue row for table k; the store owns it from here (freed when it cannot
@@ -510,8 +674,11 @@ int store_open(struct store **out, const char *path, int readonly)
 		*out = s;
 		return 0;
 	}
-	if (exec_sql(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;") ||
-	    store_migrate(s->db))
+	/* auto_vacuum takes only on a database without tables (a new one): there
+	 * retention can hand freed pages back to the volume (--max-disk-pct) */
+	if (exec_sql(s->db, "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL;"
+			    " PRAGMA synchronous=NORMAL; PRAGMA journal_size_limit=8388608;") ||
+	    store_migrate(s->db) || store_add_columns(s->db))
 		goto out_close;
 	for (k = 0; k < ROW_KINDS; k++) {
 		if (sqlite3_prepare_v2(s->db, kinds[k].sql, -1, &s->q[k].insert, NULL) != SQLITE_OK) {

@@ -1,87 +1,240 @@
-/* cost.c -- pure price table: estimated USD cost of an LLM call from its token usage. */
+/* cost.c -- pure price table: parsed from a TSV file (data/prices.tsv), and the estimated USD cost of an LLM call from its token usage. */
 #include "llm/cost.h"
 
-#include <stddef.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "llm/provider.h"
 
-/* USD per 1M tokens. cached = a cache read (OpenAI "cached input",
- * Anthropic "cache hits", Gemini "context caching"); write = Anthropic's
- * 5-minute cache write (1.25x input; the 1-hour write at 2x is not told
- * apart in usage and is priced as 5-minute). Standard tier, short-context
- * rates (Gemini 2.5 Pro <= 200K, 1.5 <= 128K prompt tokens); batch, flex
- * and priority tiers are not modelled.
- *
- * Published list prices as of 2025-11 (openai.com/api/pricing,
- * docs.anthropic.com pricing, ai.google.dev/gemini-api/docs/pricing). */
-struct price {
-	const char *prefix;
-	double in, cached, write, out;
+#define PRICE_MAX 1e6		/* USD per 1M tokens: above this a row is a typo */
+#define PRICES_ROWS_MAX 100000
+
+/* The columns of a table, by name; the header line gives their order. */
+enum col { C_MODEL, C_PROVIDER, C_IN, C_CACHED, C_WRITE, C_OUT, C_DATE, C_SOURCE, C_NCOLS };
+static const char *const col_names[C_NCOLS] = {
+	"model", "provider", "input", "cached_input", "cache_write", "output", "date", "source",
 };
 
-static const struct price prices[] = {
-	/* OpenAI */
-	{ "gpt-5",			1.25,	0.125,	0,	10.00 },
-	{ "gpt-5-mini",			0.25,	0.025,	0,	2.00 },
-	{ "gpt-5-nano",			0.05,	0.005,	0,	0.40 },
-	{ "gpt-5-pro",			15.00,	15.00,	0,	120.00 },
-	{ "gpt-4.1",			2.00,	0.50,	0,	8.00 },
-	{ "gpt-4.1-mini",		0.40,	0.10,	0,	1.60 },
-	{ "gpt-4.1-nano",		0.10,	0.025,	0,	0.40 },
-	{ "gpt-4o",			2.50,	1.25,	0,	10.00 },
-	{ "gpt-4o-2024-05-13",		5.00,	5.00,	0,	15.00 },
-	{ "gpt-4o-mini",		0.15,	0.075,	0,	0.60 },
-	{ "chatgpt-4o-latest",		5.00,	5.00,	0,	15.00 },
-	{ "gpt-4-turbo",		10.00,	10.00,	0,	30.00 },
-	{ "gpt-4-0125-preview",		10.00,	10.00,	0,	30.00 },
-	{ "gpt-4-1106-preview",		10.00,	10.00,	0,	30.00 },
-	{ "gpt-4",			30.00,	30.00,	0,	60.00 },
-	{ "gpt-3.5-turbo",		0.50,	0.50,	0,	1.50 },
-	{ "gpt-3.5-turbo-instruct",	1.50,	1.50,	0,	2.00 },
-	{ "o1",				15.00,	7.50,	0,	60.00 },
-	{ "o1-mini",			1.10,	0.55,	0,	4.40 },
-	{ "o1-pro",			150.00,	150.00,	0,	600.00 },
-	{ "o3",				2.00,	0.50,	0,	8.00 },
-	{ "o3-mini",			1.10,	0.55,	0,	4.40 },
-	{ "o3-pro",			20.00,	20.00,	0,	80.00 },
-	{ "o4-mini",			1.10,	0.275,	0,	4.40 },
-	{ "text-embedding-3-small",	0.02,	0.02,	0,	0 },
-	{ "text-embedding-3-large",	0.13,	0.13,	0,	0 },
-	{ "text-embedding-ada-002",	0.10,	0.10,	0,	0 },
+static const struct price_table *cur_table;
 
-	/* Anthropic (and the dotted names OpenRouter uses) */
-	{ "claude-3-haiku",		0.25,	0.03,	0.30,	1.25 },
-	{ "claude-3-5-haiku",		0.80,	0.08,	1.00,	4.00 },
-	{ "claude-3.5-haiku",		0.80,	0.08,	1.00,	4.00 },
-	{ "claude-haiku-4-5",		1.00,	0.10,	1.25,	5.00 },
-	{ "claude-haiku-4.5",		1.00,	0.10,	1.25,	5.00 },
-	{ "claude-3-sonnet",		3.00,	0.30,	3.75,	15.00 },
-	{ "claude-3-5-sonnet",		3.00,	0.30,	3.75,	15.00 },
-	{ "claude-3.5-sonnet",		3.00,	0.30,	3.75,	15.00 },
-	{ "claude-3-7-sonnet",		3.00,	0.30,	3.75,	15.00 },
-	{ "claude-3.7-sonnet",		3.00,	0.30,	3.75,	15.00 },
-	{ "claude-sonnet-4",		3.00,	0.30,	3.75,	15.00 },
-	{ "claude-sonnet-4-5",		3.00,	0.30,	3.75,	15.00 },
-	{ "claude-sonnet-4.5",		3.00,	0.30,	3.75,	15.00 },
-	{ "claude-3-opus",		15.00,	1.50,	18.75,	75.00 },
-	{ "claude-opus-4",		15.00,	1.50,	18.75,	75.00 },
-	{ "claude-opus-4-1",		15.00,	1.50,	18.75,	75.00 },
-	{ "claude-opus-4.1",		15.00,	1.50,	18.75,	75.00 },
-	{ "claude-opus-4-5",		5.00,	0.50,	6.25,	25.00 },
-	{ "claude-opus-4.5",		5.00,	0.50,	6.25,	25.00 },
+/* Write "line N: why" into err. Returns -1. */
+static int perr(char *err, size_t errlen, unsigned line, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int perr(char *err, size_t errlen, unsigned line, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
 
-	/* Google Gemini */
-	{ "gemini-1.5-flash",		0.075,	0.01875, 0,	0.30 },
-	{ "gemini-1.5-flash-8b",	0.0375,	0.01,	0,	0.15 },
-	{ "gemini-1.5-pro",		1.25,	0.3125,	0,	5.00 },
-	{ "gemini-2.0-flash",		0.10,	0.025,	0,	0.40 },
-	{ "gemini-2.0-flash-lite",	0.075,	0.075,	0,	0.30 },
-	{ "gemini-2.5-flash",		0.30,	0.03,	0,	2.50 },
-	{ "gemini-2.5-flash-lite",	0.10,	0.01,	0,	0.40 },
-	{ "gemini-2.5-pro",		1.25,	0.125,	0,	10.00 },
-};
+	n = snprintf(err, errlen, "line %u: ", line);
+	if (n < 0 || (size_t)n >= errlen)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(err + n, errlen - n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Split line (NUL-terminated, modified) at tabs into f (at most max
+ * fields, surrounding blanks trimmed). Returns the number of fields. */
+static int split_tabs(char *line, char **f, int max)
+{
+	int n = 0;
+	char *p = line, *e;
+
+	for (;;) {
+		char *tab = strchr(p, '\t');
+
+		if (tab)
+			*tab = 0;
+		while (*p == ' ')
+			p++;
+		e = p + strlen(p);
+		while (e > p && (e[-1] == ' ' || e[-1] == '\r'))
+			*--e = 0;
+		if (n == max)
+			return max + 1;
+		f[n++] = p;
+		if (!tab)
+			return n;
+		p = tab + 1;
+	}
+}
+
+/* Parse a price cell: a number from 0 to PRICE_MAX, or '-' (when dash_ok:
+ * *v = -1). Returns 0, -1. */
+static int parse_price(const char *s, int dash_ok, double *v)
+{
+	char *end;
+
+	if (dash_ok && !strcmp(s, "-")) {
+		*v = -1;
+		return 0;
+	}
+	if (!*s || !(isdigit((unsigned char)*s) || *s == '.'))
+		return -1;
+	errno = 0;
+	*v = strtod(s, &end);
+	return errno || *end || *v < 0 || *v > PRICE_MAX ? -1 : 0;
+}
+
+/* 1 when s is a date YYYY-MM-DD. */
+static int is_date(const char *s)
+{
+	int i;
+
+	for (i = 0; i < 10; i++)
+		if (i == 4 || i == 7 ? s[i] != '-' : !isdigit((unsigned char)s[i]))
+			return 0;
+	return s[10] == 0 && s[5] <= '1' && s[8] <= '3';
+}
+
+/* Parse the header line into idx (column -> field). Returns 0, -1. */
+static int parse_header(char **f, int nf, int idx[C_NCOLS], unsigned line, char *err, size_t errlen)
+{
+	int c, i;
+
+	for (c = 0; c < C_NCOLS; c++)
+		idx[c] = -1;
+	for (i = 0; i < nf; i++) {
+		for (c = 0; c < C_NCOLS && strcmp(f[i], col_names[c]); c++)
+			;
+		if (c == C_NCOLS)
+			continue;	/* a column of the user's own: ignored */
+		if (idx[c] >= 0)
+			return perr(err, errlen, line, "column '%s' twice", f[i]);
+		idx[c] = i;
+	}
+	for (c = 0; c < C_NCOLS; c++)
+		if (idx[c] < 0)
+			return perr(err, errlen, line, "the header has no '%s' column", col_names[c]);
+	return 0;
+}
+
+/* Parse one row's fields into p (strings copied). Returns 0, -1. */
+static int parse_row(char **f, int nf, const int idx[C_NCOLS], unsigned line, struct price *p,
+		     char *err, size_t errlen)
+{
+	static const struct {
+		enum col c;
+		int dash_ok;
+		size_t off;
+	} nums[] = {
+		{ C_IN, 0, offsetof(struct price, in) },
+		{ C_CACHED, 1, offsetof(struct price, cached) },
+		{ C_WRITE, 1, offsetof(struct price, write) },
+		{ C_OUT, 0, offsetof(struct price, out) },
+	};
+	size_t i;
+	int c;
+
+	for (c = 0; c < C_NCOLS; c++)
+		if (idx[c] >= nf)
+			return perr(err, errlen, line, "%d fields, the header has more (a missing tab?)", nf);
+	if (!*f[idx[C_MODEL]] || strchr(f[idx[C_MODEL]], ' '))
+		return perr(err, errlen, line, "bad model name '%s'", f[idx[C_MODEL]]);
+	if (!*f[idx[C_PROVIDER]])
+		return perr(err, errlen, line, "no provider");
+	for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
+		if (parse_price(f[idx[nums[i].c]], nums[i].dash_ok, (double *)((char *)p + nums[i].off)))
+			return perr(err, errlen, line, "bad %s price '%s' (USD per 1M tokens%s)",
+				    col_names[nums[i].c], f[idx[nums[i].c]], nums[i].dash_ok ? ", or -" : "");
+	if (!is_date(f[idx[C_DATE]]))
+		return perr(err, errlen, line, "bad date '%s' (YYYY-MM-DD)", f[idx[C_DATE]]);
+	memcpy(p->date, f[idx[C_DATE]], sizeof(p->date));
+	p->line = line;
+	p->model = strdup(f[idx[C_MODEL]]);
+	p->provider = strdup(f[idx[C_PROVIDER]]);
+	p->source = strdup(f[idx[C_SOURCE]]);
+	if (!p->model || !p->provider || !p->source)
+		return perr(err, errlen, line, "out of memory");
+	return 0;
+}
+
+int prices_parse(struct price_table **out, const char *text, size_t len, char *err, size_t errlen)
+{
+	struct price_table *t = calloc(1, sizeof(*t));
+	char *copy = malloc(len + 1), *line, *next, *f[C_NCOLS * 4];
+	int idx[C_NCOLS], have_header = 0, nf;
+	unsigned lineno = 0;
+	size_t cap = 0;
+
+	*out = NULL;
+	if (!t || !copy) {
+		perr(err, errlen, 0, "out of memory");
+		goto out_free;
+	}
+	memcpy(copy, text, len);
+	copy[len] = 0;
+	if (memchr(text, 0, len)) {
+		perr(err, errlen, 1, "a NUL byte: not a text file");
+		goto out_free;
+	}
+	for (line = copy; line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
+		lineno++;
+		if (line[strspn(line, " \t\r")] == 0 || line[strspn(line, " ")] == '#')
+			continue;
+		nf = split_tabs(line, f, C_NCOLS * 4);
+		if (nf > C_NCOLS * 4) {
+			perr(err, errlen, lineno, "too many fields");
+			goto out_free;
+		}
+		if (!have_header) {
+			if (parse_header(f, nf, idx, lineno, err, errlen))
+				goto out_free;
+			have_header = 1;
+			continue;
+		}
+		if (t->n == cap) {
+			struct price *r;
+
+			cap = cap ? 2 * cap : 128;
+			if (cap > PRICES_ROWS_MAX || !(r = realloc(t->rows, cap * sizeof(*r)))) {
+				perr(err, errlen, lineno, "too many rows");
+				goto out_free;
+			}
+			t->rows = r;
+		}
+		memset(&t->rows[t->n], 0, sizeof(t->rows[0]));
+		t->n++;	/* counted first: a half-filled row is freed with the table */
+		if (parse_row(f, nf, idx, lineno, &t->rows[t->n - 1], err, errlen))
+			goto out_free;
+	}
+	if (!have_header) {
+		perr(err, errlen, lineno, "no header line (model, provider, input, ...)");
+		goto out_free;
+	}
+	free(copy);
+	*out = t;
+	return 0;
+
+out_free:
+	free(copy);
+	prices_free(t);
+	return -1;
+}
+
+void prices_free(struct price_table *t)
+{
+	size_t i;
+
+	if (!t)
+		return;
+	for (i = 0; i < t->n; i++) {
+		free(t->rows[i].model);
+		free(t->rows[i].provider);
+		free(t->rows[i].source);
+	}
+	free(t->rows);
+	free(t);
+}
 
 /* May a known name end here? "gpt-4o" prices "gpt-4o-2024-08-06" and
  * "claude-sonnet-4@20250514" (Vertex), but "gpt-4" must not price
@@ -106,23 +259,41 @@ static const char *bare_name(const char *model)
 	return model;
 }
 
-/* The entry whose prefix is the longest match of model, or NULL. */
-static const struct price *lookup(const char *model)
+const struct price *prices_lookup(const struct price_table *t, const char *provider,
+				  const char *model)
 {
 	const struct price *best = NULL;
 	size_t i, best_len = 0;
+	int pass;
 
+	if (!t || !model)
+		return NULL;
 	model = bare_name(model);
-	for (i = 0; i < sizeof(prices) / sizeof(prices[0]); i++) {
-		size_t n = strlen(prices[i].prefix);
+	/* pass 0: the provider's own rows; pass 1: any row */
+	for (pass = provider ? 0 : 1; pass < 2 && !best; pass++) {
+		for (i = 0; i < t->n; i++) {
+			const struct price *p = &t->rows[i];
+			size_t n = strlen(p->model);
 
-		if (n <= best_len || strncasecmp(model, prices[i].prefix, n) ||
-		    !name_boundary(model[n]))
-			continue;
-		best = &prices[i];
-		best_len = n;
+			if (n <= best_len || strncasecmp(model, p->model, n) || !name_boundary(model[n]))
+				continue;
+			if (!pass && strcasecmp(p->provider, provider))
+				continue;
+			best = p;
+			best_len = n;
+		}
 	}
 	return best;
+}
+
+void cost_use(const struct price_table *t)
+{
+	cur_table = t;
+}
+
+const struct price_table *cost_table(void)
+{
+	return cur_table;
 }
 
 /* 1 when s starts with prefix, any case; 0 otherwise or for NULL s. */
@@ -137,10 +308,9 @@ static double nz(int64_t v)
 	return v > 0 ? (double)v : 0;
 }
 
-/* See cost.h. Returns a negative value also when neither input nor output
- * tokens are known (nothing to price). Whether input_tokens includes the
- * cached tokens is decided by the provider name ("anthropic*" excludes
- * them); with no provider, by the model family (claude-* excludes). */
+/* See cost.h. Whether input_tokens includes the cached tokens is decided
+ * by the provider name ("anthropic*" excludes them); with no provider, by
+ * the model family (claude-* excludes). */
 double cost_estimate(const char *provider, const char *model,
 		     int64_t input_tokens, int64_t output_tokens,
 		     int64_t cache_read_tokens, int64_t cache_write_tokens)
@@ -149,14 +319,11 @@ double cost_estimate(const char *provider, const char *model,
 	double in, cr, cw, out, usd;
 	int anthropic_style;
 
-	if (!model)
+	if (!model || (input_tokens < 0 && output_tokens < 0))
 		return -1;
-	pr = lookup(model);
+	pr = prices_lookup(cur_table, provider, model);
 	if (!pr)
 		return -1;
-	if (input_tokens < 0 && output_tokens < 0)
-		return -1;
-
 	in = nz(input_tokens);
 	cr = nz(cache_read_tokens);
 	cw = nz(cache_write_tokens);
@@ -170,7 +337,8 @@ double cost_estimate(const char *provider, const char *model,
 		/* cached tokens are part of the input: price them apart */
 		in = in > cr ? in - cr : 0;
 	}
-	usd = in * pr->in + cr * pr->cached + cw * pr->write + out * pr->out;
+	usd = in * pr->in + cr * (pr->cached >= 0 ? pr->cached : pr->in) +
+	      cw * (pr->write >= 0 ? pr->write : pr->in) + out * pr->out;
 	return usd / 1e6;
 }
 

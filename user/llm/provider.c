@@ -5,6 +5,7 @@
 #include "llm/provider.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,9 @@ enum op {
 	OP_RESPONSES,
 	OP_MESSAGES,
 	OP_GENERATE,
+	OP_OLLAMA_CHAT,		/* Ollama's native API: /api/chat */
+	OP_OLLAMA_GENERATE,	/* /api/generate */
+	OP_OLLAMA_EMBED,	/* /api/embed, /api/embeddings */
 };
 
 static const char *const op_names[] = {
@@ -31,6 +35,9 @@ static const char *const op_names[] = {
 	[OP_RESPONSES] = "responses",
 	[OP_MESSAGES] = "messages",
 	[OP_GENERATE] = "generate_content",
+	[OP_OLLAMA_CHAT] = "chat",
+	[OP_OLLAMA_GENERATE] = "generate",
+	[OP_OLLAMA_EMBED] = "embeddings",
 };
 
 /* Hosts that name a vendor. suffix=1 matches the host or any subdomain
@@ -56,6 +63,12 @@ static const struct {
 	{ ".openai.azure.com", 1, "azure-openai" },
 	{ ".cognitiveservices.azure.com", 1, "azure-openai" },
 	{ "api.x.ai", 0, "xai" },
+	{ "dashscope.aliyuncs.com", 0, "dashscope" },		/* Qwen */
+	{ "dashscope-intl.aliyuncs.com", 0, "dashscope" },
+	{ "api.z.ai", 0, "zhipu" },				/* GLM */
+	{ "open.bigmodel.cn", 0, "zhipu" },
+	{ "api.moonshot.ai", 0, "moonshot" },			/* Kimi */
+	{ "api.moonshot.cn", 0, "moonshot" },
 };
 
 /* ---- small JSON helpers (declared in provider_int.h) ---- */
@@ -293,6 +306,13 @@ static enum op path_op(const char *path)
 	if (!path)
 		return OP_NONE;
 	n = path_len(path);
+	/* Ollama's own API (its OpenAI-compatible one is under /v1) */
+	if (ends_with(path, n, "/api/chat"))
+		return OP_OLLAMA_CHAT;
+	if (ends_with(path, n, "/api/generate"))
+		return OP_OLLAMA_GENERATE;
+	if (ends_with(path, n, "/api/embed") || ends_with(path, n, "/api/embeddings"))
+		return OP_OLLAMA_EMBED;
 	if (ends_with(path, n, "/chat/completions"))
 		return OP_CHAT;
 	if (ends_with(path, n, "/completions"))
@@ -333,17 +353,90 @@ static int body_shape(enum op op, json_t *body)
 			json_object_get(body, "anthropic_version"));
 	case OP_GENERATE:
 		return json_is_array(json_object_get(body, "contents"));
+	case OP_OLLAMA_CHAT:
+		return json_is_string(json_object_get(body, "model")) &&
+		       json_is_array(json_object_get(body, "messages"));
+	case OP_OLLAMA_GENERATE:
+		return json_is_string(json_object_get(body, "model"));
+	case OP_OLLAMA_EMBED:
+		return json_is_string(json_object_get(body, "model")) &&
+		       (json_object_get(body, "input") || json_object_get(body, "prompt"));
 	default:
 		return 0;
 	}
 }
 
-/* The request body as JSON, or NULL when it is absent or not JSON. */
+/* Strings longer than this in a request body are read as "" (see below). */
+#define REQ_STRING_KEEP 256
+
+/* A copy of the JSON text p[0..n) in which every string longer than
+ * REQ_STRING_KEEP bytes is "": what is read from a request (its shape, its
+ * model) is short, while an agent's request carries its whole conversation
+ * (often hundreds of KB) in long strings that jansson would otherwise
+ * decode character by character. Text that is not JSON stays not JSON.
+ * Returns a malloc'd buffer (*out_len bytes), or NULL when out of memory. */
+static char *json_squeeze(const char *p, size_t n, size_t *out_len)
+{
+	const char *end = p + n, *q, *s;
+	char *out = malloc(n + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	while (p < end) {
+		q = memchr(p, '"', (size_t)(end - p));
+		if (!q) {
+			memcpy(o, p, (size_t)(end - p));
+			o += end - p;
+			break;
+		}
+		memcpy(o, p, (size_t)(q - p + 1));	/* up to the opening quote */
+		o += q - p + 1;
+		/* the closing quote: the first one not escaped by a backslash */
+		for (s = q + 1;; s++) {
+			size_t bs = 0;
+
+			s = memchr(s, '"', (size_t)(end - s));
+			if (!s)
+				break;
+			while (s - bs > q + 1 && s[-1 - (ptrdiff_t)bs] == '\\')
+				bs++;
+			if (!(bs & 1))
+				break;
+		}
+		if (!s) {			/* unterminated: keep it as it is */
+			memcpy(o, q + 1, (size_t)(end - q - 1));
+			o += end - q - 1;
+			break;
+		}
+		if ((size_t)(s - q - 1) <= REQ_STRING_KEEP) {
+			memcpy(o, q + 1, (size_t)(s - q));
+			o += s - q;
+		} else {
+			*o++ = '"';
+		}
+		p = s + 1;
+	}
+	*out_len = (size_t)(o - out);
+	return out;
+}
+
+/* The request body as JSON, or NULL when it is absent or not JSON. Long
+ * strings are read as "" (json_squeeze()): only the shape and the model
+ * are used. */
 static json_t *request_json(const struct llm_request *req)
 {
+	size_t n;
+	char *text;
+	json_t *j;
+
 	if (!req->body || !req->body_len)
 		return NULL;
-	return json_loadb((const char *)req->body, req->body_len, JSON_ALLOW_NUL, NULL);
+	text = json_squeeze((const char *)req->body, req->body_len, &n);
+	if (!text)
+		return NULL;
+	j = json_loadb(text, n, JSON_ALLOW_NUL, NULL);
+	free(text);
+	return j;
 }
 
 /* Detection. The request body is parsed only when its shape decides; on
@@ -378,7 +471,9 @@ static int detect(const struct llm_request *req, const char **provider,
 		*provider = vendor;
 	} else {
 		ok = body_shape(op, body = request_json(req));
-		if (op == OP_MESSAGES)
+		if (op >= OP_OLLAMA_CHAT)
+			*provider = "ollama";
+		else if (op == OP_MESSAGES)
 			*provider = "anthropic-compatible";
 		else if (op == OP_GENERATE)
 			*provider = "gemini-compatible";
@@ -410,6 +505,76 @@ int provider_detect(const struct llm_request *req, const char **provider,
 	return 1;
 }
 
+/* The start of the JSON text in b (past a BOM and blanks), or NULL. */
+static const char *json_start(const uint8_t *b, size_t n, size_t *left)
+{
+	size_t i = 0;
+
+	if (!b)
+		return NULL;
+	if (n >= 3 && !memcmp(b, "\xEF\xBB\xBF", 3))
+		i = 3;
+	while (i < n && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n'))
+		i++;
+	*left = n - i;
+	return i < n ? (const char *)b + i : NULL;
+}
+
+/* See provider.h. */
+int provider_detect_answer(const struct llm_request *req, const struct llm_response *resp,
+			   const char **provider, const char **operation)
+{
+	const char *vendor, *p;
+	json_t *root, *e;
+	enum op op;
+	size_t n;
+	int yes;
+
+	if (!req || !resp || resp->status < 400 || (op = path_op(req->path)) == OP_NONE)
+		return 0;
+	p = json_start(resp->body, resp->body_len, &n);
+	if (!p || *p != '{')
+		return 0;
+	root = json_loadb(p, n, JSON_ALLOW_NUL, NULL);
+	e = json_object_get(root, "error");
+	yes = json_is_object(e) || (json_is_string(e) && json_string_length(e) > 0) ||
+	      p_streq(json_object_get(root, "type"), "error");
+	json_decref(root);
+	if (!yes)
+		return 0;
+	vendor = host_provider(req->host);
+	if (vendor)
+		*provider = vendor;
+	else if (op == OP_MESSAGES)
+		*provider = "anthropic-compatible";
+	else if (op == OP_GENERATE)
+		*provider = "gemini-compatible";
+	else
+		*provider = "openai-compatible";
+	*operation = op_names[op];
+	return 1;
+}
+
+/* See provider.h. */
+int provider_llm_path(const char *path)
+{
+	return path_op(path) != OP_NONE;
+}
+
+/* See provider.h. */
+const char *provider_why_not(const struct llm_request *req)
+{
+	if (!req || !req->method)
+		return "no request";
+	if (path_op(req->path) == OP_NONE)
+		return "not an LLM API path";
+	if (strcasecmp(req->method, "POST"))
+		return "an LLM API path but not a POST";
+	if (!req->body_len)
+		return "an LLM API path without a request body";
+	return "an LLM API path but the body is not an LLM request";
+}
+
 /* ---- response parsing ---- */
 
 /* The response format of an operation, or NULL for OP_NONE. */
@@ -422,6 +587,9 @@ static const struct pformat *op_format(enum op op)
 	case OP_RESPONSES:	return &openai_responses_format;
 	case OP_MESSAGES:	return &anthropic_format;
 	case OP_GENERATE:	return &gemini_format;
+	case OP_OLLAMA_CHAT:
+	case OP_OLLAMA_GENERATE: return &ollama_format;
+	case OP_OLLAMA_EMBED:	return &ollama_embed_format;
 	default:		return NULL;
 	}
 }
@@ -507,6 +675,48 @@ static void parse_json_array(struct pstate *p, const struct pformat *fmt,
 	p->offset = -1;
 }
 
+/* Parse newline-delimited JSON objects (Ollama's streams), from b[i] =
+ * '{'. Stops at the first line that does not parse (a truncated body). */
+static void parse_ndjson(struct pstate *p, const struct pformat *fmt,
+			 const char *b, size_t n, size_t i)
+{
+	json_error_t err;
+	json_t *root;
+
+	for (;;) {
+		while (i < n && is_ws(b[i]))
+			i++;
+		if (i >= n)
+			break;
+		root = json_loadb(b + i, n - i, JSON_DISABLE_EOF_CHECK | JSON_ALLOW_NUL, &err);
+		if (!root)
+			break;
+		if (err.position <= 0 || (size_t)err.position > n - i) {
+			json_decref(root);
+			break;
+		}
+		i += err.position;
+		p->offset = (long)i;
+		find_error(p, root);
+		if (fmt)
+			fmt->event(p, "", root);
+		json_decref(root);
+	}
+	p->offset = -1;
+}
+
+/* Is the body (from its first '{') newline-delimited JSON: its content type
+ * says so (Ollama's streams: application/x-ndjson), or, without one, it
+ * holds more than one object, one a line? */
+static int looks_ndjson(const struct llm_response *resp, const char *b, size_t n)
+{
+	const char *ct = resp->content_type;
+
+	if (ct)
+		return strcasestr(ct, "ndjson") != NULL;
+	return memmem(b, n, "}\n{", 3) != NULL;
+}
+
 /* Does the body (from its first non-blank byte) look like an event stream? */
 static int looks_sse(const struct llm_response *resp, const char *b, size_t n)
 {
@@ -544,6 +754,12 @@ static void parse_body(struct pstate *p, const struct pformat *fmt,
 	if (i < n && b[i] == '[' && fmt == &gemini_format) {
 		p->c->stream = 1;
 		parse_json_array(p, fmt, b, n, i);
+		return;
+	}
+	if (i < n && b[i] == '{' && fmt == &ollama_format && looks_ndjson(resp, b + i, n - i)) {
+		/* objects one a line: an Ollama stream */
+		p->c->stream = 1;
+		parse_ndjson(p, fmt, b, n, i);
 		return;
 	}
 	if (i < n && (b[i] == '{' || b[i] == '[')) {

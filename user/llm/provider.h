@@ -48,6 +48,23 @@ struct llm_call {
 int provider_detect(const struct llm_request *req, const char **provider,
 		    const char **operation);
 
+/* An exchange provider_detect() refuses (no body, not a POST, a body of
+ * another shape) to an LLM API path (/chat/completions, /messages,
+ * :generateContent, ...) that the server answered like an LLM API (a JSON
+ * body with an "error" member): returns 1 and sets *provider (by host, else
+ * "openai-compatible", ...) and *operation, so the call still has a row.
+ * Returns 0 otherwise. */
+int provider_detect_answer(const struct llm_request *req, const struct llm_response *resp,
+			   const char **provider, const char **operation);
+
+/* 1 when path (with or without a query) ends like an LLM API operation
+ * (/chat/completions, /messages, :generateContent, ...), else 0. */
+int provider_llm_path(const char *path);
+
+/* Why provider_detect() refuses req, in a few words ("GET, not POST", "not
+ * an LLM API path", "no request body", ...), for -v. */
+const char *provider_why_not(const struct llm_request *req);
+
 /* Fill *c from a detected exchange (c is initialised by this call). Never
  * fails on bad input: unparseable JSON leaves fields NULL/TOKENS_NONE.
  * Returns 0, or -1 when out of memory. */

@@ -30,6 +30,8 @@ extern const struct pformat openai_embeddings_format;
 extern const struct pformat openai_responses_format;
 extern const struct pformat anthropic_format;
 extern const struct pformat gemini_format;
+extern const struct pformat ollama_format;		/* Ollama /api/chat, /api/generate */
+extern const struct pformat ollama_embed_format;	/* Ollama /api/embed */
 
 /* Value at a dotted path of object keys ("usage.prompt_tokens_details.
  * cached_tokens"), or NULL when any step is missing or not an object. */

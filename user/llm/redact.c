@@ -8,36 +8,36 @@
 
 #include "base/buf.h"
 
-/* Returns 1 when needle occurs in hay, ignoring ASCII case. */
-static int contains_nocase(const char *hay, const char *needle)
-{
-	size_t n = strlen(needle);
-
-	for (; *hay; hay++)
-		if (strncasecmp(hay, needle, n) == 0)
-			return 1;
-	return 0;
-}
-
-/* Returns 1 when the header name carries a credential (see redact.h). */
+/* Returns 1 when the header name carries a credential (see redact.h). It
+ * runs on every header of every message: the name is lowered once, then
+ * searched with strstr. */
 int redact_header_is_secret(const char *name)
 {
 	static const char *exact[] = { "authorization", "proxy-authorization", "cookie",
 				       "set-cookie" };
 	static const char *part[] = { "api-key", "api_key", "apikey", "token", "secret" };
+	char buf[256], *low = buf;
+	size_t i, n;
+	int secret = 0;
 
 	if (!name)
 		return 0;
-	for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
-		if (strcasecmp(name, exact[i]) == 0)
-			return 1;
+	n = strlen(name);
+	/* a longer name is lowered on the heap; without memory it counts as a
+	 * secret (its value is hidden rather than risked) */
+	if (n >= sizeof(buf) && !(low = malloc(n + 1)))
+		return 1;
+	for (i = 0; i < n; i++)
+		low[i] = (char)tolower((unsigned char)name[i]);
+	low[n] = 0;
+	for (i = 0; i < sizeof(exact) / sizeof(exact[0]) && !secret; i++)
+		secret = strcmp(low, exact[i]) == 0;
 	/* x-ratelimit-remaining-tokens and friends count tokens, they are none */
-	if (contains_nocase(name, "ratelimit"))
-		return 0;
-	for (size_t i = 0; i < sizeof(part) / sizeof(part[0]); i++)
-		if (contains_nocase(name, part[i]))
-			return 1;
-	return 0;
+	for (i = 0; i < sizeof(part) / sizeof(part[0]) && !secret && !strstr(low, "ratelimit"); i++)
+		secret = strstr(low, part[i]) != NULL;
+	if (low != buf)
+		free(low);
+	return secret;
 }
 
 /* Returns 1 when the query parameter name [p, p + n) names a credential. */
@@ -90,10 +90,17 @@ out_free:
 	return NULL;
 }
 
+/* Returns 1 for an ASCII letter or digit (no locale lookup: this runs on
+ * every byte of every body). */
+static inline int alnum_ascii(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+}
+
 /* Returns 1 for a byte of an API key: letters, digits, '-' and '_'. */
 static int key_char(unsigned char c)
 {
-	return isalnum(c) || c == '-' || c == '_';
+	return alnum_ascii(c) || c == '-' || c == '_';
 }
 
 /* Returns 1 for a byte of an RFC 7235 token68 (without the '=' padding). */
@@ -142,10 +149,11 @@ static size_t key_at(const char *s, size_t i)
 					"hf_", "r8_", "ghp_", "github_pat_", "glpat-" };
 	size_t n;
 
-	if (i && key_char((unsigned char)s[i - 1]))
+	/* the first letters of the prefixes, before any string compare */
+	if (!s[i] || !strchr("sAgxphr", s[i]) || (i && key_char((unsigned char)s[i - 1])))
 		return 0;
 	for (size_t k = 0; k < sizeof(prefix) / sizeof(prefix[0]); k++) {
-		if (strncmp(s + i, prefix[k], strlen(prefix[k])) != 0)
+		if (prefix[k][0] != s[i] || strncmp(s + i, prefix[k], strlen(prefix[k])) != 0)
 			continue;
 		for (n = 0; key_char((unsigned char)s[i + n]); n++)
 			;
@@ -165,6 +173,15 @@ char *redact_text(const char *s)
 	while (s[i]) {
 		size_t tok, end, n;
 
+		/* Tokens and keys start at a word start: inside a run of letters
+		 * and digits there is nothing to look at. */
+		if (i && alnum_ascii((unsigned char)s[i - 1])) {
+			while (alnum_ascii((unsigned char)s[i]))
+				i++;
+			if (s[i])
+				i++;	/* after a letter or digit: no start either */
+			continue;
+		}
 		tok = (s[i] == 'b' || s[i] == 'B') ? bearer_at(s, i, &end) : 0;
 		if (tok) {
 			if (buf_append(&b, s + done, tok - done) || buf_puts(&b, REDACTED))

@@ -14,6 +14,7 @@ enum p_state {
 	ST_BODY_LEN,	/* Content-Length body */
 	ST_BODY_CHUNK,	/* chunked body */
 	ST_BODY_CLOSE,	/* body delimited by the end of the stream */
+	ST_SWITCHED,	/* after a 101 response: the rest is another protocol */
 };
 
 /* Where the start-line validator is, byte by byte. */
@@ -430,6 +431,10 @@ static int head_done(struct http1_parser *p)
 
 	if (no_body) {
 		msg_done(p);
+		/* 101 Switching Protocols (RFC 9110 section 15.2.2): the next
+		 * byte after its head belongs to the new protocol. */
+		if (p->type == HTTP1_RESPONSE && h.status == 101)
+			p->state = ST_SWITCHED;
 	} else if (h.chunked) {
 		p->state = ST_BODY_CHUNK;
 		p->ch = CH_SIZE0;
@@ -629,7 +634,8 @@ static long chunk_feed(struct http1_parser *p, const uint8_t *d, size_t len)
 	return off;
 }
 
-/* Consumes all of data, firing callbacks. Returns len, or the sticky
+/* Consumes all of data, firing callbacks. Returns len, the bytes up to the
+ * end of a 101 response's head (nothing more after it), or the sticky
  * HTTP1_ERR_* (the same one again on every later call). */
 long http1_parser_feed(struct http1_parser *p, const uint8_t *data, size_t len)
 {
@@ -637,7 +643,7 @@ long http1_parser_feed(struct http1_parser *p, const uint8_t *data, size_t len)
 
 	if (p->err)
 		return p->err;
-	while (off < len) {
+	while (off < len && p->state != ST_SWITCHED) {
 		long n;
 
 		switch (p->state) {
@@ -678,7 +684,7 @@ long http1_parser_feed(struct http1_parser *p, const uint8_t *data, size_t len)
 			return fail(p, n);
 		off += n;
 	}
-	return len;
+	return off;
 }
 
 /* End of stream. Returns 0 between messages or after a close-delimited
@@ -690,6 +696,7 @@ int http1_parser_finish(struct http1_parser *p)
 		return p->err;
 	switch (p->state) {
 	case ST_IDLE:
+	case ST_SWITCHED:
 		return 0;
 	case ST_BODY_CLOSE:
 		msg_done(p);
@@ -697,6 +704,12 @@ int http1_parser_finish(struct http1_parser *p)
 	default:
 		return fail(p, HTTP1_ERR_TRUNCATED);
 	}
+}
+
+/* Returns 1 once a 101 response has switched the stream to another protocol. */
+int http1_parser_switched(const struct http1_parser *p)
+{
+	return p->state == ST_SWITCHED;
 }
 
 /* Returns 1 from the first byte of a message until its on_done, else 0. */

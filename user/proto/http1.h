@@ -58,14 +58,20 @@ void http1_parser_free(struct http1_parser *p);
 
 /* Feed the next bytes of the stream; callbacks fire from inside. Returns len
  * when all bytes were consumed (possibly buffered as a partial head), or a
- * negative HTTP1_ERR_* on error. Any split of the input gives the same
- * callbacks (bodies may be cut into different pieces). */
+ * negative HTTP1_ERR_* on error. A response parser stops after a 101
+ * Switching Protocols head (on_head, on_done): it returns the bytes up to
+ * its end, the rest being the new protocol's, and 0 on every later call.
+ * Any split of the input gives the same callbacks (bodies may be cut into
+ * different pieces). */
 long http1_parser_feed(struct http1_parser *p, const uint8_t *data, size_t len);
 
 /* The stream ended (connection closed). Completes a body delimited by the
  * close (calls on_done). Returns 0 when the stream ended between messages or
  * after such a body, HTTP1_ERR_TRUNCATED when it ended mid-message. */
 int http1_parser_finish(struct http1_parser *p);
+
+/* 1 once a 101 response switched the stream to another protocol, else 0. */
+int http1_parser_switched(const struct http1_parser *p);
 
 /* 1 while a message has started but not completed, else 0. */
 int http1_parser_in_message(const struct http1_parser *p);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "push/format.h"
+#include "push/format_otlp_int.h"
 
 #define SPAN_KIND_CLIENT 3
 #define STATUS_CODE_ERROR 2
@@ -58,6 +59,19 @@ void otlp_ids(const char *call_id, char trace_hex[33], char span_hex[17])
 	trace_hex[32] = 0;
 	a = fnv1a(call_id, fnv1a("llmtap span", 0xcbf29ce484222325ull));
 	snprintf(span_hex, 17, "%016llx", (unsigned long long)(a ? a : 1));
+}
+
+void otlp_span_id(const char *kind, const char *id, int64_t n, char span_hex[17])
+{
+	char num[32];
+	uint64_t h = fnv1a(kind, fnv1a("llmtap span", 0xcbf29ce484222325ull));
+
+	h = fnv1a(id, fnv1a(":", h));
+	if (n != CALL_NULL_INT) {
+		snprintf(num, sizeof(num), ":%lld", (long long)n);
+		h = fnv1a(num, h);
+	}
+	snprintf(span_hex, 17, "%016llx", (unsigned long long)(h ? h : 1));
 }
 
 const char *otlp_provider_name(const char *provider)
@@ -135,15 +149,8 @@ static const char *error_type(const struct call_row *r, char *tmp, size_t n)
 	return "_OTHER";
 }
 
-/* Attribute writers: each appends ",{...}" except before the first of a list. */
-struct attrs {
-	struct buf *b;
-	int n;		/* written so far in this list */
-	int rc;
-};
-
 /* Open an attribute named key: {"key":..,"value":{ */
-static void attrs_key(struct attrs *a, const char *key)
+void attrs_key(struct attrs *a, const char *key)
 {
 	a->rc |= buf_puts(a->b, a->n++ ? ",{\"key\":" : "{\"key\":");
 	a->rc |= jw_cstr(a->b, key);
@@ -151,7 +158,7 @@ static void attrs_key(struct attrs *a, const char *key)
 }
 
 /* A stringValue attribute; nothing when v is NULL. */
-static void attrs_str(struct attrs *a, const char *key, const char *v)
+void attrs_str(struct attrs *a, const char *key, const char *v)
 {
 	if (!v)
 		return;
@@ -162,7 +169,7 @@ static void attrs_str(struct attrs *a, const char *key, const char *v)
 }
 
 /* An intValue attribute (a decimal string); nothing when v is CALL_NULL_INT. */
-static void attrs_int(struct attrs *a, const char *key, int64_t v)
+void attrs_int(struct attrs *a, const char *key, int64_t v)
 {
 	char t[48];
 
@@ -174,7 +181,7 @@ static void attrs_int(struct attrs *a, const char *key, int64_t v)
 }
 
 /* A doubleValue attribute; nothing when v < 0 (NULL). */
-static void attrs_double(struct attrs *a, const char *key, double v)
+void attrs_double(struct attrs *a, const char *key, double v)
 {
 	if (v < 0)
 		return;
@@ -185,7 +192,7 @@ static void attrs_double(struct attrs *a, const char *key, double v)
 }
 
 /* A boolValue attribute; nothing when v is CALL_NULL_INT. */
-static void attrs_bool(struct attrs *a, const char *key, int64_t v)
+void attrs_bool(struct attrs *a, const char *key, int64_t v)
 {
 	if (v == CALL_NULL_INT)
 		return;
@@ -194,7 +201,7 @@ static void attrs_bool(struct attrs *a, const char *key, int64_t v)
 }
 
 /* An arrayValue attribute of the one string v; nothing when v is NULL. */
-static void attrs_str_array1(struct attrs *a, const char *key, const char *v)
+void attrs_str_array1(struct attrs *a, const char *key, const char *v)
 {
 	if (!v)
 		return;
@@ -257,12 +264,15 @@ static char *output_messages(const struct call_row *r)
 	return buf_steal(&b);
 }
 
-/* Append the span of call r. Returns 0, -1 on OOM. */
-static int otlp_span_json(struct buf *b, const struct call_row *r, const struct otlp_opts *o)
+/* Append the span of call r; in a run (r->run_id), a child of the run's span
+ * in the trace of root (its tree's top run; NULL: the run itself). Returns
+ * 0, -1 on OOM. */
+static int otlp_span_json(struct buf *b, const struct call_row *r, const char *root,
+			  const struct otlp_opts *o)
 {
 	struct attrs a = { b, 0, 0 };
 	const char *op = otlp_operation_name(r->operation), *et;
-	char trace[33], span[17], t[96], etmp[24];
+	char trace[33], span[17], parent[17], t[96], etmp[24];
 	char *req_model = otlp_request_model(r->request_body, r->path);
 	const char *model = req_model ? req_model : r->model;
 	int64_t start = r->start_ns > 0 ? r->start_ns : 0, end = start;
@@ -271,10 +281,20 @@ static int otlp_span_json(struct buf *b, const struct call_row *r, const struct 
 	if (r->duration_ms >= 0)
 		end = start + (int64_t)(r->duration_ms * 1e6);
 	otlp_ids(r->id, trace, span);
+	if (r->run_id[0]) {
+		char ignore[17];
+
+		otlp_ids(root && *root ? root : r->run_id, trace, ignore);
+		otlp_span_id("run", r->run_id, CALL_NULL_INT, parent);
+	}
 	rc = buf_puts(b, "{\"traceId\":\"");
 	rc |= buf_puts(b, trace);
 	rc |= buf_puts(b, "\",\"spanId\":\"");
 	rc |= buf_puts(b, span);
+	if (r->run_id[0]) {
+		rc |= buf_puts(b, "\",\"parentSpanId\":\"");
+		rc |= buf_puts(b, parent);
+	}
 	rc |= buf_puts(b, "\",\"name\":");
 	snprintf(t, sizeof(t), "%s%s%.64s", op ? op : "llm", model ? " " : "", model ? model : "");
 	rc |= jw_cstr(b, t);
@@ -300,6 +320,7 @@ static int otlp_span_json(struct buf *b, const struct call_row *r, const struct 
 	attrs_int(&a, "http.response.status_code", r->status);
 	et = error_type(r, etmp, sizeof(etmp));
 	attrs_str(&a, "error.type", et);
+	attrs_str(&a, "gen_ai.conversation.id", r->run_id[0] ? r->run_id : NULL);
 
 	attrs_str(&a, "llmtap.call_id", r->id);
 	attrs_str(&a, "llmtap.provider", r->provider);
@@ -355,7 +376,9 @@ static int otlp_span_json(struct buf *b, const struct call_row *r, const struct 
 static int same_process(const struct call_row *a, const struct call_row *b)
 {
 	return a->pid == b->pid && !strcmp(a->comm, b->comm) &&
-	       ((!a->exe && !b->exe) || (a->exe && b->exe && !strcmp(a->exe, b->exe)));
+	       ((!a->exe && !b->exe) || (a->exe && b->exe && !strcmp(a->exe, b->exe))) &&
+	       ((!a->container_id && !b->container_id) ||
+		(a->container_id && b->container_id && !strcmp(a->container_id, b->container_id)));
 }
 
 /* Open the resourceSpans of r's process, up to its "spans":[. Returns 0, -1 on OOM. */
@@ -367,6 +390,7 @@ static int otlp_resource_json(struct buf *b, const struct call_row *r, const str
 	attrs_str(&a, "service.name", r->comm[0] ? r->comm : "unknown");
 	attrs_int(&a, "process.pid", r->pid);
 	attrs_str(&a, "process.executable.path", r->exe);
+	attrs_str(&a, "container.id", r->container_id);
 	attrs_str(&a, "host.id", o->host_id);
 	attrs_str(&a, "host.name", o->host_name);
 	attrs_str(&a, "telemetry.sdk.name", "llmtap");
@@ -381,6 +405,12 @@ static int otlp_resource_json(struct buf *b, const struct call_row *r, const str
 
 int otlp_traces_json(struct buf *out, const struct call_row *const *rows, size_t n,
 		     const struct otlp_opts *o)
+{
+	return otlp_traces_json_roots(out, rows, NULL, n, o);
+}
+
+int otlp_traces_json_roots(struct buf *out, const struct call_row *const *rows,
+			   const char *const *roots, size_t n, const struct otlp_opts *o)
 {
 	size_t i, j, k;
 	int rc = buf_puts(out, "{\"resourceSpans\":["), first_res = 1;
@@ -400,7 +430,7 @@ int otlp_traces_json(struct buf *out, const struct call_row *const *rows, size_t
 				continue;
 			if (k++)
 				rc |= buf_puts(out, ",");
-			rc |= otlp_span_json(out, rows[j], o);
+			rc |= otlp_span_json(out, rows[j], roots ? roots[j] : NULL, o);
 		}
 		rc |= buf_puts(out, "]}]}");
 	}

@@ -126,9 +126,24 @@ static int outbox_tab_load(sqlite3 *db, const struct db_table *d, struct push_ta
 
 int push_is_body(const char *table, const char *name)
 {
+	if (!strcmp(table, "agent_steps"))	/* a tool call's arguments, and the command in them */
+		return !strcmp(name, "arguments") || !strcmp(name, "command");
 	return !strcmp(table, "llm_calls") &&
 	       (!strcmp(name, "request_body") || !strcmp(name, "response_body") ||
 		!strcmp(name, "response_text"));
+}
+
+/* 1 when target kind ops pushes table name. */
+static int outbox_pushes(const struct push_kind_ops *ops, const char *name)
+{
+	const char *const *t;
+
+	if (!ops->tables)
+		return 1;
+	for (t = ops->tables; *t; t++)
+		if (!strcmp(*t, name))
+			return 1;
+	return 0;
 }
 
 void push_row_vals(sqlite3_stmt *st, const struct push_tab *tab, struct pval *vals, int bodies)
@@ -338,7 +353,10 @@ static int outbox_batch(struct push_target *t, struct push_tab *tab, struct push
 		r->outcome = PUSH_RETRY;
 		return -1;
 	}
-	t->ops->send(t, tab, &body, id, nrows, r);
+	/* rows the target does not take yet (OTLP: runs still going) make an
+	 * empty batch: the cursor passes them, their later rows will go */
+	if (body.len)
+		t->ops->send(t, tab, &body, id, nrows, r);
 	buf_free(&body);
 	if (r->outcome == PUSH_RETRY) {
 		outbox_state_error(t, tab, r->err);
@@ -426,7 +444,7 @@ int push_outbox_open(struct push_target *t)
 	if (db_open("push", t->p->db_path, &t->db))
 		return -1;
 	for (i = 0; i < DB_TABLES && t->ntabs < PUSH_TABLES_MAX; i++) {
-		if (!t->ops->all_tables && strcmp(db_tables[i].name, "llm_calls"))
+		if (!outbox_pushes(t->ops, db_tables[i].name))
 			continue;
 		rc = outbox_tab_load(t->db, &db_tables[i], &t->tabs[t->ntabs]);
 		if (rc < 0) {

@@ -23,6 +23,7 @@
 #define BACKOFF_MAX_S 60.0
 #define RETRY_AFTER_MAX_S 300.0
 #define RETAIN_FIRST_S 10		/* first retention pass after start */
+#define DISK_CHECK_S 5			/* the volume is checked this often (--max-disk-pct) */
 #define RETAIN_EVERY_S 60
 #define STATUS_COUNT_EVERY_NS 5000000000ull	/* backlog recount while draining */
 
@@ -273,36 +274,46 @@ static void *maint_main(void *arg)
 	struct retention_opts ro = {
 		.retain_days = p->o.retain_days,
 		.max_db_bytes = p->o.max_db_bytes,
+		.max_disk_pct = p->o.max_disk_pct,
 		.targets = rt,
 		.ntargets = p->ntargets,
 		.stopping = maint_stopping,
+		.notice = p->o.notice,
 		.ud = p,
+		.notice_ud = p->o.notice_ud,
 	};
 	struct retention *r;
 	struct timespec ts;
-	uint64_t next = mono_ns() + RETAIN_FIRST_S * 1000000000ull, now;
+	uint64_t next = mono_ns() + RETAIN_FIRST_S * 1000000000ull, now, wake;
+	uint64_t next_disk = mono_ns();
 	int i;
 
 	if (!rt)
 		return NULL;
 	for (i = 0; i < p->ntargets; i++) {
 		rt[i].key = p->targets[i].url.key;
-		rt[i].all_tables = p->targets[i].ops->all_tables;
+		rt[i].tables = p->targets[i].ops->tables;
 	}
 	if (retention_open(&r, p->db_path, &ro))
 		goto out_free;
 	for (;;) {
 		pthread_mutex_lock(&p->mu);
-		while (!p->stopping && (now = mono_ns()) < next) {
+		wake = p->o.max_disk_pct > 0 && next_disk < next ? next_disk : next;
+		while (!p->stopping && (now = mono_ns()) < wake) {
 			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += (time_t)((next - now) / 1000000000ull) + 1;
+			ts.tv_sec += (time_t)((wake - now) / 1000000000ull) + 1;
 			pthread_cond_timedwait(&p->cv, &p->mu, &ts);
 		}
 		pthread_mutex_unlock(&p->mu);
 		if (push_stopping(p))
 			break;
-		retention_run(r);
-		next = mono_ns() + RETAIN_EVERY_S * 1000000000ull;
+		if (mono_ns() >= next) {
+			retention_run(r);
+			next = mono_ns() + RETAIN_EVERY_S * 1000000000ull;
+		} else {
+			retention_disk(r);
+		}
+		next_disk = mono_ns() + DISK_CHECK_S * 1000000000ull;
 	}
 	retention_close(r);
 out_free:

@@ -2,6 +2,7 @@
 #ifndef LLMTAP_PUSH_H
 #define LLMTAP_PUSH_H
 
+#include <jansson.h>
 #include <stdint.h>
 
 #define PUSH_TARGETS_MAX 8
@@ -18,6 +19,10 @@ struct push_opts {
 	int bodies;		/* 1: push request/response bodies and response_text */
 	double retain_days;	/* delete pushed rows older than this; 0 = keep (7) */
 	uint64_t max_db_bytes;	/* cap on the database's used pages; 0 = none */
+	double max_disk_pct;	/* keep the database's volume below this full; 0 = none */
+	/* retention's events rows (what it deleted for space); may be NULL */
+	void (*notice)(void *ud, const char *severity, const char *name, json_t *attrs);
+	void *notice_ud;
 };
 
 struct pusher;

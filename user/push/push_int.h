@@ -10,7 +10,7 @@
 #include "push/push.h"
 #include "push/format.h"
 
-#define PUSH_TABLES_MAX 8
+#define PUSH_TABLES_MAX 16
 #define PUSH_BATCH_BYTES (4u << 20)	/* a batch stops growing past this (one row at least) */
 #define PUSH_RESP_MAX 65536		/* response bytes kept */
 
@@ -37,7 +37,7 @@ struct push_target;
 /* A target kind. */
 struct push_kind_ops {
 	const char *name;
-	int all_tables;			/* 1: every table; 0: llm_calls only */
+	const char *const *tables;	/* the tables it pushes (NULL-ended); NULL: every table */
 	/* Prepare the target (ClickHouse: database and tables); NULL when none. */
 	int (*setup)(struct push_target *t, struct push_result *r);
 	/* Step st (bound by the caller) and append its rows to body, stopping

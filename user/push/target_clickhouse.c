@@ -217,7 +217,7 @@ static void ch_send(struct push_target *t, struct push_tab *tab, const struct bu
 
 const struct push_kind_ops push_clickhouse_ops = {
 	.name = "clickhouse",
-	.all_tables = 1,
+	.tables = NULL,
 	.setup = ch_setup,
 	.build = ch_build,
 	.send = ch_send,

@@ -69,7 +69,7 @@ static void json_target_send(struct push_target *t, struct push_tab *tab, const 
 
 const struct push_kind_ops push_json_ops = {
 	.name = "json",
-	.all_tables = 1,
+	.tables = NULL,
 	.setup = NULL,
 	.build = json_target_build,
 	.send = json_target_send,

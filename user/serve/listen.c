@@ -24,6 +24,8 @@
 #include "base/buf.h"
 #include "push/format.h"
 #include "base/util.h"
+#include "serve/ingest.h"
+#include "serve/selfstat.h"
 
 #define LISTEN_BACKLOG 16
 #define LISTEN_CONN_MAX 16		/* clients served at once */
@@ -41,11 +43,14 @@ struct listener {
 	struct listen_stats stats;	/* under mu, like the two stamps below */
 	uint64_t updated_ns;		/* monotonic: last listen_update(); 0 none */
 	uint64_t last_drop_ns;		/* monotonic: drops last grew; 0 never */
+	struct ingest *ingest;		/* the POST endpoints; NULL: none */
+	int loopback;			/* bound to a loopback address */
 };
 
 /* The snapshot a request works on. */
 struct snap {
 	struct listen_stats s;
+	const struct ingest_stats *ingest;	/* NULL without the POST endpoints */
 	uint64_t now_ns, updated_ns, last_drop_ns;
 };
 
@@ -207,6 +212,7 @@ static int health_reasons(const struct snap *sn, struct buf *b)
 		}
 		n++;
 	}
+	n += selfstat_reasons(&sn->s.self, b, n);
 	if (sn->updated_ns && sn->now_ns - sn->updated_ns > LISTEN_STALE_S * NS) {
 		if (b)
 			bprintf(b, "%s\"capture loop silent for %llu s\"", n ? "," : "",
@@ -244,7 +250,9 @@ static void page_health(const struct listener *l, const struct snap *sn, struct 
 		jw_cstr(b, p->last_error[0] ? p->last_error : NULL);
 		buf_puts(b, "}");
 	}
-	buf_puts(b, "]}\n");
+	buf_puts(b, "],\"self\":");
+	selfstat_health(b, &sn->s.self);
+	buf_puts(b, "}\n");
 }
 
 /* s as a label value of the text format: \\, \" and \n escaped. */
@@ -283,6 +291,12 @@ static void page_metrics(const struct snap *sn, struct buf *b)
 	bprintf(b, "llmtap_files_attached %d\n", sn->s.files);
 	metric_head(b, "llmtap_open_connections", "gauge", "TLS connections being reassembled.");
 	bprintf(b, "llmtap_open_connections %llu\n", (unsigned long long)sn->s.open_conns);
+	metric_head(b, "llmtap_uncovered_processes", "gauge",
+		    "Processes with TLS connections to other hosts whose TLS llmtap cannot see.");
+	bprintf(b, "llmtap_uncovered_processes %d\n", sn->s.uncovered);
+	metric_head(b, "llmtap_unseen_tls_connections", "gauge",
+		    "Open TLS connections that carried bytes but no hooked TLS session.");
+	bprintf(b, "llmtap_unseen_tls_connections %d\n", sn->s.unseen);
 	metric_head(b, "llmtap_push_backlog_rows", "gauge",
 		    "Rows waiting for a push target, as counted at its last attempt.");
 	for (i = 0; i < sn->s.npush; i++) {
@@ -297,6 +311,8 @@ static void page_metrics(const struct snap *sn, struct buf *b)
 		label_value(b, sn->s.push[i].target);
 		bprintf(b, "\"} %.3f\n", sn->s.push[i].last_success_ns / 1e9);
 	}
+	genai_write(sn->s.genai, b);
+	selfstat_metrics(b, &sn->s.self, sn->ingest);
 }
 
 /* ---- the HTTP thread ---- */
@@ -329,13 +345,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	static int answered;
 	struct listener *l = cls;
 	struct buf b = { 0 };
+	struct ingest_stats ist;
 	struct snap sn;
 	unsigned status = MHD_HTTP_OK;
 	enum MHD_Result ret;
 	int health = !strcmp(url, "/health"), metrics = !strcmp(url, "/metrics");
 
 	(void)version;
-	(void)upload_data;
+	if (l->ingest && ingest_owns(url))
+		return ingest_request(l->ingest, c, url, method, upload_data, upload_data_size, req);
 	if (*req) {
 		*upload_data_size = 0;
 		return MHD_YES;
@@ -354,6 +372,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		sn.last_drop_ns = l->last_drop_ns;
 		pthread_mutex_unlock(&l->mu);
 		sn.now_ns = mono_ns();
+		sn.ingest = NULL;
+		if (l->ingest) {
+			ingest_stats(l->ingest, &ist);
+			sn.ingest = &ist;
+		}
 		if (health) {
 			page_health(l, &sn, &b, &status);
 			ret = reply(c, status, "application/json", &b, NULL);
@@ -420,7 +443,8 @@ int listen_open(struct listener **out, const char *spec, const char *db)
 	len = sizeof(sa);
 	if (!getsockname(l->fd, (struct sockaddr *)&sa, &len))
 		addr_format(&sa, l->addr, sizeof(l->addr));
-	if (!addr_loopback(&sa))
+	l->loopback = addr_loopback(&sa);
+	if (!l->loopback)
 		log_warn("--listen %s: /health and /metrics are open to the network, without "
 			 "authentication", l->addr);
 	*out = l;
@@ -443,6 +467,7 @@ int listen_start(struct listener *l)
 				MHD_OPTION_CONNECTION_LIMIT, (unsigned)LISTEN_CONN_MAX,
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)LISTEN_TIMEOUT_S,
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)LISTEN_CONN_MEM,
+				MHD_OPTION_NOTIFY_COMPLETED, ingest_completed, NULL,
 				MHD_OPTION_END);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (!l->d) {
@@ -453,6 +478,8 @@ int listen_start(struct listener *l)
 		return -1;
 	}
 	log_warn("serving /health and /metrics on http://%s", l->addr);
+	if (l->ingest)
+		log_warn("accepting POST /v1/events, /v1/traces and /v1/logs on http://%s", l->addr);
 	return 0;
 }
 
@@ -468,6 +495,17 @@ void listen_update(struct listener *l, const struct listen_stats *s)
 	l->stats = *s;
 	l->updated_ns = now;
 	pthread_mutex_unlock(&l->mu);
+}
+
+int listen_is_loopback(const struct listener *l)
+{
+	return l && l->loopback;
+}
+
+void listen_set_ingest(struct listener *l, struct ingest *in)
+{
+	if (l)
+		l->ingest = in;
 }
 
 void listen_close(struct listener *l)

@@ -36,6 +36,9 @@ struct sock_info {
 	char *dns_name;
 	uint64_t closed_mono;		/* when we saw the close; 0 while open */
 	uint64_t acked_ns;		/* last time a send backlog was fully acked */
+	enum net_class cls;		/* what its first bytes were (sock.bpf.c) */
+	uint64_t ino, class_ns;
+	int joined;			/* a TLS session was joined to it */
 };
 
 struct session {
@@ -255,6 +258,7 @@ void net_ssl_sock(struct net_table *t, uint32_t tgid, uint64_t ssl, uint64_t coo
 	if (!se || !s)
 		return;
 	se->cookie = cookie;
+	s->joined = 1;
 	if (!s->have_tuple) {
 		s->tuple = *tuple;
 		s->have_tuple = 1;
@@ -264,6 +268,48 @@ void net_ssl_sock(struct net_table *t, uint32_t tgid, uint64_t ssl, uint64_t coo
 		s->tls_start = se->start;
 	if (!s->tls_done)
 		s->tls_done = se->done;
+}
+
+void net_sock_class(struct net_table *t, uint32_t tgid, uint64_t cookie, uint64_t ino,
+		    enum net_class cls, const struct net_tuple *tuple, uint64_t ts)
+{
+	struct sock_info *s = sock_get(t, cookie, 1);
+
+	if (!s)
+		return;
+	s->cls = cls;
+	s->ino = ino;
+	s->class_ns = ts;
+	if (!s->have_tuple) {
+		s->tuple = *tuple;
+		s->have_tuple = 1;
+		s->tgid = tgid;
+	}
+}
+
+void net_classified(const struct net_table *t,
+		    void (*fn)(void *ctx, const struct net_sock_view *v), void *ctx)
+{
+	struct htab_iter it = HTAB_ITER_INIT;
+	struct htab_node *n;
+
+	while ((n = htab_next(&t->socks, &it))) {
+		const struct sock_info *s = htab_entry(n, struct sock_info, node);
+		struct net_sock_view v;
+
+		if (s->closed_mono || s->cls == NET_CLASS_UNKNOWN)
+			continue;
+		memset(&v, 0, sizeof(v));
+		v.cookie = s->cookie;
+		v.ino = s->ino;
+		v.tgid = s->tgid;
+		v.cls = s->cls;
+		v.class_ns = s->class_ns;
+		v.joined = s->joined;
+		v.llm_calls = s->llm_calls;
+		v.tuple = s->tuple;
+		fn(ctx, &v);
+	}
 }
 
 void net_ssl_free(struct net_table *t, uint32_t tgid, uint64_t ssl)
@@ -282,18 +328,14 @@ void net_tcp_acked(struct net_table *t, uint64_t cookie, uint64_t ts)
 		s->acked_ns = ts;
 }
 
-int net_call_info(struct net_table *t, uint32_t tgid, uint64_t ssl, uint64_t first_write_ns,
-		  uint64_t last_write_ns, int first_on_conn, struct call_netinfo *out)
+/* net_call_info() for the call's socket s (NULL: not known): *out filled. */
+static int sock_call_info(struct net_table *t, struct sock_info *s, uint64_t first_write_ns,
+			  uint64_t last_write_ns, int first_on_conn, struct call_netinfo *out)
 {
-	struct session *se = session_get(t, tgid, ssl, 0);
-	struct sock_info *s;
 	uint64_t ready;
 
 	memset(out, 0, sizeof(*out));
 	out->dns_ms = out->connect_ms = out->tls_ms = out->client_ms = -1;
-	if (!se || !se->cookie)
-		return 0;
-	s = sock_get(t, se->cookie, 0);
 	if (!s)
 		return 0;
 	memcpy(out->conn_id, s->id, sizeof(out->conn_id));
@@ -314,6 +356,41 @@ int net_call_info(struct net_table *t, uint32_t tgid, uint64_t ssl, uint64_t fir
 	ready = s->tls_done ? s->tls_done : s->est_ns;
 	out->client_ms = ms_diff(ready, first_write_ns);
 	return 1;
+}
+
+uint32_t net_pid_by_ports(struct net_table *t, uint16_t sport, uint16_t dport)
+{
+	struct htab_iter it = HTAB_ITER_INIT;
+	struct htab_node *n;
+	uint32_t pid = 0;
+
+	if (!t || !sport)
+		return 0;
+	while ((n = htab_next(&t->socks, &it))) {
+		struct sock_info *s = htab_entry(n, struct sock_info, node);
+
+		/* an open socket wins over a closed one that had the same ports */
+		if (s->have_tuple && s->tuple.sport == sport && s->tuple.dport == dport &&
+		    (!pid || !s->closed_mono))
+			pid = s->tgid;
+	}
+	return pid;
+}
+
+int net_call_info(struct net_table *t, uint32_t tgid, uint64_t ssl, uint64_t first_write_ns,
+		  uint64_t last_write_ns, int first_on_conn, struct call_netinfo *out)
+{
+	struct session *se = session_get(t, tgid, ssl, 0);
+	struct sock_info *s = se && se->cookie ? sock_get(t, se->cookie, 0) : NULL;
+
+	return sock_call_info(t, s, first_write_ns, last_write_ns, first_on_conn, out);
+}
+
+int net_sock_call_info(struct net_table *t, uint64_t cookie, uint64_t first_write_ns,
+		       uint64_t last_write_ns, int first_on_conn, struct call_netinfo *out)
+{
+	return sock_call_info(t, sock_get(t, cookie, 0), first_write_ns, last_write_ns,
+			      first_on_conn, out);
 }
 
 void net_reap(struct net_table *t)

@@ -58,8 +58,39 @@ void net_ssl_free(struct net_table *t, uint32_t tgid, uint64_t ssl);
  * stream is joined to a socket, else 0 (out still initialised). */
 int net_call_info(struct net_table *t, uint32_t tgid, uint64_t ssl, uint64_t first_write_ns,
 		  uint64_t last_write_ns, int first_on_conn, struct call_netinfo *out);
+/* net_call_info() for a plain TCP stream: the socket is the stream (cookie). */
+int net_sock_call_info(struct net_table *t, uint64_t cookie, uint64_t first_write_ns,
+		       uint64_t last_write_ns, int first_on_conn, struct call_netinfo *out);
 /* A send backlog of the socket was fully acknowledged at ts (monotonic). */
 void net_tcp_acked(struct net_table *t, uint64_t cookie, uint64_t ts);
+
+/* The process that connect()ed the TCP socket from local port sport to
+ * port dport (a local client of our own server); 0 when none is known. */
+uint32_t net_pid_by_ports(struct net_table *t, uint16_t sport, uint16_t dport);
+/* What a connect()ed TCP socket's first written bytes were (sock.bpf.c). */
+enum net_class {
+	NET_CLASS_UNKNOWN = 0,	/* not seen written since the tracer started */
+	NET_CLASS_TLS,		/* a TLS ClientHello */
+	NET_CLASS_PLAIN,	/* HTTP to an LLM path: captured from its syscalls */
+};
+
+/* One open classified socket as `doctor` sees it. */
+struct net_sock_view {
+	uint64_t cookie, ino;		/* ino: /proc/PID/fd shows socket:[ino] */
+	uint32_t tgid;
+	enum net_class cls;
+	uint64_t class_ns;		/* monotonic: when its first bytes were written */
+	int joined;			/* TLS: a hooked TLS library's session runs on it */
+	int64_t llm_calls;
+	struct net_tuple tuple;
+};
+
+/* The socket cookie (connected by tgid; inode ino) was classified at ts. */
+void net_sock_class(struct net_table *t, uint32_t tgid, uint64_t cookie, uint64_t ino,
+		    enum net_class cls, const struct net_tuple *tuple, uint64_t ts);
+/* Hand every open classified socket to fn. */
+void net_classified(const struct net_table *t,
+		    void (*fn)(void *ctx, const struct net_sock_view *v), void *ctx);
 
 /* Drop closed connections and sessions kept for late joins (older than 2 min). */
 void net_reap(struct net_table *t);

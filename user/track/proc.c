@@ -22,8 +22,11 @@
 #include "base/procfs.h"
 #include "base/util.h"
 #include "llm/redact.h"
+#include "track/events.h"
+#include "track/procres.h"
+#include "track/procwatch.h"
 
-#define PROC_ARGV_MAX		256	/* as LT_ARGV_MAX: /proc reads are cut alike */
+#define PROC_ARGV_MAX		4096	/* as LT_ARGV_MAX: /proc reads are cut alike */
 #define EXITED_KEEP_PASSES	2	/* late LLM call rows still find the process */
 #define GONE_PASSES		3	/* absent from the maps this long: check /proc */
 #define START_SLACK_NS		50000000ull	/* /proc start times have tick precision */
@@ -51,6 +54,13 @@ struct proc {
 	uint64_t pass_gen, run_extra_ns, top_ns;
 	uint32_t threads, top_tid;
 	int dirty;		/* row differs from the one last written */
+	struct proc_res res;	/* /proc at its last sample (totals) */
+	int have_res;
+	int agent;		/* it made an LLM call */
+	uint64_t active_mono;	/* a pass last saw its CPU move (or its call) */
+	int stuck;		/* reported stuck, not active since */
+	uint64_t stuck_check;	/* when it was last checked for being stuck */
+	int exec_written;	/* a row since its last exec (or since it was read from /proc) was written */
 };
 
 struct proc_table {
@@ -61,6 +71,7 @@ struct proc_table {
 	uint64_t now_ns;	/* this pass, monotonic */
 	uint64_t prev_ns;	/* the previous pass, or the table's creation */
 	int64_t created_ns;	/* epoch */
+	struct procwatch *watch;	/* zombies and stuck agents; NULL: none */
 };
 
 struct proc_table *proc_table_new(const struct row_sink *sink)
@@ -76,6 +87,11 @@ struct proc_table *proc_table_new(const struct row_sink *sink)
 	t->prev_ns = mono_ns();
 	t->created_ns = mono_to_epoch_ns(t->prev_ns);
 	return t;
+}
+
+void proc_table_set_watch(struct proc_table *t, struct procwatch *w)
+{
+	t->watch = w;
 }
 
 size_t proc_count(const struct proc_table *t)
@@ -330,12 +346,14 @@ static int proc_load(struct proc *p)
 		snprintf(path, sizeof(path), "/proc/%u/cmdline", p->pid);
 		f = fopen(path, "re");
 		if (f) {
-			len = fread(buf, 1, PROC_ARGV_MAX + 1, f);
+			char cmd[PROC_ARGV_MAX + 1];
+
+			len = fread(cmd, 1, sizeof(cmd), f);
 			fclose(f);
 			if (len > 0) {
 				int cut = len > PROC_ARGV_MAX;
 
-				p->argv = proc_argv_json(buf, cut ? PROC_ARGV_MAX : len, cut);
+				p->argv = proc_argv_json(cmd, cut ? PROC_ARGV_MAX : len, cut);
 			}
 		}
 	}
@@ -373,6 +391,7 @@ static struct proc *proc_new(struct proc_table *t, uint32_t pid, int load)
 	p->pid = pid;
 	p->start_ns = p->exec_ns = p->exit_ns = PROC_NULL;
 	p->seen_gen = t->gen;
+	proc_res_init(&p->res);
 	uuid7(p->id);
 	if (load && proc_load(p)) {
 		proc_free(p);
@@ -439,7 +458,11 @@ static void proc_emit(struct proc_table *t, struct proc *p)
 			      p->start_ns : t->created_ns;
 	r->cpu_since_ns = p->since_ns;
 	r->updated_ns = real_ns();
+	r->res = p->res;
+	if (p->exited)
+		r->res.state = 'X';	/* dead: /proc said what it was before */
 	p->dirty = 0;
+	p->exec_written = 1;
 	row_emit(&t->sink, ROW_PROCESS, r);
 }
 
@@ -463,6 +486,12 @@ void proc_on_exec(struct proc_table *t, const struct proc_exec_info *e)
 		p = proc_new(t, e->pid, 0);
 	if (!p)
 		return;
+	/* It exec'd before (bash -c 'a; b' execs b in place) and that program's
+	 * row was never written: the sink sees it before it is replaced (the run
+	 * builder keeps the command line an agent's tool started). */
+	if (p->exec_ns != PROC_NULL && !p->exec_written && p->argv)
+		proc_emit(t, p);
+	p->exec_written = 0;
 	p->ppid = e->ppid;
 	p->have_ppid = 1;
 	p->uid = e->uid;
@@ -517,6 +546,7 @@ void proc_on_exit(struct proc_table *t, const struct proc_exit_info *e)
 		s.preempts = e->preempts > p->preempts ? e->preempts - p->preempts : 0;
 		s.threads = s.top_tid = PROC_NULL;
 		s.top_tid_cpu_ms = -1;
+		proc_res_init(&s.res);
 		memcpy(s.process_id, p->id, sizeof(s.process_id));
 		sample_emit(t, &s);
 	}
@@ -532,6 +562,7 @@ void proc_on_exit(struct proc_table *t, const struct proc_exit_info *e)
 	p->exit_ns = mono_to_epoch_ns(e->ts_ns);
 	proc_exit_split(e->exit_code, &p->exit_code, &p->exit_signal);
 	p->exit_gen = t->gen;
+	procwatch_exit(t->watch, p->pid, p->comm, e->ts_ns, p->exit_ns);
 	proc_emit(t, p);
 }
 
@@ -542,6 +573,8 @@ void proc_on_oom(struct proc_table *t, uint32_t pid, uint32_t tid, const char *c
 
 	(void)ts_ns;
 	log_warn("OOM killer chose pid %u (%s, thread %u)", pid, comm, tid);
+	events_notice(SEV_ERROR, "process.oom_killed", pid,
+		      json_pack("{s:s, s:i}", "comm", comm, "tid", (json_int_t)tid));
 	if (!p || p->exited) {
 		p = proc_new(t, pid, 0);
 		if (!p)
@@ -557,12 +590,34 @@ void proc_on_oom(struct proc_table *t, uint32_t pid, uint32_t tid, const char *c
 void proc_on_call(struct proc_table *t, uint32_t pid)
 {
 	struct proc *p;
+	int depth;
 
-	if (!t || (p = proc_find(t, pid)))
-		return;		/* known (an exited one too: the call was its last) */
-	p = proc_new(t, pid, 1);
-	if (p)
+	if (!t)
+		return;
+	p = proc_find(t, pid);
+	if (!p) {
+		p = proc_new(t, pid, 1);
+		if (!p)
+			return;
+		p->agent = 1;
+		p->active_mono = mono_ns();
 		proc_emit(t, p);
+		return;
+	}
+	if (!p->agent) {
+		p->agent = 1;
+		p->active_mono = mono_ns();
+	}
+	/* Known (an exited one too: the call was its last). Its row and its
+	 * ancestors' are written now when their exec was not written yet: the
+	 * run of a call is decided from them (llm/runs.c: sub-agents). */
+	for (depth = 0; p && depth < 32; depth++) {
+		if (p->dirty && !p->exec_written)
+			proc_emit(t, p);
+		if (!p->have_ppid || p->ppid <= 1 || p->ppid == p->pid)
+			break;
+		p = proc_find(t, p->ppid);
+	}
 }
 
 void proc_sample_begin(struct proc_table *t, uint64_t now_ns)
@@ -656,6 +711,14 @@ void proc_sample_process(struct proc_table *t, const struct proc_cpu *c)
 	s.top_tid = p->top_tid ? (int64_t)p->top_tid : PROC_NULL;
 	s.top_tid_cpu_ms = p->top_tid ? p->top_ns / 1e6 : -1;
 	memcpy(s.process_id, p->id, sizeof(s.process_id));
+	/* it ran: what it holds now and what it read and wrote meanwhile */
+	procres_sample(p->pid, &p->res, &p->have_res,
+		       p->start_ns != PROC_NULL && p->start_ns >= t->created_ns, &s.res);
+	if (p->stuck)
+		procwatch_resumed(t->watch, p->pid, p->comm, (t->now_ns - p->active_mono) / 1e9);
+	p->stuck = 0;
+	p->stuck_check = 0;
+	p->active_mono = t->now_ns;
 	if (cpu > p->cpu_ns)
 		p->cpu_ns = cpu;
 	if (c->runq_ns > p->runq_ns)
@@ -666,6 +729,20 @@ void proc_sample_process(struct proc_table *t, const struct proc_cpu *c)
 		p->preempts = c->preempts;
 	p->dirty = 1;
 	sample_emit(t, &s);
+}
+
+/* 1 when agent p has been idle long enough to be checked for being stuck
+ * (rechecked at most every quarter of that time while idle). */
+static int stuck_due(struct proc_table *t, struct proc *p)
+{
+	double after = procwatch_stuck_after(t->watch);
+
+	if (after <= 0 || !p->active_mono || t->now_ns - p->active_mono < after * 1e9)
+		return 0;
+	if (p->stuck_check && t->now_ns - p->stuck_check < after * 0.25e9)
+		return 0;
+	p->stuck_check = t->now_ns;
+	return 1;
 }
 
 void proc_sample_end(struct proc_table *t)
@@ -688,9 +765,13 @@ void proc_sample_end(struct proc_table *t)
 
 		if (!p->exited && p->dirty)
 			proc_emit(t, p);
+		if (p->agent && !p->exited && !p->stuck && stuck_due(t, p))
+			p->stuck = procwatch_stuck(t->watch, p->pid, p->comm,
+						   (t->now_ns - p->active_mono) / 1e9, &p->res);
 		if (drop)
 			proc_remove(t, p);
 	}
+	procwatch_pass(t->watch, t->now_ns);
 	t->prev_ns = t->now_ns;
 }
 

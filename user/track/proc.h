@@ -39,6 +39,7 @@ struct proc_cpu {
 
 
 struct proc_table;
+struct procwatch;
 
 /* A new, empty table. Returns NULL on OOM. */
 struct proc_table *proc_table_new(const struct row_sink *sink);
@@ -52,7 +53,9 @@ void proc_on_exit(struct proc_table *t, const struct proc_exit_info *e);
  * warning is printed. */
 void proc_on_oom(struct proc_table *t, uint32_t pid, uint32_t tid, const char *comm,
 		 uint64_t ts_ns);
-/* pid made an LLM call: make sure it has a row (read from /proc when new). */
+/* pid made an LLM call: make sure it has a row (read from /proc when new),
+ * and that its row and its ancestors' rows are current (written now when they
+ * changed since they were last written). */
 void proc_on_call(struct proc_table *t, uint32_t pid);
 
 /* One sampling pass: begin, every thread entry, every process entry, end.
@@ -62,6 +65,9 @@ void proc_sample_begin(struct proc_table *t, uint64_t now_ns);
 void proc_sample_thread(struct proc_table *t, const struct proc_cpu *c);
 void proc_sample_process(struct proc_table *t, const struct proc_cpu *c);
 void proc_sample_end(struct proc_table *t);
+
+/* Report zombies and stuck agents through w (may be NULL; borrowed). */
+void proc_table_set_watch(struct proc_table *t, struct procwatch *w);
 
 /* Processes in memory (live and recently exited). */
 size_t proc_count(const struct proc_table *t);

@@ -1,6 +1,7 @@
 /* stream.c -- per-connection plaintext streams: HTTP/1.1 (and, via stream_h2.c, HTTP/2) exchanges in, finished LLM call rows out.
  *
- * A connection is keyed by (tgid, SSL*). The first request written on it makes
+ * A connection is keyed by (tgid, SSL*), or for plain TCP (no TLS) by the
+ * socket's cookie (the two key spaces are kept apart). The first request written on it makes
  * the process the client; a request read on it makes it a server, whose
  * traffic is not ours to record. Requests and responses are paired in order
  * (pipelining works); each pair becomes one row when both ends are complete,
@@ -16,6 +17,7 @@
 
 #include "track/stream_int.h"
 #include "llm/cost.h"
+#include "llm/errtype.h"
 #include "llm/provider.h"
 #include "llm/redact.h"
 #include "base/procfs.h"
@@ -37,6 +39,7 @@ static void exchange_free(struct exchange *x)
 	free(x->content_type);
 	free(x->error);
 	free(x->ticks);
+	buf_free(&x->ws_req);
 	free(x);
 }
 
@@ -47,9 +50,7 @@ void exchange_fail(struct exchange *x, const char *why)
 		x->error = strdup(why);
 }
 
-/* Format a head as text for storage: start line, then "Name: value" lines,
- * secrets replaced. */
-static void head_format(struct buf *out, const struct http1_head *h)
+void stream_head_format(struct buf *out, const struct http1_head *h)
 {
 	char line[128];
 	size_t i;
@@ -111,7 +112,9 @@ static int stream_req_on_head(void *ud, const struct http1_head *h)
 	x->target = strdup(h->target ? h->target : "");
 	host = http1_head_get(h, "host");
 	x->host = host ? strdup(host) : NULL;
-	head_format(&x->req_head, h);
+	stream_head_format(&x->req_head, h);
+	x->ws_upgrade = http1_head_get(h, "upgrade") &&
+			strcasestr(http1_head_get(h, "upgrade"), "websocket") != NULL;
 	x->req_dec = decoder_new(decode_parse_encoding(http1_head_get(h, "content-encoding")));
 	for (pp = &c->xq; *pp; pp = &(*pp)->next)
 		;
@@ -153,6 +156,10 @@ static int stream_resp_on_head(void *ud, const struct http1_head *h)
 	const char *ct;
 
 	c->resp_interim = h->status >= 100 && h->status < 200;
+	for (x = c->xq; x && x->resp_done; x = x->next)
+		;
+	if (h->status == 101 && x && x->ws_upgrade && !stream_ws_upgrade(c, x, h))
+		exchange_drop(c, x);	/* the upgrade itself is no call */
 	if (c->resp_interim)
 		return 0;
 	for (x = c->xq; x && x->resp_done; x = x->next)
@@ -163,7 +170,7 @@ static int stream_resp_on_head(void *ud, const struct http1_head *h)
 	x->status = h->status;
 	x->t_resp_first = c->msg_start_ts[1];
 	x->t_resp_last = c->cur->ts_end_ns;
-	head_format(&x->resp_head, h);
+	stream_head_format(&x->resp_head, h);
 	ct = http1_head_get(h, "content-type");
 	x->content_type = ct ? strdup(ct) : NULL;
 	x->resp_dec = decoder_new(decode_parse_encoding(http1_head_get(h, "content-encoding")));
@@ -262,7 +269,9 @@ static void exchange_timing(struct stream *c, const struct exchange *x,
 	uint64_t first_tok = tick_time(x, call->first_token_offset), upload_end;
 	double gen_ms;
 
-	if (c->t->net)
+	if (c->t->net && c->sock)
+		net_sock_call_info(c->t->net, c->ssl, x->t_req_start, x->t_req_end, !x->reused, &ni);
+	else if (c->t->net)
 		net_call_info(c->t->net, c->tgid, c->ssl, x->t_req_start, x->t_req_end,
 			      !x->reused, &ni);
 	memcpy(r->conn_id, ni.conn_id, sizeof(r->conn_id));
@@ -293,6 +302,24 @@ static void exchange_timing(struct stream *c, const struct exchange *x,
 	r->verdict = x->status ? verdict_of(&sp) : NULL;
 }
 
+/* Unlink x from c and free it, without a row. */
+void exchange_drop(struct stream *c, struct exchange *x)
+{
+	struct exchange **pp;
+
+	for (pp = &c->xq; *pp; pp = &(*pp)->next) {
+		if (*pp == x) {
+			*pp = x->next;
+			break;
+		}
+	}
+	if (c->req_x == x)
+		c->req_x = NULL;
+	if (c->resp_x == x)
+		c->resp_x = NULL;
+	exchange_free(x);
+}
+
 /* Build and hand over the row of x if it is an LLM call; unlink and free x.
  * why, when set, says why the exchange ended incomplete. */
 void exchange_emit(struct stream *c, struct exchange *x, const char *why)
@@ -305,6 +332,15 @@ void exchange_emit(struct stream *c, struct exchange *x, const char *why)
 		.status = x->status, .content_type = x->content_type,
 		.body = x->resp_body.data, .body_len = x->resp_body.len,
 	};
+
+	/* Over a WebSocket, a response.create is the POST it stands for, and
+	 * its events a 200 event stream. */
+	if (x->ws) {
+		req.method = "POST";
+		req.body = x->ws_req.data;
+		req.body_len = x->ws_req.len;
+		resp.status = 200;
+	}
 	const char *provider, *operation;
 	struct llm_call call;
 	struct call_row *r = NULL;
@@ -323,8 +359,17 @@ void exchange_emit(struct stream *c, struct exchange *x, const char *why)
 		c->resp_x = NULL;
 	if (why)
 		exchange_fail(x, why);
-	if (!provider_detect(&req, &provider, &operation))
+	if (!provider_detect(&req, &provider, &operation) &&
+	    !provider_detect_answer(&req, &resp, &provider, &operation)) {
+		if (verbose && (x->status || x->req_done)) {
+			char *t = redact_target(x->target);	/* key= in a query is a secret */
+
+			log_debug("pid %u: %s %s%s: not recorded: %s (status %d)", c->tgid, x->method,
+				  x->host ? x->host : "?", t ? t : "", provider_why_not(&req), x->status);
+			free(t);
+		}
 		goto out_free;
+	}
 	if (provider_parse(&call, &req, &resp))
 		goto out_free;
 	r = calloc(1, sizeof(*r));
@@ -337,6 +382,8 @@ void exchange_emit(struct stream *c, struct exchange *x, const char *why)
 	r->tid = x->tid;
 	memcpy(r->comm, c->comm, sizeof(r->comm));
 	r->exe = strdup_or_null(c->exe);
+	r->cgroup = strdup_or_null(c->cgroup);
+	r->container_id = strdup_or_null(c->container_id);
 	r->provider = call.provider ? call.provider : provider;
 	r->operation = call.operation ? call.operation : operation;
 	r->model = call.model;
@@ -369,6 +416,10 @@ void exchange_emit(struct stream *c, struct exchange *x, const char *why)
 	r->response_headers = x->status ? buf_steal(&x->resp_head) : NULL;
 	r->request_body = redact_text((const char *)x->req_body.data ? (const char *)x->req_body.data : "");
 	r->response_body = x->status ? redact_text(x->resp_body.data ? (const char *)x->resp_body.data : "") : NULL;
+	r->error_type = errtype_of(&(struct errtype_in){
+		.status = x->status, .api_error = call.error, .capture = x->error,
+		.truncated = x->truncated[0] || x->truncated[1],
+		.response_started = x->t_resp_first != 0 });
 	if (x->error) {
 		r->error = x->error;
 		x->error = NULL;
@@ -390,17 +441,23 @@ out_free:
 
 /* ---- connections ---- */
 
-static struct stream *stream_find(struct stream_table *t, uint32_t tgid, uint64_t ssl)
+/* The htab key's first word: sockets and SSL*s never share a key. */
+static uint64_t stream_k1(uint32_t tgid, int sock)
 {
-	struct htab_node *n = htab_find(&t->streams, tgid, ssl);
+	return tgid | (sock ? 1ull << 32 : 0);
+}
+
+static struct stream *stream_find(struct stream_table *t, uint32_t tgid, uint64_t ssl, int sock)
+{
+	struct htab_node *n = htab_find(&t->streams, stream_k1(tgid, sock), ssl);
 
 	return n ? htab_entry(n, struct stream, node) : NULL;
 }
 
 static struct stream *stream_get(struct stream_table *t, const struct stream_chunk *ch)
 {
-	struct stream *c = stream_find(t, ch->tgid, ch->ssl);
-	char exe[4096];
+	struct stream *c = stream_find(t, ch->tgid, ch->ssl, ch->sock);
+	char exe[4096], id[65];
 
 	if (c)
 		return c;
@@ -408,8 +465,10 @@ static struct stream *stream_get(struct stream_table *t, const struct stream_chu
 	if (!c)
 		return NULL;
 	c->t = t;
+	c->first_ns = ch->ts_start_ns;
 	c->tgid = ch->tgid;
 	c->ssl = ch->ssl;
+	c->sock = ch->sock != 0;
 	/* The process's name, not the thread's: Bun and tokio do TLS on
 	 * threads named "HTTP Client" and "tokio-runtime-w". */
 	procfs_comm(ch->tgid, c->comm, sizeof(c->comm));
@@ -417,8 +476,14 @@ static struct stream *stream_get(struct stream_table *t, const struct stream_chu
 		snprintf(c->comm, sizeof(c->comm), "%s", ch->comm ? ch->comm : "");
 	procfs_exe(ch->tgid, exe, sizeof(exe));
 	c->exe = strdup(exe);
-	if (htab_add(&t->streams, &c->node, c->tgid, c->ssl)) {
+	procfs_cgroup(ch->tgid, exe, sizeof(exe));
+	c->cgroup = exe[0] ? strdup(exe) : NULL;
+	if (c->cgroup && procfs_container_id(c->cgroup, id))
+		c->container_id = strdup(id);
+	if (htab_add(&t->streams, &c->node, stream_k1(c->tgid, c->sock), c->ssl)) {
 		free(c->exe);
+		free(c->cgroup);
+		free(c->container_id);
 		free(c);
 		return NULL;
 	}
@@ -435,6 +500,16 @@ void stream_parsers_free(struct stream *c)
 	h2_parser_free(c->h2p[0]);
 	h2_parser_free(c->h2p[1]);
 	c->h2p[0] = c->h2p[1] = NULL;
+	stream_ws_free(c);
+}
+
+/* Set c's role. The ones that never change back (a server's side, not
+ * HTTP) are told to the capture, which then stops copying the bytes. */
+static void stream_set_role(struct stream *c, enum role role)
+{
+	c->role = role;
+	if ((role == ROLE_SERVER || role == ROLE_OTHER) && c->t && c->t->mute)
+		c->t->mute(c->t->mute_ctx, c->tgid, c->ssl);
 }
 
 /* End every exchange of c with error why (complete ones first) and reset
@@ -448,9 +523,10 @@ void stream_flush(struct stream *c, const char *why)
 		http1_parser_finish(c->resp_p);
 	while ((x = c->xq))
 		exchange_emit(c, x, why);
+	/* HTTP/2 and WebSocket framing (and their compression) cannot be
+	 * picked up mid-stream. */
+	stream_set_role(c, c->h2 || c->ws ? ROLE_OTHER : ROLE_UNKNOWN);
 	stream_parsers_free(c);
-	/* HTTP/2 framing and header compression cannot be picked up mid-stream. */
-	c->role = c->h2 ? ROLE_OTHER : ROLE_UNKNOWN;
 	c->h2 = 0;
 	c->probes = 0;
 	c->resp_interim = 0;
@@ -464,15 +540,18 @@ void stream_protocol_error(struct stream *c, const char *proto, int dir, const c
 		 dir == 0 ? "request" : "response", err);
 	log_debug("pid %u conn %#llx: %s", c->tgid, (unsigned long long)c->ssl, msg);
 	stream_flush(c, msg);
-	c->role = ROLE_OTHER;
+	stream_set_role(c, ROLE_OTHER);
 }
 
 static void stream_destroy(struct stream_table *t, struct stream *c, const char *why)
 {
+
 	c->cur = NULL;
 	stream_flush(c, why);
 	htab_del(&t->streams, &c->node);
 	free(c->exe);
+	free(c->cgroup);
+	free(c->container_id);
 	free(c);
 }
 
@@ -501,17 +580,30 @@ static void stream_feed(struct stream *c, int dir, const uint8_t *p, size_t n)
 		stream_h2_feed(c, dir, p, n);
 		return;
 	}
+	if (c->ws) {
+		stream_ws_feed(c, dir, p, n);
+		return;
+	}
 	if (!hp || c->role != ROLE_CLIENT)
 		return;
 	if (!http1_parser_in_message(hp))
 		c->msg_start_ts[dir] = dir == 0 ? c->cur->ts_start_ns : c->cur->ts_end_ns;
 	rc = http1_parser_feed(hp, p, n);
+	if (rc >= 0 && dir == 1 && http1_parser_switched(hp)) {
+		/* after a 101: frames when it upgraded to a WebSocket, else a
+		 * protocol we do not follow */
+		if (c->ws)
+			stream_ws_feed(c, dir, p + rc, n - rc);
+		else
+			stream_flush(c, "connection switched to a protocol llmtap does not parse");
+		return;
+	}
 	if (rc >= 0)
 		return;
 	if (rc == HTTP1_ERR_NOT_HTTP && dir == 0 && !c->xq) {
 		/* Mid-message (attached late) or not HTTP/1: try the next write. */
 		stream_parsers_free(c);
-		c->role = ++c->probes >= STREAM_PROBE_WRITES ? ROLE_OTHER : ROLE_UNKNOWN;
+		stream_set_role(c, ++c->probes >= STREAM_PROBE_WRITES ? ROLE_OTHER : ROLE_UNKNOWN);
 		return;
 	}
 	stream_protocol_error(c, "HTTP", dir, http1_strerror((int)rc));
@@ -524,7 +616,7 @@ static int stream_classify(struct stream *c, const struct stream_chunk *ch)
 {
 	if (ch->dir == 1) {
 		if (looks_like_request(ch->data, ch->len))
-			c->role = ROLE_SERVER;
+			stream_set_role(c, ROLE_SERVER);
 		return 0;	/* a response to a request we did not see */
 	}
 	if (ch->len >= 4 && memcmp(ch->data, H2_PREFACE,
@@ -566,7 +658,11 @@ void stream_data(struct stream_table *t, const struct stream_chunk *ch)
 		} else {
 			snprintf(msg, sizeof(msg), "capture gap: %llu bytes lost (ring buffer full)",
 				 (unsigned long long)(ch->offset - c->next_off[dir]));
-			log_warn("pid %u: %s", ch->tgid, msg);
+			log_warn("pid %u (%s): %s", ch->tgid, c->comm, msg);
+			log_debug("pid %u: %s stream %#llx, %s: at %llu, expected %llu", ch->tgid,
+				  c->sock ? "socket" : "TLS", (unsigned long long)c->ssl,
+				  dir ? "read" : "written", (unsigned long long)ch->offset,
+				  (unsigned long long)c->next_off[dir]);
 			stream_flush(c, msg);
 		}
 	}
@@ -581,10 +677,10 @@ void stream_data(struct stream_table *t, const struct stream_chunk *ch)
 	if (c->role != ROLE_CLIENT)
 		goto out;
 	stream_feed(c, dir, ch->data + skip, ch->len - skip);
-	if (c->h2 && ch->missing) {
-		/* Filler cannot stand in for HTTP/2 frames: the connection is lost. */
-		snprintf(msg, sizeof(msg), "capture gap: %llu bytes not copied (HTTP/2 framing lost)",
-			 (unsigned long long)ch->missing);
+	if ((c->h2 || c->ws) && ch->missing) {
+		/* Filler cannot stand in for frames: the connection is lost. */
+		snprintf(msg, sizeof(msg), "capture gap: %llu bytes not copied (%s framing lost)",
+			 (unsigned long long)ch->missing, c->h2 ? "HTTP/2" : "WebSocket");
 		log_warn("pid %u: %s", ch->tgid, msg);
 		stream_flush(c, msg);
 		goto out;
@@ -604,33 +700,50 @@ out:
 	c->cur = NULL;
 }
 
-void stream_close(struct stream_table *t, uint32_t tgid, uint64_t ssl,
-		const uint64_t end_off[2], uint64_t ts_ns)
+/* The end of stream c: bytes lost at its end make a capture gap. */
+static void stream_end(struct stream_table *t, struct stream *c, const uint64_t end_off[2])
 {
-	struct stream *c = stream_find(t, tgid, ssl);
 	uint64_t lost = 0;
 	char msg[96];
 	int dir;
 
-	(void)ts_ns;
-	if (!c)
-		return;
 	for (dir = 0; end_off && dir < 2; dir++)
 		if (end_off[dir] > c->next_off[dir])
 			lost += end_off[dir] - c->next_off[dir];
 	if (lost) {
 		snprintf(msg, sizeof(msg), "capture gap: %llu bytes lost (ring buffer full)",
 			 (unsigned long long)lost);
-		log_warn("pid %u: %s", tgid, msg);
+		log_warn("pid %u: %s", c->tgid, msg);
 		stream_destroy(t, c, msg);
 		return;
 	}
 	stream_destroy(t, c, "connection closed before the response completed");
 }
 
-/* Destroy every connection of tgid (all processes when tgid is 0). */
+void stream_close(struct stream_table *t, uint32_t tgid, uint64_t ssl,
+		  const uint64_t end_off[2], uint64_t ts_ns)
+{
+	struct stream *c = stream_find(t, tgid, ssl, 0);
+
+	(void)ts_ns;
+	if (c)
+		stream_end(t, c, end_off);
+}
+
+void stream_close_sock(struct stream_table *t, uint32_t tgid, uint64_t cookie,
+		       const uint64_t end_off[2], uint64_t ts_ns)
+{
+	struct stream *c = stream_find(t, tgid, cookie, 1);
+
+	(void)ts_ns;
+	if (c)
+		stream_end(t, c, end_off);
+}
+
+/* Destroy every connection of tgid (all processes when tgid is 0) that
+ * began before before_ns (0: any). */
 static void stream_destroy_tgid(struct stream_table *t, uint32_t tgid, int only_dead,
-			      const char *why)
+				uint64_t before_ns, const char *why)
 {
 	struct htab_iter it = HTAB_ITER_INIT;
 	struct htab_node *n;
@@ -638,7 +751,8 @@ static void stream_destroy_tgid(struct stream_table *t, uint32_t tgid, int only_
 	while ((n = htab_next(&t->streams, &it))) {
 		struct stream *c = htab_entry(n, struct stream, node);
 
-		if ((tgid && c->tgid != tgid) || (only_dead && procfs_alive(c->tgid)))
+		if ((tgid && c->tgid != tgid) || (only_dead && procfs_alive(c->tgid)) ||
+		    (before_ns && c->first_ns >= before_ns))
 			continue;
 		stream_destroy(t, c, why);
 	}
@@ -646,13 +760,15 @@ static void stream_destroy_tgid(struct stream_table *t, uint32_t tgid, int only_
 
 void stream_process_exit(struct stream_table *t, uint32_t tgid, uint64_t ts_ns)
 {
-	(void)ts_ns;
-	stream_destroy_tgid(t, tgid, 0, "process exited before the response completed");
+	/* Streams that began after the exit are a new process's with the
+	 * same pid: its first data can be read before the old one's exit,
+	 * which came through another ring. */
+	stream_destroy_tgid(t, tgid, 0, ts_ns, "process exited before the response completed");
 }
 
 void stream_reap(struct stream_table *t)
 {
-	stream_destroy_tgid(t, 0, 1, "process exited before the response completed");
+	stream_destroy_tgid(t, 0, 1, 0, "process exited before the response completed");
 }
 
 struct stream_table *stream_table_new(size_t max_body, struct net_table *net,
@@ -670,11 +786,17 @@ struct stream_table *stream_table_new(size_t max_body, struct net_table *net,
 	return t;
 }
 
+void stream_table_set_mute(struct stream_table *t, stream_mute_fn fn, void *ctx)
+{
+	t->mute = fn;
+	t->mute_ctx = ctx;
+}
+
 void stream_table_free(struct stream_table *t, const char *why)
 {
 	if (!t)
 		return;
-	stream_destroy_tgid(t, 0, 0, why);
+	stream_destroy_tgid(t, 0, 0, 0, why);
 	htab_fini(&t->streams);
 	free(t);
 }
@@ -682,4 +804,37 @@ void stream_table_free(struct stream_table *t, const char *why)
 size_t stream_count(const struct stream_table *t)
 {
 	return t->streams.count;
+}
+
+size_t stream_inflight(const struct stream_table *t, struct inflight_row *out, size_t max)
+{
+	struct htab_iter it = HTAB_ITER_INIT;
+	struct htab_node *n;
+	size_t k = 0;
+
+	while (k < max && (n = htab_next(&t->streams, &it))) {
+		struct stream *c = htab_entry(n, struct stream, node);
+		struct exchange *x;
+
+		if (c->role != ROLE_CLIENT)
+			continue;
+		for (x = c->xq; x && k < max; x = x->next) {
+			struct inflight_row *f = &out[k];
+
+			if (!x->t_req_start || !provider_llm_path(x->target))
+				continue;
+			memset(f, 0, sizeof(*f));
+			f->pid = c->tgid;
+			f->tid = x->tid;
+			memcpy(f->comm, c->comm, sizeof(f->comm));
+			snprintf(f->method, sizeof(f->method), "%.15s", x->method);
+			snprintf(f->host, sizeof(f->host), "%s", x->host ? x->host : "");
+			snprintf(f->path, sizeof(f->path), "%.*s", (int)strcspn(x->target, "?#"), x->target);
+			f->start_ns = (int64_t)x->t_req_start;	/* monotonic: the caller dates it */
+			f->phase = !x->req_done ? "sending" : !x->t_resp_first ? "waiting" : "receiving";
+			f->response_bytes = (int64_t)x->resp_body.len;
+			k++;
+		}
+	}
+	return k;
 }

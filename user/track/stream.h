@@ -6,13 +6,16 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "db/inflight.h"
 #include "db/rows.h"
 #include "track/net.h"
 
 /* One piece of plaintext, as decoded from a BPF event (parsers never see BPF types). */
 struct stream_chunk {
 	uint32_t tgid, tid;
-	uint64_t ssl;		/* SSL* in the process: with tgid, the connection key */
+	uint64_t ssl;		/* SSL* in the process: with tgid, the connection key;
+				 * with sock, the socket cookie instead */
+	int sock;		/* 1: plaintext of a plain TCP socket (no TLS) */
 	int dir;		/* 0 written by the process, 1 read by it */
 	uint64_t ts_start_ns;	/* monotonic: the SSL call's entry */
 	uint64_t ts_end_ns;	/* monotonic: the SSL call's return */
@@ -31,6 +34,11 @@ struct stream_table;
  * its connection's timing. */
 struct stream_table *stream_table_new(size_t max_body, struct net_table *net,
 				       const struct row_sink *sink);
+
+/* Told when a connection will never give a row (it serves requests, or does
+ * not carry HTTP): the capture can stop copying its bytes. */
+typedef void (*stream_mute_fn)(void *ctx, uint32_t tgid, uint64_t ssl);
+void stream_table_set_mute(struct stream_table *t, stream_mute_fn fn, void *ctx);
 /* Finish every open call with error "why" (tracer stopping), then free. */
 void stream_table_free(struct stream_table *t, const char *why);
 
@@ -41,12 +49,20 @@ void stream_data(struct stream_table *t, const struct stream_chunk *c);
  * end of a stream make its open exchange a capture gap. */
 void stream_close(struct stream_table *t, uint32_t tgid, uint64_t ssl,
 		const uint64_t end_off[2], uint64_t ts_ns);
-/* The process exited: finish all its connections. */
+/* A plain TCP socket (cookie) carrying a stream closed: as stream_close(). */
+void stream_close_sock(struct stream_table *t, uint32_t tgid, uint64_t cookie,
+		       const uint64_t end_off[2], uint64_t ts_ns);
+/* The process exited at ts_ns (monotonic; 0: unknown): finish all its
+ * connections that began before. */
 void stream_process_exit(struct stream_table *t, uint32_t tgid, uint64_t ts_ns);
 /* Finish connections of processes that are gone (an exit event was lost). */
 void stream_reap(struct stream_table *t);
 
 /* Number of open connections. */
 size_t stream_count(const struct stream_table *t);
+
+/* Fill out with up to max calls in flight to LLM API paths. Returns how
+ * many were filled. */
+size_t stream_inflight(const struct stream_table *t, struct inflight_row *out, size_t max);
 
 #endif

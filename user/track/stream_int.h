@@ -11,6 +11,7 @@
 #include "proto/decode.h"
 #include "proto/h2.h"
 #include "proto/http1.h"
+#include "proto/ws.h"
 
 /* Write chunks tried as a request start before a connection is given up as not HTTP/1. */
 #define STREAM_PROBE_WRITES 16
@@ -45,15 +46,21 @@ struct exchange {
 	char *error;				/* first capture/decoding problem */
 	struct tick *ticks;
 	size_t nticks, cap_ticks;
+	int ws_upgrade;				/* the request asked for a WebSocket */
+	int ws;					/* a response over a WebSocket (stream_ws.c) */
+	struct buf ws_req;			/* ws: the request fields the provider reads */
 };
 
 struct stream {
-	struct htab_node node;			/* key (tgid, ssl) */
+	struct htab_node node;			/* key (tgid, ssl); sockets (tgid | 1 << 32, cookie) */
 	struct stream_table *t;
 	uint32_t tgid, tid;
-	uint64_t ssl;
+	uint64_t ssl;				/* or the socket cookie when sock */
+	int sock;				/* plaintext of a plain TCP socket */
+	uint64_t first_ns;			/* monotonic: its first chunk's call */
 	char comm[16];
 	char *exe;
+	char *cgroup, *container_id;		/* of the process; NULL when none */
 	enum role role;
 	int probes;
 	struct http1_parser *req_p, *resp_p;
@@ -73,6 +80,11 @@ struct stream {
 	struct { uint64_t off, ts; } h2_ring[2][H2_RING];	/* recent feeds: offset, time */
 	unsigned h2_nring[2];
 	uint32_t h2_last_sid;			/* highest request stream seen */
+	/* WebSocket (a 101 answered an Upgrade: websocket request): a frame
+	 * parser per direction, each response.create an exchange. */
+	int ws;
+	struct ws_parser *wsp[2];
+	struct ws_conn *wsc;
 };
 
 struct stream_table {
@@ -80,6 +92,8 @@ struct stream_table {
 	size_t max_body;
 	struct net_table *net;		/* the connection under each stream (may be NULL) */
 	struct row_sink sink;
+	stream_mute_fn mute;		/* told of streams that will never give a row */
+	void *mute_ctx;
 };
 
 /* stream.c: the exchange machinery HTTP/2 streams reuse. */
@@ -92,6 +106,8 @@ void stream_req_on_body(void *ud, const uint8_t *p, size_t n);
 void stream_req_on_done(void *ud);
 void stream_resp_on_body(void *ud, const uint8_t *p, size_t n);
 void stream_resp_on_done(void *ud);
+/* Unlink x and free it without a row. */
+void exchange_drop(struct stream *c, struct exchange *x);
 /* Hand over x's row if it is an LLM call (why: error when incomplete); frees x. */
 void exchange_emit(struct stream *c, struct exchange *x, const char *why);
 /* End every exchange of c with error why and reset its parsers. */
@@ -101,6 +117,22 @@ void stream_parsers_free(struct stream *c);
  * end c's exchanges with "malformed PROTO request|response: ERR" and stop
  * parsing the connection. */
 void stream_protocol_error(struct stream *c, const char *proto, int dir, const char *err);
+
+/* Format a head as text for storage: start line, then "Name: value" lines,
+ * secrets replaced. */
+void stream_head_format(struct buf *out, const struct http1_head *h);
+
+/* stream_ws.c */
+/* A 101 answered x, a WebSocket upgrade: make c a WebSocket client
+ * connection (x's request and the 101 head h kept for its rows; x's
+ * strings taken). Returns 0, -1 when out of memory (c unchanged). */
+int stream_ws_upgrade(struct stream *c, struct exchange *x, const struct http1_head *h);
+/* Feed one direction's bytes to its frame parser. */
+void stream_ws_feed(struct stream *c, int dir, const uint8_t *p, size_t n);
+/* End the open WebSocket exchanges with error why. */
+void stream_ws_end(struct stream *c, const char *why);
+/* Free c's WebSocket state; c is no longer a WebSocket. */
+void stream_ws_free(struct stream *c);
 
 /* stream_h2.c */
 /* Make c an HTTP/2 client connection (its first write was the preface).

@@ -1,0 +1,749 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* sock.bpf.c -- plain HTTP from socket syscalls: connect()ed TCP sockets classified by their first bytes, the LLM ones copied both ways. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "events.h"
+#include "common.bpf.h"
+#include "filter.bpf.h"
+#include "net.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/*
+ * Cost. Every syscall's entry runs one program that compares the syscall
+ * number; the write and read families then test their process's bit in
+ * an array (`gate_bits`: no hashing), and stop there unless the process
+ * has a TCP socket it connect()ed that is still unclassified (NEW),
+ * carries HTTP to other paths (HTTP), or carries HTTP to an LLM path
+ * (PLAIN). Only then is the fd resolved to its socket, and only PLAIN
+ * sockets are copied. A socket's first write settles it: a TLS ClientHello
+ * or anything that is not an HTTP request leaves it alone for good.
+ */
+
+#define S_IFMT_		00170000
+#define S_IFSOCK_	0140000
+#define TCP_SYN_SENT_	2
+#define TCP_CLOSE_	7
+#define MSG_PEEK_	2
+
+/* Bytes of a write looked at to classify it (request line up to the path's end). */
+#define PROBE_LEN	192
+/* iovecs followed per writev/readv/sendmsg/recvmsg. */
+#define IOV_MAX_	64
+
+enum cls {
+	CLS_NEW = 0,	/* connected, nothing written yet */
+	CLS_HTTP,	/* HTTP requests, none to an LLM path yet: each write is looked at */
+	CLS_PLAIN,	/* an HTTP request to an LLM path was written: copied from then on */
+};
+
+/* What a write's first bytes are. */
+enum verdict {
+	V_OTHER,	/* not HTTP, not TLS */
+	V_TLS,		/* a TLS handshake record */
+	V_HTTP,		/* an HTTP request to some other path */
+	V_LLM,		/* an HTTP request to an LLM path */
+};
+
+struct sk_state {
+	__u64 cookie;
+	__u64 off[2];	/* bytes copied so far, by enum lt_dir: stream offsets */
+	__u32 tgid;	/* who connected */
+	__u32 cls;	/* enum cls */
+};
+
+/* Sockets a process connect()ed and that are not settled yet (key: struct
+ * sock *). Deleted when settled or closed. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct sk_state);
+} sk_states SEC(".maps");
+
+/* Per process: its sockets in sk_states (watch) and of those the PLAIN
+ * ones (plain). A process without an entry, or with zeros, is not looked
+ * at any further. Entries are never deleted (a count that drifted up
+ * only costs lookups); the LRU ages out those of dead processes. */
+struct gate {
+	__s32 watch;
+	__s32 plain;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct gate);
+} gates SEC(".maps");
+
+/* The fast test: a process's gate may be open. Two bits per tgid (watch,
+ * plain) in 64-bit words, for tgids below 4194304 (the largest pid_max).
+ * A bit is set before its count grows and cleared only when the count is
+ * back to zero (then checked again), so a set bit can be stale (a lookup
+ * too many) but a needed one is never missing. */
+#define GATE_WORDS	(4194304 / 32)
+#define GATE_WATCH	1
+#define GATE_PLAIN	2
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, GATE_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} gate_bits SEC(".maps");
+
+/* 1 when bit (GATE_WATCH, GATE_PLAIN) of tgid is set. */
+static __always_inline int gate_maybe(__u32 tgid, __u64 bit)
+{
+	__u32 w = tgid / 32;
+	__u64 *v = bpf_map_lookup_elem(&gate_bits, &w);
+
+	return v && (*v >> (tgid % 32 * 2)) & bit;
+}
+
+/* Set bit of tgid. */
+static __always_inline void gate_set(__u32 tgid, __u64 bit)
+{
+	__u32 w = tgid / 32;
+	__u64 *v = bpf_map_lookup_elem(&gate_bits, &w);
+
+	if (v && !((*v >> (tgid % 32 * 2)) & bit))
+		__sync_fetch_and_or(v, bit << (tgid % 32 * 2));
+}
+
+/* Clear the bits of tgid whose counts in g are zero, then set again any
+ * whose count grew meanwhile (another CPU). */
+static __always_inline void gate_clear_idle(__u32 tgid, struct gate *g)
+{
+	__u32 w = tgid / 32;
+	__u64 *v = bpf_map_lookup_elem(&gate_bits, &w), clear = 0;
+
+	if (!v)
+		return;
+	if (g->watch <= 0)
+		clear |= GATE_WATCH;
+	if (g->plain <= 0)
+		clear |= GATE_PLAIN;
+	if (!clear)
+		return;
+	__sync_fetch_and_and(v, ~(clear << (tgid % 32 * 2)));
+	if (g->watch > 0)
+		gate_set(tgid, GATE_WATCH);
+	if (g->plain > 0)
+		gate_set(tgid, GATE_PLAIN);
+}
+
+/* A send or receive on a PLAIN socket in flight: saved at the syscall's
+ * entry, copied when the socket layer reports its length. */
+struct sock_call {
+	__u64 sk;
+	__u64 buf;	/* the buffer, or the iovec array when nvec > 0 */
+	__u64 nvec;
+	__u64 ts_ns;
+	__u32 dir;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);		/* pid_tgid */
+	__type(value, struct sock_call);
+} calls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lt_data_event);
+} scratch SEC(".maps");
+
+struct probe_buf {
+	char b[256];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct probe_buf);
+} probe SEC(".maps");
+
+const volatile __u32 chunks_max = LT_CHUNKS_MAX;
+
+/* ---- fd to socket ----------------------------------------------------------- */
+
+/* The struct sock behind fd of the current process (NULL when fd is not a
+ * socket), and the socket's inode number in *ino. */
+static __always_inline struct sock *fd_sock(long fd, __u64 *ino)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *f = NULL;
+	struct socket *sock;
+	umode_t mode;
+
+	if (!fdt || fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return NULL;
+	mode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((mode & S_IFMT_) != S_IFSOCK_)
+		return NULL;
+	*ino = BPF_CORE_READ(f, f_inode, i_ino);
+	sock = BPF_CORE_READ(f, private_data);
+	return BPF_CORE_READ(sock, sk);
+}
+
+/* The iovec array and count of a user msghdr. Returns 0 when read. */
+static __always_inline int msg_vec(__u64 msg, __u64 *vec, __u64 *nvec)
+{
+	struct user_msghdr h;
+
+	if (bpf_probe_read_user(&h, sizeof(h), (void *)msg) || !h.msg_iov)
+		return -1;
+	*vec = (__u64)h.msg_iov;
+	*nvec = h.msg_iovlen;
+	return 0;
+}
+
+/* ---- classifying a write -------------------------------------------------------- */
+
+/* 1 when the n bytes at b[at..] equal s (n <= 16, at + n <= 256). */
+static __always_inline int bytes_eq(const char *b, __u32 at, const char *s, __u32 n)
+{
+	__u32 i;
+
+	for (i = 0; i < 16; i++) {
+		if (i >= n)
+			break;
+		if (b[(at + i) & 0xff] != s[i])
+			return 0;
+	}
+	return 1;
+}
+
+/* Length of the HTTP method b starts with, counting its space; 0 when none. */
+static __always_inline __u32 method_len(const char *b, __u32 n)
+{
+	if (n >= 5 && bytes_eq(b, 0, "POST ", 5))
+		return 5;
+	if (n >= 4 && (bytes_eq(b, 0, "GET ", 4) || bytes_eq(b, 0, "PUT ", 4)))
+		return 4;
+	if (n >= 5 && bytes_eq(b, 0, "HEAD ", 5))
+		return 5;
+	if (n >= 6 && bytes_eq(b, 0, "PATCH ", 6))
+		return 6;
+	if (n >= 7 && bytes_eq(b, 0, "DELETE ", 7))
+		return 7;
+	if (n >= 8 && bytes_eq(b, 0, "OPTIONS ", 8))
+		return 8;
+	return 0;
+}
+
+/* Path suffixes of the LLM APIs user/llm/provider.c recognises (a query
+ * string is not part of the path). Kept short: every write on an HTTP
+ * socket is compared with them. */
+#define SUFFIX(s) { s, sizeof(s) - 1 }
+static const struct {
+	char s[16];
+	__u32 n;
+} suffixes[] = {
+	SUFFIX("/completions"),		/* /v1/chat/completions, /v1/completions */
+	SUFFIX("/embeddings"),		/* /v1/embeddings, /api/embeddings (Ollama) */
+	SUFFIX("/responses"),
+	SUFFIX("/messages"),		/* Anthropic and Anthropic-compatible gateways */
+	SUFFIX("generateContent"),	/* Gemini :generateContent, :streamGenerateContent */
+	SUFFIX("/api/chat"),		/* Ollama */
+	SUFFIX("/api/generate"),
+	SUFFIX("/api/embed"),
+};
+
+/* State of path_step() under bpf_loop(). */
+struct path_ctx {
+	const char *b;
+	__u32 at;	/* next byte to look at */
+	__u32 n;	/* bytes read */
+};
+
+/* bpf_loop() callback: stop at the path's end (a space, '?' or the bytes
+ * read), else step over one byte. */
+static long path_step(__u32 i, void *data)
+{
+	struct path_ctx *x = data;
+	char ch;
+
+	if (x->at >= x->n || x->at >= PROBE_LEN)
+		return 1;
+	ch = x->b[x->at & 0xff];
+	if (ch == ' ' || ch == '?')
+		return 1;
+	x->at++;
+	return 0;
+}
+
+/* Index just past the path that starts at b[m] (its first space or '?'),
+ * within the n bytes read. */
+static __always_inline __u32 path_end(const char *b, __u32 m, __u32 n)
+{
+	struct path_ctx x = { .b = b, .at = m, .n = n };
+
+	bpf_loop(PROBE_LEN, path_step, &x, 0);
+	return x.at;
+}
+
+/* 1 when the path that starts at b[m] (of the n bytes in the probe
+ * buffer) ends with an LLM API suffix. Global: verified once, with m and
+ * n unknown, so the path loop converges. */
+__noinline int path_is_llm(__u32 m, __u32 n)
+{
+	struct probe_buf *pb;
+	__u32 zero = 0, k, end;
+
+	pb = bpf_map_lookup_elem(&probe, &zero);
+	if (!pb)
+		return 0;
+	end = path_end(pb->b, m, n);
+	if (end > PROBE_LEN)
+		return 0;
+	for (k = 0; k < sizeof(suffixes) / sizeof(suffixes[0]); k++) {
+		__u32 sn = suffixes[k].n;
+
+		if (end >= m + sn && bytes_eq(pb->b, end - sn, suffixes[k].s, sn))
+			return 1;
+	}
+	return 0;
+}
+
+/* What the len bytes at user address p start with (enum verdict). Global:
+ * verified once, whatever its callers know of p and len. */
+__noinline int classify(__u64 p, __u64 len)
+{
+	struct probe_buf *pb;
+	__u32 zero = 0, n, m;
+	char *b;
+
+	pb = bpf_map_lookup_elem(&probe, &zero);
+	if (!pb || !p || !len)
+		return V_OTHER;
+	b = pb->b;
+	n = len < PROBE_LEN ? len : PROBE_LEN;
+	if (bpf_probe_read_user(b, n & 0xff, (void *)p))
+		return V_OTHER;
+	if (n >= 3 && b[0] == 0x16 && b[1] == 0x03 && (__u8)b[2] <= 0x04)
+		return V_TLS;
+	m = method_len(b, n);
+	if (!m)
+		return V_OTHER;
+	return path_is_llm(m, n) ? V_LLM : V_HTTP;
+}
+
+/* ---- events ------------------------------------------------------------------ */
+
+static __always_inline void class_emit(__u64 id, struct sock *sk, struct sk_state *st,
+				       __u64 ino, __u32 cls)
+{
+	struct lt_sock_class_event *e = event_reserve(sizeof(*e));
+
+	if (!e)
+		return;
+	__builtin_memset(e, 0, sizeof(*e));
+	hdr_fill(&e->hdr, LT_EV_SOCK_CLASS, id >> 32, (__u32)id, bpf_ktime_get_ns());
+	e->cookie = st->cookie;
+	e->ino = ino;
+	e->cls = cls;
+	tuple_read(sk, &e->tuple);
+	event_submit(e);
+}
+
+/* One copy: the call, where its bytes go, how many we may copy. */
+struct emit_ctx {
+	struct sock_call *c;
+	__u64 pid_tgid;
+	__u64 cookie;
+	__u64 ts_end;
+	__u64 base;	/* stream offset of the call's first byte */
+	__u64 total;	/* bytes the call moved */
+	__u64 limit;	/* bytes we may copy (the chunk cap) */
+	__u64 done;	/* iovecs: bytes of the call before the current one */
+};
+
+/* One contiguous piece of the call (the buffer, or one iovec): len bytes
+ * at addr, which are the call's bytes from pos on. */
+struct piece_ctx {
+	struct emit_ctx *x;
+	__u64 addr;
+	__u64 len;
+	__u64 pos;
+};
+
+/* Send n bytes at user address addr as the call's bytes from pos on;
+ * missing: bytes after them that will not be sent (the cap). */
+static __always_inline void chunk_emit(struct emit_ctx *x, __u64 addr, __u64 pos, __u64 n,
+				       __u64 missing)
+{
+	struct lt_data_event *e;
+	__u32 zero = 0;
+
+	e = bpf_map_lookup_elem(&scratch, &zero);
+	if (!e)
+		return;
+	if (n > LT_CHUNK_MAX)
+		n = LT_CHUNK_MAX;
+	hdr_fill(&e->hdr, LT_EV_SOCK_DATA, x->pid_tgid >> 32, (__u32)x->pid_tgid, x->c->ts_ns);
+	e->ssl = x->cookie;
+	e->ts_end_ns = x->ts_end;
+	e->offset = x->base + pos;
+	e->len = n;
+	e->call_len = x->total;
+	e->missing = missing;
+	e->dir = x->c->dir;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	if (n && bpf_probe_read_user(e->data, n, (void *)addr)) {
+		counter_add(LT_CNT_READ_ERR, 1);
+		return;
+	}
+	if (bpf_ringbuf_output(&events, e, offsetof(struct lt_data_event, data) + n, 0)) {
+		counter_add(LT_CNT_DROPS, 1);
+		counter_add(LT_CNT_DROP_BYTES, n);
+		return;
+	}
+	counter_add(LT_CNT_EVENTS, 1);
+}
+
+/* bpf_loop() callback: chunk i of a piece. Returns 1 to stop. Everything
+ * derives from i, so the verifier sees one iteration. */
+static long piece_step(__u32 i, void *data)
+{
+	struct piece_ctx *p = data;
+	struct emit_ctx *x = p->x;
+	__u64 off = (__u64)i * LT_CHUNK_MAX, pos, n;
+
+	if (off >= p->len)
+		return 1;
+	pos = p->pos + off;
+	if (pos >= x->limit)
+		return 1;
+	n = p->len - off;
+	if (n > LT_CHUNK_MAX)
+		n = LT_CHUNK_MAX;
+	if (n > x->limit - pos)
+		n = x->limit - pos;
+	/* The chunk that reaches the cap owns the bytes beyond it. */
+	chunk_emit(x, p->addr + off, pos, n, pos + n >= x->limit ? x->total - pos - n : 0);
+	return 0;
+}
+
+/* bpf_loop() callback: iovec j of the call, copied. Returns 1 to stop. */
+static long vec_step(__u32 j, void *data)
+{
+	struct emit_ctx *x = data;
+	struct piece_ctx p = { .x = x };
+	struct iovec iov;
+
+	if (j >= x->c->nvec || x->done >= x->total)
+		return 1;
+	if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(x->c->buf + (__u64)j * sizeof(iov))))
+		return 1;
+	p.addr = (__u64)iov.iov_base;
+	p.len = iov.iov_len;
+	if (p.len > x->total - x->done)
+		p.len = x->total - x->done;
+	p.pos = x->done;
+	bpf_loop(LT_CHUNKS_MAX, piece_step, &p, 0);
+	x->done += p.len;
+	return 0;
+}
+
+/* Copy the total bytes call c moved on socket st (as ordered chunks). */
+static __always_inline void call_emit(__u64 id, struct sock_call *c, struct sk_state *st,
+				      __u64 total)
+{
+	struct emit_ctx x = {};
+	struct piece_ctx p = { .x = &x };
+	__u64 *off = &st->off[c->dir & 1];
+
+	x.c = c;
+	x.pid_tgid = id;
+	x.cookie = st->cookie;
+	x.ts_end = bpf_ktime_get_ns();
+	x.base = *off;
+	x.total = total;
+	x.limit = (__u64)chunks_max * LT_CHUNK_MAX;
+	if (c->nvec) {
+		bpf_loop(IOV_MAX_, vec_step, &x, 0);
+		/* iovecs past IOV_MAX_ (or unreadable): say how much is missing */
+		if (x.done < x.total && x.done < x.limit)
+			chunk_emit(&x, 0, x.done, 0, x.total - x.done);
+	} else {
+		p.addr = c->buf;
+		p.len = total;
+		bpf_loop(LT_CHUNKS_MAX, piece_step, &p, 0);
+	}
+	if (x.total > x.limit)
+		counter_add(LT_CNT_TRUNC, 1);
+	__sync_fetch_and_add(off, total);
+}
+
+/* ---- the syscalls ------------------------------------------------------------ */
+
+/* The socket is settled (TLS or not HTTP): forget it. */
+static __always_inline void settle(__u64 key, __u32 tgid, struct gate *g)
+{
+	if (bpf_map_delete_elem(&sk_states, &key) == 0) {
+		__sync_fetch_and_add(&g->watch, -1);
+		gate_clear_idle(tgid, g);
+	}
+}
+
+/* A send of the current process on fd; buf is its buffer, or with nvec its
+ * iovecs (msg: buf is a user msghdr). Classifies the socket, and saves the
+ * call when the socket is copied. */
+static __always_inline int send_enter(long fd, __u64 buf, __u64 nvec, int msg)
+{
+	__u64 id = bpf_get_current_pid_tgid(), key, ino = 0, first, first_len;
+	__u32 tgid = id >> 32;
+	struct sock_call c = {};
+	struct sk_state *st;
+	struct iovec iov;
+	struct gate *g;
+	struct sock *sk;
+
+	if (!wanted(tgid))
+		return 0;
+	g = bpf_map_lookup_elem(&gates, &tgid);
+	if (!g || g->watch <= 0)
+		return 0;
+	sk = fd_sock(fd, &ino);
+	if (!sk)
+		return 0;
+	key = (__u64)sk;
+	st = bpf_map_lookup_elem(&sk_states, &key);
+	if (!st)
+		return 0;
+	if (msg && msg_vec(buf, &buf, &nvec))
+		return 0;
+	if (st->cls != CLS_PLAIN) {
+		first = buf;
+		first_len = nvec ? 0 : ~0ull;
+		if (nvec) {
+			if (bpf_probe_read_user(&iov, sizeof(iov), (void *)buf))
+				return 0;
+			first = (__u64)iov.iov_base;
+			first_len = iov.iov_len;
+		}
+		switch (classify(first, first_len)) {
+		case V_TLS:
+			class_emit(id, sk, st, ino, LT_SOCK_TLS);
+			settle(key, tgid, g);
+			return 0;
+		case V_OTHER:
+			/* A request body of an HTTP socket keeps it HTTP. */
+			if (st->cls == CLS_NEW)
+				settle(key, tgid, g);
+			return 0;
+		case V_HTTP:
+			st->cls = CLS_HTTP;
+			return 0;
+		case V_LLM:
+			st->cls = CLS_PLAIN;
+			gate_set(tgid, GATE_PLAIN);
+			__sync_fetch_and_add(&g->plain, 1);
+			class_emit(id, sk, st, ino, LT_SOCK_PLAIN);
+			break;
+		}
+	}
+	c.sk = key;
+	c.buf = buf;
+	c.nvec = nvec;
+	c.ts_ns = bpf_ktime_get_ns();
+	c.dir = LT_DIR_WRITE;
+	bpf_map_update_elem(&calls, &id, &c, BPF_ANY);
+	return 0;
+}
+
+/* A receive of the current process on fd: saved when fd is a PLAIN socket. */
+static __always_inline int recv_enter(long fd, __u64 buf, __u64 nvec, int msg)
+{
+	__u64 id = bpf_get_current_pid_tgid(), key, ino = 0;
+	__u32 tgid = id >> 32;
+	struct sock_call c = {};
+	struct sk_state *st;
+	struct gate *g;
+	struct sock *sk;
+
+	if (!wanted(tgid))
+		return 0;
+	g = bpf_map_lookup_elem(&gates, &tgid);
+	if (!g || g->plain <= 0)
+		return 0;
+	sk = fd_sock(fd, &ino);
+	if (!sk)
+		return 0;
+	key = (__u64)sk;
+	st = bpf_map_lookup_elem(&sk_states, &key);
+	if (!st || st->cls != CLS_PLAIN)
+		return 0;
+	if (msg && msg_vec(buf, &buf, &nvec))
+		return 0;
+	c.sk = key;
+	c.buf = buf;
+	c.nvec = nvec;
+	c.ts_ns = bpf_ktime_get_ns();
+	c.dir = LT_DIR_READ;
+	bpf_map_update_elem(&calls, &id, &c, BPF_ANY);
+	return 0;
+}
+
+/* The socket layer moved ret bytes on sk for the current thread: copy them
+ * when that is the call saved at the syscall's entry. */
+static __always_inline int call_done(struct sock *sk, int ret, int flags, __u32 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid(), key = (__u64)sk;
+	struct sock_call *c = bpf_map_lookup_elem(&calls, &id);
+	struct sk_state *st;
+
+	if (!c)
+		return 0;
+	if (c->sk != key || c->dir != dir)
+		goto out_delete;	/* left by a syscall that never reached a socket */
+	/* Peeked bytes are read again later. */
+	if (ret <= 0 || (dir == LT_DIR_READ && (flags & MSG_PEEK_)))
+		goto out_delete;
+	st = bpf_map_lookup_elem(&sk_states, &key);
+	if (st && st->cls == CLS_PLAIN)
+		call_emit(id, c, st, ret);
+out_delete:
+	bpf_map_delete_elem(&calls, &id);
+	return 0;
+}
+
+/* The syscalls looked at (x86-64 numbers). One raw tracepoint on every
+ * syscall's entry costs far less than the eight syscall tracepoints it
+ * replaces (those build a perf record of the arguments first): a process
+ * pays a compare, and a hash lookup for these eight. */
+#if defined(__TARGET_ARCH_x86)
+#define NR_READ		0
+#define NR_WRITE	1
+#define NR_READV	19
+#define NR_WRITEV	20
+#define NR_SENDTO	44
+#define NR_RECVFROM	45
+#define NR_SENDMSG	46
+#define NR_RECVMSG	47
+#else
+#error "sock.bpf.c: syscall numbers for this architecture"
+#endif
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sk_sys_enter, struct pt_regs *regs, long id)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	long fd;
+	__u64 buf;
+
+	/* the cheap tests first: the syscall, then the process's gate bit;
+	 * the arguments are read from regs only past them */
+	switch (id) {
+	case NR_WRITE:
+	case NR_SENDTO:
+	case NR_WRITEV:
+	case NR_SENDMSG:
+		if (!gate_maybe(tgid, GATE_WATCH))
+			return 0;
+		fd = PT_REGS_PARM1_SYSCALL(regs);
+		buf = PT_REGS_PARM2_SYSCALL(regs);
+		if (id == NR_WRITEV)
+			return send_enter(fd, buf, PT_REGS_PARM3_SYSCALL(regs), 0);
+		return send_enter(fd, buf, 0, id == NR_SENDMSG);
+	case NR_READ:
+	case NR_RECVFROM:
+	case NR_READV:
+	case NR_RECVMSG:
+		if (!gate_maybe(tgid, GATE_PLAIN))
+			return 0;
+		fd = PT_REGS_PARM1_SYSCALL(regs);
+		buf = PT_REGS_PARM2_SYSCALL(regs);
+		if (id == NR_READV)
+			return recv_enter(fd, buf, PT_REGS_PARM3_SYSCALL(regs), 0);
+		return recv_enter(fd, buf, 0, id == NR_RECVMSG);
+	}
+	return 0;
+}
+
+/* Sends and receives end in the socket layer, which reports the bytes
+ * moved: fired for sockets only, so file I/O never looks up a call. */
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(sk_sent, struct sock *sk, int ret, int flags)
+{
+	return call_done(sk, ret, flags, LT_DIR_WRITE);
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(sk_received, struct sock *sk, int ret, int flags)
+{
+	return call_done(sk, ret, flags, LT_DIR_READ);
+}
+
+/* connect() puts a TCP socket under watch; its close ends the copy. */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(sk_state_change, const struct sock *csk, const int oldstate, const int newstate)
+{
+	struct sock *sk = (struct sock *)csk;
+	__u64 key = (__u64)sk;
+	struct sk_state *st, init = {};
+	struct lt_ssl_free_event *e;
+	struct gate *g, zero = {};
+	__u64 id;
+
+	if (newstate != TCP_SYN_SENT_ && newstate != TCP_CLOSE_)
+		return 0;
+	if (!sk_is_tcp(sk))
+		return 0;
+	if (newstate == TCP_SYN_SENT_) {
+		/* connect() runs in the caller's context: this is who connects. */
+		id = bpf_get_current_pid_tgid();
+		init.tgid = id >> 32;
+		if (!wanted(init.tgid))
+			return 0;
+		init.cookie = bpf_get_socket_cookie(sk);
+		if (bpf_map_update_elem(&sk_states, &key, &init, BPF_NOEXIST))
+			return 0;
+		g = bpf_map_lookup_elem(&gates, &init.tgid);
+		if (!g) {
+			bpf_map_update_elem(&gates, &init.tgid, &zero, BPF_NOEXIST);
+			g = bpf_map_lookup_elem(&gates, &init.tgid);
+		}
+		if (g) {
+			gate_set(init.tgid, GATE_WATCH);
+			__sync_fetch_and_add(&g->watch, 1);
+		}
+		return 0;
+	}
+	st = bpf_map_lookup_elem(&sk_states, &key);
+	if (!st)
+		return 0;
+	g = bpf_map_lookup_elem(&gates, &st->tgid);
+	if (g) {
+		__sync_fetch_and_add(&g->watch, -1);
+		if (st->cls == CLS_PLAIN)
+			__sync_fetch_and_add(&g->plain, -1);
+		gate_clear_idle(st->tgid, g);
+	}
+	if (st->cls == CLS_PLAIN && (e = event_reserve(sizeof(*e)))) {
+		/* Softirq context at times: the state names the process. */
+		hdr_fill(&e->hdr, LT_EV_SOCK_CLOSE, st->tgid, 0, bpf_ktime_get_ns());
+		e->ssl = st->cookie;
+		e->end_off[LT_DIR_WRITE] = st->off[LT_DIR_WRITE];
+		e->end_off[LT_DIR_READ] = st->off[LT_DIR_READ];
+		event_submit(e);
+	}
+	bpf_map_delete_elem(&sk_states, &key);
+	return 0;
+}

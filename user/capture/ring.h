@@ -1,0 +1,32 @@
+/* ring.h -- the reader of the BPF ring buffers: each ring's data pages mapped once (not twice, as libbpf does), records that wrap copied out, one epoll for all. */
+#ifndef LLMTAP_RING_H
+#define LLMTAP_RING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Called for each record, in order; the data is valid during the call only. */
+typedef int (*ring_fn)(void *ctx, void *data, size_t size);
+
+struct rings;
+
+/* An empty set of rings. Returns 0 and *out, or a negative errno. */
+int rings_new(struct rings **out);
+
+/* Add the BPF_MAP_TYPE_RINGBUF map_fd with size data bytes (its
+ * max_entries), whose records go to fn. Returns 0 or a negative errno. */
+int rings_add(struct rings *rs, int map_fd, size_t size, ring_fn fn, void *ctx);
+
+/* Wait up to timeout_ms for a wakeup of any ring, then deliver what every
+ * ring holds, up to a bounded number of records per ring (a ring with more
+ * left makes the next poll return at once). Returns the records delivered
+ * or a negative errno (-EINTR on a signal). */
+int rings_poll(struct rings *rs, int timeout_ms);
+
+/* Deliver what every ring holds now, without waiting. */
+int rings_consume(struct rings *rs);
+
+/* Unmap every ring and free rs; NULL is fine. */
+void rings_free(struct rings *rs);
+
+#endif
