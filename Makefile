@@ -17,7 +17,7 @@ WARN := -Wall -Wextra -Werror
 LT_CPPFLAGS := -Iinclude -Iuser -I$(OUT) -I$(OUT)/gen -D_GNU_SOURCE
 DEPFLAGS = -MMD -MP
 LDLIBS := -lbpf -lelf -lz -lsqlite3 -ljansson -lbrotlidec -lzstd -lcurl -lmicrohttpd -lnghttp2 -lprotobuf-c \
-	-lcap -lseccomp -lpthread -lm
+	-lcapstone -lcap -lseccomp -lpthread -lm
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 ifeq ($(V),1)
@@ -31,7 +31,8 @@ endif
 # The rooms of user/ (see README "Layout"). proto/ and llm/ are pure, like
 # the small helpers and formats listed with them: no libbpf, sqlite or curl.
 PURE_SRCS := $(sort $(wildcard user/proto/*.c user/llm/*.c)) user/base/buf.c user/base/htab.c user/base/pctl.c \
-	user/db/rows.c user/push/format.c user/push/format_otlp.c user/push/format_otlp_run.c user/capture/x86dec.c
+	user/db/rows.c user/push/format.c user/push/format_otlp.c user/push/format_otlp_run.c user/capture/x86dec.c \
+	user/capture/sigpat.c
 SRCS := $(sort $(wildcard user/*.c user/*/*.c))
 APP_SRCS := $(filter-out $(PURE_SRCS),$(SRCS))
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
@@ -54,13 +55,14 @@ BUILD_NEEDS := cmd:$(CLANG):clang-16 cmd:$(BPFTOOL):bpftool cmd:$(CC):gcc \
 	hdr:sqlite3.h:libsqlite3-dev hdr:jansson.h:libjansson-dev hdr:brotli/decode.h:libbrotli-dev \
 	hdr:zstd.h:libzstd-dev hdr:curl/curl.h:libcurl4-openssl-dev hdr:microhttpd.h:libmicrohttpd-dev \
 	hdr:nghttp2/nghttp2.h:libnghttp2-dev hdr:protobuf-c/protobuf-c.h:libprotobuf-c-dev \
-	cmd:protoc-c:protobuf-c-compiler hdr:sys/capability.h:libcap-dev hdr:seccomp.h:libseccomp-dev
+	cmd:protoc-c:protobuf-c-compiler hdr:sys/capability.h:libcap-dev hdr:seccomp.h:libseccomp-dev \
+	hdr:capstone/capstone.h:libcapstone-dev
 BUILD_PKGS := clang-16 bpftool libbpf-dev libelf-dev zlib1g-dev libsqlite3-dev libjansson-dev \
 	libbrotli-dev libzstd-dev libcurl4-openssl-dev libmicrohttpd-dev libnghttp2-dev \
-	libprotobuf-c-dev protobuf-c-compiler libcap-dev libseccomp-dev pkg-config make gcc
+	libprotobuf-c-dev protobuf-c-compiler libcap-dev libseccomp-dev libcapstone-dev pkg-config make gcc
 RUN_PKGS := ca-certificates
 TEST_PKGS := llvm-16 libclang-rt-16-dev sqlite3 libssl-dev openssl iproute2 util-linux zstd \
-	clickhouse-server clickhouse-client chromium tmux binutils libmbedtls-dev
+	clickhouse-server clickhouse-client chromium tmux binutils libmbedtls-dev golang-go
 # Tools wanted as commands: installed from Debian only when the command is
 # missing (a machine may carry its own node/npm/python3, which Debian's
 # packages would conflict with).
@@ -176,7 +178,7 @@ $(OUT)/llmtap: $(OBJS) $(PB_OBJS)
 # in) and the impure modules it names below.
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(addprefix $(OUT)/san/,$(UNIT_TESTS))
-UNIT_LIBS := -ljansson -lz -lbrotlidec -lbrotlienc -lzstd -lnghttp2 -lprotobuf-c -lelf -lpthread -lm
+UNIT_LIBS := -ljansson -lz -lbrotlidec -lbrotlienc -lzstd -lnghttp2 -lprotobuf-c -lelf -lcapstone -lpthread -lm
 SAN_PURE := $(OUT)/san/libpure.a
 san_obj = $(patsubst user/%.c,$(OUT)/san/obj/%.o,$(1))
 
@@ -191,6 +193,8 @@ TEST_EXTRA_ingest := user/track/spans.c
 TEST_EXTRA_host := user/track/host.c user/track/procres.c user/track/procwatch.c user/track/events.c \
 	user/base/util.c
 TEST_EXTRA_event := user/capture/event.c
+TEST_EXTRA_scan := user/capture/scan.c user/capture/elfimg.c user/capture/xdec.c \
+	user/capture/sig_boringssl.c user/capture/sig_openssl.c user/capture/gopclntab.c
 TEST_EXTRA_genai := user/serve/genai.c
 TEST_EXTRA_placement := user/capture/placement.c
 TEST_EXTRA_procfs := user/base/procfs.c
@@ -266,6 +270,7 @@ bench: bench-deps
 	$(Q)$(MAKE) --no-print-directory all bench-progs
 	$(Q)LLMTAP=$(OUT)/llmtap BENCH_DIR=$(OUT)/bench python3 tests/bench/bench.py
 	$(Q)LLMTAP=$(OUT)/llmtap tests/bench/plain.sh
+	$(Q)LLMTAP=$(OUT)/llmtap python3 tests/bench/stacks.py
 
 # Every file goes under $(DESTDIR)$(PREFIX): the unit in $(PREFIX)/lib/systemd/system
 # (systemd reads /usr/local/lib/systemd/system too), the price table beside the

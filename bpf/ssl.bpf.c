@@ -431,9 +431,9 @@ int floor_exit(struct pt_regs *ctx)
 	return 0;
 }
 
-/* SSL_free ends the connection: userspace finishes its streams. */
-SEC("uprobe")
-int BPF_KPROBE(ssl_free_enter, void *ssl)
+/* The session at address ssl is over: forget its join and offsets and,
+ * when it carried data, tell userspace to finish its streams. */
+static __always_inline int session_end(void *ssl)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct conn_key key = { .ssl = (__u64)ssl, .tgid = id >> 32 };
@@ -465,6 +465,13 @@ int BPF_KPROBE(ssl_free_enter, void *ssl)
 	e->end_off[LT_DIR_READ] = end_r;
 	event_submit(e);
 	return 0;
+}
+
+/* SSL_free ends the connection: userspace finishes its streams. */
+SEC("uprobe")
+int BPF_KPROBE(ssl_free_enter, void *ssl)
+{
+	return session_end(ssl);
 }
 
 /* Explicit handshakes (curl: SSL_connect; python: SSL_do_handshake). Node
@@ -628,4 +635,27 @@ int BPF_PROG(ssl_upload_ack, struct sock *sk, const struct sk_buff *skb)
 	e->cookie = w->cookie;
 	event_submit(e);
 	return 0;
+}
+
+/* OpenSSL 3.3+ ssl_write_internal(s, buf, num, flags, written): the
+ * `written` pointer comes fifth. Hooked in executables with OpenSSL linked
+ * in statically and no symbols (found by capture/sig_openssl.c); its
+ * return is ssl_write_ex_exit. */
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_internal_flags_enter, void *ssl, const void *buf, size_t num, __u64 flags,
+	       size_t *written)
+{
+	return ssl_enter(ssl, buf, written, LT_DIR_WRITE);
+}
+
+/* SSL_new's return: a new session begins at this address. Where SSL_free
+ * could not be found (static OpenSSL without symbols), whatever an earlier
+ * SSL at the same address left behind ends here, so the new connection is
+ * announced and joined to its own socket. */
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_new_exit, void *ssl)
+{
+	if (!ssl)
+		return 0;
+	return session_end(ssl);
 }

@@ -48,6 +48,7 @@ run_suite runs python3 tests/e2e/runs_test.py
 run_suite agents python3 tests/e2e/agents_test.py
 run_suite cover python3 tests/e2e/cover_test.py
 run_suite hardening python3 tests/e2e/hardening_test.py
+run_suite stacks python3 tests/e2e/stacks_test.py
 
 echo
 echo "$total_pass passed, $total_fail failed"

@@ -23,6 +23,7 @@ static void usage(FILE *f)
 		"  host    host samples: CPU, load, memory, pressure, disk and network\n"
 		"  runs    agent runs: their LLM calls, tool calls and what the tools ran\n"
 		"  doctor  processes talking TLS to other hosts: what llmtap hooked, or why not\n"
+		"  scan    TLS stacks found in executables without symbols\n"
 		"Run 'llmtap COMMAND --help' for a command's options; 'llmtap --version'.\n");
 }
 
@@ -44,6 +45,7 @@ static const struct cmd cmds[] = {
 	{ "host", cmd_host },
 	{ "runs", cmd_runs },
 	{ "doctor", cmd_doctor },
+	{ "scan", cmd_scan },
 };
 
 int main(int argc, char **argv)

@@ -1,4 +1,4 @@
-/* procfs.c -- small readers of /proc for the daemon side: a process's executable, whether it is alive. */
+/* procfs.c -- small readers of /proc for the daemon side: a process's executable and name, whether it is alive. */
 #include "base/procfs.h"
 
 #include <ctype.h>
@@ -15,6 +15,21 @@ void procfs_exe(pid_t pid, char *out, size_t size)
 	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
 	n = readlink(path, out, size - 1);
 	out[n > 0 ? n : 0] = 0;
+}
+
+void procfs_comm(pid_t pid, char *out, size_t size)
+{
+	char path[64];
+	FILE *f;
+
+	out[0] = 0;
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	if (fgets(out, size, f))
+		out[strcspn(out, "\n")] = 0;
+	fclose(f);
 }
 
 int procfs_alive(pid_t pid)

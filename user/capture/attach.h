@@ -50,8 +50,7 @@ void attach_placements(const struct attach *a, attach_placed_fn fn, void *ctx);
 /* Detach every uprobe and free a; NULL is fine. */
 void attach_free(struct attach *a);
 
-/* ---- what was done with each file (`llmtap doctor` shows it) --------------------
- * The same shape as the stacks found without symbols use (kinds of their own). */
+/* ---- what was done with each file (`llmtap doctor` shows it) -------------------- */
 
 /* What was done with a file for one kind of TLS (or DNS) library. */
 enum attach_state {
@@ -64,9 +63,11 @@ struct attach_record {
 	const char *path;	/* as first seen (a process's view of it: /proc/PID/...) */
 	dev_t dev;
 	ino_t ino;
-	const char *kind;	/* "openssl", "gnutls", "libc", ... */
+	const char *kind;	/* "openssl", "gnutls", "boringssl", "openssl-static", "go",
+				 * "rustls", "libc" */
 	const char *method;	/* "symbols", "symbols (.gopclntab)" or "signatures" */
-	const char *version;	/* of the library when known, else "" */
+	const char *version;	/* when known ("Bun v1.4.6", "OpenSSL 3.6.4", "go1.19.8",
+				 * "rustls 0.23.46"), else "" */
 	enum attach_state state;
 	const char *reason;	/* why FAILED or UNCOVERED; notes when ATTACHED; may be NULL */
 	int probes;		/* uprobes attached */

@@ -17,9 +17,11 @@
 #include "net.skel.h"
 #include "dns.skel.h"
 #include "sock.skel.h"
+#include "go_tls.skel.h"
 #include "base/htab.h"
 #include "base/util.h"
 #include "capture/attach.h"
+#include "capture/merge.h"
 #include "capture/ring.h"
 
 /* Objects whose events ring and counters are in use: ssl, proc, net, dns, sock. */
@@ -35,7 +37,9 @@ struct loader {
 	struct net_bpf *net;
 	struct dns_bpf *dns;		/* NULL when DNS tracing could not start */
 	struct sock_bpf *sock;		/* NULL when plain HTTP capture could not start */
+	struct go_tls_bpf *go;		/* NULL when Go's TLS cannot be traced */
 	struct rings *rb;		/* every object's events ring */
+	struct merge *merge;		/* their records, handed on in time order */
 	struct bpf_map *counters[OBJS_MAX];	/* every started object's */
 	int nobjs;
 	struct attach *attach;		/* the uprobes, on the files found */
@@ -193,6 +197,62 @@ out_warn:
 	log_warn("plain HTTP (no TLS) not captured: %s (run with -v for details)", strerror(-err));
 }
 
+/* Hand map name of object `to` the fd of the same map in `from` before
+ * `to` is loaded, after checking both have one layout. Returns 0 or -errno. */
+static int map_share(struct bpf_object *from, struct bpf_object *to, const char *name)
+{
+	struct bpf_map *f = bpf_object__find_map_by_name(from, name);
+	struct bpf_map *t = bpf_object__find_map_by_name(to, name);
+
+	if (!f || !t || bpf_map__type(f) != bpf_map__type(t) ||
+	    bpf_map__key_size(f) != bpf_map__key_size(t) ||
+	    bpf_map__value_size(f) != bpf_map__value_size(t))
+		return -EINVAL;
+	return bpf_map__reuse_fd(t, bpf_map__fd(f));
+}
+
+/* Open and load go_tls.bpf.c on ssl.bpf.c's maps: its events go to the same
+ * ring, its sessions join sockets through ssl.bpf.c's programs (the thread
+ * state, the sessions and their mutes are shared). A failure leaves Go's
+ * TLS untraced (l->go NULL, message printed). */
+static void go_open(struct loader *l, const struct loader_opts *o)
+{
+	static const char *const shared[] = {
+		"events", "counters", "tgids", "offsets", "threads", "sessions",
+	};
+	const char *what = "open";
+	size_t i;
+	int err;
+
+	l->go = go_tls_bpf__open();
+	if (!l->go) {
+		err = -errno;
+		goto out_warn;
+	}
+	l->go->rodata->self_tgid = o->self;
+	l->go->rodata->filter_tgid = o->npids > 0;
+	l->go->rodata->chunks_max = o->chunks_max;
+	l->go->rodata->wake_bytes = o->ring_bytes / 4;
+	what = "share ssl.bpf.c's maps";
+	for (i = 0; i < sizeof(shared) / sizeof(shared[0]); i++) {
+		err = map_share(l->ssl->obj, l->go->obj, shared[i]);
+		if (err)
+			goto out_destroy;
+	}
+	what = "load";
+	err = go_tls_bpf__load(l->go);
+	if (err)
+		goto out_destroy;
+	obj_image_release(l->go->skeleton);
+	return;
+
+out_destroy:
+	go_tls_bpf__destroy(l->go);
+	l->go = NULL;
+out_warn:
+	log_warn("go: Go's crypto/tls not traced: failed to %s: %s", what, strerror(-err));
+}
+
 /* 1 when the kernel's oom:mark_victim tracepoint passes a task_struct *
  * (the form handle_oom reads), by its BTF prototype; else 0. */
 static int mark_victim_has_task(void)
@@ -223,7 +283,7 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 		loader_sample_fn fn, void *ctx)
 {
 	struct bpf_object_skeleton *started[3];
-	struct bpf_object *probed[2];
+	struct bpf_object *probed[3];
 	const char *what;
 	struct loader *l;
 	size_t i;
@@ -233,6 +293,11 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
+	err = merge_new(&l->merge, fn, ctx);
+	if (err) {
+		free(l);
+		return err;
+	}
 	l->ssl = ssl_bpf__open();
 	l->proc = proc_bpf__open();
 	l->net = net_bpf__open();
@@ -277,8 +342,10 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 		goto out_close;
 	}
 	/* TCP, process and TLS tracing are required; DNS is optional. Their
-	 * rings are read in the order started (loader_poll()): TLS last, so
-	 * the connection (and lookup) of a call is known before its data. */
+	 * rings are read in the order started (loader_poll()), TLS last: the
+	 * records of the small rings are held (capture/merge.c) and handed on
+	 * in time order with the data records, so the connection (and lookup)
+	 * of a call comes before its data, the connection's close after. */
 	started[0] = l->net->skeleton;
 	started[1] = l->proc->skeleton;
 	started[2] = l->ssl->skeleton;
@@ -286,8 +353,8 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 		obj_image_release(started[i]);
 	for (i = 0; i < sizeof(started) / sizeof(started[0]); i++) {
 		if (i == 2)
-			dns_open(l, o, fn, ctx);
-		err = obj_start(l, started[i], o, fn, ctx, &what);
+			dns_open(l, o, merge_hold, l->merge);
+		err = obj_start(l, started[i], o, i == 2 ? merge_pass : merge_hold, l->merge, &what);
 		if (err) {
 			log_warn("BPF object %s: failed to %s: %s", started[i]->name, what,
 				 strerror(-err));
@@ -295,11 +362,13 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 		}
 	}
 	/* plain HTTP's data, read after the TCP connections too */
-	sock_open(l, o, fn, ctx);
+	sock_open(l, o, merge_pass, l->merge);
+	go_open(l, o);
 	/* The objects with uprobe programs, for capture/attach.c to put on files. */
 	probed[0] = l->ssl->obj;
 	probed[1] = l->dns ? l->dns->obj : NULL;
-	err = attach_new(&l->attach, probed, 2);
+	probed[2] = l->go ? l->go->obj : NULL;
+	err = attach_new(&l->attach, probed, 3);
 	if (err) {
 		log_warn("failed to set up uprobe attaching: %s", strerror(-err));
 		goto out_close;
@@ -318,6 +387,7 @@ int loader_poll(struct loader *l, int timeout_ms)
 	 * without a wakeup */
 	int n = rings_poll(l->rb, timeout_ms);
 
+	merge_flush(l->merge);
 	attach_rescans_run(l->attach);
 	return n;
 }
@@ -337,7 +407,10 @@ void loader_mute(struct loader *l, uint32_t tgid, uint64_t ssl)
 
 int loader_drain(struct loader *l)
 {
-	return rings_consume(l->rb);
+	int n = rings_consume(l->rb);
+
+	merge_flush(l->merge);
+	return n;
 }
 
 int loader_attach_host(struct loader *l)
@@ -358,6 +431,12 @@ const struct attach *loader_attach(const struct loader *l)
 int loader_files(const struct loader *l)
 {
 	return attach_tls_files(l->attach);
+}
+
+int loader_records_pid(const struct loader *l, pid_t pid,
+		       void (*fn)(void *ctx, const struct attach_record *r), void *ctx)
+{
+	return attach_records_pid(l->attach, pid, fn, ctx);
 }
 
 /* Add the per-CPU values of counters map m (enum lt_counter) into out. */
@@ -519,8 +598,11 @@ void loader_close(struct loader *l)
 	/* Quick after loader_detach_later(): the child holds the last references. */
 	attach_free(l->attach);
 	rings_free(l->rb);
+	merge_free(l->merge);
 	net_bpf__destroy(l->net);
 	dns_bpf__destroy(l->dns);
+	sock_bpf__destroy(l->sock);
+	go_tls_bpf__destroy(l->go);
 	ssl_bpf__destroy(l->ssl);
 	proc_bpf__destroy(l->proc);
 	free(l);

@@ -56,6 +56,13 @@ const struct attach *loader_attach(const struct loader *l);
 /* TLS files (libraries and executables) attached so far. */
 int loader_files(const struct loader *l);
 
+struct attach_record;
+
+/* What was attached to the files of process pid, by which method, or why
+ * not (see capture/attach.h): fn gets one record per file and kind. */
+int loader_records_pid(const struct loader *l, pid_t pid,
+		       void (*fn)(void *ctx, const struct attach_record *r), void *ctx);
+
 /* Sum the per-CPU counters of all BPF objects into out[LT_CNT_MAX]. */
 void loader_counters(const struct loader *l, uint64_t out[LT_CNT_MAX]);
 

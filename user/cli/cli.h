@@ -18,6 +18,7 @@ int cmd_report(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_events(int argc, char **argv);
 int cmd_host(int argc, char **argv);
+int cmd_scan(int argc, char **argv);
 
 /* What show prints and calls --json adds about a call from the host view
  * (cli/host.c): the host samples and the process's samples during it, the

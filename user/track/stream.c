@@ -510,7 +510,11 @@ static struct stream *stream_get(struct stream_table *t, const struct stream_chu
 	c->tgid = ch->tgid;
 	c->ssl = ch->ssl;
 	c->sock = ch->sock != 0;
-	snprintf(c->comm, sizeof(c->comm), "%s", ch->comm ? ch->comm : "");
+	/* The process's name, not the thread's: Bun and tokio do TLS on
+	 * threads named "HTTP Client" and "tokio-runtime-w". */
+	procfs_comm(ch->tgid, c->comm, sizeof(c->comm));
+	if (!c->comm[0])
+		snprintf(c->comm, sizeof(c->comm), "%s", ch->comm ? ch->comm : "");
 	procfs_exe(ch->tgid, exe, sizeof(exe));
 	c->exe = strdup(exe);
 	procfs_cgroup(ch->tgid, exe, sizeof(exe));
