@@ -25,6 +25,7 @@
 #include "privs.h"
 #include "push/push.h"
 #include "run_cover.h"
+#include "run_int.h"
 #include "run_opts.h"
 #include "serve/ingest.h"
 #include "serve/listen.h"
@@ -45,21 +46,10 @@
 #define LISTEN_EVERY_NS 250000000ull	/* /health and /metrics lag at most this */
 #define PUSH_EXIT_BUDGET_NS 3500000000ull	/* of the 5 s exit budget, for the last push */
 #define INFLIGHT_EVERY_NS 1000000000ull	/* calls_in_flight (`top`) is this fresh */
-#define PUSH_DOWN_NS 60000000000ull	/* a target failing this long is "down" (an events row) */
-#define PEER_WAIT_NS 1000000000ull	/* a posted row waits this long for its sender's connect event */
 #define DB_CHECK_EVERY_NS 1000000000ull	/* a deleted database is noticed within this */
 #define PUSH_RESTART_BUDGET_NS 1000000000ull	/* last push from a deleted database */
 #define MMAP_THRESHOLD (256u << 10)	/* larger buffers are mmap'd: freed, they leave RSS */
-
-/* A row posted over a connection whose connect event has not been read yet. */
-struct peer_wait {
-	struct peer_wait *next;
-	enum row_kind kind;
-	void *row;
-	uint64_t due_ns;
-};
 #define RUNS_EVERY_NS 1000000000ull	/* agent runs: idle, forgotten, late rows */
-#define RUNS_SEED_MAX 5000		/* earlier runs read for cost_outlier */
 /* The rings are drained at least this often (events wake the reader only
  * when a ring is a quarter full): the latency of a row, and the idle cost. */
 #define DRAIN_EVERY_MS 25
@@ -114,386 +104,6 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 	if (write(2, head, sizeof(head) - 1) < 0 || write(2, file, strlen(file)) < 0 || write(2, "\n", 1) < 0)
 		_exit(1);
 	_exit(1);
-}
-
-struct run_state {
-	const struct run_opts *o;
-	struct store *store;
-	struct stream_table *streams;
-	struct net_table *net;
-	struct dns_table *dns;
-	struct proc_table *procs;
-	struct runs *runs;
-	struct loader *loader;
-	struct pusher *push;
-	struct listener *lis;
-	struct genai_metrics *genai;	/* /metrics' GenAI histograms, with --listen */
-	struct ingest *ingest;
-	struct host_sampler *host;
-	struct procwatch *watch;
-	struct span_join *spans;
-	struct run_cover *cover;
-	struct cover_summary cover_sum;
-	struct event_ctx ev;
-	unsigned long long calls;
-	size_t inflight;			/* rows calls_in_flight holds now */
-	uint64_t last_drops, last_map_full, last_read_err;	/* counters already reported */
-	int push_down[PUSH_TARGETS_MAX];	/* a "push.target_down" row was written */
-	struct peer_wait *peer_waits;		/* oldest first */
-	char db_dir[4096];
-};
-
-/* 1 when the -p/-c filters let rows of this process through (comm NULL:
- * unknown, only -p applies). */
-static int run_wants(const struct run_opts *o, int64_t pid, const char *comm)
-{
-	int i, ok;
-
-	for (i = 0, ok = !o->npids; i < o->npids && !ok; i++)
-		ok = o->pids[i] == pid;
-	if (!ok)
-		return 0;
-	for (i = 0, ok = !o->ncomms || !comm; i < o->ncomms && !ok; i++)
-		ok = strcmp(o->comms[i], comm) == 0;
-	return ok;
-}
-
-/* The row sink of every tracker: the filters (rows of no process pass;
- * events and spans have no comm to match), then the store. */
-static void run_emit(void *ud, enum row_kind kind, void *row)
-{
-	struct run_state *st = ud;
-	int64_t pid = row_pid(kind, row);
-	int nocomm = kind == ROW_EVENT || kind == ROW_SPAN;
-
-	if (pid != ROW_NO_PID && !run_wants(st->o, pid, nocomm ? NULL : row_comm(kind, row))) {
-		row_free(kind, row);
-		return;
-	}
-	if (kind == ROW_CALL) {
-		struct call_row *r = row;
-
-		log_debug("call %s: %s %s %s status %lld", r->id, r->comm,
-			  r->provider, r->model ? r->model : "?", (long long)r->status);
-		st->calls++;
-		proc_on_call(st->procs, r->pid);
-		genai_observe(st->genai, r);
-		spans_call(st->spans, r);
-		runs_on_call(st->runs, r);	/* sets r->run_id */
-	} else if (kind == ROW_PROCESS) {
-		runs_on_process(st->runs, row);
-	} else if (kind == ROW_DNS) {
-		struct dns_row *r = row;
-
-		log_debug("dns %s: %s %s %s -> %s (%s, %.1f ms)", r->source, r->comm, r->qtype,
-			  r->name, r->addrs, r->result, r->latency_ms);
-	}
-	store_add(st->store, kind, row);
-}
-
-/* The pid field of an inbox row and the ports it was posted over (0: not posted). */
-static int64_t *inbox_pid(enum row_kind kind, void *row, uint16_t *peer, uint16_t *local)
-{
-	if (kind == ROW_EVENT) {
-		struct event_row *e = row;
-
-		*peer = e->peer_port;
-		*local = e->local_port;
-		return &e->pid;
-	}
-	if (kind == ROW_SPAN) {
-		struct span_row *s = row;
-
-		*peer = s->peer_port;
-		*local = s->local_port;
-		return &s->pid;
-	}
-	*peer = *local = 0;
-	return NULL;
-}
-
-/* Hand an inbox row on: spans to their join, the rest to the store. */
-static void inbox_dispatch(struct run_state *st, enum row_kind kind, void *row)
-{
-	if (kind == ROW_SPAN)
-		spans_add(st->spans, row);
-	else
-		run_emit(st, kind, row);
-}
-
-/* Fill the pid of a row posted over a local connection from the process
- * that opened it (unless the row named one). Returns 1 when the row is
- * ready to go on: a pid, none to look for, or no more waiting (last). */
-static int inbox_resolve(struct run_state *st, enum row_kind kind, void *row, int last)
-{
-	uint16_t peer, local;
-	int64_t *pid = inbox_pid(kind, row, &peer, &local);
-	uint32_t p;
-
-	if (!pid || *pid != PROC_NULL || !peer)
-		return 1;
-	p = net_pid_by_ports(st->net, peer, local);
-	if (p)
-		*pid = p;
-	return p || last;
-}
-
-/* A row from the events inbox (llmtap's notices, what agents posted). One
- * posted before its sender's connect event was read waits for it (up to
- * PEER_WAIT_NS: the rings and the HTTP thread race). */
-static void run_inbox(void *ud, enum row_kind kind, void *row)
-{
-	struct run_state *st = ud;
-	struct peer_wait *w, **tail;
-
-	if (inbox_resolve(st, kind, row, 0) || !(w = calloc(1, sizeof(*w)))) {
-		inbox_dispatch(st, kind, row);
-		return;
-	}
-	w->kind = kind;
-	w->row = row;
-	w->due_ns = mono_ns() + PEER_WAIT_NS;
-	for (tail = &st->peer_waits; *tail; tail = &(*tail)->next)
-		;
-	*tail = w;
-}
-
-/* Retry the rows waiting for their sender (all: give up waiting). */
-static void peer_waits_run(struct run_state *st, int all)
-{
-	struct peer_wait **pp = &st->peer_waits, *w;
-	uint64_t now = mono_ns();
-
-	while ((w = *pp)) {
-		if (!inbox_resolve(st, w->kind, w->row, all || now >= w->due_ns)) {
-			pp = &w->next;
-			continue;
-		}
-		*pp = w->next;
-		inbox_dispatch(st, w->kind, w->row);
-		free(w);
-	}
-}
-
-/* What retention deleted for space, from its thread: an events row. */
-static void run_notice(void *ud, const char *severity, const char *name, json_t *attrs)
-{
-	(void)ud;
-	events_notice(severity, name, PROC_NULL, attrs);
-}
-
-static void on_cpu_entry(void *ud, const struct loader_cpu *c, int thread)
-{
-	struct proc_cpu pc = {
-		.id = c->id, .tgid = c->tgid, .oncpu_ns = c->oncpu_ns, .runq_ns = c->runq_ns,
-		.switches = c->switches, .preempts = c->preempts,
-		.running_since_ns = c->running_since_ns,
-	};
-	struct run_state *st = ud;
-
-	if (thread)
-		proc_sample_thread(st->procs, &pc);
-	else
-		proc_sample_process(st->procs, &pc);
-}
-
-/* One pass over the CPU maps: a cpu_samples row per process that ran. */
-static void cpu_sample(struct run_state *st, int gc)
-{
-	int err;
-
-	proc_sample_begin(st->procs, mono_ns());
-	err = loader_cpu_sample(st->loader, gc, on_cpu_entry, st);
-	if (err < 0)
-		log_warn("cpu maps: read failed: %s", strerror(-err));
-	proc_sample_end(st->procs);
-	host_sample(st->host, mono_ns());
-}
-
-/* Copy the numbers /health and /metrics show into the listener's snapshot
- * (the HTTP thread reads only that copy). */
-static void listen_refresh(struct run_state *st)
-{
-	struct listen_stats ls = { 0 };
-	uint64_t c[LT_CNT_MAX];
-
-	loader_counters(st->loader, c);
-	ls.calls = st->calls;
-	ls.events = c[LT_CNT_EVENTS];
-	ls.drops = c[LT_CNT_DROPS];
-	ls.files = loader_files(st->loader);
-	ls.open_conns = stream_count(st->streams);
-	ls.uncovered = st->cover_sum.uncovered;
-	ls.unseen = st->cover_sum.unseen;
-	ls.npush = push_status(st->push, ls.push, PUSH_TARGETS_MAX);
-	ls.genai = st->genai;
-	selfstat_read(&ls.self);
-	ls.self.rows_pending = store_pending(st->store);
-	ls.self.inbox_queued = events_queued();
-	ls.self.inbox_dropped = events_dropped();
-	ls.self.spans_waiting = spans_waiting(st->spans);
-	ls.self.procs_tracked = proc_count(st->procs);
-	ls.self.open_conns = ls.open_conns;
-	ls.self.db_fs_used_pct = host_fs_used_pct(st->db_dir);
-	ls.self.max_disk_pct = st->o->push.max_disk_pct;
-	ls.db_waiting = store_pending(st->store);
-	ls.db_dropped = store_dropped(st->store);
-	store_problem(st->store, ls.db_problem, sizeof(ls.db_problem));
-	listen_update(st->lis, &ls);
-}
-
-/* Rewrite calls_in_flight (for `llmtap top`): while calls are in flight,
- * and once more when the last one ended. */
-static void inflight_refresh(struct run_state *st)
-{
-	static struct inflight_row rows[INFLIGHT_MAX];
-	size_t i, n = stream_inflight(st->streams, rows, INFLIGHT_MAX);
-
-	if (!n && !st->inflight)
-		return;
-	for (i = 0; i < n; i++)
-		rows[i].start_ns = (int64_t)mono_to_epoch_ns((uint64_t)rows[i].start_ns);
-	if (!inflight_write(st->store, rows, n, (int64_t)real_ns()))
-		st->inflight = n;
-}
-
-/* Report new ring-buffer drops and other BPF-side losses since the last
- * call (never silent). */
-static void drops_check(struct run_state *st)
-{
-	uint64_t c[LT_CNT_MAX];
-
-	loader_counters(st->loader, c);
-	if (c[LT_CNT_DROPS] > st->last_drops) {
-		log_warn("ring buffer full: %llu events (%llu bytes) dropped so far; "
-			 "affected calls are marked, consider --ring-size",
-			 (unsigned long long)c[LT_CNT_DROPS],
-			 (unsigned long long)c[LT_CNT_DROP_BYTES]);
-		events_notice(SEV_WARNING, "capture.dropped", PROC_NULL,
-			      json_pack("{s:I, s:I, s:I}", "events", (json_int_t)(c[LT_CNT_DROPS] - st->last_drops),
-					"events_total", (json_int_t)c[LT_CNT_DROPS], "bytes_total",
-					(json_int_t)c[LT_CNT_DROP_BYTES]));
-		st->last_drops = c[LT_CNT_DROPS];
-	}
-	if (c[LT_CNT_MAP_FULL] > st->last_map_full) {
-		log_warn("CPU accounting maps full: %llu task(s) not counted so far",
-			 (unsigned long long)c[LT_CNT_MAP_FULL]);
-		st->last_map_full = c[LT_CNT_MAP_FULL];
-	}
-	if (c[LT_CNT_READ_ERR] > st->last_read_err) {
-		log_warn("%llu SSL buffer(s) could not be read from user memory so far",
-			 (unsigned long long)c[LT_CNT_READ_ERR]);
-		st->last_read_err = c[LT_CNT_READ_ERR];
-	}
-}
-
-/* An events row when a push target has failed for PUSH_DOWN_NS, and one
- * when it delivers again. */
-static void push_watch(struct run_state *st)
-{
-	struct push_status ps[PUSH_TARGETS_MAX];
-	uint64_t now = mono_ns();
-	int i, n = push_status(st->push, ps, PUSH_TARGETS_MAX);
-
-	for (i = 0; i < n; i++) {
-		int down = ps[i].failing_since_ns && now > ps[i].failing_since_ns &&
-			   now - ps[i].failing_since_ns > PUSH_DOWN_NS;
-
-		if (down == st->push_down[i])
-			continue;
-		events_notice(down ? SEV_ERROR : SEV_INFO, down ? "push.target_down" : "push.target_up",
-			      PROC_NULL, json_pack("{s:s, s:s}", "target", ps[i].target, "last_error",
-						   ps[i].last_error));
-		st->push_down[i] = down;
-	}
-}
-
-/* The sink of the run builder: its rows are made of rows that passed the
- * filters already. */
-static void run_emit_runs(void *ud, enum row_kind kind, void *row)
-{
-	store_add(((struct run_state *)ud)->store, kind, row);
-}
-
-/* The costs of earlier runs (cost_outlier compares a run with its agent's). */
-static void runs_seed(struct run_state *st)
-{
-	struct query *q;
-
-	if (query_run_costs(&q, st->store, RUNS_SEED_MAX))
-		return;
-	while (query_step(q) == 1)
-		runs_seed_cost(st->runs, query_text(q, 0), query_real(q, 1));
-	query_close(q);
-}
-
-/* A stream that will never give a row: the capture stops copying it. */
-static void run_mute(void *ud, uint32_t tgid, uint64_t ssl)
-{
-	struct run_state *st = ud;
-
-	if (st->loader)
-		loader_mute(st->loader, tgid, ssl);
-}
-
-/* The trackers, each sending its rows through run_emit(). Returns 0, or -1
- * when out of memory. */
-static int trackers_new(struct run_state *st)
-{
-	const struct row_sink sink = { run_emit, st }, runs_sink = { run_emit_runs, st };
-
-	st->runs = runs_new(&runs_sink);
-	if (!st->runs) {
-		log_warn("out of memory");
-		return -1;
-	}
-	runs_seed(st);
-
-	st->dns = dns_table_new(&sink);
-	st->net = st->dns ? net_table_new(st->dns, &sink) : NULL;
-	st->streams = st->net ? stream_table_new(st->o->max_body, st->net, &sink) : NULL;
-	const char *paths[HOST_PATHS_MAX];
-	int i, npaths = 0;
-
-	st->procs = st->streams ? proc_table_new(&sink) : NULL;
-	st->watch = procwatch_new(st->o->zombie_after_s, st->o->stuck_after_s);
-	st->spans = spans_new(&sink);
-	paths[npaths++] = st->db_dir;
-	paths[npaths++] = "/";
-	for (i = 0; i < st->o->nwatch && npaths < HOST_PATHS_MAX; i++)
-		paths[npaths++] = st->o->watch[i];
-	st->host = host_new(&sink, paths, npaths, st->o->push.max_disk_pct);
-	if (!st->procs || !st->watch || !st->spans || !st->host) {
-		log_warn("out of memory");
-		return -1;
-	}
-	stream_table_set_mute(st->streams, run_mute, st);
-	st->ev.streams = st->streams;
-	st->ev.net = st->net;
-	st->ev.dns = st->dns;
-	st->ev.procs = st->procs;
-	proc_table_set_watch(st->procs, st->watch);
-	return 0;
-}
-
-/* Finish open calls and connections (their rows go to the store), free. */
-static void trackers_free(struct run_state *st)
-{
-	stream_table_free(st->streams, "tracer stopped before the response completed");
-	net_table_free(st->net);
-	dns_table_free(st->dns);
-	/* what agents posted last, then the spans still waiting for their join */
-	events_drain(run_inbox, st);
-	peer_waits_run(st, 1);
-	spans_free(st->spans);
-	st->spans = NULL;
-	events_clear();
-	proc_table_free(st->procs);
-	procwatch_free(st->watch);
-	host_free(st->host);
-	if (st->runs)
-		runs_stop(st->runs, (int64_t)real_ns());
-	runs_free(st->runs);	/* last: the others' final rows feed it */
 }
 
 /* The reader must keep up with a busy host, or the rings fill and calls
@@ -582,11 +192,11 @@ static void run_loop(struct run_state *st)
 		}
 		exits_finish(st);
 		events_drain(run_inbox, st);
-		peer_waits_run(st, 0);
+		run_peer_waits_run(st, 0);
 		spans_tick(st->spans, (int64_t)real_ns(), 0);
 		now = mono_ns();
 		if (now - last_sample >= (uint64_t)(st->o->sample_s * 1e9)) {
-			cpu_sample(st, now - last_gc >= CPU_GC_EVERY_NS);
+			run_cpu_sample(st, now - last_gc >= CPU_GC_EVERY_NS);
 			if (now - last_gc >= CPU_GC_EVERY_NS)
 				last_gc = now;
 			last_sample = now;
@@ -608,12 +218,12 @@ static void run_loop(struct run_state *st)
 			stream_reap(st->streams);
 			net_reap(st->net);
 			dns_reap(st->dns, now);
-			drops_check(st);
-			push_watch(st);
+			run_drops_check(st);
+			run_push_watch(st);
 			last_reap = now;
 		}
 		if (now - last_inflight >= INFLIGHT_EVERY_NS) {
-			inflight_refresh(st);
+			run_inflight_refresh(st);
 			last_inflight = now;
 		}
 		if (st->cover) {
@@ -626,7 +236,7 @@ static void run_loop(struct run_state *st)
 				last_listen = 0;
 		}
 		if (st->lis && now - last_listen >= LISTEN_EVERY_NS) {
-			listen_refresh(st);
+			run_listen_refresh(st);
 			last_listen = now;
 		}
 		if (deadline && now >= deadline)
@@ -706,7 +316,7 @@ int cmd_run(int argc, char **argv)
 	if (o.db_group && share_apply(st->store, o.db, o.db_group))
 		goto out_trackers;
 	st->cover = run_cover_new(o.db);
-	if (trackers_new(st))
+	if (run_trackers_new(st))
 		goto out_trackers;
 	stream_set_body_budget(st->streams, o.body_memory);
 	files = capture_start(st);
@@ -728,7 +338,7 @@ int cmd_run(int argc, char **argv)
 		if (!o.ingest.token && !listen_is_loopback(st->lis))
 			log_warn("--listen: POST /v1/events, /v1/traces and /v1/logs take rows from anyone who "
 				 "can reach it; set an ingest token (LLMTAP_INGEST_TOKEN)");
-		listen_refresh(st);
+		run_listen_refresh(st);
 		if (listen_start(st->lis))
 			goto out_trackers;
 	}
@@ -749,14 +359,14 @@ int cmd_run(int argc, char **argv)
 	while (mono_ns() - stop_ns < DRAIN_NS && loader_poll(st->loader, 0) > 0)
 		;
 	event_finish_exits(&st->ev);
-	cpu_sample(st, 0);	/* CPU up to the stop */
+	run_cpu_sample(st, 0);	/* CPU up to the stop */
 	if (st->inflight)
 		inflight_write(st->store, NULL, 0, (int64_t)real_ns());	/* nothing is in flight any more */
-	drops_check(st);
+	run_drops_check(st);
 	loader_counters(st->loader, c);
 	rc = 0;
 out_trackers:
-	trackers_free(st);
+	run_trackers_free(st);
 	/* every row written that can be, before the last push attempt */
 	if (st->store)
 		store_drain(st->store);

@@ -1,4 +1,4 @@
-/* provider_int.h -- internals shared by provider.c and the per-API response parsers (provider_*.c). */
+/* provider_int.h -- internals shared by provider.c, provider_json.c and the per-API response parsers (provider_*.c). */
 #ifndef LLMTAP_PROVIDER_INT_H
 #define LLMTAP_PROVIDER_INT_H
 
@@ -66,5 +66,15 @@ void p_token(struct pstate *p);
 /* Record an API error from an error-shaped object (keys type/status/code
  * and message) unless an error is already recorded. */
 void p_error_obj(struct pstate *p, json_t *e);
+
+/* Set c->error to "kind: message" (either part alone when the other is
+ * missing). Does nothing when both are missing. */
+void p_set_error(struct pstate *p, const char *kind, const char *msg);
+
+/* Parse the response body: a JSON document, a streamed JSON array (Gemini),
+ * NDJSON (Ollama) or an event stream; fmt (NULL when the API is not known)
+ * reads each document or event. */
+void p_parse_body(struct pstate *p, const struct pformat *fmt,
+		  const struct llm_response *resp);
 
 #endif

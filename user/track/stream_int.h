@@ -1,4 +1,4 @@
-/* stream_int.h -- internals shared by stream.c (HTTP/1, rows) and stream_h2.c (HTTP/2): stream and exchange state. */
+/* stream_int.h -- internals shared by stream.c (HTTP/1), stream_rows.c (rows), stream_h2.c (HTTP/2) and stream_ws.c: stream and exchange state. */
 #ifndef LLMTAP_STREAM_INT_H
 #define LLMTAP_STREAM_INT_H
 
@@ -110,10 +110,6 @@ void stream_req_on_body(void *ud, const uint8_t *p, size_t n);
 void stream_req_on_done(void *ud);
 void stream_resp_on_body(void *ud, const uint8_t *p, size_t n);
 void stream_resp_on_done(void *ud);
-/* Unlink x and free it without a row. */
-void exchange_drop(struct stream *c, struct exchange *x);
-/* Hand over x's row if it is an LLM call (why: error when incomplete); frees x. */
-void exchange_emit(struct stream *c, struct exchange *x, const char *why);
 /* End every exchange of c with error why and reset its parsers. */
 void stream_flush(struct stream *c, const char *why);
 void stream_parsers_free(struct stream *c);
@@ -122,6 +118,11 @@ void stream_parsers_free(struct stream *c);
  * parsing the connection. */
 void stream_protocol_error(struct stream *c, const char *proto, int dir, const char *err);
 
+/* stream_rows.c */
+/* Unlink x and free it without a row. */
+void exchange_drop(struct stream *c, struct exchange *x);
+/* Hand over x's row if it is an LLM call (why: error when incomplete); frees x. */
+void exchange_emit(struct stream *c, struct exchange *x, const char *why);
 /* Format a head as text for storage: start line, then "Name: value" lines,
  * secrets replaced. */
 void stream_head_format(struct buf *out, const struct http1_head *h);
