@@ -318,7 +318,6 @@ static void *queue_run(void *arg)
 int scan_queue_new(struct scan_queue **out)
 {
 	struct scan_queue *q = calloc(1, sizeof(*q));
-	int err;
 
 	if (!q)
 		return -ENOMEM;
@@ -329,13 +328,23 @@ int scan_queue_new(struct scan_queue **out)
 	}
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_cond_init(&q->wake, NULL);
-	err = pthread_create(&q->thread, NULL, queue_run, q);
-	if (err) {
-		scan_queue_free(q);
-		return -err;
-	}
-	q->started = 1;
 	*out = q;
+	return 0;
+}
+
+/* Start the thread with the first job (under q->lock). Not before: `run`
+ * drops its privileges after attaching, and capabilities are per thread,
+ * so a thread made before the drop would keep root's. Returns 0 or -errno. */
+static int queue_start(struct scan_queue *q)
+{
+	int err;
+
+	if (q->started)
+		return 0;
+	err = pthread_create(&q->thread, NULL, queue_run, q);
+	if (err)
+		return -err;
+	q->started = 1;
 	return 0;
 }
 
@@ -385,7 +394,7 @@ enum scan_get scan_queue_get(struct scan_queue *q, const char *path, const char 
 		pthread_mutex_unlock(&q->lock);
 		return SCAN_GET_DONE;
 	}
-	if (!wait && st.st_size > SCAN_NOW_BYTES && q->njobs < JOBS_MAX) {
+	if (!wait && st.st_size > SCAN_NOW_BYTES && q->njobs < JOBS_MAX && !queue_start(q)) {
 		for (i = 0; i < q->njobs; i++)
 			if (q->jobs[i].dev == st.st_dev && q->jobs[i].ino == st.st_ino && !q->jobs[i].done)
 				break;

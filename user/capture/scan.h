@@ -71,7 +71,8 @@ const struct scan_func *scan_func(const struct scan_lib *l, const char *name);
 
 struct scan_queue;
 
-/* Start the cache and its scanning thread. Returns 0 and *out, or -errno. */
+/* Make the cache; its scanning thread starts with the first queued scan.
+ * Returns 0 and *out, or -errno. */
 int scan_queue_new(struct scan_queue **out);
 
 /* Stop the thread and free q; with a scan under way, the thread is left to
