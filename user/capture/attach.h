@@ -35,6 +35,10 @@ void attach_exec(struct attach *a, pid_t pid, const char *comm, const char *file
 /* Look again at the processes whose time has come (see attach_exec()). */
 void attach_rescans_run(struct attach *a);
 
+/* How long a poll may sleep before the next rescan is due: max_ms, or
+ * less (0 when one is due now). */
+int attach_rescan_wait_ms(const struct attach *a, int max_ms);
+
 /* TLS libraries and executables attached so far. */
 int attach_tls_files(const struct attach *a);
 

@@ -346,6 +346,21 @@ static void scan_finished(void *ctx, const char *io, const char *path, pid_t pid
 		log_warn("attached to %d new file(s) for pid %d (%s)", n, pid, path);
 }
 
+int attach_rescan_wait_ms(const struct attach *a, int max_ms)
+{
+	uint64_t now = mono_ns(), ms;
+	int i;
+
+	for (i = 0; i < a->nrescans; i++) {
+		if (a->rescans[i].due_ns <= now)
+			return 0;
+		ms = (a->rescans[i].due_ns - now + 999999) / 1000000;
+		if (max_ms < 0 || ms < (uint64_t)max_ms)
+			max_ms = (int)ms;
+	}
+	return max_ms;
+}
+
 void attach_rescans_run(struct attach *a)
 {
 	uint64_t now = mono_ns();

@@ -385,7 +385,7 @@ int loader_poll(struct loader *l, int timeout_ms)
 {
 	/* every ring, not only those that woke the poll: most events come
 	 * without a wakeup */
-	int n = rings_poll(l->rb, timeout_ms);
+	int n = rings_poll(l->rb, attach_rescan_wait_ms(l->attach, timeout_ms));
 
 	merge_flush(l->merge);
 	attach_rescans_run(l->attach);
