@@ -189,6 +189,7 @@ static void opnd_fill(const cs_x86_op *o, struct x86_opnd *out)
 	}
 }
 
+/* See capture/x86dec.h for the contracts of the public functions. */
 int x86_decode(const uint8_t *p, size_t n, struct x86_insn *in)
 {
 	const cs_insn *ci = dec_one(p, n);
