@@ -64,7 +64,7 @@ static int gpr_num(unsigned reg)
 		{ X86_REG_AL, X86_REG_CL, X86_REG_DL, X86_REG_BL, X86_REG_SPL, X86_REG_BPL,
 		  X86_REG_SIL, X86_REG_DIL, X86_REG_R8B, X86_REG_R9B, X86_REG_R10B, X86_REG_R11B,
 		  X86_REG_R12B, X86_REG_R13B, X86_REG_R14B, X86_REG_R15B },
-		{ X86_REG_AH, X86_REG_CH, X86_REG_DH, X86_REG_BH },
+		{ X86_REG_AH, X86_REG_CH, X86_REG_DH, X86_REG_BH },	/* the rest 0: invalid */
 	};
 	size_t w, i;
 
@@ -73,7 +73,7 @@ static int gpr_num(unsigned reg)
 	for (w = 0; w < sizeof(regs) / sizeof(regs[0]); w++)
 		for (i = 0; i < 16; i++)
 			if (regs[w][i] == reg)
-				return w == 4 ? (int)(i == 1 ? 1 : i == 2 ? 2 : i == 3 ? 3 : 0) : (int)i;
+				return (int)i;
 	return -1;
 }
 
