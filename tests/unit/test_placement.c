@@ -1,4 +1,4 @@
-/* test_placement.c -- unit tests of probe placement: x86-64 instruction lengths and emulation, the walk of OpenSSL's wrappers, and the placement of the system's libssl and node. */
+/* test_placement.c -- unit tests of probe placement: x86-64 instruction lengths, emulation and text, the walk of OpenSSL's wrappers, and the placement of the system's libssl and node. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -42,8 +42,13 @@ static void test_decode(void)
 		{ "nop", { 0x90 }, 1, 1 },
 		{ "ret", { 0xc3 }, 1, 0 },
 		{ "jmp *%rax", { 0xff, 0xe0 }, 2, 0 },
-		{ "three-byte 0f 38 (unknown)", { 0x66, 0x0f, 0x38, 0x00, 0xc1 }, 0, 0 },
-		{ "in al,dx (unknown)", { 0xec }, 0, 0 },
+		{ "pshufb %xmm1,%xmm0", { 0x66, 0x0f, 0x38, 0x00, 0xc1 }, 5, 0 },
+		{ "in (%dx),%al", { 0xec }, 1, 0 },
+		{ "jrcxz (not emulated)", { 0xe3, 0x10 }, 2, 0 },
+		{ "push $1 (not emulated)", { 0x6a, 0x01 }, 2, 0 },
+		{ "nop with 0x66 (not emulated)", { 0x66, 0x90 }, 2, 0 },
+		{ "push %es (invalid in 64-bit mode)", { 0x06 }, 0, 0 },
+		{ "call with 0x66 (Intel and AMD disagree)", { 0x66, 0xe8, 0, 0, 0, 0 }, 0, 0 },
 	};
 	struct x86_insn in;
 	size_t i;
@@ -61,6 +66,37 @@ static void test_decode(void)
 	}
 	n = x86_decode(cases[13].bytes, 4, &in);
 	CHECK(n == 4 && x86_is_endbr64(&in));
+}
+
+/* How instructions are shown in placement messages. */
+static void test_describe(void)
+{
+	static const struct {
+		uint8_t bytes[15];
+		const char *text;
+	} cases[] = {
+		{ { 0x41, 0x56 }, "push %r14" },
+		{ { 0x55 }, "push %rbp" },
+		{ { 0x48, 0x83, 0xec, 0x18 }, "sub $0x18,%rsp" },
+		{ { 0x48, 0x89, 0xe5 }, "mov %rsp,%rbp" },
+		{ { 0xf3, 0x0f, 0x1e, 0xfa }, "endbr64" },
+		{ { 0x64, 0x48, 0x8b, 0x04, 0x25, 0x28, 0, 0, 0 }, "mov %fs:0x28,%rax" },
+		{ { 0x48, 0x8d, 0x54, 0x24, 0xf8 }, "lea -0x8(%rsp),%rdx" },
+		{ { 0x48, 0x8b, 0x44, 0xd3, 0x10 }, "mov 0x10(%rbx,%rdx,8),%rax" },
+		{ { 0xeb, 0xac }, "jmp .-0x52" },
+	};
+	struct x86_insn in;
+	char text[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		CHECK(x86_decode(cases[i].bytes, sizeof(cases[i].bytes), &in) > 0);
+		x86_describe(&in, cases[i].bytes, text, sizeof(text));
+		CHECK_STR(text, cases[i].text);
+	}
+	x86_decode(cases[5].bytes, sizeof(cases[5].bytes), &in);
+	x86_describe(&in, cases[5].bytes, text, 8);	/* truncated, terminated */
+	CHECK_STR(text, "mov %fs");
 }
 
 /* OpenSSL 3.0's SSL_write as Debian builds it (a wrapper of
@@ -105,6 +141,19 @@ static void test_walk(void)
 		0xe8, 0x00, 0x01, 0x00, 0x00, 0x5b, 0xc3,
 	};
 	static const uint8_t indirect[] = { 0xff, 0xd0, 0xc3 };	/* call *%rax */
+	static const uint8_t cmpxchg[] = {	/* cmpxchg %rdi,%rsi; call */
+		0x48, 0x0f, 0xb1, 0xfe, 0xe8, 0x00, 0x01, 0x00, 0x00, 0xc3,
+	};
+	static const uint8_t syscall[] = {	/* syscall; call */
+		0x0f, 0x05, 0xe8, 0x00, 0x01, 0x00, 0x00, 0xc3,
+	};
+	static const uint8_t widen[] = {	/* movsxd %edx,%edi; mov %dx,%si; mov %rdx,%rcx; mov %edx,%edx; call */
+		0x63, 0xfa, 0x66, 0x89, 0xd6, 0x48, 0x89, 0xd1, 0x89, 0xd2,
+		0xe8, 0x00, 0x01, 0x00, 0x00, 0xc3,
+	};
+	static const uint8_t readonly[] = {	/* cmp %rsi,%rdi; test %edx,%edx; nop; loop .; call */
+		0x48, 0x39, 0xf7, 0x85, 0xd2, 0x90, 0xe2, 0xfe, 0xe8, 0x00, 0x01, 0x00, 0x00, 0xc3,
+	};
 	const struct x86_call *c;
 	struct x86_walk w;
 
@@ -132,7 +181,25 @@ static void test_walk(void)
 	CHECK(c && c->args[0] == X86_ARG0 && c->args[1] == X86_UNKNOWN);
 	CHECK(x86_walk_function(indirect, sizeof(indirect), 0x1000, &w) == 0 && w.indirect);
 	/* an undecodable instruction on a path proves nothing */
-	CHECK(x86_walk_function((const uint8_t *)"\xec\xc3", 2, 0x1000, &w) == -1);
+	CHECK(x86_walk_function((const uint8_t *)"\x06\xc3", 2, 0x1000, &w) == -1);
+
+	/* writes capstone 4 does not mark are still seen */
+	CHECK(x86_walk_function(cmpxchg, sizeof(cmpxchg), 0x1000, &w) == 0);
+	c = call_to(&w, 0x1000 + 9 + 0x100);
+	CHECK(c && c->args[0] == X86_ARG0 && c->args[1] == X86_UNKNOWN && c->args[2] == X86_ARG2);
+	CHECK(x86_walk_function(syscall, sizeof(syscall), 0x1000, &w) == 0);
+	c = call_to(&w, 0x1000 + 7 + 0x100);
+	CHECK(c && c->args[0] == X86_ARG0 && c->args[3] == X86_UNKNOWN);
+	/* 32-bit moves widen edx; movsxd without REX.W, 16-bit moves do not */
+	CHECK(x86_walk_function(widen, sizeof(widen), 0x1000, &w) == 0);
+	c = call_to(&w, 0x1000 + 15 + 0x100);
+	CHECK(c && c->args[0] == X86_UNKNOWN && c->args[1] == X86_UNKNOWN && c->args[2] == X86_ARG2_EXT &&
+	      c->args[3] == X86_ARG2);
+	/* cmp and test read only; loop counts rcx down */
+	CHECK(x86_walk_function(readonly, sizeof(readonly), 0x1000, &w) == 0);
+	c = call_to(&w, 0x1000 + 13 + 0x100);
+	CHECK(c && c->args[0] == X86_ARG0 && c->args[1] == X86_ARG1 && c->args[2] == X86_ARG2 &&
+	      c->args[3] == X86_UNKNOWN);
 }
 
 /* The system's libssl and node, when present: placed where decoding says. */
@@ -176,6 +243,7 @@ static void test_files(void)
 int main(void)
 {
 	test_decode();
+	test_describe();
 	test_walk();
 	test_files();
 	return harness_done("test_placement");

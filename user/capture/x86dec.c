@@ -1,241 +1,313 @@
-/* x86dec.c -- a small x86-64 decoder for probe placement: instruction lengths, what the kernel emulates, and which argument registers reach a call. */
+/* x86dec.c -- x86-64 decoding for probe placement (capstone): instruction lengths, what the kernel emulates, and which argument registers reach a call. */
+/* capstone's x86.h names its instruction-id enum x86_insn, the name of
+ * x86dec.h's struct: it is included first, its enum renamed. */
+#define x86_insn cs_x86_insn
+#include <capstone/capstone.h>
+#undef x86_insn
+
 #include "capture/x86dec.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-/* Operand flags of an opcode. */
-enum {
-	F_BAD = 1,	/* not decoded: proves nothing */
-	F_M = 2,	/* ModRM (and SIB, displacement) follow */
-	F_I8 = 4,	/* imm8 / rel8 */
-	F_IZ = 8,	/* imm16 with 0x66, else imm32 (rel32 too) */
-	F_I16 = 16,	/* imm16 */
-	F_IV = 32,	/* imm32, imm64 with REX.W (mov reg, imm) */
-	F_GRP3 = 64,	/* 0xf6/0xf7: an immediate only for /0 and /1 (test) */
-};
+/* One capstone handle (detail on) per thread that decodes: a handle is
+ * not safe to share between threads. Opened on first use, kept. */
+static __thread csh dec_cs;
+static __thread cs_insn *dec_insn;
 
-/* Flags of one-byte opcode op (prefixes and REX already consumed). */
-static int op1_flags(uint8_t op)
+/* The thread's handle and instruction buffer. Returns 0, or -1 when
+ * capstone cannot be opened. */
+static int dec_open(void)
 {
-	if (op < 0x40) {
-		if (op == 0x0f)
-			return 0;	/* escape: handled by the caller */
-		switch (op & 7) {
-		case 0: case 1: case 2: case 3: return F_M;
-		case 4: return F_I8;
-		case 5: return F_IZ;
-		default: return F_BAD;
-		}
-	}
-	if (op >= 0x50 && op <= 0x5f)
+	if (dec_insn)
 		return 0;
-	if (op >= 0x70 && op <= 0x7f)
-		return F_I8;
-	if (op >= 0x84 && op <= 0x8f && op != 0x8c && op != 0x8e)
-		return F_M;
-	if (op >= 0x90 && op <= 0x99)
-		return 0;
-	if (op >= 0xb0 && op <= 0xb7)
-		return F_I8;
-	if (op >= 0xb8 && op <= 0xbf)
-		return F_IV;
-	if (op >= 0xd0 && op <= 0xd3)
-		return F_M;
-	switch (op) {
-	case 0x63: return F_M;
-	case 0x68: return F_IZ;
-	case 0x69: return F_M | F_IZ;
-	case 0x6a: return F_I8;
-	case 0x6b: return F_M | F_I8;
-	case 0x80: return F_M | F_I8;
-	case 0x81: return F_M | F_IZ;
-	case 0x83: return F_M | F_I8;
-	case 0xa8: return F_I8;
-	case 0xa9: return F_IZ;
-	case 0xc0: case 0xc1: return F_M | F_I8;
-	case 0xc2: return F_I16;
-	case 0xc3: case 0xc9: case 0xcc: case 0xf4: return 0;
-	case 0xc6: return F_M | F_I8;
-	case 0xc7: return F_M | F_IZ;
-	case 0xe8: case 0xe9: return F_IZ;
-	case 0xeb: return F_I8;
-	case 0xf6: case 0xf7: return F_M | F_GRP3;
-	case 0xfe: case 0xff: return F_M;
+	if (cs_open(CS_ARCH_X86, CS_MODE_64, &dec_cs) != CS_ERR_OK)
+		return -1;
+	cs_option(dec_cs, CS_OPT_DETAIL, CS_OPT_ON);
+	dec_insn = cs_malloc(dec_cs);
+	if (!dec_insn) {
+		cs_close(&dec_cs);
+		return -1;
 	}
-	return F_BAD;
+	return 0;
 }
 
-/* Flags of two-byte opcode 0x0f op. */
-static int op2_flags(uint8_t op)
+/* Decode p[0..n) at address 0 into the thread's buffer. Returns it, or NULL. */
+static const cs_insn *dec_one(const uint8_t *p, size_t n)
 {
-	if (op >= 0x80 && op <= 0x8f)
-		return F_IZ;
-	if (op >= 0xc8 && op <= 0xcf)
-		return 0;
-	if (op >= 0x70 && op <= 0x73)
-		return F_M | F_I8;
-	if ((op >= 0x10 && op <= 0x1f) || (op >= 0x28 && op <= 0x2f) || (op >= 0x40 && op <= 0x6f) ||
-	    (op >= 0x74 && op <= 0x7f && op != 0x77) || (op >= 0x90 && op <= 0x9f) || op >= 0xd0)
-		return op == 0xff ? F_BAD : F_M;
-	switch (op) {
-	case 0x05: case 0x0b: case 0x77: case 0xa2: return 0;
-	case 0xa3: case 0xa5: case 0xab: case 0xad: case 0xaf: case 0xb0: case 0xb1:
-	case 0xb3: case 0xb6: case 0xb7: case 0xbb: case 0xbc: case 0xbd: case 0xbe:
-	case 0xbf: case 0xc0: case 0xc1: return F_M;
-	case 0xa4: case 0xac: case 0xba: case 0xc2: case 0xc6: return F_M | F_I8;
-	}
-	return F_BAD;
-}
+	uint64_t addr = 0;
 
-int x86_decode(const uint8_t *p, size_t n, struct x86_insn *in)
-{
-	size_t i = 0, imm = 0;
-	int f;
-
-	memset(in, 0, sizeof(*in));
+	if (dec_open())
+		return NULL;
 	if (n > 15)
 		n = 15;
-	for (; i < n; i++) {
-		uint8_t b = p[i];
+	if (!n || !cs_disasm_iter(dec_cs, &p, &n, &addr, dec_insn))
+		return NULL;
+	return dec_insn;
+}
 
-		if (b == 0x66)
-			in->pfx66 = 1;
-		else if (b == 0xf3)
-			in->pfxf3 = 1;
-		else if (b != 0xf2 && b != 0xf0 && b != 0x2e && b != 0x3e && b != 0x26 &&
-			 b != 0x36 && b != 0x64 && b != 0x65)
+/* The encoding number (0 rax .. 15 r15) of general register reg of any
+ * width (ah..dh: their full register), else -1 (rip, vector, segment...). */
+static int gpr_num(unsigned reg)
+{
+	static const unsigned regs[][16] = {
+		{ X86_REG_RAX, X86_REG_RCX, X86_REG_RDX, X86_REG_RBX, X86_REG_RSP, X86_REG_RBP,
+		  X86_REG_RSI, X86_REG_RDI, X86_REG_R8, X86_REG_R9, X86_REG_R10, X86_REG_R11,
+		  X86_REG_R12, X86_REG_R13, X86_REG_R14, X86_REG_R15 },
+		{ X86_REG_EAX, X86_REG_ECX, X86_REG_EDX, X86_REG_EBX, X86_REG_ESP, X86_REG_EBP,
+		  X86_REG_ESI, X86_REG_EDI, X86_REG_R8D, X86_REG_R9D, X86_REG_R10D, X86_REG_R11D,
+		  X86_REG_R12D, X86_REG_R13D, X86_REG_R14D, X86_REG_R15D },
+		{ X86_REG_AX, X86_REG_CX, X86_REG_DX, X86_REG_BX, X86_REG_SP, X86_REG_BP,
+		  X86_REG_SI, X86_REG_DI, X86_REG_R8W, X86_REG_R9W, X86_REG_R10W, X86_REG_R11W,
+		  X86_REG_R12W, X86_REG_R13W, X86_REG_R14W, X86_REG_R15W },
+		{ X86_REG_AL, X86_REG_CL, X86_REG_DL, X86_REG_BL, X86_REG_SPL, X86_REG_BPL,
+		  X86_REG_SIL, X86_REG_DIL, X86_REG_R8B, X86_REG_R9B, X86_REG_R10B, X86_REG_R11B,
+		  X86_REG_R12B, X86_REG_R13B, X86_REG_R14B, X86_REG_R15B },
+		{ X86_REG_AH, X86_REG_CH, X86_REG_DH, X86_REG_BH },	/* the rest 0: invalid */
+	};
+	size_t w, i;
+
+	if (reg == X86_REG_INVALID)
+		return -1;
+	for (w = 0; w < sizeof(regs) / sizeof(regs[0]); w++)
+		for (i = 0; i < 16; i++)
+			if (regs[w][i] == reg)
+				return (int)i;
+	return -1;
+}
+
+/* 1 for an instruction whose register operands are all read: capstone 4
+ * leaves some destinations unmarked (cmpxchg's), so a register in the first
+ * place of any other instruction counts as written. */
+static int reads_only(unsigned id)
+{
+	switch (id) {
+	case X86_INS_CMP: case X86_INS_TEST: case X86_INS_BT: case X86_INS_PUSH:
+	case X86_INS_NOP: case X86_INS_OUT: case X86_INS_CALL: case X86_INS_JMP:
+		return 1;
+	}
+	return 0;
+}
+
+/* The general registers ci writes: its written operands, what it writes
+ * implicitly, and what capstone 4 does not list. */
+static uint16_t insn_writes(const cs_insn *ci)
+{
+	const cs_detail *dt = ci->detail;
+	const cs_x86 *d = &dt->x86;
+	uint16_t w = 0;
+	int i, r;
+
+	for (i = 0; i < dt->regs_write_count; i++)
+		if ((r = gpr_num(dt->regs_write[i])) >= 0)
+			w |= (uint16_t)(1u << r);
+	for (i = 0; i < d->op_count; i++) {
+		const cs_x86_op *o = &d->operands[i];
+
+		if (o->type != X86_OP_REG || (r = gpr_num(o->reg)) < 0)
+			continue;
+		if ((o->access & CS_AC_WRITE) || !o->access || (i == 0 && !reads_only(ci->id)))
+			w |= (uint16_t)(1u << r);
+	}
+	switch (ci->id) {
+	case X86_INS_CMPXCHG: case X86_INS_XLATB:
+		w |= 1u << 0;				/* rax */
+		break;
+	case X86_INS_CMPXCHG8B: case X86_INS_CMPXCHG16B:
+		w |= 1u << 0 | 1u << 2;			/* rax, rdx */
+		break;
+	case X86_INS_SYSCALL: case X86_INS_SYSENTER:
+		w |= 1u << 0 | 1u << 1 | 1u << 11;	/* rax, rcx, r11 */
+		break;
+	case X86_INS_INT: case X86_INS_INT1: case X86_INS_INTO:
+		w |= 1u << 0;				/* a system call's result */
+		break;
+	case X86_INS_RDTSCP:
+		w |= 1u << 0 | 1u << 1 | 1u << 2;	/* rax, rcx, rdx */
+		break;
+	case X86_INS_ENTER:
+		w |= 1u << 5;				/* rbp */
+		break;
+	}
+	return w;
+}
+
+/* What ci does to the flow of a walk. */
+static uint8_t insn_kind(const cs_insn *ci)
+{
+	const cs_detail *dt = ci->detail;
+	int direct = dt->x86.op_count == 1 && dt->x86.operands[0].type == X86_OP_IMM;
+	int i, jump = 0;
+
+	switch (ci->id) {
+	case X86_INS_INT3: case X86_INS_HLT: case X86_INS_UD2: case X86_INS_UD2B: case X86_INS_UD0:
+		return X86_K_END;
+	case X86_INS_LCALL:
+		return X86_K_ICALL;
+	case X86_INS_LJMP:
+		return X86_K_IJMP;
+	case X86_INS_JMP:
+		return direct ? X86_K_JMP : X86_K_IJMP;
+	}
+	for (i = 0; i < dt->groups_count; i++) {
+		switch (dt->groups[i]) {
+		case X86_GRP_RET: case X86_GRP_IRET:
+			return X86_K_END;
+		case X86_GRP_CALL:
+			return direct ? X86_K_CALL : X86_K_ICALL;
+		case X86_GRP_JUMP: case X86_GRP_BRANCH_RELATIVE:
+			jump = 1;
 			break;
-		in->npfx++;
-	}
-	if (i < n && (p[i] & 0xf0) == 0x40)
-		in->rex = p[i++];
-	if (i >= n)
-		return 0;
-	in->op = p[i++];
-	if (in->op == 0x0f) {
-		if (i >= n)
-			return 0;
-		in->op2 = p[i++];
-		f = op2_flags(in->op2);
-	} else {
-		f = op1_flags(in->op);
-	}
-	if (f & F_BAD)
-		return 0;
-	if (f & F_M) {
-		uint8_t mod, rm;
-
-		if (i >= n)
-			return 0;
-		in->modrm = p[i++];
-		in->has_modrm = 1;
-		mod = in->modrm >> 6;
-		rm = in->modrm & 7;
-		if (mod != 3 && rm == 4) {
-			if (i >= n)
-				return 0;
-			in->sib = p[i++];
-			if (mod == 0 && (in->sib & 7) == 5)
-				mod = 2;	/* disp32, no base */
-		} else if (mod == 0 && rm == 5) {
-			mod = 2;		/* rip-relative disp32 */
-		}
-		if (mod == 1) {
-			if (i + 1 > n)
-				return 0;
-			in->disp = (int8_t)p[i];
-			i += 1;
-		} else if (mod == 2) {
-			if (i + 4 > n)
-				return 0;
-			in->disp = (int32_t)((uint32_t)p[i] | (uint32_t)p[i + 1] << 8 |
-					     (uint32_t)p[i + 2] << 16 | (uint32_t)p[i + 3] << 24);
-			i += 4;
 		}
 	}
-	if (f & F_GRP3)
-		imm = ((in->modrm >> 3) & 7) < 2 ? (in->op == 0xf6 ? 1 : (in->pfx66 ? 2 : 4)) : 0;
-	else if (f & F_I8)
-		imm = 1;
-	else if (f & F_I16)
-		imm = 2;
-	else if (f & F_IZ)
-		imm = (in->pfx66 && in->op != 0xe8 && in->op != 0xe9 && in->op != 0x0f) ? 2 : 4;
-	else if (f & F_IV)
-		imm = (in->rex & 8) ? 8 : (in->pfx66 ? 2 : 4);
-	if (i + imm > n)
-		return 0;
-	if (imm) {
-		uint64_t v = 0;
-		size_t k;
+	if (jump)
+		return direct ? X86_K_JCC : X86_K_IJMP;
+	return X86_K_OTHER;
+}
 
-		for (k = 0; k < imm; k++)
-			v |= (uint64_t)p[i + k] << (8 * k);
-		if (imm < 8 && (v >> (8 * imm - 1)) & 1)
-			v |= ~0ull << (8 * imm);	/* sign-extend */
-		in->imm = (int64_t)v;
-		i += imm;
+/* Operand o as the walker reads it. */
+static void opnd_fill(const cs_x86_op *o, struct x86_opnd *out)
+{
+	out->size = o->size;
+	out->reg = out->index = -1;
+	switch (o->type) {
+	case X86_OP_REG:
+		out->type = X86_OPND_REG;
+		out->reg = (int8_t)gpr_num(o->reg);
+		break;
+	case X86_OP_IMM:
+		out->type = X86_OPND_IMM;
+		break;
+	case X86_OP_MEM:
+		out->type = X86_OPND_MEM;
+		out->reg = (int8_t)gpr_num(o->mem.base);
+		out->index = (int8_t)gpr_num(o->mem.index);
+		break;
+	default:
+		out->type = X86_OPND_NONE;
 	}
-	if (in->op == 0xe8 || in->op == 0xe9 || in->op == 0xeb || (in->op >= 0x70 && in->op <= 0x7f) ||
-	    (in->op == 0x0f && in->op2 >= 0x80 && in->op2 <= 0x8f))
-		in->rel = in->imm;
-	in->len = (uint8_t)i;
-	return (int)i;
+}
+
+/* See capture/x86dec.h for the contracts of the public functions. */
+int x86_decode(const uint8_t *p, size_t n, struct x86_insn *in)
+{
+	const cs_insn *ci = dec_one(p, n);
+	const cs_x86 *d;
+	int i;
+
+	memset(in, 0, sizeof(*in));
+	if (!ci)
+		return 0;
+	d = &ci->detail->x86;
+	in->kind = insn_kind(ci);
+	/* 66 on a branch: Intel ignores it, AMD takes a 16-bit displacement */
+	if (in->kind != X86_K_OTHER && in->kind != X86_K_END && d->prefix[2] == 0x66)
+		return 0;
+	in->len = (uint8_t)ci->size;
+	memcpy(in->bytes, p, in->len);
+	in->rex = d->rex;
+	in->id = ci->id;
+	if (in->kind == X86_K_CALL || in->kind == X86_K_JMP || in->kind == X86_K_JCC)
+		in->rel = (int64_t)((uint64_t)d->operands[0].imm - in->len);
+	in->writes = insn_writes(ci);
+	in->nops = d->op_count < 2 ? d->op_count : 2;
+	for (i = 0; i < in->nops; i++)
+		opnd_fill(&d->operands[i], &in->ops[i]);
+	return in->len;
 }
 
 int x86_is_endbr64(const struct x86_insn *in)
 {
-	return in->len == 4 && in->pfxf3 && in->op == 0x0f && in->op2 == 0x1e && in->modrm == 0xfa;
+	return in->id == X86_INS_ENDBR64;
 }
 
+/* The kernel decides on the encoding (opcode bytes, prefixes, length), so
+ * this does too, on the length capstone found. */
 int x86_uprobe_emulated(const struct x86_insn *in)
 {
-	if (!in->len)
-		return 0;
-	/* push reg: one byte, or REX.B (0x41) and the byte; no other prefix */
-	if (in->op >= 0x50 && in->op <= 0x57 && !in->npfx)
-		return in->len == 1 || (in->len == 2 && in->rex == 0x41);
-	if (in->npfx || in->rex)
-		return 0;
-	if (in->op == 0xe8 || in->op == 0xe9 || in->op == 0xeb || in->op == 0x90)
-		return 1;
-	if (in->op >= 0x70 && in->op <= 0x7f)
-		return 1;
-	return in->op == 0x0f && in->op2 >= 0x80 && in->op2 <= 0x8f;
+	const uint8_t *b = in->bytes;
+
+	switch (in->len) {
+	case 1:		/* push reg, nop */
+		return (b[0] >= 0x50 && b[0] <= 0x57) || b[0] == 0x90;
+	case 2:		/* push r8..r15 (REX.B alone), jmp rel8, jcc rel8 */
+		return (b[0] == 0x41 && b[1] >= 0x50 && b[1] <= 0x57) || b[0] == 0xeb ||
+		       (b[0] >= 0x70 && b[0] <= 0x7f);
+	case 5:		/* call rel32, jmp rel32 */
+		return b[0] == 0xe8 || b[0] == 0xe9;
+	case 6:		/* jcc rel32 */
+		return b[0] == 0x0f && b[1] >= 0x80 && b[1] <= 0x8f;
+	}
+	return 0;
+}
+
+/* Append printf text to out[0..outlen) at *k (truncating). */
+static void put(char *out, size_t outlen, size_t *k, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	if (*k + 1 >= outlen)
+		return;
+	va_start(ap, fmt);
+	r = vsnprintf(out + *k, outlen - *k, fmt, ap);
+	va_end(ap);
+	if (r > 0)
+		*k = *k + (size_t)r < outlen ? *k + (size_t)r : outlen - 1;
+}
+
+/* Append pre and v as signed hex ("$0x18", "-0x8"; with plus, "+0x10"). */
+static void put_hex(char *out, size_t outlen, size_t *k, const char *pre, int64_t v, int plus)
+{
+	put(out, outlen, k, "%s%s0x%llx", pre, v < 0 ? "-" : plus ? "+" : "",
+	    (unsigned long long)(v < 0 ? -(uint64_t)v : (uint64_t)v));
 }
 
 void x86_describe(const struct x86_insn *in, const uint8_t *p, char *out, size_t outlen)
 {
-	static const char *const r64[16] = {
-		"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
-		"r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
-	};
-	size_t i, k;
+	const cs_insn *ci = in->len ? dec_one(p, in->len) : NULL;
+	const cs_x86 *d;
+	size_t k = 0;
+	int i;
 
-	if (in->op >= 0x50 && in->op <= 0x57 && !in->npfx) {
-		snprintf(out, outlen, "push %%%s", r64[(in->op & 7) | ((in->rex & 1) << 3)]);
+	if (!outlen)
+		return;
+	out[0] = 0;
+	if (!ci) {
+		put(out, outlen, &k, "not decoded");
 		return;
 	}
-	if (x86_is_endbr64(in)) {
-		snprintf(out, outlen, "endbr64");
-		return;
+	d = &ci->detail->x86;
+	put(out, outlen, &k, "%s", ci->mnemonic);
+	for (i = d->op_count - 1; i >= 0; i--) {	/* AT&T order: source first */
+		const cs_x86_op *o = &d->operands[i];
+
+		put(out, outlen, &k, i == d->op_count - 1 ? " " : ",");
+		if (o->type == X86_OP_REG) {
+			put(out, outlen, &k, "%%%s", cs_reg_name(dec_cs, o->reg));
+		} else if (o->type == X86_OP_IMM) {
+			/* a branch target, decoded at 0: relative to this instruction */
+			if (in->kind == X86_K_OTHER)
+				put_hex(out, outlen, &k, "$", o->imm, 0);
+			else
+				put_hex(out, outlen, &k, ".", o->imm, 1);
+		} else if (o->type == X86_OP_MEM) {
+			if (o->mem.segment != X86_REG_INVALID)
+				put(out, outlen, &k, "%%%s:", cs_reg_name(dec_cs, o->mem.segment));
+			if (o->mem.disp || (o->mem.base == X86_REG_INVALID && o->mem.index == X86_REG_INVALID))
+				put_hex(out, outlen, &k, "", o->mem.disp, 0);
+			if (o->mem.base != X86_REG_INVALID || o->mem.index != X86_REG_INVALID) {
+				put(out, outlen, &k, "(");
+				if (o->mem.base != X86_REG_INVALID)
+					put(out, outlen, &k, "%%%s", cs_reg_name(dec_cs, o->mem.base));
+				if (o->mem.index != X86_REG_INVALID)
+					put(out, outlen, &k, ",%%%s,%d", cs_reg_name(dec_cs, o->mem.index),
+					    o->mem.scale);
+				put(out, outlen, &k, ")");
+			}
+		}
 	}
-	if (in->rex == 0x48 && in->op == 0x83 && in->modrm == 0xec) {
-		snprintf(out, outlen, "sub $0x%llx,%%rsp", (unsigned long long)(uint8_t)in->imm);
-		return;
-	}
-	if (in->rex == 0x48 && in->op == 0x81 && in->modrm == 0xec) {
-		snprintf(out, outlen, "sub $0x%llx,%%rsp", (unsigned long long)(uint32_t)in->imm);
-		return;
-	}
-	if (in->rex == 0x48 && in->op == 0x89 && in->modrm == 0xe5) {
-		snprintf(out, outlen, "mov %%rsp,%%rbp");
-		return;
-	}
-	k = (size_t)snprintf(out, outlen, "insn");
-	for (i = 0; i < in->len && k + 6 < outlen; i++)
-		k += (size_t)snprintf(out + k, outlen - k, " %02x", p[i]);
 }
 
 /* ---- walking a function ------------------------------------------------- */
@@ -357,140 +429,89 @@ static uint8_t widen32(uint8_t src)
 	return src == X86_ARG2 || src == X86_ARG2_EXT ? X86_ARG2_EXT : X86_UNKNOWN;
 }
 
-/* Apply in's effect on the tracked registers. */
+/* Apply in's effect on the tracked registers: the moves that keep an
+ * argument (or a frame address) are followed, any other write forgets. */
 static void walk_effect(const struct x86_insn *in, struct walk_state *st)
 {
-	int w = in->rex & 8;
-	int reg = ((in->modrm >> 3) & 7) | ((in->rex & 4) << 1);
-	int rm = (in->modrm & 7) | ((in->rex & 1) << 3);
-	int mod3 = in->has_modrm && (in->modrm >> 6) == 3;
-	int sub = (in->modrm >> 3) & 7;
-	uint8_t op = in->op;
+	const struct x86_opnd *dst = &in->ops[0], *src = &in->ops[1];
+	int r, moved = -1;	/* the value a followed move leaves in dst */
 
-	if (op == 0x0f) {
-		switch (in->op2) {
-		case 0x1e: case 0x1f: case 0x0b:
-			return;
-		case 0x05:
-			st->r[0] = st->r[1] = st->r[11] = X86_UNKNOWN;
-			return;
-		case 0xa2:
-			st->r[0] = st->r[1] = st->r[2] = st->r[3] = X86_UNKNOWN;
-			return;
-		}
-		if (in->op2 >= 0x80 && in->op2 <= 0x8f)
-			return;
-		if (in->op2 >= 0xc8 && in->op2 <= 0xcf) {
-			reg_set(st, (in->op2 & 7) | ((in->rex & 1) << 3), X86_UNKNOWN);
-			return;
-		}
-		/* anything else with ModRM: both operands may be written */
-		if (in->has_modrm) {
-			reg_set(st, reg, X86_UNKNOWN);
-			if (mod3)
-				reg_set(st, rm, X86_UNKNOWN);
-		}
-		if (in->op2 == 0xb0 || in->op2 == 0xb1)
-			st->r[0] = X86_UNKNOWN;
-		return;
+	if (in->nops == 2 && dst->type == X86_OPND_REG && dst->reg >= 0) {
+		if (in->id == X86_INS_MOV && src->type == X86_OPND_REG && src->reg >= 0)
+			moved = dst->size == 8 ? st->r[src->reg] :
+				dst->size == 4 ? widen32(st->r[src->reg]) : X86_UNKNOWN;
+		else if (in->id == X86_INS_MOVSXD && (in->rex & 8) && src->type == X86_OPND_REG &&
+			 src->reg >= 0)
+			moved = widen32(st->r[src->reg]);
+		else if (in->id == X86_INS_LEA)	/* an address off the stack pointer (or a copy) */
+			moved = dst->size == 8 && src->reg >= 0 && src->index < 0 &&
+				st->r[src->reg] == X86_STACK ? X86_STACK : X86_UNKNOWN;
 	}
-	if (op < 0x40) {
-		int write = (op & 0xf8) != 0x38;	/* cmp writes nothing */
+	for (r = 0; r < 16; r++)
+		if (in->writes & (1u << r))
+			reg_set(st, r, X86_UNKNOWN);
+	if (moved >= 0)
+		reg_set(st, dst->reg, (uint8_t)moved);
+}
 
-		if (!write)
-			return;
-		if ((op & 7) >= 4) {
-			st->r[0] = X86_UNKNOWN;
-			return;
-		}
-		if (op & 2)
-			reg_set(st, reg, X86_UNKNOWN);
-		else if (mod3)
-			reg_set(st, rm, X86_UNKNOWN);
-		return;
-	}
-	if (op >= 0x58 && op <= 0x5f) {
-		reg_set(st, (op & 7) | ((in->rex & 1) << 3), X86_UNKNOWN);
-		return;
-	}
-	if (op >= 0x91 && op <= 0x97) {
-		st->r[0] = X86_UNKNOWN;
-		reg_set(st, (op & 7) | ((in->rex & 1) << 3), X86_UNKNOWN);
-		return;
-	}
-	if (op >= 0xb0 && op <= 0xbf) {
-		reg_set(st, (op & 7) | ((in->rex & 1) << 3), X86_UNKNOWN);
-		return;
-	}
-	switch (op) {
-	case 0x89:	/* mov r/m, reg */
-		if (mod3)
-			reg_set(st, rm, w ? st->r[reg] : widen32(st->r[reg]));
-		return;
-	case 0x8b:	/* mov reg, r/m */
-		reg_set(st, reg, mod3 ? (w ? st->r[rm] : widen32(st->r[rm])) : X86_UNKNOWN);
-		return;
-	case 0x8d: {	/* lea: an address off the stack pointer (or a copy) is in the frame */
-		int base = (in->modrm & 7) == 4 ? (in->sib & 7) | ((in->rex & 1) << 3) : rm;
-		int index = (in->modrm & 7) == 4 ? ((in->sib >> 3) & 7) | ((in->rex & 2) << 2) : 4;
-		int ripish = (in->modrm >> 6) == 0 && ((in->modrm & 7) == 5 ||
-						       ((in->modrm & 7) == 4 && (in->sib & 7) == 5));
+/* Walk one path from off with state st until it ends (ret, a jump out, the
+ * end of the code), queueing the branches that stay inside. Returns 0, or
+ * -1 when an instruction does not decode or the walk is too large. */
+static int walk_path(struct walker *k, uint32_t off, struct walk_state st, int *steps)
+{
+	struct x86_insn in;
 
-		reg_set(st, reg, !ripish && index == 4 && st->r[base] == X86_STACK && w ?
-				 X86_STACK : X86_UNKNOWN);
-		return;
-	}
-	case 0x63:	/* movslq */
-		reg_set(st, reg, mod3 && w ? widen32(st->r[rm]) : X86_UNKNOWN);
-		return;
-	case 0x84: case 0x85: case 0x90: case 0xa8: case 0xa9: case 0xf4: case 0xcc:
-	case 0x50: case 0x51: case 0x52: case 0x53: case 0x54: case 0x55: case 0x56: case 0x57:
-	case 0x68: case 0x6a: case 0xc2: case 0xc3: case 0xe8: case 0xe9: case 0xeb:
-		return;
-	case 0x98:
-		st->r[0] = X86_UNKNOWN;
-		return;
-	case 0x99:
-		st->r[2] = X86_UNKNOWN;
-		return;
-	case 0xc9:	/* leave */
-		st->r[5] = X86_UNKNOWN;
-		return;
-	case 0x69: case 0x6b: case 0x8a:
-		reg_set(st, reg, X86_UNKNOWN);
-		return;
-	case 0x86: case 0x87:
-		reg_set(st, reg, X86_UNKNOWN);
-		if (mod3)
-			reg_set(st, rm, X86_UNKNOWN);
-		return;
-	case 0x80: case 0x81: case 0x83:
-		if (sub != 7 && mod3)
-			reg_set(st, rm, X86_UNKNOWN);
-		return;
-	case 0xf6: case 0xf7:
-		if (sub >= 4) {
-			st->r[0] = st->r[2] = X86_UNKNOWN;
-		} else if (sub >= 2 && mod3) {
-			reg_set(st, rm, X86_UNKNOWN);
+	for (;;) {
+		uint64_t next, target;
+
+		if (++*steps > WALK_STEPS_MAX)
+			return -1;
+		/* past the end: only after a call that does not return */
+		if (off >= k->n)
+			return 0;
+		if (!x86_decode(k->code + off, k->n - off, &in))
+			return -1;
+		next = off + in.len;
+		target = k->base + next + in.rel;
+		switch (in.kind) {
+		case X86_K_END:
+			return 0;
+		case X86_K_ICALL:
+			k->w->indirect = 1;
+			clobber(&st);
+			break;
+		case X86_K_IJMP:
+			k->w->indirect = 1;
+			return 0;
+		case X86_K_CALL:
+			walk_call(k, target, &st);
+			clobber(&st);
+			break;
+		case X86_K_JMP:
+			if (target < k->base || target >= k->base + k->n) {
+				walk_call(k, target, &st);	/* a tail call */
+				return 0;
+			}
+			next = target - k->base;
+			break;
+		case X86_K_JCC:
+			walk_effect(&in, &st);	/* loop counts rcx down */
+			if (target < k->base || target >= k->base + k->n)
+				walk_call(k, target, &st);
+			else if (walk_push(k, (uint32_t)(target - k->base), &st))
+				return -1;
+			break;
+		default:
+			walk_effect(&in, &st);
 		}
-		return;
-	case 0xfe: case 0xff:
-		if (sub < 2 && mod3)
-			reg_set(st, rm, X86_UNKNOWN);
-		return;
+		off = (uint32_t)next;
 	}
-	/* 0x88, 0x8f, 0xc0, 0xc1, 0xc6, 0xc7, 0xd0..0xd3: the r/m operand */
-	if (mod3)
-		reg_set(st, rm, X86_UNKNOWN);
-	(void)w;
 }
 
 int x86_walk_function(const uint8_t *code, size_t n, uint64_t base, struct x86_walk *w)
 {
 	static struct walker k;	/* large; placement runs on one thread */
 	struct walk_state st;
-	struct x86_insn in;
 	int steps = 0, i;
 
 	memset(w, 0, sizeof(*w));
@@ -510,64 +531,9 @@ int x86_walk_function(const uint8_t *code, size_t n, uint64_t base, struct x86_w
 	if (walk_push(&k, 0, &st))
 		return -1;
 	while (k.npend) {
-		uint32_t off;
-
 		k.npend--;
-		off = k.pend[k.npend].off;
-		st = k.pend[k.npend].st;
-		for (;;) {
-			uint64_t next, target;
-
-			if (++steps > WALK_STEPS_MAX)
-				return -1;
-			/* past the end: only after a call that does not return */
-			if (off >= n)
-				break;
-			if (!x86_decode(code + off, n - off, &in))
-				return -1;
-			next = off + in.len;
-			target = base + next + in.rel;
-			if (in.op == 0xc3 || in.op == 0xc2 || in.op == 0xcc || in.op == 0xf4 ||
-			    (in.op == 0x0f && in.op2 == 0x0b))
-				break;
-			if (in.op == 0xff && (((in.modrm >> 3) & 7) == 2 || ((in.modrm >> 3) & 7) == 3)) {
-				w->indirect = 1;
-				clobber(&st);
-				off = (uint32_t)next;
-				continue;
-			}
-			if (in.op == 0xff && (((in.modrm >> 3) & 7) == 4 || ((in.modrm >> 3) & 7) == 5)) {
-				w->indirect = 1;
-				break;
-			}
-			if (in.op == 0xe8) {
-				walk_call(&k, target, &st);
-				clobber(&st);
-				off = (uint32_t)next;
-				continue;
-			}
-			if (in.op == 0xe9 || in.op == 0xeb) {
-				if (target >= base && target < base + n) {
-					off = (uint32_t)(target - base);
-					continue;
-				}
-				walk_call(&k, target, &st);	/* a tail call */
-				break;
-			}
-			if ((in.op >= 0x70 && in.op <= 0x7f) ||
-			    (in.op == 0x0f && in.op2 >= 0x80 && in.op2 <= 0x8f)) {
-				if (target >= base && target < base + n) {
-					if (walk_push(&k, (uint32_t)(target - base), &st))
-						return -1;
-				} else {
-					walk_call(&k, target, &st);
-				}
-				off = (uint32_t)next;
-				continue;
-			}
-			walk_effect(&in, &st);
-			off = (uint32_t)next;
-		}
+		if (walk_path(&k, k.pend[k.npend].off, k.pend[k.npend].st, &steps))
+			return -1;
 	}
 	return 0;
 }

@@ -1,28 +1,48 @@
-/* x86dec.h -- a small x86-64 decoder for probe placement: instruction lengths, what the kernel emulates, and which argument registers reach a call. */
+/* x86dec.h -- x86-64 decoding for probe placement (capstone): instruction lengths, what the kernel emulates, and which argument registers reach a call. */
 #ifndef LLMTAP_X86DEC_H
 #define LLMTAP_X86DEC_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-/* One decoded instruction (only what placement needs). */
-struct x86_insn {
-	uint8_t len;
-	uint8_t op;		/* first opcode byte (after prefixes and REX) */
-	uint8_t op2;		/* second opcode byte after 0x0f, else 0 */
-	uint8_t rex;		/* REX prefix, 0 when none */
-	uint8_t npfx;		/* legacy prefixes */
-	uint8_t modrm;		/* when has_modrm */
-	uint8_t has_modrm;
-	uint8_t pfx66, pfxf3;
-	int64_t rel;		/* call/jmp/jcc: displacement from the next instruction */
-	int64_t imm;
-	uint8_t sib;
-	int32_t disp;
+/* What an instruction does to the flow of a walk. */
+enum x86_kind {
+	X86_K_OTHER = 0,
+	X86_K_CALL,	/* direct call: rel set */
+	X86_K_JMP,	/* direct jmp: rel set */
+	X86_K_JCC,	/* conditional branch (jcc, jrcxz, loop, xbegin): rel set */
+	X86_K_ICALL,	/* indirect or far call */
+	X86_K_IJMP,	/* indirect or far jmp */
+	X86_K_END,	/* ret, iret, int3, hlt, ud2: the path ends */
 };
 
-/* Decode the instruction at p[0..n). Returns its length (1..15), or 0 when
- * it is not one this decoder knows (placement then proves nothing). */
+/* An operand as the walker reads it. */
+struct x86_opnd {
+	uint8_t type;		/* X86_OPND_* */
+	uint8_t size;		/* bytes */
+	int8_t reg;		/* register, or a memory operand's base: 0 rax .. 15 r15, -1 other or none */
+	int8_t index;		/* a memory operand's index register, -1 none */
+};
+
+enum { X86_OPND_NONE = 0, X86_OPND_REG, X86_OPND_IMM, X86_OPND_MEM };
+
+/* One decoded instruction (only what placement needs), from capstone. */
+struct x86_insn {
+	uint8_t len;
+	uint8_t bytes[15];	/* its encoding */
+	uint8_t kind;		/* enum x86_kind */
+	uint8_t rex;		/* REX prefix, 0 when none */
+	unsigned id;		/* capstone's X86_INS_* */
+	int64_t rel;		/* direct branch: target minus the next instruction's address */
+	uint16_t writes;	/* general registers it writes (bit n: register n, 0 rax .. 15 r15) */
+	uint8_t nops;
+	struct x86_opnd ops[2];	/* its first two operands (Intel order: destination first) */
+};
+
+/* Decode the instruction at p[0..n) with capstone. Returns its length
+ * (1..15), or 0 when the bytes are not an instruction, or are a branch whose
+ * length Intel and AMD disagree on (an 0x66 prefix): placement then proves
+ * nothing. */
 int x86_decode(const uint8_t *p, size_t n, struct x86_insn *in);
 
 /* 1 for endbr64 (f3 0f 1e fa): a marker that can be stepped over. */
@@ -34,8 +54,8 @@ int x86_is_endbr64(const struct x86_insn *in);
  * conditional jumps, nop 0x90. */
 int x86_uprobe_emulated(const struct x86_insn *in);
 
-/* Short text of an instruction for messages ("push %r14", "sub $0x18,%rsp",
- * else "op 0x48 0x83"). */
+/* Short text of a decoded instruction p[0..in->len) for messages, AT&T
+ * operand order ("push %r14", "sub $0x18,%rsp", "mov %fs:0x28,%rax"). */
 void x86_describe(const struct x86_insn *in, const uint8_t *p, char *out, size_t outlen);
 
 /* What reaches a callee in the SysV argument registers: the caller's own
