@@ -182,7 +182,7 @@ static void run_flush(struct run_state *st)
 /* The poll loop, until a signal or the --duration deadline. */
 static void run_loop(struct run_state *st)
 {
-	uint64_t now, deadline = 0, last_flush = 0, last_reap = 0, last_sample = 0, last_gc = 0;
+	uint64_t now, deadline = 0, last_flush = 0, last_reap = 0, last_sample = mono_ns(), last_gc = 0;
 	uint64_t last_listen = 0, last_inflight = 0, last_runs = 0;
 	int err, empty_polls = 0;
 
@@ -333,6 +333,9 @@ int cmd_run(int argc, char **argv)
 	o.push.db_path = o.db;
 	o.push.token = config_push_token();
 	o.push.notice = run_notice;
+	/* the first samples before retention starts: a volume already past
+	 * --max-disk-pct gets its disk.high row before rows are deleted */
+	run_cpu_sample(st, 0);
 	if (push_start(&st->push, &o.push))
 		goto out_trackers;
 	if (st->lis) {
