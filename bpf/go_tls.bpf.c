@@ -7,6 +7,7 @@
 #include "events.h"
 #include "common.bpf.h"
 #include "filter.bpf.h"
+#include "tls.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -20,65 +21,12 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * lists them): a uretprobe would rewrite a return address on a goroutine
  * stack that Go copies when it grows.
  *
- * The stream and join maps are ssl.bpf.c's own (the loader hands this
- * object their fds before load, so the layouts below must match): a *Conn
+ * The stream and join maps are ssl.bpf.c's own (declared once, in
+ * tls.bpf.h; the loader hands this object their fds before load): a *Conn
  * is a TLS session like an SSL*, ssl.bpf.c's sock_send_length program
  * joins it to its socket through the thread's last session (threads), and
  * a session userspace muted is muted here too.
  */
-
-struct conn_key {
-	__u64 ssl;
-	__u32 tgid;
-	__u32 dir;
-};
-
-/* Shared with ssl.bpf.c: its per-thread state (only last_ssl and last_ts
- * are used here). */
-struct ssl_args {
-	__u64 ssl;
-	__u64 buf;
-	__u64 lenp;
-	__u64 ts_ns;
-	__u32 nest;
-	__u32 active;
-};
-
-struct thread_state {
-	struct ssl_args call[2];
-	__u64 last_ssl;
-	__u64 last_ts;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct thread_state);
-} threads SEC(".maps");
-
-/* Shared with ssl.bpf.c: bytes per session and direction. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct conn_key);
-	__type(value, __u64);
-} offsets SEC(".maps");
-
-/* Shared with ssl.bpf.c: sessions announced, their socket once joined,
- * and whether userspace muted them. */
-struct session {
-	__u64 cookie;
-	__u32 mute;
-	__u32 pad;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct conn_key);
-	__type(value, struct session);
-} sessions SEC(".maps");
 
 /* A Read or Write in flight, per goroutine and direction. */
 struct go_key {
@@ -283,33 +231,7 @@ int go_read_ret(struct pt_regs *ctx)
 SEC("uprobe")
 int go_close_enter(struct pt_regs *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct conn_key key = { .ssl = ctx->ax, .tgid = id >> 32 };
-	struct lt_ssl_free_event *e;
-	__u64 *w, *r, end_w, end_r;
-
-	if (!wanted(id >> 32))
-		return 0;
-	bpf_map_delete_elem(&sessions, &key);
-	w = bpf_map_lookup_elem(&offsets, &key);
-	end_w = w ? *w : 0;
-	key.dir = LT_DIR_READ;
-	r = bpf_map_lookup_elem(&offsets, &key);
-	end_r = r ? *r : 0;
-	if (!w && !r)
-		return 0;
-	bpf_map_delete_elem(&offsets, &key);
-	key.dir = LT_DIR_WRITE;
-	bpf_map_delete_elem(&offsets, &key);
-	e = event_reserve(sizeof(*e));
-	if (!e)
-		return 0;
-	hdr_fill(&e->hdr, LT_EV_SSL_FREE, id >> 32, (__u32)id, bpf_ktime_get_ns());
-	e->ssl = key.ssl;
-	e->end_off[LT_DIR_WRITE] = end_w;
-	e->end_off[LT_DIR_READ] = end_r;
-	event_submit(e);
-	return 0;
+	return session_end((void *)ctx->ax);
 }
 
 /* (*Conn).clientHandshake(ctx), called once per connection (the Handshake()

@@ -9,68 +9,9 @@
 #include "common.bpf.h"
 #include "filter.bpf.h"
 #include "net.bpf.h"
+#include "tls.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
-
-/* Arguments of an SSL call in flight, saved at entry for the return probe. */
-struct ssl_args {
-	__u64 ssl;
-	__u64 buf;
-	__u64 lenp;	/* size_t * of the _ex variants and the shared function, else 0 */
-	__u64 ts_ns;
-	__u32 nest;	/* calls of ours made inside this one (ignored) */
-	__u32 active;	/* a call is in flight */
-};
-
-/* Per thread (task storage: no hashing, freed with the thread): the call in
- * flight per direction, and the SSL* the thread touched last and when (the
- * next TCP send of that thread soon after carries this SSL's records, which
- * joins the TLS stream to its socket without OpenSSL struct offsets). In
- * flight per direction: node calls SSL_write from inside SSL_read (both
- * recorded), while a library's SSL_write_ex wrapping SSL_write is the same
- * direction (recorded once, by the outer call). */
-struct thread_state {
-	struct ssl_args call[2];	/* by enum lt_dir */
-	__u64 last_ssl;
-	__u64 last_ts;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct thread_state);
-} threads SEC(".maps");
-
-struct conn_key {
-	__u64 ssl;
-	__u32 tgid;
-	__u32 dir;
-};
-
-/* Bytes seen so far per connection and direction: lets userspace see gaps. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct conn_key);
-	__type(value, __u64);
-} offsets SEC(".maps");
-
-/* SSL sessions already announced (TLS_START): the socket they were joined
- * to (cookie, 0 until joined), and whether userspace muted them (a server's
- * side, or not HTTP: never a row, so their bytes are not copied). */
-struct session {
-	__u64 cookie;
-	__u32 mute;	/* set from userspace (loader_mute()) */
-	__u32 pad;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct conn_key);	/* dir unused (0) */
-	__type(value, struct session);
-} sessions SEC(".maps");
 
 /* Handshake calls in flight, per thread (SSL_connect wraps SSL_do_handshake). */
 struct {
@@ -431,41 +372,6 @@ int floor_exit(struct pt_regs *ctx)
 	return 0;
 }
 
-/* The session at address ssl is over: forget its join and offsets and,
- * when it carried data, tell userspace to finish its streams. */
-static __always_inline int session_end(void *ssl)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct conn_key key = { .ssl = (__u64)ssl, .tgid = id >> 32 };
-	struct lt_ssl_free_event *e;
-	__u64 *w, *r, end_w, end_r;
-
-	if (!wanted(id >> 32))
-		return 0;
-	/* The address may serve a new SSL next: forget this session's join. */
-	bpf_map_delete_elem(&sessions, &key);
-	/* Only connections that carried data are of interest. */
-	w = bpf_map_lookup_elem(&offsets, &key);
-	end_w = w ? *w : 0;
-	key.dir = LT_DIR_READ;
-	r = bpf_map_lookup_elem(&offsets, &key);
-	end_r = r ? *r : 0;
-	if (!w && !r)
-		return 0;
-	bpf_map_delete_elem(&offsets, &key);
-	key.dir = LT_DIR_WRITE;
-	bpf_map_delete_elem(&offsets, &key);
-
-	e = event_reserve(sizeof(*e));
-	if (!e)
-		return 0;
-	hdr_fill(&e->hdr, LT_EV_SSL_FREE, id >> 32, (__u32)id, bpf_ktime_get_ns());
-	e->ssl = (__u64)ssl;
-	e->end_off[LT_DIR_WRITE] = end_w;
-	e->end_off[LT_DIR_READ] = end_r;
-	event_submit(e);
-	return 0;
-}
 
 /* SSL_free ends the connection: userspace finishes its streams. */
 SEC("uprobe")
