@@ -1086,7 +1086,13 @@ def case_heads(ctx):
     r = (got["H11-big"] or [{}])[0]
     chk.ok(r.get("status") == 200 and "not kept" in s(r.get("error") or b""),
            "%s: a 300 KiB header: a row with the error" % n, repr(r.get("error")))
-    rows = rows_where(db, "path LIKE '/v1/chat/completions?pad=ppp%'")
+    # its row can come after the other two: wait for it as well
+    deadline = time.monotonic() + ROWS_S
+    while True:
+        rows = rows_where(db, "path LIKE '/v1/chat/completions?pad=ppp%'")
+        if rows or time.monotonic() > deadline or proc.poll() is not None:
+            break
+        time.sleep(0.2)
     chk.ok(rows and "start line longer than 256 KiB" in s(rows[0].get("error") or b""),
            "%s: a 300 KiB request line: a row with the error" % n, repr(rows[:1])[:300])
     stop_tracer(ctx, n, proc, terr)

@@ -107,12 +107,56 @@ static void extra_scan(struct attach *a)
 	free(list);
 }
 
+/* Call fn for each file process pid maps (once per run of its segments):
+ * mf is its /proc/PID/map_files entry, which opens the mapped file itself,
+ * also one replaced on disk since ("/path (deleted)") or bind-mounted in
+ * the process's mount namespace only; shown is the path its maps line
+ * gives. Returns the sum of what fn returned. */
+static int maps_each(pid_t pid, int (*fn)(void *ctx, const char *mf, const char *shown), void *ctx)
+{
+	char path[4400], line[4608], range[64], last[4096] = "";
+	FILE *f;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {	/* "addr perms offset dev inode /path" */
+		char *p = strchr(line, '/');
+
+		if (!p || sscanf(line, "%63s", range) != 1)
+			continue;
+		p[strcspn(p, "\n")] = 0;
+		if (!strcmp(p, last))
+			continue;
+		snprintf(last, sizeof(last), "%s", p);
+		snprintf(path, sizeof(path), "/proc/%d/map_files/%s", pid, range);
+		n += fn(ctx, path, p);
+	}
+	fclose(f);
+	return n;
+}
+
+/* attach_pid()'s library: attached when its name says a kind. */
+struct pid_ctx {
+	struct attach *a;
+	pid_t pid;
+};
+
+static int pid_lib(void *ctx, const char *mf, const char *shown)
+{
+	struct pid_ctx *c = ctx;
+	int k = attach_kind_by_name(shown);
+
+	return k >= 0 && attach_file(c->a, k, mf, shown, c->pid) > 0;
+}
+
 int attach_pid(struct attach *a, pid_t pid)
 {
-	char path[4400], exe[4096], line[4608], range[64];
+	char path[4400], exe[4096];
 	size_t k;
-	FILE *f;
-	int n = 0, i;
+	int n = 0;
 
 	/* The executable: /proc/PID/exe opens the very file it runs, in its
 	 * own mount namespace (containers), even once deleted or replaced. */
@@ -123,28 +167,8 @@ int attach_pid(struct attach *a, pid_t pid)
 			if (kinds[k].exe)
 				n += attach_file(a, k, path, exe, pid) > 0;
 	}
-	/* The libraries it maps: "addr perms offset dev inode /path", each
-	 * opened through /proc/PID/map_files: the mapped file itself, also
-	 * one replaced on disk since ("/path (deleted)") or bind-mounted in
-	 * the process's mount namespace only. */
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return n;
-	while (fgets(line, sizeof(line), f)) {
-		char *p = strchr(line, '/');
-
-		if (!p || sscanf(line, "%63s", range) != 1)
-			continue;
-		p[strcspn(p, "\n")] = 0;
-		i = attach_kind_by_name(p);
-		if (i < 0)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/map_files/%s", pid, range);
-		n += attach_file(a, i, path, p, pid) > 0;
-	}
-	fclose(f);
-	return n;
+	/* The libraries it maps. */
+	return n + maps_each(pid, pid_lib, &(struct pid_ctx){ a, pid });
 }
 
 int attach_host(struct attach *a)
@@ -236,35 +260,31 @@ static int records_of(const struct attach *a, const char *path, attach_record_fn
 	return found;
 }
 
+/* attach_records_pid()'s library: its records, unless it is the executable. */
+struct records_ctx {
+	const struct attach *a;
+	const char *exe;
+	attach_record_fn fn;
+	void *ctx;
+};
+
+static int records_lib(void *ctx, const char *mf, const char *shown)
+{
+	struct records_ctx *c = ctx;
+
+	return strcmp(shown, c->exe) ? records_of(c->a, mf, c->fn, c->ctx) : 0;
+}
+
 int attach_records_pid(const struct attach *a, pid_t pid, attach_record_fn fn, void *ctx)
 {
-	char path[4400], line[4608], range[64], last[4096] = "", exe[4096];
-	FILE *f;
+	char path[64], exe[4096];
 	int n;
 
 	/* the files themselves, as attach_pid() reaches them */
 	procfs_exe(pid, exe, sizeof(exe));
 	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
 	n = records_of(a, path, fn, ctx);
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return n;
-	while (fgets(line, sizeof(line), f)) {
-		char *p = strchr(line, '/');
-
-		if (!p || sscanf(line, "%63s", range) != 1)
-			continue;
-		p[strcspn(p, "\n")] = 0;
-		/* the segments of one file follow each other; the executable is done */
-		if (!strcmp(p, last) || !strcmp(p, exe))
-			continue;
-		snprintf(last, sizeof(last), "%s", p);
-		snprintf(path, sizeof(path), "/proc/%d/map_files/%s", pid, range);
-		n += records_of(a, path, fn, ctx);
-	}
-	fclose(f);
-	return n;
+	return n + maps_each(pid, records_lib, &(struct records_ctx){ a, exe, fn, ctx });
 }
 
 /* ---- new processes ------------------------------------------------------------ */
