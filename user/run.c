@@ -56,7 +56,7 @@
 /* After a second without a record, every 100 ms: an idle host costs a
  * quarter of the wakeups. An exec still wakes the reader at once. */
 #define DRAIN_IDLE_MS 100
-#define IDLE_AFTER_POLLS (1000 / DRAIN_EVERY_MS)
+#define IDLE_AFTER_NS 1000000000ull
 #define DRAIN_NS 1000000000ull			/* and for reading what the rings still hold */
 
 static volatile sig_atomic_t exiting, cover_asked;
@@ -184,17 +184,19 @@ static void run_loop(struct run_state *st)
 {
 	uint64_t now, deadline = 0, last_flush = 0, last_reap = 0, last_sample = mono_ns(), last_gc = 0;
 	uint64_t last_listen = 0, last_inflight = 0, last_runs = 0;
-	int err, empty_polls = 0;
+	uint64_t last_record = mono_ns();
+	int err;
 
 	if (st->o->duration_s > 0)
 		deadline = mono_ns() + (uint64_t)(st->o->duration_s * 1e9);
 	while (!exiting) {
-		err = loader_poll(st->loader, empty_polls >= IDLE_AFTER_POLLS ? DRAIN_IDLE_MS : DRAIN_EVERY_MS);
+		err = loader_poll(st->loader, mono_ns() - last_record >= IDLE_AFTER_NS ? DRAIN_IDLE_MS : DRAIN_EVERY_MS);
 		if (err < 0 && err != -EINTR) {
 			log_warn("ring buffer poll failed: %s", strerror(-err));
 			break;
 		}
-		empty_polls = err > 0 ? 0 : empty_polls + 1;
+		if (err > 0)
+			last_record = mono_ns();
 		exits_finish(st);
 		events_drain(run_inbox, st);
 		run_peer_waits_run(st, 0);
