@@ -194,7 +194,7 @@ TEST_EXTRA_host := user/track/host.c user/track/procres.c user/track/procwatch.c
 	user/base/util.c
 TEST_EXTRA_event := user/capture/event.c
 TEST_EXTRA_scan := user/capture/scan.c user/capture/elfimg.c user/capture/xdec.c \
-	user/capture/sig_boringssl.c user/capture/sig_openssl.c user/capture/gopclntab.c
+	user/capture/sig_boringssl.c user/capture/sig_openssl.c user/capture/sig_awslc.c user/capture/gopclntab.c
 TEST_EXTRA_genai := user/serve/genai.c
 TEST_EXTRA_placement := user/capture/placement.c
 TEST_EXTRA_procfs := user/base/procfs.c

@@ -25,7 +25,14 @@ struct thread_state {
 	struct ssl_args call[2];	/* by enum lt_dir */
 	__u64 last_ssl;
 	__u64 last_ts;
+	__u64 recv_cookie;	/* rustls.bpf.c: the TCP socket this thread read last */
+	__u64 hs_ts;		/* rustls.bpf.c: when the thread sealed a handshake message */
+	__u32 aead;		/* rustls.bpf.c: the thread seals or opens TLS records */
+	__u32 pad;
 };
+
+/* A joined socket within this long of the thread's last SSL call. */
+#define JOIN_WINDOW_NS 5000000ull
 
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);

@@ -252,6 +252,7 @@ enum lt_counter {
 	LT_CNT_TRUNC,		/* SSL calls larger than LT_CHUNKS_MAX chunks */
 	LT_CNT_MAP_FULL,	/* CPU accounting: a map insert failed (map full) */
 	LT_CNT_MUTED,		/* TLS sessions muted in BPF: they serve requests */
+	LT_CNT_UNJOINED,	/* rustls records read before their connection's first write */
 	LT_CNT_MAX,
 };
 

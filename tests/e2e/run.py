@@ -230,10 +230,11 @@ def preflight(chk, llmtap):
                   "/sys/kernel/btf/vmlinux missing: this kernel has no BTF, BPF CO-RE cannot run")
 
 
-def start_server(procs, cert, key, timeout=15):
-    """`node server.js 0 CERT KEY` (127.0.0.1, a free port). Returns (proc, LineReader of its JSON log,
-    port or None when it did not say "listening" within timeout)."""
-    sp = procs.start(["node", os.path.join(HERE, "server.js"), "0", cert, key],
+def start_server(procs, cert, key, timeout=15, env=None):
+    """`node server.js 0 CERT KEY` (127.0.0.1, a free port; env: its environment, e.g. LLMTAP_E2E_H2=1).
+    Returns (proc, LineReader of its JSON log, port or None when it did not say "listening" within
+    timeout)."""
+    sp = procs.start(["node", os.path.join(HERE, "server.js"), "0", cert, key], env=env,
                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     srv = LineReader(sp.stdout)
     line = srv.wait_for(lambda l: '"listening"' in l, timeout)

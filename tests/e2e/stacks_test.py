@@ -13,7 +13,7 @@ What it builds at test time (kept under build/e2e-stacks/, reused by later runs)
                   @openai/codex@$LLMTAP_TEST_CODEX (0.171.0) from npm: their native executables
 Cases (-k picks by name): scan (llmtap scan against the symbols of unstripped twins), openssl, go,
 bun (one client running before the tracer starts, one exec'd after), claude, codex (OpenSSL, and
-with SSL_CERT_FILE its rustls path, which llmtap must name as not captured). What cannot be fetched
+with SSL_CERT_FILE its rustls path on AWS-LC, over HTTP/2). What cannot be fetched
 from npm is skipped with one line saying so. Rows are checked field by field against expect.json and
 the server's log (bodies by sha256). Ends with "stacks: N passed, N failed".
 """
@@ -616,7 +616,7 @@ def run_codex(ctx, name, env, tag):
 
 
 def case_codex(ctx):
-    """The real Codex (static OpenSSL 3.6 and rustls), `codex exec`, on PATH when the tracer starts."""
+    """The real Codex (static OpenSSL 3.6, and rustls on AWS-LC), `codex exec`, on PATH when the tracer starts."""
     if not ctx.codex:
         return
     name = "codex"
@@ -627,24 +627,46 @@ def case_codex(ctx):
     env = agent_env(ctx, home)
     env.update(CODEX_HOME=codex_home(ctx, home), OPENAI_API_KEY=E["keys"]["openai"], SSL_CERT_DIR=certs)
     p, out, rc = run_codex(ctx, name + " (OpenSSL)", env, "S-CODEX")
-    if rc == 0:
-        ctx.chk.ok(RESPONSES_TEXT in out.text(), "%s: codex printed the fake answer" % name, out.text()[-500:])
-        rows = [r for r in wait_rows(ctx, p.pid, 1) if (r["path"] or "").startswith("/v1/responses")]
-        if ctx.chk.ok(rows, "%s: a /v1/responses row for codex (pid %d)" % (name, p.pid)):
-            ep = E["endpoints"]["openai_responses"]
-            for r in rows:
-                want = dict(model=E["model_aliases"].get(E["models"]["openai"], E["models"]["openai"]),
-                            input_tokens=ep["input_tokens"], output_tokens=ep["output_tokens"])
-                c = dict(provider="openai", operation="responses", host=e2e.HOSTS["openai"])
-                check_row(ctx, "%s %s" % (name, r["id"][:8]), r, c, "codex", ctx.codex, RESPONSES_TEXT, want)
-    # SSL_CERT_FILE makes Codex use rustls: not captured, and the tracer says so by name.
+    codex_rows(ctx, name, p, out, rc)
+    # SSL_CERT_FILE makes Codex use rustls (on AWS-LC): the same rows, over HTTP/1.1, and over HTTP/2
+    # from a server that offers it (ALPN h2).
     env["SSL_CERT_FILE"] = ctx.cert
     env.pop("SSL_CERT_DIR")
     p, out, rc = run_codex(ctx, name + " (rustls)", env, "S-CODEX-RUSTLS")
-    if rc == 0:
-        ctx.chk.ok(RESPONSES_TEXT in out.text(), "%s rustls: codex printed the fake answer" % name)
-    ctx.chk.ok(any("rustls" in l and "not captured" in l and ctx.codex in l for l in ctx.terr.lines),
-               "%s: the tracer names rustls in %s as not captured" % (name, ctx.codex))
+    codex_rows(ctx, name + " rustls", p, out, rc)
+    _, srv2, port2 = e2e.start_server(ctx.procs, ctx.srv_cert, ctx.srv_key,
+                                      env=dict(os.environ, LLMTAP_E2E_H2="1"))
+    if not ctx.chk.ok(port2, "codex rustls h2: HTTP/2 server listening", srv2.text()):
+        return
+    srv, port = ctx.srv, ctx.port
+    ctx.srv, ctx.port = srv2, port2
+    try:
+        env["CODEX_HOME"] = codex_home(ctx, ctx.dir("codex-home-h2"))
+        p, out, rc = run_codex(ctx, name + " (rustls, h2)", env, "S-CODEX-RUSTLS-H2")
+        codex_rows(ctx, name + " rustls h2", p, out, rc)
+        versions = [ev.get("http_version") for ev in server_requests(ctx) if ev.get("path") == "/v1/responses"]
+        ctx.chk.ok("2.0" in versions, "codex rustls h2: the server saw HTTP/2 requests", repr(versions))
+    finally:
+        ctx.srv, ctx.port = srv, port
+    ctx.chk.ok(any("rustls" in l and "AWS-LC" in l and ctx.codex in l for l in ctx.terr.lines),
+               "%s: the tracer says it probes rustls (AWS-LC) in %s" % (name, ctx.codex),
+               "\n".join(l for l in ctx.terr.lines if "rustls" in l))
+
+
+def codex_rows(ctx, name, p, out, rc):
+    """Codex printed the fake answer, and its /v1/responses rows are exact."""
+    if rc != 0:
+        return
+    ctx.chk.ok(RESPONSES_TEXT in out.text(), "%s: codex printed the fake answer" % name, out.text()[-500:])
+    rows = [r for r in wait_rows(ctx, p.pid, 1) if (r["path"] or "").startswith("/v1/responses")]
+    if not ctx.chk.ok(rows, "%s: a /v1/responses row for codex (pid %d)" % (name, p.pid)):
+        return
+    ep = E["endpoints"]["openai_responses"]
+    for r in rows:
+        want = dict(model=E["model_aliases"].get(E["models"]["openai"], E["models"]["openai"]),
+                    input_tokens=ep["input_tokens"], output_tokens=ep["output_tokens"])
+        c = dict(provider="openai", operation="responses", host=e2e.HOSTS["openai"])
+        check_row(ctx, "%s %s" % (name, r["id"][:8]), r, c, "codex", ctx.codex, RESPONSES_TEXT, want)
 
 
 CASES = [("scan", case_scan), ("openssl", case_openssl), ("go", case_go), ("bun", case_bun),
@@ -673,6 +695,7 @@ def run_suite(ctx):
     prepare(ctx, want)
     # ctx.cert is what clients trust: the CA
     ctx.cert, cert, key = make_chain(ctx.tmp)
+    ctx.srv_cert, ctx.srv_key = cert, key
     ctx.hosts = e2e.hosts_file(ctx.tmp)
     ctx.env = e2e.client_env(ctx.cert)
     ctx.env.pop("SSL_CERT_FILE", None)

@@ -1,4 +1,4 @@
-/* attach_kinds.c -- the table of kinds of files llmtap probes: OpenSSL and GnuTLS by their symbols, BoringSSL, static OpenSSL, Go and rustls by a scan of the executable, glibc's resolver; where each is found and which programs go where. */
+/* attach_kinds.c -- the table of kinds of files llmtap probes: OpenSSL and GnuTLS by their symbols, BoringSSL, static OpenSSL, Go and rustls (on AWS-LC) by a scan of the executable, glibc's resolver; where each is found and which programs go where. */
 #include <ctype.h>
 #include <string.h>
 
@@ -77,6 +77,18 @@ static const struct probe go_probes[] = {
 	{ "Conn.clientHandshake", "go_hs_enter", PROBE_ENTRY, 1 },
 };
 
+/* rustls on AWS-LC (capture/sig_awslc.c): the AES-GCM methods' seal
+ * (the plaintext is there at entry), open (at its return) and cleanup (a
+ * sealing key's end ends its session): rustls.bpf.c. Methods share
+ * functions: each distinct one is numbered once. */
+static const struct probe rustls_probes[] = {
+	{ "seal1", "aead_seal_enter", PROBE_ENTRY, 0 }, { "seal2", "aead_seal_enter", PROBE_ENTRY, 1 },
+	{ "seal3", "aead_seal_enter", PROBE_ENTRY, 1 }, { "seal4", "aead_seal_enter", PROBE_ENTRY, 1 },
+	{ "open1", "aead_open_enter", PROBE_ENTRY, 0 }, { "open1", "aead_open_exit", PROBE_RETURN, 0 },
+	{ "open2", "aead_open_enter", PROBE_ENTRY, 1 }, { "open2", "aead_open_exit", PROBE_RETURN, 1 },
+	{ "free1", "aead_free_enter", PROBE_ENTRY, 1 }, { "free2", "aead_free_enter", PROBE_ENTRY, 1 },
+};
+
 static const struct probe gai_probes[] = {
 	{ "getaddrinfo", "gai_enter", PROBE_ENTRY, 0 }, { "getaddrinfo", "gai_exit", PROBE_RETURN, 0 },
 };
@@ -86,6 +98,7 @@ _Static_assert(ARRAY_SIZE(openssl_probes) <= PROBES_MAX, "raise PROBES_MAX");
 _Static_assert(ARRAY_SIZE(gai_probes) <= PROBES_MAX, "raise PROBES_MAX");
 _Static_assert(ARRAY_SIZE(gnutls_probes) <= PROBES_MAX, "raise PROBES_MAX");
 _Static_assert(ARRAY_SIZE(openssl_static_probes) <= PROBES_MAX, "raise PROBES_MAX");
+_Static_assert(ARRAY_SIZE(rustls_probes) <= PROBES_MAX, "raise PROBES_MAX");
 
 /* libssl*, or _ssl* (Python's module, linked with OpenSSL statically at times). */
 static int openssl_name(const char *base)
@@ -192,9 +205,9 @@ const struct kind attach_kinds[] = {
 		.probes = go_probes, .nprobes = ARRAY_SIZE(go_probes),
 	},
 	{
-		/* reported, never probed: see capture/scan.c */
 		.name = "rustls", .role = ROLE_TLS, .method = "signatures",
 		.scan = SCAN_RUSTLS + 1, .path_exes = codex_exes, .exe = 1,
+		.probes = rustls_probes, .nprobes = ARRAY_SIZE(rustls_probes),
 	},
 	{
 		.name = "libc", .role = ROLE_DNS, .method = "symbols",

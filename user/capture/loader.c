@@ -18,6 +18,7 @@
 #include "dns.skel.h"
 #include "sock.skel.h"
 #include "go_tls.skel.h"
+#include "rustls.skel.h"
 #include "base/htab.h"
 #include "base/util.h"
 #include "capture/attach.h"
@@ -38,6 +39,7 @@ struct loader {
 	struct dns_bpf *dns;		/* NULL when DNS tracing could not start */
 	struct sock_bpf *sock;		/* NULL when plain HTTP capture could not start */
 	struct go_tls_bpf *go;		/* NULL when Go's TLS cannot be traced */
+	struct rustls_bpf *rustls;	/* NULL when rustls cannot be traced */
 	struct rings *rb;		/* every object's events ring */
 	struct merge *merge;		/* their records, handed on in time order */
 	struct bpf_map *counters[OBJS_MAX];	/* every started object's */
@@ -211,17 +213,41 @@ static int map_share(struct bpf_object *from, struct bpf_object *to, const char 
 	return bpf_map__reuse_fd(t, bpf_map__fd(f));
 }
 
-/* Open and load go_tls.bpf.c on ssl.bpf.c's maps: its events go to the same
- * ring, its sessions join sockets through ssl.bpf.c's programs (the thread
- * state, the sessions and their mutes are shared). A failure leaves Go's
- * TLS untraced (l->go NULL, message printed). */
-static void go_open(struct loader *l, const struct loader_opts *o)
+/* The rodata every object that writes to ssl.bpf.c's ring takes from the
+ * options (skel: a skeleton with common.bpf.h's and tls_emit's constants). */
+#define TLS_RODATA(skel, o)							\
+	do {									\
+		(skel)->rodata->self_tgid = (o)->self;				\
+		(skel)->rodata->filter_tgid = (o)->npids > 0;			\
+		(skel)->rodata->chunks_max = (o)->chunks_max;			\
+		(skel)->rodata->wake_bytes = (o)->ring_bytes / 4;		\
+	} while (0)
+
+/* Hand obj (opened, not loaded) ssl.bpf.c's ring, counters, filter and
+ * TLS stream maps: its events go to the same ring, its sessions join
+ * sockets through ssl.bpf.c's programs (the thread state, the sessions
+ * and their mutes are shared). Returns 0 or -errno. */
+static int tls_share(struct loader *l, struct bpf_object *obj)
 {
 	static const char *const shared[] = {
 		"events", "counters", "tgids", "offsets", "threads", "sessions",
 	};
-	const char *what = "open";
 	size_t i;
+	int err;
+
+	for (i = 0; i < sizeof(shared) / sizeof(shared[0]); i++) {
+		err = map_share(l->ssl->obj, obj, shared[i]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Open and load go_tls.bpf.c on ssl.bpf.c's maps. A failure leaves Go's
+ * TLS untraced (l->go NULL, message printed). */
+static void go_open(struct loader *l, const struct loader_opts *o)
+{
+	const char *what = "open";
 	int err;
 
 	l->go = go_tls_bpf__open();
@@ -229,16 +255,11 @@ static void go_open(struct loader *l, const struct loader_opts *o)
 		err = -errno;
 		goto out_warn;
 	}
-	l->go->rodata->self_tgid = o->self;
-	l->go->rodata->filter_tgid = o->npids > 0;
-	l->go->rodata->chunks_max = o->chunks_max;
-	l->go->rodata->wake_bytes = o->ring_bytes / 4;
+	TLS_RODATA(l->go, o);
 	what = "share ssl.bpf.c's maps";
-	for (i = 0; i < sizeof(shared) / sizeof(shared[0]); i++) {
-		err = map_share(l->ssl->obj, l->go->obj, shared[i]);
-		if (err)
-			goto out_destroy;
-	}
+	err = tls_share(l, l->go->obj);
+	if (err)
+		goto out_destroy;
 	what = "load";
 	err = go_tls_bpf__load(l->go);
 	if (err)
@@ -251,6 +272,45 @@ out_destroy:
 	l->go = NULL;
 out_warn:
 	log_warn("go: Go's crypto/tls not traced: failed to %s: %s", what, strerror(-err));
+}
+
+/* Open, load and start rustls.bpf.c on ssl.bpf.c's maps (its socket
+ * tracepoints are attached here, its uprobes by capture/attach.c). A
+ * failure leaves rustls untraced (l->rustls NULL, message printed). */
+static void rustls_open(struct loader *l, const struct loader_opts *o)
+{
+	const char *what = "open";
+	int err;
+
+	l->rustls = rustls_bpf__open();
+	if (!l->rustls) {
+		err = -errno;
+		goto out_warn;
+	}
+	TLS_RODATA(l->rustls, o);
+	what = "share ssl.bpf.c's maps";
+	err = tls_share(l, l->rustls->obj);
+	if (err)
+		goto out_destroy;
+	what = "load";
+	err = rustls_bpf__load(l->rustls);
+	if (err)
+		goto out_destroy;
+	what = "attach its socket tracepoints";
+	l->rustls->links.rustls_send = bpf_program__attach(l->rustls->progs.rustls_send);
+	l->rustls->links.rustls_recv = bpf_program__attach(l->rustls->progs.rustls_recv);
+	if (!l->rustls->links.rustls_send || !l->rustls->links.rustls_recv) {
+		err = -errno;
+		goto out_destroy;
+	}
+	obj_image_release(l->rustls->skeleton);
+	return;
+
+out_destroy:
+	rustls_bpf__destroy(l->rustls);
+	l->rustls = NULL;
+out_warn:
+	log_warn("rustls: rustls (AWS-LC) not traced: failed to %s: %s", what, strerror(-err));
 }
 
 /* 1 when the kernel's oom:mark_victim tracepoint passes a task_struct *
@@ -283,7 +343,7 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 		loader_sample_fn fn, void *ctx)
 {
 	struct bpf_object_skeleton *started[3];
-	struct bpf_object *probed[3];
+	struct bpf_object *probed[4];
 	const char *what;
 	struct loader *l;
 	size_t i;
@@ -364,11 +424,13 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 	/* plain HTTP's data, read after the TCP connections too */
 	sock_open(l, o, merge_pass, l->merge);
 	go_open(l, o);
+	rustls_open(l, o);
 	/* The objects with uprobe programs, for capture/attach.c to put on files. */
 	probed[0] = l->ssl->obj;
 	probed[1] = l->dns ? l->dns->obj : NULL;
 	probed[2] = l->go ? l->go->obj : NULL;
-	err = attach_new(&l->attach, probed, 3);
+	probed[3] = l->rustls ? l->rustls->obj : NULL;
+	err = attach_new(&l->attach, probed, 4);
 	if (err) {
 		log_warn("failed to set up uprobe attaching: %s", strerror(-err));
 		goto out_close;
@@ -603,6 +665,7 @@ void loader_close(struct loader *l)
 	dns_bpf__destroy(l->dns);
 	sock_bpf__destroy(l->sock);
 	go_tls_bpf__destroy(l->go);
+	rustls_bpf__destroy(l->rustls);
 	ssl_bpf__destroy(l->ssl);
 	proc_bpf__destroy(l->proc);
 	free(l);

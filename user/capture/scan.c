@@ -73,12 +73,14 @@ static void text_copy(char *out, size_t n, const uint8_t *p, const uint8_t *end,
 	out[i] = 0;
 }
 
-/* rustls: its crate path ("/rustls-0.23.46/src/") in panic locations. Its
- * plaintext crosses generic, inlined Rust code reached through trait
- * objects: there is no stable place for a probe in a stripped build. */
-static void rustls_scan(const struct elfimg *im, struct scan_lib *out)
+/* rustls: its crate path ("/rustls-0.23.46/src/") in panic locations.
+ * rustls itself is generic, inlined Rust with no stable place for a probe;
+ * its records are sealed and opened by its crypto provider, probed when
+ * that is AWS-LC (capture/sig_awslc.c). */
+static void rustls_scan(struct scan_ctx *sc, struct scan_lib *out)
 {
 	static const char tag[] = "/rustls-";
+	const struct elfimg *im = sc->im;
 	const uint8_t *p = im->rodata, *end = im->rodata + im->rodata_size, *hit;
 
 	while (p < end && (hit = memmem(p, end - p, tag, sizeof(tag) - 1))) {
@@ -89,8 +91,7 @@ static void rustls_scan(const struct elfimg *im, struct scan_lib *out)
 			continue;
 		memcpy(out->version, "rustls ", 7);
 		text_copy(out->version + 7, sizeof(out->version) - 7, v, end, '/');
-		scan_set(out, SCAN_UNSUPPORTED, "%s: not captured (rustls in a stripped executable has no "
-			 "function that can be found and probed)", out->version);
+		sig_awslc(sc, out);
 		return;
 	}
 	scan_set(out, SCAN_ABSENT, "no rustls");
@@ -149,7 +150,7 @@ int scan_path(const char *path, struct scan_result *out)
 		sig_openssl(&sc, &out->libs[SCAN_OPENSSL]);
 	}
 	gopclntab_scan(&sc, &out->libs[SCAN_GO]);
-	rustls_scan(&im, &out->libs[SCAN_RUSTLS]);
+	rustls_scan(&sc, &out->libs[SCAN_RUSTLS]);
 	xdec_close(sc.xd);
 	elfimg_close(&im);
 	out->ms = ms_since(&t0);

@@ -1,4 +1,4 @@
-/* scan.h -- finding TLS functions in executables without symbols (BoringSSL in Bun, static OpenSSL 3, Go crypto/tls, rustls presence), cached per file version. */
+/* scan.h -- finding TLS functions in executables without symbols (BoringSSL in Bun, static OpenSSL 3, Go crypto/tls, rustls on AWS-LC), cached per file version. */
 #ifndef LLMTAP_SCAN_H
 #define LLMTAP_SCAN_H
 
@@ -11,7 +11,7 @@ enum scan_lib_id {
 	SCAN_BORINGSSL = 0,	/* BoringSSL linked into an executable (Bun, Claude Code) */
 	SCAN_OPENSSL,		/* OpenSSL 3 linked statically, stripped (Codex) */
 	SCAN_GO,		/* Go crypto/tls, through .gopclntab */
-	SCAN_RUSTLS,		/* rustls: reported, not probed */
+	SCAN_RUSTLS,		/* rustls on AWS-LC: its AEAD seal and open */
 	SCAN_NLIBS,
 };
 
@@ -111,6 +111,7 @@ struct scan_ctx {
 int sig_boringssl(struct scan_ctx *sc, struct scan_lib *out);
 int sig_openssl(struct scan_ctx *sc, struct scan_lib *out);
 int gopclntab_scan(struct scan_ctx *sc, struct scan_lib *out);
+int sig_awslc(struct scan_ctx *sc, struct scan_lib *out);
 
 /* Add function name at virtual address va to l. Returns the entry, or NULL
  * when it is full or va is not in the file. */

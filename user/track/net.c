@@ -383,6 +383,10 @@ static int sock_call_info(struct net_table *t, struct sock_info *s, uint64_t fir
 	 * the handshake ends when the first request is written. */
 	if (!s->tls_done && s->tls_start && first_write_ns > s->tls_start)
 		s->tls_done = first_write_ns;
+	/* A session announced after its handshake ended (rustls: seen from
+	 * its records on) began it when its TCP connection was established. */
+	if (s->tls_done && s->tls_start >= s->tls_done && s->est_ns && s->est_ns < s->tls_done)
+		s->tls_start = s->est_ns;
 	sock_dns(t, s);
 	out->dns_ms = s->dns_ms;
 	out->connect_ms = ms_diff(s->syn_ns, s->est_ns);
