@@ -423,6 +423,8 @@ def case_scan(ctx):
         stripped, sym = build_awslc_tables(ctx, cc)
         if not stripped:
             continue
+        if cc == "clang":
+            ctx.awslc_tables = stripped
         a = stack_of(scan_json(ctx, stripped), "rustls")
         what = "%s: rustls on AWS-LC in stripped awslc_tables (%s)" % (n, cc)
         if not chk.eq(a.get("status"), want, what + " " + want) or want != "found":
@@ -435,7 +437,8 @@ def case_scan(ctx):
         chk.eq(len(a["functions"]), 4, what + ": each shared function listed once")
     # the scanners under ASan on damaged copies of the clients (make unit builds build/san/test_scan)
     san = os.path.join(REPO, "build", "san", "test_scan")
-    files = [f for f in (ctx.tls_client, ctx.go_client, getattr(ctx, "bun_agent", None)) if f]
+    files = [f for f in (ctx.tls_client, ctx.go_client, getattr(ctx, "bun_agent", None),
+                         getattr(ctx, "awslc_tables", None)) if f]
     if os.access(san, os.X_OK) and files:
         r = sh([san] + files, 1800)
         chk.ok(r.returncode == 0, "%s: no crash nor out-of-bounds read scanning damaged copies of %s (ASan)"
