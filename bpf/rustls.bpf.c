@@ -131,6 +131,15 @@ static __always_inline void hs_done(__u64 id, __u64 ssl, __u64 ts)
 	event_submit(e);
 }
 
+/* 1 when process tgid seals or opens records. */
+static __always_inline int proc_marked(__u32 tgid)
+{
+	__u32 k = (tgid >> 6) & (PROC_WORDS - 1);
+	__u64 *w = bpf_map_lookup_elem(&aead_procs, &k);
+
+	return w && (*w & (1ull << (tgid & 63)));
+}
+
 /* seal_scatter's entry: the record's plaintext is in `in`. Its bytes are
  * sent now (the call encrypts them in place); a session's records are
  * sealed one at a time, so the entry is the whole call. */
@@ -283,7 +292,8 @@ int BPF_KPROBE(aead_free_enter, void *aead_ctx)
 }
 
 /* A TCP send by a thread that just sealed a record: that socket's sealing
- * key, for the opens of the records it will receive. */
+ * key, for the opens of the records it will receive. Other processes' sends
+ * cost an array lookup. */
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(rustls_send, struct sock *sk, int ret, int flags)
 {
@@ -291,7 +301,7 @@ int BPF_PROG(rustls_send, struct sock *sk, int ret, int flags)
 	struct aead_sock v = {};
 	struct thread_state *t;
 
-	if (ret <= 0)
+	if (ret <= 0 || !proc_marked(id >> 32))
 		return 0;
 	t = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0, 0);
 	if (!t || !t->aead || !t->last_ssl || bpf_ktime_get_ns() - t->last_ts > JOIN_WINDOW_NS)
@@ -310,11 +320,9 @@ int BPF_PROG(rustls_send, struct sock *sk, int ret, int flags)
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(rustls_recv, struct sock *sk, int ret, int flags)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32, k = (tgid >> 6) & (PROC_WORDS - 1);
-	__u64 *w = bpf_map_lookup_elem(&aead_procs, &k);
 	struct thread_state *t;
 
-	if (ret <= 0 || !w || !(*w & (1ull << (tgid & 63))) || !sk_is_tcp(sk))
+	if (ret <= 0 || !proc_marked(bpf_get_current_pid_tgid() >> 32) || !sk_is_tcp(sk))
 		return 0;
 	t = thread_get();
 	if (t)
