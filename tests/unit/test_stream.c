@@ -768,9 +768,34 @@ static void test_h2_concurrent_and_reset(void)
 		CHECK(rows[1]->error && strstr(rows[1]->error, "reset by the client (error code 8)"));
 	}
 	rows_clear();
+	/* A client that cancels a stream once its last event came (hyper, when
+	 * the body is dropped before END_STREAM): a complete call; one that
+	 * cancels before the finish event: an error. */
+	for (uint32_t sid = 9; sid <= 11; sid += 2) {
+		o.n = 0;
+		h2_request(&o, dw, sid, h2_sreq_body);
+		feed(t, 31, 0, &wo, 80 * MS, 81 * MS, o.b, o.n);
+		o.n = 0;
+		h2_resp_head(&o, dr, sid, "text/event-stream");
+		h2_data(&o, sid, 0, "data: {\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n");
+		if (sid == 9)
+			h2_data(&o, sid, 0, "data: {\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n");
+		feed(t, 31, 1, &ro, 82 * MS, 83 * MS, o.b, o.n);
+		o.n = 0;
+		h2_frame(&o, 3, 0, sid, "\0\0\0\x08", 4);
+		feed(t, 31, 0, &wo, 84 * MS, 85 * MS, o.b, o.n);
+		CHECKF(nrows == 1, "stream %u: %d rows", sid, nrows);
+		if (nrows == 1 && sid == 9) {
+			CHECK_STR(rows[0]->finish_reason, "stop");
+			CHECKF(rows[0]->error == NULL, "error %s", rows[0]->error);
+		} else if (nrows == 1) {
+			CHECK(rows[0]->error && strstr(rows[0]->error, "reset by the client (error code 8)"));
+		}
+		rows_clear();
+	}
 	/* An open stream when the connection ends; then garbage ends the parsing. */
 	o.n = 0;
-	h2_request(&o, dw, 9, h2_req_body);
+	h2_request(&o, dw, 13, h2_req_body);
 	feed(t, 31, 0, &wo, 70 * MS, 71 * MS, o.b, o.n);
 	stream_close(t, 4242, 31, NULL, 0);
 	CHECK(nrows == 1 && rows[0]->error && strstr(rows[0]->error, "closed"));

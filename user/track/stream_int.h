@@ -47,6 +47,7 @@ struct exchange {
 	char *error;				/* first capture/decoding problem */
 	struct tick *ticks;
 	size_t nticks, cap_ticks;
+	int client_cancel;			/* HTTP/2: the client reset the stream (NO_ERROR, CANCEL) */
 	int ws_upgrade;				/* the request asked for a WebSocket */
 	int ws;					/* a response over a WebSocket (stream_ws.c) */
 	struct buf ws_req;			/* ws: the request fields the provider reads */

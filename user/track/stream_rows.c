@@ -201,6 +201,12 @@ void exchange_emit(struct stream *c, struct exchange *x, const char *why)
 	}
 	if (provider_parse(&call, &req, &resp))
 		goto out_free;
+	/* The client cancelled a stream whose answer had ended (its finish
+	 * event came): a complete call, not an error. */
+	if (x->client_cancel && call.stream && call.finish_reason && !call.error) {
+		free(x->error);
+		x->error = NULL;
+	}
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		goto out_clear;
