@@ -25,6 +25,7 @@
 //
 // LLMTAP_E2E_PLAIN=1: plain HTTP (no TLS; CERT and KEY are then not read), as a local model
 // server or gateway serves it. LLMTAP_E2E_ADDR=A: listen on address A instead of 127.0.0.1.
+// LLMTAP_E2E_CIPHERS=LIST: only these cipher suites (e.g. TLS_CHACHA20_POLY1305_SHA256).
 // LLMTAP_E2E_H2=1 in the environment: serve HTTP/2 too (node's http2 module, allowHTTP1, ALPN
 // h2 + http/1.1), with the same routes and knobs; log entries then say http_version "2.0".
 'use strict';
@@ -534,6 +535,7 @@ const server = PLAIN ? http.createServer(onRequest) : H2 ?
 		key: fs.readFileSync(keyPath),
 		cert: fs.readFileSync(certPath),
 		ALPNProtocols: ['http/1.1'],
+		...(process.env.LLMTAP_E2E_CIPHERS ? { ciphers: process.env.LLMTAP_E2E_CIPHERS } : {}),
 	}, onRequest);
 
 let nextConn = 0;

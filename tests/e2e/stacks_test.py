@@ -431,10 +431,11 @@ def case_scan(ctx):
             continue
         got = {f["vaddr"] for f in a["functions"]}
         for symbol in ("fixture_gcm_seal", "fixture_gcm_tls13_seal", "fixture_gcm_open_gather",
-                       "fixture_gcm_cleanup"):
+                       "fixture_gcm_cleanup", "fixture_chacha_seal", "fixture_chacha_open_gather",
+                       "fixture_chacha_cleanup"):
             chk.ok(nm_vaddr(sym, symbol) in got, "%s: %s found where its symbol is" % (what, symbol),
                    repr(a["functions"]))
-        chk.eq(len(a["functions"]), 4, what + ": each shared function listed once")
+        chk.eq(len(a["functions"]), 7, what + ": each shared function listed once")
     # the scanners under ASan on damaged copies of the clients (make unit builds build/san/test_scan)
     san = os.path.join(REPO, "build", "san", "test_scan")
     files = [f for f in (ctx.tls_client, ctx.go_client, getattr(ctx, "bun_agent", None),
@@ -663,26 +664,28 @@ def case_codex(ctx):
     env.update(CODEX_HOME=codex_home(ctx, home), OPENAI_API_KEY=E["keys"]["openai"], SSL_CERT_DIR=certs)
     p, out, rc = run_codex(ctx, name + " (OpenSSL)", env, "S-CODEX")
     codex_rows(ctx, name, p, out, rc)
-    # SSL_CERT_FILE makes Codex use rustls (on AWS-LC): the same rows, over HTTP/1.1, and over HTTP/2
-    # from a server that offers it (ALPN h2).
+    # SSL_CERT_FILE makes Codex use rustls (on AWS-LC): the same rows, over HTTP/1.1, over HTTP/2 from
+    # a server that offers it (ALPN h2), and from a server that allows only ChaCha20-Poly1305.
     env["SSL_CERT_FILE"] = ctx.cert
     env.pop("SSL_CERT_DIR")
     p, out, rc = run_codex(ctx, name + " (rustls)", env, "S-CODEX-RUSTLS")
     codex_rows(ctx, name + " rustls", p, out, rc)
-    _, srv2, port2 = e2e.start_server(ctx.procs, ctx.srv_cert, ctx.srv_key,
-                                      env=dict(os.environ, LLMTAP_E2E_H2="1"))
-    if not ctx.chk.ok(port2, "codex rustls h2: HTTP/2 server listening", srv2.text()):
-        return
-    srv, port = ctx.srv, ctx.port
-    ctx.srv, ctx.port = srv2, port2
-    try:
-        env["CODEX_HOME"] = codex_home(ctx, ctx.dir("codex-home-h2"))
-        p, out, rc = run_codex(ctx, name + " (rustls, h2)", env, "S-CODEX-RUSTLS-H2")
-        codex_rows(ctx, name + " rustls h2", p, out, rc)
-        versions = [ev.get("http_version") for ev in server_requests(ctx) if ev.get("path") == "/v1/responses"]
-        ctx.chk.ok("2.0" in versions, "codex rustls h2: the server saw HTTP/2 requests", repr(versions))
-    finally:
-        ctx.srv, ctx.port = srv, port
+    for tag, senv in (("h2", dict(LLMTAP_E2E_H2="1")),
+                      ("chacha", dict(LLMTAP_E2E_CIPHERS="TLS_CHACHA20_POLY1305_SHA256"))):
+        _, srv2, port2 = e2e.start_server(ctx.procs, ctx.srv_cert, ctx.srv_key, env=dict(os.environ, **senv))
+        if not ctx.chk.ok(port2, "codex rustls %s: server listening" % tag, srv2.text()):
+            continue
+        srv, port = ctx.srv, ctx.port
+        ctx.srv, ctx.port = srv2, port2
+        try:
+            env["CODEX_HOME"] = codex_home(ctx, ctx.dir("codex-home-" + tag))
+            p, out, rc = run_codex(ctx, "%s (rustls, %s)" % (name, tag), env, "S-CODEX-RUSTLS-" + tag.upper())
+            codex_rows(ctx, "%s rustls %s" % (name, tag), p, out, rc)
+            versions = [ev.get("http_version") for ev in server_requests(ctx) if ev.get("path") == "/v1/responses"]
+            if tag == "h2":
+                ctx.chk.ok("2.0" in versions, "codex rustls h2: the server saw HTTP/2 requests", repr(versions))
+        finally:
+            ctx.srv, ctx.port = srv, port
     ctx.chk.ok(any("rustls" in l and "AWS-LC" in l and ctx.codex in l for l in ctx.terr.lines),
                "%s: the tracer says it probes rustls (AWS-LC) in %s" % (name, ctx.codex),
                "\n".join(l for l in ctx.terr.lines if "rustls" in l))

@@ -77,16 +77,19 @@ static const struct probe go_probes[] = {
 	{ "Conn.clientHandshake", "go_hs_enter", PROBE_ENTRY, 1 },
 };
 
-/* rustls on AWS-LC (capture/sig_awslc.c): the AES-GCM methods' seal
+/* rustls on AWS-LC (capture/sig_awslc.c): the AES-GCM and ChaCha20-Poly1305 methods' seal
  * (the plaintext is there at entry), open (at its return) and cleanup (a
  * sealing key's end ends its session): rustls.bpf.c. Methods share
  * functions: each distinct one is numbered once. */
 static const struct probe rustls_probes[] = {
 	{ "seal1", "aead_seal_enter", PROBE_ENTRY, 0 }, { "seal2", "aead_seal_enter", PROBE_ENTRY, 1 },
 	{ "seal3", "aead_seal_enter", PROBE_ENTRY, 1 }, { "seal4", "aead_seal_enter", PROBE_ENTRY, 1 },
+	{ "seal5", "aead_seal_enter", PROBE_ENTRY, 1 },
 	{ "open1", "aead_open_enter", PROBE_ENTRY, 0 }, { "open1", "aead_open_exit", PROBE_RETURN, 0 },
 	{ "open2", "aead_open_enter", PROBE_ENTRY, 1 }, { "open2", "aead_open_exit", PROBE_RETURN, 1 },
+	{ "open3", "aead_open_enter", PROBE_ENTRY, 1 }, { "open3", "aead_open_exit", PROBE_RETURN, 1 },
 	{ "free1", "aead_free_enter", PROBE_ENTRY, 1 }, { "free2", "aead_free_enter", PROBE_ENTRY, 1 },
+	{ "free3", "aead_free_enter", PROBE_ENTRY, 1 },
 };
 
 static const struct probe gai_probes[] = {

@@ -22,7 +22,7 @@ enum scan_status {
 	SCAN_UNSUPPORTED,	/* it is there, and llmtap has no probes for it (reason) */
 };
 
-#define SCAN_FUNCS_MAX	8
+#define SCAN_FUNCS_MAX	12
 #define SCAN_RETS_MAX	32
 
 /* A located function: its entry and, for Go, its RET instructions. */

@@ -1,4 +1,4 @@
-/* sig_awslc.c -- AWS-LC's AES-GCM AEAD methods in a stripped executable (rustls on aws-lc-rs, as in Codex): their seal, open and cleanup functions, read from the code that fills the method tables. */
+/* sig_awslc.c -- AWS-LC's AEAD methods in a stripped executable (rustls on aws-lc-rs, as in Codex): the seal, open and cleanup functions of AES-GCM, read from the code that fills its method tables, and of ChaCha20-Poly1305, read from its constant table. */
 #include <stdio.h>
 #include <string.h>
 
@@ -125,6 +125,64 @@ static int tables_find(const struct elfimg *im, struct aead_table *t, int max)
 	return n;
 }
 
+/* The 8-byte value at virtual address va of the file: what the file holds
+ * there, or, when that is 0 (a linker that leaves relocated words to the
+ * loader), the addend of the R_X86_64_RELATIVE relocation for va. 0 when
+ * neither. */
+static uint64_t ptr_at(const struct elfimg *im, uint64_t va)
+{
+	uint64_t v = 0, rva, roff, rsize, i;
+	int64_t off = elfimg_va2off(im, va);
+
+	if (off < 0 || (uint64_t)off + 8 > im->size)
+		return 0;
+	memcpy(&v, im->data + off, 8);
+	if (v || elfimg_section(im, ".rela.dyn", &rva, &roff, &rsize) || roff > im->size ||
+	    rsize > im->size - roff)
+		return v;
+	for (i = 0; i + 24 <= rsize; i += 24) {
+		uint64_t r[3];
+
+		memcpy(r, im->data + roff + i, sizeof(r));
+		if (r[0] == va && (uint32_t)r[1] == 8 /* R_X86_64_RELATIVE */)
+			return r[2];
+	}
+	return 0;
+}
+
+/* ChaCha20-Poly1305 is outside the FIPS module: its table is a constant in
+ * .data.rel.ro, found by its first 16 bytes (32, 12, 16, 16, id 5, padding,
+ * seal_scatter_supports_extra_in 0 or 1, padding). Returns 1 and *t when it
+ * is there and verifies. */
+static int chacha_find(const struct elfimg *im, struct aead_table *t)
+{
+	static const uint8_t head[] = { 32, 12, 16, 16, 5, 0, 0, 0 };
+	uint64_t va, off, size;
+	const uint8_t *p, *end, *hit;
+
+	if (elfimg_section(im, ".data.rel.ro", &va, &off, &size) || off > im->size || size > im->size - off)
+		return 0;
+	p = im->data + off;
+	end = p + size;
+	while (p < end && (hit = memmem(p, end - p, head, sizeof(head)))) {
+		uint64_t at = va + (uint64_t)(hit - (im->data + off));
+
+		p = hit + 1;
+		if ((at & 7) || end - hit < 64 || hit[8] > 1 || hit[9] || hit[10] || hit[11] ||
+		    memcmp(hit + 12, "\0\0\0\0", 4))
+			continue;
+		memset(t, 0, sizeof(*t));
+		t->va = at;
+		t->id = 5;
+		t->cleanup = ptr_at(im, at + OFF_CLEANUP);
+		t->seal = ptr_at(im, at + OFF_SEAL);
+		t->open = ptr_at(im, at + OFF_OPEN);
+		if (fn_start(im, t->seal) && fn_start(im, t->open) && (!t->cleanup || fn_start(im, t->cleanup)))
+			return 1;
+	}
+	return 0;
+}
+
 /* Add fn to out under name base + a number, unless it is there already
  * (several tables share functions). Returns 0, or -1 when out is full. */
 static int func_add(const struct elfimg *im, struct scan_lib *out, const char *base, uint64_t va)
@@ -148,14 +206,16 @@ int sig_awslc(struct scan_ctx *sc, struct scan_lib *out)
 {
 	const struct elfimg *im = sc->im;
 	struct aead_table t[TABLES_MAX];
-	int i, n, tls13 = 0;
+	int i, n, tls13 = 0, chacha;
 
 	if (!elfimg_find(im, "AWS-LC", 6, 0))
 		return scan_set(out, SCAN_UNSUPPORTED, "%s: not captured (its crypto provider is not "
 				"AWS-LC: ring's AEADs are Rust code, inlined)", out->version);
-	n = tables_find(im, t, TABLES_MAX);
+	n = tables_find(im, t, TABLES_MAX - 1);
 	for (i = 0; i < n; i++)
 		tls13 += t[i].id == 23 || t[i].id == 24;
+	chacha = tls13 && chacha_find(im, &t[n]);
+	n += chacha;
 	if (!tls13)
 		return scan_set(out, SCAN_UNVERIFIED, "%s: AWS-LC's TLS 1.3 AES-GCM methods not found "
 				"(%d other tables)", out->version, n);
@@ -165,8 +225,13 @@ int sig_awslc(struct scan_ctx *sc, struct scan_lib *out)
 			return scan_set(out, SCAN_UNVERIFIED, "%s: too many distinct AWS-LC AEAD functions",
 					out->version);
 	}
-	snprintf(out->variant, sizeof(out->variant), "AWS-LC AES-GCM, %d tables", n);
+	snprintf(out->variant, sizeof(out->variant), "AWS-LC AES-GCM%s, %d tables",
+		 chacha ? " + ChaCha20-Poly1305" : "", n);
 	strncat(out->version, " on AWS-LC", sizeof(out->version) - strlen(out->version) - 1);
+	if (chacha)
+		return scan_set(out, SCAN_FOUND, "%s: records sealed and opened by its AES-GCM and "
+				"ChaCha20-Poly1305", out->version);
 	return scan_set(out, SCAN_FOUND, "%s: records sealed and opened by its AES-GCM "
-			"(ChaCha20-Poly1305 connections are not captured)", out->version);
+			"(its ChaCha20-Poly1305 table was not found: such connections are not captured)",
+			out->version);
 }
