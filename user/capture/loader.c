@@ -469,6 +469,9 @@ void loader_counters(const struct loader *l, uint64_t out[LT_CNT_MAX])
 		counters_sum(l->counters[i], out);
 }
 
+/* CPUs whose running thread a CPU sample takes into account. */
+#define LOADER_CPUS_MAX	1024
+
 /* A process's totals while a sample is put together. */
 struct cpu_sum {
 	struct htab_node node;		/* key (tgid, 0) */
@@ -499,12 +502,57 @@ static int cpu_sum_add(struct htab *sums, uint32_t tgid, const struct loader_cpu
 	return 0;
 }
 
-/* Read every entry of CPU map m: threads go to fn, and every entry into
- * its process's totals in sums. With gc, entries of tasks gone from /proc
- * and off CPU are deleted instead (their exit was missed). Returns entries
- * read or a negative errno. */
+/* The threads on CPU now (proc.bpf.c's cpu_cur, one per CPU): each one's
+ * slice started at since_ns; used: its cpu_threads entry was seen. */
+struct cpu_now {
+	int n;
+	struct lt_cpu_cur cur[LOADER_CPUS_MAX];
+	unsigned char used[LOADER_CPUS_MAX];
+};
+
+/* Read cpu_cur into now (n 0 when it cannot be read). */
+static void cpu_now_read(const struct bpf_map *m, struct cpu_now *now)
+{
+	int ncpu = libbpf_num_possible_cpus(), i, k;
+	__u32 zero = 0;
+
+	memset(now, 0, sizeof(*now));
+	if (ncpu <= 0 || ncpu > LOADER_CPUS_MAX ||
+	    bpf_map_lookup_elem(bpf_map__fd(m), &zero, now->cur))
+		return;
+	/* one slot per running accounted thread */
+	for (i = 0; i < ncpu; i++) {
+		if (!now->cur[i].tid)
+			continue;
+		for (k = 0; k < now->n; k++)
+			if (now->cur[k].tid == now->cur[i].tid)
+				break;
+		if (k == now->n)
+			now->cur[now->n++] = now->cur[i];
+	}
+}
+
+/* When thread tid is on a CPU in now: since when (marked used), else 0. */
+static uint64_t cpu_now_since(struct cpu_now *now, uint32_t tid)
+{
+	int i;
+
+	for (i = 0; i < now->n; i++) {
+		if (now->cur[i].tid == tid) {
+			now->used[i] = 1;
+			return now->cur[i].since_ns;
+		}
+	}
+	return 0;
+}
+
+/* Read every entry of CPU map m: threads go to fn (with their running
+ * slice from now), and every entry into its process's totals in sums.
+ * With gc, entries of tasks gone from /proc and off CPU are deleted
+ * instead (their exit was missed). Returns entries read or a negative
+ * errno. */
 static int cpu_map_read(const struct bpf_map *m, int thread, int gc, struct htab *sums,
-			loader_cpu_fn fn, void *ctx)
+			struct cpu_now *now, loader_cpu_fn fn, void *ctx)
 {
 	enum { BATCH = 256 };
 	LIBBPF_OPTS(bpf_map_batch_opts, bo);
@@ -525,7 +573,7 @@ static int cpu_map_read(const struct bpf_map *m, int thread, int gc, struct htab
 				.id = keys[i], .tgid = vals[i].tgid, .oncpu_ns = vals[i].oncpu_ns,
 				.runq_ns = vals[i].runq_ns, .switches = vals[i].switches,
 				.preempts = vals[i].preempts,
-				.running_since_ns = thread ? vals[i].last_in_ns : 0,
+				.running_since_ns = thread ? cpu_now_since(now, keys[i]) : 0,
 			};
 
 			if (gc && !c.running_since_ns) {
@@ -552,14 +600,31 @@ static int cpu_map_read(const struct bpf_map *m, int thread, int gc, struct htab
 int loader_cpu_sample(struct loader *l, int gc, loader_cpu_fn fn, void *ctx)
 {
 	struct htab_iter it = HTAB_ITER_INIT;
+	struct cpu_now now;
 	struct htab_node *hn;
 	struct htab sums;
-	int n, m;
+	int n, m, i;
 
-	/* A process is its live threads plus the ones that exited. */
+	/* A process is its live threads plus the ones that exited; a thread
+	 * not yet switched out has no entry, only its running slice. */
 	htab_init(&sums);
-	n = cpu_map_read(l->proc->maps.cpu_threads, 1, gc, &sums, fn, ctx);
-	m = n < 0 ? 0 : cpu_map_read(l->proc->maps.cpu_procs, 0, gc, &sums, fn, ctx);
+	cpu_now_read(l->proc->maps.cpu_cur, &now);
+	n = cpu_map_read(l->proc->maps.cpu_threads, 1, gc, &sums, &now, fn, ctx);
+	for (i = 0; n >= 0 && i < now.n; i++) {
+		struct loader_cpu c = {
+			.id = now.cur[i].tid, .tgid = now.cur[i].tgid,
+			.running_since_ns = now.cur[i].since_ns,
+		};
+
+		if (now.used[i])
+			continue;
+		fn(ctx, &c, 1);
+		if (cpu_sum_add(&sums, c.tgid, &c))
+			n = -ENOMEM;
+		else
+			n++;
+	}
+	m = n < 0 ? 0 : cpu_map_read(l->proc->maps.cpu_procs, 0, gc, &sums, &now, fn, ctx);
 	while ((hn = htab_next(&sums, &it))) {
 		struct cpu_sum *s = htab_entry(hn, struct cpu_sum, node);
 
