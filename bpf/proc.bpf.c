@@ -32,9 +32,11 @@ struct {
 	__type(value, struct lt_cpu_stat);
 } cpu_procs SEC(".maps");
 
-/* Per CPU: the accounted thread running there and since when (tid 0:
- * none). A switch-in only writes here; the thread's cpu_threads entry is
- * looked up at its switch-out only, so a switch costs one hash lookup. */
+/* Per CPU: the accounted thread running there and its CPU time when it
+ * was switched in (tid 0: none). A switch-in only writes here; the
+ * thread's cpu_threads entry is looked up at its switch-out only, so a
+ * switch costs one hash lookup, and no clock is read: a slice is what the
+ * kernel's own se.sum_exec_runtime grew by. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -69,11 +71,12 @@ struct task_struct___old {
 	long state;
 } __attribute__((preserve_access_index));
 
+/* t is a BTF pointer (a tp_btf argument): read directly, no helper call. */
 static __always_inline long task_state(struct task_struct *t)
 {
 	if (bpf_core_field_exists(t->__state))
-		return BPF_CORE_READ(t, __state);
-	return BPF_CORE_READ((struct task_struct___old *)t, state);
+		return t->__state;
+	return ((struct task_struct___old *)t)->state;
 }
 
 /* Kernel threads and the tracer itself are not accounted. */
@@ -99,19 +102,20 @@ static __always_inline struct lt_cpu_stat *cpu_get(void *map, __u32 key, __u32 t
 	return bpf_map_lookup_elem(map, &key);
 }
 
-/* Switch-out of prev: its on-CPU slice (since its switch-in, in cpu_cur)
- * ends and is added to its cpu_threads entry, created at its first
+/* Switch-out of prev: its on-CPU slice (what its se.sum_exec_runtime,
+ * brought up to date before this tracepoint, grew by since its switch-in,
+ * in cpu_cur) is added to its cpu_threads entry, created at its first
  * switch-out; the run-queue wait the kernel added up for it
  * (sched_info.run_delay: updated at its switch-in, after this tracepoint,
  * so read on the way out) is taken. Switch-in of next: cpu_cur says who
- * runs since when, no lookup. Idle and kernel threads cost two flag tests,
- * and nothing runs per wakeup: the kernel's own counters do the rest. */
+ * runs, no lookup. Idle and kernel threads cost two flag tests, and
+ * nothing runs per wakeup: the kernel's own counters do the rest. */
 SEC("tp_btf/sched_switch")
 int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
 	struct lt_cpu_stat *t;
 	struct lt_cpu_cur *cur;
-	__u64 now, rd, base;
+	__u64 rd, base, ran;
 	__u32 zero = 0, tid;
 	int in;
 
@@ -123,9 +127,8 @@ int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_
 	cur = bpf_map_lookup_elem(&cpu_cur, &zero);
 	if (!cur)
 		return 0;
-	now = bpf_ktime_get_ns();
 	tid = prev->pid;
-	if (!cpu_skip(prev) && cur->tid == tid && cur->since_ns) {
+	if (cur->tid == tid && !cpu_skip(prev)) {
 		t = bpf_map_lookup_elem(&cpu_threads, &tid);
 		if (!t && !(prev->flags & PF_EXITING)) {
 			/* a thread older than the tracer: its earlier waits are not ours */
@@ -133,7 +136,9 @@ int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_
 			t = cpu_get(&cpu_threads, tid, prev->tgid, base);
 		}
 		if (t) {
-			t->oncpu_ns += now - cur->since_ns;
+			ran = prev->se.sum_exec_runtime;
+			if (ran > cur->runtime_ns)
+				t->oncpu_ns += ran - cur->runtime_ns;
 			t->switches++;
 			t->preempts += preempt || task_state(prev) == TASK_RUNNING;
 			rd = prev->sched_info.run_delay;
@@ -143,7 +148,7 @@ int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_
 		}
 	}
 	if (in) {
-		cur->since_ns = now;
+		cur->runtime_ns = next->se.sum_exec_runtime;
 		cur->tgid = next->tgid;
 		cur->tid = next->pid;
 	} else {
@@ -203,10 +208,11 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 	struct lt_cpu_cur *cur;
 	__u64 slice = 0;
 
-	/* the slice it is running (this CPU's), then its entry if it has one */
+	/* the slice it is running (this CPU's: its CPU time as of the last
+	 * tick or event, since its switch-in), then its entry if it has one */
 	cur = bpf_map_lookup_elem(&cpu_cur, &zero);
-	if (cur && cur->tid == tid && cur->since_ns && now > cur->since_ns)
-		slice = now - cur->since_ns;
+	if (cur && cur->tid == tid && task->se.sum_exec_runtime > cur->runtime_ns)
+		slice = task->se.sum_exec_runtime - cur->runtime_ns;
 	t = bpf_map_lookup_elem(&cpu_threads, &tid);
 	if (t || slice) {
 		p = cpu_get(&cpu_procs, tgid, tgid, 0);

@@ -502,18 +502,40 @@ static int cpu_sum_add(struct htab *sums, uint32_t tgid, const struct loader_cpu
 	return 0;
 }
 
-/* The threads on CPU now (proc.bpf.c's cpu_cur, one per CPU): each one's
- * slice started at since_ns; used: its cpu_threads entry was seen. */
+/* The threads on CPU now (proc.bpf.c's cpu_cur, one per CPU) and since
+ * when each one's slice runs (CLOCK_MONOTONIC); used: its cpu_threads
+ * entry was seen. */
 struct cpu_now {
 	int n;
 	struct lt_cpu_cur cur[LOADER_CPUS_MAX];
+	uint64_t since_ns[LOADER_CPUS_MAX];
 	unsigned char used[LOADER_CPUS_MAX];
 };
 
-/* Read cpu_cur into now (n 0 when it cannot be read). */
+/* The CPU time of thread tid of tgid so far (ns: the first field of its
+ * schedstat, the running slice included), or 0. */
+static uint64_t thread_runtime_ns(uint32_t tgid, uint32_t tid)
+{
+	unsigned long long ns = 0;
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/task/%u/schedstat", tgid, tid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu", &ns) != 1)
+		ns = 0;
+	fclose(f);
+	return ns;
+}
+
+/* Read cpu_cur into now (n 0 when it cannot be read): the slice each
+ * running thread has had is what its CPU time grew by since its switch-in. */
 static void cpu_now_read(const struct bpf_map *m, struct cpu_now *now)
 {
 	int ncpu = libbpf_num_possible_cpus(), i, k;
+	uint64_t t = mono_ns(), ran;
 	__u32 zero = 0;
 
 	memset(now, 0, sizeof(*now));
@@ -527,8 +549,13 @@ static void cpu_now_read(const struct bpf_map *m, struct cpu_now *now)
 		for (k = 0; k < now->n; k++)
 			if (now->cur[k].tid == now->cur[i].tid)
 				break;
-		if (k == now->n)
-			now->cur[now->n++] = now->cur[i];
+		if (k < now->n)
+			continue;
+		ran = thread_runtime_ns(now->cur[i].tgid, now->cur[i].tid);
+		if (ran <= now->cur[i].runtime_ns || ran - now->cur[i].runtime_ns >= t)
+			continue;	/* gone, or switched out meanwhile */
+		now->since_ns[now->n] = t - (ran - now->cur[i].runtime_ns);
+		now->cur[now->n++] = now->cur[i];
 	}
 }
 
@@ -540,7 +567,7 @@ static uint64_t cpu_now_since(struct cpu_now *now, uint32_t tid)
 	for (i = 0; i < now->n; i++) {
 		if (now->cur[i].tid == tid) {
 			now->used[i] = 1;
-			return now->cur[i].since_ns;
+			return now->since_ns[i];
 		}
 	}
 	return 0;
@@ -613,7 +640,7 @@ int loader_cpu_sample(struct loader *l, int gc, loader_cpu_fn fn, void *ctx)
 	for (i = 0; n >= 0 && i < now.n; i++) {
 		struct loader_cpu c = {
 			.id = now.cur[i].tid, .tgid = now.cur[i].tgid,
-			.running_since_ns = now.cur[i].since_ns,
+			.running_since_ns = now.since_ns[i],
 		};
 
 		if (now.used[i])
