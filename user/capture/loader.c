@@ -58,11 +58,12 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 /* Start loaded object s (bpf/X.bpf.c, skeleton X_bpf): fill its process
  * filter when it has one (filter.bpf.h), attach its tracepoints (its bare
  * SEC("uprobe") programs are skipped: capture/attach.c puts them on files),
- * add its events ring to the poller and keep its counters (common.bpf.h).
- * Returns 0, or a negative errno and the step that failed in *what; links
- * made stay with the skeleton until it is destroyed. */
+ * add its events ring to the poller (unless own_ring is 0: it writes to
+ * another object's ring, read already) and keep its counters
+ * (common.bpf.h). Returns 0, or a negative errno and the step that failed
+ * in *what; links made stay with the skeleton until it is destroyed. */
 static int obj_start(struct loader *l, struct bpf_object_skeleton *s,
-		     const struct loader_opts *o, loader_sample_fn fn, void *ctx,
+		     const struct loader_opts *o, int own_ring, loader_sample_fn fn, void *ctx,
 		     const char **what)
 {
 	struct bpf_object *obj = *s->obj;
@@ -89,7 +90,7 @@ static int obj_start(struct loader *l, struct bpf_object_skeleton *s,
 		return err;
 	*what = "add the ring buffer";
 	err = l->rb ? 0 : rings_new(&l->rb);
-	if (!err)
+	if (!err && own_ring)
 		err = rings_add(l->rb, bpf_map__fd(events), bpf_map__max_entries(events), fn, ctx);
 	if (err)
 		return err;
@@ -142,7 +143,7 @@ static void dns_open(struct loader *l, const struct loader_opts *o, loader_sampl
 		goto out_destroy;
 	obj_image_release(l->dns->skeleton);
 	tracefs_ensure();
-	err = obj_start(l, l->dns->skeleton, o, fn, ctx, &what);
+	err = obj_start(l, l->dns->skeleton, o, 1, fn, ctx, &what);
 	if (err)
 		goto out_destroy;
 	return;
@@ -156,9 +157,13 @@ out_warn:
 	log_warn("dns: DNS lookups not traced: %s (run with -v for details)", strerror(-err));
 }
 
-/* Open, load and start sock.bpf.c (plain HTTP from socket syscalls), its
- * ring as large as the TLS one. A failure leaves plain HTTP uncaptured
- * (l->sock NULL, message printed) but the rest working. */
+static int map_share(struct bpf_object *from, struct bpf_object *to, const char *name);
+
+/* Open, load and start sock.bpf.c (plain HTTP from socket I/O), on the TLS
+ * data ring (ssl.bpf.c's: its records are data too, read the same way,
+ * and a second ring as large would be as much memory again). A failure
+ * leaves plain HTTP uncaptured (l->sock NULL, message printed) but the
+ * rest working. */
 static void sock_open(struct loader *l, const struct loader_opts *o, loader_sample_fn fn,
 		      void *ctx)
 {
@@ -174,8 +179,8 @@ static void sock_open(struct loader *l, const struct loader_opts *o, loader_samp
 	l->sock->rodata->filter_tgid = o->npids > 0;
 	l->sock->rodata->chunks_max = o->chunks_max;
 	l->sock->rodata->wake_bytes = o->ring_bytes / 4;
-	what = "size its ring buffer";
-	err = bpf_map__set_max_entries(l->sock->maps.events, o->ring_bytes);
+	what = "share the TLS ring";
+	err = map_share(l->ssl->obj, l->sock->obj, "events");
 	if (err)
 		goto out_destroy;
 	what = "load";
@@ -183,8 +188,7 @@ static void sock_open(struct loader *l, const struct loader_opts *o, loader_samp
 	if (err)
 		goto out_destroy;
 	obj_image_release(l->sock->skeleton);
-	tracefs_ensure();
-	err = obj_start(l, l->sock->skeleton, o, fn, ctx, &what);
+	err = obj_start(l, l->sock->skeleton, o, 0, fn, ctx, &what);
 	if (err)
 		goto out_destroy;
 	return;
@@ -354,7 +358,8 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 	for (i = 0; i < sizeof(started) / sizeof(started[0]); i++) {
 		if (i == 2)
 			dns_open(l, o, merge_hold, l->merge);
-		err = obj_start(l, started[i], o, i == 2 ? merge_pass : merge_hold, l->merge, &what);
+		err = obj_start(l, started[i], o, 1, i == 2 ? merge_pass : merge_hold, l->merge,
+				&what);
 		if (err) {
 			log_warn("BPF object %s: failed to %s: %s", started[i]->name, what,
 				 strerror(-err));
