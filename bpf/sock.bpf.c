@@ -22,8 +22,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * (`gate_bits`: no hashing), and stops there unless the process has a TCP
  * socket it connect()ed that is still unclassified (NEW), carries HTTP to
  * other paths (HTTP), or carries HTTP to an LLM path (PLAIN). The syscall
- * and its arguments (fd, buffer or iovecs) are then read from the thread's
- * user registers; only PLAIN sockets are copied. A socket's first write
+ * and its buffer (or iovecs) are then read from the thread's user
+ * registers; only PLAIN sockets are copied. A socket's first write
  * settles it: a TLS ClientHello or anything that is not an HTTP request
  * leaves it alone for good.
  */
@@ -383,10 +383,11 @@ static __always_inline void settle(__u64 key, __u32 tgid, struct gate *g)
 	}
 }
 
-/* A send of the current process starts on tsk, in a syscall on fd; buf is
- * its buffer, or with nvec its iovecs (msg: buf is a user msghdr).
- * Classifies the socket, and saves the call when the socket is copied. */
-static __always_inline int send_enter(struct sock *tsk, long fd, __u64 buf, __u64 nvec, int msg)
+/* A send of the current process starts on tsk, in a write or send syscall
+ * whose buffer is buf, or with nvec its iovecs (msg: buf is a user
+ * msghdr). Classifies the socket, and saves the call when the socket is
+ * copied. */
+static __always_inline int send_enter(struct sock *tsk, __u64 buf, __u64 nvec, int msg)
 {
 	__u64 id = bpf_get_current_pid_tgid(), key = (__u64)tsk, ino = 0, first, first_len;
 	__u32 tgid = id >> 32;
@@ -407,8 +408,9 @@ static __always_inline int send_enter(struct sock *tsk, long fd, __u64 buf, __u6
 	g = bpf_map_lookup_elem(&gates, &tgid);
 	if (!g || g->watch <= 0)
 		return 0;
-	/* the syscall's fd is this socket (not a kernel send on its behalf) */
-	if (fd_sock(fd, &ino) != tsk)
+	/* a process's own socket (not a kernel one sending on its behalf) */
+	ino = sk_file_ino(tsk);
+	if (!ino)
 		return 0;
 	if (msg && msg_vec(buf, &buf, &nvec))
 		return 0;
@@ -452,14 +454,13 @@ static __always_inline int send_enter(struct sock *tsk, long fd, __u64 buf, __u6
 	return 0;
 }
 
-/* A receive of the current process moved ret bytes on tsk, in a syscall on
- * fd into buf, or with nvec its iovecs (msg: buf is a user msghdr): copied
- * when tsk is a PLAIN socket. The bytes are in place (the syscall has not
- * returned); the call's start is when they arrived. */
-static __always_inline int recv_done(struct sock *tsk, int ret, long fd, __u64 buf, __u64 nvec,
-				     int msg)
+/* A receive of the current process moved ret bytes on tsk, in a read or
+ * receive syscall into buf, or with nvec its iovecs (msg: buf is a user
+ * msghdr): copied when tsk is a PLAIN socket. The bytes are in place (the
+ * syscall has not returned); the call's start is when they arrived. */
+static __always_inline int recv_done(struct sock *tsk, int ret, __u64 buf, __u64 nvec, int msg)
 {
-	__u64 id = bpf_get_current_pid_tgid(), key = (__u64)tsk, ino = 0;
+	__u64 id = bpf_get_current_pid_tgid(), key = (__u64)tsk;
 	__u32 tgid = id >> 32;
 	struct sock_call c = {};
 	struct sk_state *st;
@@ -469,7 +470,7 @@ static __always_inline int recv_done(struct sock *tsk, int ret, long fd, __u64 b
 		return 0;
 	if (!wanted(tgid))
 		return 0;
-	if (fd_sock(fd, &ino) != tsk)
+	if (!sk_file_ino(tsk))
 		return 0;
 	if (msg && msg_vec(buf, &buf, &nvec))
 		return 0;
@@ -540,12 +541,12 @@ int BPF_PROG(sk_send_start, struct sock *sk, struct msghdr *msg, struct sk_buff 
 	switch (nr) {
 	case NR_WRITE:
 	case NR_SENDTO:
-		return send_enter(sk, PT_REGS_PARM1_SYSCALL(regs), PT_REGS_PARM2_SYSCALL(regs), 0, 0);
+		return send_enter(sk, PT_REGS_PARM2_SYSCALL(regs), 0, 0);
 	case NR_WRITEV:
-		return send_enter(sk, PT_REGS_PARM1_SYSCALL(regs), PT_REGS_PARM2_SYSCALL(regs),
+		return send_enter(sk, PT_REGS_PARM2_SYSCALL(regs),
 				  PT_REGS_PARM3_SYSCALL(regs), 0);
 	case NR_SENDMSG:
-		return send_enter(sk, PT_REGS_PARM1_SYSCALL(regs), PT_REGS_PARM2_SYSCALL(regs), 0, 1);
+		return send_enter(sk, PT_REGS_PARM2_SYSCALL(regs), 0, 1);
 	}
 	return 0;
 }
@@ -579,12 +580,12 @@ int BPF_PROG(sk_received, struct sock *sk, int ret, int flags)
 	switch (nr) {
 	case NR_READ:
 	case NR_RECVFROM:
-		return recv_done(sk, ret, PT_REGS_PARM1_SYSCALL(regs), PT_REGS_PARM2_SYSCALL(regs), 0, 0);
+		return recv_done(sk, ret, PT_REGS_PARM2_SYSCALL(regs), 0, 0);
 	case NR_READV:
-		return recv_done(sk, ret, PT_REGS_PARM1_SYSCALL(regs), PT_REGS_PARM2_SYSCALL(regs),
+		return recv_done(sk, ret, PT_REGS_PARM2_SYSCALL(regs),
 				 PT_REGS_PARM3_SYSCALL(regs), 0);
 	case NR_RECVMSG:
-		return recv_done(sk, ret, PT_REGS_PARM1_SYSCALL(regs), PT_REGS_PARM2_SYSCALL(regs), 0, 1);
+		return recv_done(sk, ret, PT_REGS_PARM2_SYSCALL(regs), 0, 1);
 	}
 	return 0;
 }
