@@ -56,12 +56,14 @@ struct sk_state {
 	__u32 cls;	/* enum cls */
 };
 
-/* Sockets a process connect()ed and that are not settled yet (key: struct
- * sock *). Deleted when settled or closed. */
+/* Sockets a process connect()ed and that are not settled yet: socket
+ * storage, so a socket that is not one costs a pointer test, not a hash
+ * lookup (and an entry goes with its socket). Deleted when settled or
+ * closed. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct sk_state);
 } sk_states SEC(".maps");
 
@@ -374,10 +376,10 @@ static __always_inline void call_emit(__u64 id, struct sock_call *c, struct sk_s
 
 /* ---- the syscalls ------------------------------------------------------------ */
 
-/* The socket is settled (TLS or not HTTP): forget it. */
-static __always_inline void settle(__u64 key, __u32 tgid, struct gate *g)
+/* Socket sk is settled (TLS or not HTTP): forget it. */
+static __always_inline void settle(struct sock *sk, __u32 tgid, struct gate *g)
 {
-	if (bpf_map_delete_elem(&sk_states, &key) == 0) {
+	if (bpf_sk_storage_delete(&sk_states, sk) == 0) {
 		__sync_fetch_and_add(&g->watch, -1);
 		gate_clear_idle(tgid, g);
 	}
@@ -396,7 +398,7 @@ static __always_inline int send_enter(struct sock *tsk, __u64 buf, __u64 nvec, i
 	struct iovec iov;
 	struct gate *g;
 
-	st = bpf_map_lookup_elem(&sk_states, &key);
+	st = bpf_sk_storage_get(&sk_states, tsk, 0, 0);
 	if (!st)
 		return 0;
 	/* the send loop's later rounds: the call is saved already */
@@ -426,12 +428,12 @@ static __always_inline int send_enter(struct sock *tsk, __u64 buf, __u64 nvec, i
 		switch (classify(first, first_len)) {
 		case V_TLS:
 			class_emit(id, tsk, st, ino, LT_SOCK_TLS);
-			settle(key, tgid, g);
+			settle(tsk, tgid, g);
 			return 0;
 		case V_OTHER:
 			/* A request body of an HTTP socket keeps it HTTP. */
 			if (st->cls == CLS_NEW)
-				settle(key, tgid, g);
+				settle(tsk, tgid, g);
 			return 0;
 		case V_HTTP:
 			st->cls = CLS_HTTP;
@@ -465,7 +467,7 @@ static __always_inline int recv_done(struct sock *tsk, int ret, __u64 buf, __u64
 	struct sock_call c = {};
 	struct sk_state *st;
 
-	st = bpf_map_lookup_elem(&sk_states, &key);
+	st = bpf_sk_storage_get(&sk_states, tsk, 0, 0);
 	if (!st || st->cls != CLS_PLAIN)
 		return 0;
 	if (!wanted(tgid))
@@ -496,7 +498,7 @@ static __always_inline int send_done(struct sock *sk, int ret)
 		return 0;
 	if (c->sk != key || c->dir != LT_DIR_WRITE || ret <= 0)
 		goto out_delete;	/* another socket's, or nothing sent */
-	st = bpf_map_lookup_elem(&sk_states, &key);
+	st = bpf_sk_storage_get(&sk_states, sk, 0, 0);
 	if (st && st->cls == CLS_PLAIN && st->cookie == c->cookie)
 		call_emit(id, c, st, ret);
 out_delete:
@@ -595,24 +597,23 @@ SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(sk_state_change, const struct sock *csk, const int oldstate, const int newstate)
 {
 	struct sock *sk = (struct sock *)csk;
-	__u64 key = (__u64)sk;
 	struct sk_state *st, init = {};
 	struct lt_ssl_free_event *e;
 	struct gate *g, zero = {};
 	__u64 id;
 
-	if (newstate != TCP_SYN_SENT_ && newstate != TCP_CLOSE_)
-		return 0;
-	if (!sk_is_tcp(sk))
-		return 0;
 	if (newstate == TCP_SYN_SENT_) {
+		if (!sk_is_tcp(sk))
+			return 0;
 		/* connect() runs in the caller's context: this is who connects. */
 		id = bpf_get_current_pid_tgid();
 		init.tgid = id >> 32;
 		if (!wanted(init.tgid))
 			return 0;
+		if (bpf_sk_storage_get(&sk_states, sk, 0, 0))
+			return 0;
 		init.cookie = bpf_get_socket_cookie(sk);
-		if (bpf_map_update_elem(&sk_states, &key, &init, BPF_NOEXIST))
+		if (!bpf_sk_storage_get(&sk_states, sk, &init, BPF_SK_STORAGE_GET_F_CREATE))
 			return 0;
 		g = bpf_map_lookup_elem(&gates, &init.tgid);
 		if (!g) {
@@ -625,7 +626,9 @@ int BPF_PROG(sk_state_change, const struct sock *csk, const int oldstate, const 
 		}
 		return 0;
 	}
-	st = bpf_map_lookup_elem(&sk_states, &key);
+	if (newstate != TCP_CLOSE_)
+		return 0;
+	st = bpf_sk_storage_get(&sk_states, sk, 0, 0);
 	if (!st)
 		return 0;
 	g = bpf_map_lookup_elem(&gates, &st->tgid);
@@ -643,6 +646,6 @@ int BPF_PROG(sk_state_change, const struct sock *csk, const int oldstate, const 
 		e->end_off[LT_DIR_READ] = st->off[LT_DIR_READ];
 		event_submit(e);
 	}
-	bpf_map_delete_elem(&sk_states, &key);
+	bpf_sk_storage_delete(&sk_states, sk);
 	return 0;
 }
