@@ -16,8 +16,8 @@ CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror
 LT_CPPFLAGS := -Iinclude -Iuser -I$(OUT) -I$(OUT)/gen -D_GNU_SOURCE
 DEPFLAGS = -MMD -MP
-LDLIBS := -lbpf -lelf -lz -lsqlite3 -ljansson -lbrotlidec -lzstd -lcurl -lmicrohttpd -lnghttp2 -lprotobuf-c \
-	-lcapstone -lcap -lseccomp -lpthread -lm
+LDLIBS := -lbpf -lelf -lz -lsqlite3 -ljansson -lbrotlidec -lzstd -lnghttp2 -lprotobuf-c \
+	-lcap -lseccomp -lpthread -lm
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 ifeq ($(V),1)

@@ -32,6 +32,18 @@ struct {
 	__type(value, struct lt_cpu_stat);
 } cpu_procs SEC(".maps");
 
+/* Per CPU: the accounted thread running there and its CPU time when it
+ * was switched in (tid 0: none). A switch-in only writes here; the
+ * thread's cpu_threads entry is looked up at its switch-out only, so a
+ * switch costs one hash lookup, and no clock is read: a slice is what the
+ * kernel's own se.sum_exec_runtime grew by. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lt_cpu_cur);
+} cpu_cur SEC(".maps");
+
 /* CLOCK_MONOTONIC when the tracer started: a thread started before it has
  * its earlier run-queue time left out. */
 const volatile __u64 tracer_start_ns = 0;
@@ -59,11 +71,12 @@ struct task_struct___old {
 	long state;
 } __attribute__((preserve_access_index));
 
+/* t is a BTF pointer (a tp_btf argument): read directly, no helper call. */
 static __always_inline long task_state(struct task_struct *t)
 {
 	if (bpf_core_field_exists(t->__state))
-		return BPF_CORE_READ(t, __state);
-	return BPF_CORE_READ((struct task_struct___old *)t, state);
+		return t->__state;
+	return ((struct task_struct___old *)t)->state;
 }
 
 /* Kernel threads and the tracer itself are not accounted. */
@@ -89,45 +102,58 @@ static __always_inline struct lt_cpu_stat *cpu_get(void *map, __u32 key, __u32 t
 	return bpf_map_lookup_elem(map, &key);
 }
 
-/* Switch-out of prev: its on-CPU slice ends, and the run-queue wait the
- * kernel added up for it (sched_info.run_delay: updated at its switch-in,
- * after this tracepoint, so read on the way out) is taken. Switch-in of
- * next: a slice starts. One lookup per side and nothing per wakeup: the
- * kernel's own counters do the rest. */
+/* Switch-out of prev: its on-CPU slice (what its se.sum_exec_runtime,
+ * brought up to date before this tracepoint, grew by since its switch-in,
+ * in cpu_cur) is added to its cpu_threads entry, created at its first
+ * switch-out; the run-queue wait the kernel added up for it
+ * (sched_info.run_delay: updated at its switch-in, after this tracepoint,
+ * so read on the way out) is taken. Switch-in of next: cpu_cur says who
+ * runs, no lookup. Idle and kernel threads cost two flag tests, and
+ * nothing runs per wakeup: the kernel's own counters do the rest. */
 SEC("tp_btf/sched_switch")
 int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	__u64 now = bpf_ktime_get_ns(), rd;
 	struct lt_cpu_stat *t;
-	__u32 tid;
+	struct lt_cpu_cur *cur;
+	__u64 rd, base, ran;
+	__u32 zero = 0, tid;
+	int in;
 
-	if (!cpu_skip(prev)) {
-		tid = prev->pid;
+	/* next is accounted unless idle, a kernel thread, the tracer, or
+	 * exiting (its exit hook deleted its entry: not re-added) */
+	in = !cpu_skip(next) && !(next->flags & PF_EXITING);
+	if (!in && cpu_skip(prev))
+		return 0;
+	cur = bpf_map_lookup_elem(&cpu_cur, &zero);
+	if (!cur)
+		return 0;
+	tid = prev->pid;
+	if (cur->tid == tid && !cpu_skip(prev)) {
 		t = bpf_map_lookup_elem(&cpu_threads, &tid);
-		if (t && t->last_in_ns) {
-			t->oncpu_ns += now - t->last_in_ns;
+		if (!t && !(prev->flags & PF_EXITING)) {
+			/* a thread older than the tracer: its earlier waits are not ours */
+			base = prev->start_time < tracer_start_ns ? prev->sched_info.run_delay : 0;
+			t = cpu_get(&cpu_threads, tid, prev->tgid, base);
+		}
+		if (t) {
+			ran = prev->se.sum_exec_runtime;
+			if (ran > cur->runtime_ns)
+				t->oncpu_ns += ran - cur->runtime_ns;
 			t->switches++;
 			t->preempts += preempt || task_state(prev) == TASK_RUNNING;
-			t->last_in_ns = 0;
 			rd = prev->sched_info.run_delay;
 			if (rd > t->rd_seen)
 				t->runq_ns += rd - t->rd_seen;
 			t->rd_seen = rd;
 		}
 	}
-	/* An exiting task is not re-added after its exit hook deleted it. */
-	if (cpu_skip(next) || (next->flags & PF_EXITING))
-		return 0;
-	tid = next->pid;
-	t = bpf_map_lookup_elem(&cpu_threads, &tid);
-	if (!t) {
-		/* a thread older than the tracer: its earlier waits are not ours */
-		rd = next->start_time < tracer_start_ns ? next->sched_info.run_delay : 0;
-		t = cpu_get(&cpu_threads, tid, next->tgid, rd);
-		if (!t)
-			return 0;
+	if (in) {
+		cur->runtime_ns = next->se.sum_exec_runtime;
+		cur->tgid = next->tgid;
+		cur->tid = next->pid;
+	} else {
+		cur->tid = 0;
 	}
-	t->last_in_ns = now;
 	return 0;
 }
 
@@ -175,25 +201,36 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(handle_exit, struct task_struct *task)
 {
-	__u64 id = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns(), rd;
-	__u32 tid = (__u32)id, tgid = id >> 32;
+	__u64 id = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns(), rd, rd_seen = 0;
+	__u32 tid = (__u32)id, tgid = id >> 32, zero = 0;
 	struct lt_cpu_stat *t, *p = NULL;
 	struct lt_exit_event *e;
+	struct lt_cpu_cur *cur;
 	__u64 slice = 0;
 
+	/* the slice it is running (this CPU's: its CPU time as of the last
+	 * tick or event, since its switch-in), then its entry if it has one */
+	cur = bpf_map_lookup_elem(&cpu_cur, &zero);
+	if (cur && cur->tid == tid && task->se.sum_exec_runtime > cur->runtime_ns)
+		slice = task->se.sum_exec_runtime - cur->runtime_ns;
 	t = bpf_map_lookup_elem(&cpu_threads, &tid);
-	if (t) {
-		if (t->last_in_ns && now > t->last_in_ns)
-			slice = now - t->last_in_ns;
+	if (t || slice) {
 		p = cpu_get(&cpu_procs, tgid, tgid, 0);
 		if (p) {
-			p->oncpu_ns += t->oncpu_ns + slice;
+			if (t)
+				rd_seen = t->rd_seen;
+			else if (task->start_time < tracer_start_ns)
+				rd_seen = task->sched_info.run_delay;
 			rd = task->sched_info.run_delay;
-			p->runq_ns += t->runq_ns + (rd > t->rd_seen ? rd - t->rd_seen : 0);
-			p->switches += t->switches;
-			p->preempts += t->preempts;
+			p->oncpu_ns += slice + (t ? t->oncpu_ns : 0);
+			p->runq_ns += (t ? t->runq_ns : 0) + (rd > rd_seen ? rd - rd_seen : 0);
+			if (t) {
+				p->switches += t->switches;
+				p->preempts += t->preempts;
+			}
 		}
-		bpf_map_delete_elem(&cpu_threads, &tid);
+		if (t)
+			bpf_map_delete_elem(&cpu_threads, &tid);
 	}
 	/* signal->live is already decremented: 0 when this is the last thread. */
 	if (BPF_CORE_READ(task, signal, live.counter) != 0 || is_self(tgid))

@@ -14,14 +14,18 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /*
- * Cost. Every syscall's entry runs one program that compares the syscall
- * number; the write and read families then test their process's bit in
- * an array (`gate_bits`: no hashing), and stop there unless the process
- * has a TCP socket it connect()ed that is still unclassified (NEW),
- * carries HTTP to other paths (HTTP), or carries HTTP to an LLM path
- * (PLAIN). Only then is the fd resolved to its socket, and only PLAIN
- * sockets are copied. A socket's first write settles it: a TLS ClientHello
- * or anything that is not an HTTP request leaves it alone for good.
+ * Cost. Nothing runs at a syscall's entry: only socket I/O is looked at,
+ * from the TCP send loop (tcp_sendmsg_locked: a send starts) and the
+ * socket layer's length reports (sock_send_length, sock_recv_length: a
+ * send or receive is done). Pipes, files and every other syscall pay
+ * nothing. Each of those first tests its process's bit in an array
+ * (`gate_bits`: no hashing), and stops there unless the process has a TCP
+ * socket it connect()ed that is still unclassified (NEW), carries HTTP to
+ * other paths (HTTP), or carries HTTP to an LLM path (PLAIN). The syscall
+ * and its buffer (or iovecs) are then read from the thread's user
+ * registers; only PLAIN sockets are copied. A socket's first write
+ * settles it: a TLS ClientHello or anything that is not an HTTP request
+ * leaves it alone for good.
  */
 
 #define TCP_SYN_SENT_	2
@@ -52,12 +56,14 @@ struct sk_state {
 	__u32 cls;	/* enum cls */
 };
 
-/* Sockets a process connect()ed and that are not settled yet (key: struct
- * sock *). Deleted when settled or closed. */
+/* Sockets a process connect()ed and that are not settled yet: socket
+ * storage, so a socket that is not one costs a pointer test, not a hash
+ * lookup (and an entry goes with its socket). Deleted when settled or
+ * closed. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct sk_state);
 } sk_states SEC(".maps");
 
@@ -138,6 +144,7 @@ static __always_inline void gate_clear_idle(__u32 tgid, struct gate *g)
  * entry, copied when the socket layer reports its length. */
 struct sock_call {
 	__u64 sk;
+	__u64 cookie;	/* the socket's: a new socket at a freed one's address is another */
 	__u64 buf;	/* the buffer, or the iovec array when nvec > 0 */
 	__u64 nvec;
 	__u64 ts_ns;
@@ -369,39 +376,43 @@ static __always_inline void call_emit(__u64 id, struct sock_call *c, struct sk_s
 
 /* ---- the syscalls ------------------------------------------------------------ */
 
-/* The socket is settled (TLS or not HTTP): forget it. */
-static __always_inline void settle(__u64 key, __u32 tgid, struct gate *g)
+/* Socket sk is settled (TLS or not HTTP): forget it. */
+static __always_inline void settle(struct sock *sk, __u32 tgid, struct gate *g)
 {
-	if (bpf_map_delete_elem(&sk_states, &key) == 0) {
+	if (bpf_sk_storage_delete(&sk_states, sk) == 0) {
 		__sync_fetch_and_add(&g->watch, -1);
 		gate_clear_idle(tgid, g);
 	}
 }
 
-/* A send of the current process on fd; buf is its buffer, or with nvec its
- * iovecs (msg: buf is a user msghdr). Classifies the socket, and saves the
- * call when the socket is copied. */
-static __always_inline int send_enter(long fd, __u64 buf, __u64 nvec, int msg)
+/* A send of the current process starts on tsk, in a write or send syscall
+ * whose buffer is buf, or with nvec its iovecs (msg: buf is a user
+ * msghdr). Classifies the socket, and saves the call when the socket is
+ * copied. */
+static __always_inline int send_enter(struct sock *tsk, __u64 buf, __u64 nvec, int msg)
 {
-	__u64 id = bpf_get_current_pid_tgid(), key, ino = 0, first, first_len;
+	__u64 id = bpf_get_current_pid_tgid(), key = (__u64)tsk, ino = 0, first, first_len;
 	__u32 tgid = id >> 32;
-	struct sock_call c = {};
+	struct sock_call c = {}, *prev;
 	struct sk_state *st;
 	struct iovec iov;
 	struct gate *g;
-	struct sock *sk;
 
+	st = bpf_sk_storage_get(&sk_states, tsk, 0, 0);
+	if (!st)
+		return 0;
+	/* the send loop's later rounds: the call is saved already */
+	prev = bpf_map_lookup_elem(&calls, &id);
+	if (prev && prev->sk == key && prev->cookie == st->cookie && prev->dir == LT_DIR_WRITE)
+		return 0;
 	if (!wanted(tgid))
 		return 0;
 	g = bpf_map_lookup_elem(&gates, &tgid);
 	if (!g || g->watch <= 0)
 		return 0;
-	sk = fd_sock(fd, &ino);
-	if (!sk)
-		return 0;
-	key = (__u64)sk;
-	st = bpf_map_lookup_elem(&sk_states, &key);
-	if (!st)
+	/* a process's own socket (not a kernel one sending on its behalf) */
+	ino = sk_file_ino(tsk);
+	if (!ino)
 		return 0;
 	if (msg && msg_vec(buf, &buf, &nvec))
 		return 0;
@@ -416,13 +427,13 @@ static __always_inline int send_enter(long fd, __u64 buf, __u64 nvec, int msg)
 		}
 		switch (classify(first, first_len)) {
 		case V_TLS:
-			class_emit(id, sk, st, ino, LT_SOCK_TLS);
-			settle(key, tgid, g);
+			class_emit(id, tsk, st, ino, LT_SOCK_TLS);
+			settle(tsk, tgid, g);
 			return 0;
 		case V_OTHER:
 			/* A request body of an HTTP socket keeps it HTTP. */
 			if (st->cls == CLS_NEW)
-				settle(key, tgid, g);
+				settle(tsk, tgid, g);
 			return 0;
 		case V_HTTP:
 			st->cls = CLS_HTTP;
@@ -431,11 +442,12 @@ static __always_inline int send_enter(long fd, __u64 buf, __u64 nvec, int msg)
 			st->cls = CLS_PLAIN;
 			gate_set(tgid, GATE_PLAIN);
 			__sync_fetch_and_add(&g->plain, 1);
-			class_emit(id, sk, st, ino, LT_SOCK_PLAIN);
+			class_emit(id, tsk, st, ino, LT_SOCK_PLAIN);
 			break;
 		}
 	}
 	c.sk = key;
+	c.cookie = st->cookie;
 	c.buf = buf;
 	c.nvec = nvec;
 	c.ts_ns = bpf_ktime_get_ns();
@@ -444,42 +456,39 @@ static __always_inline int send_enter(long fd, __u64 buf, __u64 nvec, int msg)
 	return 0;
 }
 
-/* A receive of the current process on fd: saved when fd is a PLAIN socket. */
-static __always_inline int recv_enter(long fd, __u64 buf, __u64 nvec, int msg)
+/* A receive of the current process moved ret bytes on tsk, in a read or
+ * receive syscall into buf, or with nvec its iovecs (msg: buf is a user
+ * msghdr): copied when tsk is a PLAIN socket. The bytes are in place (the
+ * syscall has not returned); the call's start is when they arrived. */
+static __always_inline int recv_done(struct sock *tsk, int ret, __u64 buf, __u64 nvec, int msg)
 {
-	__u64 id = bpf_get_current_pid_tgid(), key, ino = 0;
+	__u64 id = bpf_get_current_pid_tgid(), key = (__u64)tsk;
 	__u32 tgid = id >> 32;
 	struct sock_call c = {};
 	struct sk_state *st;
-	struct gate *g;
-	struct sock *sk;
 
+	st = bpf_sk_storage_get(&sk_states, tsk, 0, 0);
+	if (!st || st->cls != CLS_PLAIN)
+		return 0;
 	if (!wanted(tgid))
 		return 0;
-	g = bpf_map_lookup_elem(&gates, &tgid);
-	if (!g || g->plain <= 0)
-		return 0;
-	sk = fd_sock(fd, &ino);
-	if (!sk)
-		return 0;
-	key = (__u64)sk;
-	st = bpf_map_lookup_elem(&sk_states, &key);
-	if (!st || st->cls != CLS_PLAIN)
+	if (!sk_file_ino(tsk))
 		return 0;
 	if (msg && msg_vec(buf, &buf, &nvec))
 		return 0;
 	c.sk = key;
+	c.cookie = st->cookie;
 	c.buf = buf;
 	c.nvec = nvec;
 	c.ts_ns = bpf_ktime_get_ns();
 	c.dir = LT_DIR_READ;
-	bpf_map_update_elem(&calls, &id, &c, BPF_ANY);
+	call_emit(id, &c, st, ret);
 	return 0;
 }
 
-/* The socket layer moved ret bytes on sk for the current thread: copy them
- * when that is the call saved at the syscall's entry. */
-static __always_inline int call_done(struct sock *sk, int ret, int flags, __u32 dir)
+/* The socket layer sent ret bytes on sk for the current thread: copy them
+ * when that is the call saved when the send started. */
+static __always_inline int send_done(struct sock *sk, int ret)
 {
 	__u64 id = bpf_get_current_pid_tgid(), key = (__u64)sk;
 	struct sock_call *c = bpf_map_lookup_elem(&calls, &id);
@@ -487,23 +496,18 @@ static __always_inline int call_done(struct sock *sk, int ret, int flags, __u32 
 
 	if (!c)
 		return 0;
-	if (c->sk != key || c->dir != dir)
-		goto out_delete;	/* left by a syscall that never reached a socket */
-	/* Peeked bytes are read again later. */
-	if (ret <= 0 || (dir == LT_DIR_READ && (flags & MSG_PEEK_)))
-		goto out_delete;
-	st = bpf_map_lookup_elem(&sk_states, &key);
-	if (st && st->cls == CLS_PLAIN)
+	if (c->sk != key || c->dir != LT_DIR_WRITE || ret <= 0)
+		goto out_delete;	/* another socket's, or nothing sent */
+	st = bpf_sk_storage_get(&sk_states, sk, 0, 0);
+	if (st && st->cls == CLS_PLAIN && st->cookie == c->cookie)
 		call_emit(id, c, st, ret);
 out_delete:
 	bpf_map_delete_elem(&calls, &id);
 	return 0;
 }
 
-/* The syscalls looked at (x86-64 numbers). One raw tracepoint on every
- * syscall's entry costs far less than the eight syscall tracepoints it
- * replaces (those build a perf record of the arguments first): a process
- * pays a compare, and a hash lookup for these eight. */
+/* The syscalls whose socket I/O is copied (x86-64 numbers): the thread's
+ * user registers say which one it is in, and its arguments. */
 #if defined(__TARGET_ARCH_x86)
 #define NR_READ		0
 #define NR_WRITE	1
@@ -517,54 +521,75 @@ out_delete:
 #error "sock.bpf.c: syscall numbers for this architecture"
 #endif
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(sk_sys_enter, struct pt_regs *regs, long id)
+/* The current thread's user registers (its syscall number in orig_ax). */
+static __always_inline struct pt_regs *user_regs(void)
+{
+	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+}
+
+/* A TCP send's loop (once per segment it fills; the first round is the
+ * send's start). Only a process whose gate is open goes further. */
+SEC("tp_btf/tcp_sendmsg_locked")
+int BPF_PROG(sk_send_start, struct sock *sk, struct msghdr *msg, struct sk_buff *skb, int size_goal)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	long fd;
-	__u64 buf;
+	struct pt_regs *regs;
+	long nr;
 
-	/* the cheap tests first: the syscall, then the process's gate bit;
-	 * the arguments are read from regs only past them */
-	switch (id) {
+	if (!gate_maybe(tgid, GATE_WATCH))
+		return 0;
+	regs = user_regs();
+	nr = regs->orig_ax;
+	switch (nr) {
 	case NR_WRITE:
 	case NR_SENDTO:
+		return send_enter(sk, PT_REGS_PARM2_SYSCALL(regs), 0, 0);
 	case NR_WRITEV:
+		return send_enter(sk, PT_REGS_PARM2_SYSCALL(regs),
+				  PT_REGS_PARM3_SYSCALL(regs), 0);
 	case NR_SENDMSG:
-		if (!gate_maybe(tgid, GATE_WATCH))
-			return 0;
-		fd = PT_REGS_PARM1_SYSCALL(regs);
-		buf = PT_REGS_PARM2_SYSCALL(regs);
-		if (id == NR_WRITEV)
-			return send_enter(fd, buf, PT_REGS_PARM3_SYSCALL(regs), 0);
-		return send_enter(fd, buf, 0, id == NR_SENDMSG);
-	case NR_READ:
-	case NR_RECVFROM:
-	case NR_READV:
-	case NR_RECVMSG:
-		if (!gate_maybe(tgid, GATE_PLAIN))
-			return 0;
-		fd = PT_REGS_PARM1_SYSCALL(regs);
-		buf = PT_REGS_PARM2_SYSCALL(regs);
-		if (id == NR_READV)
-			return recv_enter(fd, buf, PT_REGS_PARM3_SYSCALL(regs), 0);
-		return recv_enter(fd, buf, 0, id == NR_RECVMSG);
+		return send_enter(sk, PT_REGS_PARM2_SYSCALL(regs), 0, 1);
 	}
 	return 0;
 }
 
 /* Sends and receives end in the socket layer, which reports the bytes
- * moved: fired for sockets only, so file I/O never looks up a call. */
+ * moved: fired for sockets only. */
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(sk_sent, struct sock *sk, int ret, int flags)
 {
-	return call_done(sk, ret, flags, LT_DIR_WRITE);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (!gate_maybe(tgid, GATE_WATCH))
+		return 0;
+	return send_done(sk, ret);
 }
 
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(sk_received, struct sock *sk, int ret, int flags)
 {
-	return call_done(sk, ret, flags, LT_DIR_READ);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct pt_regs *regs;
+	long nr;
+
+	if (!gate_maybe(tgid, GATE_PLAIN))
+		return 0;
+	/* peeked bytes are read again later */
+	if (ret <= 0 || (flags & MSG_PEEK_))
+		return 0;
+	regs = user_regs();
+	nr = regs->orig_ax;
+	switch (nr) {
+	case NR_READ:
+	case NR_RECVFROM:
+		return recv_done(sk, ret, PT_REGS_PARM2_SYSCALL(regs), 0, 0);
+	case NR_READV:
+		return recv_done(sk, ret, PT_REGS_PARM2_SYSCALL(regs),
+				 PT_REGS_PARM3_SYSCALL(regs), 0);
+	case NR_RECVMSG:
+		return recv_done(sk, ret, PT_REGS_PARM2_SYSCALL(regs), 0, 1);
+	}
+	return 0;
 }
 
 /* connect() puts a TCP socket under watch; its close ends the copy. */
@@ -572,24 +597,23 @@ SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(sk_state_change, const struct sock *csk, const int oldstate, const int newstate)
 {
 	struct sock *sk = (struct sock *)csk;
-	__u64 key = (__u64)sk;
 	struct sk_state *st, init = {};
 	struct lt_ssl_free_event *e;
 	struct gate *g, zero = {};
 	__u64 id;
 
-	if (newstate != TCP_SYN_SENT_ && newstate != TCP_CLOSE_)
-		return 0;
-	if (!sk_is_tcp(sk))
-		return 0;
 	if (newstate == TCP_SYN_SENT_) {
+		if (!sk_is_tcp(sk))
+			return 0;
 		/* connect() runs in the caller's context: this is who connects. */
 		id = bpf_get_current_pid_tgid();
 		init.tgid = id >> 32;
 		if (!wanted(init.tgid))
 			return 0;
+		if (bpf_sk_storage_get(&sk_states, sk, 0, 0))
+			return 0;
 		init.cookie = bpf_get_socket_cookie(sk);
-		if (bpf_map_update_elem(&sk_states, &key, &init, BPF_NOEXIST))
+		if (!bpf_sk_storage_get(&sk_states, sk, &init, BPF_SK_STORAGE_GET_F_CREATE))
 			return 0;
 		g = bpf_map_lookup_elem(&gates, &init.tgid);
 		if (!g) {
@@ -602,7 +626,9 @@ int BPF_PROG(sk_state_change, const struct sock *csk, const int oldstate, const 
 		}
 		return 0;
 	}
-	st = bpf_map_lookup_elem(&sk_states, &key);
+	if (newstate != TCP_CLOSE_)
+		return 0;
+	st = bpf_sk_storage_get(&sk_states, sk, 0, 0);
 	if (!st)
 		return 0;
 	g = bpf_map_lookup_elem(&gates, &st->tgid);
@@ -620,6 +646,6 @@ int BPF_PROG(sk_state_change, const struct sock *csk, const int oldstate, const 
 		e->end_off[LT_DIR_READ] = st->off[LT_DIR_READ];
 		event_submit(e);
 	}
-	bpf_map_delete_elem(&sk_states, &key);
+	bpf_sk_storage_delete(&sk_states, sk);
 	return 0;
 }

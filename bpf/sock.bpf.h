@@ -1,4 +1,4 @@
-/* sock.bpf.h -- BPF-only helpers of sock.bpf.c: the socket behind an fd, a msghdr's iovecs, and the request line a write is classified by. */
+/* sock.bpf.h -- BPF-only helpers of sock.bpf.c: a socket's file, a msghdr's iovecs, and the request line a write is classified by. */
 #ifndef LLMTAP_SOCK_BPF_H
 #define LLMTAP_SOCK_BPF_H
 
@@ -6,36 +6,25 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 
-#define S_IFMT_		00170000
-#define S_IFSOCK_	0140000
-
 /* Bytes of a write looked at to classify it (request line up to the path's end). */
 #define PROBE_LEN	192
 
-/* ---- fd to socket ----------------------------------------------------------- */
+/* ---- a socket's file ----------------------------------------------------------- */
 
-/* The struct sock behind fd of the current process (NULL when fd is not a
- * socket), and the socket's inode number in *ino. */
-static __always_inline struct sock *fd_sock(long fd, __u64 *ino)
+/* The inode number of the file of socket sk (a tp_btf argument: read
+ * directly, no helper call), or 0 when it has none: a kernel socket (NFS,
+ * iSCSI...) sending on behalf of whoever runs, never a process's own. */
+static __always_inline __u64 sk_file_ino(struct sock *sk)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds;
-	struct file *f = NULL;
-	struct socket *sock;
-	umode_t mode;
+	struct socket *so = sk->sk_socket;
+	struct file *f;
 
-	if (!fdt || fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
-		return NULL;
-	mode = BPF_CORE_READ(f, f_inode, i_mode);
-	if ((mode & S_IFMT_) != S_IFSOCK_)
-		return NULL;
-	*ino = BPF_CORE_READ(f, f_inode, i_ino);
-	sock = BPF_CORE_READ(f, private_data);
-	return BPF_CORE_READ(sock, sk);
+	if (!so)
+		return 0;
+	f = so->file;
+	if (!f)
+		return 0;
+	return f->f_inode->i_ino;
 }
 
 /* The iovec array and count of a user msghdr. Returns 0 when read. */

@@ -129,8 +129,19 @@ struct lt_cpu_stat {
 	__u64 runq_ns;		/* runnable but waiting for a CPU (the kernel's run_delay) */
 	__u64 switches;		/* times switched out */
 	__u64 preempts;		/* of which while still runnable (involuntary) */
-	__u64 last_in_ns;	/* cpu_threads: CLOCK_MONOTONIC of the switch-in, 0 when off CPU */
+	__u64 last_in_ns;	/* unused (the running slices are in cpu_cur) */
 	__u64 rd_seen;		/* cpu_threads: the kernel's run_delay already counted */
+};
+
+/* Value of the per-CPU map "cpu_cur": the thread on that CPU now and its
+ * CPU time (the kernel's se.sum_exec_runtime, ns) when it was switched in;
+ * tid 0 when it is one that is not accounted (idle, a kernel thread, the
+ * tracer). A thread's slice is added to its cpu_threads entry when it is
+ * switched out; userspace adds the running ones from /proc (schedstat). */
+struct lt_cpu_cur {
+	__u32 tid;
+	__u32 tgid;
+	__u64 runtime_ns;
 };
 
 /* Entries of the CPU maps (fixed; an insert into a full map is counted in

@@ -51,7 +51,10 @@ tracer=$!
 for _ in $(seq 200); do grep -q '^ready' "$tmp/tracer.log" && break; sleep 0.05; done
 run_all >"$tmp/traced"
 # what sock.bpf.c's programs cost per run, by the kernel's own clock, during the file writes
-python3 tests/bench/bpf_cost.py $tracer sk_ "$tmp/loop" file "$N" >"$tmp/cost" || true
+# (none should run: only socket I/O is looked at) and during the TCP echo
+python3 tests/bench/bpf_cost.py $tracer sk_ "$tmp/loop" file "$N" | sed 's/^bench bpf: /&file: /' >"$tmp/cost" || true
+python3 tests/bench/bpf_cost.py $tracer sk_ "$tmp/loop" tcp "$echo_port" $((N / 10)) |
+	sed 's/^bench bpf: /&tcp echo: /' >>"$tmp/cost" || true
 kill -INT $tracer
 wait $tracer || true
 rows=$(sqlite3 "$tmp/bench.db" "select count(*) from llm_calls where host like '127.0.0.1:$http_port'")

@@ -60,11 +60,12 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 /* Start loaded object s (bpf/X.bpf.c, skeleton X_bpf): fill its process
  * filter when it has one (filter.bpf.h), attach its tracepoints (its bare
  * SEC("uprobe") programs are skipped: capture/attach.c puts them on files),
- * add its events ring to the poller and keep its counters (common.bpf.h).
- * Returns 0, or a negative errno and the step that failed in *what; links
- * made stay with the skeleton until it is destroyed. */
+ * add its events ring to the poller (unless own_ring is 0: it writes to
+ * another object's ring, read already) and keep its counters
+ * (common.bpf.h). Returns 0, or a negative errno and the step that failed
+ * in *what; links made stay with the skeleton until it is destroyed. */
 static int obj_start(struct loader *l, struct bpf_object_skeleton *s,
-		     const struct loader_opts *o, loader_sample_fn fn, void *ctx,
+		     const struct loader_opts *o, int own_ring, loader_sample_fn fn, void *ctx,
 		     const char **what)
 {
 	struct bpf_object *obj = *s->obj;
@@ -91,7 +92,7 @@ static int obj_start(struct loader *l, struct bpf_object_skeleton *s,
 		return err;
 	*what = "add the ring buffer";
 	err = l->rb ? 0 : rings_new(&l->rb);
-	if (!err)
+	if (!err && own_ring)
 		err = rings_add(l->rb, bpf_map__fd(events), bpf_map__max_entries(events), fn, ctx);
 	if (err)
 		return err;
@@ -144,7 +145,7 @@ static void dns_open(struct loader *l, const struct loader_opts *o, loader_sampl
 		goto out_destroy;
 	obj_image_release(l->dns->skeleton);
 	tracefs_ensure();
-	err = obj_start(l, l->dns->skeleton, o, fn, ctx, &what);
+	err = obj_start(l, l->dns->skeleton, o, 1, fn, ctx, &what);
 	if (err)
 		goto out_destroy;
 	return;
@@ -158,9 +159,13 @@ out_warn:
 	log_warn("dns: DNS lookups not traced: %s (run with -v for details)", strerror(-err));
 }
 
-/* Open, load and start sock.bpf.c (plain HTTP from socket syscalls), its
- * ring as large as the TLS one. A failure leaves plain HTTP uncaptured
- * (l->sock NULL, message printed) but the rest working. */
+static int map_share(struct bpf_object *from, struct bpf_object *to, const char *name);
+
+/* Open, load and start sock.bpf.c (plain HTTP from socket I/O), on the TLS
+ * data ring (ssl.bpf.c's: its records are data too, read the same way,
+ * and a second ring as large would be as much memory again). A failure
+ * leaves plain HTTP uncaptured (l->sock NULL, message printed) but the
+ * rest working. */
 static void sock_open(struct loader *l, const struct loader_opts *o, loader_sample_fn fn,
 		      void *ctx)
 {
@@ -176,8 +181,8 @@ static void sock_open(struct loader *l, const struct loader_opts *o, loader_samp
 	l->sock->rodata->filter_tgid = o->npids > 0;
 	l->sock->rodata->chunks_max = o->chunks_max;
 	l->sock->rodata->wake_bytes = o->ring_bytes / 4;
-	what = "size its ring buffer";
-	err = bpf_map__set_max_entries(l->sock->maps.events, o->ring_bytes);
+	what = "share the TLS ring";
+	err = map_share(l->ssl->obj, l->sock->obj, "events");
 	if (err)
 		goto out_destroy;
 	what = "load";
@@ -185,8 +190,7 @@ static void sock_open(struct loader *l, const struct loader_opts *o, loader_samp
 	if (err)
 		goto out_destroy;
 	obj_image_release(l->sock->skeleton);
-	tracefs_ensure();
-	err = obj_start(l, l->sock->skeleton, o, fn, ctx, &what);
+	err = obj_start(l, l->sock->skeleton, o, 0, fn, ctx, &what);
 	if (err)
 		goto out_destroy;
 	return;
@@ -414,7 +418,8 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 	for (i = 0; i < sizeof(started) / sizeof(started[0]); i++) {
 		if (i == 2)
 			dns_open(l, o, merge_hold, l->merge);
-		err = obj_start(l, started[i], o, i == 2 ? merge_pass : merge_hold, l->merge, &what);
+		err = obj_start(l, started[i], o, 1, i == 2 ? merge_pass : merge_hold, l->merge,
+				&what);
 		if (err) {
 			log_warn("BPF object %s: failed to %s: %s", started[i]->name, what,
 				 strerror(-err));
@@ -531,6 +536,9 @@ void loader_counters(const struct loader *l, uint64_t out[LT_CNT_MAX])
 		counters_sum(l->counters[i], out);
 }
 
+/* CPUs whose running thread a CPU sample takes into account. */
+#define LOADER_CPUS_MAX	1024
+
 /* A process's totals while a sample is put together. */
 struct cpu_sum {
 	struct htab_node node;		/* key (tgid, 0) */
@@ -561,12 +569,84 @@ static int cpu_sum_add(struct htab *sums, uint32_t tgid, const struct loader_cpu
 	return 0;
 }
 
-/* Read every entry of CPU map m: threads go to fn, and every entry into
- * its process's totals in sums. With gc, entries of tasks gone from /proc
- * and off CPU are deleted instead (their exit was missed). Returns entries
- * read or a negative errno. */
+/* The threads on CPU now (proc.bpf.c's cpu_cur, one per CPU) and since
+ * when each one's slice runs (CLOCK_MONOTONIC); used: its cpu_threads
+ * entry was seen. */
+struct cpu_now {
+	int n;
+	struct lt_cpu_cur cur[LOADER_CPUS_MAX];
+	uint64_t since_ns[LOADER_CPUS_MAX];
+	unsigned char used[LOADER_CPUS_MAX];
+};
+
+/* The CPU time of thread tid of tgid so far (ns: the first field of its
+ * schedstat, the running slice included), or 0. */
+static uint64_t thread_runtime_ns(uint32_t tgid, uint32_t tid)
+{
+	unsigned long long ns = 0;
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/task/%u/schedstat", tgid, tid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu", &ns) != 1)
+		ns = 0;
+	fclose(f);
+	return ns;
+}
+
+/* Read cpu_cur into now (n 0 when it cannot be read): the slice each
+ * running thread has had is what its CPU time grew by since its switch-in. */
+static void cpu_now_read(const struct bpf_map *m, struct cpu_now *now)
+{
+	int ncpu = libbpf_num_possible_cpus(), i, k;
+	uint64_t t = mono_ns(), ran;
+	__u32 zero = 0;
+
+	memset(now, 0, sizeof(*now));
+	if (ncpu <= 0 || ncpu > LOADER_CPUS_MAX ||
+	    bpf_map_lookup_elem(bpf_map__fd(m), &zero, now->cur))
+		return;
+	/* one slot per running accounted thread */
+	for (i = 0; i < ncpu; i++) {
+		if (!now->cur[i].tid)
+			continue;
+		for (k = 0; k < now->n; k++)
+			if (now->cur[k].tid == now->cur[i].tid)
+				break;
+		if (k < now->n)
+			continue;
+		ran = thread_runtime_ns(now->cur[i].tgid, now->cur[i].tid);
+		if (ran <= now->cur[i].runtime_ns || ran - now->cur[i].runtime_ns >= t)
+			continue;	/* gone, or switched out meanwhile */
+		now->since_ns[now->n] = t - (ran - now->cur[i].runtime_ns);
+		now->cur[now->n++] = now->cur[i];
+	}
+}
+
+/* When thread tid is on a CPU in now: since when (marked used), else 0. */
+static uint64_t cpu_now_since(struct cpu_now *now, uint32_t tid)
+{
+	int i;
+
+	for (i = 0; i < now->n; i++) {
+		if (now->cur[i].tid == tid) {
+			now->used[i] = 1;
+			return now->since_ns[i];
+		}
+	}
+	return 0;
+}
+
+/* Read every entry of CPU map m: threads go to fn (with their running
+ * slice from now), and every entry into its process's totals in sums.
+ * With gc, entries of tasks gone from /proc and off CPU are deleted
+ * instead (their exit was missed). Returns entries read or a negative
+ * errno. */
 static int cpu_map_read(const struct bpf_map *m, int thread, int gc, struct htab *sums,
-			loader_cpu_fn fn, void *ctx)
+			struct cpu_now *now, loader_cpu_fn fn, void *ctx)
 {
 	enum { BATCH = 256 };
 	LIBBPF_OPTS(bpf_map_batch_opts, bo);
@@ -587,7 +667,7 @@ static int cpu_map_read(const struct bpf_map *m, int thread, int gc, struct htab
 				.id = keys[i], .tgid = vals[i].tgid, .oncpu_ns = vals[i].oncpu_ns,
 				.runq_ns = vals[i].runq_ns, .switches = vals[i].switches,
 				.preempts = vals[i].preempts,
-				.running_since_ns = thread ? vals[i].last_in_ns : 0,
+				.running_since_ns = thread ? cpu_now_since(now, keys[i]) : 0,
 			};
 
 			if (gc && !c.running_since_ns) {
@@ -614,14 +694,31 @@ static int cpu_map_read(const struct bpf_map *m, int thread, int gc, struct htab
 int loader_cpu_sample(struct loader *l, int gc, loader_cpu_fn fn, void *ctx)
 {
 	struct htab_iter it = HTAB_ITER_INIT;
+	struct cpu_now now;
 	struct htab_node *hn;
 	struct htab sums;
-	int n, m;
+	int n, m, i;
 
-	/* A process is its live threads plus the ones that exited. */
+	/* A process is its live threads plus the ones that exited; a thread
+	 * not yet switched out has no entry, only its running slice. */
 	htab_init(&sums);
-	n = cpu_map_read(l->proc->maps.cpu_threads, 1, gc, &sums, fn, ctx);
-	m = n < 0 ? 0 : cpu_map_read(l->proc->maps.cpu_procs, 0, gc, &sums, fn, ctx);
+	cpu_now_read(l->proc->maps.cpu_cur, &now);
+	n = cpu_map_read(l->proc->maps.cpu_threads, 1, gc, &sums, &now, fn, ctx);
+	for (i = 0; n >= 0 && i < now.n; i++) {
+		struct loader_cpu c = {
+			.id = now.cur[i].tid, .tgid = now.cur[i].tgid,
+			.running_since_ns = now.since_ns[i],
+		};
+
+		if (now.used[i])
+			continue;
+		fn(ctx, &c, 1);
+		if (cpu_sum_add(&sums, c.tgid, &c))
+			n = -ENOMEM;
+		else
+			n++;
+	}
+	m = n < 0 ? 0 : cpu_map_read(l->proc->maps.cpu_procs, 0, gc, &sums, &now, fn, ctx);
 	while ((hn = htab_next(&sums, &it))) {
 		struct cpu_sum *s = htab_entry(hn, struct cpu_sum, node);
 

@@ -62,6 +62,8 @@ void place_close(struct place_elf *pe)
 	elf_end(pe->e);
 	close(pe->fd);
 	free(pe);
+	/* decoding is done for this file: capstone may be unloaded */
+	x86_release();
 }
 
 /* Look name up in symbol tables of type type. Returns 0 when found. */

@@ -12,7 +12,8 @@
 #include <string.h>
 
 /* One capstone handle (detail on) per thread that decodes: a handle is
- * not safe to share between threads. Opened on first use, kept. */
+ * not safe to share between threads. Opened on first use, kept until
+ * x86_release(). */
 static __thread csh dec_cs;
 static __thread cs_insn *dec_insn;
 
@@ -31,6 +32,15 @@ static int dec_open(void)
 		return -1;
 	}
 	return 0;
+}
+
+void x86_release(void)
+{
+	if (!dec_insn)
+		return;
+	cs_free(dec_insn, 1);
+	dec_insn = NULL;
+	cs_close(&dec_cs);
 }
 
 /* Decode p[0..n) at address 0 into the thread's buffer. Returns it, or NULL. */

@@ -45,6 +45,11 @@ struct x86_insn {
  * nothing. */
 int x86_decode(const uint8_t *p, size_t n, struct x86_insn *in);
 
+/* Close the calling thread's capstone handle (the next decode opens one
+ * again): called when a file's placement is done, so capstone need not
+ * stay loaded (capture/cslazy.c). */
+void x86_release(void);
+
 /* 1 for endbr64 (f3 0f 1e fa): a marker that can be stepped over. */
 int x86_is_endbr64(const struct x86_insn *in);
 
