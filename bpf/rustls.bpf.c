@@ -109,35 +109,37 @@ static __always_inline __u8 tls13_type(__u64 p, __u64 len, __u64 *data_len)
 	return 0;
 }
 
-/* Mark the calling process as one that seals or opens records. */
-static __always_inline void proc_mark(__u32 tgid)
+/* The word of aead_procs holding tgid's bit, or NULL. */
+static __always_inline __u64 *proc_word(__u32 tgid)
 {
 	__u32 k = (tgid >> 6) & (PROC_WORDS - 1);
-	__u64 *w = bpf_map_lookup_elem(&aead_procs, &k), bit = 1ull << (tgid & 63);
 
-	if (w && !(*w & bit))
-		__sync_fetch_and_or(w, bit);
-}
-
-/* Session ssl's handshake ended at ts (a TLS_DONE event). */
-static __always_inline void hs_done(__u64 id, __u64 ssl, __u64 ts)
-{
-	struct lt_tls_event *e = event_reserve(sizeof(*e));
-
-	if (!e)
-		return;
-	hdr_fill(&e->hdr, LT_EV_TLS_DONE, id >> 32, (__u32)id, ts);
-	e->ssl = ssl;
-	event_submit(e);
+	return bpf_map_lookup_elem(&aead_procs, &k);
 }
 
 /* 1 when process tgid seals or opens records. */
 static __always_inline int proc_marked(__u32 tgid)
 {
-	__u32 k = (tgid >> 6) & (PROC_WORDS - 1);
-	__u64 *w = bpf_map_lookup_elem(&aead_procs, &k);
+	__u64 *w = proc_word(tgid);
 
 	return w && (*w & (1ull << (tgid & 63)));
+}
+
+/* The calling thread's state, marked (with its process) as one that seals
+ * or opens records; NULL when it cannot be had. */
+static __always_inline struct thread_state *aead_thread(__u64 id)
+{
+	struct thread_state *t = thread_get();
+	__u32 tgid = id >> 32;
+	__u64 *w;
+
+	if (!t)
+		return NULL;
+	t->aead = 1;
+	w = proc_word(tgid);
+	if (w && !(*w & (1ull << (tgid & 63))))
+		__sync_fetch_and_or(w, 1ull << (tgid & 63));
+	return t;
 }
 
 /* seal_scatter's entry: the record's plaintext is in `in`. Its bytes are
@@ -153,7 +155,7 @@ int BPF_KPROBE(aead_seal_enter, void *aead_ctx)
 	struct conn_key key = {};
 	struct thread_state *t;
 	struct ssl_args *cur;
-	int fresh;
+	int fresh = 0;
 	__u8 type;
 
 	if (!wanted(id >> 32))
@@ -174,26 +176,29 @@ int BPF_KPROBE(aead_seal_enter, void *aead_ctx)
 	}
 	if ((type != TLS_APP_DATA && type != TLS_HANDSHAKE) || !total)
 		return 0;
-	t = thread_get();
+	t = aead_thread(id);
 	if (!t)
 		return 0;
-	t->aead = 1;
-	proc_mark(id >> 32);
 	now = bpf_ktime_get_ns();
 	if (type == TLS_HANDSHAKE) {
 		/* the client's Finished: its handshake ends here */
 		t->hs_ts = now;
 		return 0;
 	}
-	key.ssl = (__u64)aead_ctx;
-	key.tgid = id >> 32;
-	fresh = !bpf_map_lookup_elem(&sessions, &key);
+	/* Only right after a Finished can this be a new connection's first
+	 * record: the sessions map is asked then, not for every record. */
+	if (t->hs_ts) {
+		key.ssl = (__u64)aead_ctx;
+		key.tgid = id >> 32;
+		fresh = !bpf_map_lookup_elem(&sessions, &key);
+	}
 	if (ssl_note(t, id, (__u64)aead_ctx, now))
 		return 0;
-	if (fresh && t->hs_ts && now - t->hs_ts < HS_WINDOW_NS)
-		hs_done(id, (__u64)aead_ctx, t->hs_ts);
-	if (fresh)
+	if (fresh) {
+		if (now - t->hs_ts < HS_WINDOW_NS)
+			tls_emit_at(LT_EV_TLS_DONE, id, (__u64)aead_ctx, t->hs_ts);
 		t->hs_ts = 0;
+	}
 	cur = &t->call[LT_DIR_WRITE];
 	if (cur->active)	/* an SSL_write of this thread in flight: not ours */
 		return 0;
@@ -220,11 +225,9 @@ int BPF_KPROBE(aead_open_enter, void *aead_ctx, void *out)
 
 	if (!wanted(id >> 32))
 		return 0;
-	t = thread_get();
+	t = aead_thread(id);
 	if (!t)
 		return 0;
-	t->aead = 1;
-	proc_mark(id >> 32);
 	if (!in_len || bpf_probe_read_user(a, sizeof(a), (void *)sp))
 		return 0;
 	if (a[4] != AD_TLS13 && tls12_type(a[3], a[4]) != TLS_APP_DATA)

@@ -17,15 +17,22 @@ struct emit_ctx {
 	__u32 dir;
 };
 
-static __always_inline void tls_emit(__u32 type, __u64 id, __u64 ssl)
+/* A session event (TLS_START, TLS_DONE) of ssl, stamped ts. */
+static __always_inline void tls_emit_at(__u32 type, __u64 id, __u64 ssl, __u64 ts)
 {
 	struct lt_tls_event *e = event_reserve(sizeof(*e));
 
 	if (!e)
 		return;
-	hdr_fill(&e->hdr, type, id >> 32, (__u32)id, bpf_ktime_get_ns());
+	hdr_fill(&e->hdr, type, id >> 32, (__u32)id, ts);
 	e->ssl = ssl;
 	event_submit(e);
+}
+
+/* A session event of ssl, stamped now. */
+static __always_inline void tls_emit(__u32 type, __u64 id, __u64 ssl)
+{
+	tls_emit_at(type, id, ssl, bpf_ktime_get_ns());
 }
 
 /* The calling thread's state, created on its first SSL call. */
