@@ -111,36 +111,33 @@ def npm_install(ctx, name, spec, want):
     return path
 
 
-def build_tls_client(ctx):
-    """tls_client (stripped) and tls_client.sym (with symbols), static with Debian's libssl.a."""
-    out, sym = os.path.join(CACHE, "tls_client"), os.path.join(CACHE, "tls_client.sym")
-    src = os.path.join(STACKS, "tls_client.c")
+def build_c_twins(ctx, name, src, argv, what):
+    """CACHE/name (stripped) and CACHE/name.sym (with symbols) from the C file src, built by argv + ["-o",
+    sym] when src is newer; what names the build in its check. Returns (stripped, sym) or (None, None)."""
+    out, sym = os.path.join(CACHE, name), os.path.join(CACHE, name + ".sym")
     if not (os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(src)):
         os.makedirs(CACHE, exist_ok=True)
-        r = sh(["gcc", "-O2", "-static", src, "-o", sym, "-lssl", "-lcrypto", "-lpthread"])
-        if not ctx.chk.ok(r.returncode == 0, "build: tls_client links statically with libssl.a",
-                          r.stderr.decode(errors="replace")[-1500:]):
+        r = sh(argv[:1] + ["-o", sym] + argv[1:])
+        if not ctx.chk.ok(r.returncode == 0, "build: " + what, r.stderr.decode(errors="replace")[-1500:]):
             return None, None
         shutil.copyfile(sym, out)
         os.chmod(out, 0o755)
         sh(["strip", out])
     return out, sym
+
+
+def build_tls_client(ctx):
+    """tls_client (stripped) and tls_client.sym (with symbols), static with Debian's libssl.a."""
+    src = os.path.join(STACKS, "tls_client.c")
+    return build_c_twins(ctx, "tls_client", src, ["gcc", "-O2", "-static", src, "-lssl", "-lcrypto", "-lpthread"],
+                         "tls_client links statically with libssl.a")
 
 
 def build_awslc_tables(ctx, cc):
     """awslc_tables.CC (stripped) and awslc_tables.CC.sym: AWS-LC's way of filling its AEAD tables, by cc."""
-    out, sym = os.path.join(CACHE, "awslc_tables." + cc), os.path.join(CACHE, "awslc_tables.%s.sym" % cc)
     src = os.path.join(STACKS, "awslc_tables.c")
-    if not (os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(src)):
-        os.makedirs(CACHE, exist_ok=True)
-        r = sh([cc, "-O2", "-fPIE", "-pie", src, "-o", sym])
-        if not ctx.chk.ok(r.returncode == 0, "build: awslc_tables with " + cc,
-                          r.stderr.decode(errors="replace")[-1500:]):
-            return None, None
-        shutil.copyfile(sym, out)
-        os.chmod(out, 0o755)
-        sh(["strip", out])
-    return out, sym
+    return build_c_twins(ctx, "awslc_tables." + cc, src, [cc, "-O2", "-fPIE", "-pie", src],
+                         "awslc_tables with " + cc)
 
 
 def build_go_client(ctx):
