@@ -242,7 +242,7 @@ static void h2_on_reset(struct stream *c, uint32_t stream, uint32_t code, const 
 	/* A client that has read the answer's last event may cancel the rest
 	 * (hyper does, when the body is dropped before END_STREAM arrives):
 	 * exchange_emit() drops the error when the stream had ended. */
-	x->client_cancel = by[0] == 'c' && (code == 0 || code == 8);
+	x->client_cancel = !strcmp(by, "client") && (code == 0 || code == 8);
 	snprintf(msg, sizeof(msg), "HTTP/2 stream reset by the %s (error code %u)", by, code);
 	exchange_emit(c, x, msg);
 }
