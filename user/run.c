@@ -166,9 +166,11 @@ static void exits_finish(struct run_state *st)
  * sent of the old one gets one last attempt. */
 static void run_flush(struct run_state *st)
 {
-	size_t queued = store_pending(st->store);
+	size_t queued;
 	int gen = store_generation(st->store);
 
+	runs_flush(st->runs);	/* a run's row once per write, not once per call */
+	queued = store_pending(st->store);
 	if (store_flush(st->store) > 0)
 		push_notify(st->push, (unsigned)queued);
 	if (store_generation(st->store) == gen || !st->push)
@@ -329,6 +331,9 @@ int cmd_run(int argc, char **argv)
 	files = capture_start(st);
 	if (files < 0)
 		goto out_trackers;
+	/* nice -10 needs CAP_SYS_NICE, which the drop takes: raise it first,
+	 * and before any thread, which inherits it */
+	priority_raise();
 	/* attached: from here on only what running needs (before any thread) */
 	if (privs_drop())
 		goto out_trackers;
@@ -355,7 +360,6 @@ int cmd_run(int argc, char **argv)
 	/* Loading parsed the kernel's BTF and every probed file's symbols: give
 	 * that memory back before settling in (it is most of the heap). */
 	malloc_trim(0);
-	priority_raise();
 	fprintf(stderr, "ready: tracing TLS in %d file(s), writing %s\n", files, o.db);
 	fflush(stderr);
 

@@ -22,7 +22,7 @@ pushes, a 2 MB tmpfs, chattr. Every wait polls against a deadline. Cases (issue 
                SSL_write and read 3 bytes at a time, curl -u, --oauth2-bearer, sh -c "curl -H ...") absent from
                the db, -wal, -shm, `calls --json`, the tracer's stderr and what the JSON and OTLP receivers got
    3 privs     while running: CapEff only BPF, PERFMON, SYS_PTRACE, DAC_READ_SEARCH on every thread, NoNewPrivs 1,
-               Seccomp 2; an executable copied after start is attached and its call recorded
+               Seccomp 2, nice -10 on every thread; an executable copied after start is attached and its call recorded
    4 modes     a 0644 database with 0644 -wal/-shm is made 0600
    5 listen    /health answers in < 2 s while 20, then 100 idle connections and 8 slow ones are held
    6 unit      dist/llmtap.service: `systemd-analyze security --offline` exposure at most 3.2; the tracer runs
@@ -749,6 +749,19 @@ def caps_check(ctx, n, pid, when):
         chk.eq(st.get("Seccomp"), "2", "%s: %s: thread %s Seccomp filter" % (n, when, st.get("Pid")))
 
 
+def nice_check(ctx, n, pid):
+    """Every thread of a tracer started at nice 0 runs at nice -10 (the reader keeps up with a busy
+    host), though CAP_SYS_NICE is gone."""
+    for t in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, t)) as f:
+                nice = int(f.read().rsplit(")", 1)[1].split()[16])
+        except OSError:
+            continue
+        want = -10 if os.nice(0) == 0 else os.nice(0)  # started elsewhere: it keeps that one
+        ctx.chk.eq(nice, want, "%s: thread %s runs at nice %d" % (n, t, want))
+
+
 def case_privs(ctx):
     chk, n = ctx.chk, "c3 privs"
     d = ctx.dir("c3")
@@ -759,6 +772,7 @@ def case_privs(ctx):
         return
     proc, terr = t
     caps_check(ctx, n, proc.pid, "after ready")
+    nice_check(ctx, n, proc.pid)
     # an executable that did not exist at start: attached at its exec, after the drop
     node = os.path.join(d, "node-late")
     shutil.copy2(shutil.which("node"), node)

@@ -65,6 +65,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			c->response_body = strdup(bodies[d[5] % NB]);
 			c->response_text = d[6] & 2 ? strdup("a summary long enough to be found again in a later request") : NULL;
 			runs_on_call(r, c);
+			if (d[6] & 4)
+				runs_flush(r);
 			call_row_free(c);
 		} else if (d[0] % 3 == 1) {
 			struct proc_row p = { 0 };

@@ -215,6 +215,36 @@ static void test_binary(void)
 	CHECK(redact_textn(NULL, 3, &n) == NULL);
 }
 
+/* redact_textn_changed(): no copy of a clean text, the same copy as
+ * redact_textn() of one with a secret, at every length of both. */
+static void test_changed(void)
+{
+	static const char dirty[] = "{\"k\":\"x\"} Bearer sk-proj-ABCDEFGHIJKLMNOPQRSTUVWXYZ tail";
+	static const char plain[] = "{\"model\":\"gpt-4o\",\"messages\":[]} a:b c=d";
+	char *got_dirty;
+	size_t n, gn, wn;
+	int clean;
+
+	for (n = 0; n <= sizeof(dirty) - 1; n++) {
+		char *want = redact_textn(dirty, n, &wn);
+		char *got = redact_textn_changed(dirty, n, &gn, &clean);
+
+		CHECK(want);
+		if (clean)
+			CHECK(!got && gn == n && wn == n && memcmp(want, dirty, n) == 0);
+		else
+			CHECK(got && gn == wn && memcmp(got, want, wn) == 0 && got[gn] == 0);
+		free(want);
+		free(got);
+	}
+	CHECK(!redact_textn_changed(plain, sizeof(plain) - 1, &gn, &clean) && clean &&
+	      gn == sizeof(plain) - 1);
+	got_dirty = redact_textn_changed(dirty, sizeof(dirty) - 1, &gn, &clean);
+	CHECK(got_dirty && !clean && strstr(got_dirty, "[REDACTED]"));
+	free(got_dirty);
+	CHECK(!redact_textn_changed(NULL, 3, &gn, &clean) && !clean);
+}
+
 /* Header values: the name, else the value's shape. */
 static void test_header_value(void)
 {
@@ -427,6 +457,7 @@ int main(void)
 	test_text_rules();
 	test_fuzz_finds();
 	test_binary();
+	test_changed();
 	test_header_value();
 	test_argv();
 	test_stream_fragments();

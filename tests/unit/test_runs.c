@@ -137,6 +137,7 @@ static void call(struct runs *R, int64_t pid, const char *op, int64_t start_ms, 
 	if (status >= 400)
 		c->error = strdup("rate_limit_exceeded: slow down");
 	runs_on_call(R, c);
+	runs_flush(R);
 	memcpy(run_id, c->run_id, 37);
 	call_row_free(c);
 }

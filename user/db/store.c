@@ -227,19 +227,27 @@ static int store_add_columns(sqlite3 *db)
 /* The store of the statement being bound (bind_text() reports OOM to it). */
 static struct store *binding;
 
-/* Bind text v (n bytes; 0: up to its NUL) through redact_textn(): whatever a
- * tracker put in a column, no credential reaches the file or a push (README
- * "Secrets"). On OOM the insert is made to fail, never to store v as is. */
+/* Bind text v (n bytes; 0: up to its NUL) through the redaction rules:
+ * whatever a tracker put in a column, no credential reaches the file or a
+ * push (README "Secrets"). A clean v is bound as it is (SQLITE_STATIC: the
+ * row outlives the statement's step and its cleared bindings); only a
+ * redacted one is a copy. On OOM the insert is made to fail, never to store
+ * v as is. */
 static void bind_textn(sqlite3_stmt *st, int i, const char *v, size_t n)
 {
 	size_t rn = 0;
+	int clean;
 	char *r;
 
 	if (!v) {
 		sqlite3_bind_null(st, i);
 		return;
 	}
-	r = redact_textn(v, n ? n : strlen(v), &rn);
+	r = redact_textn_changed(v, n ? n : strlen(v), &rn, &clean);
+	if (clean) {
+		sqlite3_bind_text64(st, i, v, rn, SQLITE_STATIC, SQLITE_UTF8);
+		return;
+	}
 	if (!r) {
 		binding->bind_oom = 1;
 		sqlite3_bind_null(st, i);

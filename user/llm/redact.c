@@ -540,6 +540,31 @@ char *redact_textn(const char *s, size_t n, size_t *outn)
 	return NULL;
 }
 
+char *redact_textn_changed(const char *s, size_t n, size_t *outn, int *clean)
+{
+	struct scan sc = { .s = s, .n = n };
+
+	*clean = 0;
+	if (!s)
+		return NULL;
+	redact_scan(&sc);
+	if (!sc.oom && !sc.done && !sc.out.len) {
+		/* no rule took anything: nothing was copied either */
+		buf_free(&sc.out);
+		*clean = 1;
+		if (outn)
+			*outn = n;
+		return NULL;
+	}
+	if (!sc.oom && !buf_append(&sc.out, s + sc.done, n - sc.done)) {
+		if (outn)
+			*outn = sc.out.len;
+		return buf_steal(&sc.out);
+	}
+	buf_free(&sc.out);
+	return NULL;
+}
+
 char *redact_text(const char *s)
 {
 	return s ? redact_textn(s, strlen(s), NULL) : NULL;

@@ -52,6 +52,12 @@ char *redact_target(const char *target);
  * NULL when s is NULL or out of memory. */
 char *redact_textn(const char *s, size_t n, size_t *outn);
 
+/* redact_textn() without the copy when there is nothing to take out: NULL
+ * with *clean 1 when s holds no secret (use s as it is), the redacted copy
+ * with *clean 0 when it does, NULL with *clean 0 when out of memory. The
+ * store binds most columns this way: a clean column is not copied twice. */
+char *redact_textn_changed(const char *s, size_t n, size_t *outn, int *clean);
+
 /* redact_textn() of a NUL-terminated string. */
 char *redact_text(const char *s);
 

@@ -72,9 +72,8 @@ static struct rstep *step_add(struct rrun *run, int tool)
 	s->result_bytes = RN_NULL;
 	s->in = s->out = s->ctx = RN_NULL;
 	s->cost = -1;
-	s->dirty = 1;
 	n[run->nsteps++] = s;
-	run->dsteps = 1;
+	runs_step_mark(run, s);
 	return s;
 }
 
@@ -473,7 +472,12 @@ void runs_on_call(struct runs *r, struct call_row *c)
 out_clear:
 	tool_request_clear(&q);
 	tool_response_clear(&resp);
-	runs_emit_dirty(r);
+}
+
+void runs_flush(struct runs *r)
+{
+	if (r)
+		runs_emit_dirty(r);
 }
 
 /* The process of agent a exited at exit_ns: its runs end, their pending

@@ -22,8 +22,13 @@ void runs_free(struct runs *r);
 /* An LLM call row, before it is stored: decides its run (sets row->run_id),
  * adds its llm step and the tool steps its response asks for, closes the
  * tool steps whose results its request carries, updates the run's sums and
- * flags, and sends what changed. */
+ * flags. What changed is sent by the next runs_flush() or runs_tick(): a
+ * run's row once per flush, however many calls it made meanwhile. */
 void runs_on_call(struct runs *r, struct call_row *row);
+
+/* Send every changed row now (the tracer calls it before each write to the
+ * database). NULL-safe. */
+void runs_flush(struct runs *r);
 
 /* A processes row (exec, CPU update, exit): an exec inside an agent's tree
  * during a tool step becomes one of its execs; an agent's exit ends its runs. */

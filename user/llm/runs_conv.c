@@ -149,8 +149,7 @@ static void step_close(struct runs *r, struct rrun *run, struct rstep *s, int64_
 	s->open = 0;
 	s->end_ns = end_ns > s->start_ns ? end_ns : s->start_ns;
 	s->status = status;
-	s->dirty = 1;
-	run->dsteps = 1;
+	runs_step_mark(run, s);
 	run->dirty = 1;
 	run->tool_ms += (s->end_ns - s->start_ns) / 1e6;
 	runs_exec_trim(r, run, s);

@@ -207,8 +207,7 @@ static void exec_detach(struct rproc *p)
 		rexec_free(&s->execs[i]);
 		memmove(&s->execs[i], &s->execs[i + 1], (s->nexecs - i - 1) * sizeof(*s->execs));
 		s->nexecs--;
-		s->dirty = 1;
-		p->run->dsteps = 1;
+		runs_step_mark(p->run, s);
 	}
 	p->run = NULL;
 	p->seq = 0;
@@ -227,8 +226,7 @@ static void exec_attach(struct rproc *p, struct rrun *run, struct rstep *s)
 		s->nexecs_all++;
 		if (s->nexecs >= STEP_EXECS_MAX) {
 			/* a build's thousands of processes: counted, not listed */
-			s->dirty = 1;
-			run->dsteps = 1;
+			runs_step_mark(run, s);
 			p->run = run;
 			p->seq = s->seq;
 			return;
@@ -245,7 +243,7 @@ static void exec_attach(struct rproc *p, struct rrun *run, struct rstep *s)
 	if (exec_fill(&s->execs[i], p, s))
 		s->dirty = 1;
 	if (s->dirty)
-		run->dsteps = 1;
+		runs_step_mark(run, s);
 	p->run = run;
 	p->seq = s->seq;
 }
@@ -341,8 +339,7 @@ void runs_exec_trim(struct runs *r, struct rrun *run, struct rstep *s)
 			memmove(&s->execs[i], &s->execs[i + 1], (s->nexecs - i - 1) * sizeof(*s->execs));
 			s->nexecs--;
 		}
-		s->dirty = 1;
-		run->dsteps = 1;
+		runs_step_mark(run, s);
 	}
 }
 

@@ -116,7 +116,8 @@ struct rrun {
 	struct rstep **steps;
 	size_t nsteps;
 	struct rconv *convs;
-	int has_tools, dirty, dsteps;	/* dsteps: some step is dirty */
+	int has_tools, dirty;
+	size_t dfrom;			/* steps before it are clean (runs_step_mark) */
 	int parent_wait;		/* the process's parents were unknown */
 	int counted;			/* its cost went into the agent's history */
 	enum run_state state;
@@ -261,5 +262,15 @@ void runs_hist_add(struct runs *r, struct rrun *run);
 void runs_emit_dirty(struct runs *r);
 void runs_emit_all(struct runs *r);
 void runs_emit_run(struct runs *r, struct rrun *run);
+
+/* Mark step s of run as changed: its row goes out with the run's next
+ * emission. Emitting looks only from the first changed step on, so a run
+ * of many thousand steps costs what its changed steps cost. */
+static inline void runs_step_mark(struct rrun *run, struct rstep *s)
+{
+	s->dirty = 1;
+	if ((size_t)s->seq < run->dfrom)
+		run->dfrom = (size_t)s->seq;
+}
 
 #endif
