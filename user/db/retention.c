@@ -319,6 +319,11 @@ static int over_disk(struct retention *r, double *now)
 	return *now > r->o.max_disk_pct;
 }
 
+void retention_checkpoint(struct retention *r)
+{
+	sqlite3_wal_checkpoint_v2(r->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+}
+
 /* Hand the database's free pages back to the volume (auto_vacuum
  * databases) and checkpoint, so the file really shrinks. */
 static void retention_release(struct retention *r)

@@ -47,6 +47,11 @@ void retention_run(struct retention *r);
  * statvfs()). An events row ("retention.deleted") says what went. */
 void retention_disk(struct retention *r);
 
+/* Copy what the write-ahead log holds into the database (a passive
+ * checkpoint: it never waits for the tracer's writes). Called about every
+ * second, so the tracer's own connection does not stop to do it. */
+void retention_checkpoint(struct retention *r);
+
 /* Close the connection and free r. NULL-safe. */
 void retention_close(struct retention *r);
 

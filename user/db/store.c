@@ -569,8 +569,13 @@ int store_connect(struct store *s, const char *path, int readonly)
 		return 0;
 	/* auto_vacuum takes only on a database without tables (a new one): there
 	 * retention can hand freed pages back to the volume (--max-disk-pct) */
+	/* the retention thread checkpoints every second (retention_checkpoint),
+	 * so what this connection's own checkpoints (every 1000 pages) find to
+	 * copy is mostly done; they stay that small: a larger one stalls the
+	 * capture loop long enough for a fast client to fill the ring */
 	if (exec_sql(s->db, "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL;"
-			    " PRAGMA synchronous=NORMAL; PRAGMA journal_size_limit=8388608;") ||
+			    " PRAGMA synchronous=NORMAL; PRAGMA journal_size_limit=8388608;"
+			    " PRAGMA wal_autocheckpoint=1000;") ||
 	    store_migrate(s->db) || store_add_columns(s->db))
 		goto out_close;
 	for (k = 0; k < ROW_KINDS; k++) {

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "llm/jmemo.h"
 #include "proto/sse.h"
 
 /* 1 for JSON white space. */
@@ -25,7 +26,7 @@ static void jd_on_event(void *ud, const struct sse_event *ev)
 
 	if (!ev->data_len || ev->data[0] == '[')	/* "[DONE]" (and no array is an event) */
 		return;
-	doc = json_loadb(ev->data, ev->data_len, JSON_ALLOW_NUL, NULL);
+	doc = jmemo_loadb(ev->data, ev->data_len, JSON_ALLOW_NUL, NULL);
 	if (!doc)
 		return;
 	x->fn(x->ud, ev->event, doc);
@@ -90,7 +91,7 @@ int jsondocs_each(const char *body, size_t len, jsondocs_fn fn, void *ud)
 		return JSONDOCS_ARRAY;
 	}
 	if (body[i] == '{') {
-		doc = json_loadb(body + i, len - i, JSON_ALLOW_NUL, NULL);
+		doc = jmemo_loadb(body + i, len - i, JSON_ALLOW_NUL, NULL);
 		if (!json_is_object(doc)) {
 			json_decref(doc);
 			return JSONDOCS_NONE;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "llm/jmemo.h"
 #include "llm/provider_int.h"
 #include "proto/sse.h"
 
@@ -173,7 +174,7 @@ static void on_sse_event(void *ud, const struct sse_event *ev)
 
 	if (ev->data_len == 6 && !memcmp(ev->data, "[DONE]", 6))
 		return;
-	root = json_loadb(ev->data, ev->data_len, JSON_ALLOW_NUL, NULL);
+	root = jmemo_loadb(ev->data, ev->data_len, JSON_ALLOW_NUL, NULL);
 	if (!root)
 		return;
 	x->p->offset = (long)ev->end_offset;
@@ -328,7 +329,7 @@ void p_parse_body(struct pstate *p, const struct pformat *fmt,
 		return;
 	}
 	if (i < n && (b[i] == '{' || b[i] == '[')) {
-		root = json_loadb(b + i, n - i, JSON_ALLOW_NUL, NULL);
+		root = jmemo_loadb(b + i, n - i, JSON_ALLOW_NUL, NULL);
 		if (!root)
 			return;
 		find_error(p, root);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "llm/jmemo.h"
 #include "llm/tools_int.h"
 
 #define FP_DEPTH_MAX 64		/* deeper values are fingerprinted by their type only */
@@ -326,7 +327,7 @@ int tools_parse_request(struct tool_request *q, const char *op, const char *body
 	memset(q, 0, sizeof(*q));
 	if (o == TR_NONE || !body || !len)
 		return 0;
-	root = json_loadb(body, len, JSON_ALLOW_NUL, NULL);
+	root = jmemo_loadb(body, len, JSON_ALLOW_NUL, NULL);
 	if (!json_is_object(root)) {
 		json_decref(root);
 		return 0;

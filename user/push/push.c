@@ -25,6 +25,7 @@
 #define RETAIN_FIRST_S 10		/* first retention pass after start */
 #define DISK_CHECK_S 5			/* the volume is checked this often (--max-disk-pct) */
 #define RETAIN_EVERY_S 60
+#define CHECKPOINT_EVERY_NS 1000000000ull	/* the WAL is copied back this often */
 #define STATUS_COUNT_EVERY_NS 5000000000ull	/* backlog recount while draining */
 
 const struct push_opts *push_opts_of(const struct pusher *p)
@@ -266,7 +267,8 @@ static void *target_main(void *arg)
 }
 
 /* The retention thread: a pass RETAIN_FIRST_S after start, then every
- * RETAIN_EVERY_S, until the pusher stops. */
+ * RETAIN_EVERY_S, until the pusher stops; meanwhile the WAL's checkpoints,
+ * which the capture thread would otherwise make in the middle of a write. */
 static void *maint_main(void *arg)
 {
 	struct pusher *p = arg;
@@ -285,7 +287,7 @@ static void *maint_main(void *arg)
 	struct retention *r;
 	struct timespec ts;
 	uint64_t next = mono_ns() + RETAIN_FIRST_S * 1000000000ull, now, wake;
-	uint64_t next_disk = mono_ns();
+	uint64_t next_disk = mono_ns(), next_ckpt = mono_ns() + CHECKPOINT_EVERY_NS;
 	int i;
 
 	if (!rt)
@@ -299,14 +301,29 @@ static void *maint_main(void *arg)
 	for (;;) {
 		pthread_mutex_lock(&p->mu);
 		wake = p->o.max_disk_pct > 0 && next_disk < next ? next_disk : next;
+		if (next_ckpt < wake)
+			wake = next_ckpt;
 		while (!p->stopping && (now = mono_ns()) < wake) {
+			uint64_t left = wake - now;
+
 			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += (time_t)((wake - now) / 1000000000ull) + 1;
+			ts.tv_sec += (time_t)(left / 1000000000ull);
+			ts.tv_nsec += (long)(left % 1000000000ull);
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
 			pthread_cond_timedwait(&p->cv, &p->mu, &ts);
 		}
 		pthread_mutex_unlock(&p->mu);
 		if (push_stopping(p))
 			break;
+		if (mono_ns() >= next_ckpt) {
+			retention_checkpoint(r);
+			next_ckpt = mono_ns() + CHECKPOINT_EVERY_NS;
+			if (mono_ns() < next && (p->o.max_disk_pct <= 0 || mono_ns() < next_disk))
+				continue;
+		}
 		if (mono_ns() >= next) {
 			retention_run(r);
 			next = mono_ns() + RETAIN_EVERY_S * 1000000000ull;

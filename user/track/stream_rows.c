@@ -6,6 +6,7 @@
 #include "track/stream_int.h"
 #include "llm/cost.h"
 #include "llm/errtype.h"
+#include "llm/jmemo.h"
 #include "llm/provider.h"
 #include "llm/redact.h"
 #include "base/util.h"
@@ -199,8 +200,10 @@ void exchange_emit(struct stream *c, struct exchange *x, const char *why)
 		}
 		goto out_free;
 	}
+	/* the provider parser and the runs builder read the same bodies */
+	jmemo_begin();
 	if (provider_parse(&call, &req, &resp))
-		goto out_free;
+		goto out_clear;
 	/* The client cancelled a stream whose answer had ended (its finish
 	 * event came): a complete call, not an error. */
 	if (x->client_cancel && call.stream && call.finish_reason && !call.error) {
@@ -274,6 +277,7 @@ void exchange_emit(struct stream *c, struct exchange *x, const char *why)
 	}
 	row_emit(&c->t->sink, ROW_CALL, r);
 out_clear:
+	jmemo_end();
 	llm_call_clear(&call);
 out_free:
 	exchange_free(c->t, x);

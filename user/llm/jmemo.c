@@ -1,0 +1,123 @@
+/* jmemo.c -- one call's parsed JSON documents, shared by the parsers that read the same bytes.
+ *
+ * jansson reads a string a byte at a time (about 70 MB/s here), and a
+ * call's response was parsed twice: by the provider parser and by the
+ * agent-runs builder. The scope is one call on one thread, so what is kept
+ * is bounded by one call's bodies and goes at its end. A document is found
+ * by length and a hash of its bytes, then confirmed against a copy of them:
+ * a collision can only cost a parse, never give the wrong document.
+ */
+#include "llm/jmemo.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define JMEMO_DOCS 4096			/* documents kept in a scope ... */
+#define JMEMO_BYTES (8u << 20)		/* ... and bytes of their text */
+#define JMEMO_SLOTS 8192		/* hash slots (a power of two, > JMEMO_DOCS) */
+
+struct jdoc {
+	uint64_t hash;
+	size_t len, flags;
+	char *text;			/* a copy of the bytes parsed */
+	json_t *doc;
+};
+
+struct jmemo {
+	int open;
+	struct jdoc docs[JMEMO_DOCS];
+	uint16_t slot[JMEMO_SLOTS];	/* index + 1 into docs; 0: empty */
+	size_t ndocs, bytes;
+};
+
+static __thread struct jmemo *memo;
+static unsigned long long hits;
+
+/* FNV-1a over the bytes, 8 at a time where it can. */
+static uint64_t text_hash(const char *s, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull, w;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, s + i, 8);
+		h = (h ^ w) * 0x100000001b3ull;
+		h ^= h >> 29;
+	}
+	for (; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
+	return h ^ n;
+}
+
+/* Release what m keeps; it stays allocated for the next scope. */
+static void memo_clear(struct jmemo *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->ndocs; i++) {
+		json_decref(m->docs[i].doc);
+		free(m->docs[i].text);
+	}
+	if (m->ndocs)
+		memset(m->slot, 0, sizeof(m->slot));
+	m->ndocs = m->bytes = 0;
+}
+
+void jmemo_begin(void)
+{
+	if (!memo)
+		memo = calloc(1, sizeof(*memo));
+	if (!memo)
+		return;		/* out of memory: plain parses */
+	memo_clear(memo);
+	memo->open = 1;
+}
+
+void jmemo_end(void)
+{
+	if (!memo)
+		return;
+	memo_clear(memo);
+	memo->open = 0;
+}
+
+json_t *jmemo_loadb(const char *buf, size_t len, size_t flags, json_error_t *err)
+{
+	struct jmemo *m = memo;
+	uint64_t h;
+	size_t s;
+	struct jdoc *d;
+	json_t *doc;
+
+	if (!m || !m->open || !buf)
+		return json_loadb(buf, len, flags, err);
+	h = text_hash(buf, len);
+	for (s = h & (JMEMO_SLOTS - 1); m->slot[s]; s = (s + 1) & (JMEMO_SLOTS - 1)) {
+		d = &m->docs[m->slot[s] - 1];
+		if (d->hash == h && d->len == len && d->flags == flags && !memcmp(d->text, buf, len)) {
+			__atomic_add_fetch(&hits, 1, __ATOMIC_RELAXED);
+			return json_incref(d->doc);
+		}
+	}
+	doc = json_loadb(buf, len, flags, err);
+	if (!doc || m->ndocs >= JMEMO_DOCS || m->bytes + len > JMEMO_BYTES)
+		return doc;
+	d = &m->docs[m->ndocs];
+	d->text = malloc(len ? len : 1);
+	if (!d->text)
+		return doc;
+	memcpy(d->text, buf, len);
+	d->hash = h;
+	d->len = len;
+	d->flags = flags;
+	d->doc = json_incref(doc);
+	m->slot[s] = (uint16_t)(++m->ndocs);
+	m->bytes += len;
+	return doc;
+}
+
+unsigned long long jmemo_hits(void)
+{
+	return __atomic_load_n(&hits, __ATOMIC_RELAXED);
+}
