@@ -24,6 +24,7 @@ struct ring {
 
 /* Records taken from each ring per rings_poll(). */
 #define RINGS_POLL_BUDGET 1024
+#define RINGS_MAX 16		/* rings one reader takes */
 
 struct rings {
 	int epfd;
@@ -60,6 +61,8 @@ int rings_add(struct rings *rs, int map_fd, size_t size, ring_fn fn, void *ctx)
 
 	if (size < (size_t)page || (size & (size - 1)))
 		return -EINVAL;
+	if (rs->n >= RINGS_MAX)
+		return -E2BIG;
 	grown = realloc(rs->r, (size_t)(rs->n + 1) * sizeof(*rs->r));
 	if (!grown)
 		return -ENOMEM;
@@ -96,15 +99,17 @@ int rings_add(struct rings *rs, int map_fd, size_t size, ring_fn fn, void *ctx)
 }
 
 /* Hand the committed records of r to its callback, in order, up to the
- * first one still being written, or budget of them (0: no limit). Returns
+ * first one still being written, or budget of them (0: no limit), or, with
+ * upto non-zero, the producer position upto (records written later wait:
+ * a client that keeps the ring full cannot keep a drain going). Returns
  * records or a negative errno. */
-static int ring_consume(struct rings *rs, struct ring *r, int budget)
+static int ring_consume(struct rings *rs, struct ring *r, int budget, unsigned long upto)
 {
 	unsigned long cons = __atomic_load_n(r->consumer, __ATOMIC_ACQUIRE), prod;
 	size_t mask = r->size - 1;
 	int n = 0;
 
-	prod = __atomic_load_n(r->producer, __ATOMIC_ACQUIRE);
+	prod = upto ? upto : __atomic_load_n(r->producer, __ATOMIC_ACQUIRE);
 	while (cons < prod) {
 		const uint32_t *hdr = (const uint32_t *)(r->data + (cons & mask));
 		uint32_t len = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
@@ -138,7 +143,7 @@ static int ring_consume(struct rings *rs, struct ring *r, int budget)
 		__atomic_store_n(r->consumer, cons, __ATOMIC_RELEASE);
 		if (budget && n >= budget)
 			break;
-		if (cons >= prod)
+		if (cons >= prod && !upto)
 			prod = __atomic_load_n(r->producer, __ATOMIC_ACQUIRE);
 	}
 	return n;
@@ -150,7 +155,7 @@ static int rings_consume_budget(struct rings *rs, int budget)
 	int i, n = 0, m;
 
 	for (i = 0; i < rs->n; i++) {
-		m = ring_consume(rs, &rs->r[i], budget);
+		m = ring_consume(rs, &rs->r[i], budget, 0);
 		if (m < 0)
 			return m;
 		n += m;
@@ -160,7 +165,20 @@ static int rings_consume_budget(struct rings *rs, int budget)
 
 int rings_consume(struct rings *rs)
 {
-	return rings_consume_budget(rs, 0);
+	unsigned long upto[RINGS_MAX];
+	int i, n = 0, m;
+
+	/* every ring's position first: what was written before this call
+	 * (a process's data before its exit, read from another ring) */
+	for (i = 0; i < rs->n && i < RINGS_MAX; i++)
+		upto[i] = __atomic_load_n(rs->r[i].producer, __ATOMIC_ACQUIRE);
+	for (i = 0; i < rs->n && i < RINGS_MAX; i++) {
+		m = upto[i] ? ring_consume(rs, &rs->r[i], 0, upto[i]) : 0;
+		if (m < 0)
+			return m;
+		n += m;
+	}
+	return n;
 }
 
 int rings_poll(struct rings *rs, int timeout_ms)

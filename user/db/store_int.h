@@ -46,6 +46,7 @@ struct store {
 	uint64_t fail_since, retry_at;	/* monotonic ns */
 	int full;			/* the backlog is at its bounds: rows are dropped */
 	int generation;			/* bumped when the database is created again */
+	int turn;			/* the table a transaction starts with */
 };
 
 /* The connection of s (the main thread's; the read-side commands read through it). */

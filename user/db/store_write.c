@@ -197,19 +197,24 @@ static void store_recovered(struct store *s)
 }
 
 /* One transaction of at most STORE_TXN_ROWS rows / STORE_TXN_BYTES bytes,
- * tables in order. Returns rows committed (0: nothing queued), or -1 when
- * the database refused (nothing committed, rows still queued). */
+ * tables in turn, each transaction starting at the next one: calls coming
+ * faster than they are written never keep the other tables waiting. Returns
+ * rows committed (0: nothing queued), or -1 when the database refused
+ * (nothing committed, rows still queued). */
 static int store_txn(struct store *s)
 {
 	size_t rows = 0, bytes = 0, took[ROW_KINDS] = { 0 }, i;
-	int k, rc;
+	int j, k, rc;
 
 	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
 		store_fault(s, sqlite3_extended_errcode(s->db));
 		return -1;
 	}
-	for (k = 0; k < ROW_KINDS && rows < STORE_TXN_ROWS && bytes < STORE_TXN_BYTES; k++) {
-		struct rowq *q = &s->q[k];
+	for (j = 0; j < ROW_KINDS && rows < STORE_TXN_ROWS && bytes < STORE_TXN_BYTES; j++) {
+		struct rowq *q;
+
+		k = (s->turn + j) % ROW_KINDS;
+		q = &s->q[k];
 
 		for (i = q->head; i < q->n && rows < STORE_TXN_ROWS && bytes < STORE_TXN_BYTES; i++) {
 			rc = store_insert(s, k, q->rows[i]);
@@ -230,6 +235,7 @@ static int store_txn(struct store *s)
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		return 0;
 	}
+	s->turn = (s->turn + 1) % ROW_KINDS;
 	if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		rc = sqlite3_extended_errcode(s->db);
 		goto out_rollback;

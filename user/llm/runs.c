@@ -469,6 +469,9 @@ void runs_on_call(struct runs *r, struct call_row *c)
 	runs_flags_cost(r, run);
 	memcpy(c->run_id, run->id, sizeof(c->run_id));
 	runs_touch(r, a);
+	/* its steps go with the call (a backlog filled meanwhile would drop
+	 * them, not the call); the run's row once per flush */
+	runs_emit_steps(r, run);
 out_clear:
 	tool_request_clear(&q);
 	tool_response_clear(&resp);

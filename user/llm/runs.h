@@ -22,8 +22,9 @@ void runs_free(struct runs *r);
 /* An LLM call row, before it is stored: decides its run (sets row->run_id),
  * adds its llm step and the tool steps its response asks for, closes the
  * tool steps whose results its request carries, updates the run's sums and
- * flags. What changed is sent by the next runs_flush() or runs_tick(): a
- * run's row once per flush, however many calls it made meanwhile. */
+ * flags, and sends the run's changed steps. The run's own row is sent by
+ * the next runs_flush() or runs_tick(): once per flush, however many calls
+ * it made meanwhile. */
 void runs_on_call(struct runs *r, struct call_row *row);
 
 /* Send every changed row now (the tracer calls it before each write to the

@@ -262,6 +262,8 @@ void runs_hist_add(struct runs *r, struct rrun *run);
 void runs_emit_dirty(struct runs *r);
 void runs_emit_all(struct runs *r);
 void runs_emit_run(struct runs *r, struct rrun *run);
+/* Send run's changed step rows only (its own row waits for the next flush). */
+void runs_emit_steps(struct runs *r, struct rrun *run);
 
 /* Mark step s of run as changed: its row goes out with the run's next
  * emission. Emitting looks only from the first changed step on, so a run

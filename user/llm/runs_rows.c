@@ -400,7 +400,7 @@ static void emit_step(struct runs *r, struct rrun *run, struct rstep *s)
 	row_emit(&r->sink, ROW_STEP, w);
 }
 
-void runs_emit_run(struct runs *r, struct rrun *run)
+void runs_emit_steps(struct runs *r, struct rrun *run)
 {
 	size_t i;
 
@@ -411,6 +411,11 @@ void runs_emit_run(struct runs *r, struct rrun *run)
 		}
 	}
 	run->dfrom = run->nsteps;
+}
+
+void runs_emit_run(struct runs *r, struct rrun *run)
+{
+	runs_emit_steps(r, run);
 	if (run->dirty) {
 		emit_run(r, run);
 		run->dirty = 0;
