@@ -13,9 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define JMEMO_DOCS 4096			/* documents kept in a scope ... */
-#define JMEMO_BYTES (8u << 20)		/* ... and bytes of their text */
-#define JMEMO_SLOTS 8192		/* hash slots (a power of two, > JMEMO_DOCS) */
+/* A document takes several times its text in memory, and a long stream's
+ * events would otherwise all be held until its row is made: past these
+ * bounds the rest are parsed twice, as before. */
+#define JMEMO_DOCS 1024			/* documents kept in a scope ... */
+#define JMEMO_BYTES (512u << 10)	/* ... and bytes of their text */
+#define JMEMO_SLOTS 2048		/* hash slots (a power of two, > JMEMO_DOCS) */
 
 struct jdoc {
 	uint64_t hash;

@@ -22,7 +22,7 @@ void jmemo_end(void);
 /* json_loadb(buf, len, flags, err) within a scope: the same bytes parsed
  * with the same flags earlier in it give that document again (a new
  * reference; err untouched). Outside a scope, or past its bounds
- * (JMEMO_BYTES of bodies, JMEMO_DOCS documents), a plain json_loadb(). */
+ * (512 KiB of text, 1024 documents), a plain json_loadb(). */
 json_t *jmemo_loadb(const char *buf, size_t len, size_t flags, json_error_t *err);
 
 /* Documents handed out again (not parsed) since start, for tests. */
