@@ -240,6 +240,9 @@ def micro(tr, cert, key, chunk, exchanges, res, name):
         tr.pending.append((name, p.pid, None, int(r["calls"])))
 
 
+HOST_RUNS = 5
+
+
 def host_work(tr, res):
     """Not LLM clients: short TCP connections and a pipe ping-pong: the workload's CPU per operation
     (the BPF programs run in it), and what the tracer spent meanwhile (on a shared host that also
@@ -247,15 +250,16 @@ def host_work(tr, res):
     tp = tr.pid()
     for name, argv in (("tcp", ["tcp", "3000"]), ("pipe", ["pipe", "40000"])):
         c0 = cpu_ns(tp) if tp else 0
-        r = kv(run([os.path.join(BIN, "hostload")] + argv))
-        res[name + ".us"] = r["us_per_op"]
-        tracer = 0.0
+        # best of HOST_RUNS: these are a few µs per operation, and what else
+        # runs on a shared VM moves a single run by ±10 %; the least a run
+        # took is what the workload itself costs, tracer or not
+        runs = [kv(run([os.path.join(BIN, "hostload")] + argv)) for _ in range(HOST_RUNS)]
+        best = min(runs, key=lambda r: r["cpu_us_per_op"])
+        res[name + ".us"] = min(r["us_per_op"] for r in runs)
+        res[name + ".cpu"] = best["cpu_us_per_op"]
         if tp:
             settle(tp)
-            tracer = (cpu_ns(tp) - c0) / 1e3 / r["ops"]
-        res[name + ".cpu"] = r["cpu_us_per_op"]
-        if tp:
-            res[name + ".tracer_us"] = tracer
+            res[name + ".tracer_us"] = (cpu_ns(tp) - c0) / 1e3 / sum(r["ops"] for r in runs)
 
 
 def sdk(tr, base_url, cert, res, calls):
@@ -343,6 +347,13 @@ def ratio(a, b):
 def report(rounds, tmp, started, args):
     m = lambda cfg, key: med(rounds, cfg, key)  # noqa: E731
     rows = []
+    # what each configuration adds to a call, against the untraced run of the same round
+    for r in rounds:
+        for key in ("m64.cpu", "m16k.cpu"):
+            base = r.get("untraced", {}).get(key)
+            for cfg in ("llmtap", "bpftrace", "floor"):
+                if base is not None and key in r.get(cfg, {}):
+                    r[cfg][key.replace(".cpu", ".add")] = r[cfg][key] - base
 
     def row(what, unit, key, goal, better_low=True, spec="%.2f"):
         u, l, b, f = (m(c, key) for c in ("untraced", "llmtap", "bpftrace", "floor"))
@@ -353,6 +364,10 @@ def report(rounds, tmp, started, args):
 
     row("µs CPU per SSL call, 64 B", "", "m64.cpu", "≤ ¼ of bpftrace, ≤ 1.5× floor")
     row("µs CPU per SSL call, 16 KB", "", "m16k.cpu", "≤ ¼ of bpftrace")
+    row("µs CPU added per SSL call, 64 B (minus untraced, same round)", "", "m64.add",
+        "≤ ¼ of what bpftrace adds")
+    row("µs CPU added per SSL call, 16 KB (minus untraced, same round)", "", "m16k.add",
+        "≤ ¼ of what bpftrace adds")
     row("complete at 16 KB, max rate (rows; bpftrace: events)", " %", "m16k.complete", "100 %", spec="%.1f")
     row("complete at 64 B (rows; bpftrace: events)", " %", "m64.complete", "100 %", spec="%.1f")
     row("tracer CPU per call, 64 B (µs)", "", "m64.cpu_us", "≤ 2 µs")

@@ -16,7 +16,7 @@
 #define MAXROWS 512
 static struct run_row *runs_out[MAXROWS];
 static struct step_row *steps_out[MAXROWS];
-static int nruns_out, nsteps_out, emitted;
+static int nruns_out, nsteps_out, emitted, step_rows;
 
 static void sink_emit(void *ud, enum row_kind kind, void *row)
 {
@@ -24,6 +24,7 @@ static void sink_emit(void *ud, enum row_kind kind, void *row)
 
 	(void)ud;
 	emitted++;
+	step_rows += kind == ROW_STEP;
 	if (kind == ROW_RUN) {
 		struct run_row *w = row;
 
@@ -600,6 +601,41 @@ static void test_many_execs(void)
 	free(a);
 }
 
+/* A process that makes thousands of calls in one run: every step's row is
+ * written once and counted in the run, though only the newest are kept in
+ * memory; an exec for a step that left memory goes nowhere, and the steps
+ * kept still take theirs. */
+static void test_long_run(void)
+{
+	struct runs *R = runs_new(&sink);
+	char r[37], first[37], *q = chat_req("again", 0, 0, NULL), *a = chat_resp(NULL, NULL, NULL, "ok");
+	char *tq = chat_req("tool", 1, 0, NULL), *ta = chat_resp("call_late", "bash", "{\"command\":\"ls\"}", NULL);
+	int i;
+
+	step_rows = 0;
+	for (i = 0; i < 3000; i++) {
+		call(R, 1500, "chat", i * 10, 5, q, a, 1, 1, -1, 200, r);
+		if (!i)
+			memcpy(first, r, sizeof(first));
+	}
+	CHECK(!strcmp(first, r));
+	CHECK(step_rows == 3000);
+	CHECK(run_of(r) && run_of(r)->step_count == 3000 && run_of(r)->llm_calls == 3000);
+	/* an exec in the window of a step long gone, then a tool step now */
+	sink_reset();
+	proc(R, 15001, 1500, "ls", "[\"ls\"]", 12, 12, 13, 0, 1);
+	call(R, 1500, "chat", 30000, 5, tq, ta, 1, 1, -1, 200, r);
+	proc(R, 15002, 1500, "ls", "[\"ls\"]", 30010, 30010, 30011, 0, 1);
+	runs_tick(R, T0 + 30100 * MS);
+	CHECK(step_of(r, 3001) && step_of(r, 3001)->exec_count == 1);
+	runs_free(R);
+	sink_reset();
+	free(q);
+	free(a);
+	free(tq);
+	free(ta);
+}
+
 /* Calls that share an id (never in llmtap, but rows are input): a run that
  * is its own parent closes without looping (found by fuzz_runs). */
 static void test_same_ids(void)
@@ -678,6 +714,7 @@ int main(void)
 	test_idle();
 	test_same_ids();
 	test_many_execs();
+	test_long_run();
 	test_helpers();
 	return harness_done("test_runs");
 }

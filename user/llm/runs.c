@@ -52,6 +52,30 @@ static void step_free(struct rstep *s)
 	free(s);
 }
 
+/* Past RUN_STEPS_KEPT steps, the oldest ones that can no longer change
+ * (written, answered) leave memory: a process making calls for days is one
+ * run, and its rows are in the database. What goes is a prefix, so the
+ * kept steps stay seq base .. base + nkept - 1; an exec that comes later
+ * for a step gone is not listed under it. */
+static void steps_trim(struct rrun *run)
+{
+	size_t drop = 0, i;
+
+	if (run->nkept < 2 * RUN_STEPS_KEPT)
+		return;
+	while (drop < run->nkept - RUN_STEPS_KEPT && drop < run->dfrom &&
+	       !run->steps[drop]->open && !run->steps[drop]->dirty)
+		drop++;
+	if (!drop)
+		return;
+	for (i = 0; i < drop; i++)
+		step_free(run->steps[i]);
+	memmove(run->steps, run->steps + drop, (run->nkept - drop) * sizeof(*run->steps));
+	run->nkept -= drop;
+	run->base += drop;
+	run->dfrom -= drop;
+}
+
 /* A new step at the end of run (seq in order). NULL on OOM. */
 static struct rstep *step_add(struct rrun *run, int tool)
 {
@@ -59,12 +83,19 @@ static struct rstep *step_add(struct rrun *run, int tool)
 
 	if (!s)
 		return NULL;
-	n = realloc(run->steps, (run->nsteps + 1) * sizeof(*n));
-	if (!n) {
-		free(s);
-		return NULL;
+	steps_trim(run);
+	if (run->nkept == run->cap) {
+		size_t cap = run->cap ? 2 * run->cap : 8;
+
+		n = realloc(run->steps, cap * sizeof(*n));
+		if (!n) {
+			free(s);
+			return NULL;
+		}
+		run->steps = n;
+		run->cap = cap;
 	}
-	run->steps = n;
+	n = run->steps;
 	s->seq = (int64_t)run->nsteps;
 	s->tool = tool;
 	s->end_ns = RN_NULL;
@@ -72,7 +103,8 @@ static struct rstep *step_add(struct rrun *run, int tool)
 	s->result_bytes = RN_NULL;
 	s->in = s->out = s->ctx = RN_NULL;
 	s->cost = -1;
-	n[run->nsteps++] = s;
+	n[run->nkept++] = s;
+	run->nsteps++;
 	runs_step_mark(run, s);
 	return s;
 }
@@ -170,7 +202,7 @@ void runs_run_free(struct runs *r, struct rrun *run)
 		run->convs = c->next;
 		runs_conv_free(c);
 	}
-	for (i = 0; i < run->nsteps; i++)
+	for (i = 0; i < run->nkept; i++)
 		step_free(run->steps[i]);
 	free(run->steps);
 	free(run->model);

@@ -147,7 +147,8 @@ int runs_argv_carries(const char *argv_json, const char *command)
 /* The step of run at seq, or NULL. */
 static struct rstep *step_at(struct rrun *run, int64_t seq)
 {
-	return run && seq >= 0 && (size_t)seq < run->nsteps ? run->steps[seq] : NULL;
+	return run && seq >= 0 && (size_t)seq >= run->base && (size_t)seq - run->base < run->nkept ?
+	       run->steps[seq - run->base] : NULL;
 }
 
 /* The index of p's exec in step s, or -1. */
@@ -284,7 +285,7 @@ void runs_exec_place(struct runs *r, struct rproc *p)
 		return;
 	}
 	for (run = a->runs; run; run = run->next) {
-		for (i = run->nsteps; i-- > 0;) {
+		for (i = run->nkept; i-- > 0;) {
 			s = run->steps[i];
 			if (!in_window(s, p->exec_ns))
 				continue;

@@ -13,6 +13,7 @@
 #define RN_SEC 1000000000ll
 
 #define RUN_IDLE_NS (600 * RN_SEC)	/* no activity this long: the run is idle */
+#define RUN_STEPS_KEPT 512		/* a run's steps kept in memory, at least (runs.c) */
 #define RUN_KEEP_NS (300 * RN_SEC)	/* an ended run stays in memory this long (late rows) */
 #define RUN_FORGET_NS (3600 * RN_SEC)	/* an idle run of a live process: forgotten after this */
 #define RUNS_PER_AGENT 64		/* runs of one process kept in memory */
@@ -113,11 +114,13 @@ struct rrun {
 	int64_t parent_seq;
 	struct ragent *agent;
 	struct rrun *next;		/* the agent's runs, newest first */
-	struct rstep **steps;
-	size_t nsteps;
+	struct rstep **steps;		/* the steps kept: seq base .. base + nkept - 1 */
+	size_t nsteps;			/* steps made (the next one's seq) */
+	size_t nkept, base;		/* older ones went (runs.c steps_trim) */
+	size_t cap;			/* room in steps */
 	struct rconv *convs;
 	int has_tools, dirty;
-	size_t dfrom;			/* steps before it are clean (runs_step_mark) */
+	size_t dfrom;			/* kept steps before it are clean (runs_step_mark) */
 	int parent_wait;		/* the process's parents were unknown */
 	int counted;			/* its cost went into the agent's history */
 	enum run_state state;
@@ -271,8 +274,8 @@ void runs_emit_steps(struct runs *r, struct rrun *run);
 static inline void runs_step_mark(struct rrun *run, struct rstep *s)
 {
 	s->dirty = 1;
-	if ((size_t)s->seq < run->dfrom)
-		run->dfrom = (size_t)s->seq;
+	if ((size_t)s->seq - run->base < run->dfrom)
+		run->dfrom = (size_t)s->seq - run->base;
 }
 
 #endif

@@ -404,13 +404,13 @@ void runs_emit_steps(struct runs *r, struct rrun *run)
 {
 	size_t i;
 
-	for (i = run->dfrom; i < run->nsteps; i++) {
+	for (i = run->dfrom; i < run->nkept; i++) {
 		if (run->steps[i]->dirty) {
 			emit_step(r, run, run->steps[i]);
 			run->steps[i]->dirty = 0;
 		}
 	}
-	run->dfrom = run->nsteps;
+	run->dfrom = run->nkept;
 }
 
 void runs_emit_run(struct runs *r, struct rrun *run)
