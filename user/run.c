@@ -41,6 +41,8 @@
 
 #define FLUSH_EVERY_NS 200000000ull	/* rows reach the database within 0.2 s */
 #define FLUSH_ROWS 256			/* or sooner when this many wait */
+#define BACKLOG_SOFT_BYTES (2u << 20)	/* past this, rows are written before the rings are read */
+#define BACKLOG_SOFT_ROUNDS 16		/* writes in a row at most, then the rings again */
 #define REAP_EVERY_NS 5000000000ull
 #define CPU_GC_EVERY_NS 30000000000ull	/* CPU map entries of vanished tasks */
 #define LISTEN_EVERY_NS 250000000ull	/* /health and /metrics lag at most this */
@@ -161,6 +163,26 @@ static void exits_finish(struct run_state *st)
 	event_finish_first_exits(&st->ev, n);
 }
 
+static void run_flush(struct run_state *st);
+
+/* Rows wait in memory for long only while the database refuses them. While
+ * it writes, the reader makes no more rows than it can take: past
+ * BACKLOG_SOFT_BYTES it writes before it reads the rings again, so a client
+ * faster than the database fills the ring (drops counted, rows marked
+ * `capture gap`) rather than the tracer's memory. */
+static void run_backpressure(struct run_state *st)
+{
+	size_t before;
+	int k;
+
+	for (k = 0; k < BACKLOG_SOFT_ROUNDS && store_pending_bytes(st->store) > BACKLOG_SOFT_BYTES; k++) {
+		before = store_pending(st->store);
+		run_flush(st);
+		if (store_pending(st->store) >= before)
+			break;	/* refused (it retries on its own clock), or nothing taken */
+	}
+}
+
 /* Write what waits. When the database had to be created again (it was
  * deleted), the push targets start over on the new file: what they had not
  * sent of the old one gets one last attempt. */
@@ -220,6 +242,7 @@ static void run_loop(struct run_state *st)
 			run_flush(st);
 			last_flush = now;
 		}
+		run_backpressure(st);
 		net_emit_closed(st->net, 0);
 		if (now - last_reap >= REAP_EVERY_NS) {
 			/* a burst's memory goes back once its rows are written */

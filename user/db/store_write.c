@@ -286,6 +286,11 @@ void store_drain(struct store *s)
 		;
 }
 
+size_t store_pending_bytes(const struct store *s)
+{
+	return s->queued_bytes;
+}
+
 unsigned long long store_written(const struct store *s)
 {
 	return s->written[ROW_CALL];
