@@ -7,7 +7,7 @@ network: the probes' cost stands out), untraced and then with `llmtap run`. Clie
 (tests/e2e/stacks_test.py builds and caches them under build/e2e-stacks/). Prints per round the
 client's CPU time (what the probes cost it, robust on a busy machine), the tracer's CPU time and
 the wall time, and what tracing adds per TLS call (a round is one write call and one read call).
-Figures, no pass/fail; BENCH_ROUNDS (default 5000) and BENCH_REPEATS (3 alternations, the least kept) tune it.
+Figures, no pass/fail; BENCH_STACKS_ROUNDS (default 5000; make bench's BENCH_ROUNDS is bench.py's) and BENCH_REPEATS (3 alternations, the least kept) tune it.
 """
 import os
 import shutil
@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
 import stacks_test as st  # noqa: E402
 from run import Checks, LineReader, Procs  # noqa: E402
 
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5000"))
+ROUNDS = int(os.environ.get("BENCH_STACKS_ROUNDS", "5000"))  # BENCH_ROUNDS is bench.py's rounds
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
 
 ECHO_SERVER = r"""
