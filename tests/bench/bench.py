@@ -222,6 +222,8 @@ class Tracer:
 def micro(tr, cert, key, chunk, exchanges, res, name):
     """tlsloop at chunk bytes per SSL call: us per call, tracer CPU per call, rows complete."""
     tp = tr.pid()
+    if tp:
+        settle(tp)  # what the tracer still does after `ready` (its first scans) is not this loop's
     c0 = cpu_ns(tp) if tp else 0
     p = subprocess.Popen([os.path.join(BIN, "tlsloop"), cert, key, str(chunk), str(exchanges)],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=wl_env())
@@ -249,6 +251,8 @@ def host_work(tr, res):
     holds the other tenants' events)."""
     tp = tr.pid()
     for name, argv in (("tcp", ["tcp", "3000"]), ("pipe", ["pipe", "40000"])):
+        if tp:
+            settle(tp)
         c0 = cpu_ns(tp) if tp else 0
         # best of HOST_RUNS: these are a few µs per operation, and what else
         # runs on a shared VM moves a single run by ±10 %; the least a run
@@ -272,6 +276,8 @@ def sdk(tr, base_url, cert, res, calls):
 def load64(tr, cert, key, res, secs):
     """64 keep-alive clients for secs: calls/s; the tracer's RSS sampled meanwhile."""
     tp = tr.pid()
+    if tp:
+        settle(tp)
     c0 = cpu_ns(tp) if tp else 0
     p = subprocess.Popen([os.path.join(BIN, "tlsload"), cert, key, "64", str(secs)],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=wl_env())
