@@ -163,26 +163,6 @@ static void exits_finish(struct run_state *st)
 	event_finish_first_exits(&st->ev, n);
 }
 
-static void run_flush(struct run_state *st);
-
-/* Rows wait in memory for long only while the database refuses them. While
- * it writes, the reader makes no more rows than it can take: past
- * BACKLOG_SOFT_BYTES it writes before it reads the rings again, so a client
- * faster than the database fills the ring (drops counted, rows marked
- * `capture gap`) rather than the tracer's memory. */
-static void run_backpressure(struct run_state *st)
-{
-	size_t before;
-	int k;
-
-	for (k = 0; k < BACKLOG_SOFT_ROUNDS && store_pending_bytes(st->store) > BACKLOG_SOFT_BYTES; k++) {
-		before = store_pending(st->store);
-		run_flush(st);
-		if (store_pending(st->store) >= before)
-			break;	/* refused (it retries on its own clock), or nothing taken */
-	}
-}
-
 /* Write what waits. When the database had to be created again (it was
  * deleted), the push targets start over on the new file: what they had not
  * sent of the old one gets one last attempt. */
@@ -201,6 +181,24 @@ static void run_flush(struct run_state *st)
 	st->push = NULL;
 	if (push_start(&st->push, &st->o->push))
 		log_warn("push: cannot start again on the new database; rows are kept for the next run");
+}
+
+/* Rows wait in memory for long only while the database refuses them. While
+ * it writes, the reader makes no more rows than it can take: past
+ * BACKLOG_SOFT_BYTES it writes before it reads the rings again, so a client
+ * faster than the database fills the ring (drops counted, rows marked
+ * `capture gap`) rather than the tracer's memory. */
+static void run_backpressure(struct run_state *st)
+{
+	size_t before;
+	int k;
+
+	for (k = 0; k < BACKLOG_SOFT_ROUNDS && store_pending_bytes(st->store) > BACKLOG_SOFT_BYTES; k++) {
+		before = store_pending(st->store);
+		run_flush(st);
+		if (store_pending(st->store) >= before)
+			break;	/* refused (it retries on its own clock), or nothing taken */
+	}
 }
 
 /* The poll loop, until a signal or the --duration deadline. */

@@ -524,6 +524,20 @@ void redact_scan(struct scan *sc)
 	}
 }
 
+/* The redacted text of a finished scan of s (n bytes): what the rules
+ * left after the last secret appended, the copy handed over. NULL when out
+ * of memory. */
+static char *scan_result(struct scan *sc, const char *s, size_t n, size_t *outn)
+{
+	if (!sc->oom && !buf_append(&sc->out, s + sc->done, n - sc->done)) {
+		if (outn)
+			*outn = sc->out.len;
+		return buf_steal(&sc->out);
+	}
+	buf_free(&sc->out);
+	return NULL;
+}
+
 char *redact_textn(const char *s, size_t n, size_t *outn)
 {
 	struct scan sc = { .s = s, .n = n };
@@ -531,13 +545,7 @@ char *redact_textn(const char *s, size_t n, size_t *outn)
 	if (!s)
 		return NULL;
 	redact_scan(&sc);
-	if (!sc.oom && !buf_append(&sc.out, s + sc.done, n - sc.done)) {
-		if (outn)
-			*outn = sc.out.len;
-		return buf_steal(&sc.out);
-	}
-	buf_free(&sc.out);
-	return NULL;
+	return scan_result(&sc, s, n, outn);
 }
 
 char *redact_textn_changed(const char *s, size_t n, size_t *outn, int *clean)
@@ -556,13 +564,7 @@ char *redact_textn_changed(const char *s, size_t n, size_t *outn, int *clean)
 			*outn = n;
 		return NULL;
 	}
-	if (!sc.oom && !buf_append(&sc.out, s + sc.done, n - sc.done)) {
-		if (outn)
-			*outn = sc.out.len;
-		return buf_steal(&sc.out);
-	}
-	buf_free(&sc.out);
-	return NULL;
+	return scan_result(&sc, s, n, outn);
 }
 
 char *redact_text(const char *s)
