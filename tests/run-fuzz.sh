@@ -8,7 +8,10 @@ fail=0
 for f in "$@"; do
 	mkdir -p "$f.corpus"
 	echo "fuzz: $(basename "$f") for ${secs}s"
-	if "$f" -max_total_time="$secs" -artifact_prefix="$f.crash-" "$f.corpus" >"$f.log" 2>&1; then
+	dict=()
+	# a harness's token dictionary, when it has one, next to its source
+	[ -f "tests/fuzz/$(basename "$f").dict" ] && dict=(-dict="tests/fuzz/$(basename "$f").dict")
+	if "$f" -max_total_time="$secs" -artifact_prefix="$f.crash-" "${dict[@]}" "$f.corpus" >"$f.log" 2>&1; then
 		pass=$((pass + 1))
 	else
 		fail=$((fail + 1))

@@ -1,6 +1,6 @@
 /* jmemo.c -- one call's parsed JSON documents, shared by the parsers that read the same bytes.
  *
- * jansson reads a string a byte at a time (about 70 MB/s here), and a
+ * Parsing is jparse_loadb() (see jparse.c for why not json_loadb()), and a
  * call's response was parsed twice: by the provider parser and by the
  * agent-runs builder. The scope is one call on one thread, so what is kept
  * is bounded by one call's bodies and goes at its end. A document is found
@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "llm/jparse.h"
 
 /* A document takes several times its text in memory, and a long stream's
  * events would otherwise all be held until its row is made: past these
@@ -94,7 +96,7 @@ json_t *jmemo_loadb(const char *buf, size_t len, size_t flags, json_error_t *err
 	json_t *doc;
 
 	if (!m || !m->open || !buf)
-		return json_loadb(buf, len, flags, err);
+		return jparse_loadb(buf, len, flags, err);
 	h = text_hash(buf, len);
 	for (s = h & (JMEMO_SLOTS - 1); m->slot[s]; s = (s + 1) & (JMEMO_SLOTS - 1)) {
 		d = &m->docs[m->slot[s] - 1];
@@ -103,7 +105,7 @@ json_t *jmemo_loadb(const char *buf, size_t len, size_t flags, json_error_t *err
 			return json_incref(d->doc);
 		}
 	}
-	doc = json_loadb(buf, len, flags, err);
+	doc = jparse_loadb(buf, len, flags, err);
 	if (!doc || m->ndocs >= JMEMO_DOCS || m->bytes + len > JMEMO_BYTES)
 		return doc;
 	d = &m->docs[m->ndocs];

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "llm/jparse.h"
 #include "llm/provider_int.h"
 
 enum op {
@@ -286,7 +287,7 @@ static json_t *request_json(const struct llm_request *req)
 	text = json_squeeze((const char *)req->body, req->body_len, &n);
 	if (!text)
 		return NULL;
-	j = json_loadb(text, n, JSON_ALLOW_NUL, NULL);
+	j = jparse_loadb(text, n, JSON_ALLOW_NUL, NULL);
 	free(text);
 	return j;
 }
@@ -387,7 +388,7 @@ int provider_detect_answer(const struct llm_request *req, const struct llm_respo
 	p = json_start(resp->body, resp->body_len, &n);
 	if (!p || *p != '{')
 		return 0;
-	root = json_loadb(p, n, JSON_ALLOW_NUL, NULL);
+	root = jparse_loadb(p, n, JSON_ALLOW_NUL, NULL);
 	e = json_object_get(root, "error");
 	yes = json_is_object(e) || (json_is_string(e) && json_string_length(e) > 0) ||
 	      p_streq(json_object_get(root, "type"), "error");
