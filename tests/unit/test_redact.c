@@ -1,10 +1,12 @@
 /* test_redact.c -- unit tests for secret redaction: names, query parameters, free text, header values, argv, keys split across stream deltas. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
 #include "llm/redact.h"
+#include "llm/redact_int.h"
 
 /* Header names: exact credentials, substrings, and look-alikes that are not. */
 static void test_headers(void)
@@ -448,8 +450,45 @@ static void test_long_header_names(void)
 	CHECK(redact_header_is_secret(name) == 0);
 }
 
+/* The eight-byte test of a run of letters and digits agrees with the byte
+ * test on every byte value at every place in a word of letters, digits
+ * and one byte of anything else. */
+static void test_word_alnum(void)
+{
+	static const char fill[] = "aZ09mQz5";
+	unsigned char b[8];
+	uint64_t w;
+	int c, at, bad = 0, alnum;
+
+	for (c = 0; c < 256; c++)
+		for (at = 0; at < 8; at++) {
+			memcpy(b, fill, 8);
+			b[at] = (unsigned char)c;
+			memcpy(&w, b, 8);
+			alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+			bad += redact_word_alnum(w) != alnum;
+		}
+	CHECKF(bad == 0, "%d of 2048 words judged wrongly", bad);
+	memcpy(&w, "abcdefgh", 8);
+	CHECK(redact_word_alnum(w));
+	memcpy(&w, "abcd efg", 8);
+	CHECK(!redact_word_alnum(w));
+	/* a key right after a long word, at each alignment: found */
+	for (at = 0; at < 16; at++) {
+		char text[128];
+		char *r;
+
+		snprintf(text, sizeof(text), "%.*s key=sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",
+			 24 + at, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+		r = redact_text(text);
+		CHECKF(r && !strstr(r, "AbCdEfGh"), "at %d: %s", at, r ? r : "(null)");
+		free(r);
+	}
+}
+
 int main(void)
 {
+	test_word_alnum();
 	test_headers();
 	test_long_header_names();
 	test_targets();

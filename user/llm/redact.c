@@ -189,6 +189,22 @@ static int key_char(unsigned char c)
 	return a_alnum(c) || c == '-' || c == '_';
 }
 
+/* The end of the run of letters and digits at s[i..n): a body's words
+ * are skipped eight bytes at a time. */
+static size_t alnum_run(const char *s, size_t i, size_t n)
+{
+	uint64_t w;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, s + i, 8);
+		if (!redact_word_alnum(w))
+			break;
+	}
+	while (i < n && a_alnum((unsigned char)s[i]))
+		i++;
+	return i;
+}
+
 static int name_char(unsigned char c)
 {
 	return ctab[c] & C_NAME;
@@ -515,8 +531,9 @@ void redact_scan(struct scan *sc)
 			hit = rule_named(sc, i, &a, &b);
 		if (!hit || b <= a) {
 			/* no rule starts inside a run of letters and digits: skip it */
-			for (i++; a_alnum(c) && i < sc->n && a_alnum((unsigned char)s[i]); i++)
-				;
+			i++;
+			if (a_alnum(c))
+				i = alnum_run(s, i, sc->n);
 			continue;
 		}
 		scan_take(sc, a, b);

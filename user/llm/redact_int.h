@@ -3,6 +3,7 @@
 #define LLMTAP_REDACT_INT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/buf.h"
 
@@ -21,6 +22,19 @@ struct scan {
 /* Run every rule over sc->s: the redacted text in sc->out, or (find mode)
  * where the secrets are in sc->spans. sc->oom is set when out of memory. */
 void redact_scan(struct scan *sc);
+
+/* 1 when all eight bytes of w are ASCII letters or digits. With no byte
+ * above 0x7f no sum below carries into the next byte: x + (0x80 - lo) has
+ * its top bit set when x >= lo, x + (0x7f - hi) when x > hi. */
+static inline int redact_word_alnum(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = ones * 0x80;
+	uint64_t l = w | ones * 0x20;	/* 'A'..'Z' onto 'a'..'z', and nothing else there */
+	uint64_t letter = (l + ones * (0x80 - 'a')) & ~(l + ones * (0x7f - 'z'));
+	uint64_t digit = (w + ones * (0x80 - '0')) & ~(w + ones * (0x7f - '9'));
+
+	return !(w & highs) && ((letter | digit) & highs) == highs;
+}
 
 /* Returns 1 when the word [w, w + n) is in list (ASCII case ignored). */
 int redact_word_in(const char *w, size_t n, const char *const *list, size_t count);
