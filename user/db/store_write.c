@@ -28,7 +28,10 @@
 #define STORE_QUEUE_MAX 100000
 #define STORE_BACKLOG_BYTES (64u << 20)
 #define STORE_TXN_ROWS 256		/* rows per transaction ... */
-#define STORE_TXN_BYTES (4u << 20)	/* ... and bytes: a full disk takes what fits */
+#define STORE_TXN_BYTES (1u << 20)	/* ... and bytes: a full disk takes what fits, and a
+					 * transaction stays inside SQLite's 2 MB page cache
+					 * (a larger one spilled pages to the WAL, and read
+					 * them back, at 16 KB bodies) */
 #define STORE_FLUSH_TXNS 8		/* transactions per store_flush(): capture keeps its pace */
 #define STORE_RETRY_NS 1000000000ull	/* a refusing database is tried again this often */
 #define STORE_ROW_BYTES 256		/* what a row other than a call counts for */
