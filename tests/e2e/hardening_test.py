@@ -22,7 +22,7 @@ pushes, a 2 MB tmpfs, chattr. Every wait polls against a deadline. Cases (issue 
                SSL_write and read 3 bytes at a time, curl -u, --oauth2-bearer, sh -c "curl -H ...") absent from
                the db, -wal, -shm, `calls --json`, the tracer's stderr and what the JSON and OTLP receivers got
    3 privs     while running: CapEff only BPF, PERFMON, SYS_PTRACE, DAC_READ_SEARCH on every thread, NoNewPrivs 1,
-               Seccomp 2, nice -10 on every thread; an executable copied after start is attached and its call recorded
+               Seccomp 2, nice -20 on every thread; an executable copied after start is attached and its call recorded
    4 modes     a 0644 database with 0644 -wal/-shm is made 0600
    5 listen    /health answers in < 2 s while 20, then 100 idle connections and 8 slow ones are held
    6 unit      dist/llmtap.service: `systemd-analyze security --offline` exposure at most 3.2; the tracer runs
@@ -750,7 +750,7 @@ def caps_check(ctx, n, pid, when):
 
 
 def nice_check(ctx, n, pid):
-    """Every thread of a tracer started at nice 0 runs at nice -10 (the reader keeps up with a busy
+    """Every thread of a tracer started at nice 0 runs at nice -20 (the reader keeps up with a busy
     host), though CAP_SYS_NICE is gone."""
     for t in os.listdir("/proc/%d/task" % pid):
         try:
@@ -758,7 +758,7 @@ def nice_check(ctx, n, pid):
                 nice = int(f.read().rsplit(")", 1)[1].split()[16])
         except OSError:
             continue
-        want = -10 if os.nice(0) == 0 else os.nice(0)  # started elsewhere: it keeps that one
+        want = -20 if os.nice(0) == 0 else os.nice(0)  # started elsewhere: it keeps that one
         ctx.chk.eq(nice, want, "%s: thread %s runs at nice %d" % (n, t, want))
 
 
