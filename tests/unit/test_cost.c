@@ -274,7 +274,24 @@ static void test_parse(const char *text, size_t len)
 			CHECK(close_to(cost_estimate("local", "my-model-v2", 1000000, 1000000, 500000, N),
 				       0.5 + 0.25 + 2));
 			cost_use(NULL);
+			CHECK(cost_estimate("local", "my-model-v2", 1000000, 1000000, 500000, N) < 0);
 			CHECK(cost_estimate("local", "my-model", 1, 1, N, N) < 0);
+			/* the same question of a new table: the new table's answer, not the last one */
+			{
+				const char *other = "model\tprovider\tinput\tcached_input\tcache_write\toutput\tdate\tsource\n"
+						    "my-model\tlocal\t10\t5\t-\t20\t2026-01-02\thttps://x\n";
+				struct price_table *u = NULL;
+
+				cost_use(t);
+				CHECK(close_to(cost_estimate("local", "my-model", 1000000, 1000000, N, N), 3));
+				CHECK(close_to(cost_estimate(NULL, "my-model", 1000000, 1000000, N, N), 3));
+				if (CHECK_OK(!prices_parse(&u, other, strlen(other), err, sizeof(err)))) {
+					cost_use(u);
+					CHECK(close_to(cost_estimate("local", "my-model", 1000000, 1000000, N, N), 30));
+					cost_use(NULL);
+					prices_free(u);
+				}
+			}
 			prices_free(t);
 		}
 	}

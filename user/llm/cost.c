@@ -21,6 +21,19 @@ static const char *const col_names[C_NCOLS] = {
 };
 
 static const struct price_table *cur_table;
+static unsigned cur_gen;		/* bumped by cost_use(): a memo of an older table is void */
+
+/* This thread's last lookup in cost_estimate(): a host's calls name a few
+ * models over and over, and a lookup scans the whole table (3 % of the
+ * reader's time per call). */
+struct price_memo {
+	unsigned gen;
+	int valid, has_provider;	/* has_provider: NULL and "" are not the same */
+	char provider[64], model[128];
+	const struct price *p;
+};
+
+static __thread struct price_memo memo;
 
 /* Write "line N: why" into err. Returns -1. */
 static int perr(char *err, size_t errlen, unsigned line, const char *fmt, ...)
@@ -289,6 +302,7 @@ const struct price *prices_lookup(const struct price_table *t, const char *provi
 void cost_use(const struct price_table *t)
 {
 	cur_table = t;
+	__atomic_add_fetch(&cur_gen, 1, __ATOMIC_RELEASE);
 }
 
 const struct price_table *cost_table(void)
@@ -308,6 +322,27 @@ static double nz(int64_t v)
 	return v > 0 ? (double)v : 0;
 }
 
+/* prices_lookup() in the current table, through this thread's memo. */
+static const struct price *price_find(const char *provider, const char *model)
+{
+	unsigned gen = __atomic_load_n(&cur_gen, __ATOMIC_ACQUIRE);
+	size_t pn = provider ? strlen(provider) : 0, mn = strlen(model);
+
+	if (memo.valid && memo.gen == gen && !strcmp(memo.model, model) &&
+	    !strcmp(memo.provider, provider ? provider : "") && memo.has_provider == (provider != NULL))
+		return memo.p;
+	memo.p = prices_lookup(cur_table, provider, model);
+	memo.valid = 0;
+	if (pn < sizeof(memo.provider) && mn < sizeof(memo.model)) {
+		memcpy(memo.provider, provider ? provider : "", pn + 1);
+		memcpy(memo.model, model, mn + 1);
+		memo.gen = gen;
+		memo.has_provider = provider != NULL;
+		memo.valid = 1;
+	}
+	return memo.p;
+}
+
 /* See cost.h. Whether input_tokens includes the cached tokens is decided
  * by the provider name ("anthropic*" excludes them); with no provider, by
  * the model family (claude-* excludes). */
@@ -321,7 +356,7 @@ double cost_estimate(const char *provider, const char *model,
 
 	if (!model || (input_tokens < 0 && output_tokens < 0))
 		return -1;
-	pr = prices_lookup(cur_table, provider, model);
+	pr = price_find(provider, model);
 	if (!pr)
 		return -1;
 	in = nz(input_tokens);
