@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,19 +63,56 @@ uint64_t mono_to_epoch_ns(uint64_t mono)
 	return mono + (real_ns() - mono_ns());
 }
 
+/* Random bits for ids: a thread's 128-bit xorshift state, seeded by
+ * getrandom() and again every UUID_RESEED ids. A getrandom() call and 16
+ * sprintf()s per row were 4 % of the reader's time per call. A forked
+ * child that made ids would repeat its parent's: llmtap's one fork
+ * (loader_detach_later()) makes none. */
+#define UUID_RESEED 4096
+
+struct uuid_rng {
+	uint64_t s[2];
+	unsigned left;
+};
+
+static __thread struct uuid_rng uuid_rng;
+
+/* 64 random bits from this thread's generator (xorshift128+). */
+static uint64_t uuid_bits(void)
+{
+	struct uuid_rng *r = &uuid_rng;
+	uint64_t a, b;
+
+	if (!r->left) {
+		if (getrandom(r->s, sizeof(r->s), 0) != sizeof(r->s)) {
+			/* getrandom on Linux >= 3.17 does not fail for 16 bytes; stay unique anyway */
+			r->s[0] ^= mono_ns() ^ ((uint64_t)getpid() << 32);
+			r->s[1] ^= real_ns() ^ (uint64_t)(uintptr_t)r;
+		}
+		if (!r->s[0] && !r->s[1])
+			r->s[1] = 1;	/* the one state xorshift never leaves */
+		r->left = UUID_RESEED;
+	}
+	r->left--;
+	a = r->s[0];
+	b = r->s[1];
+	r->s[0] = b;
+	a ^= a << 23;
+	r->s[1] = a ^ b ^ (a >> 17) ^ (b >> 26);
+	return r->s[1] + b;
+}
+
 void uuid7(char out[37])
 {
+	static const char hex[] = "0123456789abcdef";
 	uint8_t b[16];
-	uint64_t ms = real_ns() / 1000000;
+	uint64_t ms = real_ns() / 1000000, x;
 	int i, o = 0;
 
-	if (getrandom(b, sizeof(b), 0) != sizeof(b)) {
-		/* getrandom on Linux >= 3.17 does not fail for 16 bytes; stay unique anyway */
-		uint64_t x = mono_ns() ^ ((uint64_t)getpid() << 32);
-
-		memcpy(b, &x, 8);
-		memcpy(b + 8, &x, 8);
-	}
+	x = uuid_bits();
+	memcpy(b, &x, 8);
+	x = uuid_bits();
+	memcpy(b + 8, &x, 8);
 	for (i = 0; i < 6; i++)
 		b[i] = ms >> (40 - 8 * i);
 	b[6] = (b[6] & 0x0f) | 0x70;	/* version 7 */
@@ -82,7 +120,8 @@ void uuid7(char out[37])
 	for (i = 0; i < 16; i++) {
 		if (i == 4 || i == 6 || i == 8 || i == 10)
 			out[o++] = '-';
-		o += sprintf(out + o, "%02x", b[i]);
+		out[o++] = hex[b[i] >> 4];
+		out[o++] = hex[b[i] & 15];
 	}
 	out[o] = 0;
 }
