@@ -198,6 +198,7 @@ TEST_EXTRA_scan := user/capture/scan.c user/capture/elfimg.c user/capture/xdec.c
 TEST_EXTRA_genai := user/serve/genai.c
 TEST_EXTRA_placement := user/capture/placement.c
 TEST_EXTRA_procfs := user/base/procfs.c
+TEST_EXTRA_util := user/base/util.c
 
 $(OUT)/san/obj/%.o: user/%.c | $(OUT)/.build-deps $(PB_HDRS) $(OUT)/version.h
 	$(call msg,SAN-CC,$@)

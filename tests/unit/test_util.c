@@ -1,0 +1,79 @@
+/* test_util.c -- base/util.c: UUIDv7 ids are well formed, time-ordered and distinct, on every thread. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/util.h"
+#include "harness.h"
+
+#define IDS 20000	/* more than one reseed of the generator */
+
+static int cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* 1 when id is 8-4-4-4-12 lower-case hex, version 7, RFC 4122 variant. */
+static int well_formed(const char *id)
+{
+	int i;
+
+	if (strlen(id) != 36)
+		return 0;
+	for (i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (id[i] != '-')
+				return 0;
+		} else if (!strchr("0123456789abcdef", id[i])) {
+			return 0;
+		}
+	}
+	return id[14] == '7' && strchr("89ab", id[19]);
+}
+
+static void *make_ids(void *out)
+{
+	char (*ids)[37] = out;
+	int i;
+
+	for (i = 0; i < IDS; i++)
+		uuid7(ids[i]);
+	return NULL;
+}
+
+static void test_uuid7(void)
+{
+	char (*ids)[37] = malloc(2 * IDS * sizeof(*ids));
+	pthread_t th;
+	int i, bad = 0, dup = 0, order = 0;
+	char ms[13];
+
+	CHECK(ids != NULL);
+	if (!ids)
+		return;
+	/* this thread's ids and another thread's at the same time */
+	CHECK(!pthread_create(&th, NULL, make_ids, ids + IDS));
+	make_ids(ids);
+	pthread_join(th, NULL);
+	for (i = 0; i < 2 * IDS; i++)
+		bad += !well_formed(ids[i]);
+	/* the first 48 bits are the time in ms: never going back on one thread */
+	for (i = 1; i < IDS; i++)
+		order += strncmp(ids[i - 1], ids[i], 8) > 0;
+	memcpy(ms, ids[0], 8);
+	ms[8] = 0;
+	CHECKF(bad == 0, "%d ids not well formed (e.g. %s)", bad, ids[0]);
+	CHECKF(order == 0, "%d ids earlier than the one before", order);
+	CHECK(labs(strtol(ms, NULL, 16) - (long)((real_ns() / 1000000) >> 16)) <= 1);
+	qsort(ids, 2 * IDS, sizeof(*ids), cmp);
+	for (i = 1; i < 2 * IDS; i++)
+		dup += !strcmp(ids[i - 1], ids[i]);
+	CHECKF(dup == 0, "%d ids repeated", dup);
+	free(ids);
+}
+
+int main(void)
+{
+	test_uuid7();
+	return harness_done("test_util");
+}
