@@ -164,6 +164,12 @@ static void exits_finish(struct run_state *st)
 	event_finish_first_exits(&st->ev, n);
 }
 
+/* The store's WAL has grown: the retention thread checkpoints it. */
+static void run_wal_kick(void *ud)
+{
+	push_checkpoint(ud);
+}
+
 /* Write what waits. When the database had to be created again (it was
  * deleted), the push targets start over on the new file: what they had not
  * sent of the old one gets one last attempt. */
@@ -178,10 +184,13 @@ static void run_flush(struct run_state *st)
 		push_notify(st->push, (unsigned)queued);
 	if (store_generation(st->store) == gen || !st->push)
 		return;
+	store_on_wal(st->store, NULL, NULL);
 	push_stop(st->push, mono_ns() + PUSH_RESTART_BUDGET_NS);
 	st->push = NULL;
 	if (push_start(&st->push, &st->o->push))
 		log_warn("push: cannot start again on the new database; rows are kept for the next run");
+	else
+		store_on_wal(st->store, run_wal_kick, st->push);
 }
 
 /* Rows wait in memory for long only while the database refuses them. While
@@ -367,6 +376,7 @@ int cmd_run(int argc, char **argv)
 	run_cpu_sample(st, 0);
 	if (push_start(&st->push, &o.push))
 		goto out_trackers;
+	store_on_wal(st->store, run_wal_kick, st->push);
 	if (st->lis) {
 		st->ingest = ingest_new(&o.ingest);
 		if (!st->ingest)
@@ -404,6 +414,8 @@ int cmd_run(int argc, char **argv)
 out_trackers:
 	run_trackers_free(st);
 	/* every row written that can be, before the last push attempt */
+	/* the last writes checkpoint on this thread: the retention thread stops */
+	store_on_wal(st->store, NULL, NULL);
 	if (st->store)
 		store_drain(st->store);
 	if (st->push)

@@ -549,6 +549,23 @@ sqlite3 *store_sqlite(struct store *s)
 	return s->db;
 }
 
+/* After each commit: the WAL holds pages. Copying them back into the
+ * database (a checkpoint: a read and a write of each page, and an fsync)
+ * was a third of the capture thread's time at 16 KB bodies; the retention
+ * thread does it on its own connection when kicked. The capture thread
+ * checkpoints itself only without one, or when the WAL keeps growing
+ * (that thread is not keeping up): SQLite's 1000 pages, or 8000. */
+static int store_wal_hook(void *ud, sqlite3 *db, const char *name, int pages)
+{
+	struct store *s = ud;
+
+	if (pages >= STORE_WAL_KICK && s->wal_kick)
+		s->wal_kick(s->wal_kick_ud);
+	if (pages >= (s->wal_kick ? STORE_WAL_INLINE : STORE_WAL_KICK))
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	return SQLITE_OK;
+}
+
 /* See store_int.h. */
 int store_connect(struct store *s, const char *path, int readonly)
 {
@@ -569,15 +586,13 @@ int store_connect(struct store *s, const char *path, int readonly)
 		return 0;
 	/* auto_vacuum takes only on a database without tables (a new one): there
 	 * retention can hand freed pages back to the volume (--max-disk-pct) */
-	/* the retention thread checkpoints every second (retention_checkpoint),
-	 * so what this connection's own checkpoints (every 1000 pages) find to
-	 * copy is mostly done; they stay that small: a larger one stalls the
-	 * capture loop long enough for a fast client to fill the ring */
 	if (exec_sql(s->db, "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL;"
-			    " PRAGMA synchronous=NORMAL; PRAGMA journal_size_limit=8388608;"
-			    " PRAGMA wal_autocheckpoint=1000;") ||
+			    " PRAGMA synchronous=NORMAL; PRAGMA journal_size_limit=8388608;") ||
 	    store_migrate(s->db) || store_add_columns(s->db))
 		goto out_close;
+	/* in place of SQLite's autocheckpoint (after wal_autocheckpoint's
+	 * default hook: this one replaces it) */
+	sqlite3_wal_hook(s->db, store_wal_hook, s);
 	for (k = 0; k < ROW_KINDS; k++) {
 		if (sqlite3_prepare_v2(s->db, kinds[k].sql, -1, &s->q[k].insert, NULL) != SQLITE_OK) {
 			log_warn("database: %s", sqlite3_errmsg(s->db));
@@ -594,6 +609,14 @@ out_close:
 	sqlite3_close(s->db);
 	s->db = NULL;
 	return -1;
+}
+
+void store_on_wal(struct store *s, void (*kick)(void *ud), void *ud)
+{
+	if (!s)
+		return;
+	s->wal_kick = kick;
+	s->wal_kick_ud = ud;
 }
 
 /* See store_int.h. */

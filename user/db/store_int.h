@@ -47,6 +47,8 @@ struct store {
 	int full;			/* the backlog is at its bounds: rows are dropped */
 	int generation;			/* bumped when the database is created again */
 	int turn;			/* the table a transaction starts with */
+	void (*wal_kick)(void *ud);	/* asks another thread to checkpoint (store_on_wal) */
+	void *wal_kick_ud;
 };
 
 /* The connection of s (the main thread's; the read-side commands read through it). */

@@ -288,7 +288,7 @@ static void *maint_main(void *arg)
 	struct timespec ts;
 	uint64_t next = mono_ns() + RETAIN_FIRST_S * 1000000000ull, now, wake;
 	uint64_t next_disk = mono_ns(), next_ckpt = mono_ns() + CHECKPOINT_EVERY_NS;
-	int i;
+	int i, kicked;
 
 	if (!rt)
 		return NULL;
@@ -303,7 +303,7 @@ static void *maint_main(void *arg)
 		wake = p->o.max_disk_pct > 0 && next_disk < next ? next_disk : next;
 		if (next_ckpt < wake)
 			wake = next_ckpt;
-		while (!p->stopping && (now = mono_ns()) < wake) {
+		while (!p->stopping && !p->ckpt_now && (now = mono_ns()) < wake) {
 			uint64_t left = wake - now;
 
 			clock_gettime(CLOCK_REALTIME, &ts);
@@ -315,10 +315,12 @@ static void *maint_main(void *arg)
 			}
 			pthread_cond_timedwait(&p->cv, &p->mu, &ts);
 		}
+		kicked = p->ckpt_now;
+		p->ckpt_now = 0;
 		pthread_mutex_unlock(&p->mu);
 		if (push_stopping(p))
 			break;
-		if (mono_ns() >= next_ckpt) {
+		if (kicked || mono_ns() >= next_ckpt) {
 			retention_checkpoint(r);
 			next_ckpt = mono_ns() + CHECKPOINT_EVERY_NS;
 			if (mono_ns() < next && (p->o.max_disk_pct <= 0 || mono_ns() < next_disk))
@@ -480,6 +482,19 @@ void push_notify(struct pusher *p, unsigned rows)
 	p->seq += rows;
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
+}
+
+int push_checkpoint(struct pusher *p)
+{
+	if (!p || !p->maint_started)
+		return 0;
+	pthread_mutex_lock(&p->mu);
+	if (!p->ckpt_now) {
+		p->ckpt_now = 1;
+		pthread_cond_broadcast(&p->cv);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return 1;
 }
 
 void push_stop(struct pusher *p, uint64_t deadline_ns)

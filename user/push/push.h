@@ -38,6 +38,11 @@ int push_start(struct pusher **out, const struct push_opts *o);
 /* The main thread wrote rows (wakes a worker once a batch is waiting). */
 void push_notify(struct pusher *p, unsigned rows);
 
+/* The WAL has grown (store_on_wal()'s kick, on the writing thread): the
+ * retention thread checkpoints it now, on its own connection. Returns
+ * 1 when that thread runs; 0 (nothing done) when it does not. */
+int push_checkpoint(struct pusher *p);
+
 /* Last push attempt of what is in the database, bounded by deadline_ns
  * (CLOCK_MONOTONIC), then stop and free. NULL-safe. */
 void push_stop(struct pusher *p, uint64_t deadline_ns);

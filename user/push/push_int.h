@@ -87,6 +87,7 @@ struct pusher {
 	int ntargets;
 	pthread_t maint;
 	int maint_started;
+	int ckpt_now;			/* push_checkpoint(): the retention thread checkpoints now */
 };
 
 /* 1 once push_stop() began (any thread may ask, without the lock). */
