@@ -17,6 +17,7 @@
 
 #include "track/stream_int.h"
 #include "base/util.h"
+#include "llm/jparse.h"
 
 /* What the upgrade said, kept for the exchanges of the connection. */
 struct ws_conn {
@@ -39,7 +40,7 @@ static const char *msg_type(const uint8_t *d, size_t n, json_t **root)
 {
 	const char *t;
 
-	*root = json_loadb((const char *)d, n, JSON_ALLOW_NUL, NULL);
+	*root = jparse_loadb((const char *)d, n, JSON_ALLOW_NUL, NULL);
 	t = json_string_value(json_object_get(*root, "type"));
 	return t ? t : "";
 }
