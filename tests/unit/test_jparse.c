@@ -7,6 +7,8 @@
 #include "harness.h"
 #include "llm/jparse.h"
 
+static int same_first(const char *b, size_t n, size_t flags);
+
 /* Both readers on the same bytes: the same document (key order too) or both none. */
 static int same(const char *doc, size_t n, size_t flags)
 {
@@ -143,7 +145,8 @@ static void gen(char *b, size_t *n, size_t cap, int depth)
 	}
 }
 
-/* Generated documents, whole, cut at every length, and with one byte changed. */
+/* Generated documents, whole, cut at every length, and with one byte
+ * changed; read alone and as a stream's first document. */
 static void test_generated(void)
 {
 	static const char junk[] = "\"\\{}[],:0e.-u \x01\x80\xff";
@@ -155,10 +158,17 @@ static void test_generated(void)
 		n = 0;
 		b[n++] = '{';
 		n += (size_t)snprintf(b + n, sizeof(b) - n, "\"model\":");
-		gen(b, &n, sizeof(b) - 2, 0);
+		gen(b, &n, sizeof(b) - 32, 0);
 		b[n++] = '}';
-		for (cut = 0; cut <= n; cut++, runs++)
+		for (cut = 0; cut <= n; cut++, runs++) {
 			bad += !same(b, cut, r & 1 ? JSON_ALLOW_NUL : JSON_REJECT_DUPLICATES);
+			bad += !same_first(b, cut, r & 1 ? JSON_ALLOW_NUL : 0);
+		}
+		/* the document with another after it, as in a stream */
+		memcpy(m, b, n);
+		memcpy(m + n, "\n{\"next\":1}", 11);
+		bad += !same_first(m, n + 11, 0);
+		runs++;
 		for (i = 0; i < 16; i++, runs++) {
 			memcpy(m, b, n);
 			m[rnd((unsigned)n)] = junk[rnd(sizeof(junk) - 1)];
@@ -166,6 +176,50 @@ static void test_generated(void)
 		}
 	}
 	CHECKF(bad == 0, "%zu of %zu generated documents read differently", bad, runs);
+}
+
+/* The first document of b[0..n) by both readers: the same, ending at the same place. */
+static int same_first(const char *b, size_t n, size_t flags)
+{
+	json_error_t err;
+	size_t used;
+	json_t *a = jparse_loadb_first(b, n, flags, &used);
+	json_t *j = json_loadb(b, n, flags | JSON_DISABLE_EOF_CHECK, &err);
+	char *da = a ? json_dumps(a, JSON_COMPACT) : NULL, *dj = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	int ok = !a == !j && (!a || (da && dj && !strcmp(da, dj) && used == (size_t)err.position));
+
+	free(da);
+	free(dj);
+	json_decref(a);
+	json_decref(j);
+	return ok;
+}
+
+/* Streams: an array's values and newline-delimited documents, read one at
+ * a time from where the last one ended, as the provider parsers do. */
+static void test_first(void)
+{
+	static const char *streams[] = {
+		"{\"a\":1}\n{\"b\":[2,3]}\n  {\"c\":\"\\u00e9\"}\n",
+		"  [1,2] , {\"x\":{}}]",
+		"{\"a\":1}{\"b\":2}",
+		"{\"a\":1} trailing words",
+		"{\"a\":1}\0{\"b\":2}",
+		"{\"a\":1", "", "  ", "1 2", "\"s\" {}", "{\"a\":\"\\ud800\"}",
+	};
+	size_t i, n, off, used, docs;
+	json_t *d;
+
+	for (i = 0; i < sizeof(streams) / sizeof(streams[0]); i++) {
+		n = strlen(streams[i]) + (i == 4 ? 9 : 0);	/* the one with a NUL byte */
+		CHECKF(same_first(streams[i], n, JSON_ALLOW_NUL), "stream %zu", i);
+		CHECKF(same_first(streams[i], n, 0), "stream %zu", i);
+	}
+	/* read to the end: three documents, the last one's end the stream's */
+	for (off = 0, docs = 0; (d = jparse_loadb_first(streams[0] + off, strlen(streams[0]) - off, 0, &used));
+	     off += used, docs++)
+		json_decref(d);
+	CHECK(docs == 3 && off == strlen(streams[0]) - 1);
 }
 
 /* What it reads itself and what it hands on: flags and err go to jansson. */
@@ -190,6 +244,7 @@ int main(void)
 	test_edges();
 	test_depth();
 	test_generated();
+	test_first();
 	test_handed_on();
 	return harness_done("test_jparse");
 }

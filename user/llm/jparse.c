@@ -420,27 +420,67 @@ static json_t *jp_value(struct jp *j)
 	}
 }
 
+/* Read the object or array at the start of buf (after white space); with
+ * whole, nothing but white space may follow it. The document, or NULL with
+ * the reason in j->fail; *used: the bytes up to its closing bracket. */
+static json_t *jp_root(struct jp *j, int whole, size_t *used)
+{
+	json_t *root = NULL;
+
+	jp_ws(j);
+	if (j->p < j->end && (*j->p == '{' || *j->p == '[')) {
+		root = jp_value(j);
+		*used = (size_t)(j->p - (j->end - j->len));
+		if (whole)
+			jp_ws(j);
+		if (root && whole && j->p != j->end) {
+			json_decref(root);	/* jansson: "end of file expected" */
+			root = jp_fail(j, JP_BAD);
+		}
+	} else {
+		jp_fail(j, JP_BAD);
+	}
+	free(j->tmp);
+	j->tmp = NULL;
+	return root;
+}
+
+/* 1 when a failed reading of buf is jansson's to redo: what this reader
+ * does not read itself, or a NUL byte, which is in nothing it accepts but
+ * which jansson's stream skips after a token it put back (it reads
+ * "[5\0]" as [5]). */
+static int jp_redo(const struct jp *j, const char *buf, size_t len)
+{
+	return j->fail == JP_PUNT || memchr(buf, 0, len);
+}
+
 json_t *jparse_loadb(const char *buf, size_t len, size_t flags, json_error_t *err)
 {
 	struct jp j = { (const unsigned char *)buf, (const unsigned char *)buf + len, flags, len, NULL, JP_OK, 0 };
-	json_t *root = NULL;
+	json_t *root;
+	size_t used;
 
 	if (err || !buf || (flags & ~(size_t)(JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES)))
 		return json_loadb(buf, len, flags, err);
-	jp_ws(&j);
-	if (j.p < j.end && (*j.p == '{' || *j.p == '[')) {
-		root = jp_value(&j);
-		jp_ws(&j);
-		if (root && j.p != j.end) {
-			json_decref(root);	/* jansson: "end of file expected" */
-			root = jp_fail(&j, JP_BAD);
-		}
-	}
-	free(j.tmp);
-	/* A NUL byte is in nothing this reader accepts, but jansson's stream
-	 * skips one that follows a token it put back (it reads "[5\0]" as
-	 * [5]): a document with one is jansson's to read. */
-	if (!root && (j.fail == JP_PUNT || memchr(buf, 0, len)))
+	root = jp_root(&j, 1, &used);
+	if (!root && jp_redo(&j, buf, len))
 		return json_loadb(buf, len, flags, NULL);
+	return root;
+}
+
+json_t *jparse_loadb_first(const char *buf, size_t len, size_t flags, size_t *used)
+{
+	struct jp j = { (const unsigned char *)buf, (const unsigned char *)buf + len, flags, len, NULL, JP_OK, 0 };
+	json_error_t err;
+	json_t *root;
+
+	*used = 0;
+	if (!buf || (flags & ~(size_t)(JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES)) ||
+	    (root = jp_root(&j, 0, used), !root && jp_redo(&j, buf, len))) {
+		root = json_loadb(buf, len, flags | JSON_DISABLE_EOF_CHECK, &err);
+		*used = root && err.position > 0 ? (size_t)err.position : 0;
+	}
+	if (!root)
+		*used = 0;
 	return root;
 }

@@ -14,4 +14,12 @@
  * characters are handed to json_loadb() itself. */
 json_t *jparse_loadb(const char *buf, size_t len, size_t flags, json_error_t *err);
 
+/* The object or array at the start of buf[0..len) (after white space),
+ * where more may follow: what json_loadb(buf, len, flags |
+ * JSON_DISABLE_EOF_CHECK, &err) returns, and *used its err.position (the
+ * bytes up to the value's closing bracket). NULL (and *used 0) when
+ * jansson would give none. For the values of a streamed array and the
+ * lines of a newline-delimited stream. */
+json_t *jparse_loadb_first(const char *buf, size_t len, size_t flags, size_t *used);
+
 #endif

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "llm/jmemo.h"
+#include "llm/jparse.h"
 #include "proto/sse.h"
 
 /* 1 for JSON white space. */
@@ -36,7 +37,7 @@ static void jd_on_event(void *ud, const struct sse_event *ev)
 /* The elements of a streamed array from b[i] = '['. */
 static void jd_array(const char *b, size_t n, size_t i, jsondocs_fn fn, void *ud)
 {
-	json_error_t err;
+	size_t used;
 	json_t *doc;
 
 	for (i++;;) {
@@ -44,14 +45,14 @@ static void jd_array(const char *b, size_t n, size_t i, jsondocs_fn fn, void *ud
 			i++;
 		if (i >= n || b[i] == ']')
 			return;
-		doc = json_loadb(b + i, n - i, JSON_DISABLE_EOF_CHECK | JSON_ALLOW_NUL, &err);
+		doc = jparse_loadb_first(b + i, n - i, JSON_ALLOW_NUL, &used);
 		if (!doc)
 			return;
-		if (err.position <= 0 || (size_t)err.position > n - i) {
+		if (!used || used > n - i) {
 			json_decref(doc);
 			return;
 		}
-		i += err.position;
+		i += used;
 		fn(ud, "", doc);
 		json_decref(doc);
 	}

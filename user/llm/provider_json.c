@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "llm/jmemo.h"
+#include "llm/jparse.h"
 #include "llm/provider_int.h"
 #include "proto/sse.h"
 
@@ -214,7 +215,7 @@ static int is_ws(char ch)
 static void parse_json_array(struct pstate *p, const struct pformat *fmt,
 			     const char *b, size_t n, size_t i)
 {
-	json_error_t err;
+	size_t used;
 	json_t *root;
 
 	i++;
@@ -223,15 +224,14 @@ static void parse_json_array(struct pstate *p, const struct pformat *fmt,
 			i++;
 		if (i >= n || b[i] == ']')
 			break;
-		root = json_loadb(b + i, n - i,
-				  JSON_DISABLE_EOF_CHECK | JSON_ALLOW_NUL, &err);
+		root = jparse_loadb_first(b + i, n - i, JSON_ALLOW_NUL, &used);
 		if (!root)
 			break;
-		if (err.position <= 0 || (size_t)err.position > n - i) {
+		if (!used || used > n - i) {
 			json_decref(root);
 			break;
 		}
-		i += err.position;
+		i += used;
 		p->offset = (long)i;
 		find_error(p, root);
 		if (fmt)
@@ -246,7 +246,7 @@ static void parse_json_array(struct pstate *p, const struct pformat *fmt,
 static void parse_ndjson(struct pstate *p, const struct pformat *fmt,
 			 const char *b, size_t n, size_t i)
 {
-	json_error_t err;
+	size_t used;
 	json_t *root;
 
 	for (;;) {
@@ -254,14 +254,14 @@ static void parse_ndjson(struct pstate *p, const struct pformat *fmt,
 			i++;
 		if (i >= n)
 			break;
-		root = json_loadb(b + i, n - i, JSON_DISABLE_EOF_CHECK | JSON_ALLOW_NUL, &err);
+		root = jparse_loadb_first(b + i, n - i, JSON_ALLOW_NUL, &used);
 		if (!root)
 			break;
-		if (err.position <= 0 || (size_t)err.position > n - i) {
+		if (!used || used > n - i) {
 			json_decref(root);
 			break;
 		}
-		i += err.position;
+		i += used;
 		p->offset = (long)i;
 		find_error(p, root);
 		if (fmt)
