@@ -120,6 +120,29 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
  * Started with another priority (nice, systemd's Nice=), it keeps that one. */
 #define RUN_NICE (-20)
 
+/* With autogroups (sched_autogroup_enabled), the CPU is shared first
+ * between sessions, and a thread's nice counts only inside its session's
+ * group: a tracer in a session of its own (setsid, a service outside a CPU
+ * cgroup) competed as one nice-0 group, and beside 64 busy client threads
+ * recorded 8 % of their calls whole. When the session is the tracer's own,
+ * so is the group, and it takes RUN_NICE too; a session shared with a
+ * shell and what it runs is left alone. */
+static void autogroup_raise(void)
+{
+	FILE *f;
+	int bad;
+
+	if (getsid(0) != getpid())
+		return;
+	f = fopen("/proc/self/autogroup", "w");
+	if (!f)
+		return;		/* no autogroups in this kernel */
+	bad = fprintf(f, "%d", RUN_NICE) < 0;
+	bad |= fclose(f) != 0;
+	if (bad)
+		log_debug("cannot raise the session's CPU share to nice %d: %s", RUN_NICE, strerror(errno));
+}
+
 static void priority_raise(void)
 {
 	errno = 0;
@@ -127,6 +150,7 @@ static void priority_raise(void)
 		return;
 	if (setpriority(PRIO_PROCESS, 0, RUN_NICE))
 		log_debug("cannot raise the priority to nice %d: %s", RUN_NICE, strerror(errno));
+	autogroup_raise();
 }
 
 /* Load the BPF programs and attach them everywhere. Returns 0, or -1. */
