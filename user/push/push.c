@@ -484,17 +484,16 @@ void push_notify(struct pusher *p, unsigned rows)
 	pthread_mutex_unlock(&p->mu);
 }
 
-int push_checkpoint(struct pusher *p)
+void push_checkpoint(struct pusher *p)
 {
 	if (!p || !p->maint_started)
-		return 0;
+		return;
 	pthread_mutex_lock(&p->mu);
 	if (!p->ckpt_now) {
 		p->ckpt_now = 1;
 		pthread_cond_broadcast(&p->cv);
 	}
 	pthread_mutex_unlock(&p->mu);
-	return 1;
 }
 
 void push_stop(struct pusher *p, uint64_t deadline_ns)

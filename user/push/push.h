@@ -39,9 +39,10 @@ int push_start(struct pusher **out, const struct push_opts *o);
 void push_notify(struct pusher *p, unsigned rows);
 
 /* The WAL has grown (store_on_wal()'s kick, on the writing thread): the
- * retention thread checkpoints it now, on its own connection. Returns
- * 1 when that thread runs; 0 (nothing done) when it does not. */
-int push_checkpoint(struct pusher *p);
+ * retention thread checkpoints it now, on its own connection (nothing
+ * happens when that thread does not run: the writer's own fallback in
+ * store.c then checkpoints). NULL-safe. */
+void push_checkpoint(struct pusher *p);
 
 /* Last push attempt of what is in the database, bounded by deadline_ns
  * (CLOCK_MONOTONIC), then stop and free. NULL-safe. */
