@@ -24,6 +24,7 @@ from run.py. Cases:
    9 sigterm    SIGTERM: exit 0 within 5 s, final "llmtap: stopped:" line
   10 cutstream  the server cuts an SSE stream: partial text, error says the connection ended
   11 http2      curl --http2 to an HTTP/2 server (server.js with LLMTAP_E2E_H2=1): plain and streamed chat rows
+  12 walsize    rows of 32 KB written as fast as tlsloop makes them: the WAL file stays bounded (it starts over)
 Ends with the line "robust: N passed, N failed"; exit status 1 when anything failed.
 """
 import argparse
@@ -37,6 +38,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -751,10 +753,58 @@ def case_http2(ctx):
     check_stop(ctx, n, proc, terr)
 
 
+# ---------- 12. the WAL stays bounded ----------
+
+WAL_BOUND_MB = 96
+
+
+def case_walsize(ctx):
+    """The retention thread checkpoints the WAL; a writer that never pauses never sees every page
+    copied back, so the WAL file would not start over (it grew to 430 MB): past 4000 pages the
+    capture thread checkpoints too. tlsloop (make test builds it) writes 16 KB each way at full speed."""
+    chk, n = ctx.chk, "c12 walsize"
+    loop = os.path.join(REPO, "build", "bench", "tlsloop")
+    if not chk.ok(os.access(loop, os.X_OK), "%s: %s is built" % (n, loop)):
+        return
+    t = start_tracer(ctx, n)
+    if not t:
+        return
+    proc, terr, db = t
+    peak, done = [0], threading.Event()
+
+    def watch():
+        while not done.is_set():
+            try:
+                peak[0] = max(peak[0], os.path.getsize(db + "-wal"))
+            except OSError:
+                pass
+            time.sleep(0.02)
+
+    th = threading.Thread(target=watch)
+    th.start()
+    try:
+        for _ in range(4):
+            subprocess.run([loop, ctx.cert, ctx.key, "16384", "4000"], check=True, timeout=300,
+                           stdout=subprocess.DEVNULL)
+        time.sleep(3)  # the tracer writes what it still holds
+    finally:
+        done.set()
+        th.join()
+    c = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=10)
+    try:
+        rows = c.execute("SELECT count(*) FROM llm_calls WHERE response_bytes > 16000").fetchone()[0]
+    finally:
+        c.close()
+    chk.ok(rows >= 200, "%s: hundreds of 32 KB calls written (%d)" % (n, rows))
+    chk.ok(peak[0] < WAL_BOUND_MB << 20, "%s: the WAL file stays under %d MB while they are written (peak %d MB)"
+           % (n, WAL_BOUND_MB, peak[0] >> 20))
+    check_stop(ctx, n, proc, terr)
+
+
 CASES = [
     ("cli", case_cli), ("dbmodes", case_dbmodes), ("lateexec", case_lateexec), ("bigbody", case_bigbody),
     ("maxbody", case_maxbody), ("ringfull", case_ringfull), ("kill9", case_kill9), ("filters", case_filters),
-    ("sigterm", case_sigterm), ("cutstream", case_cutstream), ("http2", case_http2),
+    ("sigterm", case_sigterm), ("cutstream", case_cutstream), ("http2", case_http2), ("walsize", case_walsize),
 ]
 
 

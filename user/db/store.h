@@ -52,11 +52,12 @@ void store_close(struct store *s);
 
 /* Checkpoints elsewhere: once the WAL holds STORE_WAL_KICK pages after a
  * commit, kick(ud) is called (on the writing thread; it must only wake the
- * thread that checkpoints, through its own connection). Without a kick,
- * or when the WAL still grows past STORE_WAL_INLINE pages, the writing
- * thread checkpoints itself (PASSIVE), as SQLite's own autocheckpoint does. */
+ * thread that checkpoints, through its own connection). Past
+ * STORE_WAL_INLINE pages the writing thread checkpoints too (PASSIVE; then
+ * the WAL file starts over). Without a kick it checkpoints itself every
+ * STORE_WAL_KICK pages, as SQLite's own autocheckpoint does. */
 #define STORE_WAL_KICK 1000
-#define STORE_WAL_INLINE 8000
+#define STORE_WAL_INLINE 4000
 void store_on_wal(struct store *s, void (*kick)(void *ud), void *ud);
 
 #endif
