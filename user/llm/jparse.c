@@ -53,6 +53,16 @@ static void jp_ws(struct jp *j)
 		j->p++;
 }
 
+/* Past white space: 1, and past it, when c is next; else 0. */
+static int jp_take(struct jp *j, char c)
+{
+	jp_ws(j);
+	if (j->p >= j->end || *j->p != (unsigned char)c)
+		return 0;
+	j->p++;
+	return 1;
+}
+
 /* 1 when none of the eight bytes of w ends or interrupts a plain run of
  * string text: no '"', no '\\', nothing below 0x20, nothing above 0x7f. */
 static int word_plain(uint64_t w)
@@ -299,17 +309,10 @@ static json_t *jp_object(struct jp *j)
 
 	if (!o)
 		return jp_fail(j, JP_BAD);
-	jp_ws(j);
-	if (j->p < j->end && *j->p == '}') {
-		j->p++;
+	if (jp_take(j, '}'))
 		return o;
-	}
-	for (;;) {
-		jp_ws(j);
-		if (j->p >= j->end || *j->p != '"')
-			goto bad;
-		j->p++;
-		if (jp_string(j, &k, &kn))
+	do {
+		if (!jp_take(j, '"') || jp_string(j, &k, &kn))
 			goto bad;
 		if (memchr(k, 0, kn))
 			goto bad;		/* jansson: "NUL byte in object key not supported" */
@@ -322,8 +325,11 @@ static json_t *jp_object(struct jp *j)
 				goto bad;
 			k = memcpy(kcopy, k, kn);
 		}
-		jp_ws(j);
-		if (j->p >= j->end || *j->p != ':' || (j->p++, !(v = jp_value(j)))) {
+		if (!jp_take(j, ':')) {
+			free(kcopy);
+			goto bad;
+		}
+		if (!(v = jp_value(j))) {
 			free(kcopy);
 			goto fail;
 		}
@@ -332,17 +338,9 @@ static json_t *jp_object(struct jp *j)
 			goto bad;
 		}
 		free(kcopy);
-		jp_ws(j);
-		if (j->p < j->end && *j->p == ',') {
-			j->p++;
-			continue;
-		}
-		if (j->p < j->end && *j->p == '}') {
-			j->p++;
-			return o;
-		}
-		goto bad;
-	}
+	} while (jp_take(j, ','));
+	if (jp_take(j, '}'))
+		return o;
 bad:
 	jp_fail(j, JP_BAD);
 fail:
@@ -357,27 +355,16 @@ static json_t *jp_array(struct jp *j)
 
 	if (!a)
 		return jp_fail(j, JP_BAD);
-	jp_ws(j);
-	if (j->p < j->end && *j->p == ']') {
-		j->p++;
+	if (jp_take(j, ']'))
 		return a;
-	}
-	for (;;) {
+	do {
 		if (!(v = jp_value(j)))
 			goto fail;
 		if (json_array_append_new(a, v))
 			goto bad;
-		jp_ws(j);
-		if (j->p < j->end && *j->p == ',') {
-			j->p++;
-			continue;
-		}
-		if (j->p < j->end && *j->p == ']') {
-			j->p++;
-			return a;
-		}
-		goto bad;
-	}
+	} while (jp_take(j, ','));
+	if (jp_take(j, ']'))
+		return a;
 bad:
 	jp_fail(j, JP_BAD);
 fail:
