@@ -437,9 +437,9 @@ int cmd_run(int argc, char **argv)
 	rc = 0;
 out_trackers:
 	run_trackers_free(st);
-	/* every row written that can be, before the last push attempt */
 	/* the last writes checkpoint on this thread: the retention thread stops */
 	store_on_wal(st->store, NULL, NULL);
+	/* every row written that can be, before the last push attempt */
 	if (st->store)
 		store_drain(st->store);
 	if (st->push)

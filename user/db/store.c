@@ -565,14 +565,9 @@ static int store_wal_hook(void *ud, sqlite3 *db, const char *name, int pages)
 {
 	struct store *s = ud;
 
-	if (!s->wal_kick) {
-		if (pages >= STORE_WAL_KICK)
-			sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-		return SQLITE_OK;
-	}
-	if (pages >= STORE_WAL_INLINE)
+	if (pages >= (s->wal_kick ? STORE_WAL_INLINE : STORE_WAL_KICK))
 		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-	else if (pages >= STORE_WAL_KICK)
+	else if (s->wal_kick && pages >= STORE_WAL_KICK)
 		s->wal_kick(s->wal_kick_ud);
 	return SQLITE_OK;
 }

@@ -21,7 +21,7 @@ void store_add(struct store *s, enum row_kind kind, void *row);
 size_t store_pending(const struct store *s);
 /* What they hold: a call row's texts, 256 bytes for any other row. */
 size_t store_pending_bytes(const struct store *s);
-/* Write queued rows: transactions of at most 256 rows / 4 MiB, at most 8 of
+/* Write queued rows: transactions of at most 256 rows / 1 MiB, at most 8 of
  * them per call. Returns rows written, or -1 when the database refused
  * (rows stay queued; one line on stderr when that starts or its reason
  * changes, one when it ends; tried again no sooner than 1 s later). A

@@ -21,8 +21,9 @@ void jmemo_end(void);
 
 /* jparse_loadb(buf, len, flags, err) (json_loadb()'s document) within a
  * scope: the same bytes parsed with the same flags earlier in it give that
- * document again (a new reference; err untouched). Outside a scope, or past its bounds
- * (512 KiB of text, 1024 documents), a plain jparse_loadb(). */
+ * document again (a new reference; err untouched). Outside a scope, or
+ * past its bounds (512 KiB of text, 1024 documents), a plain
+ * jparse_loadb(). */
 json_t *jmemo_loadb(const char *buf, size_t len, size_t flags, json_error_t *err);
 
 /* Documents handed out again (not parsed) since start, for tests. */
