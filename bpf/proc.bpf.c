@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* proc.bpf.c -- process lifecycle and CPU: exec (attach to new binaries, argv), exit (code,
- * signal, CPU totals), OOM victims, and on-CPU / run-queue time per thread and process
- * aggregated in maps from sched_switch and sched_wakeup. */
+ * signal, CPU totals), OOM victims, and on-CPU / run-queue time per thread and process read
+ * from the kernel's own counters by a task iterator (nothing runs per context switch). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -13,18 +13,10 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define PF_EXITING	0x00000004
 #define PF_KTHREAD	0x00200000
-#define TASK_RUNNING	0
 
-/* CPU time per live thread; deleted when the thread exits. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, LT_CPU_THREADS_MAX);
-	__type(key, __u32);
-	__type(value, struct lt_cpu_stat);
-} cpu_threads SEC(".maps");
-
-/* CPU time of a process's threads that exited (the live ones are in
- * cpu_threads: userspace adds them up); deleted at the process's exit. */
+/* CPU time of a process's threads that exited (the live ones are read by
+ * the task iterator cpu_iter: userspace adds them up); deleted at the
+ * process's exit. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, LT_CPU_PROCS_MAX);
@@ -32,17 +24,16 @@ struct {
 	__type(value, struct lt_cpu_stat);
 } cpu_procs SEC(".maps");
 
-/* Per CPU: the accounted thread running there and its CPU time when it
- * was switched in (tid 0: none). A switch-in only writes here; the
- * thread's cpu_threads entry is looked up at its switch-out only, so a
- * switch costs one hash lookup, and no clock is read: a slice is what the
- * kernel's own se.sum_exec_runtime grew by. */
+/* Threads older than the tracer: their totals when cpu_iter first saw
+ * them (loader_open() runs it once before `ready`), which are not counted;
+ * deleted at the thread's exit. A thread started since has no entry: all
+ * its time counts. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LT_CPU_THREADS_MAX);
 	__type(key, __u32);
-	__type(value, struct lt_cpu_cur);
-} cpu_cur SEC(".maps");
+	__type(value, struct lt_cpu_stat);
+} cpu_base SEC(".maps");
 
 /* CLOCK_MONOTONIC when the tracer started: a thread started before it has
  * its earlier run-queue time left out. */
@@ -66,30 +57,17 @@ static __always_inline void proc_submit(void *e, int wake)
 	bpf_ringbuf_submit(e, wake ? 0 : wake_flags());
 }
 
-/* task_struct::state before Linux 5.14 (now __state). */
-struct task_struct___old {
-	long state;
-} __attribute__((preserve_access_index));
-
-/* t is a BTF pointer (a tp_btf argument): read directly, no helper call. */
-static __always_inline long task_state(struct task_struct *t)
-{
-	if (bpf_core_field_exists(t->__state))
-		return t->__state;
-	return ((struct task_struct___old *)t)->state;
-}
-
 /* Kernel threads and the tracer itself are not accounted. */
 static __always_inline int cpu_skip(struct task_struct *t)
 {
 	return !t->pid || (t->flags & PF_KTHREAD) || is_self(t->tgid);
 }
 
-/* The stat entry of key in map, created (zeroed, tgid and rd_seen set) when
- * missing. NULL when the map is full (counted). */
-static __always_inline struct lt_cpu_stat *cpu_get(void *map, __u32 key, __u32 tgid, __u64 rd_seen)
+/* The stat entry of key in map, created (zeroed, tgid set) when missing.
+ * NULL when the map is full (counted). */
+static __always_inline struct lt_cpu_stat *cpu_get(void *map, __u32 key, __u32 tgid)
 {
-	struct lt_cpu_stat zero = { .tgid = tgid, .rd_seen = rd_seen };
+	struct lt_cpu_stat zero = { .tgid = tgid };
 	struct lt_cpu_stat *s = bpf_map_lookup_elem(map, &key);
 
 	if (s)
@@ -102,58 +80,65 @@ static __always_inline struct lt_cpu_stat *cpu_get(void *map, __u32 key, __u32 t
 	return bpf_map_lookup_elem(map, &key);
 }
 
-/* Switch-out of prev: its on-CPU slice (what its se.sum_exec_runtime,
- * brought up to date before this tracepoint, grew by since its switch-in,
- * in cpu_cur) is added to its cpu_threads entry, created at its first
- * switch-out; the run-queue wait the kernel added up for it
- * (sched_info.run_delay: updated at its switch-in, after this tracepoint,
- * so read on the way out) is taken. Switch-in of next: cpu_cur says who
- * runs, no lookup. Idle and kernel threads cost two flag tests, and
- * nothing runs per wakeup: the kernel's own counters do the rest. */
-SEC("tp_btf/sched_switch")
-int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+/* a - b, or 0 when b is larger (a base taken from a reused tid). */
+static __always_inline __u64 sub0(__u64 a, __u64 b)
 {
-	struct lt_cpu_stat *t;
-	struct lt_cpu_cur *cur;
-	__u64 rd, base, ran;
-	__u32 zero = 0, tid;
-	int in;
+	return a > b ? a - b : 0;
+}
 
-	/* next is accounted unless idle, a kernel thread, the tracer, or
-	 * exiting (its exit hook deleted its entry: not re-added) */
-	in = !cpu_skip(next) && !(next->flags & PF_EXITING);
-	if (!in && cpu_skip(prev))
+/* The kernel's own totals of thread t (a BTF pointer) into s, counted from
+ * the tracer's start: a thread older than the tracer has its cpu_base
+ * taken off. Returns 1 when s is to be counted; 0 when t is older than the
+ * tracer and has no base: with take, its base is taken now (nothing to
+ * count yet; a full map is counted and the thread is never accounted). No
+ * program runs per context switch: the kernel keeps these counters anyway. */
+static __always_inline int cpu_totals(struct task_struct *t, struct lt_cpu_stat *s, int take)
+{
+	struct lt_cpu_stat *b;
+	__u32 tid = t->pid;
+
+	s->tgid = t->tgid;
+	s->pad = 0;
+	s->oncpu_ns = t->se.sum_exec_runtime;
+	s->runq_ns = t->sched_info.run_delay;
+	s->preempts = t->nivcsw;
+	s->switches = t->nvcsw + s->preempts;
+	if (t->start_time >= tracer_start_ns)
+		return 1;
+	b = bpf_map_lookup_elem(&cpu_base, &tid);
+	if (!b) {
+		if (take && bpf_map_update_elem(&cpu_base, &tid, s, BPF_NOEXIST) &&
+		    !bpf_map_lookup_elem(&cpu_base, &tid))
+			counter_add(LT_CNT_MAP_FULL, 1);
 		return 0;
-	cur = bpf_map_lookup_elem(&cpu_cur, &zero);
-	if (!cur)
+	}
+	s->oncpu_ns = sub0(s->oncpu_ns, b->oncpu_ns);
+	s->runq_ns = sub0(s->runq_ns, b->runq_ns);
+	s->switches = sub0(s->switches, b->switches);
+	s->preempts = sub0(s->preempts, b->preempts);
+	return 1;
+}
+
+/* Every live thread's totals, read by userspace at each CPU sample (one
+ * struct lt_cpu_thread per thread that ran since the tracer started).
+ * Kernel threads, the tracer and exiting threads (their exit hook folds
+ * them into cpu_procs) are left out. */
+SEC("iter/task")
+int cpu_iter(struct bpf_iter__task *ctx)
+{
+	struct task_struct *t = ctx->task;
+	struct lt_cpu_thread r;
+
+	if (!t || cpu_skip(t) || (t->flags & PF_EXITING))
 		return 0;
-	tid = prev->pid;
-	if (cur->tid == tid && !cpu_skip(prev)) {
-		t = bpf_map_lookup_elem(&cpu_threads, &tid);
-		if (!t && !(prev->flags & PF_EXITING)) {
-			/* a thread older than the tracer: its earlier waits are not ours */
-			base = prev->start_time < tracer_start_ns ? prev->sched_info.run_delay : 0;
-			t = cpu_get(&cpu_threads, tid, prev->tgid, base);
-		}
-		if (t) {
-			ran = prev->se.sum_exec_runtime;
-			if (ran > cur->runtime_ns)
-				t->oncpu_ns += ran - cur->runtime_ns;
-			t->switches++;
-			t->preempts += preempt || task_state(prev) == TASK_RUNNING;
-			rd = prev->sched_info.run_delay;
-			if (rd > t->rd_seen)
-				t->runq_ns += rd - t->rd_seen;
-			t->rd_seen = rd;
-		}
-	}
-	if (in) {
-		cur->runtime_ns = next->se.sum_exec_runtime;
-		cur->tgid = next->tgid;
-		cur->tid = next->pid;
-	} else {
-		cur->tid = 0;
-	}
+	if (!cpu_totals(t, &r.s, 1))
+		return 0;
+	if (!r.s.oncpu_ns && !r.s.runq_ns && !r.s.switches)
+		return 0;	/* has not run since the tracer started */
+	r.tid = t->pid;
+	r.on_cpu = t->on_cpu;
+	r.runtime_ns = t->se.sum_exec_runtime;
+	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 	return 0;
 }
 
@@ -195,43 +180,28 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	return 0;
 }
 
-/* Every thread's exit: fold its totals (and its running slice) into its
- * process's exited-threads entry and drop its own; the last thread of a
- * process sends LT_EV_EXIT with the process totals and drops that entry. */
+/* Every thread's exit: fold its totals into its process's exited-threads
+ * entry and drop its base; the last thread of a process sends LT_EV_EXIT
+ * with the process totals and drops that entry. */
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(handle_exit, struct task_struct *task)
 {
-	__u64 id = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns(), rd, rd_seen = 0;
-	__u32 tid = (__u32)id, tgid = id >> 32, zero = 0;
-	struct lt_cpu_stat *t, *p = NULL;
+	__u64 id = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns();
+	__u32 tid = (__u32)id, tgid = id >> 32;
+	struct lt_cpu_stat s, *p = NULL;
 	struct lt_exit_event *e;
-	struct lt_cpu_cur *cur;
-	__u64 slice = 0;
 
-	/* the slice it is running (this CPU's: its CPU time as of the last
-	 * tick or event, since its switch-in), then its entry if it has one */
-	cur = bpf_map_lookup_elem(&cpu_cur, &zero);
-	if (cur && cur->tid == tid && task->se.sum_exec_runtime > cur->runtime_ns)
-		slice = task->se.sum_exec_runtime - cur->runtime_ns;
-	t = bpf_map_lookup_elem(&cpu_threads, &tid);
-	if (t || slice) {
-		p = cpu_get(&cpu_procs, tgid, tgid, 0);
+	if (!cpu_skip(task) && cpu_totals(task, &s, 0) &&
+	    (s.oncpu_ns || s.runq_ns || s.switches)) {
+		p = cpu_get(&cpu_procs, tgid, tgid);
 		if (p) {
-			if (t)
-				rd_seen = t->rd_seen;
-			else if (task->start_time < tracer_start_ns)
-				rd_seen = task->sched_info.run_delay;
-			rd = task->sched_info.run_delay;
-			p->oncpu_ns += slice + (t ? t->oncpu_ns : 0);
-			p->runq_ns += (t ? t->runq_ns : 0) + (rd > rd_seen ? rd - rd_seen : 0);
-			if (t) {
-				p->switches += t->switches;
-				p->preempts += t->preempts;
-			}
+			p->oncpu_ns += s.oncpu_ns;
+			p->runq_ns += s.runq_ns;
+			p->switches += s.switches;
+			p->preempts += s.preempts;
 		}
-		if (t)
-			bpf_map_delete_elem(&cpu_threads, &tid);
 	}
+	bpf_map_delete_elem(&cpu_base, &tid);	/* also a stale one, of a reused tid */
 	/* signal->live is already decremented: 0 when this is the last thread. */
 	if (BPF_CORE_READ(task, signal, live.counter) != 0 || is_self(tgid))
 		return 0;
@@ -247,7 +217,7 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 	e->exit_code = task->exit_code;
 	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
 	e->start_ns = BPF_CORE_READ(task, group_leader, start_time);
-	e->oncpu_ns = p ? p->oncpu_ns : slice;
+	e->oncpu_ns = p ? p->oncpu_ns : 0;
 	e->runq_ns = p ? p->runq_ns : 0;
 	e->switches = p ? p->switches : 0;
 	e->preempts = p ? p->preempts : 0;

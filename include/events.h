@@ -119,29 +119,27 @@ struct lt_oom_event {
 	char comm[LT_COMM_LEN];
 };
 
-/* Value of the CPU maps "cpu_threads" (key: tid: a live thread's totals)
- * and "cpu_procs" (key: tgid: the totals of a process's threads that have
- * exited), read by userspace, never sent as events. Times in ns. */
+/* Value of the CPU maps "cpu_procs" (key: tgid: the totals of a process's
+ * threads that have exited) and "cpu_base" (key: tid: a thread older than
+ * the tracer: its own totals when the tracer first saw it, not counted),
+ * read by userspace, never sent as events. Times in ns. */
 struct lt_cpu_stat {
 	__u32 tgid;
 	__u32 pad;
-	__u64 oncpu_ns;		/* on CPU, counted at each switch-out */
+	__u64 oncpu_ns;		/* on CPU (the kernel's se.sum_exec_runtime) */
 	__u64 runq_ns;		/* runnable but waiting for a CPU (the kernel's run_delay) */
-	__u64 switches;		/* times switched out */
-	__u64 preempts;		/* of which while still runnable (involuntary) */
-	__u64 last_in_ns;	/* unused (the running slices are in cpu_cur) */
-	__u64 rd_seen;		/* cpu_threads: the kernel's run_delay already counted */
+	__u64 switches;		/* times switched out (nvcsw + nivcsw) */
+	__u64 preempts;		/* of which while still runnable (nivcsw) */
 };
 
-/* Value of the per-CPU map "cpu_cur": the thread on that CPU now and its
- * CPU time (the kernel's se.sum_exec_runtime, ns) when it was switched in;
- * tid 0 when it is one that is not accounted (idle, a kernel thread, the
- * tracer). A thread's slice is added to its cpu_threads entry when it is
- * switched out; userspace adds the running ones from /proc (schedstat). */
-struct lt_cpu_cur {
+/* One record of proc.bpf.c's task iterator "cpu_iter": a live thread's
+ * totals since the tracer started (or since the thread did, if later);
+ * threads that have not run since are left out. */
+struct lt_cpu_thread {
+	struct lt_cpu_stat s;	/* s.tgid: its process */
 	__u32 tid;
-	__u32 tgid;
-	__u64 runtime_ns;
+	__u32 on_cpu;		/* on a CPU now: its runtime is as of its last tick */
+	__u64 runtime_ns;	/* the kernel's se.sum_exec_runtime, base not taken off */
 };
 
 /* Entries of the CPU maps (fixed; an insert into a full map is counted in

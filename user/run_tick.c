@@ -32,7 +32,6 @@ static void on_cpu_entry(void *ud, const struct loader_cpu *c, int thread)
 	struct proc_cpu pc = {
 		.id = c->id, .tgid = c->tgid, .oncpu_ns = c->oncpu_ns, .runq_ns = c->runq_ns,
 		.switches = c->switches, .preempts = c->preempts,
-		.running_since_ns = c->running_since_ns,
 	};
 	struct run_state *st = ud;
 

@@ -402,11 +402,11 @@ def map_entries(map_id):
 
 def case_maps(chk, tracer, map_id):
     if map_id is None:
-        print("proc: map check skipped: no bpftool, or the tracer's cpu_threads map not told apart "
+        print("proc: map check skipped: no bpftool, or the tracer's cpu_base map not told apart "
               "from another tracer's", flush=True)
         return
     ents, _ = map_entries(map_id)
-    if not chk.ok(ents is not None, "maps: bpftool dumps the tracer's cpu_threads (id %d)" % map_id):
+    if not chk.ok(ents is not None, "maps: bpftool dumps the tracer's cpu_base (id %d)" % map_id):
         return
 
     def gone():
@@ -420,9 +420,9 @@ def case_maps(chk, tracer, map_id):
         return out
     # a thread may have exited between the dump and the /proc check: poll for a quiet moment
     stale = wait_for(lambda: (lambda g: None if g else "ok")(gone()), 10, tracer)
-    chk.ok(stale == "ok", "maps: cpu_threads holds no exited thread", repr(gone()[:10]))
+    chk.ok(stale == "ok", "maps: cpu_base holds no exited thread", repr(gone()[:10]))
     n = len(ents)
-    chk.ok(0 < n < 32768, "maps: cpu_threads bounded (%d entries)" % n)
+    chk.ok(0 < n < 32768, "maps: cpu_base bounded (%d entries)" % n)
 
 
 def run_suite(args, chk):
@@ -434,11 +434,11 @@ def run_suite(args, chk):
         if not e2e.preflight(chk, llmtap):
             return
         db = os.path.join(tmp, "db", "llmtap.db")
-        before = set(map_ids("cpu_threads"))
+        before = set(map_ids("cpu_base"))
         tracer, terr, ready = e2e.start_tracer(procs, llmtap, db, ["--sample-interval", str(SAMPLE_S)])
         if not chk.ok(ready, "tracer: prints 'ready'", "exit status %r" % tracer.poll()):
             return
-        ours = [i for i in map_ids("cpu_threads") if i not in before]  # other tracers may be running
+        ours = [i for i in map_ids("cpu_base") if i not in before]  # other tracers may be running
         map_id = ours[0] if len(ours) == 1 else None
         t0 = time.time_ns()
         for name, fn in (("burn", lambda: case_burn(chk, procs, db, tracer, t0)),

@@ -175,14 +175,13 @@ static void test_samples(void)
 	memcpy(id, l->rows[0].id, sizeof(id));
 	CHECK(!strcmp(l->samples[0].process_id, id));
 
-	/* pass 2: on CPU since 1500 ms, the map total unchanged: the running slice counts */
-	th.running_since_ns = 1500 * MS;
+	/* pass 2: on CPU since 1500 ms: its total includes the running slice */
+	th.oncpu_ns = pr.oncpu_ns = 600 * MS;
 	pass(t, 2000 * MS, &th, &pr);
 	CHECK(l->nsamples == 2 && l->samples[1].cpu_ms == 500);
 	CHECK(l->samples[1].interval_ms == 1000);
 
 	/* pass 3: switched out at 2200 ms: only the 200 ms since the last pass */
-	th.running_since_ns = 0;
 	th.oncpu_ns = pr.oncpu_ns = 800 * MS;
 	pass(t, 3000 * MS, &th, &pr);
 	CHECK(l->nsamples == 3 && l->samples[2].cpu_ms == 200);

@@ -343,6 +343,14 @@ static int mark_victim_has_task(void)
 	return ok;
 }
 
+/* A loader_cpu_fn that keeps nothing. */
+static void cpu_discard(void *ctx, const struct loader_cpu *c, int thread)
+{
+	(void)ctx;
+	(void)c;
+	(void)thread;
+}
+
 int loader_open(struct loader **out, const struct loader_opts *o,
 		loader_sample_fn fn, void *ctx)
 {
@@ -426,6 +434,11 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 			goto out_close;
 		}
 	}
+	/* Take the base of every thread older than the tracer now: what they
+	 * ran before it is not counted (proc.bpf.c's cpu_base). */
+	err = loader_cpu_sample(l, 0, cpu_discard, NULL);
+	if (err < 0)
+		log_warn("CPU accounting: task iterator failed: %s", strerror(-err));
 	/* plain HTTP's data, read after the TCP connections too */
 	sock_open(l, o, merge_pass, l->merge);
 	go_open(l, o);
@@ -536,9 +549,6 @@ void loader_counters(const struct loader *l, uint64_t out[LT_CNT_MAX])
 		counters_sum(l->counters[i], out);
 }
 
-/* CPUs whose running thread a CPU sample takes into account. */
-#define LOADER_CPUS_MAX	1024
-
 /* A process's totals while a sample is put together. */
 struct cpu_sum {
 	struct htab_node node;		/* key (tgid, 0) */
@@ -569,18 +579,8 @@ static int cpu_sum_add(struct htab *sums, uint32_t tgid, const struct loader_cpu
 	return 0;
 }
 
-/* The threads on CPU now (proc.bpf.c's cpu_cur, one per CPU) and since
- * when each one's slice runs (CLOCK_MONOTONIC); used: its cpu_threads
- * entry was seen. */
-struct cpu_now {
-	int n;
-	struct lt_cpu_cur cur[LOADER_CPUS_MAX];
-	uint64_t since_ns[LOADER_CPUS_MAX];
-	unsigned char used[LOADER_CPUS_MAX];
-};
-
 /* The CPU time of thread tid of tgid so far (ns: the first field of its
- * schedstat, the running slice included), or 0. */
+ * schedstat, which the kernel brings up to date for a running thread), or 0. */
 static uint64_t thread_runtime_ns(uint32_t tgid, uint32_t tid)
 {
 	unsigned long long ns = 0;
@@ -597,56 +597,73 @@ static uint64_t thread_runtime_ns(uint32_t tgid, uint32_t tid)
 	return ns;
 }
 
-/* Read cpu_cur into now (n 0 when it cannot be read): the slice each
- * running thread has had is what its CPU time grew by since its switch-in. */
-static void cpu_now_read(const struct bpf_map *m, struct cpu_now *now)
+/* One thread record of the task iterator: to fn, and into its process's
+ * totals. A thread on a CPU now has its running slice added (the kernel's
+ * counter is as of its last tick). */
+static int cpu_thread_add(const struct lt_cpu_thread *r, struct htab *sums, loader_cpu_fn fn,
+			  void *ctx)
 {
-	int ncpu = libbpf_num_possible_cpus(), i, k;
-	uint64_t t = mono_ns(), ran;
-	__u32 zero = 0;
+	struct loader_cpu c = {
+		.id = r->tid, .tgid = r->s.tgid, .oncpu_ns = r->s.oncpu_ns,
+		.runq_ns = r->s.runq_ns, .switches = r->s.switches, .preempts = r->s.preempts,
+	};
+	uint64_t ran;
 
-	memset(now, 0, sizeof(*now));
-	if (ncpu <= 0 || ncpu > LOADER_CPUS_MAX ||
-	    bpf_map_lookup_elem(bpf_map__fd(m), &zero, now->cur))
-		return;
-	/* one slot per running accounted thread */
-	for (i = 0; i < ncpu; i++) {
-		if (!now->cur[i].tid)
-			continue;
-		for (k = 0; k < now->n; k++)
-			if (now->cur[k].tid == now->cur[i].tid)
-				break;
-		if (k < now->n)
-			continue;
-		ran = thread_runtime_ns(now->cur[i].tgid, now->cur[i].tid);
-		if (ran <= now->cur[i].runtime_ns || ran - now->cur[i].runtime_ns >= t)
-			continue;	/* gone, or switched out meanwhile */
-		now->since_ns[now->n] = t - (ran - now->cur[i].runtime_ns);
-		now->cur[now->n++] = now->cur[i];
+	if (r->on_cpu) {
+		ran = thread_runtime_ns(r->s.tgid, r->tid);
+		if (ran > r->runtime_ns && ran - r->runtime_ns < 1000000000ull)
+			c.oncpu_ns += ran - r->runtime_ns;
 	}
+	fn(ctx, &c, 1);
+	return cpu_sum_add(sums, c.tgid, &c);
 }
 
-/* When thread tid is on a CPU in now: since when (marked used), else 0. */
-static uint64_t cpu_now_since(struct cpu_now *now, uint32_t tid)
+/* Run proc.bpf.c's task iterator once: every live thread that ran since
+ * the tracer started goes through cpu_thread_add(). Returns the threads
+ * read or a negative errno. */
+static int cpu_iter_read(struct loader *l, struct htab *sums, loader_cpu_fn fn, void *ctx)
 {
-	int i;
+	enum { BATCH = 128 };
+	struct lt_cpu_thread recs[BATCH];
+	size_t have = 0, i, whole;
+	int fd, n = 0, err = 0;
+	ssize_t got;
 
-	for (i = 0; i < now->n; i++) {
-		if (now->cur[i].tid == tid) {
-			now->used[i] = 1;
-			return now->since_ns[i];
+	if (!l->proc->links.cpu_iter)
+		return -ENOENT;
+	fd = bpf_iter_create(bpf_link__fd(l->proc->links.cpu_iter));
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		got = read(fd, (char *)recs + have, sizeof(recs) - have);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			err = -errno;
+			break;
 		}
+		if (got == 0)
+			break;
+		/* a read may end inside a record: keep its start for the next */
+		have += got;
+		whole = have / sizeof(recs[0]);
+		for (i = 0; i < whole && !err; i++, n++)
+			err = cpu_thread_add(&recs[i], sums, fn, ctx);
+		if (err)
+			break;
+		have -= whole * sizeof(recs[0]);
+		memmove(recs, (char *)recs + whole * sizeof(recs[0]), have);
 	}
-	return 0;
+	close(fd);
+	return err ? err : n;
 }
 
-/* Read every entry of CPU map m: threads go to fn (with their running
- * slice from now), and every entry into its process's totals in sums.
- * With gc, entries of tasks gone from /proc and off CPU are deleted
- * instead (their exit was missed). Returns entries read or a negative
- * errno. */
-static int cpu_map_read(const struct bpf_map *m, int thread, int gc, struct htab *sums,
-			struct cpu_now *now, loader_cpu_fn fn, void *ctx)
+/* Read every entry of a CPU map keyed by task id: with sums, each one (the
+ * exited threads of a process, in cpu_procs) goes into its process's
+ * totals in sums; with gc, entries of tasks gone from /proc are
+ * deleted instead (their exit was missed). Without sums (cpu_base), only
+ * the gc is done. Returns entries read or a negative errno. */
+static int cpu_map_read(const struct bpf_map *m, int thread, int gc, struct htab *sums)
 {
 	enum { BATCH = 256 };
 	LIBBPF_OPTS(bpf_map_batch_opts, bo);
@@ -667,10 +684,9 @@ static int cpu_map_read(const struct bpf_map *m, int thread, int gc, struct htab
 				.id = keys[i], .tgid = vals[i].tgid, .oncpu_ns = vals[i].oncpu_ns,
 				.runq_ns = vals[i].runq_ns, .switches = vals[i].switches,
 				.preempts = vals[i].preempts,
-				.running_since_ns = thread ? cpu_now_since(now, keys[i]) : 0,
 			};
 
-			if (gc && !c.running_since_ns) {
+			if (gc) {
 				if (thread)
 					snprintf(path, sizeof(path), "/proc/%u/task/%u", c.tgid, c.id);
 				else
@@ -680,8 +696,8 @@ static int cpu_map_read(const struct bpf_map *m, int thread, int gc, struct htab
 					continue;
 				}
 			}
-			if (thread)
-				fn(ctx, &c, 1);
+			if (!sums)
+				continue;
 			err = cpu_sum_add(sums, c.tgid, &c);
 			if (err)
 				return err;
@@ -694,31 +710,16 @@ static int cpu_map_read(const struct bpf_map *m, int thread, int gc, struct htab
 int loader_cpu_sample(struct loader *l, int gc, loader_cpu_fn fn, void *ctx)
 {
 	struct htab_iter it = HTAB_ITER_INIT;
-	struct cpu_now now;
 	struct htab_node *hn;
 	struct htab sums;
-	int n, m, i;
+	int n, m;
 
-	/* A process is its live threads plus the ones that exited; a thread
-	 * not yet switched out has no entry, only its running slice. */
+	/* A process is its live threads plus the ones that exited. */
 	htab_init(&sums);
-	cpu_now_read(l->proc->maps.cpu_cur, &now);
-	n = cpu_map_read(l->proc->maps.cpu_threads, 1, gc, &sums, &now, fn, ctx);
-	for (i = 0; n >= 0 && i < now.n; i++) {
-		struct loader_cpu c = {
-			.id = now.cur[i].tid, .tgid = now.cur[i].tgid,
-			.running_since_ns = now.since_ns[i],
-		};
-
-		if (now.used[i])
-			continue;
-		fn(ctx, &c, 1);
-		if (cpu_sum_add(&sums, c.tgid, &c))
-			n = -ENOMEM;
-		else
-			n++;
-	}
-	m = n < 0 ? 0 : cpu_map_read(l->proc->maps.cpu_procs, 0, gc, &sums, &now, fn, ctx);
+	n = cpu_iter_read(l, &sums, fn, ctx);
+	m = n < 0 ? 0 : cpu_map_read(l->proc->maps.cpu_procs, 0, gc, &sums);
+	if (gc && n >= 0)
+		cpu_map_read(l->proc->maps.cpu_base, 1, gc, NULL);
 	while ((hn = htab_next(&sums, &it))) {
 		struct cpu_sum *s = htab_entry(hn, struct cpu_sum, node);
 

@@ -66,18 +66,19 @@ int loader_records_pid(const struct loader *l, pid_t pid,
 /* Sum the per-CPU counters of all BPF objects into out[LT_CNT_MAX]. */
 void loader_counters(const struct loader *l, uint64_t out[LT_CNT_MAX]);
 
-/* One entry of the CPU maps (see struct lt_cpu_stat). */
+/* A thread's or a process's CPU totals since the tracer started (see
+ * struct lt_cpu_stat); a running thread's include its slice so far. */
 struct loader_cpu {
 	uint32_t id;			/* tid, or tgid for a process entry */
 	uint32_t tgid;
 	uint64_t oncpu_ns, runq_ns, switches, preempts;
-	uint64_t running_since_ns;	/* threads: on CPU since (monotonic), else 0 */
 };
 
 typedef void (*loader_cpu_fn)(void *ctx, const struct loader_cpu *c, int thread);
 
-/* Hand every per-thread CPU entry, then every per-process one, to fn. With
- * gc, entries of tasks gone from /proc are deleted rather than reported.
+/* Hand every live thread's CPU totals, then every process's (its live
+ * threads and those that exited), to fn. With gc, map entries of tasks gone
+ * from /proc are deleted (their exit was missed) rather than reported.
  * Returns the entries reported or a negative errno. */
 int loader_cpu_sample(struct loader *l, int gc, loader_cpu_fn fn, void *ctx);
 

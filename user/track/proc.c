@@ -50,7 +50,7 @@ struct proc {
 	uint64_t cpu_ns, runq_ns, switches, preempts;	/* totals so far */
 	uint64_t seen_gen, exit_gen;
 	/* this pass (valid when pass_gen == table gen) */
-	uint64_t pass_gen, run_extra_ns, top_ns;
+	uint64_t pass_gen, top_ns;
 	uint32_t threads, top_tid;
 	int dirty;		/* row differs from the one last written */
 	struct proc_res res;	/* /proc at its last sample (totals) */
@@ -536,7 +536,7 @@ static struct proc *proc_for_pass(struct proc_table *t, uint32_t pid)
 		return NULL;
 	if (p->pass_gen != t->gen) {
 		p->pass_gen = t->gen;
-		p->run_extra_ns = p->top_ns = 0;
+		p->top_ns = 0;
 		p->threads = p->top_tid = 0;
 	}
 	return p;
@@ -546,7 +546,7 @@ void proc_sample_thread(struct proc_table *t, const struct proc_cpu *c)
 {
 	struct htab_node *n = htab_find(&t->threads, c->id, 0);
 	struct thread *th = n ? htab_entry(n, struct thread, node) : NULL;
-	uint64_t extra = 0, eff, delta;
+	uint64_t ran = c->oncpu_ns, delta;
 	struct proc *p;
 
 	if (!th) {
@@ -563,17 +563,13 @@ void proc_sample_thread(struct proc_table *t, const struct proc_cpu *c)
 		th->tgid = c->tgid;	/* tid reused by another process */
 		th->last_ns = 0;
 	}
-	if (c->running_since_ns && t->now_ns > c->running_since_ns)
-		extra = t->now_ns - c->running_since_ns;
-	eff = c->oncpu_ns + extra;
-	delta = eff > th->last_ns ? eff - th->last_ns : 0;
-	if (eff > th->last_ns)
-		th->last_ns = eff;
+	delta = ran > th->last_ns ? ran - th->last_ns : 0;
+	if (ran > th->last_ns)
+		th->last_ns = ran;
 	th->gen = t->gen;
 	p = proc_for_pass(t, c->tgid);
 	if (!p)
 		return;
-	p->run_extra_ns += extra;
 	if (delta) {
 		p->threads++;
 		if (delta > p->top_ns) {
@@ -592,7 +588,7 @@ void proc_sample_process(struct proc_table *t, const struct proc_cpu *c)
 	if (!p)
 		return;
 	p->seen_gen = t->gen;
-	cpu = c->oncpu_ns + p->run_extra_ns;
+	cpu = c->oncpu_ns;
 	if (cpu <= p->cpu_ns && c->runq_ns <= p->runq_ns)
 		return;
 	memset(&s, 0, sizeof(s));

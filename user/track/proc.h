@@ -28,12 +28,12 @@ struct proc_exit_info {
 	uint64_t oncpu_ns, runq_ns, switches, preempts;
 };
 
-/* One entry of the BPF CPU maps (a thread or a whole process). */
+/* CPU totals of a thread or a whole process (a running thread's include
+ * its slice so far). */
 struct proc_cpu {
 	uint32_t id;			/* tid or tgid */
 	uint32_t tgid;
 	uint64_t oncpu_ns, runq_ns, switches, preempts;
-	uint64_t running_since_ns;	/* thread on CPU since then (monotonic), else 0 */
 };
 
 
