@@ -8,6 +8,7 @@
 #include "events.h"
 #include "common.bpf.h"
 #include "net.bpf.h"
+#include "socks.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -15,29 +16,10 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define TCP_SYN_SENT_ 2
 #define TCP_CLOSE_ 7
 
-/* A socket between connect() and close. */
-struct sock_state {
-	__u64 cookie;
-	__u64 syn_ns;
-	__u64 est_ns;
-	__u32 tgid, tid;
-	__u32 retransmits, resets_rx, resets_tx;
-	char comm[LT_COMM_LEN];
-};
-
-/* Socket storage: freed with the socket, and a state change of any other
- * socket costs one pointer test instead of a hash lookup. */
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct sock_state);
-} socks SEC(".maps");
-
 /* Send one lt_tcp_event of type for sk. */
 static __always_inline void tcp_emit(__u32 type, struct sock *sk, struct sock_state *s)
 {
-	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
 	struct lt_tcp_event *e;
 
 	e = event_reserve(sizeof(*e));
@@ -50,14 +32,16 @@ static __always_inline void tcp_emit(__u32 type, struct sock *sk, struct sock_st
 	e->syn_ns = s->syn_ns;
 	e->est_ns = s->est_ns;
 	e->close_ns = type == LT_EV_TCP_CLOSE ? e->hdr.ts_ns : 0;
-	e->bytes_acked = BPF_CORE_READ(tp, bytes_acked);
-	e->bytes_received = BPF_CORE_READ(tp, bytes_received);
+	if (tp) {
+		e->bytes_acked = tp->bytes_acked;
+		e->bytes_received = tp->bytes_received;
+	}
 	e->retransmits = s->retransmits;
 	e->resets_rx = s->resets_rx;
 	e->resets_tx = s->resets_tx;
-	e->sk_err = BPF_CORE_READ(sk, sk_err);
+	e->sk_err = sk->sk_err;
 	if (!e->sk_err)
-		e->sk_err = BPF_CORE_READ(sk, sk_err_soft);
+		e->sk_err = sk->sk_err_soft;
 	tuple_read(sk, &e->tuple);
 	__builtin_memcpy(e->comm, s->comm, sizeof(e->comm));
 	event_submit(e);
@@ -69,6 +53,11 @@ int BPF_PROG(net_state, const struct sock *csk, const int oldstate, const int ne
 	struct sock *sk = (struct sock *)csk;
 	struct sock_state *s, init = {};
 
+	/* most changes (the serving side's, a close's middle steps) need
+	 * nothing: decided before any map is touched */
+	if (newstate != TCP_SYN_SENT_ && newstate != TCP_CLOSE_ &&
+	    !(oldstate == TCP_SYN_SENT_ && newstate == TCP_ESTABLISHED_))
+		return 0;
 	if (newstate == TCP_SYN_SENT_) {
 		/* connect() runs in the caller's context: this is who connects. */
 		__u64 id = bpf_get_current_pid_tgid();

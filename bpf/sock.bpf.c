@@ -9,6 +9,7 @@
 #include "common.bpf.h"
 #include "filter.bpf.h"
 #include "net.bpf.h"
+#include "socks.bpf.h"
 #include "sock.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -20,15 +21,17 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * send or receive is done). Pipes, files and every other syscall pay
  * nothing. Each of those first tests its process's bit in an array
  * (`gate_bits`: no hashing), and stops there unless the process has a TCP
- * socket it connect()ed that is still unclassified (NEW), carries HTTP to
- * other paths (HTTP), or carries HTTP to an LLM path (PLAIN). The syscall
- * and its buffer (or iovecs) are then read from the thread's user
- * registers; only PLAIN sockets are copied. A socket's first write
- * settles it: a TLS ClientHello or anything that is not an HTTP request
- * leaves it alone for good.
+ * socket that carries HTTP to other paths (HTTP) or to an LLM path
+ * (PLAIN), or the send is the first on its socket (nothing sent yet, read
+ * from the socket itself). A first send on a socket a process connect()ed
+ * (net.bpf.c's socks) is classified by its bytes: a TLS ClientHello or
+ * anything that is not an HTTP request leaves the socket alone for good,
+ * and only an HTTP socket gets an entry here. The syscall and its buffer
+ * (or iovecs) are read from the thread's user registers; only PLAIN
+ * sockets are copied. A connection that is not HTTP (most of a host's)
+ * costs no map write here at all.
  */
 
-#define TCP_SYN_SENT_	2
 #define TCP_CLOSE_	7
 #define MSG_PEEK_	2
 
@@ -36,8 +39,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define IOV_MAX_	64
 
 enum cls {
-	CLS_NEW = 0,	/* connected, nothing written yet */
-	CLS_HTTP,	/* HTTP requests, none to an LLM path yet: each write is looked at */
+	CLS_HTTP = 1,	/* HTTP requests, none to an LLM path yet: each write is looked at */
 	CLS_PLAIN,	/* an HTTP request to an LLM path was written: copied from then on */
 };
 
@@ -56,10 +58,9 @@ struct sk_state {
 	__u32 cls;	/* enum cls */
 };
 
-/* Sockets a process connect()ed and that are not settled yet: socket
- * storage, so a socket that is not one costs a pointer test, not a hash
- * lookup (and an entry goes with its socket). Deleted when settled or
- * closed. */
+/* The HTTP and PLAIN sockets: socket storage, so a socket that is not one
+ * costs a pointer test, not a hash lookup (and an entry goes with its
+ * socket). Deleted when closed. */
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -229,7 +230,7 @@ __noinline int classify(__u64 p, __u64 len)
 
 /* ---- events ------------------------------------------------------------------ */
 
-static __always_inline void class_emit(__u64 id, struct sock *sk, struct sk_state *st,
+static __always_inline void class_emit(__u64 id, struct sock *sk, __u64 cookie,
 				       __u64 ino, __u32 cls)
 {
 	struct lt_sock_class_event *e = event_reserve(sizeof(*e));
@@ -238,7 +239,7 @@ static __always_inline void class_emit(__u64 id, struct sock *sk, struct sk_stat
 		return;
 	__builtin_memset(e, 0, sizeof(*e));
 	hdr_fill(&e->hdr, LT_EV_SOCK_CLASS, id >> 32, (__u32)id, bpf_ktime_get_ns());
-	e->cookie = st->cookie;
+	e->cookie = cookie;
 	e->ino = ino;
 	e->cls = cls;
 	tuple_read(sk, &e->tuple);
@@ -376,7 +377,7 @@ static __always_inline void call_emit(__u64 id, struct sock_call *c, struct sk_s
 
 /* ---- the syscalls ------------------------------------------------------------ */
 
-/* Socket sk is settled (TLS or not HTTP): forget it. */
+/* Socket sk is settled (TLS after all): forget it. */
 static __always_inline void settle(struct sock *sk, __u32 tgid, struct gate *g)
 {
 	if (bpf_sk_storage_delete(&sk_states, sk) == 0) {
@@ -385,22 +386,130 @@ static __always_inline void settle(struct sock *sk, __u32 tgid, struct gate *g)
 	}
 }
 
+/* 1 when a process connect()ed TCP socket sk (net.bpf.c keeps it) and
+ * nothing was sent on it yet: its first send starts. */
+static __always_inline int sk_unsent(struct sock *sk)
+{
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+
+	return tp && !tp->bytes_sent && bpf_sk_storage_get(&socks, sk, 0, 0);
+}
+
+/* Process tgid's gate, made when missing; its watch bit set and count
+ * raised (plain: its plain ones too). NULL when the map refuses. */
+static __always_inline struct gate *gate_open(__u32 tgid, int plain)
+{
+	struct gate *g = bpf_map_lookup_elem(&gates, &tgid), zero = {};
+
+	if (!g) {
+		bpf_map_update_elem(&gates, &tgid, &zero, BPF_NOEXIST);
+		g = bpf_map_lookup_elem(&gates, &tgid);
+		if (!g)
+			return NULL;
+	}
+	gate_set(tgid, GATE_WATCH);
+	__sync_fetch_and_add(&g->watch, 1);
+	if (plain) {
+		gate_set(tgid, GATE_PLAIN);
+		__sync_fetch_and_add(&g->plain, 1);
+	}
+	return g;
+}
+
+/* The first bytes a send on tsk writes: its buffer, or with nvec its first
+ * iovec (*len ~0 for a plain buffer: classify() reads what it needs).
+ * Returns 0, or -1 when they cannot be read. */
+static __always_inline int send_first(__u64 buf, __u64 nvec, __u64 *p, __u64 *len)
+{
+	struct iovec iov;
+
+	*p = buf;
+	*len = ~0ull;
+	if (!nvec)
+		return 0;
+	if (bpf_probe_read_user(&iov, sizeof(iov), (void *)buf))
+		return -1;
+	*p = (__u64)iov.iov_base;
+	*len = iov.iov_len;
+	return 0;
+}
+
+/* The first send on tsk, a socket a process connect()ed (net.bpf.c's
+ * socks: the caller checked): classified by its bytes. A TLS one is
+ * reported; an HTTP one gets its sk_states entry (and the process's gate
+ * opens); a PLAIN one is also returned, to copy this send. NULL otherwise. */
+static __always_inline struct sk_state *first_send(struct sock *tsk, __u64 id, __u64 buf,
+						   __u64 nvec)
+{
+	struct sk_state init = {}, *st;
+	__u32 tgid = id >> 32;
+	__u64 ino, p, len;
+	int v;
+
+	if (!wanted(tgid) || send_first(buf, nvec, &p, &len))
+		return NULL;
+	v = classify(p, len);
+	if (v == V_OTHER)
+		return NULL;
+	/* a process's own socket (not a kernel one sending on its behalf) */
+	ino = sk_file_ino(tsk);
+	if (!ino)
+		return NULL;
+	if (v == V_TLS) {
+		class_emit(id, tsk, bpf_get_socket_cookie(tsk), ino, LT_SOCK_TLS);
+		return NULL;
+	}
+	init.cookie = bpf_get_socket_cookie(tsk);
+	init.tgid = tgid;
+	init.cls = v == V_LLM ? CLS_PLAIN : CLS_HTTP;
+	st = bpf_sk_storage_get(&sk_states, tsk, &init, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!st || !gate_open(tgid, v == V_LLM)) {
+		bpf_sk_storage_delete(&sk_states, tsk);
+		return NULL;
+	}
+	if (v != V_LLM)
+		return NULL;
+	class_emit(id, tsk, st->cookie, ino, LT_SOCK_PLAIN);
+	return st;
+}
+
+/* Save a send of c->dir LT_DIR_WRITE on socket st for send_done(). */
+static __always_inline void call_save(__u64 id, struct sock *tsk, struct sk_state *st,
+				      __u64 buf, __u64 nvec)
+{
+	struct sock_call c = {};
+
+	c.sk = (__u64)tsk;
+	c.cookie = st->cookie;
+	c.buf = buf;
+	c.nvec = nvec;
+	c.ts_ns = bpf_ktime_get_ns();
+	c.dir = LT_DIR_WRITE;
+	bpf_map_update_elem(&calls, &id, &c, BPF_ANY);
+}
+
 /* A send of the current process starts on tsk, in a write or send syscall
  * whose buffer is buf, or with nvec its iovecs (msg: buf is a user
- * msghdr). Classifies the socket, and saves the call when the socket is
- * copied. */
-static __always_inline int send_enter(struct sock *tsk, __u64 buf, __u64 nvec, int msg)
+ * msghdr); unsent: sk_unsent(tsk) was found true. Classifies the socket,
+ * and saves the call when the socket is copied. */
+static __always_inline int send_enter(struct sock *tsk, __u64 buf, __u64 nvec, int msg,
+				      int unsent)
 {
-	__u64 id = bpf_get_current_pid_tgid(), key = (__u64)tsk, ino = 0, first, first_len;
+	__u64 id = bpf_get_current_pid_tgid(), key = (__u64)tsk, p, len;
 	__u32 tgid = id >> 32;
-	struct sock_call c = {}, *prev;
+	struct sock_call *prev;
 	struct sk_state *st;
-	struct iovec iov;
 	struct gate *g;
 
 	st = bpf_sk_storage_get(&sk_states, tsk, 0, 0);
-	if (!st)
+	if (!st) {
+		if ((!unsent && !sk_unsent(tsk)) || (msg && msg_vec(buf, &buf, &nvec)))
+			return 0;
+		st = first_send(tsk, id, buf, nvec);
+		if (st)
+			call_save(id, tsk, st, buf, nvec);
 		return 0;
+	}
 	/* the send loop's later rounds: the call is saved already */
 	prev = bpf_map_lookup_elem(&calls, &id);
 	if (prev && prev->sk == key && prev->cookie == st->cookie && prev->dir == LT_DIR_WRITE)
@@ -410,49 +519,28 @@ static __always_inline int send_enter(struct sock *tsk, __u64 buf, __u64 nvec, i
 	g = bpf_map_lookup_elem(&gates, &tgid);
 	if (!g || g->watch <= 0)
 		return 0;
-	/* a process's own socket (not a kernel one sending on its behalf) */
-	ino = sk_file_ino(tsk);
-	if (!ino)
-		return 0;
 	if (msg && msg_vec(buf, &buf, &nvec))
 		return 0;
 	if (st->cls != CLS_PLAIN) {
-		first = buf;
-		first_len = nvec ? 0 : ~0ull;
-		if (nvec) {
-			if (bpf_probe_read_user(&iov, sizeof(iov), (void *)buf))
-				return 0;
-			first = (__u64)iov.iov_base;
-			first_len = iov.iov_len;
-		}
-		switch (classify(first, first_len)) {
+		if (send_first(buf, nvec, &p, &len))
+			return 0;
+		switch (classify(p, len)) {
 		case V_TLS:
-			class_emit(id, tsk, st, ino, LT_SOCK_TLS);
+			class_emit(id, tsk, st->cookie, sk_file_ino(tsk), LT_SOCK_TLS);
 			settle(tsk, tgid, g);
 			return 0;
-		case V_OTHER:
-			/* A request body of an HTTP socket keeps it HTTP. */
-			if (st->cls == CLS_NEW)
-				settle(tsk, tgid, g);
-			return 0;
+		case V_OTHER:	/* a request body: the socket stays HTTP */
 		case V_HTTP:
-			st->cls = CLS_HTTP;
 			return 0;
 		case V_LLM:
 			st->cls = CLS_PLAIN;
 			gate_set(tgid, GATE_PLAIN);
 			__sync_fetch_and_add(&g->plain, 1);
-			class_emit(id, tsk, st, ino, LT_SOCK_PLAIN);
+			class_emit(id, tsk, st->cookie, sk_file_ino(tsk), LT_SOCK_PLAIN);
 			break;
 		}
 	}
-	c.sk = key;
-	c.cookie = st->cookie;
-	c.buf = buf;
-	c.nvec = nvec;
-	c.ts_ns = bpf_ktime_get_ns();
-	c.dir = LT_DIR_WRITE;
-	bpf_map_update_elem(&calls, &id, &c, BPF_ANY);
+	call_save(id, tsk, st, buf, nvec);
 	return 0;
 }
 
@@ -534,21 +622,26 @@ int BPF_PROG(sk_send_start, struct sock *sk, struct msghdr *msg, struct sk_buff 
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct pt_regs *regs;
+	int unsent = 0;
 	long nr;
 
-	if (!gate_maybe(tgid, GATE_WATCH))
-		return 0;
+	/* a process with no HTTP socket: only a socket's first send is looked at */
+	if (!gate_maybe(tgid, GATE_WATCH)) {
+		if (!sk_unsent(sk))
+			return 0;
+		unsent = 1;
+	}
 	regs = user_regs();
 	nr = regs->orig_ax;
 	switch (nr) {
 	case NR_WRITE:
 	case NR_SENDTO:
-		return send_enter(sk, PT_REGS_PARM2_SYSCALL(regs), 0, 0);
+		return send_enter(sk, PT_REGS_PARM2_SYSCALL(regs), 0, 0, unsent);
 	case NR_WRITEV:
 		return send_enter(sk, PT_REGS_PARM2_SYSCALL(regs),
-				  PT_REGS_PARM3_SYSCALL(regs), 0);
+				  PT_REGS_PARM3_SYSCALL(regs), 0, unsent);
 	case NR_SENDMSG:
-		return send_enter(sk, PT_REGS_PARM2_SYSCALL(regs), 0, 1);
+		return send_enter(sk, PT_REGS_PARM2_SYSCALL(regs), 0, 1, unsent);
 	}
 	return 0;
 }
@@ -592,40 +685,15 @@ int BPF_PROG(sk_received, struct sock *sk, int ret, int flags)
 	return 0;
 }
 
-/* connect() puts a TCP socket under watch; its close ends the copy. */
+/* A close ends an HTTP socket's copy. Every other change costs a test. */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(sk_state_change, const struct sock *csk, const int oldstate, const int newstate)
 {
 	struct sock *sk = (struct sock *)csk;
-	struct sk_state *st, init = {};
 	struct lt_ssl_free_event *e;
-	struct gate *g, zero = {};
-	__u64 id;
+	struct sk_state *st;
+	struct gate *g;
 
-	if (newstate == TCP_SYN_SENT_) {
-		if (!sk_is_tcp(sk))
-			return 0;
-		/* connect() runs in the caller's context: this is who connects. */
-		id = bpf_get_current_pid_tgid();
-		init.tgid = id >> 32;
-		if (!wanted(init.tgid))
-			return 0;
-		if (bpf_sk_storage_get(&sk_states, sk, 0, 0))
-			return 0;
-		init.cookie = bpf_get_socket_cookie(sk);
-		if (!bpf_sk_storage_get(&sk_states, sk, &init, BPF_SK_STORAGE_GET_F_CREATE))
-			return 0;
-		g = bpf_map_lookup_elem(&gates, &init.tgid);
-		if (!g) {
-			bpf_map_update_elem(&gates, &init.tgid, &zero, BPF_NOEXIST);
-			g = bpf_map_lookup_elem(&gates, &init.tgid);
-		}
-		if (g) {
-			gate_set(init.tgid, GATE_WATCH);
-			__sync_fetch_and_add(&g->watch, 1);
-		}
-		return 0;
-	}
 	if (newstate != TCP_CLOSE_)
 		return 0;
 	st = bpf_sk_storage_get(&sk_states, sk, 0, 0);

@@ -185,6 +185,11 @@ static void sock_open(struct loader *l, const struct loader_opts *o, loader_samp
 	err = map_share(l->ssl->obj, l->sock->obj, "events");
 	if (err)
 		goto out_destroy;
+	/* the sockets processes connect()ed, which net.bpf.c keeps */
+	what = "share the connected sockets";
+	err = map_share(l->net->obj, l->sock->obj, "socks");
+	if (err)
+		goto out_destroy;
 	what = "load";
 	err = sock_bpf__load(l->sock);
 	if (err)
