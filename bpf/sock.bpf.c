@@ -473,7 +473,7 @@ static __always_inline struct sk_state *first_send(struct sock *tsk, __u64 id, _
 	return st;
 }
 
-/* Save a send of c->dir LT_DIR_WRITE on socket st for send_done(). */
+/* Save the send that starts on socket tsk (its entry st) for send_done(). */
 static __always_inline void call_save(__u64 id, struct sock *tsk, struct sk_state *st,
 				      __u64 buf, __u64 nvec)
 {

@@ -264,6 +264,25 @@ def host_work(tr, res):
         if tp:
             settle(tp)
             res[name + ".tracer_us"] = (cpu_ns(tp) - c0) / 1e3 / sum(r["ops"] for r in runs)
+        if tr.kind == "llmtap" and tp:
+            # one more run under the kernel's BPF statistics (not timed above: they cost ~20 ns a
+            # run): what llmtap's programs took in the workload, the part no VM noise moves
+            res[name + ".bpf_us"] = bpf_us_per_op(tp, [os.path.join(BIN, "hostload")] + argv)
+
+
+def bpf_us_per_op(tracer_pid, argv):
+    """µs of BPF run time per operation of hostload argv, every program of the tracer counted
+    (bpf_cost.py: host-wide, so what else runs meanwhile counts too)."""
+    try:
+        out = run([sys.executable, os.path.join(HERE, "bpf_cost.py"), str(tracer_pid), ""] + argv)
+    except RuntimeError as e:
+        print("bench: BPF statistics not read: %s" % e, file=sys.stderr)
+        return None
+    ops = kv(" ".join(l for l in out.splitlines() if l.startswith("us_per_op"))).get("ops")
+    ns = 0.0
+    for m in re.finditer(r"^bench bpf: \S+\s+(\d+) runs\s+(\d+) ns/run", out, re.M):
+        ns += int(m.group(1)) * int(m.group(2))
+    return ns / 1e3 / ops if ops else None
 
 
 def sdk(tr, base_url, cert, res, calls):
@@ -383,8 +402,12 @@ def report(rounds, tmp, started, args):
         spec="%.0f")
     row("64 clients: calls with a complete row", " %", "load.rows", "100 %", spec="%.1f")
     row("short loopback TCP connection: workload CPU µs", "", "tcp.cpu", "≤ ×1.03")
+    row("… BPF run time µs per connection (the kernel's count)", "", "tcp.bpf_us",
+        "(%s of the untraced CPU)" % fmt(ratio(m("llmtap", "tcp.bpf_us"), m("untraced", "tcp.cpu")) and
+                                         100 * ratio(m("llmtap", "tcp.bpf_us"), m("untraced", "tcp.cpu")), "%.1f %%"))
     row("… and the tracer's CPU µs per connection (its `connections` row)", "", "tcp.tracer_us", "")
     row("pipe ping-pong round trip: workload CPU µs", "", "pipe.cpu", "≤ ×1.02", spec="%.3f")
+    row("… BPF run time µs per round trip (the kernel's count)", "", "pipe.bpf_us", "", spec="%.3f")
     row("… and the tracer's CPU µs per round trip", "", "pipe.tracer_us", "", spec="%.3f")
     row("tracer RSS idle (MB)", "", "rss.idle", "≤ 20 MB", spec="%.1f")
     row("tracer RSS under the 64-client load (MB)", "", "rss.load", "≤ 32 MB", spec="%.1f")
