@@ -52,6 +52,7 @@ int BPF_PROG(net_state, const struct sock *csk, const int oldstate, const int ne
 {
 	struct sock *sk = (struct sock *)csk;
 	struct sock_state *s, init = {};
+	__u64 key;
 
 	/* most changes (the serving side's, a close's middle steps) need
 	 * nothing: decided before any map is touched */
@@ -69,10 +70,12 @@ int BPF_PROG(net_state, const struct sock *csk, const int oldstate, const int ne
 		init.tgid = id >> 32;
 		init.tid = (__u32)id;
 		bpf_get_current_comm(init.comm, sizeof(init.comm));
-		bpf_sk_storage_get(&socks, sk, &init, BPF_SK_STORAGE_GET_F_CREATE);
+		key = (__u64)sk;
+		if (bpf_map_update_elem(&socks, &key, &init, BPF_ANY))
+			counter_add(LT_CNT_SOCKS_FULL, 1);
 		return 0;
 	}
-	s = bpf_sk_storage_get(&socks, sk, 0, 0);
+	s = socks_find(sk);
 	if (!s)
 		return 0;
 	if (oldstate == TCP_SYN_SENT_ && newstate == TCP_ESTABLISHED_) {
@@ -80,7 +83,8 @@ int BPF_PROG(net_state, const struct sock *csk, const int oldstate, const int ne
 		tcp_emit(LT_EV_TCP_CONNECT, sk, s);
 	} else if (newstate == TCP_CLOSE_) {
 		tcp_emit(LT_EV_TCP_CLOSE, sk, s);
-		bpf_sk_storage_delete(&socks, sk);
+		key = (__u64)sk;
+		bpf_map_delete_elem(&socks, &key);
 	}
 	return 0;
 }
@@ -88,7 +92,7 @@ int BPF_PROG(net_state, const struct sock *csk, const int oldstate, const int ne
 SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(net_retransmit, const struct sock *sk, const struct sk_buff *skb, int err)
 {
-	struct sock_state *s = bpf_sk_storage_get(&socks, (struct sock *)sk, 0, 0);
+	struct sock_state *s = socks_find(sk);
 
 	if (s)
 		__sync_fetch_and_add(&s->retransmits, 1);
@@ -98,7 +102,7 @@ int BPF_PROG(net_retransmit, const struct sock *sk, const struct sk_buff *skb, i
 SEC("tp_btf/tcp_receive_reset")
 int BPF_PROG(net_reset_rx, struct sock *sk)
 {
-	struct sock_state *s = bpf_sk_storage_get(&socks, sk, 0, 0);
+	struct sock_state *s = socks_find(sk);
 
 	if (s)
 		__sync_fetch_and_add(&s->resets_rx, 1);
@@ -112,7 +116,7 @@ int BPF_PROG(net_reset_tx, const struct sock *sk, const struct sk_buff *skb)
 
 	if (!sk)
 		return 0;
-	s = bpf_sk_storage_get(&socks, (struct sock *)sk, 0, 0);
+	s = socks_find(sk);
 	if (s)
 		__sync_fetch_and_add(&s->resets_tx, 1);
 	return 0;

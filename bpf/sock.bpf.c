@@ -392,7 +392,7 @@ static __always_inline int sk_unsent(struct sock *sk)
 {
 	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
 
-	return tp && !tp->bytes_sent && bpf_sk_storage_get(&socks, sk, 0, 0);
+	return tp && !tp->bytes_sent && socks_find(sk);
 }
 
 /* Process tgid's gate, made when missing; its watch bit set and count

@@ -1,4 +1,4 @@
-/* socks.bpf.h -- the TCP sockets processes connect()ed, in socket storage: made by net.bpf.c at SYN_SENT, read by sock.bpf.c (the loader shares the map). */
+/* socks.bpf.h -- the TCP sockets processes connect()ed, by address: made by net.bpf.c at SYN_SENT, read by sock.bpf.c (the loader shares the map). */
 #ifndef LLMTAP_SOCKS_BPF_H
 #define LLMTAP_SOCKS_BPF_H
 
@@ -12,13 +12,31 @@ struct sock_state {
 	char comm[LT_COMM_LEN];
 };
 
-/* Socket storage: freed with the socket, and a state change of any other
- * socket costs one pointer test instead of a hash lookup. */
+/* Key: the socket's address. A hash map: socket storage
+ * (BPF_MAP_TYPE_SK_STORAGE) set up a storage for each connecting socket
+ * and tore it down at its close, 4 of the 5 µs per connection this took;
+ * a hash entry (from the map's own per-CPU free lists: no preallocated
+ * megabytes) costs a fraction of that. Every TCP socket passes TCP_CLOSE
+ * before it is freed (inet_csk_destroy_sock() insists), and its entry goes
+ * there (and socks_find() checks the socket's cookie). */
 struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
+	__uint(max_entries, LT_SOCKS_MAX);
+	__type(key, __u64);
 	__type(value, struct sock_state);
 } socks SEC(".maps");
+
+/* The entry of socket sk, or NULL. Its cookie must match: were a close
+ * ever missed, a later socket at the same address is not taken for it. */
+static __always_inline struct sock_state *socks_find(const struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+	struct sock_state *s = bpf_map_lookup_elem(&socks, &key);
+
+	if (s && s->cookie != bpf_get_socket_cookie((struct sock *)sk))
+		return NULL;
+	return s;
+}
 
 #endif

@@ -145,6 +145,11 @@ struct lt_cpu_thread {
 /* Entries of the CPU maps (fixed; an insert into a full map is counted in
  * LT_CNT_MAP_FULL and that task is not accounted). */
 #define LT_CPU_THREADS_MAX	32768
+
+/* Connect()ed TCP sockets followed at once (net.bpf.c's socks; an insert
+ * into a full map is counted in LT_CNT_SOCKS_FULL and that connection has
+ * no row). */
+#define LT_SOCKS_MAX		65536
 #define LT_CPU_PROCS_MAX	16384
 
 /* TLS session milestones, keyed by (tgid, ssl). */
@@ -262,6 +267,7 @@ enum lt_counter {
 	LT_CNT_MAP_FULL,	/* CPU accounting: a map insert failed (map full) */
 	LT_CNT_MUTED,		/* TLS sessions muted in BPF: they serve requests */
 	LT_CNT_UNJOINED,	/* rustls records read before their connection's first write */
+	LT_CNT_SOCKS_FULL,	/* connections not followed: net.bpf.c's socks map full */
 	LT_CNT_MAX,
 };
 

@@ -124,6 +124,11 @@ void run_drops_check(struct run_state *st)
 			 (unsigned long long)c[LT_CNT_MAP_FULL]);
 		st->last_map_full = c[LT_CNT_MAP_FULL];
 	}
+	if (c[LT_CNT_SOCKS_FULL] > st->last_socks_full) {
+		log_warn("connection map full (%d sockets): %llu connection(s) not followed so far",
+			 LT_SOCKS_MAX, (unsigned long long)c[LT_CNT_SOCKS_FULL]);
+		st->last_socks_full = c[LT_CNT_SOCKS_FULL];
+	}
 	if (c[LT_CNT_READ_ERR] > st->last_read_err) {
 		log_warn("%llu SSL buffer(s) could not be read from user memory so far",
 			 (unsigned long long)c[LT_CNT_READ_ERR]);
