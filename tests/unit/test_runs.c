@@ -229,6 +229,10 @@ static void test_basic(void)
 	proc(R, 102, 101, "ls", "[\"ls\",\"-la\"]", 1155, 1160, 1165, 0, 1);
 	runs_tick(R, T0 + 1170 * MS);
 	proc(R, 101, 100, "bash", "[\"bash\",\"-c\",\"ls -la\"]", 1150, 1151, 1170, 0, 3);
+	/* the parent's row places its orphan child at once, not at the next tick */
+	runs_flush(R);
+	s = step_of(r1, 1);
+	CHECK(s && s->execs && strstr(s->execs, "\"pid\":101") && strstr(s->execs, "\"pid\":102"));
 	runs_tick(R, T0 + 1180 * MS);
 	/* an exec after the window (during the next call) is not the tool's */
 	call(R, 100, "chat", 1200, 50, q2, a2, 150, 10, 0.002, 200, r2);

@@ -590,6 +590,8 @@ void runs_on_process(struct runs *r, const struct proc_row *row)
 	}
 	/* its changes go out at the next call or tick: a process row is cheap */
 	runs_exec_place(r, p);
+	if (r->norphans)
+		runs_exec_adopt(r, p);
 }
 
 void runs_tick(struct runs *r, int64_t now_ns)

@@ -267,6 +267,8 @@ void runs_exec_place(struct runs *r, struct rproc *p)
 	if (p->exec_ns == RN_NULL)
 		return;		/* a fork that never exec'd: no exec of its own */
 	a = runs_exec_agent(r, p, &unknown);
+	if (unknown && !p->orphan && r->norphans < RUNS_ORPHANS_MAX)
+		r->orphans[r->norphans++] = p->pid;
 	p->orphan = unknown;
 	if (p->run)
 		runs_touch(r, p->run->agent);
@@ -304,6 +306,32 @@ void runs_exec_place(struct runs *r, struct rproc *p)
 		exec_attach(p, brun, best);
 	else if (p->run)
 		exec_detach(p);
+}
+
+void runs_exec_adopt(struct runs *r, const struct rproc *p)
+{
+	int64_t kids[RUNS_ORPHANS_MAX];
+	size_t i, k = 0, nkids = 0;
+	struct rproc *c;
+
+	/* take the children out first: placing one may note it again */
+	for (i = 0; i < r->norphans; i++) {
+		c = proc_find(r, r->orphans[i]);
+		if (!c || !c->orphan)
+			continue;	/* gone, or placed since */
+		if (c->ppid == p->pid)
+			kids[nkids++] = c->pid;
+		else
+			r->orphans[k++] = r->orphans[i];
+	}
+	r->norphans = k;
+	for (i = 0; i < nkids; i++) {
+		c = proc_find(r, kids[i]);
+		if (c) {
+			c->orphan = 0;
+			runs_exec_place(r, c);
+		}
+	}
 }
 
 void runs_exec_scan(struct runs *r, struct rrun *run, struct rstep *s)

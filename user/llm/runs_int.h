@@ -181,10 +181,14 @@ struct rhist {
 	int n, next;
 };
 
+#define RUNS_ORPHANS_MAX 64	/* orphans waiting for their parent's row, by pid */
+
 struct runs {
 	struct row_sink sink;
 	struct htab agents;		/* struct ragent by pid */
 	struct htab procs;		/* struct rproc by pid */
+	int64_t orphans[RUNS_ORPHANS_MAX];	/* the newest orphans (the tick retries all) */
+	size_t norphans;
 	int64_t now_ns;			/* the newest time seen */
 	struct ragent *touched;		/* agents whose runs may have changed rows to send */
 	struct rhist *hist;
@@ -243,6 +247,10 @@ void runs_exec_scan(struct runs *r, struct rrun *run, struct rstep *s);
 void runs_exec_trim(struct runs *r, struct rrun *run, struct rstep *s);
 /* The run is freed: processes pointing into it forget it. */
 void runs_exec_forget_run(struct runs *r, struct rrun *run);
+/* The row of parent p came: its children that were orphans (their row came
+ * first: a child that exits first is written first) are placed now, not at
+ * the next tick. */
+void runs_exec_adopt(struct runs *r, const struct rproc *p);
 /* Forget old processes, retry orphans. */
 void runs_exec_tick(struct runs *r);
 void runs_exec_free_all(struct runs *r);
