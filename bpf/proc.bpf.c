@@ -36,7 +36,7 @@ struct {
 } cpu_base SEC(".maps");
 
 /* CLOCK_MONOTONIC when the tracer started: a thread started before it has
- * its earlier run-queue time left out. */
+ * what it ran and waited before left out (cpu_base). */
 const volatile __u64 tracer_start_ns = 0;
 
 /* The exec event being built (too big for the BPF stack); sent only as long
