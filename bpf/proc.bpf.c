@@ -88,10 +88,11 @@ static __always_inline __u64 sub0(__u64 a, __u64 b)
 
 /* The kernel's own totals of thread t (a BTF pointer) into s, counted from
  * the tracer's start: a thread older than the tracer has its cpu_base
- * taken off. Returns 1 when s is to be counted; 0 when t is older than the
- * tracer and has no base: with take, its base is taken now (nothing to
- * count yet; a full map is counted and the thread is never accounted). No
- * program runs per context switch: the kernel keeps these counters anyway. */
+ * taken off. Returns 1 when s is to be counted; 0 when t has not run since
+ * the tracer started, or is older than the tracer and has no base: with
+ * take, its base is taken now (nothing to count yet; a full map is counted
+ * and the thread is never accounted). No program runs per context switch:
+ * the kernel keeps these counters anyway. */
 static __always_inline int cpu_totals(struct task_struct *t, struct lt_cpu_stat *s, int take)
 {
 	struct lt_cpu_stat *b;
@@ -104,7 +105,7 @@ static __always_inline int cpu_totals(struct task_struct *t, struct lt_cpu_stat 
 	s->preempts = t->nivcsw;
 	s->switches = t->nvcsw + s->preempts;
 	if (t->start_time >= tracer_start_ns)
-		return 1;
+		goto out_ran;
 	b = bpf_map_lookup_elem(&cpu_base, &tid);
 	if (!b) {
 		if (take && bpf_map_update_elem(&cpu_base, &tid, s, BPF_NOEXIST) &&
@@ -116,7 +117,8 @@ static __always_inline int cpu_totals(struct task_struct *t, struct lt_cpu_stat 
 	s->runq_ns = sub0(s->runq_ns, b->runq_ns);
 	s->switches = sub0(s->switches, b->switches);
 	s->preempts = sub0(s->preempts, b->preempts);
-	return 1;
+out_ran:
+	return s->oncpu_ns || s->runq_ns || s->switches;
 }
 
 /* Every live thread's totals, read by userspace at each CPU sample (one
@@ -133,8 +135,6 @@ int cpu_iter(struct bpf_iter__task *ctx)
 		return 0;
 	if (!cpu_totals(t, &r.s, 1))
 		return 0;
-	if (!r.s.oncpu_ns && !r.s.runq_ns && !r.s.switches)
-		return 0;	/* has not run since the tracer started */
 	r.tid = t->pid;
 	r.on_cpu = t->on_cpu;
 	r.runtime_ns = t->se.sum_exec_runtime;
@@ -191,8 +191,7 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 	struct lt_cpu_stat s, *p = NULL;
 	struct lt_exit_event *e;
 
-	if (!cpu_skip(task) && cpu_totals(task, &s, 0) &&
-	    (s.oncpu_ns || s.runq_ns || s.switches)) {
+	if (!cpu_skip(task) && cpu_totals(task, &s, 0)) {
 		p = cpu_get(&cpu_procs, tgid, tgid);
 		if (p) {
 			p->oncpu_ns += s.oncpu_ns;
