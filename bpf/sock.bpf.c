@@ -396,8 +396,8 @@ static __always_inline int sk_unsent(struct sock *sk)
 }
 
 /* Process tgid's gate, made when missing; its watch bit set and count
- * raised (plain: its plain ones too). NULL when the map refuses. */
-static __always_inline struct gate *gate_open(__u32 tgid, int plain)
+ * raised. NULL when the map refuses. */
+static __always_inline struct gate *gate_open(__u32 tgid)
 {
 	struct gate *g = bpf_map_lookup_elem(&gates, &tgid), zero = {};
 
@@ -409,11 +409,18 @@ static __always_inline struct gate *gate_open(__u32 tgid, int plain)
 	}
 	gate_set(tgid, GATE_WATCH);
 	__sync_fetch_and_add(&g->watch, 1);
-	if (plain) {
-		gate_set(tgid, GATE_PLAIN);
-		__sync_fetch_and_add(&g->plain, 1);
-	}
 	return g;
+}
+
+/* HTTP socket st on tsk (its process's gate g) wrote a request to an LLM
+ * path: it is copied from now on, and reported (ino: its file's inode). */
+static __always_inline void plain_begin(__u64 id, struct sock *tsk, struct sk_state *st,
+					struct gate *g, __u64 ino)
+{
+	st->cls = CLS_PLAIN;
+	gate_set(id >> 32, GATE_PLAIN);
+	__sync_fetch_and_add(&g->plain, 1);
+	class_emit(id, tsk, st->cookie, ino, LT_SOCK_PLAIN);
 }
 
 /* The first bytes a send on tsk writes: its buffer, or with nvec its first
@@ -442,6 +449,7 @@ static __always_inline struct sk_state *first_send(struct sock *tsk, __u64 id, _
 						   __u64 nvec)
 {
 	struct sk_state init = {}, *st;
+	struct gate *g;
 	__u32 tgid = id >> 32;
 	__u64 ino, p, len;
 	int v;
@@ -461,15 +469,16 @@ static __always_inline struct sk_state *first_send(struct sock *tsk, __u64 id, _
 	}
 	init.cookie = bpf_get_socket_cookie(tsk);
 	init.tgid = tgid;
-	init.cls = v == V_LLM ? CLS_PLAIN : CLS_HTTP;
+	init.cls = CLS_HTTP;
 	st = bpf_sk_storage_get(&sk_states, tsk, &init, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!st || !gate_open(tgid, v == V_LLM)) {
+	g = st ? gate_open(tgid) : NULL;
+	if (!g) {
 		bpf_sk_storage_delete(&sk_states, tsk);
 		return NULL;
 	}
 	if (v != V_LLM)
 		return NULL;
-	class_emit(id, tsk, st->cookie, ino, LT_SOCK_PLAIN);
+	plain_begin(id, tsk, st, g, ino);
 	return st;
 }
 
@@ -533,10 +542,7 @@ static __always_inline int send_enter(struct sock *tsk, __u64 buf, __u64 nvec, i
 		case V_HTTP:
 			return 0;
 		case V_LLM:
-			st->cls = CLS_PLAIN;
-			gate_set(tgid, GATE_PLAIN);
-			__sync_fetch_and_add(&g->plain, 1);
-			class_emit(id, tsk, st->cookie, sk_file_ino(tsk), LT_SOCK_PLAIN);
+			plain_begin(id, tsk, st, g, sk_file_ino(tsk));
 			break;
 		}
 	}
