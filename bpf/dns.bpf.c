@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* dns.bpf.c -- DNS lookups: uprobes on libc getaddrinfo() and the UDP port-53 datagrams a process sends and receives. */
+/* dns.bpf.c -- DNS lookups: uprobes on libc getaddrinfo() and the UDP port-53 datagrams a process sends and receives, read where the socket layer reports them. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -8,11 +8,10 @@
 #include "events.h"
 #include "common.bpf.h"
 #include "filter.bpf.h"
+#include "sockio.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#define DNS_S_IFMT	00170000
-#define DNS_S_IFSOCK	0140000
 #define DNS_PORT	53
 /* addrinfo nodes walked per result: glibc returns one per socket type
  * (stream, datagram, raw), so 24 nodes cover 8 addresses. */
@@ -76,30 +75,12 @@ _Static_assert(sizeof(struct user_addrinfo) == 48, "struct addrinfo layout");
 _Static_assert(sizeof(struct user_sockaddr_in) == 16, "struct sockaddr_in layout");
 _Static_assert(sizeof(struct user_sockaddr_in6) == 28, "struct sockaddr_in6 layout");
 
-/* A receive in flight on a UDP socket that may talk to port 53. */
-struct recv_args {
-	__u64 buf;		/* recvfrom: the buffer; recvmsg: struct user_msghdr * */
-	__u64 addr;		/* recvfrom: src_addr, checked at return (unconnected sockets) */
-	__u32 is_msg;		/* 1: recvmsg */
-	__u8 family;		/* connected socket: its peer, else 0 */
-	__u8 pad;
-	__u16 port;
-	__u8 server[16];
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 8192);
 	__type(key, __u64);	/* pid_tgid */
 	__type(value, struct gai_args);
 } gai_active SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 8192);
-	__type(key, __u64);	/* pid_tgid */
-	__type(value, struct recv_args);
-} recv_active SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -222,97 +203,113 @@ out_delete:
 
 /* ---- UDP port 53 ---------------------------------------------------------- */
 
-/* The UDP socket behind fd of the current process, else NULL. */
-static __always_inline struct sock *fd_udp_sock(long fd)
-{
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds;
-	struct file *f = NULL;
-	struct socket *sock;
-	struct sock *sk;
-	__u16 family;
-	umode_t mode;
+/*
+ * Datagrams are read where the socket layer reports a send or receive done
+ * (sock_send_length, sock_recv_length), from the buffer the syscall was
+ * given (sockio.bpf.h). Every socket send and receive on the host runs
+ * these two programs; anything but a process's UDP socket stops at the
+ * first test. A socket connect()ed to port 53 is a resolver's (glibc,
+ * c-ares, Go); an unconnected one (musl) that sent to port 53 is kept in
+ * dns_socks, so its receives, whose source address reaches the caller only
+ * after this point, are read too: userspace keeps a response only when it
+ * answers a query it saw (process, id, name, type).
+ */
 
-	if (!fdt || fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
-		return NULL;
-	mode = BPF_CORE_READ(f, f_inode, i_mode);
-	if ((mode & DNS_S_IFMT) != DNS_S_IFSOCK)
-		return NULL;
-	sock = BPF_CORE_READ(f, private_data);
-	sk = BPF_CORE_READ(sock, sk);
-	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_UDP)
-		return NULL;
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+#define DNS_IPPROTO_UDP	17
+/* A DNS message is at least its 12-byte header. */
+#define DNS_HDR_LEN	12
+
+/* Where a process sent a query: a name server. */
+struct dns_server {
+	__u8 family;	/* 0: none */
+	__u8 pad;
+	__u16 port;
+	__u8 addr[16];
+};
+
+/* Unconnected UDP sockets that sent to port 53, by socket cookie (never
+ * reused, so a closed socket's entry matches nothing and ages out). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct dns_server);
+} dns_socks SEC(".maps");
+
+/* Process tgid's own IPv4/IPv6 UDP socket sk (a tp_btf argument), with
+ * ret bytes moved (a DNS message's worth): 1 when it is worth a look. The
+ * protocol test comes first: it is all a TCP send or receive pays. */
+static __always_inline int udp_candidate(struct sock *sk, int ret, __u32 tgid)
+{
+	__u16 family;
+
+	if (sk->sk_protocol != DNS_IPPROTO_UDP || ret < DNS_HDR_LEN)
+		return 0;
+	family = sk->__sk_common.skc_family;
 	if (family != LT_AF_INET && family != LT_AF_INET6)
-		return NULL;
-	return sk;
+		return 0;
+	return wanted(tgid) && sk_file_ino(sk);
 }
 
-/* Peer of a connected socket into family/port/addr; family 0 when unconnected. */
-static __always_inline void sk_peer(struct sock *sk, __u8 *family, __u16 *port, __u8 addr[16])
+/* The peer of connected socket sk into *s; s->family 0 when unconnected. */
+static __always_inline void sk_peer(struct sock *sk, struct dns_server *s)
 {
-	__u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
-	__u16 dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	__u16 family = sk->__sk_common.skc_family;
 
-	*family = 0;
-	*port = dport;
-	if (!dport)
+	__builtin_memset(s, 0, sizeof(*s));
+	s->port = bpf_ntohs(sk->__sk_common.skc_dport);
+	if (!s->port)
 		return;
-	*family = fam;
-	if (fam == LT_AF_INET) {
-		__u32 d = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+	s->family = family;
+	if (family == LT_AF_INET) {
+		__u32 d = sk->__sk_common.skc_daddr;
 
-		__builtin_memcpy(addr, &d, 4);
+		__builtin_memcpy(s->addr, &d, 4);
 	} else {
-		BPF_CORE_READ_INTO((__u8 (*)[16])addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+		__builtin_memcpy(s->addr, sk->__sk_common.skc_v6_daddr.in6_u.u6_addr8, 16);
 	}
 }
 
-/* A user struct sockaddr into family/port/addr; family 0 when not IPv4/IPv6. */
-static __always_inline void user_sockaddr(__u64 sa, __u8 *family, __u16 *port, __u8 addr[16])
+/* A user struct sockaddr at sa into *s; s->family 0 when not IPv4/IPv6. */
+static __always_inline void user_sockaddr(__u64 sa, struct dns_server *s)
 {
 	union user_sockaddr u = {};
 
-	*family = 0;
+	s->family = 0;
 	if (!sa || bpf_probe_read_user(&u, USER_SOCKADDR_READ, (void *)sa))
 		return;
 	/* sin_port and sin6_port share their place */
-	*port = bpf_ntohs(u.in.sin_port);
+	s->port = bpf_ntohs(u.in.sin_port);
 	if (u.family == LT_AF_INET) {
-		__builtin_memcpy(addr, u.in.sin_addr, sizeof(u.in.sin_addr));
-		*family = LT_AF_INET;
+		__builtin_memcpy(s->addr, u.in.sin_addr, sizeof(u.in.sin_addr));
+		s->family = LT_AF_INET;
 	} else if (u.family == LT_AF_INET6) {
-		__builtin_memcpy(addr, u.in6.sin6_addr, sizeof(u.in6.sin6_addr));
-		*family = LT_AF_INET6;
+		__builtin_memcpy(s->addr, u.in6.sin6_addr, sizeof(u.in6.sin6_addr));
+		s->family = LT_AF_INET6;
 	}
 }
 
-/* Send one datagram's payload (len bytes at user buf) to the ring buffer. */
-static __always_inline void emit_pkt(__u64 id, __u8 dir, __u8 family, __u16 port,
-				     const __u8 server[16], __u64 buf, __u64 len)
+/* Send one datagram to the ring: n bytes of it at user buf (at most
+ * LT_DNS_PKT_MAX are copied), msg_len its whole length. */
+static __always_inline void emit_pkt(__u64 id, __u8 dir, const struct dns_server *s, __u64 buf,
+				     __u64 n, __u64 msg_len)
 {
 	struct lt_dns_pkt_event *e;
-	__u32 n = len > LT_DNS_PKT_MAX ? LT_DNS_PKT_MAX : len;
 
-	/* A DNS message is at least its 12-byte header. */
-	if (len < 12 || !buf)
+	if (n > LT_DNS_PKT_MAX)
+		n = LT_DNS_PKT_MAX;
+	if (n < DNS_HDR_LEN || !buf)
 		return;
 	e = event_reserve(sizeof(*e));
 	if (!e)
 		return;
 	hdr_fill(&e->hdr, LT_EV_DNS_PKT, id >> 32, (__u32)id, bpf_ktime_get_ns());
-	e->msg_len = len;
+	e->msg_len = msg_len;
 	e->dir = dir;
-	e->family = family;
-	e->port = port;
-	__builtin_memcpy(e->server, server, 16);
+	e->family = s->family;
+	e->port = s->port;
+	__builtin_memcpy(e->server, s->addr, 16);
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	if (n > LT_DNS_PKT_MAX)	/* for the verifier: n is already at most this */
-		n = LT_DNS_PKT_MAX;
 	if (bpf_probe_read_user(e->data, n, (void *)buf)) {
 		counter_add(LT_CNT_READ_ERR, 1);
 		bpf_ringbuf_discard(e, 0);
@@ -322,7 +319,8 @@ static __always_inline void emit_pkt(__u64 id, __u8 dir, __u8 family, __u16 port
 	event_submit(e);
 }
 
-/* First iovec of a user msghdr: its base and length. Returns 0 when read. */
+/* First iovec of the user msghdr at msg: its base and length, and the
+ * msghdr's address (msg_name). Returns 0 when read. */
 static __always_inline int msg_iov0(__u64 msg, __u64 *base, __u64 *len, __u64 *name)
 {
 	struct user_msghdr h;
@@ -338,155 +336,113 @@ static __always_inline int msg_iov0(__u64 msg, __u64 *base, __u64 *len, __u64 *n
 	return 0;
 }
 
-/* Where a send on UDP socket sk goes: its peer, else the address passed
- * (sa). Returns 1 when that is port 53. */
-static __always_inline int send_dest(struct sock *sk, __u64 sa, __u8 *family, __u16 *port,
-				     __u8 addr[16])
+/* The message of sendmmsg()'s vector vec (vlen long) being sent: the
+ * kernel writes each sent message's msg_len before the next is sent, so
+ * it is the first whose msg_len is still 0 (glibc, the one resolver that
+ * sends two queries at once, clears them). Returns its address, or 0. */
+static __always_inline __u64 mmsg_current(__u64 vec, __u64 vlen)
 {
-	sk_peer(sk, family, port, addr);
-	if (!*family)
-		user_sockaddr(sa, family, port, addr);
-	return *family && *port == DNS_PORT;
-}
+	__u64 msg;
+	__u32 i, sent;
 
-SEC("tp/syscalls/sys_enter_sendto")
-int dns_sendto(struct trace_event_raw_sys_enter *ctx)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	__u8 family = 0, addr[16] = {};
-	__u16 port = 0;
-	struct sock *sk;
-
-	if (!wanted(id >> 32) || !(sk = fd_udp_sock(ctx->args[0])))
-		return 0;
-	if (!send_dest(sk, ctx->args[4], &family, &port, addr))
-		return 0;
-	emit_pkt(id, LT_DIR_WRITE, family, port, addr, ctx->args[1], ctx->args[2]);
-	return 0;
-}
-
-SEC("tp/syscalls/sys_enter_sendmsg")
-int dns_sendmsg(struct trace_event_raw_sys_enter *ctx)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	__u8 family = 0, addr[16] = {};
-	__u64 base, len, name;
-	__u16 port = 0;
-	struct sock *sk;
-
-	if (!wanted(id >> 32) || !(sk = fd_udp_sock(ctx->args[0])))
-		return 0;
-	if (msg_iov0(ctx->args[1], &base, &len, &name))
-		return 0;
-	if (!send_dest(sk, name, &family, &port, addr))
-		return 0;
-	emit_pkt(id, LT_DIR_WRITE, family, port, addr, base, len);
-	return 0;
-}
-
-SEC("tp/syscalls/sys_enter_sendmmsg")
-int dns_sendmmsg(struct trace_event_raw_sys_enter *ctx)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	__u64 vec = ctx->args[1], vlen = ctx->args[2];
-	__u8 family = 0, addr[16] = {};
-	__u64 base, len, name;
-	__u16 port = 0;
-	struct sock *sk;
-	__u32 i;
-
-	if (!wanted(id >> 32) || !(sk = fd_udp_sock(ctx->args[0])))
-		return 0;
 	for (i = 0; i < MMSG_MAX && i < vlen; i++) {
-		__u64 msg = vec + (__u64)i * sizeof(struct mmsghdr);
-
-		if (msg_iov0(msg, &base, &len, &name))
-			break;
-		if (!send_dest(sk, name, &family, &port, addr))
-			break;
-		emit_pkt(id, LT_DIR_WRITE, family, port, addr, base, len);
+		msg = vec + (__u64)i * sizeof(struct mmsghdr);
+		if (bpf_probe_read_user(&sent, sizeof(sent), &((struct mmsghdr *)msg)->msg_len))
+			return 0;
+		if (!sent)
+			return msg;
 	}
 	return 0;
 }
 
-/* Save a receive on a UDP socket: connected to port 53, or unconnected with
- * a source address to look at on return. */
-static __always_inline int recv_enter(long fd, __u64 buf, __u64 addr, __u32 is_msg)
+/* A process's UDP socket sent a ret-byte datagram: a query when it went to
+ * port 53 (the socket's peer, else the address the syscall was given). */
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(dns_sent, struct sock *sk, int ret, int flags)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct recv_args r = {};
-	struct sock *sk;
+	__u64 id = bpf_get_current_pid_tgid(), buf, len, sa = 0, cookie;
+	struct dns_server s;
+	struct pt_regs *regs;
+	long nr;
 
-	if (!wanted(id >> 32))
+	if (!udp_candidate(sk, ret, id >> 32))
 		return 0;
-	sk = fd_udp_sock(fd);
-	if (!sk)
-		return 0;
-	sk_peer(sk, &r.family, &r.port, r.server);
-	if (r.family && r.port != DNS_PORT)
-		return 0;
-	if (!r.family && !addr && !is_msg)
-		return 0;
-	r.buf = buf;
-	r.addr = addr;
-	r.is_msg = is_msg;
-	bpf_map_update_elem(&recv_active, &id, &r, BPF_ANY);
-	return 0;
-}
-
-static __always_inline int recv_exit(long ret)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct recv_args *r = bpf_map_lookup_elem(&recv_active, &id);
-	__u64 buf, len, name = 0;
-	__u8 family, addr[16];
-	__u16 port;
-
-	if (!r)
-		return 0;
-	family = r->family;
-	port = r->port;
-	__builtin_memcpy(addr, r->server, 16);
-	buf = r->buf;
+	regs = user_regs();
+	nr = regs->orig_ax;
+	buf = PT_REGS_PARM2_SYSCALL(regs);
 	len = ret;
-	if (r->is_msg) {
-		if (msg_iov0(r->buf, &buf, &len, &name))
-			goto out_delete;
-		/* The payload may spill into further iovecs: keep the first one's share. */
-		if (len > (__u64)ret)
-			len = ret;
-	} else {
-		name = r->addr;
+	switch (nr) {
+	case NR_WRITE:
+		break;
+	case NR_SENDTO:
+		sa = PT_REGS_PARM5_SYSCALL(regs);
+		break;
+	case NR_SENDMMSG:
+		buf = mmsg_current(buf, PT_REGS_PARM3_SYSCALL(regs));
+		if (!buf)
+			return 0;
+		/* fall through: an mmsghdr starts with its msghdr */
+	case NR_SENDMSG:
+		if (msg_iov0(buf, &buf, &len, &sa))
+			return 0;
+		break;
+	default:
+		return 0;
 	}
-	if (!family)
-		user_sockaddr(name, &family, &port, addr);
-	if (ret > 0 && family && port == DNS_PORT)
-		emit_pkt(id, LT_DIR_READ, family, port, addr, buf, len);
-out_delete:
-	bpf_map_delete_elem(&recv_active, &id);
+	sk_peer(sk, &s);
+	if (!s.family) {
+		user_sockaddr(sa, &s);
+		if (!s.family || s.port != DNS_PORT)
+			return 0;
+		cookie = bpf_get_socket_cookie(sk);
+		bpf_map_update_elem(&dns_socks, &cookie, &s, BPF_ANY);
+	} else if (s.port != DNS_PORT) {
+		return 0;
+	}
+	/* a datagram split over iovecs: the first one's share */
+	emit_pkt(id, LT_DIR_WRITE, &s, buf, len < (__u64)ret ? len : (__u64)ret, ret);
 	return 0;
 }
 
-SEC("tp/syscalls/sys_enter_recvfrom")
-int dns_recvfrom_enter(struct trace_event_raw_sys_enter *ctx)
+/* A process's UDP socket received a ret-byte datagram: a response when the
+ * socket is connected to port 53, or sent a query from unconnected. */
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(dns_received, struct sock *sk, int ret, int flags)
 {
-	return recv_enter(ctx->args[0], ctx->args[1], ctx->args[4], 0);
-}
+	__u64 id = bpf_get_current_pid_tgid(), buf, len, sa, cookie;
+	struct dns_server s, *q;
+	struct pt_regs *regs;
+	long nr;
 
-SEC("tp/syscalls/sys_exit_recvfrom")
-int dns_recvfrom_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	return recv_exit(ctx->ret);
-}
-
-SEC("tp/syscalls/sys_enter_recvmsg")
-int dns_recvmsg_enter(struct trace_event_raw_sys_enter *ctx)
-{
-	return recv_enter(ctx->args[0], ctx->args[1], 0, 1);
-}
-
-SEC("tp/syscalls/sys_exit_recvmsg")
-int dns_recvmsg_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	return recv_exit(ctx->ret);
+	/* peeked bytes are read again later */
+	if ((flags & MSG_PEEK_) || !udp_candidate(sk, ret, id >> 32))
+		return 0;
+	sk_peer(sk, &s);
+	if (!s.family) {
+		cookie = bpf_get_socket_cookie(sk);
+		q = bpf_map_lookup_elem(&dns_socks, &cookie);
+		if (!q)
+			return 0;
+		s = *q;
+	} else if (s.port != DNS_PORT) {
+		return 0;
+	}
+	regs = user_regs();
+	nr = regs->orig_ax;
+	buf = PT_REGS_PARM2_SYSCALL(regs);
+	switch (nr) {
+	case NR_READ:
+	case NR_RECVFROM:
+		len = PT_REGS_PARM3_SYSCALL(regs);
+		break;
+	case NR_RECVMSG:
+		if (msg_iov0(buf, &buf, &len, &sa))
+			return 0;
+		break;
+	default:
+		return 0;
+	}
+	/* ret is the datagram's length even past the buffer (MSG_TRUNC) */
+	emit_pkt(id, LT_DIR_READ, &s, buf, len < (__u64)ret ? len : (__u64)ret, ret);
+	return 0;
 }

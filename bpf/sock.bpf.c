@@ -10,6 +10,7 @@
 #include "filter.bpf.h"
 #include "net.bpf.h"
 #include "socks.bpf.h"
+#include "sockio.bpf.h"
 #include "sock.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -33,7 +34,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  */
 
 #define TCP_CLOSE_	7
-#define MSG_PEEK_	2
 
 /* iovecs followed per writev/readv/sendmsg/recvmsg. */
 #define IOV_MAX_	64
@@ -598,27 +598,6 @@ static __always_inline int send_done(struct sock *sk, int ret)
 out_delete:
 	bpf_map_delete_elem(&calls, &id);
 	return 0;
-}
-
-/* The syscalls whose socket I/O is copied (x86-64 numbers): the thread's
- * user registers say which one it is in, and its arguments. */
-#if defined(__TARGET_ARCH_x86)
-#define NR_READ		0
-#define NR_WRITE	1
-#define NR_READV	19
-#define NR_WRITEV	20
-#define NR_SENDTO	44
-#define NR_RECVFROM	45
-#define NR_SENDMSG	46
-#define NR_RECVMSG	47
-#else
-#error "sock.bpf.c: syscall numbers for this architecture"
-#endif
-
-/* The current thread's user registers (its syscall number in orig_ax). */
-static __always_inline struct pt_regs *user_regs(void)
-{
-	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 }
 
 /* A TCP send's loop (once per segment it fills; the first round is the

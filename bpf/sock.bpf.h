@@ -1,4 +1,4 @@
-/* sock.bpf.h -- BPF-only helpers of sock.bpf.c: a socket's file, a msghdr's iovecs, and the request line a write is classified by. */
+/* sock.bpf.h -- BPF-only helpers of sock.bpf.c: a msghdr's iovecs, and the request line a write is classified by. */
 #ifndef LLMTAP_SOCK_BPF_H
 #define LLMTAP_SOCK_BPF_H
 
@@ -8,24 +8,6 @@
 
 /* Bytes of a write looked at to classify it (request line up to the path's end). */
 #define PROBE_LEN	192
-
-/* ---- a socket's file ----------------------------------------------------------- */
-
-/* The inode number of the file of socket sk (a tp_btf argument: read
- * directly, no helper call), or 0 when it has none: a kernel socket (NFS,
- * iSCSI...) sending on behalf of whoever runs, never a process's own. */
-static __always_inline __u64 sk_file_ino(struct sock *sk)
-{
-	struct socket *so = sk->sk_socket;
-	struct file *f;
-
-	if (!so)
-		return 0;
-	f = so->file;
-	if (!f)
-		return 0;
-	return f->f_inode->i_ino;
-}
 
 /* The iovec array and count of a user msghdr. Returns 0 when read. */
 static __always_inline int msg_vec(__u64 msg, __u64 *vec, __u64 *nvec)

@@ -62,6 +62,26 @@ NAME_CURL = "curl.llmtap.test"
 NAME_NODE = "node.llmtap.test"
 NAME_RAW_SENDTO = "sendto.llmtap.test"
 NAME_RAW_SENDMSG = "sendmsg.llmtap.test"
+NAME_GO = "go.llmtap.test"
+
+# Go's own resolver (no libc): a connected UDP socket per question, written with write()
+# and read with read().
+GO_CLIENT = r"""
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+)
+
+func main() {
+	r := &net.Resolver{PreferGo: true}
+	addrs, err := r.LookupHost(context.Background(), os.Args[1])
+	fmt.Println(addrs, err)
+}
+"""
 
 # A resolver of its own on an unconnected socket: sendto/recvfrom, then sendmsg/recvmsg
 # (the paths musl, c-ares and Go take), with no getaddrinfo involved.
@@ -333,6 +353,7 @@ def run(chk, env, llmtap, tmp, ns, st, verbose):
     if not chk.ok(terr.wait_for(lambda l: l.startswith("ready"), READY_DEADLINE_S), "tracer: ready",
                   terr.text()[-2000:]):
         return
+    check_hooks(chk, tracer.pid)
     t0 = time.time_ns()
 
     code = ("import socket,sys\n"
@@ -354,6 +375,11 @@ def run(chk, env, llmtap, tmp, ns, st, verbose):
                  " console.log(e ? 'error ' + e.code : JSON.stringify(a)); });")
     node_pid, out = run_client(env, chk, ns, "node", ["node", "-e", code_node, NAME_NODE])
     chk.ok(ANSWER in out, "client node: resolved %s" % NAME_NODE, out.strip())
+    go_bin = build_go(chk, tmp)
+    go_pid = None
+    if go_bin:
+        go_pid, out = run_client(env, chk, ns, "go resolver", [go_bin, NAME_GO])
+        chk.ok(ANSWER in out, "client go: resolved %s" % NAME_GO, out.strip())
     raw_pid, out = run_client(env, chk, ns, "python raw udp",
                               [py, "-c", RAW_CLIENT, NAME_RAW_SENDTO, NAME_RAW_SENDMSG])
     chk.ok("5151 5252" in out, "client raw udp: both answers received", out.strip())
@@ -362,6 +388,8 @@ def run(chk, env, llmtap, tmp, ns, st, verbose):
     wanted = [("getaddrinfo", n, None) for n in (NAME_PY, NAME_NX, NAME_CURL, NAME_NODE)]
     wanted += [("udp", n, q) for n in (NAME_PY, NAME_NX) for q in ("A", "AAAA")]
     wanted += [("udp", n, "A") for n in (NAME_RAW_SENDTO, NAME_RAW_SENDMSG)]
+    if go_pid:
+        wanted += [("udp", NAME_GO, q) for q in ("A", "AAAA")]
     all_rows, missing = wait_rows(db, wanted, ROWS_DEADLINE_S, tracer)
     chk.ok(not missing, "rows: every expected lookup recorded", "missing %r" % missing)
     status = stop_tracer(tracer)
@@ -396,6 +424,10 @@ def run(chk, env, llmtap, tmp, ns, st, verbose):
             latency_ok(chk, got[0], what)
         chk.eq(find(all_rows, source="getaddrinfo", name=name), [], what + ": no getaddrinfo row")
 
+    if go_pid:
+        check_udp(chk, all_rows, NAME_GO, go_pid, 0, "NOERROR", True)
+        chk.eq(find(all_rows, source="getaddrinfo", name=NAME_GO), [], "%s: no getaddrinfo row" % NAME_GO)
+
     # The name server's own datagrams (from/to client ports) are not lookups.
     srv_pid = None
     for line in slog.lines:
@@ -425,6 +457,36 @@ def run(chk, env, llmtap, tmp, ns, st, verbose):
            "cli: llmtap dns --limit 2 prints a header and 2 rows", text)
     r = subprocess.run([llmtap, "dns", "--db", db, "--limit", "x"], capture_output=True, timeout=30)
     chk.eq(r.returncode, 2, "cli: bad --limit is a usage error")
+
+
+def check_hooks(chk, tracer_pid):
+    """The udp side hangs on the socket layer's length reports, not on syscall tracepoints: one of
+    those (any) puts every thread of the host on the kernel's slow syscall path."""
+    bpftool = shutil.which("bpftool") or "/usr/sbin/bpftool"
+    r = subprocess.run([bpftool, "-j", "perf", "show"], capture_output=True, timeout=30)
+    if not chk.ok(r.returncode == 0, "hooks: bpftool perf show", r.stderr.decode(errors="replace")[-500:]):
+        return
+    mine = [h for h in json.loads(r.stdout or b"[]") if h.get("pid") == tracer_pid]
+    tps = {h.get("tracepoint") for h in mine if h.get("fd_type") == "raw_tracepoint"}
+    chk.ok({"sock_send_length", "sock_recv_length"} <= tps, "hooks: sock_send_length and sock_recv_length attached",
+           "%r" % sorted(tps))
+    sys_tps = [h.get("tracepoint") for h in mine if h.get("fd_type") == "tracepoint"]
+    chk.eq(sys_tps, [], "hooks: no syscall tracepoint attached (the host's syscalls keep their fast path)")
+
+
+def build_go(chk, tmp):
+    """GO_CLIENT built with Debian's Go into tmp; None (a failed check) when it cannot be."""
+    if not chk.ok(shutil.which("go"), "build: go on PATH (Debian golang-go, `make test-deps`)"):
+        return None
+    src, out = os.path.join(tmp, "resolve.go"), os.path.join(tmp, "resolve")
+    with open(src, "w") as f:
+        f.write(GO_CLIENT)
+    env = dict(os.environ, GOCACHE=os.path.join(tmp, "gocache"), GO111MODULE="off",
+               GOPATH=os.path.join(tmp, "gopath"), CGO_ENABLED="0")
+    r = subprocess.run(["go", "build", "-o", out, src], env=env, capture_output=True, timeout=600)
+    if not chk.ok(r.returncode == 0, "build: go resolver client", r.stderr.decode(errors="replace")[-1500:]):
+        return None
+    return out
 
 
 def stop_tracer(tracer, timeout=EXIT_DEADLINE_S):

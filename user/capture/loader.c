@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
 #include <unistd.h>
 
 #include "ssl.skel.h"
@@ -113,16 +112,6 @@ static void obj_image_release(const struct bpf_object_skeleton *s)
 		madvise((void *)a, end - a, MADV_DONTNEED);
 }
 
-/* Syscall tracepoints need tracefs: mount it where libbpf looks when missing. */
-static void tracefs_ensure(void)
-{
-	if (!access("/sys/kernel/tracing/events", F_OK) ||
-	    !access("/sys/kernel/debug/tracing/events", F_OK))
-		return;
-	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL) && errno != EBUSY)
-		log_warn("cannot mount tracefs on /sys/kernel/tracing: %s", strerror(errno));
-}
-
 /* Open, load and start dns.bpf.c. A failure leaves DNS untraced (l->dns
  * NULL, message printed) but the rest working. */
 static void dns_open(struct loader *l, const struct loader_opts *o, loader_sample_fn fn, void *ctx)
@@ -144,7 +133,6 @@ static void dns_open(struct loader *l, const struct loader_opts *o, loader_sampl
 	if (err)
 		goto out_destroy;
 	obj_image_release(l->dns->skeleton);
-	tracefs_ensure();
 	err = obj_start(l, l->dns->skeleton, o, 1, fn, ctx, &what);
 	if (err)
 		goto out_destroy;
@@ -152,7 +140,6 @@ static void dns_open(struct loader *l, const struct loader_opts *o, loader_sampl
 
 out_destroy:
 	dns_bpf__destroy(l->dns);
-	sock_bpf__destroy(l->sock);
 	l->dns = NULL;
 out_warn:
 	log_debug("dns: failed to %s: %s", what, strerror(-err));
@@ -743,7 +730,7 @@ void loader_detach_later(struct loader *l)
 	pid_t parent = getpid(), child;
 	int i;
 
-	/* Uprobes and dns.bpf.c's syscall tracepoints are the slow ones. */
+	/* Uprobes and the tp_btf links of dns.bpf.c and sock.bpf.c are the slow ones. */
 	if (!l || (!attach_links(l->attach) && !l->dns && !l->sock))
 		return;
 	child = fork();
