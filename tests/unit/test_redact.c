@@ -450,15 +450,15 @@ static void test_long_header_names(void)
 	CHECK(redact_header_is_secret(name) == 0);
 }
 
-/* The eight-byte test of a run of letters and digits agrees with the byte
- * test on every byte value at every place in a word of letters, digits
- * and one byte of anything else. */
+/* The eight-byte count of a run of letters and digits agrees with the
+ * byte test on every byte value at every place in a word of letters,
+ * digits and one byte of anything else, and with anything after it. */
 static void test_word_alnum(void)
 {
 	static const char fill[] = "aZ09mQz5";
 	unsigned char b[8];
 	uint64_t w;
-	int c, at, bad = 0, alnum;
+	int c, d, at, bad = 0, alnum;
 
 	for (c = 0; c < 256; c++)
 		for (at = 0; at < 8; at++) {
@@ -466,13 +466,23 @@ static void test_word_alnum(void)
 			b[at] = (unsigned char)c;
 			memcpy(&w, b, 8);
 			alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-			bad += redact_word_alnum(w) != alnum;
+			bad += redact_word_alnum_len(w) != (alnum ? 8u : (unsigned)at);
+			/* a stop at `at`, then any byte d (a carry out of a high byte) */
+			if (alnum || at == 7)
+				continue;
+			for (d = 0; d < 256; d++) {
+				b[at + 1] = (unsigned char)d;
+				memcpy(&w, b, 8);
+				bad += redact_word_alnum_len(w) != (unsigned)at;
+			}
 		}
-	CHECKF(bad == 0, "%d of 2048 words judged wrongly", bad);
+	CHECKF(bad == 0, "%d words judged wrongly", bad);
 	memcpy(&w, "abcdefgh", 8);
-	CHECK(redact_word_alnum(w));
+	CHECK(redact_word_alnum_len(w) == 8);
 	memcpy(&w, "abcd efg", 8);
-	CHECK(!redact_word_alnum(w));
+	CHECK(redact_word_alnum_len(w) == 4);
+	memcpy(&w, "\xff\xff" "abcdef", 8);
+	CHECK(redact_word_alnum_len(w) == 0);
 	/* a key right after a long word, at each alignment: found */
 	for (at = 0; at < 16; at++) {
 		char text[128];

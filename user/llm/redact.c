@@ -190,15 +190,17 @@ static int key_char(unsigned char c)
 }
 
 /* The end of the run of letters and digits at s[i..n): a body's words
- * are skipped eight bytes at a time. */
+ * are passed eight bytes at a time, the last eight too. */
 static size_t alnum_run(const char *s, size_t i, size_t n)
 {
 	uint64_t w;
+	unsigned k;
 
 	for (; i + 8 <= n; i += 8) {
 		memcpy(&w, s + i, 8);
-		if (!redact_word_alnum(w))
-			break;
+		k = redact_word_alnum_len(w);
+		if (k < 8)
+			return i + k;
 	}
 	while (i < n && a_alnum((unsigned char)s[i]))
 		i++;
@@ -254,6 +256,9 @@ static int rule_scheme(const struct scan *sc, size_t i, size_t *a, size_t *b)
 
 	if (i && a_alnum((unsigned char)s[i - 1]))
 		return 0;
+	/* most words starting with b are neither: their second letter says so */
+	if (n - i < 5 || ((s[i + 1] | 0x20) != 'e' && (s[i + 1] | 0x20) != 'a'))
+		return 0;
 	if (n - i >= 6 && strncasecmp(s + i, "bearer", 6) == 0)
 		j = i + 6;
 	else if (n - i >= 5 && strncasecmp(s + i, "basic", 5) == 0)
@@ -282,6 +287,39 @@ static int rule_scheme(const struct scan *sc, size_t i, size_t *a, size_t *b)
 	return 1;
 }
 
+/* The second letters a key shape below can have, one bit each, and by
+ * first letter the ones it goes with: two loads test a word's first two
+ * letters, so most words of a text are let go without a branch on which
+ * letter they start with. */
+enum {
+	S2_k = 1 << 0, S2_I = 1 << 1, S2_K = 1 << 2, S2_S = 1 << 3, S2_s = 1 << 4, S2_h = 1 << 5,
+	S2_i = 1 << 6, S2_l = 1 << 7, S2_a = 1 << 8, S2_o = 1 << 9, S2_p = 1 << 10, S2_f = 1 << 11,
+	S2_8 = 1 << 12, S2_y = 1 << 13,
+};
+static const uint16_t shape_second[256] = {
+	['k'] = S2_k, ['I'] = S2_I, ['K'] = S2_K, ['S'] = S2_S, ['s'] = S2_s, ['h'] = S2_h,
+	['i'] = S2_i, ['l'] = S2_l, ['a'] = S2_a, ['o'] = S2_o, ['p'] = S2_p, ['f'] = S2_f,
+	['8'] = S2_8, ['y'] = S2_y,
+};
+static const uint16_t shape_first[256] = {
+	['s'] = S2_k,				/* sk- sk_ */
+	['A'] = S2_I | S2_K | S2_S,		/* AIza AKIA ASIA */
+	['g'] = S2_s | S2_h | S2_i | S2_l,	/* gsk_ ghp_ gho_ ghu_ ghs_ github_pat_ glpat- */
+	['x'] = S2_a | S2_o,			/* xai- xoxb- xoxp- */
+	['p'] = S2_p,				/* pplx- */
+	['h'] = S2_f,				/* hf_ */
+	['r'] = S2_8,				/* r8_ */
+	['e'] = S2_y,				/* eyJ */
+	['y'] = S2_a,				/* ya29. */
+	['n'] = S2_p,				/* npm_ */
+};
+
+/* 1 when a key shape below can begin with the letters c0 c1. */
+static inline int shape_start(unsigned char c0, unsigned char c1)
+{
+	return (shape_first[c0] & shape_second[c1]) != 0;
+}
+
 /* Rule: a key shape starting at a word start. */
 static int rule_shape(const struct scan *sc, size_t i, size_t *a, size_t *b)
 {
@@ -294,13 +332,8 @@ static int rule_shape(const struct scan *sc, size_t i, size_t *a, size_t *b)
 
 	if (i && key_char((unsigned char)s[i - 1]))
 		return 0;
-	switch (s[i]) {	/* the first letters of the shapes below */
-	case 's': case 'A': case 'g': case 'x': case 'p': case 'h': case 'r': case 'e':
-	case 'y': case 'n':
-		break;
-	default:
+	if (n - i < 3 || !shape_start((unsigned char)s[i], (unsigned char)s[i + 1]))
 		return 0;
-	}
 	for (k = 0; k < sizeof(prefix) / sizeof(prefix[0]); k++) {
 		size_t pl;
 
@@ -518,6 +551,29 @@ void redact_scan(struct scan *sc)
 			continue;
 		}
 		start = !i || !a_alnum((unsigned char)s[i - 1]);
+
+		/* A word of letters and digits followed by a space or most
+		 * punctuation is no name (rule_named wants ':' or '=' after
+		 * one): only a key shape or a scheme can start here, and when
+		 * neither does the whole word is passed at once. */
+		if (start && a_alnum(c)) {
+			size_t e = alnum_run(s, i, sc->n);
+			unsigned char nx = e < sc->n ? (unsigned char)s[e] : 0;
+
+			if (!name_char(nx) && nx != ':' && nx != '=') {
+				if (c == 'b' || c == 'B')
+					hit = rule_scheme(sc, i, &a, &b);
+				if (!hit && i + 1 < sc->n && shape_start(c, (unsigned char)s[i + 1]))
+					hit = rule_shape(sc, i, &a, &b);
+				if (!hit || b <= a) {
+					i = e;
+					continue;
+				}
+				scan_take(sc, a, b);
+				i = b;
+				continue;
+			}
+		}
 
 		if (c == '"' || c == '\\')
 			hit = rule_json(sc, i, &a, &b);
