@@ -155,6 +155,10 @@ static void test_redaction(void)
 		CHECK(r->pid == 4242 && r->tid == 4243);
 		CHECK_STR(r->method, "POST");
 		CHECK_STR(r->host, "api.openai.com");
+		/* nothing secret in the bodies or the text: the store need not look again */
+		CHECK(r->clean == (CALL_CLEAN_TEXT | CALL_CLEAN_REQ_BODY | CALL_CLEAN_RESP_BODY));
+		CHECK(r->request_body_len == 67 && !memcmp(r->request_body, strchr(req, '{'), 67));
+		CHECK(r->response_body_len == 217 && !memcmp(r->response_body, strchr(resp, '{'), 217));
 	}
 	rows_clear();
 	stream_table_free(t, "stop");
@@ -179,6 +183,8 @@ static void test_body_redaction(void)
 		CHECK(strstr(rows[0]->request_body, "ABCDEFGHIJKLMNOPQRSTUV") == NULL);
 		CHECK(strstr(rows[0]->request_body, "my key is [REDACTED]") != NULL);
 		CHECK(rows[0]->request_bytes == (int64_t)strlen(body));
+		/* the rules took something: the store runs them again over it */
+		CHECK(rows[0]->clean == (CALL_CLEAN_TEXT | CALL_CLEAN_RESP_BODY));
 	}
 	rows_clear();
 	stream_table_free(t, "stop");
@@ -211,6 +217,7 @@ static void test_split_key(void)
 		CHECK(rows[0]->response_body && !strstr(rows[0]->response_body, "k-pr") &&
 		      !strstr(rows[0]->response_body, "IjKlMnOpQrStUv0"));
 		CHECK(rows[0]->response_body && strstr(rows[0]->response_body, "\"content\":\"Key: [REDACTED]\""));
+		CHECK(rows[0]->clean == CALL_CLEAN_REQ_BODY);
 	}
 	rows_clear();
 

@@ -10,6 +10,13 @@
 #define CALL_NULL_INT INT64_MIN	/* an INTEGER column that is NULL */
 #define CALL_NULL_REAL (-1.0)	/* a REAL duration column that is NULL */
 
+/* A column the secret rules (llm/redact.h) ran over and took nothing from:
+ * the store binds it as it is, since a second pass over a clean text finds
+ * nothing either (one that took something gets the second pass). */
+#define CALL_CLEAN_TEXT		(1u << 0)	/* response_text */
+#define CALL_CLEAN_REQ_BODY	(1u << 1)	/* request_body */
+#define CALL_CLEAN_RESP_BODY	(1u << 2)	/* response_body */
+
 /* One finished LLM call (table llm_calls). All strings are malloc'd and owned by the row (NULL = SQL NULL), except
  * provider and operation, which are static. */
 struct call_row {
@@ -35,6 +42,7 @@ struct call_row {
 	size_t request_body_len, response_body_len;	/* bytes of the two (NULs allowed);
 							 * 0: up to the first NUL */
 	char *error;
+	unsigned clean;				/* CALL_CLEAN_* bits */
 	/* beyond CONTRACT.md: the latency split (issue 3) */
 	char conn_id[37];			/* connections.id; "" = NULL */
 	double upload_ms;			/* first request byte written -> last one

@@ -261,6 +261,18 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v)
 	bind_textn(st, i, v, 0);
 }
 
+/* Bind text v (n bytes; 0: up to its NUL) of a call row: when the row says
+ * the rules already ran over it and took nothing (clean), as it is; else
+ * through them (bind_textn()). A body scanned once, not twice. */
+static void bind_call_text(sqlite3_stmt *st, int i, const char *v, size_t n, int clean)
+{
+	if (!v || !clean) {
+		bind_textn(st, i, v, n);
+		return;
+	}
+	sqlite3_bind_text64(st, i, v, n ? n : strlen(v), SQLITE_STATIC, SQLITE_UTF8);
+}
+
 static void bind_int(sqlite3_stmt *st, int i, int64_t v)
 {
 	if (v == CALL_NULL_INT)
@@ -302,7 +314,7 @@ static void bind_call(sqlite3_stmt *st, const void *row)
 	bind_int(st, i++, r->reasoning_tokens);
 	bind_real(st, i++, r->cost_usd);
 	bind_text(st, i++, r->finish_reason);
-	bind_text(st, i++, r->response_text);
+	bind_call_text(st, i++, r->response_text, 0, r->clean & CALL_CLEAN_TEXT);
 	bind_int(st, i++, r->start_ns);
 	bind_real(st, i++, r->duration_ms);
 	bind_real(st, i++, r->ttfb_ms);
@@ -315,8 +327,9 @@ static void bind_call(sqlite3_stmt *st, const void *row)
 	bind_int(st, i++, r->response_bytes);
 	bind_text(st, i++, r->request_headers);
 	bind_text(st, i++, r->response_headers);
-	bind_textn(st, i++, r->request_body, r->request_body_len);
-	bind_textn(st, i++, r->response_body, r->response_body_len);
+	bind_call_text(st, i++, r->request_body, r->request_body_len, r->clean & CALL_CLEAN_REQ_BODY);
+	bind_call_text(st, i++, r->response_body, r->response_body_len,
+		       r->clean & CALL_CLEAN_RESP_BODY);
 	bind_text(st, i++, r->error);
 	bind_text(st, i++, r->conn_id[0] ? r->conn_id : NULL);
 	bind_real(st, i++, r->upload_ms);

@@ -64,6 +64,42 @@ void stream_head_format(struct buf *out, const struct http1_head *h)
 	}
 }
 
+/* The secret rules over the n bytes at *owned (malloc'd, NUL after them):
+ * their copy, or when they took nothing *owned itself (taken: *owned set
+ * NULL) with bit set in *clean, so the store does not run them again.
+ * *outn (when given) gets the length. NULL when out of memory. */
+static char *redacted_take(char **owned, size_t n, size_t *outn, unsigned *clean, unsigned bit)
+{
+	int unchanged;
+	char *r = redact_textn_changed(*owned, n, outn, &unchanged);
+
+	if (unchanged) {
+		r = *owned;
+		*owned = NULL;
+		*clean |= bit;
+	}
+	return r;
+}
+
+/* Body b of an exchange of t through the secret rules, as redacted_take():
+ * its own buffer when they took nothing (no copy of a large body), else
+ * their copy. Its memory leaves t's body budget here (the row holds it). */
+static char *body_take(struct stream_table *t, struct buf *b, size_t *outn, unsigned *clean,
+		       unsigned bit)
+{
+	size_t n = b->len;
+	char *owned, *r;
+
+	t->body_mem -= b->cap < t->body_mem ? b->cap : t->body_mem;
+	owned = buf_steal(b);
+
+	if (!owned)
+		return NULL;
+	r = redacted_take(&owned, n, outn, clean, bit);
+	free(owned);
+	return r;
+}
+
 static double ms_between(uint64_t from, uint64_t to)
 {
 	if (!from || !to || to < from)
@@ -241,7 +277,9 @@ void exchange_emit(struct stream *c, struct exchange *x, const char *why)
 	r->finish_reason = call.finish_reason;
 	call.finish_reason = NULL;
 	/* Keys pasted into prompts or echoed by a model are secrets too. */
-	r->response_text = redact_text(call.response_text);
+	r->response_text = call.response_text ?
+		redacted_take(&call.response_text, strlen(call.response_text), NULL, &r->clean,
+			      CALL_CLEAN_TEXT) : NULL;
 	r->start_ns = x->t_req_start ? (int64_t)mono_to_epoch_ns(x->t_req_start) : CALL_NULL_INT;
 	r->duration_ms = ms_between(x->t_req_start, x->t_resp_last);
 	r->ttfb_ms = ms_between(x->t_req_end, x->t_resp_first);
@@ -253,12 +291,16 @@ void exchange_emit(struct stream *c, struct exchange *x, const char *why)
 	r->request_headers = buf_steal(&x->req_head);
 	r->response_headers = x->status ? buf_steal(&x->resp_head) : NULL;
 	/* whole bodies, NUL bytes and all; a key the stream split across events
-	 * goes from the body too, not only from response_text */
-	r->request_body = redact_textn(x->req_body.data ? (const char *)x->req_body.data : "",
-				       x->req_body.len, &r->request_body_len);
-	r->response_body = x->status ?
-		redact_stream_body(x->resp_body.data ? (const char *)x->resp_body.data : "",
-				   x->resp_body.len, call.response_text, &r->response_body_len) : NULL;
+	 * goes from the body too, not only from response_text (with a clean
+	 * text there is none such: the body alone is looked at) */
+	r->request_body = body_take(c->t, &x->req_body, &r->request_body_len, &r->clean, CALL_CLEAN_REQ_BODY);
+	if (x->status && call.response_text)	/* a text the rules took from (kept: not clean) */
+		r->response_body = redact_stream_body(x->resp_body.data ? (const char *)x->resp_body.data : "",
+						      x->resp_body.len, call.response_text,
+						      &r->response_body_len);
+	else if (x->status)
+		r->response_body = body_take(c->t, &x->resp_body, &r->response_body_len, &r->clean,
+					     CALL_CLEAN_RESP_BODY);
 	r->error_type = errtype_of(&(struct errtype_in){
 		.status = x->status, .api_error = call.error, .capture = x->error,
 		.truncated = x->truncated[0] || x->truncated[1],
