@@ -14,7 +14,7 @@ Real processes only: a small HTTPS LLM API of its own (this file, --server: keep
 x-hard-* headers: JSON, 401 echoing the key, SSE in pieces, 3-byte writes, NUL bytes, held uploads), python3 clients
 (this file, --client: hand-written requests, so 300 headers, 5-byte writes and 8 MB uploads are exactly what is
 sent; their comm is "hardcli", which `-c hardcli` selects), curl and sh, local JSON and OTLP/HTTP receivers for the
-pushes, a 2 MB tmpfs, chattr. Every wait polls against a deadline. Cases (issue 10's numbers):
+pushes, a 4 MB tmpfs, chattr. Every wait polls against a deadline. Cases (issue 10's numbers):
    1 symlink   a link at the database path, a user's directory, the default ./llmtap.db there, a file of
                another user, a planted -wal link: refused, the link's target untouched
    2 secrets   14 placements (401 body -> error, Helicone-Auth, x-key, cf-aig-authorization,
@@ -27,7 +27,7 @@ pushes, a 2 MB tmpfs, chattr. Every wait polls against a deadline. Cases (issue 
    5 listen    /health answers in < 2 s while 20, then 100 idle connections and 8 slow ones are held
    6 unit      dist/llmtap.service: `systemd-analyze security --offline` exposure at most 3.2; the tracer runs
                and records a call under the unit's CapabilityBoundingSet= and NoNewPrivileges= (setpriv)
-   7 diskfull  2 MB tmpfs filled: one line, /health degraded, calls kept in memory, written when space
+   7 diskfull  4 MB tmpfs filled: one line, /health degraded, calls kept in memory, written when space
                returns; filled again and stopped: the exit line counts what is really stored
    8 shm       the -shm made immutable (chattr +i): no signal death, one line, rows written after chattr -i
    9 deleted   the database deleted while running: noticed, created again (0600), later calls in it
@@ -941,8 +941,10 @@ def lines_with(terr, text):
 def case_diskfull(ctx):
     chk, n = ctx.chk, "c7 diskfull"
     mnt = ctx.dir("c7-tmpfs")
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", mnt], capture_output=True)
-    if not chk.eq(r.returncode, 0, "%s: a 2 MB tmpfs is mounted" % n):
+    # 4 MB: the empty database's 44 tables and indexes take a 16 KiB page each, the calls
+    # held while the disk is full 1.4 MB, and their WAL copy as much again
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", mnt], capture_output=True)
+    if not chk.eq(r.returncode, 0, "%s: a 4 MB tmpfs is mounted" % n):
         return
     try:
         diskfull_run(ctx, n, mnt)

