@@ -482,7 +482,7 @@ def case_disk(chk, procs, tmp, llmtap):
         db = os.path.join(vol, "llmtap.db")
         t, terr, ready = e2e.start_tracer(procs, llmtap, db, ["--duration", "1"])
         chk.eq(e2e.stop_tracer(t, timeout=20), 0, "disk: a first run makes the database")
-        fill_db(db, 1600, 8192)
+        fill_db(db, 800, 16000)
         with open(os.path.join(vol, "other.bin"), "wb") as f:
             f.write(b"o" * (6 * MiB))
         before = disk_used_pct(vol)
