@@ -577,7 +577,6 @@ sqlite3 *store_sqlite(struct store *s)
 static int store_wal_hook(void *ud, sqlite3 *db, const char *name, int pages)
 {
 	struct store *s = ud;
-
 	int64_t bytes = (int64_t)pages * s->page_size;
 
 	if (bytes >= (s->wal_kick ? STORE_WAL_INLINE : STORE_WAL_KICK))
@@ -586,7 +585,6 @@ static int store_wal_hook(void *ud, sqlite3 *db, const char *name, int pages)
 		s->wal_kick(s->wal_kick_ud);
 	return SQLITE_OK;
 }
-
 
 /* Read the database's page size into s->page_size. Returns 0, -1 on error. */
 static int store_page_size(struct store *s)

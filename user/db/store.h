@@ -68,7 +68,9 @@ _Static_assert(STORE_WAL_JOURNAL_LIMIT > STORE_WAL_INLINE, "WAL limit above the 
 /* A new database's page size. Bodies of LLM calls run to tens of KiB: in
  * pages of 4 KiB a 16 KiB call's row was a chain of a dozen pages, each
  * written to the WAL in two syscalls and copied back in two more; in
- * pages of 16 KiB it is three (a quarter less reader CPU per such call here; 32 KiB pages gained less). An existing database keeps its own. */
+ * pages of 16 KiB it is three, and the reader spent about a quarter less
+ * per such call here (32 KiB gained less; a row of 8-16 KiB may take a
+ * page of its own). An existing database keeps its own page size. */
 #define STORE_PAGE_SIZE 16384
 /* A number macro as a string literal (for PRAGMAs). */
 #define STORE_STR_(x) #x
