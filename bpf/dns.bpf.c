@@ -367,6 +367,11 @@ int BPF_PROG(dns_sent, struct sock *sk, int ret, int flags)
 
 	if (!udp_candidate(sk, ret, id >> 32))
 		return 0;
+	/* a connected socket's peer settles it before any user memory is
+	 * read: a QUIC client's datagrams stop here */
+	sk_peer(sk, &s);
+	if (s.family && s.port != DNS_PORT)
+		return 0;
 	regs = user_regs();
 	nr = regs->orig_ax;
 	buf = PT_REGS_PARM2_SYSCALL(regs);
@@ -389,15 +394,12 @@ int BPF_PROG(dns_sent, struct sock *sk, int ret, int flags)
 	default:
 		return 0;
 	}
-	sk_peer(sk, &s);
 	if (!s.family) {
 		user_sockaddr(sa, &s);
 		if (!s.family || s.port != DNS_PORT)
 			return 0;
 		cookie = bpf_get_socket_cookie(sk);
 		bpf_map_update_elem(&dns_socks, &cookie, &s, BPF_ANY);
-	} else if (s.port != DNS_PORT) {
-		return 0;
 	}
 	/* a datagram split over iovecs: the first one's share */
 	emit_pkt(id, LT_DIR_WRITE, &s, buf, len < (__u64)ret ? len : (__u64)ret, ret);
