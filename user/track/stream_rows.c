@@ -12,12 +12,16 @@
 #include "base/util.h"
 #include "llm/verdict.h"
 
+/* n bytes of body memory go back to t's budget (never below nothing). */
+static void body_mem_release(struct stream_table *t, size_t n)
+{
+	t->body_mem -= n < t->body_mem ? n : t->body_mem;
+}
+
 /* Free x and what it holds; its body memory goes back to t's budget. */
 static void exchange_free(struct stream_table *t, struct exchange *x)
 {
-	size_t held = x->req_body.cap + x->resp_body.cap;
-
-	t->body_mem -= held < t->body_mem ? held : t->body_mem;
+	body_mem_release(t, x->req_body.cap + x->resp_body.cap);
 	free(x->target);
 	free(x->host);
 	buf_free(&x->req_head);
@@ -90,9 +94,8 @@ static char *body_take(struct stream_table *t, struct buf *b, size_t *outn, unsi
 	size_t n = b->len;
 	char *owned, *r;
 
-	t->body_mem -= b->cap < t->body_mem ? b->cap : t->body_mem;
+	body_mem_release(t, b->cap);
 	owned = buf_steal(b);
-
 	if (!owned)
 		return NULL;
 	r = redacted_take(&owned, n, outn, clean, bit);
@@ -293,11 +296,12 @@ void exchange_emit(struct stream *c, struct exchange *x, const char *why)
 	/* whole bodies, NUL bytes and all; a key the stream split across events
 	 * goes from the body too, not only from response_text (with a clean
 	 * text there is none such: the body alone is looked at) */
-	r->request_body = body_take(c->t, &x->req_body, &r->request_body_len, &r->clean, CALL_CLEAN_REQ_BODY);
+	r->request_body = body_take(c->t, &x->req_body, &r->request_body_len, &r->clean,
+				    CALL_CLEAN_REQ_BODY);
 	if (x->status && call.response_text)	/* a text the rules took from (kept: not clean) */
-		r->response_body = redact_stream_body(x->resp_body.data ? (const char *)x->resp_body.data : "",
-						      x->resp_body.len, call.response_text,
-						      &r->response_body_len);
+		r->response_body = redact_stream_body(
+			x->resp_body.data ? (const char *)x->resp_body.data : "", x->resp_body.len,
+			call.response_text, &r->response_body_len);
 	else if (x->status)
 		r->response_body = body_take(c->t, &x->resp_body, &r->response_body_len, &r->clean,
 					     CALL_CLEAN_RESP_BODY);
