@@ -7,6 +7,7 @@
 #include <bpf/bpf_endian.h>
 #include "events.h"
 #include "common.bpf.h"
+#include "chain.bpf.h"
 #include "filter.bpf.h"
 #include "sockio.bpf.h"
 
@@ -357,8 +358,7 @@ static __always_inline __u64 mmsg_current(__u64 vec, __u64 vlen)
 
 /* A process's UDP socket sent a ret-byte datagram: a query when it went to
  * port 53 (the socket's peer, else the address the syscall was given). */
-SEC("tp_btf/sock_send_length")
-int BPF_PROG(dns_sent, struct sock *sk, int ret, int flags)
+static __always_inline int dns_sent_run(struct sock *sk, int ret, int flags)
 {
 	__u64 id = bpf_get_current_pid_tgid(), buf, len, sa = 0, cookie;
 	struct dns_server s;
@@ -406,10 +406,18 @@ int BPF_PROG(dns_sent, struct sock *sk, int ret, int flags)
 	return 0;
 }
 
+/* Slot LT_CHAIN_DNS of chain_send (chain.bpf.h): the handler, then the next slot. */
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(dns_sent, struct sock *sk, int ret, int flags)
+{
+	dns_sent_run(sk, ret, flags);
+	chain_next(ctx, &chain_send, LT_CHAIN_DNS);
+	return 0;
+}
+
 /* A process's UDP socket received a ret-byte datagram: a response when the
  * socket is connected to port 53, or sent a query from unconnected. */
-SEC("tp_btf/sock_recv_length")
-int BPF_PROG(dns_received, struct sock *sk, int ret, int flags)
+static __always_inline int dns_received_run(struct sock *sk, int ret, int flags)
 {
 	__u64 id = bpf_get_current_pid_tgid(), buf, len, sa, cookie;
 	struct dns_server s, *q;
@@ -446,5 +454,14 @@ int BPF_PROG(dns_received, struct sock *sk, int ret, int flags)
 	}
 	/* ret is the datagram's length even past the buffer (MSG_TRUNC) */
 	emit_pkt(id, LT_DIR_READ, &s, buf, len < (__u64)ret ? len : (__u64)ret, ret);
+	return 0;
+}
+
+/* Slot LT_CHAIN_DNS of chain_recv (chain.bpf.h): the handler, then the next slot. */
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(dns_received, struct sock *sk, int ret, int flags)
+{
+	dns_received_run(sk, ret, flags);
+	chain_next(ctx, &chain_recv, LT_CHAIN_DNS);
 	return 0;
 }

@@ -7,6 +7,7 @@
 #include <bpf/bpf_endian.h>
 #include "events.h"
 #include "common.bpf.h"
+#include "chain.bpf.h"
 #include "net.bpf.h"
 #include "socks.bpf.h"
 
@@ -47,8 +48,10 @@ static __always_inline void tcp_emit(__u32 type, struct sock *sk, struct sock_st
 	event_submit(e);
 }
 
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(net_state, const struct sock *csk, const int oldstate, const int newstate)
+/* A connect()ed socket's state change: its entry in socks made at SYN_SENT,
+ * its connect and close reported. */
+static __always_inline void net_state_run(const struct sock *csk, const int oldstate,
+					  const int newstate)
 {
 	struct sock *sk = (struct sock *)csk;
 	struct sock_state *s, init = {};
@@ -58,13 +61,13 @@ int BPF_PROG(net_state, const struct sock *csk, const int oldstate, const int ne
 	 * nothing: decided before any map is touched */
 	if (newstate != TCP_SYN_SENT_ && newstate != TCP_CLOSE_ &&
 	    !(oldstate == TCP_SYN_SENT_ && newstate == TCP_ESTABLISHED_))
-		return 0;
+		return;
 	if (newstate == TCP_SYN_SENT_) {
 		/* connect() runs in the caller's context: this is who connects. */
 		__u64 id = bpf_get_current_pid_tgid();
 
 		if (is_self(id >> 32) || !sk_is_tcp(sk))
-			return 0;
+			return;
 		init.cookie = bpf_get_socket_cookie(sk);
 		init.syn_ns = bpf_ktime_get_ns();
 		init.tgid = id >> 32;
@@ -73,11 +76,11 @@ int BPF_PROG(net_state, const struct sock *csk, const int oldstate, const int ne
 		key = (__u64)sk;
 		if (bpf_map_update_elem(&socks, &key, &init, BPF_ANY))
 			counter_add(LT_CNT_SOCKS_FULL, 1);
-		return 0;
+		return;
 	}
 	s = socks_find(sk);
 	if (!s)
-		return 0;
+		return;
 	if (oldstate == TCP_SYN_SENT_ && newstate == TCP_ESTABLISHED_) {
 		s->est_ns = bpf_ktime_get_ns();
 		tcp_emit(LT_EV_TCP_CONNECT, sk, s);
@@ -86,6 +89,29 @@ int BPF_PROG(net_state, const struct sock *csk, const int oldstate, const int ne
 		key = (__u64)sk;
 		bpf_map_delete_elem(&socks, &key);
 	}
+}
+
+/* The programs attached to the socket tracepoints (chain.bpf.h): each runs
+ * its chain's handlers, net_state its own first. */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(net_state, const struct sock *csk, const int oldstate, const int newstate)
+{
+	net_state_run(csk, oldstate, newstate);
+	chain_next(ctx, &chain_state, LT_CHAIN_NET);
+	return 0;
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(net_send, struct sock *sk, int ret, int flags)
+{
+	chain_next(ctx, &chain_send, LT_CHAIN_NET);
+	return 0;
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(net_recv, struct sock *sk, int ret, int flags)
+{
+	chain_next(ctx, &chain_recv, LT_CHAIN_NET);
 	return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <bpf/bpf_endian.h>
 #include "events.h"
 #include "common.bpf.h"
+#include "chain.bpf.h"
 #include "filter.bpf.h"
 #include "net.bpf.h"
 #include "tls.bpf.h"
@@ -297,8 +298,7 @@ int BPF_KPROBE(aead_free_enter, void *aead_ctx)
 /* A TCP send by a thread that just sealed a record: that socket's sealing
  * key, for the opens of the records it will receive. Other processes' sends
  * cost an array lookup. */
-SEC("tp_btf/sock_send_length")
-int BPF_PROG(rustls_send, struct sock *sk, int ret, int flags)
+static __always_inline int rustls_send_run(struct sock *sk, int ret, int flags)
 {
 	__u64 id = bpf_get_current_pid_tgid(), cookie;
 	struct aead_sock v = {};
@@ -318,10 +318,18 @@ int BPF_PROG(rustls_send, struct sock *sk, int ret, int flags)
 	return 0;
 }
 
+/* Slot LT_CHAIN_RUSTLS of chain_send (chain.bpf.h): the handler, then the next slot. */
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(rustls_send, struct sock *sk, int ret, int flags)
+{
+	rustls_send_run(sk, ret, flags);
+	chain_next(ctx, &chain_send, LT_CHAIN_RUSTLS);
+	return 0;
+}
+
 /* A TCP receive by a thread of a process that seals or opens records: the
  * socket its next opens belong to. */
-SEC("tp_btf/sock_recv_length")
-int BPF_PROG(rustls_recv, struct sock *sk, int ret, int flags)
+static __always_inline int rustls_recv_run(struct sock *sk, int ret, int flags)
 {
 	struct thread_state *t;
 
@@ -330,5 +338,14 @@ int BPF_PROG(rustls_recv, struct sock *sk, int ret, int flags)
 	t = thread_get();
 	if (t)
 		t->recv_cookie = bpf_get_socket_cookie(sk);
+	return 0;
+}
+
+/* Slot LT_CHAIN_RUSTLS of chain_recv (chain.bpf.h): the handler, then the next slot. */
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(rustls_recv, struct sock *sk, int ret, int flags)
+{
+	rustls_recv_run(sk, ret, flags);
+	chain_next(ctx, &chain_recv, LT_CHAIN_RUSTLS);
 	return 0;
 }

@@ -7,6 +7,7 @@
 #include <bpf/bpf_endian.h>
 #include "events.h"
 #include "common.bpf.h"
+#include "chain.bpf.h"
 #include "filter.bpf.h"
 #include "net.bpf.h"
 #include "socks.bpf.h"
@@ -633,8 +634,7 @@ int BPF_PROG(sk_send_start, struct sock *sk, struct msghdr *msg, struct sk_buff 
 
 /* Sends and receives end in the socket layer, which reports the bytes
  * moved: fired for sockets only. */
-SEC("tp_btf/sock_send_length")
-int BPF_PROG(sk_sent, struct sock *sk, int ret, int flags)
+static __always_inline int sk_sent_run(struct sock *sk, int ret, int flags)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
@@ -643,8 +643,16 @@ int BPF_PROG(sk_sent, struct sock *sk, int ret, int flags)
 	return send_done(sk, ret);
 }
 
-SEC("tp_btf/sock_recv_length")
-int BPF_PROG(sk_received, struct sock *sk, int ret, int flags)
+/* Slot LT_CHAIN_SOCK of chain_send (chain.bpf.h): the handler, then the next slot. */
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(sk_sent, struct sock *sk, int ret, int flags)
+{
+	sk_sent_run(sk, ret, flags);
+	chain_next(ctx, &chain_send, LT_CHAIN_SOCK);
+	return 0;
+}
+
+static __always_inline int sk_received_run(struct sock *sk, int ret, int flags)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct pt_regs *regs;
@@ -670,9 +678,18 @@ int BPF_PROG(sk_received, struct sock *sk, int ret, int flags)
 	return 0;
 }
 
+/* Slot LT_CHAIN_SOCK of chain_recv (chain.bpf.h): the handler, then the next slot. */
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(sk_received, struct sock *sk, int ret, int flags)
+{
+	sk_received_run(sk, ret, flags);
+	chain_next(ctx, &chain_recv, LT_CHAIN_SOCK);
+	return 0;
+}
+
 /* A close ends an HTTP socket's copy. Every other change costs a test. */
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(sk_state_change, const struct sock *csk, const int oldstate, const int newstate)
+static __always_inline int sk_state_change_run(const struct sock *csk, const int oldstate,
+					       const int newstate)
 {
 	struct sock *sk = (struct sock *)csk;
 	struct lt_ssl_free_event *e;
@@ -700,5 +717,14 @@ int BPF_PROG(sk_state_change, const struct sock *csk, const int oldstate, const 
 		event_submit(e);
 	}
 	bpf_sk_storage_delete(&sk_states, sk);
+	return 0;
+}
+
+/* Slot LT_CHAIN_SOCK of chain_state (chain.bpf.h): the handler, then the next slot. */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(sk_state_change, const struct sock *csk, const int oldstate, const int newstate)
+{
+	sk_state_change_run(csk, oldstate, newstate);
+	chain_next(ctx, &chain_state, LT_CHAIN_SOCK);
 	return 0;
 }

@@ -7,6 +7,7 @@
 #include <bpf/bpf_endian.h>
 #include "events.h"
 #include "common.bpf.h"
+#include "chain.bpf.h"
 #include "filter.bpf.h"
 #include "net.bpf.h"
 #include "tls.bpf.h"
@@ -300,8 +301,7 @@ static __always_inline void upload_arm(struct sock *sk, struct upload_watch *w)
 /* A TCP send by a thread that just made an SSL call: join that SSL* to this
  * socket, once per session. Sends on joined sockets arm the upload watch.
  * A thread that never made an SSL call costs one task-storage test. */
-SEC("tp_btf/sock_send_length")
-int BPF_PROG(ssl_sock_join, struct sock *sk, int ret, int flags)
+static __always_inline int ssl_sock_join_run(struct sock *sk, int ret, int flags)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct upload_watch *w, nw = {};
@@ -342,6 +342,15 @@ int BPF_PROG(ssl_sock_join, struct sock *sk, int ret, int flags)
 	e->cookie = cookie;
 	tuple_read(sk, &e->tuple);
 	event_submit(e);
+	return 0;
+}
+
+/* Slot LT_CHAIN_SSL of chain_send (chain.bpf.h): the handler, then the next slot. */
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(ssl_sock_join, struct sock *sk, int ret, int flags)
+{
+	ssl_sock_join_run(sk, ret, flags);
+	chain_next(ctx, &chain_send, LT_CHAIN_SSL);
 	return 0;
 }
 

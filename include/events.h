@@ -40,6 +40,19 @@ enum lt_event_type {
 	LT_EV_SOCK_CLASS = 42,	/* struct lt_sock_class_event: what a socket's first bytes are */
 };
 
+/* The socket tracepoints (sock_send_length, sock_recv_length,
+ * inet_sock_set_state) run one program each, net.bpf.c's, which runs the
+ * other objects' handlers by tail call in this order (bpf/chain.bpf.h):
+ * the slot of each object's handler in the loader's chain maps. */
+enum lt_chain_slot {
+	LT_CHAIN_NET = 0,	/* the attached program itself (net.bpf.c) */
+	LT_CHAIN_DNS = 1,	/* dns.bpf.c: UDP datagrams to/from port 53 */
+	LT_CHAIN_SSL = 2,	/* ssl.bpf.c: an SSL* joined to its socket */
+	LT_CHAIN_SOCK = 3,	/* sock.bpf.c: plain HTTP */
+	LT_CHAIN_RUSTLS = 4,	/* rustls.bpf.c: a sealing key joined to its socket */
+	LT_CHAIN_SLOTS = 5,
+};
+
 enum lt_dir {
 	LT_DIR_WRITE = 0,	/* the process sent (SSL_write*) */
 	LT_DIR_READ = 1,	/* the process received (SSL_read*) */

@@ -470,6 +470,11 @@ def check_hooks(chk, tracer_pid):
     tps = {h.get("tracepoint") for h in mine if h.get("fd_type") == "raw_tracepoint"}
     chk.ok({"sock_send_length", "sock_recv_length"} <= tps, "hooks: sock_send_length and sock_recv_length attached",
            "%r" % sorted(tps))
+    # one program each on the host-wide socket tracepoints: every further one is another dispatch
+    # on every TCP send, receive or state change of the host (bpf/chain.bpf.h runs the rest)
+    for tp in ("sock_send_length", "sock_recv_length", "inet_sock_set_state"):
+        n = sum(1 for h in mine if h.get("fd_type") == "raw_tracepoint" and h.get("tracepoint") == tp)
+        chk.eq(n, 1, "hooks: one program attached to %s" % tp)
     sys_tps = [h.get("tracepoint") for h in mine if h.get("fd_type") == "tracepoint"]
     chk.eq(sys_tps, [], "hooks: no syscall tracepoint attached (the host's syscalls keep their fast path)")
 

@@ -112,6 +112,104 @@ static void obj_image_release(const struct bpf_object_skeleton *s)
 		madvise((void *)a, end - a, MADV_DONTNEED);
 }
 
+/* Hand map name of object `to` the fd of the same map in `from` before
+ * `to` is loaded, after checking both have one layout. Returns 0 or -errno. */
+static int map_share(struct bpf_object *from, struct bpf_object *to, const char *name)
+{
+	struct bpf_map *f = bpf_object__find_map_by_name(from, name);
+	struct bpf_map *t = bpf_object__find_map_by_name(to, name);
+
+	if (!f || !t || bpf_map__type(f) != bpf_map__type(t) ||
+	    bpf_map__key_size(f) != bpf_map__key_size(t) ||
+	    bpf_map__value_size(f) != bpf_map__value_size(t))
+		return -EINVAL;
+	return bpf_map__reuse_fd(t, bpf_map__fd(f));
+}
+
+/* The handlers that run in net.bpf.c's socket-tracepoint programs by tail
+ * call (bpf/chain.bpf.h): program, chain map, slot. */
+static const struct chain_link {
+	const char *prog;
+	const char *map;
+	__u32 slot;
+} chain_links[] = {
+	{ "dns_sent", "chain_send", LT_CHAIN_DNS },
+	{ "dns_received", "chain_recv", LT_CHAIN_DNS },
+	{ "ssl_sock_join", "chain_send", LT_CHAIN_SSL },
+	{ "sk_sent", "chain_send", LT_CHAIN_SOCK },
+	{ "sk_received", "chain_recv", LT_CHAIN_SOCK },
+	{ "sk_state_change", "chain_state", LT_CHAIN_SOCK },
+	{ "rustls_send", "chain_send", LT_CHAIN_RUSTLS },
+	{ "rustls_recv", "chain_recv", LT_CHAIN_RUSTLS },
+};
+
+static const char *const chain_maps[] = { "chain_send", "chain_recv", "chain_state" };
+
+/* Ready obj (opened, not loaded) for the chains: net.bpf.c's chain maps
+ * (loaded already) become its own, and its handlers are not attached to
+ * their tracepoints (chain_join() puts them in a slot instead). Returns 0
+ * or -errno. */
+static int chain_prepare(struct loader *l, struct bpf_object *obj)
+{
+	struct bpf_program *p;
+	size_t i;
+	int err;
+
+	for (i = 0; i < sizeof(chain_maps) / sizeof(chain_maps[0]); i++) {
+		if (!bpf_object__find_map_by_name(obj, chain_maps[i]))
+			continue;
+		err = map_share(l->net->obj, obj, chain_maps[i]);
+		if (err)
+			return err;
+	}
+	for (i = 0; i < sizeof(chain_links) / sizeof(chain_links[0]); i++) {
+		p = bpf_object__find_program_by_name(obj, chain_links[i].prog);
+		if (p)
+			bpf_program__set_autoattach(p, false);
+	}
+	return 0;
+}
+
+/* Put or take (fd -1) obj's handlers in or out of their slots. */
+static int chain_set(struct loader *l, struct bpf_object *obj, int join)
+{
+	struct bpf_program *p;
+	struct bpf_map *m;
+	size_t i;
+	int fd, err;
+
+	for (i = 0; i < sizeof(chain_links) / sizeof(chain_links[0]); i++) {
+		const struct chain_link *c = &chain_links[i];
+
+		p = bpf_object__find_program_by_name(obj, c->prog);
+		m = bpf_object__find_map_by_name(l->net->obj, c->map);
+		if (!p)
+			continue;
+		if (!m)
+			return -EINVAL;
+		fd = bpf_program__fd(p);
+		if (join)
+			err = bpf_map__update_elem(m, &c->slot, sizeof(c->slot), &fd, sizeof(fd),
+						   BPF_ANY);
+		else
+			err = bpf_map__delete_elem(m, &c->slot, sizeof(c->slot), 0);
+		if (err && join)
+			return err;
+	}
+	return 0;
+}
+
+/* Start obj's handlers (loaded): from now on net.bpf.c's programs run them.
+ * Returns 0 or -errno (then none of them runs). */
+static int chain_join(struct loader *l, struct bpf_object *obj)
+{
+	int err = chain_set(l, obj, 1);
+
+	if (err)
+		chain_set(l, obj, 0);
+	return err;
+}
+
 /* Open, load and start dns.bpf.c. A failure leaves DNS untraced (l->dns
  * NULL, message printed) but the rest working. */
 static void dns_open(struct loader *l, const struct loader_opts *o, loader_sample_fn fn, void *ctx)
@@ -128,16 +226,26 @@ static void dns_open(struct loader *l, const struct loader_opts *o, loader_sampl
 	l->dns->rodata->filter_tgid = o->npids > 0;
 	l->dns->rodata->wake_bytes = LOADER_SMALL_RING / 4;
 	bpf_map__set_max_entries(l->dns->maps.events, LOADER_SMALL_RING);
+	what = "share the socket tracepoints' chains";
+	err = chain_prepare(l, l->dns->obj);
+	if (err)
+		goto out_destroy;
 	what = "load";
 	err = dns_bpf__load(l->dns);
 	if (err)
 		goto out_destroy;
 	obj_image_release(l->dns->skeleton);
-	err = obj_start(l, l->dns->skeleton, o, 1, fn, ctx, &what);
+	what = "join the socket tracepoints' chains";
+	err = chain_join(l, l->dns->obj);
 	if (err)
 		goto out_destroy;
+	err = obj_start(l, l->dns->skeleton, o, 1, fn, ctx, &what);
+	if (err)
+		goto out_unchain;
 	return;
 
+out_unchain:
+	chain_set(l, l->dns->obj, 0);
 out_destroy:
 	dns_bpf__destroy(l->dns);
 	l->dns = NULL;
@@ -145,8 +253,6 @@ out_warn:
 	log_debug("dns: failed to %s: %s", what, strerror(-err));
 	log_warn("dns: DNS lookups not traced: %s (run with -v for details)", strerror(-err));
 }
-
-static int map_share(struct bpf_object *from, struct bpf_object *to, const char *name);
 
 /* Open, load and start sock.bpf.c (plain HTTP from socket I/O), on the TLS
  * data ring (ssl.bpf.c's: its records are data too, read the same way,
@@ -177,36 +283,32 @@ static void sock_open(struct loader *l, const struct loader_opts *o, loader_samp
 	err = map_share(l->net->obj, l->sock->obj, "socks");
 	if (err)
 		goto out_destroy;
+	what = "share the socket tracepoints' chains";
+	err = chain_prepare(l, l->sock->obj);
+	if (err)
+		goto out_destroy;
 	what = "load";
 	err = sock_bpf__load(l->sock);
 	if (err)
 		goto out_destroy;
 	obj_image_release(l->sock->skeleton);
-	err = obj_start(l, l->sock->skeleton, o, 0, fn, ctx, &what);
+	what = "join the socket tracepoints' chains";
+	err = chain_join(l, l->sock->obj);
 	if (err)
 		goto out_destroy;
+	err = obj_start(l, l->sock->skeleton, o, 0, fn, ctx, &what);
+	if (err)
+		goto out_unchain;
 	return;
 
+out_unchain:
+	chain_set(l, l->sock->obj, 0);
 out_destroy:
 	sock_bpf__destroy(l->sock);
 	l->sock = NULL;
 out_warn:
 	log_debug("sock: failed to %s: %s", what, strerror(-err));
 	log_warn("plain HTTP (no TLS) not captured: %s (run with -v for details)", strerror(-err));
-}
-
-/* Hand map name of object `to` the fd of the same map in `from` before
- * `to` is loaded, after checking both have one layout. Returns 0 or -errno. */
-static int map_share(struct bpf_object *from, struct bpf_object *to, const char *name)
-{
-	struct bpf_map *f = bpf_object__find_map_by_name(from, name);
-	struct bpf_map *t = bpf_object__find_map_by_name(to, name);
-
-	if (!f || !t || bpf_map__type(f) != bpf_map__type(t) ||
-	    bpf_map__key_size(f) != bpf_map__key_size(t) ||
-	    bpf_map__value_size(f) != bpf_map__value_size(t))
-		return -EINVAL;
-	return bpf_map__reuse_fd(t, bpf_map__fd(f));
 }
 
 /* The rodata every object that writes to ssl.bpf.c's ring takes from the
@@ -271,7 +373,8 @@ out_warn:
 }
 
 /* Open, load and start rustls.bpf.c on ssl.bpf.c's maps (its socket
- * tracepoints are attached here, its uprobes by capture/attach.c). A
+ * handlers join net.bpf.c's chains here, its uprobes are attached by
+ * capture/attach.c). A
  * failure leaves rustls untraced (l->rustls NULL, message printed). */
 static void rustls_open(struct loader *l, const struct loader_opts *o)
 {
@@ -286,19 +389,18 @@ static void rustls_open(struct loader *l, const struct loader_opts *o)
 	TLS_RODATA(l->rustls, o);
 	what = "share ssl.bpf.c's maps";
 	err = tls_share(l, l->rustls->obj);
+	if (!err)
+		err = chain_prepare(l, l->rustls->obj);
 	if (err)
 		goto out_destroy;
 	what = "load";
 	err = rustls_bpf__load(l->rustls);
 	if (err)
 		goto out_destroy;
-	what = "attach its socket tracepoints";
-	l->rustls->links.rustls_send = bpf_program__attach(l->rustls->progs.rustls_send);
-	l->rustls->links.rustls_recv = bpf_program__attach(l->rustls->progs.rustls_recv);
-	if (!l->rustls->links.rustls_send || !l->rustls->links.rustls_recv) {
-		err = -errno;
+	what = "join the socket tracepoints' chains";
+	err = chain_join(l, l->rustls->obj);
+	if (err)
 		goto out_destroy;
-	}
 	obj_image_release(l->rustls->skeleton);
 	return;
 
@@ -395,11 +497,14 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 			 (unsigned long long)o->ring_bytes, strerror(-err));
 		goto out_close;
 	}
-	err = ssl_bpf__load(l->ssl);
+	/* net.bpf.c first: the others share its chain maps */
+	err = net_bpf__load(l->net);
+	if (!err)
+		err = chain_prepare(l, l->ssl->obj);
+	if (!err)
+		err = ssl_bpf__load(l->ssl);
 	if (!err)
 		err = proc_bpf__load(l->proc);
-	if (!err)
-		err = net_bpf__load(l->net);
 	if (err) {
 		log_warn("failed to load BPF programs: %s (run with -v for the verifier log)",
 			 strerror(-err));
@@ -418,8 +523,11 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 	for (i = 0; i < sizeof(started) / sizeof(started[0]); i++) {
 		if (i == 2)
 			dns_open(l, o, merge_hold, l->merge);
-		err = obj_start(l, started[i], o, 1, i == 2 ? merge_pass : merge_hold, l->merge,
-				&what);
+		what = "join the socket tracepoints' chains";
+		err = i == 2 ? chain_join(l, l->ssl->obj) : 0;
+		if (!err)
+			err = obj_start(l, started[i], o, 1, i == 2 ? merge_pass : merge_hold,
+					l->merge, &what);
 		if (err) {
 			log_warn("BPF object %s: failed to %s: %s", started[i]->name, what,
 				 strerror(-err));
