@@ -17,6 +17,22 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define TCP_SYN_SENT_ 2
 #define TCP_CLOSE_ 7
 
+/* Set by the loader once sock.bpf.c runs: a connect is then reported by the
+ * first event that needs it (sock.bpf.c's class of a TLS or LLM socket)
+ * or at the close, and most connections (not TLS, not HTTP) cost one
+ * event instead of two. Until then (or without sock.bpf.c) every connect
+ * is an event of its own. */
+volatile __u32 connect_lazy;
+
+/* Keep sk's local port in s. It is bound after SYN_SENT is reported and
+ * released before TCP_CLOSE is: a connect that never completes shows it
+ * only to its retransmits and resets. */
+static __always_inline void port_keep(const struct sock *sk, struct sock_state *s)
+{
+	if (!s->sport)
+		s->sport = sk->__sk_common.skc_num;
+}
+
 /* Send one lt_tcp_event of type for sk. */
 static __always_inline void tcp_emit(__u32 type, struct sock *sk, struct sock_state *s)
 {
@@ -44,6 +60,8 @@ static __always_inline void tcp_emit(__u32 type, struct sock *sk, struct sock_st
 	if (!e->sk_err)
 		e->sk_err = sk->sk_err_soft;
 	tuple_read(sk, &e->tuple);
+	if (!e->tuple.sport)	/* released at the close */
+		e->tuple.sport = s->sport;
 	__builtin_memcpy(e->comm, s->comm, sizeof(e->comm));
 	event_submit(e);
 }
@@ -83,7 +101,12 @@ static __always_inline void net_state_run(const struct sock *csk, const int olds
 		return;
 	if (oldstate == TCP_SYN_SENT_ && newstate == TCP_ESTABLISHED_) {
 		s->est_ns = bpf_ktime_get_ns();
-		tcp_emit(LT_EV_TCP_CONNECT, sk, s);
+		s->sport = sk->__sk_common.skc_num;
+		/* told: its class went before (data with the SYN: TCP Fast Open) */
+		if (!connect_lazy || s->told) {
+			s->told = 1;
+			tcp_emit(LT_EV_TCP_CONNECT, sk, s);
+		}
 	} else if (newstate == TCP_CLOSE_) {
 		tcp_emit(LT_EV_TCP_CLOSE, sk, s);
 		key = (__u64)sk;
@@ -120,8 +143,10 @@ int BPF_PROG(net_retransmit, const struct sock *sk, const struct sk_buff *skb, i
 {
 	struct sock_state *s = socks_find(sk);
 
-	if (s)
-		__sync_fetch_and_add(&s->retransmits, 1);
+	if (!s)
+		return 0;
+	__sync_fetch_and_add(&s->retransmits, 1);
+	port_keep(sk, s);
 	return 0;
 }
 
@@ -130,8 +155,10 @@ int BPF_PROG(net_reset_rx, struct sock *sk)
 {
 	struct sock_state *s = socks_find(sk);
 
-	if (s)
-		__sync_fetch_and_add(&s->resets_rx, 1);
+	if (!s)
+		return 0;
+	__sync_fetch_and_add(&s->resets_rx, 1);
+	port_keep(sk, s);
 	return 0;
 }
 
@@ -143,7 +170,9 @@ int BPF_PROG(net_reset_tx, const struct sock *sk, const struct sk_buff *skb)
 	if (!sk)
 		return 0;
 	s = socks_find(sk);
-	if (s)
-		__sync_fetch_and_add(&s->resets_tx, 1);
+	if (!s)
+		return 0;
+	__sync_fetch_and_add(&s->resets_tx, 1);
+	port_keep(sk, s);
 	return 0;
 }

@@ -231,10 +231,13 @@ __noinline int classify(__u64 p, __u64 len)
 
 /* ---- events ------------------------------------------------------------------ */
 
+/* Report what socket sk carries (cls), with its connect when the process
+ * connect()ed it: net.bpf.c leaves that to this event (it is told). */
 static __always_inline void class_emit(__u64 id, struct sock *sk, __u64 cookie,
 				       __u64 ino, __u32 cls)
 {
 	struct lt_sock_class_event *e = event_reserve(sizeof(*e));
+	struct sock_state *s;
 
 	if (!e)
 		return;
@@ -244,6 +247,12 @@ static __always_inline void class_emit(__u64 id, struct sock *sk, __u64 cookie,
 	e->ino = ino;
 	e->cls = cls;
 	tuple_read(sk, &e->tuple);
+	s = socks_find(sk);
+	if (s) {
+		e->syn_ns = s->syn_ns;
+		e->est_ns = s->est_ns;
+		s->told = 1;
+	}
 	event_submit(e);
 }
 

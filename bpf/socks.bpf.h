@@ -9,6 +9,8 @@ struct sock_state {
 	__u64 est_ns;
 	__u32 tgid, tid;
 	__u32 retransmits, resets_rx, resets_tx;
+	__u16 sport;	/* the local port (net.bpf.c port_keep()) */
+	__u16 told;	/* its connect was reported (net.bpf.c, sock.bpf.c) */
 	char comm[LT_COMM_LEN];
 };
 

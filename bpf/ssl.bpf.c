@@ -10,6 +10,7 @@
 #include "chain.bpf.h"
 #include "filter.bpf.h"
 #include "net.bpf.h"
+#include "socks.bpf.h"
 #include "tls.bpf.h"
 #include "tls_emit.bpf.h"
 
@@ -309,6 +310,7 @@ static __always_inline int ssl_sock_join_run(struct sock *sk, int ret, int flags
 	struct thread_state *t;
 	struct conn_key key = {};
 	struct session *joined;
+	struct sock_state *s;
 	__u64 cookie;
 
 	if (ret <= 0)
@@ -341,6 +343,13 @@ static __always_inline int ssl_sock_join_run(struct sock *sk, int ret, int flags
 	e->ssl = key.ssl;
 	e->cookie = cookie;
 	tuple_read(sk, &e->tuple);
+	/* the connect, which net.bpf.c leaves to the first event that needs it */
+	s = socks_find(sk);
+	if (s) {
+		e->syn_ns = s->syn_ns;
+		e->est_ns = s->est_ns;
+		s->told = 1;
+	}
 	event_submit(e);
 	return 0;
 }

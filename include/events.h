@@ -28,7 +28,7 @@ enum lt_event_type {
 	LT_EV_TLS_START = 20,	/* struct lt_tls_event: first SSL call on an SSL* */
 	LT_EV_TLS_DONE = 21,	/* struct lt_tls_event: explicit handshake returned 1 */
 	LT_EV_SSL_SOCK = 22,	/* struct lt_ssl_sock_event: SSL* carried by a socket */
-	LT_EV_TCP_CONNECT = 23,	/* struct lt_tcp_event: SYN_SENT -> ESTABLISHED */
+	LT_EV_TCP_CONNECT = 23,	/* struct lt_tcp_event: SYN_SENT -> ESTABLISHED (see net.bpf.c) */
 	LT_EV_TCP_CLOSE = 24,	/* struct lt_tcp_event: a connect()ed socket closed */
 	LT_EV_TCP_ACKED = 25,	/* struct lt_acked_event: a send backlog fully acknowledged */
 	/* 30..39: DNS (dns.bpf.c) */
@@ -187,6 +187,7 @@ struct lt_ssl_sock_event {
 	__u64 ssl;
 	__u64 cookie;
 	struct lt_tuple tuple;
+	__u64 syn_ns, est_ns;	/* as in lt_sock_class_event */
 };
 
 /* Everything a TLS socket had written (a backlog over LT_UPLOAD_BACKLOG)
@@ -229,6 +230,9 @@ struct lt_sock_class_event {
 	__u32 cls;		/* enum lt_sock_class */
 	__u32 pad;
 	struct lt_tuple tuple;
+	/* monotonic, of a socket the process connect()ed (else 0): its
+	 * connect, which no event of its own reports (net.bpf.c) */
+	__u64 syn_ns, est_ns;
 };
 
 /* DNS: getaddrinfo() results and UDP port-53 payloads. */

@@ -12,14 +12,14 @@
 enum call_kind {
 	C_NONE, C_DATA, C_CLOSE, C_EXIT_STREAMS, C_TCP_CONNECT, C_TCP_CLOSE, C_TLS_START, C_TLS_DONE,
 	C_SSL_SOCK, C_SSL_FREE, C_ACKED, C_GAI, C_PKT, C_EXEC, C_EXIT, C_OOM, C_ON_EXEC,
-	C_SOCK_CLOSE, C_SOCK_CLASS,
+	C_SOCK_CLOSE, C_SOCK_CLASS, C_SOCK_CONNECTED,
 };
 
 static struct {
 	enum call_kind kind[8];
 	int n;
 	uint32_t tgid, tid;
-	uint64_t ssl, cookie, ts, end_off[2], ino;
+	uint64_t ssl, cookie, ts, end_off[2], ino, syn_ns, est_ns;
 	enum net_class cls;
 	char comm[32], text[300];
 	size_t len;
@@ -92,6 +92,15 @@ void net_sock_class(struct net_table *t, uint32_t tgid, uint64_t cookie, uint64_
 	got.cls = cls;
 	got.tuple = *tuple;
 	got.ts = ts;
+}
+
+void net_sock_connected(struct net_table *t, uint64_t cookie, uint64_t syn_ns, uint64_t est_ns)
+{
+	(void)t;
+	got_add(C_SOCK_CONNECTED);
+	got.cookie = cookie;
+	got.syn_ns = syn_ns;
+	got.est_ns = est_ns;
 }
 
 void stream_process_exit(struct stream_table *t, uint32_t tgid, uint64_t ts_ns)
@@ -340,6 +349,13 @@ static void test_sock(void)
 	CHECK(got.tuple.family == AF_INET6 && got.tuple.dport == 443 && got.ts == 123456789);
 	k.cls = LT_SOCK_PLAIN;
 	CHECK(feed(&c, &k, sizeof(k)) == 0 && got.n == 1 && got.cls == NET_CLASS_PLAIN);
+	/* a socket the process connect()ed: its connect comes with the class */
+	k.syn_ns = 1000;
+	k.est_ns = 2500;
+	CHECK(feed(&c, &k, sizeof(k)) == 0 && got.n == 2 && got.kind[0] == C_SOCK_CLASS &&
+	      got.kind[1] == C_SOCK_CONNECTED);
+	CHECK(got.cookie == 32 && got.syn_ns == 1000 && got.est_ns == 2500);
+	k.syn_ns = k.est_ns = 0;
 	check_short(&c, &k, sizeof(k), "sock_class");
 }
 
@@ -494,6 +510,12 @@ static void test_tls_and_sock(void)
 	CHECK(feed(&c, &s, sizeof(s)) == 0 && got.n == 1 && got.kind[0] == C_SSL_SOCK);
 	CHECK(got.ssl == 0x66 && got.cookie == 99 && got.tuple.family == AF_INET);
 	CHECK(got.tuple.sport == 40000 && got.tuple.dport == 443 && got.tuple.daddr[3] == 1);
+	/* a socket the process connect()ed: its connect comes with the join */
+	s.syn_ns = 7000;
+	s.est_ns = 7400;
+	CHECK(feed(&c, &s, sizeof(s)) == 0 && got.n == 2 && got.kind[0] == C_SSL_SOCK &&
+	      got.kind[1] == C_SOCK_CONNECTED);
+	CHECK(got.cookie == 99 && got.syn_ns == 7000 && got.est_ns == 7400);
 	check_short(&c, &s, sizeof(s), "ssl_sock");
 
 	memset(&a, 0, sizeof(a));

@@ -228,6 +228,8 @@ int event_handle(void *ctx, void *data, size_t size)
 
 		tuple_copy(&t, &e->tuple);
 		net_ssl_sock(s->net, h->tgid, e->ssl, e->cookie, &t);
+		if (e->syn_ns)
+			net_sock_connected(s->net, e->cookie, e->syn_ns, e->est_ns);
 		break;
 	}
 	case LT_EV_TCP_CONNECT:
@@ -255,6 +257,8 @@ int event_handle(void *ctx, void *data, size_t size)
 		tuple_copy(&t, &e->tuple);
 		net_sock_class(s->net, h->tgid, e->cookie, e->ino,
 			       e->cls == LT_SOCK_TLS ? NET_CLASS_TLS : NET_CLASS_PLAIN, &t, h->ts_ns);
+		if (e->syn_ns)
+			net_sock_connected(s->net, e->cookie, e->syn_ns, e->est_ns);
 		break;
 	}
 	case LT_EV_DNS_GAI:

@@ -497,10 +497,13 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 			 (unsigned long long)o->ring_bytes, strerror(-err));
 		goto out_close;
 	}
-	/* net.bpf.c first: the others share its chain maps */
+	/* net.bpf.c first: the others share its chain maps (and ssl.bpf.c the
+	 * connected sockets, whose connects its joins report) */
 	err = net_bpf__load(l->net);
 	if (!err)
 		err = chain_prepare(l, l->ssl->obj);
+	if (!err)
+		err = map_share(l->net->obj, l->ssl->obj, "socks");
 	if (!err)
 		err = ssl_bpf__load(l->ssl);
 	if (!err)
@@ -541,6 +544,9 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 		log_warn("CPU accounting: task iterator failed: %s", strerror(-err));
 	/* plain HTTP's data, read after the TCP connections too */
 	sock_open(l, o, merge_pass, l->merge);
+	/* its class events report the connects of the sockets that need them */
+	if (l->sock)
+		l->net->bss->connect_lazy = 1;
 	go_open(l, o);
 	rustls_open(l, o);
 	/* The objects with uprobe programs, for capture/attach.c to put on files. */

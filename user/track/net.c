@@ -321,6 +321,19 @@ void net_sock_class(struct net_table *t, uint32_t tgid, uint64_t cookie, uint64_
 	}
 }
 
+void net_sock_connected(struct net_table *t, uint64_t cookie, uint64_t syn_ns, uint64_t est_ns)
+{
+	struct sock_info *s = sock_get(t, cookie, 1);
+
+	if (!s)
+		return;
+	if (!s->syn_ns)
+		s->syn_ns = syn_ns;
+	if (!s->est_ns)
+		s->est_ns = est_ns;
+	sock_dns(t, s);
+}
+
 void net_classified(const struct net_table *t,
 		    void (*fn)(void *ctx, const struct net_sock_view *v), void *ctx)
 {

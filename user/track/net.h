@@ -94,6 +94,10 @@ struct net_sock_view {
 /* The socket cookie (connected by tgid; inode ino) was classified at ts. */
 void net_sock_class(struct net_table *t, uint32_t tgid, uint64_t cookie, uint64_t ino,
 		    enum net_class cls, const struct net_tuple *tuple, uint64_t ts);
+/* The socket cookie, classified, was connect()ed at syn_ns and established
+ * at est_ns (monotonic; 0: not yet): the connect no event of its own
+ * reported (bpf/net.bpf.c connect_lazy). */
+void net_sock_connected(struct net_table *t, uint64_t cookie, uint64_t syn_ns, uint64_t est_ns);
 /* Hand every open classified socket to fn. */
 void net_classified(const struct net_table *t,
 		    void (*fn)(void *ctx, const struct net_sock_view *v), void *ctx);
