@@ -50,10 +50,12 @@ run_all >"$tmp/base"
 tracer=$!
 for _ in $(seq 200); do grep -q '^ready' "$tmp/tracer.log" && break; sleep 0.05; done
 run_all >"$tmp/traced"
-# what sock.bpf.c's programs cost per run, by the kernel's own clock, during the file writes
-# (none should run: only socket I/O is looked at) and during the TCP echo
-python3 tests/bench/bpf_cost.py $tracer sk_ "$tmp/loop" file "$N" | sed 's/^bench bpf: /&file: /' >"$tmp/cost" || true
-python3 tests/bench/bpf_cost.py $tracer sk_ "$tmp/loop" tcp "$echo_port" $((N / 10)) |
+# what the socket programs cost per run, by the kernel's own clock, during the file writes
+# (none should run: only socket I/O is looked at) and during the TCP echo; sock.bpf.c's
+# handlers on sock_send_length / sock_recv_length / inet_sock_set_state run inside net_send,
+# net_recv and net_state (bpf/chain.bpf.h), whose counts hold them
+python3 tests/bench/bpf_cost.py $tracer "" "$tmp/loop" file "$N" | sed 's/^bench bpf: /&file: /' >"$tmp/cost" || true
+python3 tests/bench/bpf_cost.py $tracer "" "$tmp/loop" tcp "$echo_port" $((N / 10)) |
 	sed 's/^bench bpf: /&tcp echo: /' >>"$tmp/cost" || true
 kill -INT $tracer
 wait $tracer || true
