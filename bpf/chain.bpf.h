@@ -31,7 +31,7 @@
  * per tracepoint. */
 CHAIN_MAP(chain_send);		/* sock_send_length */
 CHAIN_MAP(chain_recv);		/* sock_recv_length */
-CHAIN_MAP(chain_state);		/* inet_sock_set_state */
+CHAIN_MAP(chain_state);		/* inet_sock_set_state: at TCP_CLOSE only */
 
 /* Go on to the first filled slot of map after slot `from` (a constant):
  * that handler takes over and this does not return; with none left it

@@ -120,7 +120,9 @@ SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(net_state, const struct sock *csk, const int oldstate, const int newstate)
 {
 	net_state_run(csk, oldstate, newstate);
-	chain_next(ctx, &chain_state, LT_CHAIN_NET);
+	/* the other handlers want a close only (chain.bpf.h) */
+	if (newstate == TCP_CLOSE_)
+		chain_next(ctx, &chain_state, LT_CHAIN_NET);
 	return 0;
 }
 

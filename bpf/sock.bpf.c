@@ -433,15 +433,16 @@ static __always_inline void plain_begin(__u64 id, struct sock *tsk, struct sk_st
 	class_emit(id, tsk, st->cookie, ino, LT_SOCK_PLAIN);
 }
 
-/* The first bytes a send on tsk writes: its buffer, or with nvec its first
- * iovec (*len ~0 for a plain buffer: classify() reads what it needs).
- * Returns 0, or -1 when they cannot be read. */
-static __always_inline int send_first(__u64 buf, __u64 nvec, __u64 *p, __u64 *len)
+/* The first bytes a send on tsk writes: its buffer of count bytes, or with
+ * nvec its first iovec. The read stays within them: a short request at the
+ * end of a mapping is still read. Returns 0, or -1 when they cannot be. */
+static __always_inline int send_first(__u64 buf, __u64 nvec, __u64 count, __u64 *p,
+				      __u64 *len)
 {
 	struct iovec iov;
 
 	*p = buf;
-	*len = ~0ull;
+	*len = count;
 	if (!nvec)
 		return 0;
 	if (bpf_probe_read_user(&iov, sizeof(iov), (void *)buf))
@@ -456,7 +457,7 @@ static __always_inline int send_first(__u64 buf, __u64 nvec, __u64 *p, __u64 *le
  * reported; an HTTP one gets its sk_states entry (and the process's gate
  * opens); a PLAIN one is also returned, to copy this send. NULL otherwise. */
 static __always_inline struct sk_state *first_send(struct sock *tsk, __u64 id, __u64 buf,
-						   __u64 nvec)
+						   __u64 nvec, __u64 count)
 {
 	struct sk_state init = {}, *st;
 	struct gate *g;
@@ -464,7 +465,7 @@ static __always_inline struct sk_state *first_send(struct sock *tsk, __u64 id, _
 	__u64 ino, p, len;
 	int v;
 
-	if (!wanted(tgid) || send_first(buf, nvec, &p, &len))
+	if (!wanted(tgid) || send_first(buf, nvec, count, &p, &len))
 		return NULL;
 	v = classify(p, len);
 	if (v == V_OTHER)
@@ -508,11 +509,11 @@ static __always_inline void call_save(__u64 id, struct sock *tsk, struct sk_stat
 }
 
 /* A send of the current process starts on tsk, in a write or send syscall
- * whose buffer is buf, or with nvec its iovecs (msg: buf is a user
- * msghdr); unsent: sk_unsent(tsk) was found true. Classifies the socket,
- * and saves the call when the socket is copied. */
-static __always_inline int send_enter(struct sock *tsk, __u64 buf, __u64 nvec, int msg,
-				      int unsent)
+ * whose buffer is buf (count bytes), or with nvec its iovecs (msg: buf is a
+ * user msghdr); unsent: sk_unsent(tsk) was found true. Classifies the
+ * socket, and saves the call when the socket is copied. */
+static __always_inline int send_enter(struct sock *tsk, __u64 buf, __u64 nvec, __u64 count,
+				      int msg, int unsent)
 {
 	__u64 id = bpf_get_current_pid_tgid(), key = (__u64)tsk, p, len;
 	__u32 tgid = id >> 32;
@@ -524,7 +525,7 @@ static __always_inline int send_enter(struct sock *tsk, __u64 buf, __u64 nvec, i
 	if (!st) {
 		if ((!unsent && !sk_unsent(tsk)) || (msg && msg_vec(buf, &buf, &nvec)))
 			return 0;
-		st = first_send(tsk, id, buf, nvec);
+		st = first_send(tsk, id, buf, nvec, count);
 		if (st)
 			call_save(id, tsk, st, buf, nvec);
 		return 0;
@@ -541,7 +542,7 @@ static __always_inline int send_enter(struct sock *tsk, __u64 buf, __u64 nvec, i
 	if (msg && msg_vec(buf, &buf, &nvec))
 		return 0;
 	if (st->cls != CLS_PLAIN) {
-		if (send_first(buf, nvec, &p, &len))
+		if (send_first(buf, nvec, count, &p, &len))
 			return 0;
 		switch (classify(p, len)) {
 		case V_TLS:
@@ -631,12 +632,13 @@ int BPF_PROG(sk_send_start, struct sock *sk, struct msghdr *msg, struct sk_buff 
 	switch (nr) {
 	case NR_WRITE:
 	case NR_SENDTO:
-		return send_enter(sk, PT_REGS_PARM2_SYSCALL(regs), 0, 0, unsent);
+		return send_enter(sk, PT_REGS_PARM2_SYSCALL(regs), 0, PT_REGS_PARM3_SYSCALL(regs),
+				  0, unsent);
 	case NR_WRITEV:
 		return send_enter(sk, PT_REGS_PARM2_SYSCALL(regs),
-				  PT_REGS_PARM3_SYSCALL(regs), 0, unsent);
+				  PT_REGS_PARM3_SYSCALL(regs), 0, 0, unsent);
 	case NR_SENDMSG:
-		return send_enter(sk, PT_REGS_PARM2_SYSCALL(regs), 0, 1, unsent);
+		return send_enter(sk, PT_REGS_PARM2_SYSCALL(regs), 0, 0, 1, unsent);
 	}
 	return 0;
 }
