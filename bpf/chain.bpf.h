@@ -16,7 +16,7 @@
  * An empty slot (an object that did not load) is skipped.
  *
  * Include after vmlinux.h, the libbpf helpers and events.h. The loader
- * makes net.bpf.c's maps the only ones (capture/loader.c chain_share()).
+ * makes net.bpf.c's maps the only ones (capture/loader.c chain_prepare()).
  */
 
 #define CHAIN_MAP(name)						\

@@ -18,10 +18,10 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define TCP_CLOSE_ 7
 
 /* Set by the loader once sock.bpf.c runs: a connect is then reported by the
- * first event that needs it (sock.bpf.c's class of a TLS or LLM socket)
- * or at the close, and most connections (not TLS, not HTTP) cost one
- * event instead of two. Until then (or without sock.bpf.c) every connect
- * is an event of its own. */
+ * first event that needs it (sock.bpf.c's class of a TLS or LLM socket,
+ * ssl.bpf.c's join of a TLS session to it) or at the close, and most
+ * connections (not TLS, not HTTP) cost one event instead of two. Until
+ * then (or without sock.bpf.c) every connect is an event of its own. */
 volatile __u32 connect_lazy;
 
 /* Keep sk's local port in s. It is bound after SYN_SENT is reported and

@@ -170,7 +170,8 @@ static int chain_prepare(struct loader *l, struct bpf_object *obj)
 	return 0;
 }
 
-/* Put or take (fd -1) obj's handlers in or out of their slots. */
+/* Put obj's handlers in their slots (join), or take them out. Returns 0, or
+ * the first error putting one in (the caller takes the rest out). */
 static int chain_set(struct loader *l, struct bpf_object *obj, int join)
 {
 	struct bpf_program *p;
