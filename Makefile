@@ -187,6 +187,7 @@ san_obj = $(patsubst user/%.c,$(OUT)/san/obj/%.o,$(1))
 TEST_EXTRA_stream := user/track/stream.c user/track/stream_rows.c user/track/stream_h2.c user/track/stream_ws.c user/track/net.c user/track/dns.c \
 	user/base/util.c user/base/procfs.c
 TEST_EXTRA_dns := user/track/dns.c user/base/util.c
+TEST_EXTRA_net := user/track/net.c user/track/dns.c user/base/util.c
 TEST_EXTRA_proc := user/track/proc.c user/track/procres.c user/track/procwatch.c user/track/events.c \
 	user/base/util.c user/base/procfs.c
 TEST_EXTRA_ingest := user/track/spans.c

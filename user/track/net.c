@@ -60,7 +60,10 @@ struct net_table {
 	struct htab sessions;		/* struct session by (tgid, ssl) */
 	struct dns_table *dns;
 	struct row_sink sink;
-	struct sock_info *rows;		/* closed sockets whose rows wait, oldest last */
+	/* Closed sockets whose rows wait, oldest first (a queue: a host that
+	 * closes thousands of connections a second has that many waiting, and
+	 * each poll looks at the oldest only). */
+	struct sock_info *rows, **rows_tail;
 };
 
 /* The socket with this cookie; created when missing and create is set.
@@ -117,6 +120,7 @@ struct net_table *net_table_new(struct dns_table *dns, const struct row_sink *si
 		return NULL;
 	htab_init(&t->socks);
 	htab_init(&t->sessions);
+	t->rows_tail = &t->rows;
 	t->dns = dns;
 	if (sink)
 		t->sink = *sink;
@@ -230,11 +234,12 @@ void net_tcp_close(struct net_table *t, const struct net_tcp *e)
 	r->bytes_received = e->bytes_received;
 	r->close_ns = e->close_ns ? (int64_t)mono_to_epoch_ns(e->close_ns) : CALL_NULL_INT;
 	r->duration_ms = ms_diff(s->syn_ns, e->close_ns);
-	if (s->row) {		/* closed twice: the later close wins */
+	if (s->row) {		/* closed twice: the later close wins, in its place */
 		row_free(ROW_CONNECTION, s->row);
 	} else {
-		s->next_row = t->rows;
-		t->rows = s;
+		s->next_row = NULL;
+		*t->rows_tail = s;
+		t->rows_tail = &s->next_row;
 	}
 	s->row = r;
 }
@@ -250,14 +255,15 @@ static void sock_row_emit(struct net_table *t, struct sock_info *s)
 void net_emit_closed(struct net_table *t, int all)
 {
 	uint64_t now = mono_ns();
-	struct sock_info **pp = &t->rows, *s;
+	struct sock_info *s;
 
-	while ((s = *pp)) {
-		if (!all && now - s->closed_mono < NET_ROW_WAIT_NS) {
-			pp = &s->next_row;
-			continue;
-		}
-		*pp = s->next_row;
+	/* The queue is in the order of first closes: a socket closed again
+	 * (connect() retried on it) holds the ones behind it back until its
+	 * own wait is over, at most NET_ROW_WAIT_NS. */
+	while ((s = t->rows) && (all || now - s->closed_mono >= NET_ROW_WAIT_NS)) {
+		t->rows = s->next_row;
+		if (!t->rows)
+			t->rows_tail = &t->rows;
 		sock_row_emit(t, s);
 	}
 }
