@@ -177,9 +177,12 @@ def build_bun_agent(ctx):
 # ---------- the tracer and the rows ----------
 
 def tracer_attached(ctx, pid, timeout=ATTACH_DEADLINE_S):
-    """The tracer's "attached to ... for pid N" line (the client's own executable), or None."""
-    want = "for pid %d " % pid
-    return ctx.terr.wait_for(lambda l: "attached to" in l and want in l, timeout)
+    """The tracer's "attached to ... for pid N" line (the client's own executable, at its exec), or
+    its "attached to new file(s) mapped by pid N" (the look at the process 20 ms, 200 ms and 2 s
+    after its exec, when the exec's own look found nothing new yet); None when neither came."""
+    want, rescan = "for pid %d " % pid, "mapped by pid %d" % pid
+    return ctx.terr.wait_for(lambda l: "attached to" in l and (want in l or l.rstrip().endswith(rescan)),
+                             timeout)
 
 
 def rows_of_pid(db, pid):
