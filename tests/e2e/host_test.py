@@ -311,9 +311,11 @@ def case_res(chk, procs, db, tracer, tmp):
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         for p, name in ((hog, "hog"), (wr, "writer")):
             chk.ok(p.stdout.readline().strip() == b"ready", "res: %s ready" % name)
-        # llmtap's row once a sample after the work is in (the work is done: values stop moving)
+        # llmtap's row once a sample after the work is in (the work is done: values stop moving).
+        # The wait asks for 1 %: a sample taken while the hog was still filling its 200 MiB
+        # (CI saw 198.4 of 213.2 MiB) is within the checks' 10 % but not the hog at rest.
         want_rss = read_proc(hog.pid, "status").get("VmRSS", 0) * 1024
-        r = wait_for(lambda: (lambda r: r if r and within(r["rss_bytes"], want_rss, 0.10) else None)(
+        r = wait_for(lambda: (lambda r: r if r and within(r["rss_bytes"], want_rss, 0.01) else None)(
             proc_row(db, hog.pid)), DEADLINE_S, tracer) or proc_row(db, hog.pid) or {}
         now_rss = read_proc(hog.pid, "status").get("VmRSS", 0) * 1024
         chk.ok(within(r.get("rss_bytes"), now_rss, 0.10), "res: hog rss_bytes within 10% of /proc VmRSS",
