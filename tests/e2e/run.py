@@ -786,7 +786,9 @@ def check_placement(chk, terr, args):
 def captured(rows, srvreq):
     """tag -> what its row captured: hashes of the request body and response text, sizes, tokens,
     status, model, and whether the response body was the exact one the server sent (the server's
-    answers carry per-run ids, so their hashes differ from run to run)."""
+    answers carry per-run ids, so their hashes differ from run to run, and the ids hold the
+    server's connection count, whose digits can differ too: response_bytes is compared as "the
+    length the server sent")."""
     out = {}
     for c in CALLS:
         found = [r for r in rows if c["tag"] in (r.get("request_headers") or "") or
@@ -796,10 +798,13 @@ def captured(rows, srvreq):
         r = found[0]
         out[c["tag"]] = {k: hashlib.sha256(as_bytes(r[k]) or b"").hexdigest() if isinstance(r[k], (str, bytes))
                          else r[k] for k in ("request_body", "response_text", "request_bytes",
-                                             "response_bytes", "input_tokens", "output_tokens", "status", "model")}
+                                             "input_tokens", "output_tokens", "status", "model")}
+        sv = srvreq.get(c["tag"], {})
+        out[c["tag"]]["response_bytes_exact"] = r["response_bytes"] is not None and \
+            r["response_bytes"] == sv.get("resp_len")
         body = as_bytes(r["response_body"])
         out[c["tag"]]["response_body_exact"] = body is not None and \
-            hashlib.sha256(body).hexdigest() == srvreq.get(c["tag"], {}).get("resp_sha256")
+            hashlib.sha256(body).hexdigest() == sv.get("resp_sha256")
     return out
 
 
