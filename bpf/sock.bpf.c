@@ -237,7 +237,6 @@ static __always_inline void class_emit(__u64 id, struct sock *sk, __u64 cookie,
 				       __u64 ino, __u32 cls)
 {
 	struct lt_sock_class_event *e = event_reserve(sizeof(*e));
-	struct sock_state *s;
 
 	if (!e)
 		return;
@@ -247,12 +246,7 @@ static __always_inline void class_emit(__u64 id, struct sock *sk, __u64 cookie,
 	e->ino = ino;
 	e->cls = cls;
 	tuple_read(sk, &e->tuple);
-	s = socks_find(sk);
-	if (s) {
-		e->syn_ns = s->syn_ns;
-		e->est_ns = s->est_ns;
-		s->told = 1;
-	}
+	socks_tell(sk, &e->syn_ns, &e->est_ns);
 	event_submit(e);
 }
 

@@ -41,4 +41,19 @@ static __always_inline struct sock_state *socks_find(const struct sock *sk)
 	return s;
 }
 
+/* For an event that reports the connect of socket sk: its SYN_SENT and
+ * ESTABLISHED times into *syn_ns and *est_ns (left as they are when no
+ * process connect()ed sk), and the socket marked told, so net.bpf.c does
+ * not report it again (connect_lazy). */
+static __always_inline void socks_tell(const struct sock *sk, __u64 *syn_ns, __u64 *est_ns)
+{
+	struct sock_state *s = socks_find(sk);
+
+	if (!s)
+		return;
+	*syn_ns = s->syn_ns;
+	*est_ns = s->est_ns;
+	s->told = 1;
+}
+
 #endif

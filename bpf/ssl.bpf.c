@@ -310,7 +310,6 @@ static __always_inline int ssl_sock_join_run(struct sock *sk, int ret, int flags
 	struct thread_state *t;
 	struct conn_key key = {};
 	struct session *joined;
-	struct sock_state *s;
 	__u64 cookie;
 
 	if (ret <= 0)
@@ -344,12 +343,7 @@ static __always_inline int ssl_sock_join_run(struct sock *sk, int ret, int flags
 	e->cookie = cookie;
 	tuple_read(sk, &e->tuple);
 	/* the connect, which net.bpf.c leaves to the first event that needs it */
-	s = socks_find(sk);
-	if (s) {
-		e->syn_ns = s->syn_ns;
-		e->est_ns = s->est_ns;
-		s->told = 1;
-	}
+	socks_tell(sk, &e->syn_ns, &e->est_ns);
 	event_submit(e);
 	return 0;
 }
