@@ -43,6 +43,7 @@
 #define FLUSH_ROWS 256			/* or sooner when this many wait */
 #define BACKLOG_SOFT_BYTES (2u << 20)	/* past this, rows are written before the rings are read */
 #define BACKLOG_SOFT_ROUNDS 16		/* writes in a row at most, then the rings again */
+#define DRAIN_PIECE_BYTES (1u << 20)	/* an exit's pass over the rings, per piece and ring */
 #define REAP_EVERY_NS 5000000000ull
 #define CPU_GC_EVERY_NS 30000000000ull	/* CPU map entries of vanished tasks */
 #define LISTEN_EVERY_NS 250000000ull	/* /health and /metrics lag at most this */
@@ -173,21 +174,6 @@ static int capture_start(struct run_state *st)
 	return files;
 }
 
-/* Finish the streams of the processes that exited during the last poll,
- * after one more pass over every ring: a process's last data was submitted
- * before its exit event, but may sit in a ring drained before the exit's
- * ring was (events no longer wake the reader one by one). */
-static void exits_finish(struct run_state *st)
-{
-	int n = st->ev.nexits;
-
-	if (!n)
-		return;
-	loader_drain(st->loader);
-	/* exits the drain itself read wait for the next pass */
-	event_finish_first_exits(&st->ev, n);
-}
-
 /* The store's WAL has grown: the retention thread checkpoints it. */
 static void run_wal_kick(void *ud)
 {
@@ -233,6 +219,25 @@ static void run_backpressure(struct run_state *st)
 		if (store_pending(st->store) >= before)
 			break;	/* refused (it retries on its own clock), or nothing taken */
 	}
+}
+
+/* Finish the streams of the processes that exited during the last poll,
+ * after one more pass over every ring: a process's last data was submitted
+ * before its exit event, but may sit in a ring drained before the exit's
+ * ring was (events no longer wake the reader one by one). The pass goes in
+ * pieces, with the rows written between them as after a poll: an exit
+ * behind a full ring would otherwise turn all of it into rows at once. */
+static void exits_finish(struct run_state *st)
+{
+	int n = st->ev.nexits;
+
+	if (!n)
+		return;
+	loader_drain_mark(st->loader);
+	while (loader_drain(st->loader, DRAIN_PIECE_BYTES) > 0)
+		run_backpressure(st);
+	/* exits the drain itself read wait for the next pass */
+	event_finish_first_exits(&st->ev, n);
 }
 
 /* The poll loop, until a signal or the --duration deadline. */

@@ -592,9 +592,14 @@ void loader_mute(struct loader *l, uint32_t tgid, uint64_t ssl)
 	bpf_map_update_elem(fd, &key, &v, BPF_EXIST);
 }
 
-int loader_drain(struct loader *l)
+void loader_drain_mark(struct loader *l)
 {
-	int n = rings_consume(l->rb);
+	rings_mark(l->rb);
+}
+
+int loader_drain(struct loader *l, size_t bytes)
+{
+	int n = rings_consume(l->rb, bytes);
 
 	merge_flush(l->merge);
 	return n;

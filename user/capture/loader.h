@@ -2,6 +2,7 @@
 #ifndef LLMTAP_LOADER_H
 #define LLMTAP_LOADER_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -45,9 +46,12 @@ int loader_poll(struct loader *l, int timeout_ms);
  * row (track/stream.c decided). Its SSL_free is still reported. */
 void loader_mute(struct loader *l, uint32_t tgid, uint64_t ssl);
 
-/* Deliver what every ring holds now, without waiting. Returns the records
- * consumed or a negative errno. */
-int loader_drain(struct loader *l);
+/* A drain: loader_drain_mark() notes what every ring holds now, and each
+ * loader_drain() delivers the next piece of it, at most bytes of records
+ * per ring (0: all), without waiting. Returns the records delivered, 0
+ * once the drain is done, or a negative errno. */
+void loader_drain_mark(struct loader *l);
+int loader_drain(struct loader *l, size_t bytes);
 struct attach;
 
 /* The uprobes' bookkeeping: what was attached where (attach.h). */

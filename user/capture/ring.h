@@ -23,8 +23,14 @@ int rings_add(struct rings *rs, int map_fd, size_t size, ring_fn fn, void *ctx);
  * or a negative errno (-EINTR on a signal). */
 int rings_poll(struct rings *rs, int timeout_ms);
 
-/* Deliver what every ring holds now, without waiting. */
-int rings_consume(struct rings *rs);
+/* Note where every ring's producer is now: what rings_consume() delivers. */
+void rings_mark(struct rings *rs);
+
+/* Deliver, without waiting, what every ring held at the last rings_mark(),
+ * in pieces of at most bytes per ring (0: all of it; the record that
+ * crosses bytes is the last of a piece). Returns the records delivered, 0
+ * once all of it is, or a negative errno. */
+int rings_consume(struct rings *rs, size_t bytes);
 
 /* Unmap every ring and free rs; NULL is fine. */
 void rings_free(struct rings *rs);
