@@ -30,7 +30,7 @@ endif
 
 # The rooms of user/ (see README "Layout"). proto/ and llm/ are pure, like
 # the small helpers and formats listed with them: no libbpf, sqlite or curl.
-PURE_SRCS := $(sort $(wildcard user/proto/*.c user/llm/*.c)) user/base/buf.c user/base/htab.c user/base/pctl.c \
+PURE_SRCS := $(sort $(wildcard user/proto/*.c user/llm/*.c)) user/base/buf.c user/base/hash.c user/base/htab.c user/base/pctl.c \
 	user/db/rows.c user/push/format.c user/push/format_otlp.c user/push/format_otlp_run.c user/capture/x86dec.c \
 	user/capture/sigpat.c
 SRCS := $(sort $(wildcard user/*.c user/*/*.c))

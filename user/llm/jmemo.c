@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hash.h"
 #include "llm/jparse.h"
 
 /* A document takes several times its text in memory, and a long stream's
@@ -38,22 +39,6 @@ struct jmemo {
 
 static __thread struct jmemo *memo;
 static unsigned long long hits;
-
-/* FNV-1a over the bytes, 8 at a time where it can. */
-static uint64_t text_hash(const char *s, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ull, w;
-	size_t i = 0;
-
-	for (; i + 8 <= n; i += 8) {
-		memcpy(&w, s + i, 8);
-		h = (h ^ w) * 0x100000001b3ull;
-		h ^= h >> 29;
-	}
-	for (; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
-	return h ^ n;
-}
 
 /* Release what m keeps; it stays allocated for the next scope. */
 static void memo_clear(struct jmemo *m)
@@ -97,7 +82,7 @@ json_t *jmemo_loadb(const char *buf, size_t len, size_t flags, json_error_t *err
 
 	if (!m || !m->open || !buf)
 		return jparse_loadb(buf, len, flags, err);
-	h = text_hash(buf, len);
+	h = hash64(buf, len, HASH64_INIT);
 	for (s = h & (JMEMO_SLOTS - 1); m->slot[s]; s = (s + 1) & (JMEMO_SLOTS - 1)) {
 		d = &m->docs[m->slot[s] - 1];
 		if (d->hash == h && d->len == len && d->flags == flags && !memcmp(d->text, buf, len)) {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hash.h"
 #include "llm/runs_int.h"
 #include "llm/tools.h"
 
@@ -137,7 +138,7 @@ static uint64_t id_hash(const char *id)
 	if (!id || !*id)
 		return 0;
 	tools_norm_id(id, norm, sizeof(norm));
-	return tools_hash(norm, strlen(norm), TOOLS_HASH_INIT);
+	return hash64(norm, strlen(norm), HASH64_INIT);
 }
 
 /* Close a pending tool step at end_ns with status (its execs past the end leave). */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hash.h"
 #include "llm/runs_int.h"
 #include "llm/tools.h"
 
@@ -19,7 +20,8 @@ void runs_flags_call(struct runs *r, struct rrun *run, struct rconv *cv, const s
 		     size_t nmsgs, const struct rstep *ls, int continued, int compacted)
 {
 	int failed = (c->status != CALL_NULL_INT && c->status >= 400) || c->error;
-	uint64_t h = c->request_body ? tools_hash(c->request_body, strlen(c->request_body), TOOLS_HASH_INIT) : 0;
+	uint64_t h = c->request_body ? hash64(c->request_body, c->request_body_len ? c->request_body_len :
+					      strlen(c->request_body), HASH64_INIT) : 0;
 	int tokens = ls && ls->ctx != RN_NULL;
 	int64_t m = tokens ? ls->ctx : (int64_t)nmsgs, prev = cv->last_metric;
 
@@ -89,8 +91,8 @@ void runs_flags_tool(struct rrun *run, const struct rstep *s)
 
 	if (!canon)
 		return;
-	h = tools_hash(s->name, strlen(s->name) + 1, TOOLS_HASH_INIT);
-	h = tools_hash(canon, strlen(canon), h);
+	h = hash64(s->name, strlen(s->name) + 1, HASH64_INIT);
+	h = hash64(canon, strlen(canon), h);
 	for (i = 0; i < run->nsigs && run->sigs[i].h != h; i++)
 		;
 	if (i == run->nsigs) {

@@ -38,26 +38,6 @@ enum tr_op tr_op_of(const char *op)
 	return TR_NONE;
 }
 
-uint64_t tools_hash(const void *s, size_t n, uint64_t h)
-{
-	const unsigned char *p = s;
-	uint64_t w;
-
-	/* eight bytes a multiply: whole request bodies are hashed, and a byte
-	 * at a time a 16 KB one took 25 µs; the shift brings the high bits
-	 * the multiply made back down to the next word's low ones */
-	for (; n >= 8; p += 8, n -= 8) {
-		memcpy(&w, p, 8);
-		h = (h ^ w) * 0x100000001b3ull;
-		h ^= h >> 31;
-	}
-	for (; n; p++, n--) {
-		h ^= *p;
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
 /* ---- responses ---- */
 
 /* A call being assembled from stream events. */

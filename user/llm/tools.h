@@ -78,9 +78,4 @@ char *tools_norm_id(const char *id, char *out, size_t n);
  * calls; a copy of the text when it is not JSON. malloc'd; NULL on OOM. */
 char *tools_canonical(const char *arguments);
 
-/* An FNV-1a-like 64-bit hash of s[0..n), eight bytes a step, continuing
- * from h (start with TOOLS_HASH_INIT). In memory only: never stored. */
-#define TOOLS_HASH_INIT 0xcbf29ce484222325ull
-uint64_t tools_hash(const void *s, size_t n, uint64_t h);
-
 #endif

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hash.h"
 #include "llm/jmemo.h"
 #include "llm/tools_int.h"
 
@@ -18,7 +19,7 @@
 /* Mix a tag byte into h. */
 static uint64_t fp_tag(uint64_t h, char tag)
 {
-	return tools_hash(&tag, 1, h);
+	return hash64(&tag, 1, h);
 }
 
 /* qsort comparator of key pointers. */
@@ -54,7 +55,7 @@ static uint64_t fp_json(json_t *v, uint64_t h, int depth)
 		for (i = 0; i < n; i++) {
 			if (!strcmp(keys[i], "cache_control"))
 				continue;
-			h = tools_hash(keys[i], strlen(keys[i]) + 1, h);
+			h = hash64(keys[i], strlen(keys[i]) + 1, h);
 			h = fp_json(json_object_get(v, keys[i]), h, depth + 1);
 		}
 		if (keys != stack)
@@ -70,14 +71,14 @@ static uint64_t fp_json(json_t *v, uint64_t h, int depth)
 	case JSON_STRING:
 		h = fp_tag(h, 's');
 		n = json_string_length(v);
-		h = tools_hash(&n, sizeof(n), h);
-		return tools_hash(json_string_value(v), n, h);
+		h = hash64(&n, sizeof(n), h);
+		return hash64(json_string_value(v), n, h);
 	case JSON_INTEGER:
 		iv = json_integer_value(v);
-		return tools_hash(&iv, sizeof(iv), fp_tag(h, 'i'));
+		return hash64(&iv, sizeof(iv), fp_tag(h, 'i'));
 	case JSON_REAL:
 		d = json_real_value(v);
-		return tools_hash(&d, sizeof(d), fp_tag(h, 'r'));
+		return hash64(&d, sizeof(d), fp_tag(h, 'r'));
 	case JSON_TRUE: return fp_tag(h, 't');
 	case JSON_FALSE: return fp_tag(h, 'f');
 	default: return fp_tag(h, 'n');
@@ -87,7 +88,7 @@ static uint64_t fp_json(json_t *v, uint64_t h, int depth)
 /* Fingerprint of one value on its own (never 0: 0 means "none"). */
 static uint64_t fp_of(json_t *v)
 {
-	uint64_t h = fp_json(v, TOOLS_HASH_INIT, 0);
+	uint64_t h = fp_json(v, HASH64_INIT, 0);
 
 	return h ? h : 1;
 }
@@ -205,7 +206,7 @@ static int nonempty(json_t *v)
 static void rq_chat(struct rq_state *s, json_t *root)
 {
 	json_t *list = json_object_get(root, "messages"), *m, *role;
-	uint64_t head = TOOLS_HASH_INIT;
+	uint64_t head = HASH64_INIT;
 	size_t i, first = 0;
 	const char *r;
 
@@ -223,7 +224,7 @@ static void rq_chat(struct rq_state *s, json_t *root)
 			first = i + 1;
 	}
 	for (i = 0; i < s->q->nmsgs && i <= first; i++)
-		head = tools_hash(&s->q->msgs[i], sizeof(uint64_t), head);
+		head = hash64(&s->q->msgs[i], sizeof(uint64_t), head);
 	s->q->head = s->q->nmsgs ? (head ? head : 1) : 0;
 	s->q->has_tools = nonempty(json_object_get(root, "tools")) ||
 			  nonempty(json_object_get(root, "functions"));
@@ -232,13 +233,13 @@ static void rq_chat(struct rq_state *s, json_t *root)
 /* The head of a request: its instructions with its first message. */
 static void rq_head(struct rq_state *s, json_t *instructions)
 {
-	uint64_t h = TOOLS_HASH_INIT, f;
+	uint64_t h = HASH64_INIT, f;
 
 	if (!s->q->nmsgs)
 		return;
 	f = instructions ? fp_of(instructions) : 0;
-	h = tools_hash(&f, sizeof(f), h);
-	h = tools_hash(&s->q->msgs[0], sizeof(uint64_t), h);
+	h = hash64(&f, sizeof(f), h);
+	h = hash64(&s->q->msgs[0], sizeof(uint64_t), h);
 	s->q->head = h ? h : 1;
 }
 
