@@ -447,6 +447,17 @@ def report(rounds, tmp, started, args):
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(r)
+    # the goals in ratios to untraced, against what the empty probes alone
+    # (the floor: no copy, no event, no row) take in the same run
+    floor = [(what, m("untraced", key), m("floor", key), m("llmtap", key)) for what, key in (
+        ("µs CPU per SSL call, 64 B", "m64.cpu"), ("µs CPU per SSL call, 16 KB", "m16k.cpu"),
+        ("`openai` SDK: client CPU", "sdk.cpu"), ("64 clients: calls per CPU second", "load.cps_cpu"))]
+    if any(f is not None for _, _, f, _ in floor):
+        print()
+        print("The probes alone (floor / untraced) against llmtap (llmtap / untraced):")
+        print()
+        for what, u, f, l in floor:
+            print("- %s: floor %s, llmtap %s" % (what, fmt(ratio(f, u), "×%.2f"), fmt(ratio(l, u), "×%.2f")))
 
 
 def main():
@@ -500,6 +511,8 @@ def main():
                     micro(tr, cert, key, 16384, ex16k, res[cfg], "m16k")
                     if cfg in ("untraced", "llmtap") and not args.micro:
                         host_work(tr, res[cfg])
+                    # the floor too: what the probes alone take from these workloads
+                    if cfg in ("untraced", "llmtap", "floor") and not args.micro:
                         sdk(tr, base_url, cert, res[cfg], args.sdk_calls)
                         load64(tr, cert, key, res[cfg], load_s)
                 finally:

@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "base/hash.h"
 #include "harness.h"
 #include "llm/tools.h"
 
@@ -368,7 +369,7 @@ static void test_helpers(void)
 	s = tools_canonical("{\"location\": \"San Fra");
 	CHECK_STR(s, "{\"location\": \"San Fra");
 	free(s);
-	CHECK(tools_hash("a", 1, TOOLS_HASH_INIT) != tools_hash("b", 1, TOOLS_HASH_INIT));
+	CHECK(hash64("a", 1, HASH64_INIT) != hash64("b", 1, HASH64_INIT));
 }
 
 int main(void)
