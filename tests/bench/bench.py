@@ -33,8 +33,10 @@ workload; on a shared host the wall-clock rows (last) also hold every wait for
 a CPU, and the ratios of CPU time are the ones that hold.
 """
 import argparse
+import mmap
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import statistics
@@ -222,6 +224,34 @@ class Tracer:
         """bpftrace: lines it printed for pid (each one SSL call's first 64 bytes)."""
         with open(self.out, errors="replace") as f:
             return sum(1 for l in f if l.startswith("%d " % pid))
+
+
+def breakpoints_in(path):
+    """Does a fresh executable mapping of path differ from the file: a uprobe still set in it?
+    The kernel writes a uprobe's breakpoint into every executable mapping of its file, the new
+    ones included, until the uprobe is unregistered."""
+    with open(path, "rb") as f:
+        data = f.read()
+        m = mmap.mmap(f.fileno(), len(data), flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ | mmap.PROT_EXEC)
+        try:
+            return m[:] != data
+        finally:
+            m.close()
+
+
+def unprobed(paths, limit_s=60):
+    """Wait until no uprobe is left in paths. A tracer's uprobes outlive its exit by up to some
+    seconds here (the kernel unregisters them after it, in the background): the next
+    configuration measured meanwhile, untraced included, would pay for them."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit_s:
+        if not any(p and breakpoints_in(p) for p in paths):
+            break
+        time.sleep(0.05)
+    else:
+        raise RuntimeError("uprobes still set in %s %d s after the tracer stopped" % (paths, limit_s))
+    if time.monotonic() - t0 > 0.5:
+        log("the stopped tracer's uprobes were gone %.1f s after its exit" % (time.monotonic() - t0))
 
 
 def micro(tr, cert, key, chunk, exchanges, res, name):
@@ -494,6 +524,7 @@ def main():
     base_url = "https://localhost:%d/v1" % port
     configs = ["untraced", "llmtap", "bpftrace", "floor"]
     rounds = []
+    unprobed([SSLCOPY, LIBSSL, shutil.which("node")])  # a tracer stopped just before the bench
     try:
         for r in range(args.rounds):
             res = {}
@@ -517,6 +548,7 @@ def main():
                         load64(tr, cert, key, res[cfg], load_s)
                 finally:
                     tr.stop()
+                unprobed([SSLCOPY, LIBSSL, shutil.which("node")])
                 collect(tr, res[cfg])
             rounds.append(res)
     finally:
