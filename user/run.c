@@ -43,7 +43,6 @@
 #define FLUSH_ROWS 256			/* or sooner when this many wait */
 #define BACKLOG_SOFT_BYTES (2u << 20)	/* past this, rows are written before the rings are read */
 #define BACKLOG_SOFT_ROUNDS 16		/* writes in a row at most, then the rings again */
-#define DRAIN_PIECE_BYTES (1u << 20)	/* an exit's pass over the rings, per piece and ring */
 #define REAP_EVERY_NS 5000000000ull
 #define CPU_GC_EVERY_NS 30000000000ull	/* CPU map entries of vanished tasks */
 #define LISTEN_EVERY_NS 250000000ull	/* /health and /metrics lag at most this */
@@ -234,7 +233,7 @@ static void exits_finish(struct run_state *st)
 	if (!n)
 		return;
 	loader_drain_mark(st->loader);
-	while (loader_drain(st->loader, DRAIN_PIECE_BYTES) > 0)
+	while (loader_drain(st->loader) > 0)
 		run_backpressure(st);
 	/* exits the drain itself read wait for the next pass */
 	event_finish_first_exits(&st->ev, n);

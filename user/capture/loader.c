@@ -597,9 +597,9 @@ void loader_drain_mark(struct loader *l)
 	rings_mark(l->rb);
 }
 
-int loader_drain(struct loader *l, size_t bytes)
+int loader_drain(struct loader *l)
 {
-	int n = rings_consume(l->rb, bytes);
+	int n = rings_consume(l->rb);
 
 	merge_flush(l->merge);
 	return n;

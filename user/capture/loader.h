@@ -2,7 +2,6 @@
 #ifndef LLMTAP_LOADER_H
 #define LLMTAP_LOADER_H
 
-#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -47,11 +46,11 @@ int loader_poll(struct loader *l, int timeout_ms);
 void loader_mute(struct loader *l, uint32_t tgid, uint64_t ssl);
 
 /* A drain: loader_drain_mark() notes what every ring holds now, and each
- * loader_drain() delivers the next piece of it, at most bytes of records
- * per ring (0: all), without waiting. Returns the records delivered, 0
- * once the drain is done, or a negative errno. */
+ * loader_drain() delivers the next piece of it (as much as a poll takes at
+ * most), without waiting. Returns the records delivered, 0 once the drain
+ * is done, or a negative errno. */
 void loader_drain_mark(struct loader *l);
-int loader_drain(struct loader *l, size_t bytes);
+int loader_drain(struct loader *l);
 struct attach;
 
 /* The uprobes' bookkeeping: what was attached where (attach.h). */

@@ -23,12 +23,13 @@ struct ring {
 };
 
 /* Taken from each ring per rings_poll(): so many records, or so many bytes
- * of them. The rows these records make wait in memory until the caller
- * writes them, after the poll: a poll over a full ring of 16 KiB records
- * held 20-28 MB of them, fresh heap that each burst faulted in again (on
- * this VM a fault costs about 8 us: 20 % of the reader's time at 16 KiB). */
+ * of them (per rings_consume() too). The rows these records make wait in
+ * memory until the caller writes them, after the call: a pass over a full
+ * ring of 16 KiB records held 20-28 MB of them, fresh heap that each burst
+ * faulted in again (on this VM a fault costs about 8 us: 20 % of the
+ * reader's time at 16 KiB). */
 #define RINGS_POLL_BUDGET 1024
-#define RINGS_POLL_BYTES (1u << 20)
+#define RINGS_PIECE_BYTES (1u << 20)
 #define RINGS_MAX 16		/* rings one reader takes */
 
 struct rings {
@@ -181,14 +182,14 @@ void rings_mark(struct rings *rs)
 		rs->mark[i] = __atomic_load_n(rs->r[i].producer, __ATOMIC_ACQUIRE);
 }
 
-int rings_consume(struct rings *rs, size_t bytes)
+int rings_consume(struct rings *rs)
 {
 	int i, n = 0, m;
 
 	for (i = 0; i < rs->n; i++) {
 		if (__atomic_load_n(rs->r[i].consumer, __ATOMIC_ACQUIRE) >= rs->mark[i])
 			continue;
-		m = ring_consume(rs, &rs->r[i], 0, bytes, rs->mark[i]);
+		m = ring_consume(rs, &rs->r[i], 0, RINGS_PIECE_BYTES, rs->mark[i]);
 		if (m < 0)
 			return m;
 		n += m;
@@ -208,7 +209,7 @@ int rings_poll(struct rings *rs, int timeout_ms)
 	 * records each: the caller then writes the rows they made before it
 	 * reads on, so a backlog does not pile up in memory; what is left
 	 * keeps the poll awake */
-	return rings_consume_budget(rs, RINGS_POLL_BUDGET, RINGS_POLL_BYTES);
+	return rings_consume_budget(rs, RINGS_POLL_BUDGET, RINGS_PIECE_BYTES);
 }
 
 void rings_free(struct rings *rs)

@@ -26,11 +26,11 @@ int rings_poll(struct rings *rs, int timeout_ms);
 /* Note where every ring's producer is now: what rings_consume() delivers. */
 void rings_mark(struct rings *rs);
 
-/* Deliver, without waiting, what every ring held at the last rings_mark(),
- * in pieces of at most bytes per ring (0: all of it; the record that
- * crosses bytes is the last of a piece). Returns the records delivered, 0
- * once all of it is, or a negative errno. */
-int rings_consume(struct rings *rs, size_t bytes);
+/* Deliver, without waiting, the next piece of what every ring held at the
+ * last rings_mark(): as much of each ring as one rings_poll() takes at
+ * most. Returns the records delivered, 0 once all of it is, or a negative
+ * errno. */
+int rings_consume(struct rings *rs);
 
 /* Unmap every ring and free rs; NULL is fine. */
 void rings_free(struct rings *rs);
