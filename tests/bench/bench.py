@@ -226,12 +226,17 @@ class Tracer:
             return sum(1 for l in f if l.startswith("%d " % pid))
 
 
+FILE_BYTES = {}  # path -> its bytes, read once (the probed files do not change during a bench)
+
+
 def breakpoints_in(path):
     """Does a fresh executable mapping of path differ from the file: a uprobe still set in it?
     The kernel writes a uprobe's breakpoint into every executable mapping of its file, the new
     ones included, until the uprobe is unregistered."""
     with open(path, "rb") as f:
-        data = f.read()
+        if path not in FILE_BYTES:
+            FILE_BYTES[path] = f.read()
+        data = FILE_BYTES[path]
         m = mmap.mmap(f.fileno(), len(data), flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ | mmap.PROT_EXEC)
         try:
             return m[:] != data
@@ -524,7 +529,8 @@ def main():
     base_url = "https://localhost:%d/v1" % port
     configs = ["untraced", "llmtap", "bpftrace", "floor"]
     rounds = []
-    unprobed([SSLCOPY, LIBSSL, shutil.which("node")])  # a tracer stopped just before the bench
+    probed = [SSLCOPY, LIBSSL, shutil.which("node")]  # the files the tracers probe
+    unprobed(probed)  # a tracer stopped just before the bench
     try:
         for r in range(args.rounds):
             res = {}
@@ -548,7 +554,7 @@ def main():
                         load64(tr, cert, key, res[cfg], load_s)
                 finally:
                     tr.stop()
-                unprobed([SSLCOPY, LIBSSL, shutil.which("node")])
+                unprobed(probed)
                 collect(tr, res[cfg])
             rounds.append(res)
     finally:

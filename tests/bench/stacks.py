@@ -15,13 +15,15 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
 import stacks_test as st  # noqa: E402
 from run import Checks, LineReader, Procs  # noqa: E402
+
+sys.path.insert(0, HERE)
+from bench import unprobed  # noqa: E402
 
 ROUNDS = int(os.environ.get("BENCH_STACKS_ROUNDS", "5000"))  # BENCH_ROUNDS is bench.py's rounds
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
@@ -124,7 +126,8 @@ def main():
                     got[name]["tracer"].append((cpu_s(tracer.pid) - c0) * 1e6 / ROUNDS)
             tracer.send_signal(signal.SIGINT)
             tracer.wait(timeout=30)
-            time.sleep(8)               # its uprobes go a few seconds after it exits
+            # its uprobes go some seconds after it exits: the next untraced runs wait for that
+            unprobed([argv[0] for _, argv, _ in clients] + [shutil.which("node")])
             if os.environ.get("BENCH_DEBUG"):
                 print(terr.text())
         print("bench: %d rounds, best of %d; figures per SSL call (membench: 4 per round) or per round "
