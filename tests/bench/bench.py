@@ -162,12 +162,16 @@ class Tracer:
         if self.kind == "untraced":
             return
         env = dict(os.environ)
-        if self.kind in ("llmtap", "floor"):
+        if self.kind in ("llmtap", "floor", "scoped"):
             env["LLMTAP_TLS_FILES"] = SSLCOPY
             argv = [LLMTAP, "run", "--db", self.db]
             if self.kind == "floor":
                 env["LLMTAP_PROBE_FLOOR"] = "1"
                 argv.append("-v")
+            if self.kind == "scoped":
+                # `run -p` naming another process: the workloads are processes it does not name
+                self.named = subprocess.Popen(["sleep", "3600"])
+                argv += ["-p", str(self.named.pid)]
             self.p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=open(self.err, "w"), env=env,
                                       start_new_session=True)
             deadline = time.monotonic() + 60
@@ -198,6 +202,10 @@ class Tracer:
         return self.p.pid if self.p else None
 
     def stop(self):
+        if getattr(self, "named", None):
+            self.named.kill()
+            self.named.wait()
+            self.named = None
         if not self.p:
             return
         os.killpg(self.p.pid, signal.SIGINT)
@@ -487,6 +495,11 @@ def report(rounds, tmp, started, args):
     floor = [(what, m("untraced", key), m("floor", key), m("llmtap", key)) for what, key in (
         ("µs CPU per SSL call, 64 B", "m64.cpu"), ("µs CPU per SSL call, 16 KB", "m16k.cpu"),
         ("`openai` SDK: client CPU", "sdk.cpu"), ("64 clients: calls per CPU second", "load.cps_cpu"))]
+    u, sc = m("untraced", "m64.cpu"), m("scoped", "m64.cpu")
+    if sc is not None:
+        print()
+        print("A process `run -p` does not name (llmtap run -p naming another): µs CPU per SSL call, 64 B: "
+              "%s, untraced %s: %s (goal ≤ ×1.02: it pays nothing)" % (fmt(sc), fmt(u), fmt(ratio(sc, u), "×%.2f")))
     if any(f is not None for _, _, f, _ in floor):
         print()
         print("The probes alone (floor / untraced) against llmtap (llmtap / untraced):")
@@ -527,14 +540,14 @@ def main():
     line = srv.stdout.readline().decode()
     port = int(re.search(r'"port":(\d+)', line).group(1))
     base_url = "https://localhost:%d/v1" % port
-    configs = ["untraced", "llmtap", "bpftrace", "floor"]
+    configs = ["untraced", "llmtap", "bpftrace", "floor", "scoped"]
     rounds = []
     probed = [SSLCOPY, LIBSSL, shutil.which("node")]  # the files the tracers probe
     unprobed(probed)  # a tracer stopped just before the bench
     try:
         for r in range(args.rounds):
             res = {}
-            order = configs[r % 4:] + configs[:r % 4]
+            order = configs[r % len(configs):] + configs[:r % len(configs)]
             for cfg in order:
                 log("round %d/%d: %s" % (r + 1, args.rounds, cfg))
                 tr = Tracer(cfg, tmp, cert, key)
@@ -545,6 +558,8 @@ def main():
                     if cfg == "llmtap" and not args.micro:
                         idle(tr, res[cfg], idle_s)
                     micro(tr, cert, key, 64, ex64, res[cfg], "m64")
+                    if cfg == "scoped":
+                        continue  # only: what a process `run -p` does not name pays
                     micro(tr, cert, key, 16384, ex16k, res[cfg], "m16k")
                     if cfg in ("untraced", "llmtap") and not args.micro:
                         host_work(tr, res[cfg])

@@ -20,7 +20,7 @@ from run.py. Cases:
    5 maxbody    --max-body 64k: error 'truncated', the rest of the row right
    6 ringfull   --ring-size 64k + a 2 MiB write: drops reported, no silent row, recovery
    7 kill9      SIGKILL leaves a readable DB; a new tracer appends to it
-   8 filters    -c COMM and -p PID
+   8 filters    -c COMM and -p PID (the uprobes of -p are the named process's: none in another's libssl)
    9 sigterm    SIGTERM: exit 0 within 5 s, final "llmtap: stopped:" line
   10 cutstream  the server cuts an SSE stream: partial text, error says the connection ended
   11 http2      curl --http2 to an HTTP/2 server (server.js with LLMTAP_E2E_H2=1): plain and streamed chat rows
@@ -607,6 +607,30 @@ def case_kill9(ctx):
 
 # ---------- 8. filters ----------
 
+def breakpoints(pid, lib):
+    """Bytes of process pid's executable mappings of lib that differ from the file (a uprobe's
+    breakpoint is an int3 the kernel writes into the process's copy), or None when it maps none."""
+    diff, seen = 0, False
+    try:
+        with open("/proc/%d/maps" % pid) as f:
+            maps = [l.split() for l in f]
+        with open("/proc/%d/mem" % pid, "rb", buffering=0) as mem:
+            for m in maps:
+                if len(m) < 6 or "x" not in m[1] or lib not in os.path.basename(m[5]):
+                    continue
+                lo, hi = (int(x, 16) for x in m[0].split("-"))
+                with open(m[5], "rb") as f:
+                    f.seek(int(m[2], 16))
+                    want = f.read(hi - lo)
+                mem.seek(lo)
+                got = mem.read(len(want))
+                diff += sum(1 for a, b in zip(want, got) if a != b)
+                seen = True
+    except OSError:
+        return None
+    return diff if seen else None
+
+
 def case_filters(ctx):
     chk, n = ctx.chk, "c8 filters"
     # -c curl: a curl call and a python3 call at the same time; only curl's is recorded
@@ -626,17 +650,34 @@ def case_filters(ctx):
         chk.eq([(tag_of(r), r["comm"]) for r in rows], [(cc["tag"], "curl")],
                "%s -c curl: exactly the curl call recorded" % n)
 
-    # -p PID: a python3 process started first, waiting on stdin; then 2 calls, and a curl call
+    # -p PID: a python3 process started first, waiting on stdin; then 2 calls, and a curl call.
+    # A second python3 process, not named, waits too: it makes its call after the watched one.
     entries = [e2e.py_call(chat_call("R08-pid-%d" % i), ctx.port) for i in (1, 2)]
+    other = e2e.py_call(chat_call("R08-pid-other"), ctx.port)
     p, out = py_client(ctx, "c8-pid", entries, wait_stdin=True)
+    q, qout = py_client(ctx, "c8-pid-other", [other], wait_stdin=True)
     waiting = out.wait_for(lambda l: '"waiting"' in l, CLIENT_DEADLINE_S)
     if not chk.ok(waiting, "%s -p: python3 client waits on stdin" % n, out.text()):
         return
     chk.eq(json.loads(waiting)["pid"], p.pid, "%s -p: the client's pid is the started process's" % n)
+    chk.ok(qout.wait_for(lambda l: '"waiting"' in l, CLIENT_DEADLINE_S), "%s -p: the other python3 waits" % n,
+           qout.text())
+    # A stopped tracer's uprobes leave the processes' memory a second or so after it exits
+    # (the -c tracer above): wait for that before the -p tracer starts.
+    deadline = time.time() + 15
+    while breakpoints(q.pid, "libssl.so") != 0 and time.time() < deadline:
+        time.sleep(0.2)
+    chk.eq(breakpoints(q.pid, "libssl.so"), 0, "%s -p: no breakpoint left in libssl before the tracer" % n)
     t = start_tracer(ctx, n + " -p", ["-p", str(p.pid)])
     if not t:
         return
     proc, terr, db = t
+    # The uprobes are the named process's alone: the kernel wrote breakpoints into its copy
+    # of libssl's code and into no other process's (a scoped uprobe_multi link each).
+    mine_bp, other_bp = breakpoints(p.pid, "libssl.so"), breakpoints(q.pid, "libssl.so")
+    chk.ok(mine_bp is not None and mine_bp > 0, "%s -p: breakpoints in the named process's libssl" % n,
+           repr(mine_bp))
+    chk.eq(other_bp, 0, "%s -p: no breakpoint in another process's libssl" % n)
     cc = chat_call("R08-pid-curl", client="curl")
     cp, _ = curl_client(ctx, cc)
     p.stdin.write(b"go\n")
@@ -645,6 +686,10 @@ def case_filters(ctx):
     res = finish_client(ctx, n + " -p python", p, out)
     chk.ok(all(res.get(e["tag"], {}).get("status") == 200 for e in entries), "%s -p: both python3 calls 200" % n,
            repr(res)[:500])
+    q.stdin.write(b"go\n")
+    q.stdin.close()
+    qres = finish_client(ctx, n + " -p other python", q, qout)
+    chk.eq(qres.get(other["tag"], {}).get("status"), 200, "%s -p: the other python3's call answered 200" % n)
     wait_tags(db, [e["tag"] for e in entries], ROWS_DEADLINE_S, proc)
     check_stop(ctx, n + " -p", proc, terr)
     rows = read_rows(db)  # no other process can be in it

@@ -17,6 +17,7 @@
 #include "capture/attach_int.h"
 #include "capture/placement.h"
 #include "capture/scan.h"
+#include "capture/umulti.h"
 #include "privs.h"
 
 #define kinds attach_kinds
@@ -144,40 +145,93 @@ static void target_claim(struct attach *a, struct target *t, const char *path,
 	a->claimed[a->nclaimed++] = t;
 }
 
-/* Keep link. Returns 0 or -ENOMEM (link not kept). */
-static int link_add(struct attach *a, struct bpf_link *link)
+/* Keep a link made: libbpf's bl, or the uprobe_multi link fd. Returns 0,
+ * or -ENOMEM (link not kept: the caller undoes it). */
+static int link_add(struct attach *a, struct bpf_link *bl, int fd)
 {
 	if (a->nlinks == a->cap_links) {
 		size_t cap = a->cap_links ? 2 * a->cap_links : 64;
-		struct bpf_link **p = realloc(a->links, cap * sizeof(*p));
+		struct ulink *p = realloc(a->links, cap * sizeof(*p));
 
 		if (!p)
 			return -ENOMEM;
 		a->links = p;
 		a->cap_links = cap;
 	}
-	a->links[a->nlinks++] = link;
+	a->links[a->nlinks].bl = bl;
+	a->links[a->nlinks].fd = fd;
+	a->nlinks++;
 	return 0;
 }
 
-/* Attach program p at file offset off of path (return probe when ret).
- * Returns 0, or a negative errno (link not made). */
+/* Detach the links made after the first `first`. */
+static void links_undo(struct attach *a, size_t first)
+{
+	while (a->nlinks > first) {
+		struct ulink *u = &a->links[--a->nlinks];
+
+		if (u->bl)
+			bpf_link__destroy(u->bl);
+		else
+			close(u->fd);
+	}
+}
+
+/* Attach program p at file offset off of path (return probe when ret):
+ * one uprobe for the whole host, or one per process of attach_scope().
+ * A scoped process that is gone is skipped. Returns 0, or a negative errno
+ * (none of its links made). */
 static int link_at(struct attach *a, struct bpf_program *p, const char *path, uint64_t off, int ret)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = ret);
-	struct bpf_link *link;
-	int err;
+	size_t first = a->nlinks;
+	struct bpf_link *bl = NULL;
+	int i = 0, fd = -1, err;
 
-	privs_attach_begin();	/* the kernel wants CAP_SYS_ADMIN to create a uprobe */
-	link = bpf_program__attach_uprobe_opts(p, -1, path, off, &uo);
-	err = -errno;
-	privs_attach_end();
-	if (!link)
-		return err;
-	err = link_add(a, link);
-	if (err)
-		bpf_link__destroy(link);
-	return err;
+	do {
+		privs_attach_begin();	/* the kernel wants CAP_SYS_ADMIN to create a uprobe */
+		if (a->nupids) {
+			fd = umulti_link(bpf_program__fd(p), path, off, ret, a->upids[i]);
+			err = fd < 0 ? fd : 0;
+		} else {
+			bl = bpf_program__attach_uprobe_opts(p, -1, path, off, &uo);
+			err = bl ? 0 : -errno;
+		}
+		privs_attach_end();
+		if (err == -ESRCH && a->nupids)
+			continue;	/* exited: nothing of it left to probe */
+		if (!err)
+			err = link_add(a, bl, fd);
+		if (err) {
+			if (bl)
+				bpf_link__destroy(bl);
+			else if (fd >= 0)
+				close(fd);
+			links_undo(a, first);
+			return err;
+		}
+	} while (++i < a->nupids);
+	return 0;
+}
+
+void attach_scope(struct attach *a, const pid_t *pids, int n)
+{
+	int i;
+
+	a->nupids = 0;
+	for (i = 0; i < n && i < ATTACH_PIDS_MAX; i++)
+		a->upids[a->nupids++] = pids[i];
+}
+
+/* 1 when process pid is one to look at: any, or one of attach_scope()'s. */
+int attach_scoped(const struct attach *a, pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < a->nupids; i++)
+		if (a->upids[i] == pid)
+			return 1;
+	return !a->nupids;
 }
 
 /* Remember where path's pairs went (desc: the placements, "; "-joined). */
@@ -322,8 +376,7 @@ static int probes_scanned(struct attach *a, size_t k, const char *path, const st
 	return (int)(a->nlinks - first);
 
 out_detach:
-	while (a->nlinks > first)
-		bpf_link__destroy(a->links[--a->nlinks]);
+	links_undo(a, first);
 	return err;
 }
 
@@ -440,34 +493,19 @@ int attach_file(struct attach *a, size_t k, const char *path, const char *shown,
 	}
 	for (i = 0; i < kd->nprobes; i++) {
 		const struct probe *p = &kd->probes[i];
-		LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = p->at == PROBE_RETURN);
-		struct bpf_link *link = NULL;
 
-		err = -ENOENT;
-		if (offs[i]) {
-			privs_attach_begin();
-			link = bpf_program__attach_uprobe_opts(a->ks[k].progs[i], -1, fdpath,
-								offs[i], &uo);
-			err = -errno;
-			privs_attach_end();
-		}
-		if (!link) {
-			if (p->optional)
-				continue;
-			log_warn("uprobe: failed to attach %s%s in %s: %s", p->sym,
-				 p->at == PROBE_RETURN ? " (return)" : "", shown, strerror(-err));
-			events_notice(SEV_WARNING, "capture.hook_failed", PROC_NULL,
-				      json_pack("{s:s, s:s, s:s, s:s}", "kind", kd->name, "file", shown,
-						"symbol", p->sym, "error", strerror(-err)));
-			snprintf(why, sizeof(why), "uprobe on %s failed: %s", p->sym, strerror(-err));
-			target_claim(a, t, shown, ATTACH_FAILED, why, 0);
-			goto out_detach;
-		}
-		err = link_add(a, link);
-		if (err) {
-			bpf_link__destroy(link);
-			goto out_detach;
-		}
+		err = offs[i] ? link_at(a, a->ks[k].progs[i], fdpath, offs[i], p->at == PROBE_RETURN)
+			      : -ENOENT;
+		if (!err || p->optional)
+			continue;
+		log_warn("uprobe: failed to attach %s%s in %s: %s", p->sym,
+			 p->at == PROBE_RETURN ? " (return)" : "", shown, strerror(-err));
+		events_notice(SEV_WARNING, "capture.hook_failed", PROC_NULL,
+			      json_pack("{s:s, s:s, s:s, s:s}", "kind", kd->name, "file", shown,
+					"symbol", p->sym, "error", strerror(-err)));
+		snprintf(why, sizeof(why), "uprobe on %s failed: %s", p->sym, strerror(-err));
+		target_claim(a, t, shown, ATTACH_FAILED, why, 0);
+		goto out_detach;
 	}
 	err = pairs_attach(a, k, fdpath, shown);
 	if (err) {
@@ -483,8 +521,7 @@ int attach_file(struct attach *a, size_t k, const char *path, const char *shown,
 	goto out_close;
 
 out_detach:
-	while (a->nlinks > first)
-		bpf_link__destroy(a->links[--a->nlinks]);
+	links_undo(a, first);
 out_close:
 	close(fd);
 	return err;
@@ -522,8 +559,7 @@ void attach_free(struct attach *a)
 	if (!a)
 		return;
 	scan_queue_free(a->scans);
-	while (a->nlinks)
-		bpf_link__destroy(a->links[--a->nlinks]);
+	links_undo(a, 0);
 	free(a->links);
 	while (a->nplaced) {
 		a->nplaced--;

@@ -19,6 +19,14 @@ int attach_new(struct attach **out, struct bpf_object *const *objs, int n);
  * Returns 0 and *out, or -ENOMEM. */
 int attach_new_dry(struct attach **out);
 
+/* Make every uprobe from now on for processes pids[0..n) only (`run -p`),
+ * at most 64 of them, as capture/umulti.c's links (the uprobe programs were
+ * loaded after umulti_prepare()): the kernel writes the breakpoints into
+ * those processes' memory alone, so the SSL calls of every other process
+ * on the host cost nothing. Processes are then looked at (and their execs
+ * followed) only when they are among pids. n 0: host-wide, the default. */
+void attach_scope(struct attach *a, const pid_t *pids, int n);
+
 /* Attach to every file of a known kind on the host: the loader paths and
  * cache, runtimes on PATH, and what every running process executes or has
  * mapped. Returns the TLS files attached so far. */

@@ -108,6 +108,13 @@ struct bpf_program;
 struct bpf_link;
 struct scan_queue;
 
+/* A uprobe we made: a libbpf link (host-wide), or the fd of a uprobe_multi
+ * link for one process (attach_scope(), capture/umulti.c). */
+struct ulink {
+	struct bpf_link *bl;
+	int fd;
+};
+
 /* A file looked at for a kind: attached, known not to be one, or one that
  * could not be hooked. Keyed ((dev << 8) | kind, ino). */
 struct target {
@@ -137,6 +144,7 @@ struct placed {
 };
 
 #define ATTACH_RESCANS_MAX 1024
+#define ATTACH_PIDS_MAX 64
 
 /* A process to look at again after it exec'd. */
 struct rescan {
@@ -153,7 +161,7 @@ struct attach {
 	struct htab targets;		/* struct target */
 	struct target **claimed;	/* files a kind claimed, in the order found */
 	size_t nclaimed, cap_claimed;
-	struct bpf_link **links;
+	struct ulink *links;
 	size_t nlinks, cap_links;
 	struct placed *placed;
 	size_t nplaced, cap_placed;
@@ -161,11 +169,20 @@ struct attach {
 	int floor;			/* LLMTAP_PROBE_FLOOR: empty programs (make bench) */
 	struct scan_queue *scans;	/* executables without symbols */
 	int scan_wait;			/* scan large files here (start-up) instead of queueing */
+	/* attach_scope(): each uprobe is made once per process here, as a
+	 * uprobe_multi link: the kernel puts its breakpoint in their memory
+	 * only (none: host-wide, libbpf's perf-event links) */
+	pid_t upids[ATTACH_PIDS_MAX];
+	int nupids;
 };
 
 /* The inode of the mount namespace of /proc/WHO ("self", a pid), 0 when
  * unknown (attach_proc.c). */
 ino_t attach_mnt_ns(const char *who);
+
+/* 1 when process pid is one to attach for: any, or one of attach_scope()'s
+ * (attach.c). */
+int attach_scoped(const struct attach *a, pid_t pid);
 
 /* The htab key of file (dev, ino) for kind k. */
 uint64_t attach_target_k1(dev_t dev, size_t k);

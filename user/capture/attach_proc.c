@@ -197,11 +197,12 @@ int attach_host(struct attach *a)
 	/* Files named in LLMTAP_TLS_FILES (colon-separated), whatever their
 	 * names: `make bench` probes its private copy of libssl this way. */
 	extra_scan(a);
-	/* Whatever running processes execute or have mapped. */
+	/* Whatever running processes execute or have mapped (with `-p`, the
+	 * processes named: the others get no probe). */
 	d = opendir("/proc");
 	if (d) {
 		while ((de = readdir(d))) {
-			if (!isdigit((unsigned char)de->d_name[0]))
+			if (!isdigit((unsigned char)de->d_name[0]) || !attach_scoped(a, atoi(de->d_name)))
 				continue;
 			attach_pid(a, atoi(de->d_name));
 		}
@@ -334,8 +335,12 @@ void attach_exec(struct attach *a, pid_t pid, const char *comm, const char *file
 {
 	static const uint64_t again_ns[] = { 20000000ull, 200000000ull, 2000000000ull };
 	uint64_t now = mono_ns();
-	int n = ns_scan(a, pid) + attach_pid(a, pid);
 	size_t i, k;
+	int n;
+
+	if (!attach_scoped(a, pid))
+		return;		/* `-p`: another process, which gets no probe */
+	n = ns_scan(a, pid) + attach_pid(a, pid);
 
 	/* Gone already (a short-lived command): its executable is still worth
 	 * a look, for its next runs, when the exec named it by a full path. */

@@ -21,6 +21,7 @@
 #include "base/htab.h"
 #include "base/util.h"
 #include "capture/attach.h"
+#include "capture/umulti.h"
 #include "capture/merge.h"
 #include "capture/ring.h"
 
@@ -44,6 +45,7 @@ struct loader {
 	struct bpf_map *counters[OBJS_MAX];	/* every started object's */
 	int nobjs;
 	struct attach *attach;		/* the uprobes, on the files found */
+	int scoped;			/* -p: uprobes for those processes only (umulti.c) */
 };
 
 /* libbpf's messages: warnings with -v, its debug output with -vv. */
@@ -231,6 +233,8 @@ static void dns_open(struct loader *l, const struct loader_opts *o, loader_sampl
 	err = chain_prepare(l, l->dns->obj);
 	if (err)
 		goto out_destroy;
+	if (l->scoped)
+		umulti_prepare(l->dns->obj);
 	what = "load";
 	err = dns_bpf__load(l->dns);
 	if (err)
@@ -359,6 +363,8 @@ static void go_open(struct loader *l, const struct loader_opts *o)
 	err = tls_share(l, l->go->obj);
 	if (err)
 		goto out_destroy;
+	if (l->scoped)
+		umulti_prepare(l->go->obj);
 	what = "load";
 	err = go_tls_bpf__load(l->go);
 	if (err)
@@ -394,6 +400,8 @@ static void rustls_open(struct loader *l, const struct loader_opts *o)
 		err = chain_prepare(l, l->rustls->obj);
 	if (err)
 		goto out_destroy;
+	if (l->scoped)
+		umulti_prepare(l->rustls->obj);
 	what = "load";
 	err = rustls_bpf__load(l->rustls);
 	if (err)
@@ -498,6 +506,17 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 			 (unsigned long long)o->ring_bytes, strerror(-err));
 		goto out_close;
 	}
+	/* -p: each uprobe is made for the processes named alone, so that no
+	 * other process on the host traps in its SSL calls. The programs are
+	 * loaded for the way they will be attached. */
+	if (o->npids > 0) {
+		l->scoped = umulti_supported();
+		if (!l->scoped)
+			log_warn("-p: this kernel has no uprobe_multi links (Linux 6.6): the uprobes "
+				 "stay host-wide, and other processes' SSL calls still trap");
+	}
+	if (l->scoped)
+		umulti_prepare(l->ssl->obj);
 	/* net.bpf.c first: the others share its chain maps (and ssl.bpf.c the
 	 * connected sockets, whose connects its joins report) */
 	err = net_bpf__load(l->net);
@@ -559,6 +578,10 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 	if (err) {
 		log_warn("failed to set up uprobe attaching: %s", strerror(-err));
 		goto out_close;
+	}
+	if (l->scoped) {
+		attach_scope(l->attach, o->pids, o->npids);
+		log_debug("uprobes: set for the %d process(es) of -p alone (uprobe_multi links)", o->npids);
 	}
 	*out = l;
 	return 0;
