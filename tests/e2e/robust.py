@@ -20,7 +20,8 @@ from run.py. Cases:
    5 maxbody    --max-body 64k: error 'truncated', the rest of the row right
    6 ringfull   --ring-size 64k + a 2 MiB write: drops reported, no silent row, recovery
    7 kill9      SIGKILL leaves a readable DB; a new tracer appends to it
-   8 filters    -c COMM and -p PID (the uprobes of -p are the named process's: none in another's libssl)
+   8 filters    -c COMM and -p PID (the uprobes of -p are the named process's: none in another's libssl;
+                it follows the process through an exec of a node copy)
    9 sigterm    SIGTERM: exit 0 within 5 s, final "llmtap: stopped:" line
   10 cutstream  the server cuts an SSE stream: partial text, error says the connection ended
   11 http2      curl --http2 to an HTTP/2 server (server.js with LLMTAP_E2E_H2=1): plain and streamed chat rows
@@ -695,6 +696,51 @@ def case_filters(ctx):
     rows = read_rows(db)  # no other process can be in it
     chk.eq(sorted((tag_of(r), r["pid"]) for r in rows), sorted((e["tag"], p.pid) for e in entries),
            "%s -p PID: exactly that process's 2 calls recorded" % n)
+    filters_exec(ctx)
+
+
+def filters_exec(ctx):
+    """-p follows the named process through exec: a shell named by -p execs a copy of node (a file
+    the tracer has not seen, with OpenSSL in the executable), which makes one call."""
+    chk, n = ctx.chk, "c8 filters -p exec"
+    d = ctx.dir("c8-exec")
+    copy = os.path.join(d, "node-p-exec")
+    shutil.copyfile(os.path.realpath(shutil.which("node")), copy)
+    os.chmod(copy, 0o755)
+    c = chat_call("R08-pid-exec", client="node")
+    spec = {"tag": c["tag"], "url": e2e.url_of(c, ctx.port), "headers": e2e.req_headers(c), "body": e2e.req_body(c)}
+    p = ctx.procs.start(e2e.in_private_hosts(ctx.hosts, ["sh", "-c", 'read x && exec "$0" -e "$1" "$2"', copy,
+                                                          NODE_LATE_CLIENT, json.dumps(spec)]),
+                        env=ctx.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = LineReader(p.stdout)
+    t = start_tracer(ctx, n, ["-p", str(p.pid)])
+    if not t:
+        return
+    proc, terr, db = t
+    p.stdin.write(b"exec\n")
+    p.stdin.flush()
+    waiting = out.wait_for(lambda l: '"waiting"' in l, CLIENT_DEADLINE_S)
+    if not chk.ok(waiting, "%s: the shell exec'd the node copy, which waits on stdin" % n, out.text()[-2000:]):
+        return
+    chk.eq(json.loads(waiting)["pid"], p.pid, "%s: the node copy has the named pid" % n)
+    want = "for pid %d " % p.pid
+    chk.ok(terr.wait_for(lambda l: "attached to" in l and want in l, ATTACH_DEADLINE_S),
+           "%s: tracer says 'attached to ... for pid %d'" % (n, p.pid), terr.text()[-2000:])
+    chk.ok(breakpoints(p.pid, "node-p-exec") or 0, "%s: breakpoints in the node copy's code" % n)
+    p.stdin.write(b"go\n")
+    p.stdin.close()
+    rc = wait_exit(p, CLIENT_DEADLINE_S)
+    res = client_results(out).get(c["tag"], {})
+    if not chk.ok(rc == 0 and res.get("status") == 200, "%s: node call answered 200" % n,
+                  "exit %r: %s" % (rc, out.text()[-2000:])):
+        return
+    got = wait_tags(db, [c["tag"]], ROWS_DEADLINE_S, proc)[c["tag"]]
+    if chk.eq(len(got), 1, "%s: one row for the call" % n):
+        r = got[0]
+        chk.eq((r["pid"], r["exe"]), (p.pid, copy), "%s: row pid and exe" % n)
+        chk.eq(r["response_text"], CHAT_TEXT, "%s: row response_text" % n)
+        chk.eq(r["error"], None, "%s: row error is NULL" % n)
+    check_stop(ctx, n, proc, terr)
 
 
 # ---------- 9. SIGTERM ----------
