@@ -495,11 +495,12 @@ def report(rounds, tmp, started, args):
     floor = [(what, m("untraced", key), m("floor", key), m("llmtap", key)) for what, key in (
         ("µs CPU per SSL call, 64 B", "m64.cpu"), ("µs CPU per SSL call, 16 KB", "m16k.cpu"),
         ("`openai` SDK: client CPU", "sdk.cpu"), ("64 clients: calls per CPU second", "load.cps_cpu"))]
-    u, sc = m("untraced", "m64.cpu"), m("scoped", "m64.cpu")
+    u, sc, lt = m("untraced", "m64.cpu"), m("scoped", "m64.cpu"), m("llmtap", "m64.cpu")
     if sc is not None:
         print()
-        print("A process `run -p` does not name (llmtap run -p naming another): µs CPU per SSL call, 64 B: "
-              "%s, untraced %s: %s (goal ≤ ×1.02: it pays nothing)" % (fmt(sc), fmt(u), fmt(ratio(sc, u), "×%.2f")))
+        print("A process `run -p` does not name (`run -p` naming another process): µs CPU per SSL call, 64 B: "
+              "%s (%s of untraced's %s; under host-wide probes %s)" % (fmt(sc), fmt(ratio(sc, u), "×%.2f"), fmt(u),
+                                                                      fmt(lt)))
     if any(f is not None for _, _, f, _ in floor):
         print()
         print("The probes alone (floor / untraced) against llmtap (llmtap / untraced):")
