@@ -25,7 +25,7 @@ found by its x-test-call tag (other engineers' traffic may be traced too). Cases
    5 cgroup     a client in cgroup .../docker-<64 hex>.scope: cgroup and container_id columns
    6 doctor     `llmtap doctor` (asking the tracer, and its own scan): the mbed TLS clients are
                 uncovered with the reason, python3 covered by openssl symbols, wget by gnutls;
-                `run` logs them, /metrics counts them
+                `run` logs them, /metrics counts them; a `run -p` tracer judges its process only
    7 websocket  the Responses API over WebSocket (node `ws`, TLS and plain): a row per response
 Ends with the line "cover: N passed, N failed"; exit status 1 when anything failed.
 """
@@ -708,6 +708,26 @@ def case_doctor(env):
             chk.ok(v and int(v.group(1)) >= len(mbed), "doctor: /metrics llmtap_uncovered_processes",
                    v.group(0) if v else m[-800:])
             chk.ok(re.search(r"^llmtap_unseen_tls_connections \d+$", m, re.M), "doctor: /metrics unseen gauge")
+        # a tracer with -p judges the processes it names only: the mbed TLS clients, uncovered
+        # above, are not its business (they are not traced, by request)
+        db_p = os.path.join(env.tmp, "db-p", "llmtap.db")
+        os.makedirs(os.path.dirname(db_p), exist_ok=True)
+        tp, tperr, ready = e2e.start_tracer(procs, env.llmtap, db_p, ["-p", str(clients["python"].pid)])
+        if chk.ok(ready, "doctor -p: a tracer with -p PID is ready", tperr.text()[-1000:]):
+            # its report is written after `ready`, with the first coverage line of its log
+            chk.ok(tperr.wait_for(lambda l: "coverage:" in l, 30), "doctor -p: the -p tracer made its first report",
+                   tperr.text()[-1000:])
+            r = subprocess.run([env.llmtap, "doctor", "--db", db_p, "--json"], capture_output=True, timeout=120)
+            try:
+                rep = json.loads(r.stdout.decode())
+            except ValueError:
+                rep = {}
+            chk.eq(rep.get("source"), "tracer", "doctor -p: asked the -p tracer")
+            chk.eq(sorted(p["pid"] for p in rep.get("processes", [])
+                          if p["pid"] in [c.pid for c in clients.values()]), [clients["python"].pid],
+                   "doctor -p: of the clients, only the named python3 is judged")
+            chk.eq(rep.get("summary", {}).get("uncovered"), 0, "doctor -p: nothing uncovered among the named")
+            chk.eq(e2e.stop_tracer(tp), 0, "doctor -p: the -p tracer exits 0")
         # without a tracer: doctor looks for itself
         rep = doctor_json(env, ["--scan"])
         chk.eq(rep.get("source"), "scan", "doctor --scan: its own scan")

@@ -223,7 +223,6 @@ void attach_scope(struct attach *a, const pid_t *pids, int n)
 		a->upids[a->nupids++] = pids[i];
 }
 
-/* 1 when process pid is one to look at: any, or one of attach_scope()'s. */
 int attach_scoped(const struct attach *a, pid_t pid)
 {
 	int i;

@@ -27,6 +27,10 @@ int attach_new_dry(struct attach **out);
  * followed) only when they are among pids. n 0: host-wide, the default. */
 void attach_scope(struct attach *a, const pid_t *pids, int n);
 
+/* 1 when process pid is one the uprobes are for: any (host-wide), or one
+ * of attach_scope()'s. */
+int attach_scoped(const struct attach *a, pid_t pid);
+
 /* Attach to every file of a known kind on the host: the loader paths and
  * cache, runtimes on PATH, and what every running process executes or has
  * mapped. Returns the TLS files attached so far. */

@@ -180,10 +180,6 @@ struct attach {
  * unknown (attach_proc.c). */
 ino_t attach_mnt_ns(const char *who);
 
-/* 1 when process pid is one to attach for: any, or one of attach_scope()'s
- * (attach.c). */
-int attach_scoped(const struct attach *a, pid_t pid);
-
 /* The htab key of file (dev, ino) for kind k. */
 uint64_t attach_target_k1(dev_t dev, size_t k);
 

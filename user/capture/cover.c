@@ -474,7 +474,8 @@ json_t *cover_scan(const struct attach *a, const struct net_table *net,
 		if (!isdigit((unsigned char)de->d_name[0]))
 			continue;
 		pid = atoi(de->d_name);
-		if (pid == o->self)
+		/* `run -p`: the other processes are not traced, by request */
+		if (pid == o->self || (a && !attach_scoped(a, pid)))
 			continue;
 		p = proc_report(&s, pid);
 		if (p)
