@@ -29,11 +29,12 @@ run_suite() {
 run_suite unit make --no-print-directory unit
 run_suite fuzz make --no-print-directory fuzz-smoke
 run_suite bench-build tests/bench/build-check.sh
-# The e2e clients twice: with llmtap's probe placement, then with the probes
-# forced onto the exported entries; every row's bytes must be the same.
+# The e2e clients twice: with llmtap's probe placement and uprobe_multi links,
+# then with the probes forced onto the exported entries as perf-event links
+# (what a kernel before 6.6 gets); every row's bytes must be the same.
 placed=$(mktemp /tmp/llmtap-placed.XXXXXX)
 run_suite e2e python3 tests/e2e/run.py --record "$placed"
-run_suite e2e-exported python3 tests/e2e/run.py --placement exported --compare "$placed"
+run_suite e2e-exported python3 tests/e2e/run.py --placement exported --links perf --compare "$placed"
 rm -f "$placed"
 run_suite robust python3 tests/e2e/robust.py
 run_suite proc python3 tests/e2e/proc_test.py

@@ -26,6 +26,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -774,6 +775,9 @@ def check_placement(chk, terr, args):
     if not chk.ok(lines, "placement: the tracer names where libssl's SSL_read/SSL_write probes went",
                   terr.text()[-2000:]):
         return
+    want = "perf-event links" if args.links == "perf" else "uprobe_multi links"
+    chk.ok(re.search(r"uprobes: %s, host-wide" % want, terr.text()), "links: the tracer says it made %s" % want,
+           terr.text()[-2000:])
     for l in lines:
         if args.placement == "exported":
             chk.ok("exported entries" in l and "forced by LLMTAP_PLACEMENT=exported" in l,
@@ -843,6 +847,9 @@ def run_suite():
     ap.add_argument("-v", "--verbose", action="store_true", help="print passing checks too")
     ap.add_argument("--placement", choices=("auto", "exported"), default="auto",
                     help="where llmtap probes libssl: its choice, or forced to the exported entries")
+    ap.add_argument("--links", choices=("auto", "perf"), default="auto",
+                    help="how llmtap makes its uprobes: its choice (uprobe_multi links where the kernel has "
+                         "them), or forced to perf-event links, as on kernels before 6.6")
     ap.add_argument("--record", metavar="FILE", help="write what each call's row captured (hashes) to FILE")
     ap.add_argument("--compare", metavar="FILE", help="check each call's row captured what FILE recorded")
     args = ap.parse_args()
@@ -874,6 +881,8 @@ def run_suite():
         ready_ns = 0
         if tracing:
             os.environ["LLMTAP_PLACEMENT"] = args.placement
+            if args.links == "perf":
+                os.environ["LLMTAP_UPROBE_LINKS"] = "perf"
             tracer, terr, ready = start_tracer(procs, llmtap, db, ["-v"])
             ready_ns = time.time_ns()
             if not chk.ok(ready, "tracer: prints 'ready' on stderr within %d s" % READY_DEADLINE_S,

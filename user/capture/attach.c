@@ -177,24 +177,28 @@ static void links_undo(struct attach *a, size_t first)
 	}
 }
 
-/* Attach program p at file offset off of path (return probe when ret):
- * one uprobe for the whole host, or one per process of attach_scope().
- * A scoped process that is gone is skipped. Returns 0, or a negative errno
- * (none of its links made). */
-static int link_at(struct attach *a, struct bpf_program *p, const char *path, uint64_t off, int ret)
+/* Attach program p at the file offsets offs[0..n) of path (return probes
+ * when ret): for the whole host, or for each process of attach_multi().
+ * uprobe_multi links take all the offsets in one (one link per process);
+ * perf-event links are one per offset. A named process that is gone is
+ * skipped. Returns 0, or a negative errno (none of its links made). */
+static int links_at(struct attach *a, struct bpf_program *p, const char *path, const uint64_t *offs,
+		    size_t n, int ret)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = ret);
-	size_t first = a->nlinks;
+	size_t first = a->nlinks, i = 0;
 	struct bpf_link *bl = NULL;
-	int i = 0, fd = -1, err;
+	int fd = -1, err;
 
 	do {
 		privs_attach_begin();	/* the kernel wants CAP_SYS_ADMIN to create a uprobe */
-		if (a->nupids) {
-			fd = umulti_link(bpf_program__fd(p), path, off, ret, a->upids[i]);
+		if (a->multi) {
+			/* pid 0: every process */
+			fd = umulti_link(bpf_program__fd(p), path, offs, (uint32_t)n, ret,
+					 a->nupids ? a->upids[i] : 0);
 			err = fd < 0 ? fd : 0;
 		} else {
-			bl = bpf_program__attach_uprobe_opts(p, -1, path, off, &uo);
+			bl = bpf_program__attach_uprobe_opts(p, -1, path, offs[i], &uo);
 			err = bl ? 0 : -errno;
 		}
 		privs_attach_end();
@@ -210,14 +214,22 @@ static int link_at(struct attach *a, struct bpf_program *p, const char *path, ui
 			links_undo(a, first);
 			return err;
 		}
-	} while (++i < a->nupids);
+	} while (++i < (a->multi ? (size_t)a->nupids : n));
+	a->points += n;
 	return 0;
 }
 
-void attach_scope(struct attach *a, const pid_t *pids, int n)
+/* links_at() of one offset. */
+static int link_at(struct attach *a, struct bpf_program *p, const char *path, uint64_t off, int ret)
+{
+	return links_at(a, p, path, &off, 1, ret);
+}
+
+void attach_multi(struct attach *a, const pid_t *pids, int n)
 {
 	int i;
 
+	a->multi = 1;
 	a->nupids = 0;
 	for (i = 0; i < n && i < ATTACH_PIDS_MAX; i++)
 		a->upids[a->nupids++] = pids[i];
@@ -345,8 +357,7 @@ static int probes_scanned(struct attach *a, size_t k, const char *path, const st
 			  char *why, size_t whylen)
 {
 	const struct kind *kd = &kinds[k];
-	size_t i, first = a->nlinks;
-	uint32_t r;
+	size_t i, first = a->nlinks, points = a->points;
 	int err = 0;
 
 	for (i = 0; i < kd->nprobes; i++) {
@@ -359,8 +370,7 @@ static int probes_scanned(struct attach *a, size_t k, const char *path, const st
 				continue;
 			err = -ENOENT;
 		} else if (p->at == PROBE_RETS) {
-			for (r = 0; r < f->nrets && !err; r++)
-				err = link_at(a, prog, path, f->rets[r], 0);
+			err = f->nrets ? links_at(a, prog, path, f->rets, f->nrets, 0) : 0;
 		} else {
 			err = link_at(a, prog, path, p->at == PROBE_ENTRY ? f->entry_probe : f->off,
 				      p->at == PROBE_RETURN);
@@ -372,7 +382,7 @@ static int probes_scanned(struct attach *a, size_t k, const char *path, const st
 			goto out_detach;
 		}
 	}
-	return (int)(a->nlinks - first);
+	return (int)(a->points - points);
 
 out_detach:
 	links_undo(a, first);
@@ -443,7 +453,7 @@ out_free:
 int attach_file(struct attach *a, size_t k, const char *path, const char *shown, pid_t pid)
 {
 	const struct kind *kd = &kinds[k];
-	size_t i, first = a->nlinks;
+	size_t i, first = a->nlinks, points = a->points;
 	char why[200] = "", fdpath[64];
 	uint64_t offs[PROBES_MAX], t0 = mono_ns();
 	struct target *t = NULL;
@@ -513,8 +523,8 @@ int attach_file(struct attach *a, size_t k, const char *path, const char *shown,
 		goto out_detach;
 	}
 	a->ks[k].files++;
-	target_claim(a, t, shown, ATTACH_ATTACHED, NULL, (int)(a->nlinks - first));
-	log_debug("%s: attached to %s (%zu probes in %.1f ms)", kd->name, shown, a->nlinks - first,
+	target_claim(a, t, shown, ATTACH_ATTACHED, NULL, (int)(a->points - points));
+	log_debug("%s: attached to %s (%zu probes in %.1f ms)", kd->name, shown, a->points - points,
 		  (mono_ns() - t0) / 1e6);
 	err = 1;
 	goto out_close;

@@ -19,16 +19,17 @@ int attach_new(struct attach **out, struct bpf_object *const *objs, int n);
  * Returns 0 and *out, or -ENOMEM. */
 int attach_new_dry(struct attach **out);
 
-/* Make every uprobe from now on for processes pids[0..n) only (`run -p`),
- * at most 64 of them, as capture/umulti.c's links (the uprobe programs were
- * loaded after umulti_prepare()): the kernel writes the breakpoints into
- * those processes' memory alone, so the SSL calls of every other process
- * on the host cost nothing. Processes are then looked at (and their execs
- * followed) only when they are among pids. n 0: host-wide, the default. */
-void attach_scope(struct attach *a, const pid_t *pids, int n);
+/* Make every uprobe from now on as a uprobe_multi link (capture/umulti.c;
+ * the uprobe programs were loaded after umulti_prepare()). With n > 0 (`run
+ * -p`, at most 64), each is made for processes pids[0..n) alone: the kernel
+ * writes the breakpoints into those processes' memory only, so the SSL
+ * calls of every other process on the host cost nothing, and processes are
+ * looked at (their execs followed) only when they are among pids. With n 0
+ * every process is probed, as with the perf-event uprobes made otherwise. */
+void attach_multi(struct attach *a, const pid_t *pids, int n);
 
 /* 1 when process pid is one the uprobes are for: any (host-wide), or one
- * of attach_scope()'s. */
+ * of attach_multi()'s pids. */
 int attach_scoped(const struct attach *a, pid_t pid);
 
 /* Attach to every file of a known kind on the host: the loader paths and

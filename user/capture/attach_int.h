@@ -108,8 +108,8 @@ struct bpf_program;
 struct bpf_link;
 struct scan_queue;
 
-/* A uprobe we made: a libbpf link (host-wide), or the fd of a uprobe_multi
- * link for one process (attach_scope(), capture/umulti.c). */
+/* A uprobe we made: a libbpf perf-event link, or the fd of a uprobe_multi
+ * link (attach_multi(), capture/umulti.c). */
 struct ulink {
 	struct bpf_link *bl;
 	int fd;
@@ -163,15 +163,16 @@ struct attach {
 	size_t nclaimed, cap_claimed;
 	struct ulink *links;
 	size_t nlinks, cap_links;
+	size_t points;			/* offsets probed (a link may hold several, or share one) */
 	struct placed *placed;
 	size_t nplaced, cap_placed;
 	enum place_mode mode;		/* LLMTAP_PLACEMENT */
 	int floor;			/* LLMTAP_PROBE_FLOOR: empty programs (make bench) */
 	struct scan_queue *scans;	/* executables without symbols */
 	int scan_wait;			/* scan large files here (start-up) instead of queueing */
-	/* attach_scope(): each uprobe is made once per process here, as a
-	 * uprobe_multi link: the kernel puts its breakpoint in their memory
-	 * only (none: host-wide, libbpf's perf-event links) */
+	/* attach_multi(): uprobe_multi links, each made once per process of
+	 * upids, whose memory alone gets its breakpoint (none: host-wide) */
+	int multi;
 	pid_t upids[ATTACH_PIDS_MAX];
 	int nupids;
 };

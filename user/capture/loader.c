@@ -45,7 +45,7 @@ struct loader {
 	struct bpf_map *counters[OBJS_MAX];	/* every started object's */
 	int nobjs;
 	struct attach *attach;		/* the uprobes, on the files found */
-	int scoped;			/* -p: uprobes for those processes only (umulti.c) */
+	int multi;			/* uprobes as uprobe_multi links (umulti.c) */
 };
 
 /* libbpf's messages: warnings with -v, its debug output with -vv. */
@@ -233,7 +233,7 @@ static void dns_open(struct loader *l, const struct loader_opts *o, loader_sampl
 	err = chain_prepare(l, l->dns->obj);
 	if (err)
 		goto out_destroy;
-	if (l->scoped)
+	if (l->multi)
 		umulti_prepare(l->dns->obj);
 	what = "load";
 	err = dns_bpf__load(l->dns);
@@ -363,7 +363,7 @@ static void go_open(struct loader *l, const struct loader_opts *o)
 	err = tls_share(l, l->go->obj);
 	if (err)
 		goto out_destroy;
-	if (l->scoped)
+	if (l->multi)
 		umulti_prepare(l->go->obj);
 	what = "load";
 	err = go_tls_bpf__load(l->go);
@@ -400,7 +400,7 @@ static void rustls_open(struct loader *l, const struct loader_opts *o)
 		err = chain_prepare(l, l->rustls->obj);
 	if (err)
 		goto out_destroy;
-	if (l->scoped)
+	if (l->multi)
 		umulti_prepare(l->rustls->obj);
 	what = "load";
 	err = rustls_bpf__load(l->rustls);
@@ -459,7 +459,7 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 {
 	struct bpf_object_skeleton *started[3];
 	struct bpf_object *probed[4];
-	const char *what;
+	const char *what, *links;
 	struct loader *l;
 	size_t i;
 	int err;
@@ -506,16 +506,19 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 			 (unsigned long long)o->ring_bytes, strerror(-err));
 		goto out_close;
 	}
-	/* -p: each uprobe is made for the processes named alone, so that no
-	 * other process on the host traps in its SSL calls. The programs are
-	 * loaded for the way they will be attached. */
-	if (o->npids > 0) {
-		l->scoped = umulti_supported();
-		if (!l->scoped)
-			log_warn("-p: this kernel has no uprobe_multi links (Linux 6.6): the uprobes "
-				 "stay host-wide, and other processes' SSL calls still trap");
-	}
-	if (l->scoped)
+	/* The uprobes are uprobe_multi links where the kernel has them: with
+	 * -p each is made for the processes named alone, so that no other
+	 * process on the host traps in its SSL calls; host-wide, they cost a
+	 * little less per hit than perf-event uprobes and leave the processes
+	 * sooner after we exit. The programs are loaded for the way they will
+	 * be attached. */
+	links = getenv("LLMTAP_UPROBE_LINKS");
+	l->multi = !(links && !strcmp(links, "perf")) && umulti_supported();
+	if (!l->multi && o->npids > 0)
+		log_warn("-p: %s: the uprobes stay host-wide, and other processes' SSL calls still trap",
+			 links ? "LLMTAP_UPROBE_LINKS=perf" :
+				 "this kernel has no uprobe_multi links (Linux 6.6)");
+	if (l->multi)
 		umulti_prepare(l->ssl->obj);
 	/* net.bpf.c first: the others share its chain maps (and ssl.bpf.c the
 	 * connected sockets, whose connects its joins report) */
@@ -579,10 +582,12 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 		log_warn("failed to set up uprobe attaching: %s", strerror(-err));
 		goto out_close;
 	}
-	if (l->scoped) {
-		attach_scope(l->attach, o->pids, o->npids);
-		log_debug("uprobes: set for the %d process(es) of -p alone (uprobe_multi links)", o->npids);
-	}
+	if (l->multi)
+		attach_multi(l->attach, o->pids, o->npids);
+	if (o->npids > 0 && l->multi)
+		log_debug("uprobes: uprobe_multi links, for the %d process(es) of -p alone", o->npids);
+	else
+		log_debug("uprobes: %s links, host-wide", l->multi ? "uprobe_multi" : "perf-event");
 	*out = l;
 	return 0;
 

@@ -1,4 +1,4 @@
-/* umulti.c -- uprobes for one process only: uprobe_multi links made with the bpf() syscall, since libbpf 1.1 predates them. */
+/* umulti.c -- uprobe_multi links, for one process or all, made with the bpf() syscall since libbpf 1.1 predates them. */
 #include "capture/umulti.h"
 
 #include <bpf/bpf.h>
@@ -59,7 +59,7 @@ void umulti_prepare(struct bpf_object *obj)
 	}
 }
 
-int umulti_link(int prog_fd, const char *path, uint64_t off, int ret, pid_t pid)
+int umulti_link(int prog_fd, const char *path, const uint64_t *offs, uint32_t n, int ret, pid_t pid)
 {
 	struct umulti_attr attr;
 	int fd;
@@ -68,8 +68,8 @@ int umulti_link(int prog_fd, const char *path, uint64_t off, int ret, pid_t pid)
 	attr.prog_fd = (uint32_t)prog_fd;
 	attr.attach_type = UMULTI_ATTACH;
 	attr.path = (uint64_t)(uintptr_t)path;
-	attr.offsets = (uint64_t)(uintptr_t)&off;
-	attr.cnt = 1;
+	attr.offsets = (uint64_t)(uintptr_t)offs;
+	attr.cnt = n;
 	attr.um_flags = ret ? UMULTI_RETURN : 0;
 	attr.pid = (uint32_t)pid;
 	fd = (int)syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
