@@ -55,7 +55,7 @@ int attach_rescan_wait_ms(const struct attach *a, int max_ms);
 /* TLS libraries and executables attached so far. */
 int attach_tls_files(const struct attach *a);
 
-/* Uprobe links held (each costs the kernel ~0.1 s to detach). */
+/* Uprobe links held (the kernel waits a grace period as it releases each). */
 size_t attach_links(const struct attach *a);
 
 /* Where the TLS data probes of each attached file went (the placement of
