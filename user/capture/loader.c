@@ -462,7 +462,7 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 	const char *what, *links;
 	struct loader *l;
 	size_t i;
-	int err;
+	int err, perf;
 
 	libbpf_set_print(libbpf_print);
 	l = calloc(1, sizeof(*l));
@@ -513,11 +513,11 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 	 * sooner after we exit. The programs are loaded for the way they will
 	 * be attached. */
 	links = getenv("LLMTAP_UPROBE_LINKS");
-	l->multi = !(links && !strcmp(links, "perf")) && umulti_supported();
+	perf = links && !strcmp(links, "perf");
+	l->multi = !perf && umulti_supported();
 	if (!l->multi && o->npids > 0)
 		log_warn("-p: %s: the uprobes stay host-wide, and other processes' SSL calls still trap",
-			 links ? "LLMTAP_UPROBE_LINKS=perf" :
-				 "this kernel has no uprobe_multi links (Linux 6.6)");
+			 perf ? "LLMTAP_UPROBE_LINKS=perf" : "this kernel has no uprobe_multi links (Linux 6.6)");
 	if (l->multi)
 		umulti_prepare(l->ssl->obj);
 	/* net.bpf.c first: the others share its chain maps (and ssl.bpf.c the
