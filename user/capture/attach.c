@@ -181,7 +181,8 @@ static void links_undo(struct attach *a, size_t first)
  * when ret): for the whole host, or for each process of attach_multi().
  * uprobe_multi links take all the offsets in one (one link per process);
  * perf-event links are one per offset. A named process that is gone is
- * skipped. Returns 0, or a negative errno (none of its links made). */
+ * skipped; no offset is nothing to do. Returns 0, or a negative errno
+ * (none of its links made). */
 static int links_at(struct attach *a, struct bpf_program *p, const char *path, const uint64_t *offs,
 		    size_t n, int ret)
 {
@@ -190,6 +191,8 @@ static int links_at(struct attach *a, struct bpf_program *p, const char *path, c
 	struct bpf_link *bl = NULL;
 	int fd = -1, err;
 
+	if (!n)
+		return 0;
 	do {
 		privs_attach_begin();	/* the kernel wants CAP_SYS_ADMIN to create a uprobe */
 		if (a->multi) {
@@ -370,7 +373,7 @@ static int probes_scanned(struct attach *a, size_t k, const char *path, const st
 				continue;
 			err = -ENOENT;
 		} else if (p->at == PROBE_RETS) {
-			err = f->nrets ? links_at(a, prog, path, f->rets, f->nrets, 0) : 0;
+			err = links_at(a, prog, path, f->rets, f->nrets, 0);
 		} else {
 			err = link_at(a, prog, path, p->at == PROBE_ENTRY ? f->entry_probe : f->off,
 				      p->at == PROBE_RETURN);
