@@ -612,13 +612,16 @@ def build_mbedtls(env):
     return out
 
 
-def doctor_json(env, args):
-    r = subprocess.run([env.llmtap, "doctor", "--db", env.db, "--json"] + args, capture_output=True, timeout=120)
-    env.chk.ok(r.returncode == 0, "doctor %s: exit status" % " ".join(args), r.stderr.decode()[-500:])
+def doctor_json(env, args, db=None):
+    """`llmtap doctor --json` for the shared tracer's database (or db): its report, checked to parse."""
+    r = subprocess.run([env.llmtap, "doctor", "--db", db or env.db, "--json"] + args, capture_output=True,
+                       timeout=120)
+    what = " ".join(args + (["--db", db] if db else []))
+    env.chk.ok(r.returncode == 0, "doctor %s: exit status" % what, r.stderr.decode()[-500:])
     try:
         return json.loads(r.stdout.decode())
     except ValueError:
-        env.chk.ok(False, "doctor %s: prints one JSON object" % " ".join(args), r.stdout.decode()[-500:])
+        env.chk.ok(False, "doctor %s: prints one JSON object" % what, r.stdout.decode()[-500:])
         return {}
 
 
@@ -717,11 +720,7 @@ def case_doctor(env):
             # its report is written after `ready`, with the first coverage line of its log
             chk.ok(tperr.wait_for(lambda l: "coverage:" in l, 30), "doctor -p: the -p tracer made its first report",
                    tperr.text()[-1000:])
-            r = subprocess.run([env.llmtap, "doctor", "--db", db_p, "--json"], capture_output=True, timeout=120)
-            try:
-                rep = json.loads(r.stdout.decode())
-            except ValueError:
-                rep = {}
+            rep = doctor_json(env, [], db_p)
             chk.eq(rep.get("source"), "tracer", "doctor -p: asked the -p tracer")
             chk.eq(sorted(p["pid"] for p in rep.get("processes", [])
                           if p["pid"] in [c.pid for c in clients.values()]), [clients["python"].pid],

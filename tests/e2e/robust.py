@@ -389,19 +389,42 @@ def case_dbmodes(ctx):
 
 # ---------- 3. late exec attach ----------
 
+def node_copy(ctx, dirname, name):
+    """A copy of node at <case dir>/name: a new inode, unknown to the tracer."""
+    copy = os.path.join(ctx.dir(dirname), name)
+    shutil.copyfile(os.path.realpath(shutil.which("node")), copy)
+    os.chmod(copy, 0o755)
+    return copy
+
+
+def late_spec(ctx, c):
+    """NODE_LATE_CLIENT's argument for chat call c."""
+    return json.dumps({"tag": c["tag"], "url": e2e.url_of(c, ctx.port), "headers": e2e.req_headers(c),
+                       "body": e2e.req_body(c)})
+
+
+def late_go(ctx, n, p, out, tag):
+    """Lets the waiting NODE_LATE_CLIENT p make its call and exit. Returns its result, or None when
+    it did not answer 200 (checked)."""
+    p.stdin.write(b"go\n")
+    p.stdin.close()
+    rc = wait_exit(p, CLIENT_DEADLINE_S)
+    res = client_results(out).get(tag, {})
+    if not ctx.chk.ok(rc == 0 and res.get("status") == 200, "%s: node call answered 200" % n,
+                      "exit %r: %s" % (rc, out.text()[-2000:])):
+        return None
+    return res
+
+
 def case_lateexec(ctx):
     chk, n = ctx.chk, "c3 lateexec"
-    d = ctx.dir("c3")
-    copy = os.path.join(d, "node-late-exec-copy")  # 19 characters: comm is the first 15
-    shutil.copyfile(os.path.realpath(shutil.which("node")), copy)  # a new inode, unknown to the tracer
-    os.chmod(copy, 0o755)
+    copy = node_copy(ctx, "c3", "node-late-exec-copy")  # 19 characters: comm is the first 15
     t = start_tracer(ctx, n)
     if not t:
         return
     proc, terr, db = t
     c = chat_call("R03-late-exec", client="node")
-    spec = {"tag": c["tag"], "url": e2e.url_of(c, ctx.port), "headers": e2e.req_headers(c), "body": e2e.req_body(c)}
-    p = ctx.procs.start(e2e.in_private_hosts(ctx.hosts, [copy, "-e", NODE_LATE_CLIENT, json.dumps(spec)]),
+    p = ctx.procs.start(e2e.in_private_hosts(ctx.hosts, [copy, "-e", NODE_LATE_CLIENT, late_spec(ctx, c)]),
                         env=ctx.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     out = LineReader(p.stdout)
     waiting = out.wait_for(lambda l: '"waiting"' in l, CLIENT_DEADLINE_S)
@@ -412,12 +435,8 @@ def case_lateexec(ctx):
     att = terr.wait_for(lambda l: "attached to" in l and want in l, ATTACH_DEADLINE_S)
     chk.ok(att, "%s: tracer says 'attached to ... for pid %d' within %d s" % (n, p.pid, ATTACH_DEADLINE_S),
            terr.text()[-2000:])
-    p.stdin.write(b"go\n")
-    p.stdin.close()
-    rc = wait_exit(p, CLIENT_DEADLINE_S)
-    res = client_results(out).get(c["tag"], {})
-    if not chk.ok(rc == 0 and res.get("status") == 200, "%s: node call answered 200" % n,
-                  "exit %r: %s" % (rc, out.text()[-2000:])):
+    res = late_go(ctx, n, p, out, c["tag"])
+    if not res:
         return
     chk.eq(pyclient.summarize("openai_chat", False, res["body"])["text"], CHAT_TEXT, "%s: client got the text" % n)
     got = wait_tags(db, [c["tag"]], ROWS_DEADLINE_S, proc)[c["tag"]]
@@ -703,14 +722,10 @@ def filters_exec(ctx):
     """-p follows the named process through exec: a shell named by -p execs a copy of node (a file
     the tracer has not seen, with OpenSSL in the executable), which makes one call."""
     chk, n = ctx.chk, "c8 filters -p exec"
-    d = ctx.dir("c8-exec")
-    copy = os.path.join(d, "node-p-exec")
-    shutil.copyfile(os.path.realpath(shutil.which("node")), copy)
-    os.chmod(copy, 0o755)
+    copy = node_copy(ctx, "c8-exec", "node-p-exec")
     c = chat_call("R08-pid-exec", client="node")
-    spec = {"tag": c["tag"], "url": e2e.url_of(c, ctx.port), "headers": e2e.req_headers(c), "body": e2e.req_body(c)}
     p = ctx.procs.start(e2e.in_private_hosts(ctx.hosts, ["sh", "-c", 'read x && exec "$0" -e "$1" "$2"', copy,
-                                                          NODE_LATE_CLIENT, json.dumps(spec)]),
+                                                          NODE_LATE_CLIENT, late_spec(ctx, c)]),
                         env=ctx.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     out = LineReader(p.stdout)
     t = start_tracer(ctx, n, ["-p", str(p.pid)])
@@ -727,12 +742,7 @@ def filters_exec(ctx):
     chk.ok(terr.wait_for(lambda l: "attached to" in l and want in l, ATTACH_DEADLINE_S),
            "%s: tracer says 'attached to ... for pid %d'" % (n, p.pid), terr.text()[-2000:])
     chk.ok(breakpoints(p.pid, "node-p-exec") or 0, "%s: breakpoints in the node copy's code" % n)
-    p.stdin.write(b"go\n")
-    p.stdin.close()
-    rc = wait_exit(p, CLIENT_DEADLINE_S)
-    res = client_results(out).get(c["tag"], {})
-    if not chk.ok(rc == 0 and res.get("status") == 200, "%s: node call answered 200" % n,
-                  "exit %r: %s" % (rc, out.text()[-2000:])):
+    if not late_go(ctx, n, p, out, c["tag"]):
         return
     got = wait_tags(db, [c["tag"]], ROWS_DEADLINE_S, proc)[c["tag"]]
     if chk.eq(len(got), 1, "%s: one row for the call" % n):
