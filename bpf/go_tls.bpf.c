@@ -8,6 +8,7 @@
 #include "common.bpf.h"
 #include "filter.bpf.h"
 #include "tls.bpf.h"
+#include "data_emit.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -50,13 +51,6 @@ struct {
 	__type(key, struct go_key);
 	__type(value, struct go_call);
 } go_calls SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct lt_data_event);
-} go_scratch SEC(".maps");
 
 const volatile __u32 chunks_max = LT_CHUNKS_MAX;
 
@@ -127,8 +121,15 @@ static __always_inline int go_enter(struct pt_regs *ctx, __u32 dir)
 static long go_chunk(__u32 i, void *data)
 {
 	struct go_emit *ctx = data;
-	struct lt_data_event *e;
-	__u32 zero = 0;
+	struct data_src src = {
+		.pid_tgid = ctx->pid_tgid,
+		.conn = ctx->call->conn,
+		.ts_start = ctx->call->ts_ns,
+		.ts_end = ctx->ts_end,
+		.call_len = ctx->total,
+		.type = LT_EV_DATA,
+		.dir = ctx->call->dir,
+	};
 	__u64 off = (__u64)i * LT_CHUNK_MAX, n;
 
 	if (off >= ctx->total)
@@ -136,28 +137,8 @@ static long go_chunk(__u32 i, void *data)
 	n = ctx->total - off;
 	if (n > LT_CHUNK_MAX)
 		n = LT_CHUNK_MAX;
-	e = bpf_map_lookup_elem(&go_scratch, &zero);
-	if (!e)
-		return 1;
-	hdr_fill(&e->hdr, LT_EV_DATA, ctx->pid_tgid >> 32, (__u32)ctx->pid_tgid, ctx->call->ts_ns);
-	e->ssl = ctx->call->conn;
-	e->ts_end_ns = ctx->ts_end;
-	e->offset = ctx->base + off;
-	e->len = n;
-	e->call_len = ctx->total;
-	e->dir = ctx->call->dir;
-	e->missing = (i + 1 == ctx->nchunks) ? ctx->total - off - n : 0;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	if (bpf_probe_read_user(e->data, n, (void *)(ctx->call->buf + off))) {
-		counter_add(LT_CNT_READ_ERR, 1);
-		return 0;
-	}
-	if (bpf_ringbuf_output(&events, e, offsetof(struct lt_data_event, data) + n, wake_flags())) {
-		counter_add(LT_CNT_DROPS, 1);
-		counter_add(LT_CNT_DROP_BYTES, n);
-		return 0;
-	}
-	counter_add(LT_CNT_EVENTS, 1);
+	data_emit(&src, ctx->call->buf + off, ctx->base + off, n,
+		  (i + 1 == ctx->nchunks) ? ctx->total - off - n : 0);
 	return 0;
 }
 

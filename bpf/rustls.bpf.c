@@ -11,6 +11,7 @@
 #include "filter.bpf.h"
 #include "net.bpf.h"
 #include "tls.bpf.h"
+#include "data_emit.bpf.h"
 #include "tls_emit.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -13,6 +13,7 @@
 #include "socks.bpf.h"
 #include "sockio.bpf.h"
 #include "sock.bpf.h"
+#include "data_emit.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -161,13 +162,6 @@ struct {
 	__type(value, struct sock_call);
 } calls SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct lt_data_event);
-} scratch SEC(".maps");
-
 struct probe_buf {
 	char b[256];
 };
@@ -276,33 +270,17 @@ struct piece_ctx {
 static __always_inline void chunk_emit(struct emit_ctx *x, __u64 addr, __u64 pos, __u64 n,
 				       __u64 missing)
 {
-	struct lt_data_event *e;
-	__u32 zero = 0;
+	struct data_src src = {
+		.pid_tgid = x->pid_tgid,
+		.conn = x->cookie,
+		.ts_start = x->c->ts_ns,
+		.ts_end = x->ts_end,
+		.call_len = x->total,
+		.type = LT_EV_SOCK_DATA,
+		.dir = x->c->dir,
+	};
 
-	e = bpf_map_lookup_elem(&scratch, &zero);
-	if (!e)
-		return;
-	if (n > LT_CHUNK_MAX)
-		n = LT_CHUNK_MAX;
-	hdr_fill(&e->hdr, LT_EV_SOCK_DATA, x->pid_tgid >> 32, (__u32)x->pid_tgid, x->c->ts_ns);
-	e->ssl = x->cookie;
-	e->ts_end_ns = x->ts_end;
-	e->offset = x->base + pos;
-	e->len = n;
-	e->call_len = x->total;
-	e->missing = missing;
-	e->dir = x->c->dir;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	if (n && bpf_probe_read_user(e->data, n, (void *)addr)) {
-		counter_add(LT_CNT_READ_ERR, 1);
-		return;
-	}
-	if (bpf_ringbuf_output(&events, e, offsetof(struct lt_data_event, data) + n, 0)) {
-		counter_add(LT_CNT_DROPS, 1);
-		counter_add(LT_CNT_DROP_BYTES, n);
-		return;
-	}
-	counter_add(LT_CNT_EVENTS, 1);
+	data_emit(&src, addr, x->base + pos, n, missing);
 }
 
 /* bpf_loop() callback: chunk i of a piece. Returns 1 to stop. Everything

@@ -12,6 +12,7 @@
 #include "net.bpf.h"
 #include "socks.bpf.h"
 #include "tls.bpf.h"
+#include "data_emit.bpf.h"
 #include "tls_emit.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -2,7 +2,7 @@
 #ifndef LLMTAP_TLS_EMIT_BPF_H
 #define LLMTAP_TLS_EMIT_BPF_H
 
-/* Needs common.bpf.h, filter.bpf.h and tls.bpf.h first. */
+/* Needs common.bpf.h, filter.bpf.h, tls.bpf.h and data_emit.bpf.h first. */
 
 const volatile __u32 chunks_max = LT_CHUNKS_MAX;
 
@@ -59,41 +59,19 @@ static __always_inline int ssl_note(struct thread_state *t, __u64 id, __u64 ssl,
 	return 0;
 }
 
-/* Reserve a data event for n payload bytes in the smallest of a few sizes
- * (the verifier needs a constant size), fill it and copy the bytes straight
- * from the process into the ring: one copy, no scratch buffer. */
-#define DATA_HDR offsetof(struct lt_data_event, data)
-#define EMIT_CLASS(SZ)								\
-	if (n <= SZ) {								\
-		e = bpf_ringbuf_reserve(&events, DATA_HDR + SZ, 0);		\
-		if (!e)								\
-			goto out_drop;						\
-		hdr_fill(&e->hdr, LT_EV_DATA, ctx->pid_tgid >> 32, (__u32)ctx->pid_tgid, \
-			 ctx->args->ts_ns);					\
-		e->ssl = ctx->args->ssl;					\
-		e->ts_end_ns = ctx->ts_end;					\
-		e->offset = ctx->base + off;					\
-		e->len = n;							\
-		e->call_len = ctx->total;					\
-		e->dir = ctx->dir;						\
-		e->pad[0] = e->pad[1] = e->pad[2] = 0;				\
-		e->missing = missing;						\
-		bpf_get_current_comm(e->comm, sizeof(e->comm));		\
-		if (bpf_probe_read_user(e->data, n, (void *)(ctx->args->buf + off))) { \
-			bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);		\
-			counter_add(LT_CNT_READ_ERR, 1);			\
-			return 0;						\
-		}								\
-		bpf_ringbuf_submit(e, wake_flags());				\
-		counter_add(LT_CNT_EVENTS, 1);					\
-		return 0;							\
-	}
-
 /* bpf_loop() callback: send chunk i of the call's buffer. Returns 1 to stop. */
 static long emit_chunk(__u32 i, void *data)
 {
 	struct emit_ctx *ctx = data;
-	struct lt_data_event *e;
+	struct data_src src = {
+		.pid_tgid = ctx->pid_tgid,
+		.conn = ctx->args->ssl,
+		.ts_start = ctx->args->ts_ns,
+		.ts_end = ctx->ts_end,
+		.call_len = ctx->total,
+		.type = LT_EV_DATA,
+		.dir = ctx->dir,
+	};
 	__u64 off = (__u64)i * LT_CHUNK_MAX, n;
 	__u32 missing;
 
@@ -104,16 +82,7 @@ static long emit_chunk(__u32 i, void *data)
 		n = LT_CHUNK_MAX;
 	/* The last chunk sent owns the bytes beyond the cap, so userspace keeps framing. */
 	missing = (i + 1 == ctx->nchunks) ? ctx->total - off - n : 0;
-	EMIT_CLASS(64)
-	EMIT_CLASS(256)
-	EMIT_CLASS(1024)
-	EMIT_CLASS(4096)
-	EMIT_CLASS(LT_CHUNK_MAX)
-	return 1;
-
-out_drop:
-	counter_add(LT_CNT_DROPS, 1);
-	counter_add(LT_CNT_DROP_BYTES, n);
+	data_emit(&src, ctx->args->buf + off, ctx->base + off, n, missing);
 	return 0;
 }
 
