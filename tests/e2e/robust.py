@@ -26,6 +26,8 @@ from run.py. Cases:
   10 cutstream  the server cuts an SSE stream: partial text, error says the connection ended
   11 http2      curl --http2 to an HTTP/2 server (server.js with LLMTAP_E2E_H2=1): plain and streamed chat rows
   12 walsize    rows of 32 KB written as fast as tlsloop makes them: the WAL file stays bounded (it starts over)
+  13 mainexit   a client whose main thread exits first (pthread_exit), the call made by another thread: a whole
+                row host-wide, and under -p naming it once its main thread is gone
 Ends with the line "robust: N passed, N failed"; exit status 1 when anything failed.
 """
 import argparse
@@ -902,10 +904,107 @@ def case_walsize(ctx):
     check_stop(ctx, n, proc, terr)
 
 
+# ---------- 13. main thread exits first ----------
+
+def mainexit_build(ctx):
+    """tests/e2e/mainexit_client.c, built with the system libssl. Returns its path, or None."""
+    exe = os.path.join(ctx.dir("mainexit"), "mainexit_client")
+    r = subprocess.run(["cc", "-O2", "-Wall", "-o", exe, os.path.join(HERE, "mainexit_client.c"), "-lssl",
+                        "-lcrypto", "-lpthread"], capture_output=True, text=True)
+    return exe if ctx.chk.ok(r.returncode == 0, "c13 mainexit: the client builds", r.stderr[-1500:]) else None
+
+
+def mainexit_start(ctx, exe, tag, delay_s):
+    """The client, its request for a chat call tagged tag in a file; waits until its main thread has
+    exited (a zombie while the other thread waits on stdin). Returns (proc, reader) or None."""
+    c = chat_call(tag)
+    body = json.dumps(e2e.req_body(c)).encode()
+    head = "POST /v1/chat/completions HTTP/1.1\r\nhost: localhost:%d\r\n" % ctx.port
+    head += "".join("%s: %s\r\n" % kv for kv in e2e.req_headers(c).items())
+    head += "connection: close\r\ncontent-length: %d\r\n\r\n" % len(body)
+    req = os.path.join(ctx.dir("mainexit"), tag + ".http")
+    with open(req, "wb") as f:
+        f.write(head.encode() + body)
+    p = ctx.procs.start([exe, str(ctx.port), ctx.cert, req, str(delay_s)], stdin=subprocess.PIPE,
+                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = LineReader(p.stdout)
+    line = out.wait_for(lambda l: '"waiting"' in l, CLIENT_DEADLINE_S)
+    if not ctx.chk.ok(line and json.loads(line)["pid"] == p.pid, "c13 mainexit %s: the client waits" % tag,
+                      out.text()[-1000:]):
+        return None
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not main_exited(p.pid):
+        time.sleep(0.05)
+    if not ctx.chk.ok(main_exited(p.pid), "c13 mainexit %s: its main thread exited, the other runs on" % tag):
+        return None
+    return p, out
+
+
+def main_exited(pid):
+    """Is pid's main thread a zombie while another of its threads runs?"""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        return state == "Z" and len(os.listdir("/proc/%d/task" % pid)) > 1
+    except (OSError, IndexError):
+        return False
+
+
+def mainexit_finish(ctx, name, p, out, db, tracer, exe, tag):
+    """Lets the client call; checks its answer and its row in db."""
+    p.stdin.write(b"go\n")
+    p.stdin.close()
+    rc = wait_exit(p, CLIENT_DEADLINE_S)
+    done = out.wait_for(lambda l: '"done"' in l, 5)
+    ctx.chk.ok(rc == 0 and done and json.loads(done)["status"] == 200, "%s: the call answered 200" % name,
+               "exit %r: %s" % (rc, out.text()[-1000:]))
+    got = wait_tags(db, [tag], ROWS_DEADLINE_S, tracer)[tag]
+    if not ctx.chk.eq(len(got), 1, "%s: one row for the call" % name):
+        return
+    r = got[0]
+    ctx.chk.eq((r["pid"], r["exe"]), (p.pid, exe), "%s: row pid and exe (read through a live thread)" % name)
+    ctx.chk.eq((r["status"], r["error"]), (200, None), "%s: row status 200, no error" % name)
+    ctx.chk.eq(r["response_text"], CHAT_TEXT, "%s: row response_text" % name)
+
+
+def case_mainexit(ctx):
+    """A process whose main thread exits first (pthread_exit) lives on in its other threads: /proc/PID
+    then shows a zombie with no memory, exe or maps. Host-wide: the call, its response left unread past
+    the reaper's pass (5 s), is one whole row. -p naming such a process (main thread gone before the
+    tracer starts): its libraries are found through a live thread, and its probes are host-wide."""
+    chk, n = ctx.chk, "c13 mainexit"
+    exe = mainexit_build(ctx)
+    if not exe:
+        return
+    t = start_tracer(ctx, n)
+    if not t:
+        return
+    proc, terr, db = t
+    st = mainexit_start(ctx, exe, "R13-wide", 6)
+    if st:
+        mainexit_finish(ctx, n + " host-wide", st[0], st[1], db, proc, exe, "R13-wide")
+    check_stop(ctx, n, proc, terr)
+
+    st = mainexit_start(ctx, exe, "R13-pid", 0)
+    if not st:
+        return
+    p, out = st
+    t = start_tracer(ctx, n + " -p", ["-p", str(p.pid)])
+    if not t:
+        return
+    proc, terr, db = t
+    chk.ok(terr.wait_for(lambda l: "pid %d: its main thread has exited" % p.pid in l, 5),
+           "%s -p: the tracer says the named process's probes are host-wide" % n, terr.text()[-1500:])
+    mainexit_finish(ctx, n + " -p", p, out, db, proc, exe, "R13-pid")
+    check_stop(ctx, n + " -p", proc, terr)
+    chk.eq([tag_of(r) for r in read_rows(db)], ["R13-pid"], "%s -p: that process's call alone recorded" % n)
+
+
 CASES = [
     ("cli", case_cli), ("dbmodes", case_dbmodes), ("lateexec", case_lateexec), ("bigbody", case_bigbody),
     ("maxbody", case_maxbody), ("ringfull", case_ringfull), ("kill9", case_kill9), ("filters", case_filters),
     ("sigterm", case_sigterm), ("cutstream", case_cutstream), ("http2", case_http2), ("walsize", case_walsize),
+    ("mainexit", case_mainexit),
 ]
 
 

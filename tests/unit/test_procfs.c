@@ -1,6 +1,10 @@
-/* test_procfs.c -- unit tests of procfs.c's cgroup readers: a process's cgroup path and the container id it names. */
+/* test_procfs.c -- unit tests of procfs.c: a process's cgroup path and the container id it names, and a process whose main thread exited first. */
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/procfs.h"
@@ -74,9 +78,95 @@ static void test_cgroup_self(void)
 	CHECK(strlen(out) <= 3);
 }
 
+/* The child's other thread: waits for the parent to close the pipe, then
+ * ends the process. */
+static void *child_thread(void *arg)
+{
+	char c;
+
+	while (read(*(int *)arg, &c, 1) > 0)
+		;
+	_exit(0);
+}
+
+/* Does /proc/PID/stat say state st? */
+static int stat_is(pid_t pid, char st)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	int yes = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')))
+		yes = p[1] == ' ' && p[2] == st;
+	fclose(f);
+	return yes;
+}
+
+/* Wait up to 5 s for /proc/PID/stat to say st and for procfs_alive() to
+ * say alive (the main thread's exit and the whole process's both show Z). */
+static int wait_stat(pid_t pid, char st, int alive)
+{
+	struct timespec ms = { 0, 1000000 };
+	int i;
+
+	for (i = 0; i < 5000 && !(stat_is(pid, st) && procfs_alive(pid) == alive); i++)
+		nanosleep(&ms, NULL);
+	return stat_is(pid, st) && procfs_alive(pid) == alive;
+}
+
+/* A child whose main thread exits first (pthread_exit) lives on in its
+ * other thread: alive, spoken for by that thread's directory, its exe
+ * read there. Once that thread ends too (a zombie nobody reaped), gone. */
+static void test_main_exited(void)
+{
+	char dir[64], exe[4096], self[4096], want[64];
+	ssize_t n;
+	int fds[2];
+	pid_t pid;
+
+	CHECK(procfs_task_dir(getpid(), dir, sizeof(dir)) == 0);
+	snprintf(want, sizeof(want), "/proc/%d", (int)getpid());
+	CHECKF(!strcmp(dir, want), "got \"%s\"", dir);
+	CHECK(procfs_alive(getpid()));
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	self[n > 0 ? n : 0] = 0;
+	if (pipe(fds)) {
+		CHECK(0);
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		pthread_t t;
+
+		close(fds[1]);
+		if (pthread_create(&t, NULL, child_thread, &fds[0]))
+			_exit(1);
+		pthread_exit(NULL);
+	}
+	close(fds[0]);
+	CHECK(pid > 0 && wait_stat(pid, 'Z', 1));
+	CHECK(procfs_task_dir(pid, dir, sizeof(dir)) == 1);
+	snprintf(want, sizeof(want), "/proc/%d/task/", (int)pid);
+	CHECKF(!strncmp(dir, want, strlen(want)) && atoi(dir + strlen(want)) != pid, "got \"%s\"", dir);
+	procfs_exe(pid, exe, sizeof(exe));
+	CHECKF(!strcmp(exe, self), "exe \"%s\", want \"%s\"", exe, self);
+	close(fds[1]);	/* the other thread ends the process: a zombie until reaped */
+	CHECK(wait_stat(pid, 'Z', 0));
+	CHECK(procfs_task_dir(pid, dir, sizeof(dir)) == -1);
+	procfs_exe(pid, exe, sizeof(exe));
+	CHECKF(!strcmp(exe, ""), "exe \"%s\" of a zombie", exe);
+	waitpid(pid, NULL, 0);
+	CHECK(!procfs_alive(pid));
+}
+
 int main(void)
 {
 	test_container_id();
 	test_cgroup_self();
+	test_main_exited();
 	return harness_done("test_procfs");
 }

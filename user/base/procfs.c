@@ -2,18 +2,79 @@
 #include "base/procfs.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+/* The state letter of the thread whose /proc directory is dir ("R", "S",
+ * "Z"...), or 0 when it is gone. */
+static char task_state(const char *dir)
+{
+	char path[96], buf[512], *p, st = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/stat", dir);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fgets(buf, sizeof(buf), f)) {
+		p = strrchr(buf, ')');
+		if (p && p[1] == ' ')
+			st = p[2];
+	}
+	fclose(f);
+	return st;
+}
+
+static int state_live(char st)
+{
+	return st && st != 'Z' && st != 'X';
+}
+
+int procfs_task_dir(pid_t pid, char *out, size_t size)
+{
+	char dir[64];
+	struct dirent *de;
+	DIR *d;
+	int found;
+
+	snprintf(out, size, "/proc/%d", pid);
+	if (state_live(task_state(out)))
+		return 0;
+	found = -1;
+	/* The main thread is gone (a zombie until the last thread exits) or
+	 * the whole process is: one of its other threads, if any runs on. */
+	snprintf(dir, sizeof(dir), "/proc/%d/task", pid);
+	d = opendir(dir);
+	if (!d)
+		return -1;
+	while (found < 0 && (de = readdir(d))) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9' || atoi(de->d_name) == pid)
+			continue;
+		snprintf(out, size, "/proc/%d/task/%s", pid, de->d_name);
+		if (state_live(task_state(out)))
+			found = 1;
+	}
+	closedir(d);
+	if (found < 0)
+		snprintf(out, size, "/proc/%d", pid);
+	return found;
+}
+
 void procfs_exe(pid_t pid, char *out, size_t size)
 {
-	char path[64];
+	char path[96], dir[64];
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
 	n = readlink(path, out, size - 1);
+	/* a main thread that exited first has no memory, hence no exe: a live thread's */
+	if (n <= 0 && procfs_task_dir(pid, dir, sizeof(dir)) == 1) {
+		snprintf(path, sizeof(path), "%s/exe", dir);
+		n = readlink(path, out, size - 1);
+	}
 	out[n > 0 ? n : 0] = 0;
 }
 
@@ -34,20 +95,9 @@ void procfs_comm(pid_t pid, char *out, size_t size)
 
 int procfs_alive(pid_t pid)
 {
-	char path[64], buf[512], *p;
-	FILE *f;
-	int alive = 0;
+	char dir[96];
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	if (fgets(buf, sizeof(buf), f)) {
-		p = strrchr(buf, ')');
-		alive = p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
-	}
-	fclose(f);
-	return alive;
+	return procfs_task_dir(pid, dir, sizeof(dir)) >= 0;
 }
 
 void procfs_cgroup(pid_t pid, char *out, size_t size)

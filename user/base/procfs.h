@@ -9,8 +9,15 @@
 void procfs_exe(pid_t pid, char *out, size_t size);
 /* Name of a process (its main thread's comm) into out; "" when gone. */
 void procfs_comm(pid_t pid, char *out, size_t size);
-/* 1 when the process exists (a zombie counts as gone), else 0. */
+/* 1 when the process exists (a zombie counts as gone), else 0. A process
+ * whose main thread exited while others run on is alive. */
 int procfs_alive(pid_t pid);
+/* The /proc directory that speaks for process pid into out: "/proc/PID",
+ * or when its main thread exited first (a zombie whose memory, exe and
+ * root are gone while its other threads run on) "/proc/PID/task/TID" of a
+ * thread that runs. Returns 0 for "/proc/PID", 1 for a thread's
+ * directory, -1 when no thread of it runs ("/proc/PID" in out). */
+int procfs_task_dir(pid_t pid, char *out, size_t size);
 
 /* The start time of a process (/proc/PID/stat field 22, clock ticks since
  * boot): with the pid, it names one process for good. 0 when gone. */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/htab.h"
+#include "base/procfs.h"
 #include "base/util.h"
 #include "track/events.h"
 #include "capture/attach_int.h"
@@ -177,6 +178,30 @@ static void links_undo(struct attach *a, size_t first)
 	}
 }
 
+/* The processes links_at() binds each uprobe_multi link to: the named
+ * ones (a->upids), or none (0: one link for the whole host). A named
+ * process whose main thread exited first, its other threads running on,
+ * cannot have links of its own: the kernel binds a link to the memory of
+ * that process's main thread, which has none left, and would set no
+ * breakpoint in it. Then the links are host-wide, as without -p, and the
+ * BPF filter still passes the named processes' events alone. */
+static int links_pids(struct attach *a)
+{
+	char dir[64];
+	int i;
+
+	for (i = 0; i < a->nupids; i++) {
+		if (procfs_task_dir(a->upids[i], dir, sizeof(dir)) != 1)
+			continue;
+		if (!a->upids_wide)
+			log_warn("pid %d: its main thread has exited: its uprobes are host-wide, as without -p "
+				 "(only its own calls are recorded)", a->upids[i]);
+		a->upids_wide = 1;
+		return 0;
+	}
+	return a->nupids;
+}
+
 /* Attach program p at the file offsets offs[0..n) of path (return probes
  * when ret): for the whole host, or for each process of attach_multi().
  * uprobe_multi links take all the offsets in one (one link per process);
@@ -189,7 +214,7 @@ static int links_at(struct attach *a, struct bpf_program *p, const char *path, c
 	LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = ret);
 	size_t first = a->nlinks, i = 0;
 	struct bpf_link *bl = NULL;
-	int fd = -1, err;
+	int fd = -1, err, npids = links_pids(a);
 
 	if (!n)
 		return 0;
@@ -198,14 +223,14 @@ static int links_at(struct attach *a, struct bpf_program *p, const char *path, c
 		if (a->multi) {
 			/* pid 0: every process */
 			fd = umulti_link(bpf_program__fd(p), path, offs, (uint32_t)n, ret,
-					 a->nupids ? a->upids[i] : 0);
+					 npids ? a->upids[i] : 0);
 			err = fd < 0 ? fd : 0;
 		} else {
 			bl = bpf_program__attach_uprobe_opts(p, -1, path, offs[i], &uo);
 			err = bl ? 0 : -errno;
 		}
 		privs_attach_end();
-		if (err == -ESRCH && a->nupids)
+		if (err == -ESRCH && npids)
 			continue;	/* exited: nothing of it left to probe */
 		if (!err)
 			err = link_add(a, bl, fd);
@@ -217,7 +242,7 @@ static int links_at(struct attach *a, struct bpf_program *p, const char *path, c
 			links_undo(a, first);
 			return err;
 		}
-	} while (++i < (a->multi ? (size_t)a->nupids : n));
+	} while (++i < (a->multi ? (size_t)npids : n));
 	a->points += n;
 	return 0;
 }

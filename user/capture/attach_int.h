@@ -175,6 +175,7 @@ struct attach {
 	int multi;
 	pid_t upids[ATTACH_PIDS_MAX];
 	int nupids;
+	int upids_wide;		/* a named process needed host-wide links (said once) */
 };
 
 /* The inode of the mount namespace of /proc/WHO ("self", a pid), 0 when

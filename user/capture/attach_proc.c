@@ -114,11 +114,13 @@ static void extra_scan(struct attach *a)
  * gives. Returns the sum of what fn returned. */
 static int maps_each(pid_t pid, int (*fn)(void *ctx, const char *mf, const char *shown), void *ctx)
 {
-	char path[4400], line[4608], range[64], last[4096] = "";
+	char path[4400], line[4608], range[64], last[4096] = "", dir[64];
+	/* a main thread that exited first has no memory to show: a live thread's */
+	int thread = procfs_task_dir(pid, dir, sizeof(dir)) == 1;
 	FILE *f;
 	int n = 0;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	snprintf(path, sizeof(path), "%s/maps", dir);
 	f = fopen(path, "re");
 	if (!f)
 		return 0;
@@ -131,7 +133,10 @@ static int maps_each(pid_t pid, int (*fn)(void *ctx, const char *mf, const char 
 		if (!strcmp(p, last))
 			continue;
 		snprintf(last, sizeof(last), "%s", p);
-		snprintf(path, sizeof(path), "/proc/%d/map_files/%s", pid, range);
+		if (thread)	/* no map_files there: the file by its path in the process's root */
+			snprintf(path, sizeof(path), "%s/root%s", dir, p);
+		else
+			snprintf(path, sizeof(path), "/proc/%d/map_files/%s", pid, range);
 		n += fn(ctx, path, p);
 	}
 	fclose(f);
@@ -154,7 +159,7 @@ static int pid_lib(void *ctx, const char *mf, const char *shown)
 
 int attach_pid(struct attach *a, pid_t pid)
 {
-	char path[4400], exe[4096];
+	char path[4400], exe[4096], dir[64];
 	size_t k;
 	int n = 0;
 
@@ -162,7 +167,8 @@ int attach_pid(struct attach *a, pid_t pid)
 	 * own mount namespace (containers), even once deleted or replaced. */
 	procfs_exe(pid, exe, sizeof(exe));
 	if (exe[0] == '/') {
-		snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+		procfs_task_dir(pid, dir, sizeof(dir));
+		snprintf(path, sizeof(path), "%s/exe", dir);
 		for (k = 0; k < NKINDS; k++)
 			if (kinds[k].exe)
 				n += attach_file(a, k, path, exe, pid) > 0;
@@ -278,12 +284,13 @@ static int records_lib(void *ctx, const char *mf, const char *shown)
 
 int attach_records_pid(const struct attach *a, pid_t pid, attach_record_fn fn, void *ctx)
 {
-	char path[64], exe[4096];
+	char path[96], exe[4096], dir[64];
 	int n;
 
 	/* the files themselves, as attach_pid() reaches them */
 	procfs_exe(pid, exe, sizeof(exe));
-	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	procfs_task_dir(pid, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/exe", dir);
 	n = records_of(a, path, fn, ctx);
 	return n + maps_each(pid, records_lib, &(struct records_ctx){ a, exe, fn, ctx });
 }
