@@ -23,8 +23,7 @@ echo_port=$(cat "$tmp/echo.port")
 http_port=$(sed -n 's/.*"port":\([0-9]*\).*/\1/p' "$tmp/server.log" | head -1)
 
 # llm: C plain-HTTP chat calls on one keep-alive connection; prints ns per call
-llm() {
-	python3 - "$http_port" "$C" <<'PY'
+cat >"$tmp/llm.py" <<'PY'
 import http.client, json, sys, time
 port, n = int(sys.argv[1]), int(sys.argv[2])
 body = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
@@ -36,6 +35,8 @@ for _ in range(n):
     c.getresponse().read()
 print((time.perf_counter() - t0) / n * 1e9)
 PY
+llm() {
+	python3 "$tmp/llm.py" "$http_port" "$C"
 }
 
 run_all() {
@@ -63,6 +64,9 @@ best3 >"$tmp/traced"
 python3 tests/bench/bpf_cost.py $tracer "" "$tmp/loop" file "$N" | sed 's/^bench bpf: /&file: /' >"$tmp/cost" || true
 python3 tests/bench/bpf_cost.py $tracer "" "$tmp/loop" tcp "$echo_port" $((N / 10)) |
 	sed 's/^bench bpf: /&tcp echo: /' >>"$tmp/cost" || true
+# and during C plain-HTTP chat calls (the client's and the node server's socket I/O both count)
+python3 tests/bench/bpf_cost.py $tracer "" python3 "$tmp/llm.py" "$http_port" "$C" |
+	sed 's/^bench bpf: /&chat calls: /' >>"$tmp/cost" || true
 kill -INT $tracer
 wait $tracer || true
 rows=$(sqlite3 "$tmp/bench.db" "select count(*) from llm_calls where host like '127.0.0.1:$http_port'")
@@ -73,5 +77,7 @@ join "$tmp/base" "$tmp/traced" | while read -r what b t; do
 		printf "bench plain: %-28s untraced %9.0f ns, traced %9.0f ns, +%.0f ns, ratio %.2f\n",
 			d[w], b, t, t - b, t / b }'
 done
-echo "bench plain: $rows row(s) for the $((3 * C)) traced chat calls"
+echo "bench plain: $rows row(s) for the $((4 * C)) traced chat calls"
 grep '^bench bpf' "$tmp/cost" || true
+awk -v c="$C" '/^bench bpf: chat calls:/ { ns += $6 * $8 }
+	END { if (ns) printf "bench bpf: chat calls: %.1f us of BPF per call, every program summed\n", ns / c / 1000 }' "$tmp/cost"

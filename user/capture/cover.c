@@ -138,11 +138,12 @@ static void tcp_file_read(struct scan *s, const char *path, uint64_t ns, int v6)
  * when unknown. */
 static uint64_t netns_of(struct scan *s, pid_t pid)
 {
-	char path[64];
+	char path[96], dir[64];
 	struct stat st;
 	struct htab_node *n;
 
-	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	procfs_task_dir(pid, dir, sizeof(dir));	/* a main thread gone first has no namespaces */
+	snprintf(path, sizeof(path), "%s/ns/net", dir);
 	if (stat(path, &st))
 		return 0;
 	if (htab_find(&s->tcp, st.st_ino | KEY_NS, 0))
@@ -152,9 +153,9 @@ static uint64_t netns_of(struct scan *s, pid_t pid)
 		free(n);
 		return 0;
 	}
-	snprintf(path, sizeof(path), "/proc/%d/net/tcp", pid);
+	snprintf(path, sizeof(path), "%s/net/tcp", dir);
 	tcp_file_read(s, path, st.st_ino, 0);
-	snprintf(path, sizeof(path), "/proc/%d/net/tcp6", pid);
+	snprintf(path, sizeof(path), "%s/net/tcp6", dir);
 	tcp_file_read(s, path, st.st_ino, 1);
 	return st.st_ino;
 }
@@ -225,7 +226,7 @@ static void conn_count(struct scan *s, const struct tcp_ent *e, uint64_t ino, st
 /* Count pid's client TCP connections (in namespace ns) into c. */
 static void proc_conns(struct scan *s, pid_t pid, uint64_t ns, struct conns *c)
 {
-	char path[300], link[64];
+	char path[340], link[64], dir[64];
 	unsigned long ino;
 	struct dirent *de;
 	struct htab_node *n;
@@ -233,7 +234,8 @@ static void proc_conns(struct scan *s, pid_t pid, uint64_t ns, struct conns *c)
 	ssize_t len;
 	DIR *d;
 
-	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	procfs_task_dir(pid, dir, sizeof(dir));	/* a main thread gone first has no files */
+	snprintf(path, sizeof(path), "%s/fd", dir);
 	d = opendir(path);
 	if (!d)
 		return;
@@ -242,7 +244,7 @@ static void proc_conns(struct scan *s, pid_t pid, uint64_t ns, struct conns *c)
 
 		if (!isdigit((unsigned char)de->d_name[0]))
 			continue;
-		snprintf(path, sizeof(path), "/proc/%d/fd/%s", pid, de->d_name);
+		snprintf(path, sizeof(path), "%s/fd/%s", dir, de->d_name);
 		len = readlink(path, link, sizeof(link) - 1);
 		if (len <= 0)
 			continue;
@@ -303,12 +305,13 @@ static void file_record(void *ctx, const struct attach_record *r)
  * name the TLS libraries llmtap has no probes for. */
 static void proc_files(struct scan *s, pid_t pid, struct files *f)
 {
-	char path[64], line[4608], last[4096] = "";
+	char path[96], line[4608], last[4096] = "", dir[64];
 	FILE *m;
 	size_t i;
 
 	attach_records_pid(s->a, pid, file_record, f);
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	procfs_task_dir(pid, dir, sizeof(dir));	/* a main thread gone first has no memory */
+	snprintf(path, sizeof(path), "%s/maps", dir);
 	m = fopen(path, "re");
 	if (!m)
 		return;
