@@ -300,11 +300,11 @@ HOST_RUNS = 5
 
 
 def host_work(tr, res):
-    """Not LLM clients: short TCP connections and a pipe ping-pong: the workload's CPU per operation
+    """Not LLM clients: short TCP connections, a pipe ping-pong, short-lived commands: the workload's CPU per operation
     (the BPF programs run in it), and what the tracer spent meanwhile (on a shared host that also
     holds the other tenants' events)."""
     tp = tr.pid()
-    for name, argv in (("tcp", ["tcp", "3000"]), ("pipe", ["pipe", "40000"])):
+    for name, argv in (("tcp", ["tcp", "3000"]), ("pipe", ["pipe", "40000"]), ("exec", ["exec", "300"])):
         if tp:
             settle(tp)
         c0 = cpu_ns(tp) if tp else 0
@@ -463,6 +463,10 @@ def report(rounds, tmp, started, args):
     row("pipe ping-pong round trip: workload CPU µs", "", "pipe.cpu", "≤ ×1.02", spec="%.3f")
     row("… BPF run time µs per round trip (the kernel's count)", "", "pipe.bpf_us", "", spec="%.3f")
     row("… and the tracer's CPU µs per round trip", "", "pipe.tracer_us", "", spec="%.3f")
+    row("short-lived command (fork, exec /bin/true, wait): workload CPU µs", "", "exec.cpu", "")
+    row("… BPF run time µs per command (the kernel's count)", "", "exec.bpf_us", "")
+    row("… and the tracer's CPU µs per command (it looks for TLS libraries at each exec)", "",
+        "exec.tracer_us", "")
     row("tracer RSS idle (MB)", "", "rss.idle", "≤ 20 MB", spec="%.1f")
     row("tracer RSS under the 64-client load (MB)", "", "rss.load", "≤ 32 MB", spec="%.1f")
     row("tracer RSS at 16 KB, max rate (MB)", "", "m16k.rss", "≤ 32 MB", spec="%.1f")
@@ -474,6 +478,7 @@ def report(rounds, tmp, started, args):
     row("wall-clock: 64 keep-alive clients, calls/s", "", "load.cps", "(CPU rows above)", spec="%.0f")
     row("wall-clock: short loopback TCP connection (µs)", "", "tcp.us", "(CPU rows above)")
     row("wall-clock: pipe ping-pong round trip (µs)", "", "pipe.us", "(CPU rows above)")
+    row("wall-clock: short-lived command (µs)", "", "exec.us", "(CPU rows above)")
 
     load = os.getloadavg()
     with open("/proc/cpuinfo") as f:

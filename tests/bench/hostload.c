@@ -1,4 +1,4 @@
-/* hostload.c -- `make bench` host work that is not an LLM client: short loopback TCP connections, and a pipe ping-pong between two processes. */
+/* hostload.c -- `make bench` host work that is not an LLM client: short loopback TCP connections, a pipe ping-pong between two processes, short-lived commands. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -15,8 +15,11 @@
 
 /* Usage: hostload tcp N     N connections: connect, 1 byte each way, close
  *        hostload pipe N    N round trips of 1 byte between two processes
+ *        hostload exec N    N commands run one after another (fork, exec
+ *                           of /bin/true, wait)
  * Prints "us_per_op U cpu_us_per_op C ops N": U wall time, C the CPU time
- * of both ends (threads, or both processes) per operation. */
+ * of both ends (threads, or both processes; the commands too) per
+ * operation. */
 
 /* CPU seconds of rusage r. */
 static double cpu_s(const struct rusage *r)
@@ -130,19 +133,50 @@ static double pipe_loop(long n, double *cpu)
 	return t0;
 }
 
+static double exec_loop(long n, double *cpu)
+{
+	struct rusage r0, r1, c0, c1;
+	double t0;
+	pid_t pid;
+	long i;
+	int st;
+
+	getrusage(RUSAGE_SELF, &r0);
+	getrusage(RUSAGE_CHILDREN, &c0);
+	t0 = now_us();
+	for (i = 0; i < n; i++) {
+		pid = fork();
+		if (pid < 0)
+			die("fork");
+		if (pid == 0) {
+			execl("/bin/true", "true", (char *)NULL);
+			_exit(127);
+		}
+		if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
+			die("/bin/true");
+	}
+	t0 = (now_us() - t0) / n;
+	getrusage(RUSAGE_SELF, &r1);
+	getrusage(RUSAGE_CHILDREN, &c1);
+	*cpu = (cpu_s(&r1) - cpu_s(&r0) + cpu_s(&c1) - cpu_s(&c0)) * 1e6 / n;
+	return t0;
+}
+
 int main(int argc, char **argv)
 {
 	long n;
 	double us, cpu = 0;
 
 	if (argc != 3 || (n = atol(argv[2])) <= 0)
-		die("usage: hostload tcp|pipe N");
+		die("usage: hostload tcp|pipe|exec N");
 	if (strcmp(argv[1], "tcp") == 0)
 		us = tcp_loop(n, &cpu);
 	else if (strcmp(argv[1], "pipe") == 0)
 		us = pipe_loop(n, &cpu);
+	else if (strcmp(argv[1], "exec") == 0)
+		us = exec_loop(n, &cpu);
 	else
-		die("usage: hostload tcp|pipe N");
+		die("usage: hostload tcp|pipe|exec N");
 	printf("us_per_op %.3f cpu_us_per_op %.3f ops %ld\n", us, cpu, n);
 	return 0;
 }

@@ -39,10 +39,14 @@ int procfs_task_dir(pid_t pid, char *out, size_t size)
 	struct dirent *de;
 	DIR *d;
 	int found;
+	char st;
 
 	snprintf(out, size, "/proc/%d", pid);
-	if (state_live(task_state(out)))
+	st = task_state(out);
+	if (state_live(st))
 		return 0;
+	if (!st)
+		return -1;	/* no such process */
 	found = -1;
 	/* The main thread is gone (a zombie until the last thread exits) or
 	 * the whole process is: one of its other threads, if any runs on. */

@@ -486,16 +486,24 @@ int attach_file(struct attach *a, size_t k, const char *path, const char *shown,
 	uint64_t offs[PROBES_MAX], t0 = mono_ns();
 	struct target *t = NULL;
 	struct stat st;
-	int fd, err;
+	int fd, err, map_files;
 
 	if (!a->ks[k].on && !a->dry)
 		return 0;
+	/* Every exec on the host asks again for the files its process maps:
+	 * one seen already (by this kind) costs a stat, no open. */
+	map_files = strstr(path, "/map_files/") != NULL;
+	if (map_files)
+		privs_attach_begin();	/* /proc/PID/map_files wants CAP_SYS_ADMIN */
+	err = stat(path, &st);
+	if (!err && htab_find(&a->targets, attach_target_k1(st.st_dev, k), st.st_ino))
+		err = -1;
 	/* Held open while attaching: the file is reached through our own fd,
 	 * so a process that exits meanwhile (its /proc/PID/root gone) or a
 	 * library deleted from disk makes no difference. */
-	privs_attach_begin();	/* /proc/PID/map_files wants CAP_SYS_ADMIN too */
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	privs_attach_end();
+	fd = err ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+	if (map_files)
+		privs_attach_end();
 	if (fd < 0)
 		return 0;
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {

@@ -252,9 +252,13 @@ static int records_of(const struct attach *a, const char *path, attach_record_fn
 	size_t k;
 	int found;
 
-	privs_attach_begin();	/* /proc/PID/map_files wants CAP_SYS_ADMIN */
-	found = stat(path, &st);
-	privs_attach_end();
+	if (strstr(path, "/map_files/")) {
+		privs_attach_begin();	/* /proc/PID/map_files wants CAP_SYS_ADMIN */
+		found = stat(path, &st);
+		privs_attach_end();
+	} else {
+		found = stat(path, &st);
+	}
 	if (found)
 		return 0;
 	for (k = 0; k < NKINDS; k++) {
@@ -322,10 +326,12 @@ static int ns_scan(struct attach *a, pid_t pid)
 	char path[512], root[64];
 	size_t k, d, i;
 	int n = 0;
+	ino_t ns;
 
 	snprintf(root, sizeof(root), "%d", pid);
-	if (!a->mnt_ns || attach_mnt_ns(root) == a->mnt_ns)
-		return 0;
+	ns = attach_mnt_ns(root);
+	if (!a->mnt_ns || !ns || ns == a->mnt_ns)
+		return 0;	/* ours, or gone already (a short-lived command) */
 	for (k = 0; k < NKINDS; k++) {
 		for (i = 0; kinds[k].sonames && kinds[k].sonames[i]; i++) {
 			for (d = 0; lib_dirs[d]; d++) {
@@ -343,21 +349,24 @@ void attach_exec(struct attach *a, pid_t pid, const char *comm, const char *file
 	static const uint64_t again_ns[] = { 20000000ull, 200000000ull, 2000000000ull };
 	uint64_t now = mono_ns();
 	size_t i, k;
-	int n;
+	int n, gone;
 
 	if (!attach_scoped(a, pid))
 		return;		/* `-p`: another process, which gets no probe */
-	n = ns_scan(a, pid) + attach_pid(a, pid);
+	/* Most commands a host runs are gone before their exec is read: no
+	 * memory to look at, now or later (no second look queued). */
+	gone = !procfs_alive(pid);
+	n = gone ? 0 : ns_scan(a, pid) + attach_pid(a, pid);
 
 	/* Gone already (a short-lived command): its executable is still worth
 	 * a look, for its next runs, when the exec named it by a full path. */
-	if (!n && file[0] == '/' && !procfs_alive(pid))
+	if (!n && file[0] == '/' && (gone || !procfs_alive(pid)))
 		for (k = 0; k < NKINDS; k++)
 			if (kinds[k].exe)
 				n += attach_file(a, k, file, file, pid) > 0;
 	if (n > 0)
 		log_warn("attached to %d new file(s) for pid %d (%s, %s)", n, pid, comm, file);
-	for (i = 0; i < ARRAY_SIZE(again_ns) && a->nrescans < ATTACH_RESCANS_MAX; i++) {
+	for (i = 0; !gone && i < ARRAY_SIZE(again_ns) && a->nrescans < ATTACH_RESCANS_MAX; i++) {
 		a->rescans[a->nrescans].pid = pid;
 		a->rescans[a->nrescans].due_ns = now + again_ns[i];
 		a->nrescans++;
