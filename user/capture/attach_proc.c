@@ -116,10 +116,12 @@ static int maps_each(pid_t pid, int (*fn)(void *ctx, const char *mf, const char 
 {
 	char path[4400], line[4608], range[64], last[4096] = "", dir[64];
 	/* a main thread that exited first has no memory to show: a live thread's */
-	int thread = procfs_task_dir(pid, dir, sizeof(dir)) == 1;
+	int where = procfs_task_dir(pid, dir, sizeof(dir)), thread = where == 1;
 	FILE *f;
 	int n = 0;
 
+	if (where < 0)
+		return 0;	/* gone */
 	snprintf(path, sizeof(path), "%s/maps", dir);
 	f = fopen(path, "re");
 	if (!f)
@@ -157,21 +159,50 @@ static int pid_lib(void *ctx, const char *mf, const char *shown)
 	return k >= 0 && attach_file(c->a, k, mf, shown, c->pid) > 0;
 }
 
-int attach_pid(struct attach *a, pid_t pid)
+/* 1 when every kind that probes executables has seen the file at path
+ * already (one stat for them all), else 0. */
+static int exe_known(const struct attach *a, const char *path)
 {
-	char path[4400], exe[4096], dir[64];
+	struct stat st;
+	size_t k;
+
+	if (stat(path, &st))
+		return 0;
+	for (k = 0; k < NKINDS; k++)
+		if (kinds[k].exe && (a->ks[k].on || a->dry) &&
+		    !htab_find(&a->targets, attach_target_k1(st.st_dev, k), st.st_ino))
+			return 0;
+	return 1;
+}
+
+/* attach_file() of the executable at path (shown as exe) for every kind
+ * that probes executables. Returns the files attached. */
+static int exe_attach(struct attach *a, const char *path, const char *exe, pid_t pid)
+{
 	size_t k;
 	int n = 0;
 
+	if (exe_known(a, path))
+		return 0;
+	for (k = 0; k < NKINDS; k++)
+		if (kinds[k].exe)
+			n += attach_file(a, k, path, exe, pid) > 0;
+	return n;
+}
+
+int attach_pid(struct attach *a, pid_t pid)
+{
+	char path[4400], exe[4096], dir[64];
+	int n = 0;
+
+	if (procfs_task_dir(pid, dir, sizeof(dir)) < 0)
+		return 0;	/* gone */
 	/* The executable: /proc/PID/exe opens the very file it runs, in its
 	 * own mount namespace (containers), even once deleted or replaced. */
 	procfs_exe(pid, exe, sizeof(exe));
 	if (exe[0] == '/') {
-		procfs_task_dir(pid, dir, sizeof(dir));
 		snprintf(path, sizeof(path), "%s/exe", dir);
-		for (k = 0; k < NKINDS; k++)
-			if (kinds[k].exe)
-				n += attach_file(a, k, path, exe, pid) > 0;
+		n += exe_attach(a, path, exe, pid);
 	}
 	/* The libraries it maps. */
 	return n + maps_each(pid, pid_lib, &(struct pid_ctx){ a, pid });
@@ -348,7 +379,7 @@ void attach_exec(struct attach *a, pid_t pid, const char *comm, const char *file
 {
 	static const uint64_t again_ns[] = { 20000000ull, 200000000ull, 2000000000ull };
 	uint64_t now = mono_ns();
-	size_t i, k;
+	size_t i;
 	int n, gone;
 
 	if (!attach_scoped(a, pid))
@@ -361,9 +392,7 @@ void attach_exec(struct attach *a, pid_t pid, const char *comm, const char *file
 	/* Gone already (a short-lived command): its executable is still worth
 	 * a look, for its next runs, when the exec named it by a full path. */
 	if (!n && file[0] == '/' && (gone || !procfs_alive(pid)))
-		for (k = 0; k < NKINDS; k++)
-			if (kinds[k].exe)
-				n += attach_file(a, k, file, file, pid) > 0;
+		n += exe_attach(a, file, file, pid);
 	if (n > 0)
 		log_warn("attached to %d new file(s) for pid %d (%s, %s)", n, pid, comm, file);
 	for (i = 0; !gone && i < ARRAY_SIZE(again_ns) && a->nrescans < ATTACH_RESCANS_MAX; i++) {
