@@ -111,17 +111,16 @@ static void extra_scan(struct attach *a)
  * mf is its /proc/PID/map_files entry, which opens the mapped file itself,
  * also one replaced on disk since ("/path (deleted)") or bind-mounted in
  * the process's mount namespace only; shown is the path its maps line
- * gives. Returns the sum of what fn returned. */
-static int maps_each(pid_t pid, int (*fn)(void *ctx, const char *mf, const char *shown), void *ctx)
+ * gives. dir is the /proc directory that speaks for pid, thread 1 when it
+ * is another thread's than the main one (procfs_task_dir()). Returns the
+ * sum of what fn returned. */
+static int maps_each(pid_t pid, const char *dir, int thread,
+		     int (*fn)(void *ctx, const char *mf, const char *shown), void *ctx)
 {
-	char path[4400], line[4608], range[64], last[4096] = "", dir[64];
-	/* a main thread that exited first has no memory to show: a live thread's */
-	int where = procfs_task_dir(pid, dir, sizeof(dir)), thread = where == 1;
+	char path[4400], line[4608], range[64], last[4096] = "";
 	FILE *f;
 	int n = 0;
 
-	if (where < 0)
-		return 0;	/* gone */
 	snprintf(path, sizeof(path), "%s/maps", dir);
 	f = fopen(path, "re");
 	if (!f)
@@ -190,22 +189,31 @@ static int exe_attach(struct attach *a, const char *path, const char *exe, pid_t
 	return n;
 }
 
-int attach_pid(struct attach *a, pid_t pid)
+/* attach_pid() of pid, whose /proc directory is dir (thread: another
+ * thread's than the main one). */
+static int pid_attach(struct attach *a, pid_t pid, const char *dir, int thread)
 {
-	char path[4400], exe[4096], dir[64];
+	char path[4400], exe[4096];
+	ssize_t len;
 	int n = 0;
 
-	if (procfs_task_dir(pid, dir, sizeof(dir)) < 0)
-		return 0;	/* gone */
 	/* The executable: /proc/PID/exe opens the very file it runs, in its
 	 * own mount namespace (containers), even once deleted or replaced. */
-	procfs_exe(pid, exe, sizeof(exe));
-	if (exe[0] == '/') {
-		snprintf(path, sizeof(path), "%s/exe", dir);
+	snprintf(path, sizeof(path), "%s/exe", dir);
+	len = readlink(path, exe, sizeof(exe) - 1);
+	exe[len > 0 ? len : 0] = 0;
+	if (exe[0] == '/')
 		n += exe_attach(a, path, exe, pid);
-	}
 	/* The libraries it maps. */
-	return n + maps_each(pid, pid_lib, &(struct pid_ctx){ a, pid });
+	return n + maps_each(pid, dir, thread, pid_lib, &(struct pid_ctx){ a, pid });
+}
+
+int attach_pid(struct attach *a, pid_t pid)
+{
+	char dir[64];
+	int where = procfs_task_dir(pid, dir, sizeof(dir));
+
+	return where < 0 ? 0 : pid_attach(a, pid, dir, where == 1);	/* gone: nothing */
 }
 
 int attach_host(struct attach *a)
@@ -320,14 +328,15 @@ static int records_lib(void *ctx, const char *mf, const char *shown)
 int attach_records_pid(const struct attach *a, pid_t pid, attach_record_fn fn, void *ctx)
 {
 	char path[96], exe[4096], dir[64];
-	int n;
+	int n, where = procfs_task_dir(pid, dir, sizeof(dir));
 
+	if (where < 0)
+		return 0;	/* gone */
 	/* the files themselves, as attach_pid() reaches them */
 	procfs_exe(pid, exe, sizeof(exe));
-	procfs_task_dir(pid, dir, sizeof(dir));
 	snprintf(path, sizeof(path), "%s/exe", dir);
 	n = records_of(a, path, fn, ctx);
-	return n + maps_each(pid, records_lib, &(struct records_ctx){ a, exe, fn, ctx });
+	return n + maps_each(pid, dir, where == 1, records_lib, &(struct records_ctx){ a, exe, fn, ctx });
 }
 
 /* ---- new processes ------------------------------------------------------------ */
@@ -379,15 +388,17 @@ void attach_exec(struct attach *a, pid_t pid, const char *comm, const char *file
 {
 	static const uint64_t again_ns[] = { 20000000ull, 200000000ull, 2000000000ull };
 	uint64_t now = mono_ns();
+	char dir[64];
 	size_t i;
-	int n, gone;
+	int n, where, gone;
 
 	if (!attach_scoped(a, pid))
 		return;		/* `-p`: another process, which gets no probe */
 	/* Most commands a host runs are gone before their exec is read: no
 	 * memory to look at, now or later (no second look queued). */
-	gone = !procfs_alive(pid);
-	n = gone ? 0 : ns_scan(a, pid) + attach_pid(a, pid);
+	where = procfs_task_dir(pid, dir, sizeof(dir));
+	gone = where < 0;
+	n = gone ? 0 : ns_scan(a, pid) + pid_attach(a, pid, dir, where == 1);
 
 	/* Gone already (a short-lived command): its executable is still worth
 	 * a look, for its next runs, when the exec named it by a full path. */
