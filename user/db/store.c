@@ -578,11 +578,22 @@ static int store_wal_hook(void *ud, sqlite3 *db, const char *name, int pages)
 {
 	struct store *s = ud;
 	int64_t bytes = (int64_t)pages * s->page_size;
+	int rc, i;
 
-	if (bytes >= (s->wal_kick ? STORE_WAL_INLINE : STORE_WAL_KICK))
-		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-	else if (s->wal_kick && bytes >= STORE_WAL_KICK)
+	if (bytes >= (s->wal_kick ? STORE_WAL_INLINE : STORE_WAL_KICK)) {
+		rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		/* Busy: the retention thread's checkpoint holds the lock, and
+		 * on a slow disk the file grows by all that is written until
+		 * it ends (to 126 MB once, on a loaded guest). Past
+		 * STORE_WAL_HARD this thread waits for it (the lock cannot be
+		 * waited for through SQLite's busy handler), a while at most. */
+		for (i = 0; rc == SQLITE_BUSY && bytes >= STORE_WAL_HARD && i < STORE_WAL_WAITS; i++) {
+			usleep(STORE_WAL_WAIT_US);
+			rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		}
+	} else if (s->wal_kick && bytes >= STORE_WAL_KICK) {
 		s->wal_kick(s->wal_kick_ud);
+	}
 	return SQLITE_OK;
 }
 

@@ -59,6 +59,12 @@ void store_close(struct store *s);
  * 4 KiB). */
 #define STORE_WAL_KICK (4u << 20)
 #define STORE_WAL_INLINE (16u << 20)
+/* Past this the writing thread's checkpoint waits for another one to end
+ * (STORE_WAL_WAITS sleeps of STORE_WAL_WAIT_US at most) rather than let the
+ * WAL file grow while it runs. */
+#define STORE_WAL_HARD (48u << 20)
+#define STORE_WAL_WAITS 250
+#define STORE_WAL_WAIT_US 2000
 /* The WAL file is cut back to this many bytes when it starts over: above
  * STORE_WAL_INLINE, so a file the checkpoints keep in check keeps its
  * pages (cached, not allocated again at every round), 4 MiB of slack. A
