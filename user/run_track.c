@@ -65,7 +65,19 @@ static void run_emit(void *ud, enum row_kind kind, void *row)
 	}
 	if (kind == ROW_CALL) {
 		struct call_row *r = row;
+		const char *exe;
 
+		/* A process gone before its first bytes were read (the rings
+		 * are drained every 25 ms) had no /proc left to name its
+		 * executable: its exec did. */
+		if ((!r->exe || !r->exe[0]) && (exe = proc_exe_of(st->procs, (uint32_t)r->pid))) {
+			char *dup = strdup(exe);
+
+			if (dup) {
+				free(r->exe);
+				r->exe = dup;
+			}
+		}
 		log_debug("call %s: %s %s %s status %lld", r->id, r->comm,
 			  r->provider, r->model ? r->model : "?", (long long)r->status);
 		st->calls++;

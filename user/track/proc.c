@@ -265,6 +265,13 @@ static struct proc *proc_find(struct proc_table *t, uint32_t pid)
 	return n ? htab_entry(n, struct proc, node) : NULL;
 }
 
+const char *proc_exe_of(struct proc_table *t, uint32_t pid)
+{
+	struct proc *p = proc_find(t, pid);
+
+	return p && p->exe && p->exe[0] ? p->exe : NULL;
+}
+
 static void proc_free(struct proc *p)
 {
 	free(p->exe);

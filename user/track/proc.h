@@ -57,6 +57,9 @@ void proc_on_oom(struct proc_table *t, uint32_t pid, uint32_t tid, const char *c
  * and that its row and its ancestors' rows are current (written now when they
  * changed since they were last written). */
 void proc_on_call(struct proc_table *t, uint32_t pid);
+/* The executable pid ran, as its exec (or /proc) said, while the table
+ * holds it (also a while after its exit); NULL when unknown. */
+const char *proc_exe_of(struct proc_table *t, uint32_t pid);
 
 /* One sampling pass: begin, every thread entry, every process entry, end.
  * end emits a cpu_samples row per process whose totals moved since the last
