@@ -39,6 +39,21 @@ struct {
  * what it ran and waited before left out (cpu_base). */
 const volatile __u64 tracer_start_ns = 0;
 
+/* Executables the reader has looked at (user/capture/event.c adds them): an
+ * exec of one, in the tracer's mount namespace, has nothing new to attach
+ * in a hurry, so it does not wake the reader; the timed drain reads it. An
+ * LRU: one evicted is looked at once more, promptly. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, LT_EXES_SEEN_MAX);
+	__type(key, struct lt_exe_key);
+	__type(value, __u8);
+} exes_seen SEC(".maps");
+
+/* The tracer's mount namespace (its nsfs inode); 0: unknown, every exec
+ * wakes the reader. */
+const volatile __u32 tracer_mnt_ns = 0;
+
 /* The exec event being built (too big for the BPF stack); sent only as long
  * as its arguments. */
 struct {
@@ -171,11 +186,24 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	if (bpf_probe_read_user(e->argv, len, (void *)start))
 		len = 0;
 	e->argv_len = len;
+	/* Most commands a host runs are programs the reader has looked at
+	 * already: only a new one (or one in another mount namespace, where
+	 * its libraries are attached before its loader maps them) wakes it. */
+	e->exe.dev = BPF_CORE_READ(bprm, file, f_inode, i_sb, s_dev);
+	e->exe.pad = 0;
+	e->exe.ino = BPF_CORE_READ(bprm, file, f_inode, i_ino);
+	e->flags = 0;
+	e->pad = 0;
+	if (tracer_mnt_ns && BPF_CORE_READ(p, nsproxy, mnt_ns, ns.inum) == tracer_mnt_ns) {
+		e->flags |= LT_EXEC_OUR_NS;
+		if (bpf_map_lookup_elem(&exes_seen, &e->exe))
+			e->flags |= LT_EXEC_SEEN;
+	}
 	/* Only the arguments' bytes go to the ring: most argvs are short. */
 	size = offsetof(struct lt_exec_event, argv) + len;
 	if (size > sizeof(*e))
 		size = sizeof(*e);
-	if (bpf_ringbuf_output(&events, e, size, 0))
+	if (bpf_ringbuf_output(&events, e, size, (e->flags & LT_EXEC_SEEN) ? wake_flags() : 0))
 		counter_add(LT_CNT_DROPS, 1);
 	return 0;
 }

@@ -17,6 +17,7 @@
  * for the wrapper shells agents run their tools in (the command the model asked
  * for stays findable). The event is sent only as long as its arguments. */
 #define LT_ARGV_MAX	4096
+#define LT_EXES_SEEN_MAX	4096	/* executables proc.bpf.c knows were looked at */
 
 enum lt_event_type {
 	LT_EV_DATA = 1,		/* struct lt_data_event */
@@ -98,6 +99,19 @@ struct lt_ssl_free_event {
 	__u64 end_off[2];	/* stream offsets reached, by enum lt_dir */
 };
 
+/* An executable file by the kernel's names for it (the key of proc.bpf.c's
+ * exes_seen map): the superblock's s_dev (kernel dev_t encoding, not
+ * st_dev's) and the inode number. */
+struct lt_exe_key {
+	__u32 dev;
+	__u32 pad;
+	__u64 ino;
+};
+
+/* lt_exec_event.flags */
+#define LT_EXEC_OUR_NS	1	/* in the tracer's mount namespace */
+#define LT_EXEC_SEEN	2	/* its file is in exes_seen: the reader was not woken */
+
 struct lt_exec_event {
 	struct lt_hdr hdr;
 	char comm[LT_COMM_LEN];
@@ -107,6 +121,9 @@ struct lt_exec_event {
 	__u64 start_ns;		/* CLOCK_MONOTONIC: task->start_time (the fork) */
 	__u32 argv_len;		/* bytes in argv (<= LT_ARGV_MAX) */
 	__u32 argv_full;	/* mm->arg_end - arg_start: > argv_len when cut */
+	struct lt_exe_key exe;	/* the file executed, as the kernel names it */
+	__u32 flags;		/* LT_EXEC_* */
+	__u32 pad;
 	char argv[LT_ARGV_MAX];	/* NUL-separated arguments, as in /proc/PID/cmdline;
 				 * only hdr..argv[argv_len] is sent */
 };

@@ -234,6 +234,41 @@ def case_exec(chk, procs, db, tracer, t0):
            "exec: argv over 4096 bytes keeps the whole arguments that fit, then \"...\"", repr(a)[:300])
 
 
+def reader_wakeups(pid):
+    """Voluntary context switches of the tracer's main thread (the one that reads the rings)."""
+    with open("/proc/%d/task/%d/status" % (pid, pid)) as f:
+        for line in f:
+            if line.startswith("voluntary_ctxt_switches:"):
+                return int(line.split()[1])
+    return 0
+
+
+def case_quiet(chk, procs, db, tracer, t0, tmp):
+    """A program run again and again (a build's compiler, an agent's shell tools) is looked at on
+    its first exec; its later execs do not wake the tracer one by one, and still each get a row."""
+    n = 1000
+    exe = os.path.join(tmp, "quiet-true")
+    shutil.copy("/bin/true", exe)
+    os.chmod(exe, 0o755)
+    p = procs.start(["/bin/sh", "-c", exe])  # the first exec of a new file: looked at at once
+    p.wait(timeout=20)
+    time.sleep(0.5)
+    w0 = reader_wakeups(tracer.pid)
+    p = procs.start(["/bin/sh", "-c", 'i=0; while [ $i -lt %d ]; do "%s"; i=$((i+1)); done' % (n, exe)])
+    p.wait(timeout=120)
+    w1 = reader_wakeups(tracer.pid)
+    chk.ok(w1 - w0 < n // 2, "quiet: %d execs of a program already looked at wake the tracer less than %d times"
+           % (n, n // 2), "%d wakeups" % (w1 - w0))
+
+    def rows():
+        r = query(db, "SELECT count(*) AS n FROM processes WHERE exe = ? AND exit_ns IS NOT NULL AND exit_code = 0",
+                  (exe,))
+        return r and r[0]["n"] >= n + 1 and r[0]["n"]
+    got = wait_for(rows, ROW_DEADLINE_S, tracer)
+    chk.ok(got == n + 1, "quiet: every exec of it has its processes row, with exe and exit code",
+           "%r rows of %d" % (got, n + 1))
+
+
 def case_runq(chk, procs, db, tracer, t0):
     cpu = max(os.sched_getaffinity(0))
     start = time.time() + 0.5
@@ -444,6 +479,7 @@ def run_suite(args, chk):
         for name, fn in (("burn", lambda: case_burn(chk, procs, db, tracer, t0)),
                          ("exit", lambda: case_exit(chk, procs, db, tracer, t0)),
                          ("exec", lambda: case_exec(chk, procs, db, tracer, t0)),
+                         ("quiet", lambda: case_quiet(chk, procs, db, tracer, t0, tmp)),
                          ("runq", lambda: case_runq(chk, procs, db, tracer, t0)),
                          ("oom", lambda: case_oom(chk, procs, db, tracer, t0)),
                          ("call", lambda: case_call(chk, procs, db, tracer, t0, tmp, llmtap)),

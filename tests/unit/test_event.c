@@ -12,7 +12,7 @@
 enum call_kind {
 	C_NONE, C_DATA, C_CLOSE, C_EXIT_STREAMS, C_TCP_CONNECT, C_TCP_CLOSE, C_TLS_START, C_TLS_DONE,
 	C_SSL_SOCK, C_SSL_FREE, C_ACKED, C_GAI, C_PKT, C_EXEC, C_EXIT, C_OOM, C_ON_EXEC,
-	C_SOCK_CLOSE, C_SOCK_CLASS, C_SOCK_CONNECTED,
+	C_SOCK_CLOSE, C_SOCK_CLASS, C_SOCK_CONNECTED, C_EXE_SEEN,
 };
 
 static struct {
@@ -32,7 +32,11 @@ static struct {
 	struct dns_packet pkt;
 	struct proc_exec_info exec;
 	struct proc_exit_info exit;
+	struct lt_exe_key exe;
 } got;
+
+/* What the stubbed loader_exec() answers: the executable was looked at. */
+static int exec_known;
 
 static void got_reset(void)
 {
@@ -217,13 +221,21 @@ void proc_on_oom(struct proc_table *t, uint32_t pid, uint32_t tid, const char *c
 	snprintf(got.comm, sizeof(got.comm), "%s", comm);
 }
 
-void loader_exec(struct loader *l, pid_t tgid, const char *comm, const char *file)
+int loader_exec(struct loader *l, pid_t tgid, const char *comm, const char *file)
 {
 	(void)l;
 	got_add(C_ON_EXEC);
 	got.tgid = tgid;
 	snprintf(got.comm, sizeof(got.comm), "%s", comm);
 	snprintf(got.text, sizeof(got.text), "%s", file);
+	return exec_known;
+}
+
+void loader_exe_seen(struct loader *l, const struct lt_exe_key *key)
+{
+	(void)l;
+	got_add(C_EXE_SEEN);
+	got.exe = *key;
 }
 
 /* ---- helpers ---- */
@@ -408,6 +420,32 @@ static void test_exec(void)
 	c.procs = NULL;
 	CHECK(feed(&c, &e, sizeof(e)) == 0 && got.n == 1 && got.kind[0] == C_ON_EXEC);
 	check_short(&c, &e, sizeof(e), "exec");
+}
+
+/* An executable looked at, exec'd in our mount namespace, is marked seen
+ * (its next execs do not wake the reader); not otherwise. */
+static void test_exec_seen(void)
+{
+	struct event_ctx c = ctx_new();
+	struct lt_exec_event e;
+
+	memset(&e, 0, sizeof(e));
+	hdr_fill(&e.hdr, LT_EV_EXEC);
+	memcpy(e.filename, "/usr/bin/true", 14);
+	e.exe.dev = 0x800001;
+	e.exe.ino = 77;
+	c.procs = NULL;
+	exec_known = 1;
+	e.flags = LT_EXEC_OUR_NS;
+	CHECK(feed(&c, &e, sizeof(e)) == 0 && got.n == 2 && got.kind[1] == C_EXE_SEEN);
+	CHECK(got.exe.dev == 0x800001 && got.exe.ino == 77);
+	e.flags = LT_EXEC_OUR_NS | LT_EXEC_SEEN;	/* marked already */
+	CHECK(feed(&c, &e, sizeof(e)) == 0 && got.n == 1 && got.kind[0] == C_ON_EXEC);
+	e.flags = 0;	/* another mount namespace: its path names another file here */
+	CHECK(feed(&c, &e, sizeof(e)) == 0 && got.n == 1);
+	exec_known = 0;	/* not looked at (`-p` names another process) */
+	e.flags = LT_EXEC_OUR_NS;
+	CHECK(feed(&c, &e, sizeof(e)) == 0 && got.n == 1);
 }
 
 static void test_exit(void)
@@ -647,6 +685,7 @@ int main(void)
 	test_ssl_free();
 	test_sock();
 	test_exec();
+	test_exec_seen();
 	test_exit();
 	test_oom();
 	test_tls_and_sock();

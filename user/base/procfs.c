@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* The state letter of the thread whose /proc directory is dir ("R", "S",
@@ -153,6 +154,15 @@ int procfs_container_id(const char *cgroup, char out[65])
 	memcpy(out, found, 64);
 	out[64] = 0;
 	return 1;
+}
+
+ino_t procfs_mnt_ns(const char *who)
+{
+	char path[96];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%s/ns/mnt", who);
+	return stat(path, &st) ? 0 : st.st_ino;
 }
 
 unsigned long long procfs_start_ticks(pid_t pid)

@@ -19,6 +19,10 @@ int procfs_alive(pid_t pid);
  * directory, -1 when no thread of it runs ("/proc/PID" in out). */
 int procfs_task_dir(pid_t pid, char *out, size_t size);
 
+/* The inode of the mount namespace of /proc/WHO ("self", a pid): the
+ * namespace's number, as the kernel's ns.inum has it. 0 when unknown. */
+ino_t procfs_mnt_ns(const char *who);
+
 /* The start time of a process (/proc/PID/stat field 22, clock ticks since
  * boot): with the pid, it names one process for good. 0 when gone. */
 unsigned long long procfs_start_ticks(pid_t pid);

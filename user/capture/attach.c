@@ -59,7 +59,7 @@ int attach_new(struct attach **out, struct bpf_object *const *objs, int n)
 	a->mode = place_mode_env();
 	a->floor = floor && strcmp(floor, "1") == 0;
 	htab_init(&a->targets);
-	a->mnt_ns = attach_mnt_ns("self");
+	a->mnt_ns = procfs_mnt_ns("self");
 	for (k = 0; k < NKINDS; k++) {
 		a->ks[k].on = 1;
 		for (i = 0; i < kinds[k].nprobes; i++) {

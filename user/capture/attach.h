@@ -42,8 +42,12 @@ int attach_host(struct attach *a);
 int attach_pid(struct attach *a, pid_t pid);
 
 /* A process exec'd file: attach to what it runs now, and look at it again
- * a little later (the dynamic loader and dlopen map libraries after exec). */
-void attach_exec(struct attach *a, pid_t pid, const char *comm, const char *file);
+ * a little later (the dynamic loader and dlopen map libraries after exec).
+ * Returns 1 when the executable has been looked at by every kind that
+ * probes executables (a later exec of it has nothing new to attach in a
+ * hurry), else 0 (not looked at: `-p` names another process, or it was gone
+ * and named by a relative path). */
+int attach_exec(struct attach *a, pid_t pid, const char *comm, const char *file);
 
 /* Look again at the processes whose time has come (see attach_exec()). */
 void attach_rescans_run(struct attach *a);

@@ -178,10 +178,6 @@ struct attach {
 	int upids_wide;		/* a named process needed host-wide links (said once) */
 };
 
-/* The inode of the mount namespace of /proc/WHO ("self", a pid), 0 when
- * unknown (attach_proc.c). */
-ino_t attach_mnt_ns(const char *who);
-
 /* The htab key of file (dev, ino) for kind k. */
 uint64_t attach_target_k1(dev_t dev, size_t k);
 

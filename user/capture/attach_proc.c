@@ -18,15 +18,6 @@
 #define kinds attach_kinds
 #define NKINDS ATTACH_KINDS
 
-ino_t attach_mnt_ns(const char *who)
-{
-	char path[96];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "/proc/%s/ns/mnt", who);
-	return stat(path, &st) ? 0 : st.st_ino;
-}
-
 /* attach_file() for a file known by one path, for no process. */
 static int file_attach(struct attach *a, size_t k, const char *path)
 {
@@ -175,23 +166,28 @@ static int exe_known(const struct attach *a, const char *path)
 }
 
 /* attach_file() of the executable at path (shown as exe) for every kind
- * that probes executables. Returns the files attached. */
-static int exe_attach(struct attach *a, const char *path, const char *exe, pid_t pid)
+ * that probes executables. Returns the files attached; *known (when not
+ * NULL) is set to exe_known() afterwards. */
+static int exe_attach(struct attach *a, const char *path, const char *exe, pid_t pid, int *known)
 {
 	size_t k;
-	int n = 0;
+	int n = 0, dummy;
 
-	if (exe_known(a, path))
+	known = known ? known : &dummy;
+	*known = exe_known(a, path);
+	if (*known)
 		return 0;
 	for (k = 0; k < NKINDS; k++)
 		if (kinds[k].exe)
 			n += attach_file(a, k, path, exe, pid) > 0;
+	*known = exe_known(a, path);
 	return n;
 }
 
 /* attach_pid() of pid, whose /proc directory is dir (thread: another
- * thread's than the main one). */
-static int pid_attach(struct attach *a, pid_t pid, const char *dir, int thread)
+ * thread's than the main one); *known as exe_attach() sets it (0 when the
+ * executable could not be named). */
+static int pid_attach(struct attach *a, pid_t pid, const char *dir, int thread, int *known)
 {
 	char path[4400], exe[4096];
 	ssize_t len;
@@ -203,7 +199,7 @@ static int pid_attach(struct attach *a, pid_t pid, const char *dir, int thread)
 	len = readlink(path, exe, sizeof(exe) - 1);
 	exe[len > 0 ? len : 0] = 0;
 	if (exe[0] == '/')
-		n += exe_attach(a, path, exe, pid);
+		n += exe_attach(a, path, exe, pid, known);
 	/* The libraries it maps. */
 	return n + maps_each(pid, dir, thread, pid_lib, &(struct pid_ctx){ a, pid });
 }
@@ -213,7 +209,7 @@ int attach_pid(struct attach *a, pid_t pid)
 	char dir[64];
 	int where = procfs_task_dir(pid, dir, sizeof(dir));
 
-	return where < 0 ? 0 : pid_attach(a, pid, dir, where == 1);	/* gone: nothing */
+	return where < 0 ? 0 : pid_attach(a, pid, dir, where == 1, NULL);	/* gone: nothing */
 }
 
 int attach_host(struct attach *a)
@@ -369,7 +365,7 @@ static int ns_scan(struct attach *a, pid_t pid)
 	ino_t ns;
 
 	snprintf(root, sizeof(root), "%d", pid);
-	ns = attach_mnt_ns(root);
+	ns = procfs_mnt_ns(root);
 	if (!a->mnt_ns || !ns || ns == a->mnt_ns)
 		return 0;	/* ours, or gone already (a short-lived command) */
 	for (k = 0; k < NKINDS; k++) {
@@ -384,26 +380,26 @@ static int ns_scan(struct attach *a, pid_t pid)
 	return n;
 }
 
-void attach_exec(struct attach *a, pid_t pid, const char *comm, const char *file)
+int attach_exec(struct attach *a, pid_t pid, const char *comm, const char *file)
 {
 	static const uint64_t again_ns[] = { 20000000ull, 200000000ull, 2000000000ull };
 	uint64_t now = mono_ns();
+	int n, where, gone, known = 0;
 	char dir[64];
 	size_t i;
-	int n, where, gone;
 
 	if (!attach_scoped(a, pid))
-		return;		/* `-p`: another process, which gets no probe */
+		return 0;	/* `-p`: another process, which gets no probe */
 	/* Most commands a host runs are gone before their exec is read: no
 	 * memory to look at, now or later (no second look queued). */
 	where = procfs_task_dir(pid, dir, sizeof(dir));
 	gone = where < 0;
-	n = gone ? 0 : ns_scan(a, pid) + pid_attach(a, pid, dir, where == 1);
+	n = gone ? 0 : ns_scan(a, pid) + pid_attach(a, pid, dir, where == 1, &known);
 
 	/* Gone already (a short-lived command): its executable is still worth
 	 * a look, for its next runs, when the exec named it by a full path. */
 	if (!n && file[0] == '/' && (gone || !procfs_alive(pid)))
-		n += exe_attach(a, file, file, pid);
+		n += exe_attach(a, file, file, pid, &known);
 	if (n > 0)
 		log_warn("attached to %d new file(s) for pid %d (%s, %s)", n, pid, comm, file);
 	for (i = 0; !gone && i < ARRAY_SIZE(again_ns) && a->nrescans < ATTACH_RESCANS_MAX; i++) {
@@ -411,6 +407,7 @@ void attach_exec(struct attach *a, pid_t pid, const char *comm, const char *file
 		a->rescans[a->nrescans].due_ns = now + again_ns[i];
 		a->nrescans++;
 	}
+	return known;
 }
 
 /* A queued scan finished: attach what it found, for every scanned kind. */

@@ -19,6 +19,7 @@
 #include "go_tls.skel.h"
 #include "rustls.skel.h"
 #include "base/htab.h"
+#include "base/procfs.h"
 #include "base/util.h"
 #include "capture/attach.h"
 #include "capture/umulti.h"
@@ -491,6 +492,7 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 	l->net->rodata->wake_bytes = LOADER_SMALL_RING / 4;
 	l->proc->rodata->self_tgid = o->self;
 	l->proc->rodata->tracer_start_ns = mono_ns();
+	l->proc->rodata->tracer_mnt_ns = (__u32)procfs_mnt_ns("self");
 	/* oom:mark_victim passes a task since Linux 6.8 (before: a pid): with
 	 * an older kernel, OOM victims are just not marked. */
 	if (!mark_victim_has_task()) {
@@ -638,9 +640,17 @@ int loader_attach_host(struct loader *l)
 	return attach_host(l->attach);
 }
 
-void loader_exec(struct loader *l, pid_t pid, const char *comm, const char *file)
+int loader_exec(struct loader *l, pid_t pid, const char *comm, const char *file)
 {
-	attach_exec(l->attach, pid, comm, file);
+	return attach_exec(l->attach, pid, comm, file);
+}
+
+void loader_exe_seen(struct loader *l, const struct lt_exe_key *key)
+{
+	__u8 one = 1;
+
+	/* Best effort: a failure leaves that program's execs waking the reader. */
+	bpf_map_update_elem(bpf_map__fd(l->proc->maps.exes_seen), key, &one, BPF_ANY);
 }
 
 const struct attach *loader_attach(const struct loader *l)

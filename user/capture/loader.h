@@ -32,8 +32,13 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 int loader_attach_host(struct loader *l);
 
 /* A process exec'd file: attach to what it runs, now and again a little
- * later (loader_poll() does the later passes). */
-void loader_exec(struct loader *l, pid_t pid, const char *comm, const char *file);
+ * later (loader_poll() does the later passes). Returns attach_exec()'s
+ * answer: 1 when the executable has been looked at. */
+int loader_exec(struct loader *l, pid_t pid, const char *comm, const char *file);
+
+/* Mark an executable as looked at (key as its exec event named it): its
+ * next execs do not wake the reader (proc.bpf.c exes_seen). */
+void loader_exe_seen(struct loader *l, const struct lt_exe_key *key);
 
 /* Wait up to timeout_ms for a wakeup (events wake the reader only when a
  * ring fills: see wake_bytes in common.bpf.h), deliver what every ring
