@@ -1,8 +1,10 @@
-/* test_procfs.c -- unit tests of procfs.c: a process's cgroup path and the container id it names, and a process whose main thread exited first. */
+/* test_procfs.c -- unit tests of procfs.c: a process's cgroup path and the container id it names, a process whose main thread exited first, and its start time. */
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -163,10 +165,52 @@ static void test_main_exited(void)
 	CHECK(!procfs_alive(pid));
 }
 
+/* procfs_start_ticks() reads field 22 after a name with spaces and
+ * parentheses in it; 0 for a process that is gone. */
+static void test_start_ticks(void)
+{
+	unsigned long long want = 0, got;
+	char path[64], buf[1024], *p;
+	int ready[2], n;
+	FILE *f;
+	pid_t pid;
+
+	if (pipe(ready)) {
+		CHECK(0);
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		prctl(PR_SET_NAME, "a) b (c", 0, 0, 0);
+		if (write(ready[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	CHECK(pid > 0 && read(ready[0], buf, 1) == 1);
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (f && fgets(buf, sizeof(buf), f) && (p = strstr(buf, "(a) b (c) ")))
+		n = sscanf(p + 10, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u "
+				   "%*d %*d %*d %*d %*d %*d %llu", &want);
+	else
+		n = 0;
+	if (f)
+		fclose(f);
+	got = procfs_start_ticks(pid);
+	CHECKF(n == 1 && want && got == want, "got %llu want %llu", got, want);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	CHECK(procfs_start_ticks(pid) == 0);
+	close(ready[0]);
+	close(ready[1]);
+}
+
 int main(void)
 {
 	test_container_id();
 	test_cgroup_self();
 	test_main_exited();
+	test_start_ticks();
 	return harness_done("test_procfs");
 }

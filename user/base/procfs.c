@@ -3,30 +3,41 @@
 
 #include <ctype.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Read dir's stat line ("PID (COMM) S PPID ...") into buf. Returns its
+ * third field, the state letter, where the fields after the name begin
+ * (the name may hold spaces and parentheses: the last ')' ends it), or
+ * NULL when it is gone or unreadable. */
+static char *stat_fields(const char *dir, char *buf, size_t size)
+{
+	char path[96], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/stat", dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] ? p + 2 : NULL;
+}
+
 /* The state letter of the thread whose /proc directory is dir ("R", "S",
  * "Z"...), or 0 when it is gone. */
 static char task_state(const char *dir)
 {
-	char path[96], buf[512], *p, st = 0;
-	FILE *f;
+	char buf[512], *p = stat_fields(dir, buf, sizeof(buf));
 
-	snprintf(path, sizeof(path), "%s/stat", dir);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	if (fgets(buf, sizeof(buf), f)) {
-		p = strrchr(buf, ')');
-		if (p && p[1] == ' ')
-			st = p[2];
-	}
-	fclose(f);
-	return st;
+	return p ? *p : 0;
 }
 
 static int state_live(char st)
@@ -167,23 +178,15 @@ ino_t procfs_mnt_ns(const char *who)
 
 unsigned long long procfs_start_ticks(pid_t pid)
 {
-	char path[64], buf[1024], *p;
-	unsigned long long t = 0;
+	char dir[32], buf[1024], *p;
 	int i;
-	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	if (fgets(buf, sizeof(buf), f)) {
-		/* after "pid (comm)", the fields from 3 (state) on; starttime is 22 */
-		p = strrchr(buf, ')');
-		for (i = 3; p && i <= 22; i++)
-			p = strchr(p + 1, ' ');
-		if (p)
-			t = strtoull(p + 1, NULL, 10);
+	snprintf(dir, sizeof(dir), "/proc/%d", pid);
+	p = stat_fields(dir, buf, sizeof(buf));
+	/* from field 3 (the state) to 22, starttime */
+	for (i = 3; p && i < 22; i++) {
+		p = strchr(p, ' ');
+		p = p ? p + 1 : NULL;
 	}
-	fclose(f);
-	return t;
+	return p ? strtoull(p, NULL, 10) : 0;
 }
