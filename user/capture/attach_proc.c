@@ -184,20 +184,28 @@ static int exe_attach(struct attach *a, const char *path, const char *exe, pid_t
 	return n;
 }
 
+/* The executable of the process whose /proc directory is dir: the link
+ * to open it by into path (it reaches the very file the process runs, in
+ * its own mount namespace, even once deleted or replaced), where the link
+ * points into exe ("" when gone). */
+static void dir_exe(const char *dir, char *path, size_t psize, char *exe, size_t esize)
+{
+	ssize_t len;
+
+	snprintf(path, psize, "%s/exe", dir);
+	len = readlink(path, exe, esize - 1);
+	exe[len > 0 ? len : 0] = 0;
+}
+
 /* attach_pid() of pid, whose /proc directory is dir (thread: another
  * thread's than the main one); *known as exe_attach() sets it (0 when the
  * executable could not be named). */
 static int pid_attach(struct attach *a, pid_t pid, const char *dir, int thread, int *known)
 {
-	char path[4400], exe[4096];
-	ssize_t len;
+	char path[96], exe[4096];
 	int n = 0;
 
-	/* The executable: /proc/PID/exe opens the very file it runs, in its
-	 * own mount namespace (containers), even once deleted or replaced. */
-	snprintf(path, sizeof(path), "%s/exe", dir);
-	len = readlink(path, exe, sizeof(exe) - 1);
-	exe[len > 0 ? len : 0] = 0;
+	dir_exe(dir, path, sizeof(path), exe, sizeof(exe));
 	if (exe[0] == '/')
 		n += exe_attach(a, path, exe, pid, known);
 	/* The libraries it maps. */
@@ -329,8 +337,7 @@ int attach_records_pid(const struct attach *a, pid_t pid, attach_record_fn fn, v
 	if (where < 0)
 		return 0;	/* gone */
 	/* the files themselves, as attach_pid() reaches them */
-	procfs_exe(pid, exe, sizeof(exe));
-	snprintf(path, sizeof(path), "%s/exe", dir);
+	dir_exe(dir, path, sizeof(path), exe, sizeof(exe));
 	n = records_of(a, path, fn, ctx);
 	return n + maps_each(pid, dir, where == 1, records_lib, &(struct records_ctx){ a, exe, fn, ctx });
 }
