@@ -1,6 +1,9 @@
-/* test_host.c -- unit tests of the host view's readers: /proc text parsers (track/host.c), process resources (track/procres.c), /proc/PID/stat of zombies (track/procwatch.c). */
+/* test_host.c -- unit tests of the host view's readers: /proc text parsers (track/host.c), process resources (track/procres.c), /proc/PID/stat of zombies and the zombie watch (track/procwatch.c). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -113,11 +116,67 @@ static void test_procres(void)
 	CHECK(procwatch_tcp_established(getpid()) == 0);
 }
 
+/* Thousands of commands that exit and are reaped at once, then one child
+ * nobody reaps: the zombie is still reported (its warning on stderr). */
+static void test_zombie_busy_host(void)
+{
+	struct procwatch *w = procwatch_new(30, 300);
+	char path[] = "/tmp/llmtap-test-zombie.XXXXXX", log[4096] = "", want[64], state, comm[16];
+	uint64_t t0 = 1000000000000ull, ms = 1000000ull;
+	int fd = mkstemp(path), saved = dup(2), i;
+	uint32_t ppid;
+	ssize_t n;
+	pid_t pid;
+
+	if (!w || fd < 0 || saved < 0) {
+		CHECK(0);
+		return;
+	}
+	/* reaped at once: pids no process has (above any pid_max) */
+	for (i = 0; i < 5 * PROCWATCH_ZOMBIES_MAX; i++)
+		procwatch_exit(w, 0x7fff0000u + i, "true", t0 + i * ms, 1);
+	pid = fork();
+	if (pid == 0)
+		_exit(0);
+	for (i = 0; i < 2000; i++) {
+		char dir[32];
+		FILE *f;
+
+		snprintf(dir, sizeof(dir), "/proc/%d/stat", pid);
+		f = fopen(dir, "r");
+		state = 0;
+		if (f && fgets(log, sizeof(log), f))
+			procwatch_parse_stat(log, &state, &ppid, comm);
+		if (f)
+			fclose(f);
+		if (state == 'Z')
+			break;
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	}
+	CHECK(state == 'Z');
+	procwatch_exit(w, pid, comm, t0 + 5 * PROCWATCH_ZOMBIES_MAX * ms, 1);
+	fflush(stderr);
+	dup2(fd, 2);
+	procwatch_pass(w, t0 + 5 * PROCWATCH_ZOMBIES_MAX * ms + 31000 * ms);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	n = pread(fd, log, sizeof(log) - 1, 0);
+	log[n > 0 ? n : 0] = 0;
+	snprintf(want, sizeof(want), "zombie: pid %d (", pid);
+	CHECKF(strstr(log, want) != NULL, "no \"%s\" in \"%s\"", want, log);
+	waitpid(pid, NULL, 0);
+	close(fd);
+	unlink(path);
+	procwatch_free(w);
+}
+
 int main(void)
 {
 	test_stat();
 	test_meminfo();
 	test_devices();
 	test_procres();
+	test_zombie_busy_host();
 	return harness_done("test_host");
 }

@@ -3,7 +3,10 @@
  * A zombie is a process that exited and whose parent has not wait()ed for
  * it: its exit event makes it a candidate, and a candidate still in state
  * Z after zombie_after is reported once (who, and which parent is not
- * reaping), then followed until it is gone. Zombies whose exit was not
+ * reaping), then followed until it is gone. Nearly every process is
+ * reaped at once: a candidate is looked at once early (EARLY_NS) and
+ * forgotten when reaped, so that a host running a thousand commands a
+ * second does not fill the list and hide a real zombie. Zombies whose exit was not
  * seen (older than the tracer, or lost) are found by a scan of /proc every
  * 30 s. A stuck agent is a process that made LLM calls, has an
  * established TCP connection, and has neither run nor done I/O for
@@ -21,6 +24,7 @@
 #include "track/procres.h"
 
 #define SCAN_EVERY_NS 30000000000ull
+#define EARLY_NS 200000000ull		/* a candidate this old is looked at once */
 #define INODES_MAX 4096
 
 struct zombie {
@@ -29,6 +33,7 @@ struct zombie {
 	uint64_t since_mono;		/* exit, or first seen as a zombie */
 	int64_t exit_ns;		/* epoch; 0 when the exit was not seen */
 	int reported;
+	int checked;			/* seen in state Z since (not reaped at once) */
 };
 
 struct procwatch {
@@ -114,7 +119,39 @@ static struct zombie *zombie_find(struct procwatch *w, uint32_t pid)
 	return NULL;
 }
 
-/* Follow pid from since_mono on (a full list drops the newcomer). */
+static void zombie_report(struct zombie *z, uint32_t ppid, uint64_t now);
+
+/* Look at the candidates due at now: those past zombie_after (reported
+ * when still zombies) and those not looked at yet that exited min_age ago
+ * or more. Forget every one reaped (gone, or its pid another process's). */
+static void zombie_prune(struct procwatch *w, uint64_t now, uint64_t min_age)
+{
+	char state, comm[16];
+	uint32_t ppid;
+	size_t i, j;
+
+	for (i = 0, j = 0; i < w->nz; i++) {
+		struct zombie *z = &w->z[i];
+		int due = now - z->since_mono >= w->zombie_after_ns || z->reported;
+		int keep = 1;
+
+		if (due || (!z->checked && now - z->since_mono >= min_age)) {
+			if (stat_read(z->pid, &state, &ppid, comm) || state != 'Z' ||
+			    strncmp(comm, z->comm, 15))
+				keep = 0;
+			else if (due && !z->reported)
+				zombie_report(z, ppid, now);
+			z->checked = 1;
+		}
+		if (keep)
+			w->z[j++] = *z;
+	}
+	w->nz = j;
+}
+
+/* Follow pid from since_mono on (CLOCK_MONOTONIC, about now). A full list
+ * is pruned of every candidate reaped by now; if none was, the newcomer is
+ * dropped. */
 static void zombie_add(struct procwatch *w, uint32_t pid, const char *comm, uint64_t since_mono,
 		       int64_t exit_ns)
 {
@@ -125,10 +162,13 @@ static void zombie_add(struct procwatch *w, uint32_t pid, const char *comm, uint
 			z->since_mono = since_mono;
 			z->exit_ns = exit_ns;
 			z->reported = 0;
+			z->checked = 0;
 			snprintf(z->comm, sizeof(z->comm), "%s", comm);
 		}
 		return;
 	}
+	if (w->nz == PROCWATCH_ZOMBIES_MAX)
+		zombie_prune(w, since_mono, 0);
 	if (w->nz == PROCWATCH_ZOMBIES_MAX)
 		return;
 	z = &w->z[w->nz++];
@@ -190,32 +230,13 @@ static void zombie_report(struct zombie *z, uint32_t ppid, uint64_t now)
 
 void procwatch_pass(struct procwatch *w, uint64_t now)
 {
-	char state, comm[16];
-	uint32_t ppid;
-	size_t i, j;
-
 	if (!w)
 		return;
 	if (!w->last_scan || now - w->last_scan >= SCAN_EVERY_NS) {
 		zombie_scan(w, now);
 		w->last_scan = now;
 	}
-	for (i = 0, j = 0; i < w->nz; i++) {
-		struct zombie *z = &w->z[i];
-		int keep = 1;
-
-		if (now - z->since_mono >= w->zombie_after_ns || z->reported) {
-			/* reaped, or the pid is another process's now */
-			if (stat_read(z->pid, &state, &ppid, comm) || state != 'Z' ||
-			    strncmp(comm, z->comm, 15))
-				keep = 0;
-			else if (!z->reported)
-				zombie_report(z, ppid, now);
-		}
-		if (keep)
-			w->z[j++] = *z;
-	}
-	w->nz = j;
+	zombie_prune(w, now, EARLY_NS);
 }
 
 /* Collect the socket inodes pid holds into ino (at most max). Returns
