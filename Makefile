@@ -188,7 +188,7 @@ TEST_EXTRA_stream := user/track/stream.c user/track/stream_rows.c user/track/str
 	user/base/util.c user/base/procfs.c
 TEST_EXTRA_dns := user/track/dns.c user/base/util.c
 TEST_EXTRA_net := user/track/net.c user/track/dns.c user/base/util.c
-TEST_EXTRA_proc := user/track/proc.c user/track/procres.c user/track/procwatch.c user/track/events.c \
+TEST_EXTRA_proc := user/track/proc.c user/track/exepath.c user/track/procres.c user/track/procwatch.c user/track/events.c \
 	user/base/util.c user/base/procfs.c
 TEST_EXTRA_ingest := user/track/spans.c
 TEST_EXTRA_host := user/track/host.c user/track/procres.c user/track/procwatch.c user/track/events.c \
@@ -198,6 +198,7 @@ TEST_EXTRA_scan := user/capture/scan.c user/capture/elfimg.c user/capture/xdec.c
 	user/capture/sig_boringssl.c user/capture/sig_openssl.c user/capture/sig_awslc.c user/capture/gopclntab.c
 TEST_EXTRA_genai := user/serve/genai.c
 TEST_EXTRA_placement := user/capture/placement.c
+TEST_EXTRA_exepath := user/track/exepath.c user/base/procfs.c
 TEST_EXTRA_procfs := user/base/procfs.c
 TEST_EXTRA_util := user/base/util.c
 

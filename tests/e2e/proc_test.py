@@ -245,16 +245,19 @@ def reader_wakeups(pid):
 
 def case_quiet(chk, procs, db, tracer, t0, tmp):
     """A program run again and again (a build's compiler, an agent's shell tools) is looked at on
-    its first exec; its later execs do not wake the tracer one by one, and still each get a row."""
+    its first exec; its later execs do not wake the tracer one by one, and still each get a row,
+    whose exe has its symlinks resolved although the process was gone when its exec was read."""
     n = 1000
     exe = os.path.join(tmp, "quiet-true")
+    alias = os.path.join(tmp, "quiet-alias")
     shutil.copy("/bin/true", exe)
     os.chmod(exe, 0o755)
-    p = procs.start(["/bin/sh", "-c", exe])  # the first exec of a new file: looked at at once
+    os.symlink(exe, alias)
+    p = procs.start(["/bin/sh", "-c", alias])  # the first exec of a new file: looked at at once
     p.wait(timeout=20)
     time.sleep(0.5)
     w0 = reader_wakeups(tracer.pid)
-    p = procs.start(["/bin/sh", "-c", 'i=0; while [ $i -lt %d ]; do "%s"; i=$((i+1)); done' % (n, exe)])
+    p = procs.start(["/bin/sh", "-c", 'i=0; while [ $i -lt %d ]; do "%s"; i=$((i+1)); done' % (n, alias)])
     p.wait(timeout=120)
     w1 = reader_wakeups(tracer.pid)
     chk.ok(w1 - w0 < n // 2, "quiet: %d execs of a program already looked at wake the tracer less than %d times"
@@ -265,8 +268,9 @@ def case_quiet(chk, procs, db, tracer, t0, tmp):
                   (exe,))
         return r and r[0]["n"] >= n + 1 and r[0]["n"]
     got = wait_for(rows, ROW_DEADLINE_S, tracer)
-    chk.ok(got == n + 1, "quiet: every exec of it has its processes row, with exe and exit code",
-           "%r rows of %d" % (got, n + 1))
+    chk.ok(got == n + 1, "quiet: every exec of it has its processes row, with exe (symlink resolved) and exit code",
+           "%r rows of %d; exe of the others: %r" % (got, n + 1, query(
+               db, "SELECT exe, count(*) AS n FROM processes WHERE argv LIKE ? GROUP BY exe", ("%quiet-alias%",))))
 
 
 def case_runq(chk, procs, db, tracer, t0):

@@ -137,6 +137,7 @@ static void handle_exec(struct event_ctx *s, const struct lt_exec_event *e,
 {
 	struct proc_exec_info x = {
 		.pid = e->hdr.tgid, .ppid = e->ppid, .uid = e->uid, .comm = comm, .exe = file,
+		.exe_dev = e->exe.dev, .exe_ino = e->exe.ino, .exe_ours = !!(e->flags & LT_EXEC_OUR_NS),
 		.argv = e->argv, .argv_len = e->argv_len, .argv_cut = e->argv_full > e->argv_len,
 		.ts_ns = e->hdr.ts_ns, .start_ns = e->start_ns,
 	};

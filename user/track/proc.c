@@ -22,6 +22,7 @@
 #include "base/util.h"
 #include "llm/redact.h"
 #include "track/events.h"
+#include "track/exepath.h"
 #include "track/procres.h"
 #include "track/procwatch.h"
 
@@ -71,6 +72,7 @@ struct proc_table {
 	uint64_t prev_ns;	/* the previous pass, or the table's creation */
 	int64_t created_ns;	/* epoch */
 	struct procwatch *watch;	/* zombies and stuck agents; NULL: none */
+	struct exe_paths *exes;	/* programs' resolved paths; NULL: none kept */
 };
 
 struct proc_table *proc_table_new(const struct row_sink *sink)
@@ -83,6 +85,7 @@ struct proc_table *proc_table_new(const struct row_sink *sink)
 		t->sink = *sink;
 	htab_init(&t->procs);
 	htab_init(&t->threads);
+	t->exes = exe_paths_new();
 	t->prev_ns = mono_ns();
 	t->created_ns = mono_to_epoch_ns(t->prev_ns);
 	return t;
@@ -385,6 +388,7 @@ static void sample_emit(struct proc_table *t, const struct cpu_sample_row *s)
 void proc_on_exec(struct proc_table *t, const struct proc_exec_info *e)
 {
 	struct proc *p = proc_find(t, e->pid);
+	struct exe_file x = { e->exe, e->exe_dev, e->exe_ino, e->exe_ours };
 	char exe[4096];
 
 	if (!p || p->exited || !same_start(p->start_mono, e->start_ns))
@@ -407,9 +411,10 @@ void proc_on_exec(struct proc_table *t, const struct proc_exec_info *e)
 		p->start_ns = mono_to_epoch_ns(e->start_ns);
 	}
 	p->exec_ns = mono_to_epoch_ns(e->ts_ns);
-	/* The binary as /proc shows it (symlinks resolved), as llm_calls.exe. */
-	procfs_exe(e->pid, exe, sizeof(exe));
-	str_set(&p->exe, exe[0] == '/' ? exe : e->exe);
+	/* The binary as /proc shows it (symlinks resolved), as llm_calls.exe,
+	 * even when the process is gone already. */
+	exe_paths_resolve(t->exes, e->pid, &x, exe, sizeof(exe));
+	str_set(&p->exe, exe);
 	free(p->argv);
 	p->argv = e->argv_len ? proc_argv_json(e->argv, e->argv_len, e->argv_cut) : NULL;
 	p->dirty = 1;
@@ -696,5 +701,6 @@ void proc_table_free(struct proc_table *t)
 	}
 	htab_fini(&t->threads);
 	htab_fini(&t->procs);
+	exe_paths_free(t->exes);
 	free(t);
 }

@@ -12,6 +12,9 @@ struct proc_exec_info {
 	uint32_t pid, ppid, uid;
 	const char *comm;
 	const char *exe;		/* the path execve was given */
+	uint32_t exe_dev;		/* its file: the kernel's s_dev and inode (0: unknown) */
+	uint64_t exe_ino;
+	int exe_ours;			/* exec'd in our mount namespace */
 	const char *argv;		/* NUL-separated arguments, argv_len bytes */
 	size_t argv_len;
 	int argv_cut;			/* 1 when the arguments were longer than argv_len */
