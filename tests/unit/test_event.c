@@ -221,9 +221,11 @@ void proc_on_oom(struct proc_table *t, uint32_t pid, uint32_t tid, const char *c
 	snprintf(got.comm, sizeof(got.comm), "%s", comm);
 }
 
-int loader_exec(struct loader *l, pid_t tgid, const char *comm, const char *file)
+int loader_exec(struct loader *l, pid_t tgid, const char *comm, const char *file,
+		const struct lt_exe_key *key)
 {
 	(void)l;
+	(void)key;
 	got_add(C_ON_EXEC);
 	got.tgid = tgid;
 	snprintf(got.comm, sizeof(got.comm), "%s", comm);

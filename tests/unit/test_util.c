@@ -1,7 +1,9 @@
-/* test_util.c -- base/util.c: UUIDv7 ids are well formed, time-ordered and distinct, on every thread. */
+/* test_util.c -- base/util.c: UUIDv7 ids are well formed, time-ordered and distinct, on every thread; device numbers in the kernel's encoding. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "base/util.h"
 #include "harness.h"
@@ -72,8 +74,21 @@ static void test_uuid7(void)
 	free(ids);
 }
 
+/* dev_kernel() matches what a BPF program reads as s_dev: MKDEV(major, minor). */
+static void test_dev_kernel(void)
+{
+	struct stat st;
+
+	CHECK(dev_kernel(makedev(8, 1)) == ((8u << 20) | 1));
+	CHECK(dev_kernel(makedev(259, 70000)) == ((259u << 20) | 70000));
+	CHECK(dev_kernel(makedev(0, 0)) == 0);
+	/* /proc is a pseudo filesystem: major 0, its minor the anonymous one */
+	CHECK(stat("/proc/self", &st) == 0 && dev_kernel(st.st_dev) == minor(st.st_dev));
+}
+
 int main(void)
 {
 	test_uuid7();
+	test_dev_kernel();
 	return harness_done("test_util");
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,6 +62,11 @@ uint64_t mono_to_epoch_ns(uint64_t mono)
 {
 	/* The offset is re-read each time: it moves when the wall clock is set. */
 	return mono + (real_ns() - mono_ns());
+}
+
+uint32_t dev_kernel(dev_t dev)
+{
+	return (uint32_t)((major(dev) << 20) | minor(dev));
 }
 
 /* Random bits for ids: a thread's 128-bit xorshift state, seeded by

@@ -17,6 +17,10 @@ uint64_t real_ns(void);		/* CLOCK_REALTIME */
 /* Convert a BPF (monotonic) timestamp to Unix epoch ns. */
 uint64_t mono_to_epoch_ns(uint64_t mono);
 
+/* Device number dev in the kernel's own encoding (MKDEV: major << 20 |
+ * minor), as BPF programs read a superblock's s_dev; st_dev is glibc's. */
+uint32_t dev_kernel(dev_t dev);
+
 /* Write a new UUIDv7 (time-ordered, random tail) as 36 chars + NUL. */
 void uuid7(char out[37]);
 

@@ -387,7 +387,16 @@ static int ns_scan(struct attach *a, pid_t pid)
 	return n;
 }
 
-int attach_exec(struct attach *a, pid_t pid, const char *comm, const char *file)
+/* 1 when path is the file the kernel names (kdev, ino). */
+static int same_file(const char *path, uint32_t kdev, uint64_t ino)
+{
+	struct stat st;
+
+	return !stat(path, &st) && st.st_ino == ino && dev_kernel(st.st_dev) == kdev;
+}
+
+int attach_exec(struct attach *a, pid_t pid, const char *comm, const char *file, uint32_t kdev,
+		uint64_t ino)
 {
 	static const uint64_t again_ns[] = { 20000000ull, 200000000ull, 2000000000ull };
 	uint64_t now = mono_ns();
@@ -405,8 +414,10 @@ int attach_exec(struct attach *a, pid_t pid, const char *comm, const char *file)
 
 	/* Gone already (a short-lived command): its executable is still worth
 	 * a look, for its next runs, when the exec named it by a full path. */
-	if (!n && file[0] == '/' && (gone || !procfs_alive(pid)))
+	if (!n && file[0] == '/' && (gone || !procfs_alive(pid))) {
 		n += exe_attach(a, file, file, pid, &known);
+		known = known && same_file(file, kdev, ino);
+	}
 	if (n > 0)
 		log_warn("attached to %d new file(s) for pid %d (%s, %s)", n, pid, comm, file);
 	for (i = 0; !gone && i < ARRAY_SIZE(again_ns) && a->nrescans < ATTACH_RESCANS_MAX; i++) {

@@ -640,9 +640,10 @@ int loader_attach_host(struct loader *l)
 	return attach_host(l->attach);
 }
 
-int loader_exec(struct loader *l, pid_t pid, const char *comm, const char *file)
+int loader_exec(struct loader *l, pid_t pid, const char *comm, const char *file,
+		const struct lt_exe_key *key)
 {
-	return attach_exec(l->attach, pid, comm, file);
+	return attach_exec(l->attach, pid, comm, file, key->dev, key->ino);
 }
 
 void loader_exe_seen(struct loader *l, const struct lt_exe_key *key)

@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 
 #include "base/hash.h"
 #include "base/procfs.h"
+#include "base/util.h"
 
 #define SLOTS 512	/* a power of two */
 
@@ -81,8 +81,7 @@ static int real_of(const struct exe_file *x, char *out, size_t size)
 
 	if (!x->ours || x->file[0] != '/' || !realpath(x->file, real) || stat(real, &st))
 		return 0;
-	/* the kernel's dev_t: major in the top 12 bits, minor in the low 20 */
-	if (st.st_ino != x->ino || ((major(st.st_dev) << 20) | minor(st.st_dev)) != x->dev)
+	if (st.st_ino != x->ino || dev_kernel(st.st_dev) != x->dev)
 		return 0;	/* replaced since */
 	snprintf(out, size, "%s", real);
 	return 1;
