@@ -84,6 +84,11 @@ static void test_dev_kernel(void)
 	CHECK(dev_kernel(makedev(0, 0)) == 0);
 	/* /proc is a pseudo filesystem: major 0, its minor the anonymous one */
 	CHECK(stat("/proc/self", &st) == 0 && dev_kernel(st.st_dev) == minor(st.st_dev));
+	/* file_is(): the path's file by the kernel's names for it */
+	CHECK(stat("/bin/sh", &st) == 0 && file_is("/bin/sh", dev_kernel(st.st_dev), st.st_ino));
+	CHECK(!file_is("/bin/sh", dev_kernel(st.st_dev), st.st_ino + 1));
+	CHECK(!file_is("/bin/sh", dev_kernel(st.st_dev) + 1, st.st_ino));
+	CHECK(!file_is("/nonexistent/llmtap", dev_kernel(st.st_dev), st.st_ino));
 }
 
 int main(void)

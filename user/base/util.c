@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
@@ -67,6 +68,13 @@ uint64_t mono_to_epoch_ns(uint64_t mono)
 uint32_t dev_kernel(dev_t dev)
 {
 	return (uint32_t)((major(dev) << 20) | minor(dev));
+}
+
+int file_is(const char *path, uint32_t kdev, uint64_t ino)
+{
+	struct stat st;
+
+	return !stat(path, &st) && st.st_ino == ino && dev_kernel(st.st_dev) == kdev;
 }
 
 /* Random bits for ids: a thread's 128-bit xorshift state, seeded by

@@ -20,6 +20,9 @@ uint64_t mono_to_epoch_ns(uint64_t mono);
 /* Device number dev in the kernel's own encoding (MKDEV: major << 20 |
  * minor), as BPF programs read a superblock's s_dev; st_dev is glibc's. */
 uint32_t dev_kernel(dev_t dev);
+/* 1 when path leads to the file the kernel names (kdev in its encoding,
+ * inode ino), else 0 (another file now, or none). */
+int file_is(const char *path, uint32_t kdev, uint64_t ino);
 
 /* Write a new UUIDv7 (time-ordered, random tail) as 36 chars + NUL. */
 void uuid7(char out[37]);

@@ -387,14 +387,6 @@ static int ns_scan(struct attach *a, pid_t pid)
 	return n;
 }
 
-/* 1 when path is the file the kernel names (kdev, ino). */
-static int same_file(const char *path, uint32_t kdev, uint64_t ino)
-{
-	struct stat st;
-
-	return !stat(path, &st) && st.st_ino == ino && dev_kernel(st.st_dev) == kdev;
-}
-
 int attach_exec(struct attach *a, pid_t pid, const char *comm, const char *file, uint32_t kdev,
 		uint64_t ino)
 {
@@ -416,7 +408,7 @@ int attach_exec(struct attach *a, pid_t pid, const char *comm, const char *file,
 	 * a look, for its next runs, when the exec named it by a full path. */
 	if (!n && file[0] == '/' && (gone || !procfs_alive(pid))) {
 		n += exe_attach(a, file, file, pid, &known);
-		known = known && same_file(file, kdev, ino);
+		known = known && file_is(file, kdev, ino);
 	}
 	if (n > 0)
 		log_warn("attached to %d new file(s) for pid %d (%s, %s)", n, pid, comm, file);

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "base/hash.h"
 #include "base/procfs.h"
@@ -77,12 +76,10 @@ static void slot_set(struct slot *s, const struct exe_file *x, const char *path)
 static int real_of(const struct exe_file *x, char *out, size_t size)
 {
 	char real[PATH_MAX];
-	struct stat st;
 
-	if (!x->ours || x->file[0] != '/' || !realpath(x->file, real) || stat(real, &st))
-		return 0;
-	if (st.st_ino != x->ino || dev_kernel(st.st_dev) != x->dev)
-		return 0;	/* replaced since */
+	if (!x->ours || x->file[0] != '/' || !realpath(x->file, real) ||
+	    !file_is(real, x->dev, x->ino))
+		return 0;	/* not ours to name, or replaced since */
 	snprintf(out, size, "%s", real);
 	return 1;
 }
