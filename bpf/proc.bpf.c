@@ -42,7 +42,9 @@ const volatile __u64 tracer_start_ns = 0;
 /* Executables the reader has looked at (user/capture/event.c adds them): an
  * exec of one, in the tracer's mount namespace, has nothing new to attach
  * in a hurry, so it does not wake the reader; the timed drain reads it. An
- * LRU: one evicted is looked at once more, promptly. */
+ * LRU: one evicted is looked at once more, promptly. Value LT_EXE_LOOKED,
+ * or LT_EXE_CLIENT for a program that made LLM calls: its execs still wake
+ * the reader, which probes getaddrinfo in them before their first lookup. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, LT_EXES_SEEN_MAX);
@@ -166,6 +168,7 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	unsigned long start, end;
 	__u64 len, size;
 	__u32 zero = 0;
+	__u8 *seen;
 
 	e = bpf_map_lookup_elem(&exec_scratch, &zero);
 	if (!e)
@@ -196,7 +199,8 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	e->pad = 0;
 	if (tracer_mnt_ns && BPF_CORE_READ(p, nsproxy, mnt_ns, ns.inum) == tracer_mnt_ns) {
 		e->flags |= LT_EXEC_OUR_NS;
-		if (bpf_map_lookup_elem(&exes_seen, &e->exe))
+		seen = bpf_map_lookup_elem(&exes_seen, &e->exe);
+		if (seen && *seen == LT_EXE_LOOKED)
 			e->flags |= LT_EXEC_SEEN;
 	}
 	/* Only the arguments' bytes go to the ring: most argvs are short. */

@@ -112,6 +112,11 @@ struct lt_exe_key {
 #define LT_EXEC_OUR_NS	1	/* in the tracer's mount namespace */
 #define LT_EXEC_SEEN	2	/* its file is in exes_seen: the reader was not woken */
 
+/* exes_seen values */
+#define LT_EXE_LOOKED	1	/* looked at: its execs need not wake the reader */
+#define LT_EXE_CLIENT	2	/* a program that made LLM calls: its execs wake the
+				 * reader at once (getaddrinfo is probed in them) */
+
 struct lt_exec_event {
 	struct lt_hdr hdr;
 	char comm[LT_COMM_LEN];

@@ -163,6 +163,7 @@ static int capture_start(struct run_state *st)
 	lo.pids = st->o->pids;
 	lo.npids = st->o->npids;
 	lo.ring_bytes = st->o->ring_bytes;
+	lo.dns_all = st->o->dns_all;
 	lo.chunks_max = (st->o->max_body + LT_CHUNK_MAX - 1) / LT_CHUNK_MAX + 1;
 	if (loader_open(&st->loader, &lo, event_handle, &st->ev))
 		return -1;

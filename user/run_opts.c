@@ -26,7 +26,7 @@ static void usage_run(FILE *f)
 		"                  [--listen [ADDR:]PORT] [--prices FILE] [--db-group GROUP] [--config FILE]\n"
 		"                  [--max-disk-pct P] [--watch-path PATH]... [--zombie-after SEC]\n"
 		"                  [--stuck-after SEC] [--ingest-token TOKEN] [--ingest-max-body BYTES]\n"
-		"                  [--ingest-rate N]\n"
+		"                  [--ingest-rate N] [--dns-probes clients|all]\n"
 		"Capture LLM API calls made over TLS by any process on this host.\n"
 		"  --db PATH          database file (default $LLMTAP_DB, else ./llmtap.db)\n"
 		"  -p, --pid PID      only this process (repeatable)\n"
@@ -60,6 +60,9 @@ static void usage_run(FILE *f)
 		"                     LLMTAP_INGEST_TOKEN or ingest-token in the config file)\n"
 		"  --ingest-max-body BYTES  largest POST body, decoded (default 4M)\n"
 		"  --ingest-rate N    POSTs per second accepted, the rest get 429 (default 100)\n"
+		"  --dns-probes WHERE probe getaddrinfo in LLM client processes alone (clients: those that\n"
+		"                     made a call, and later runs of their programs; the default) or in\n"
+		"                     every process (all: each one that maps glibc pays a page copied)\n"
 		"  --config FILE      options as 'key = value' lines (default /etc/llmtap.conf if present)\n"
 		"  -v, --verbose      debug output (twice: libbpf's too)\n");
 }
@@ -68,7 +71,7 @@ static void usage_run(FILE *f)
 enum {
 	OPT_PUSH_BATCH = 0x500, OPT_PUSH_INTERVAL, OPT_PUSH_CA, OPT_PUSH_BODIES, OPT_HOST_ID,
 	OPT_RETAIN_DAYS, OPT_MAX_DB_MB, OPT_CONFIG, OPT_PRICES, OPT_DB_GROUP,
-	OPT_MAX_DISK_PCT, OPT_WATCH_PATH, OPT_ZOMBIE_AFTER,
+	OPT_MAX_DISK_PCT, OPT_WATCH_PATH, OPT_ZOMBIE_AFTER, OPT_DNS_PROBES,
 	OPT_STUCK_AFTER, OPT_INGEST_TOKEN, OPT_INGEST_MAX_BODY, OPT_INGEST_RATE, OPT_BODY_MEMORY,
 };
 
@@ -104,6 +107,7 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 		{ "max-disk-pct", required_argument, NULL, OPT_MAX_DISK_PCT },
 		{ "watch-path", required_argument, NULL, OPT_WATCH_PATH },
 		{ "zombie-after", required_argument, NULL, OPT_ZOMBIE_AFTER },
+		{ "dns-probes", required_argument, NULL, OPT_DNS_PROBES },
 		{ "stuck-after", required_argument, NULL, OPT_STUCK_AFTER },
 		{ "ingest-token", required_argument, NULL, OPT_INGEST_TOKEN },
 		{ "ingest-max-body", required_argument, NULL, OPT_INGEST_MAX_BODY },
@@ -254,6 +258,13 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 				return 2;
 			}
 			o->watch[o->nwatch++] = optarg;
+			break;
+		case OPT_DNS_PROBES:
+			if (strcmp(optarg, "clients") && strcmp(optarg, "all")) {
+				fprintf(stderr, "llmtap: bad --dns-probes value '%s' (clients or all)\n", optarg);
+				return 2;
+			}
+			o->dns_all = strcmp(optarg, "all") == 0;
 			break;
 		case OPT_ZOMBIE_AFTER:
 			if ((rc = opt_seconds("zombie-after", optarg, 0.1, 86400, &o->zombie_after_s)))

@@ -29,6 +29,7 @@ struct run_opts {
 	const char *watch[HOST_PATHS_MAX];	/* --watch-path: filesystems sampled besides the db's and / */
 	int nwatch;
 	double zombie_after_s;		/* a zombie this old is reported */
+	int dns_all;			/* --dns-probes all: getaddrinfo probed in every process */
 	double stuck_after_s;		/* an agent idle this long is checked for being stuck; 0 off */
 	struct ingest_opts ingest;	/* the POST endpoints on --listen */
 	struct push_opts push;		/* targets, batching, retention */

@@ -14,7 +14,7 @@ What it does (python3 stdlib only):
   2. this file run as `--responder` inside the namespace: a UDP name server on 127.0.0.1:53
      answering *.llmtap.test A with 127.0.0.1 and AAAA with no data, after DELAY_MS, and
      NXDOMAIN for anything else; it logs every query
-  3. `$LLMTAP run --db TMP/llmtap.db` on the host, waits for "ready"
+  3. `$LLMTAP run --db TMP/llmtap.db --dns-probes all` on the host, waits for "ready"
   4. inside the namespace: python3 socket.getaddrinfo (a name that resolves, one that does
      not), curl (resolver thread), node dns.lookup (libuv threadpool)
   5. polls dns_lookups until every expected row is there, SIGINTs the tracer (exit 0 within 5 s)
@@ -22,6 +22,10 @@ What it does (python3 stdlib only):
      [DELAY_MS - 2, DELAY_MS + 25] ms, pid/tid/comm) and the udp rows (qtype, rcode,
      NXDOMAIN, server 127.0.0.1:53, latency), that the responder's own traffic left no row,
      and `llmtap dns` (text and --json)
+  7. again with the default, --dns-probes clients: a copy of python3 looks a name up (udp rows
+     only, no breakpoint in its libc), makes a TLS call, is probed, looks up another (a
+     getaddrinfo row); a second run of the copy is probed from its exec on, with no call; the
+     system python3, which made no call, is not; the links go when the clients exit
 Cleans up everything it creates: processes, the namespace, /etc/netns/NAME, the temp dir.
 Ends with the line "dns: N passed, N failed"; exit status 1 when anything failed.
 """
@@ -63,6 +67,11 @@ NAME_NODE = "node.llmtap.test"
 NAME_RAW_SENDTO = "sendto.llmtap.test"
 NAME_RAW_SENDMSG = "sendmsg.llmtap.test"
 NAME_GO = "go.llmtap.test"
+# --dns-probes clients (the default): lookups before and after a process's first call
+NAME_PRE = "precall.llmtap.test"
+NAME_POST = "postcall.llmtap.test"
+NAME_RERUN = "rerun.llmtap.test"
+NAME_OTHER = "other.llmtap.test"
 
 # Go's own resolver (no libc): a connected UDP socket per question, written with write()
 # and read with read().
@@ -85,6 +94,73 @@ func main() {
 
 # A resolver of its own on an unconnected socket: sendto/recvfrom, then sendmsg/recvmsg
 # (the paths musl, c-ares and Go take), with no getaddrinfo involved.
+# A process in `--dns-probes clients` mode (argv: mode cert key names...). Whether
+# getaddrinfo is probed in it shows in its own memory: the kernel writes the
+# breakpoint into its copy of libc's text (a page copied: anonymous memory in
+# that file mapping). Modes: "call" looks names[0] up, makes a TLS call (to
+# its own server, by IP: no lookup), waits to be probed, looks names[1] up;
+# "rerun" waits to be probed without any call, then looks names[0] up;
+# "none" looks names[0] up and says whether it was probed. Prints JSON.
+LEAN_CLIENT = r"""
+import json, re, socket, ssl, sys, threading, time
+
+def probed():
+    cur, kb = None, 0
+    for line in open("/proc/self/smaps"):
+        if re.match(r"^[0-9a-f]+-", line):
+            cur = line.split()
+        elif line.startswith("Anonymous:") and cur and cur[1] == "r-xp" and "libc.so" in cur[-1]:
+            kb += int(line.split()[1])
+    return kb > 0
+
+def wait_probed(s):
+    end = time.monotonic() + s
+    while not probed() and time.monotonic() < end:
+        time.sleep(0.02)
+    return probed()
+
+def tls_call(cert, key):
+    sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    sctx.load_cert_chain(cert, key)
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+    def serve():
+        c, _ = ls.accept()
+        s = sctx.wrap_socket(c, server_side=True)
+        s.recv(4096)
+        s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        s.close()
+    t = threading.Thread(target=serve)
+    t.start()
+    cctx = ssl.create_default_context()
+    cctx.check_hostname = False
+    cctx.verify_mode = ssl.CERT_NONE
+    s = cctx.wrap_socket(socket.create_connection(ls.getsockname()))
+    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    got = s.recv(4096)
+    s.close()
+    t.join()
+    return got.endswith(b"ok")
+
+mode, cert, key, names = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+out = {}
+if mode == "call":
+    socket.getaddrinfo(names[0], 443)
+    out["before_call"] = probed()
+    out["call_ok"] = tls_call(cert, key)
+    out["after_call"] = wait_probed(5)
+    socket.getaddrinfo(names[1], 443)
+elif mode == "rerun":
+    out["probed"] = wait_probed(5)
+    socket.getaddrinfo(names[0], 443)
+else:
+    time.sleep(0.5)
+    out["probed"] = probed()
+    socket.getaddrinfo(names[0], 443)
+print(json.dumps(out))
+"""
+
 RAW_CLIENT = r"""
 import socket, struct, sys
 def query(qid, name):
@@ -347,8 +423,9 @@ def run(chk, env, llmtap, tmp, ns, st, verbose):
                   slog.text()[-500:]):
         return
 
-    tracer = st["tracer"] = env.start([llmtap, "run", "--db", db], stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.PIPE)
+    # getaddrinfo probed in every process: the resolvers below make no call first.
+    tracer = st["tracer"] = env.start([llmtap, "run", "--db", db, "--dns-probes", "all"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     terr = st["terr"] = LineReader(tracer.stderr)
     if not chk.ok(terr.wait_for(lambda l: l.startswith("ready"), READY_DEADLINE_S), "tracer: ready",
                   terr.text()[-2000:]):
@@ -457,6 +534,82 @@ def run(chk, env, llmtap, tmp, ns, st, verbose):
            "cli: llmtap dns --limit 2 prints a header and 2 rows", text)
     r = subprocess.run([llmtap, "dns", "--db", db, "--limit", "x"], capture_output=True, timeout=30)
     chk.eq(r.returncode, 2, "cli: bad --limit is a usage error")
+
+    run_clients_mode(chk, env, llmtap, tmp, ns, st)
+
+
+def uprobe_links(pid):
+    """How many uprobe_multi links process pid holds."""
+    n = 0
+    d = "/proc/%d/fdinfo" % pid
+    for fd in os.listdir(d):
+        try:
+            with open(os.path.join(d, fd)) as f:
+                n += any(l.startswith("link_type:") and "probe_multi" in l for l in f)
+        except OSError:
+            pass
+    return n
+
+
+def run_clients_mode(chk, env, llmtap, tmp, ns, st):
+    """The default, --dns-probes clients: getaddrinfo is probed in a process once it has made a
+    call (TLS here), and from the exec on in later runs of its program; a process that makes no
+    call is not probed at all (its lookups are still udp rows); the links go when it exits."""
+    db = os.path.join(tmp, "clients.db")
+    cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=llmtap-dns"],
+                       capture_output=True, timeout=60)
+    if not chk.eq(r.returncode, 0, "clients: test certificate made"):
+        return
+    # A program no tracer has seen make a call: a copy of the interpreter (its own inode).
+    prog = os.path.join(tmp, "py-client")
+    shutil.copy(os.path.realpath(sys.executable), prog)
+    tracer = st["tracer"] = env.start([llmtap, "run", "--db", db], stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE)
+    terr = st["terr"] = LineReader(tracer.stderr)
+    if not chk.ok(terr.wait_for(lambda l: l.startswith("ready"), READY_DEADLINE_S), "clients: tracer ready",
+                  terr.text()[-2000:]):
+        return
+    links0 = uprobe_links(tracer.pid)
+
+    def client(name, argv):
+        pid, out = run_client(env, chk, ns, name, argv)
+        try:
+            return pid, json.loads(out.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            chk.ok(False, "client %s: prints its JSON" % name, out[-400:])
+            return pid, {}
+
+    call_pid, call = client("clients call", [prog, "-c", LEAN_CLIENT, "call", cert, key, NAME_PRE, NAME_POST])
+    chk.eq(call.get("before_call"), False, "clients: no breakpoint in a process before its first call")
+    chk.eq(call.get("call_ok"), True, "clients: the TLS call went through")
+    chk.eq(call.get("after_call"), True, "clients: getaddrinfo probed in it after its first call")
+    rerun_pid, rerun = client("clients rerun", [prog, "-c", LEAN_CLIENT, "rerun", cert, key, NAME_RERUN])
+    chk.eq(rerun.get("probed"), True, "clients: a later run of a client's program is probed with no call")
+    other_pid, other = client("clients other", [sys.executable, "-c", LEAN_CLIENT, "none", cert, key, NAME_OTHER])
+    chk.eq(other.get("probed"), False, "clients: another program that made no call is not probed")
+
+    wanted = [("getaddrinfo", NAME_POST, None), ("getaddrinfo", NAME_RERUN, None)]
+    wanted += [("udp", n, "A") for n in (NAME_PRE, NAME_POST, NAME_RERUN, NAME_OTHER)]
+    got, missing = wait_rows(db, wanted, ROWS_DEADLINE_S, tracer)
+    chk.ok(not missing, "clients: every expected lookup recorded", "missing %r" % missing)
+    post = find(got, source="getaddrinfo", name=NAME_POST)
+    chk.ok(len(post) == 1 and post[0]["pid"] == call_pid, "clients: the lookup after the call is a getaddrinfo row",
+           "%r" % post)
+    again = find(got, source="getaddrinfo", name=NAME_RERUN)
+    chk.ok(len(again) == 1 and again[0]["pid"] == rerun_pid and again[0]["addrs"] == ANSWER,
+           "clients: the rerun's first lookup is a getaddrinfo row", "%r" % again)
+    for name, pid in ((NAME_PRE, call_pid), (NAME_OTHER, other_pid)):
+        chk.eq(find(got, source="getaddrinfo", name=name), [], "clients: %s (no call yet): no getaddrinfo row" % name)
+        udp = find(got, source="udp", name=name, qtype="A")
+        chk.ok(len(udp) == 1 and udp[0]["pid"] == pid and udp[0]["addrs"] == ANSWER,
+               "clients: %s is seen by its UDP packets" % name, "%r" % udp)
+    deadline = time.monotonic() + 5
+    while uprobe_links(tracer.pid) != links0 and time.monotonic() < deadline:
+        time.sleep(POLL_S)
+    chk.eq(uprobe_links(tracer.pid), links0, "clients: the exited clients' getaddrinfo links released")
+    chk.eq(stop_tracer(tracer), 0, "clients: tracer exits 0 on SIGINT")
 
 
 def check_hooks(chk, tracer_pid):

@@ -38,6 +38,12 @@ static struct {
 /* What the stubbed loader_exec() answers: the executable was looked at. */
 static int exec_known;
 
+/* loader_client() and loader_exit() calls: how many, and the last pid. */
+static struct {
+	int clients, exits;
+	pid_t client_pid, exit_pid;
+} ld;
+
 static void got_reset(void)
 {
 	memset(&got, 0, sizeof(got));
@@ -240,6 +246,20 @@ void loader_exe_seen(struct loader *l, const struct lt_exe_key *key)
 	got.exe = *key;
 }
 
+void loader_client(struct loader *l, pid_t pid)
+{
+	(void)l;
+	ld.clients++;
+	ld.client_pid = pid;
+}
+
+void loader_exit(struct loader *l, pid_t pid)
+{
+	(void)l;
+	ld.exits++;
+	ld.exit_pid = pid;
+}
+
 /* ---- helpers ---- */
 
 /* Non-NULL stand-ins: the stubs never dereference them. */
@@ -334,6 +354,13 @@ static void test_data(void)
 	CHECK(got.chunk.sock == 1 && got.chunk.ssl == 0xabcdef && got.chunk.len == 5);
 	CHECK(feed(&c, &e, hdr + 4) == 1 && got.n == 0);
 	check_short(&c, &e, hdr, "sock data");
+	/* every valid data record names its process a client (getaddrinfo's
+	 * probes: the loader binds them once); a malformed one does not */
+	memset(&ld, 0, sizeof(ld));
+	CHECK(feed(&c, &e, hdr + 5) == 0 && ld.clients == 1 && ld.client_pid == 4242);
+	CHECK(feed(&c, &e, hdr + 4) == 1 && ld.clients == 1);
+	c.loader = NULL;
+	CHECK(feed(&c, &e, hdr + 5) == 0 && got.n == 1 && ld.clients == 1);
 }
 
 static void test_sock(void)
@@ -468,9 +495,12 @@ static void test_exit(void)
 	/* nothing yet: the exit is handled after the poll's last drain */
 	CHECK(got.n == 0 && c.nexits == 1);
 	got_reset();
+	memset(&ld, 0, sizeof(ld));
 	event_finish_exits(&c);
-	/* its streams first (their calls' rows), then its processes row */
+	/* its streams first (their calls' rows), then its processes row; what
+	 * the loader bound to it goes then too, not before its last data */
 	CHECK(got.n == 2 && got.kind[0] == C_EXIT_STREAMS && got.kind[1] == C_EXIT);
+	CHECK(ld.exits == 1 && ld.exit_pid == 4242);
 	CHECK(got.tgid == 4242 && c.nexits == 0);
 	CHECK(got.ts == 123456789);	/* the exit's time: older streams only */
 	CHECK(got.exit.pid == 4242 && got.exit.ppid == 3 && got.exit.exit_code == 7 << 8);

@@ -59,6 +59,7 @@ int attach_new(struct attach **out, struct bpf_object *const *objs, int n)
 	a->mode = place_mode_env();
 	a->floor = floor && strcmp(floor, "1") == 0;
 	htab_init(&a->targets);
+	htab_init(&a->clients);
 	a->mnt_ns = procfs_mnt_ns("self");
 	for (k = 0; k < NKINDS; k++) {
 		a->ks[k].on = 1;
@@ -530,6 +531,17 @@ int attach_file(struct attach *a, size_t k, const char *path, const char *shown,
 		err = 0;
 		goto out_close;
 	}
+	if (attach_dns_lean(a, k)) {
+		/* Probed in each client process as it is found (attach_dns.c). */
+		err = attach_dns_libc(a, &st, path, shown, offs[0]);
+		target_claim(a, t, shown, err ? ATTACH_FAILED : ATTACH_ATTACHED,
+			     err ? "too many glibc files" :
+				   "getaddrinfo probed in LLM client processes alone (--dns-probes clients)", 0);
+		if (!err)
+			a->ks[k].files++;
+		err = !err;
+		goto out_close;
+	}
 	if (a->dry) {
 		/* `doctor` without a tracer: what `run` would do. */
 		target_claim(a, t, shown, ATTACH_ATTACHED, "would be attached by llmtap run", 0);
@@ -604,6 +616,7 @@ void attach_free(struct attach *a)
 	if (!a)
 		return;
 	scan_queue_free(a->scans);
+	attach_dns_free(a);
 	links_undo(a, 0);
 	free(a->links);
 	while (a->nplaced) {

@@ -29,6 +29,28 @@ int attach_new_dry(struct attach **out);
  * every process is probed, as with the perf-event uprobes made otherwise. */
 void attach_multi(struct attach *a, const pid_t *pids, int n);
 
+/* Where getaddrinfo's probes go, when the uprobes are host-wide uprobe_multi
+ * links (no -p): with on, in LLM client processes alone (attach_dns_client()
+ * names them): glibc files are found and recorded as before, but a process
+ * that maps one gets no breakpoint written into its copy of it (a page
+ * copied as it maps it) until it is named. Off: in every process. */
+void attach_dns_clients(struct attach *a, int on);
+
+/* Process pid is an LLM client (it made a TLS or plain-HTTP call, or it
+ * runs a program that did): bind getaddrinfo's probes to it, to the glibc
+ * it maps, or, when it maps none yet (its exec was just read), to those
+ * its mount namespace names at the loader's usual paths. Cheap when pid is
+ * bound already (one lookup). Returns 1 when bound now, 0 when it was
+ * already, cannot be (gone, no glibc, another mode), or a negative errno. */
+int attach_dns_client(struct attach *a, pid_t pid);
+
+/* Process pid exited: release its getaddrinfo links (closed by a thread of
+ * their own: the kernel waits a grace period as it releases each). */
+void attach_dns_exit(struct attach *a, pid_t pid);
+
+/* Client processes bound now. */
+size_t attach_dns_bound(const struct attach *a);
+
 /* 1 when process pid is one the uprobes are for: any (host-wide), or one
  * of attach_multi()'s pids. */
 int attach_scoped(const struct attach *a, pid_t pid);

@@ -143,6 +143,20 @@ struct placed {
 	char *desc;
 };
 
+/* A glibc found (attach_dns.c): where getaddrinfo is, and a path that
+ * reaches it from our mount namespace ("" when only a process's view
+ * does). */
+#define DNS_LIBCS_MAX 8
+struct dns_libc {
+	dev_t dev;
+	ino_t ino;
+	uint64_t off;
+	char path[256];
+};
+
+struct dns_closer;
+struct stat;
+
 #define ATTACH_RESCANS_MAX 1024
 #define ATTACH_PIDS_MAX 64
 
@@ -176,6 +190,13 @@ struct attach {
 	pid_t upids[ATTACH_PIDS_MAX];
 	int nupids;
 	int upids_wide;		/* a named process needed host-wide links (said once) */
+	/* attach_dns_clients(): getaddrinfo probed in client processes alone */
+	int dns_clients;
+	struct dns_libc libcs[DNS_LIBCS_MAX];
+	int nlibcs;
+	struct htab clients;		/* struct dns_client, by pid */
+	int clients_full;		/* DNS_CLIENTS_MAX reached (said once) */
+	struct dns_closer *closer;	/* releases links off the reader's thread */
 };
 
 /* The htab key of file (dev, ino) for kind k. */
@@ -188,5 +209,25 @@ uint64_t attach_target_k1(dev_t dev, size_t k);
  * (a dry run: would be), 0 when not needed (or its scan is queued), or a
  * negative errno (message printed, none of its probes left attached). */
 int attach_file(struct attach *a, size_t k, const char *path, const char *shown, pid_t pid);
+
+/* Call fn for each file process pid maps (attach_proc.c): see there. */
+int attach_maps_each(pid_t pid, const char *dir, int thread,
+		     int (*fn)(void *ctx, const char *mf, const char *shown), void *ctx);
+
+/* ---- getaddrinfo per client process (attach_dns.c) ------------------------- */
+
+/* 1 when kind k's probes go to client processes alone (attach_dns_clients()
+ * on, host-wide, not a dry run): attach_file() then only records the file
+ * (attach_dns_libc()) and attaches nothing. */
+int attach_dns_lean(const struct attach *a, size_t k);
+
+/* Remember a glibc found (file st, opened at path, shown as shown) and its
+ * getaddrinfo at file offset off, for binding clients to. Returns 0, or
+ * -ENOSPC past DNS_LIBCS_MAX. */
+int attach_dns_libc(struct attach *a, const struct stat *st, const char *path, const char *shown,
+		    uint64_t off);
+
+/* Release every client's links and the closer (attach_free()). */
+void attach_dns_free(struct attach *a);
 
 #endif

@@ -105,7 +105,7 @@ static void extra_scan(struct attach *a)
  * gives. dir is the /proc directory that speaks for pid, thread 1 when it
  * is another thread's than the main one (procfs_task_dir()). Returns the
  * sum of what fn returned. */
-static int maps_each(pid_t pid, const char *dir, int thread,
+int attach_maps_each(pid_t pid, const char *dir, int thread,
 		     int (*fn)(void *ctx, const char *mf, const char *shown), void *ctx)
 {
 	char path[4400], line[4608], range[64], last[4096] = "";
@@ -209,7 +209,7 @@ static int pid_attach(struct attach *a, pid_t pid, const char *dir, int thread, 
 	if (exe[0] == '/')
 		n += exe_attach(a, path, exe, pid, known);
 	/* The libraries it maps. */
-	return n + maps_each(pid, dir, thread, pid_lib, &(struct pid_ctx){ a, pid });
+	return n + attach_maps_each(pid, dir, thread, pid_lib, &(struct pid_ctx){ a, pid });
 }
 
 int attach_pid(struct attach *a, pid_t pid)
@@ -339,7 +339,7 @@ int attach_records_pid(const struct attach *a, pid_t pid, attach_record_fn fn, v
 	/* the files themselves, as attach_pid() reaches them */
 	dir_exe(dir, path, sizeof(path), exe, sizeof(exe));
 	n = records_of(a, path, fn, ctx);
-	return n + maps_each(pid, dir, where == 1, records_lib, &(struct records_ctx){ a, exe, fn, ctx });
+	return n + attach_maps_each(pid, dir, where == 1, records_lib, &(struct records_ctx){ a, exe, fn, ctx });
 }
 
 /* ---- new processes ------------------------------------------------------------ */

@@ -38,6 +38,9 @@ static void handle_data(struct event_ctx *s, const struct lt_data_event *e, size
 	c.data = (const uint8_t *)e->data;
 	c.len = e->len;
 	c.missing = e->missing;
+	/* A process making calls: getaddrinfo gets probed in it (once). */
+	if (s->loader)
+		loader_client(s->loader, (pid_t)c.tgid);
 	stream_data(s->streams, &c);
 }
 
@@ -149,6 +152,8 @@ static void handle_exec(struct event_ctx *s, const struct lt_exec_event *e,
 static void exit_finish(struct event_ctx *s, struct event_exit *x)
 {
 	stream_process_exit(s->streams, x->info.pid, x->info.ts_ns);
+	if (s->loader)
+		loader_exit(s->loader, x->info.pid);
 	x->info.comm = x->comm;
 	if (s->procs)
 		proc_on_exit(s->procs, &x->info);

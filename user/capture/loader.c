@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ssl.skel.h"
@@ -47,6 +48,13 @@ struct loader {
 	int nobjs;
 	struct attach *attach;		/* the uprobes, on the files found */
 	int multi;			/* uprobes as uprobe_multi links (umulti.c) */
+	struct htab client_exes;	/* struct client_exe: programs of LLM clients */
+};
+
+/* A program a process that made LLM calls ran, as its exec events name it. */
+#define CLIENT_EXES_MAX 4096
+struct client_exe {
+	struct htab_node node;
 };
 
 /* libbpf's messages: warnings with -v, its debug output with -vv. */
@@ -469,6 +477,7 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
+	htab_init(&l->client_exes);
 	err = merge_new(&l->merge, fn, ctx);
 	if (err) {
 		free(l);
@@ -586,6 +595,7 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 	}
 	if (l->multi)
 		attach_multi(l->attach, o->pids, o->npids);
+	attach_dns_clients(l->attach, !o->dns_all);
 	if (o->npids > 0 && l->multi)
 		log_debug("uprobes: uprobe_multi links, for the %d process(es) of -p alone", o->npids);
 	else
@@ -643,15 +653,51 @@ int loader_attach_host(struct loader *l)
 int loader_exec(struct loader *l, pid_t pid, const char *comm, const char *file,
 		const struct lt_exe_key *key)
 {
+	/* A client's program again: probed before its loader maps glibc. */
+	if (htab_find(&l->client_exes, key->dev, key->ino))
+		attach_dns_client(l->attach, pid);
 	return attach_exec(l->attach, pid, comm, file, key->dev, key->ino);
 }
 
 void loader_exe_seen(struct loader *l, const struct lt_exe_key *key)
 {
-	__u8 one = 1;
+	__u8 v = htab_find(&l->client_exes, key->dev, key->ino) ? LT_EXE_CLIENT : LT_EXE_LOOKED;
 
 	/* Best effort: a failure leaves that program's execs waking the reader. */
-	bpf_map_update_elem(bpf_map__fd(l->proc->maps.exes_seen), key, &one, BPF_ANY);
+	bpf_map_update_elem(bpf_map__fd(l->proc->maps.exes_seen), key, &v, BPF_ANY);
+}
+
+void loader_client(struct loader *l, pid_t pid)
+{
+	struct lt_exe_key key = { 0 };
+	struct client_exe *c;
+	__u8 v = LT_EXE_CLIENT;
+	char path[64];
+	struct stat st;
+
+	if (attach_dns_client(l->attach, pid) != 1)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	if (stat(path, &st) || l->client_exes.count >= CLIENT_EXES_MAX)
+		return;
+	key.dev = dev_kernel(st.st_dev);
+	key.ino = st.st_ino;
+	if (htab_find(&l->client_exes, key.dev, key.ino))
+		return;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return;
+	if (htab_add(&l->client_exes, &c->node, key.dev, key.ino)) {
+		free(c);
+		return;
+	}
+	/* Its execs wake the reader, even in our mount namespace. */
+	bpf_map_update_elem(bpf_map__fd(l->proc->maps.exes_seen), &key, &v, BPF_ANY);
+}
+
+void loader_exit(struct loader *l, pid_t pid)
+{
+	attach_dns_exit(l->attach, pid);
 }
 
 const struct attach *loader_attach(const struct loader *l)
@@ -904,10 +950,18 @@ void loader_detach_later(struct loader *l)
 
 void loader_close(struct loader *l)
 {
+	struct htab_iter it = HTAB_ITER_INIT;
+	struct htab_node *n;
+
 	if (!l)
 		return;
 	/* Quick after loader_detach_later(): the child holds the last references. */
 	attach_free(l->attach);
+	while ((n = htab_next(&l->client_exes, &it))) {
+		htab_del(&l->client_exes, n);
+		free(htab_entry(n, struct client_exe, node));
+	}
+	htab_fini(&l->client_exes);
 	rings_free(l->rb);
 	merge_free(l->merge);
 	net_bpf__destroy(l->net);

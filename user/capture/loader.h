@@ -13,6 +13,7 @@ struct loader_opts {
 	int npids;
 	uint64_t ring_bytes;	/* data ring buffer size (power of two) */
 	uint32_t chunks_max;	/* LT_CHUNK_MAX chunks per SSL call at most */
+	int dns_all;		/* getaddrinfo probed in every process, not in clients alone */
 };
 
 /* Called for each ring-buffer record; returns 0 (non-zero stops the poll). */
@@ -38,8 +39,18 @@ int loader_exec(struct loader *l, pid_t pid, const char *comm, const char *file,
 		const struct lt_exe_key *key);
 
 /* Mark an executable as looked at (key as its exec event named it): its
- * next execs do not wake the reader (proc.bpf.c exes_seen). */
+ * next execs do not wake the reader (proc.bpf.c exes_seen), unless it is
+ * a client's program (loader_client()). */
 void loader_exe_seen(struct loader *l, const struct lt_exe_key *key);
+
+/* Process pid made a TLS or plain-HTTP call: it is an LLM client. The
+ * first time, getaddrinfo gets probed in it (attach_dns_client()) and the
+ * program it runs is remembered as a client's: its next runs are probed
+ * from their exec on, before their first lookup. Cheap after the first. */
+void loader_client(struct loader *l, pid_t pid);
+
+/* Process pid exited (after its last data): what was bound to it goes. */
+void loader_exit(struct loader *l, pid_t pid);
 
 /* Wait up to timeout_ms for a wakeup (events wake the reader only when a
  * ring fills: see wake_bytes in common.bpf.h), deliver what every ring
