@@ -48,6 +48,11 @@ int attach_dns_client(struct attach *a, pid_t pid);
  * their own: the kernel waits a grace period as it releases each). */
 void attach_dns_exit(struct attach *a, pid_t pid);
 
+/* Every few seconds (now_ns: mono_ns()), release the links of clients
+ * that are gone without their exit read (lost to a full ring), or whose
+ * pid another process has now. */
+void attach_dns_sweep(struct attach *a, uint64_t now_ns);
+
 /* Client processes bound now. */
 size_t attach_dns_bound(const struct attach *a);
 

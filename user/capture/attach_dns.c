@@ -24,10 +24,15 @@
 #define DNS_CLIENTS_MAX 4096
 #define CLIENT_FDS_MAX 4
 
+/* How often the clients are checked for having exited unseen (an exit
+ * event lost to a full ring). */
+#define SWEEP_NS 5000000000ull
+
 /* A client process: its links (none when it maps no glibc we can probe:
  * it is not looked at again). */
 struct dns_client {
 	struct htab_node node;
+	unsigned long long start;	/* its start time (procfs_start_ticks()) */
 	int nfds;
 	int fds[CLIENT_FDS_MAX];
 };
@@ -261,6 +266,7 @@ int attach_dns_client(struct attach *a, pid_t pid)
 	m.cl = calloc(1, sizeof(*m.cl));
 	if (!m.cl)
 		return -ENOMEM;
+	m.cl->start = procfs_start_ticks(pid);
 	if (htab_add(&a->clients, &m.cl->node, (uint64_t)pid, 0)) {
 		free(m.cl);
 		return -ENOMEM;
@@ -286,17 +292,37 @@ int attach_dns_client(struct attach *a, pid_t pid)
 	return n > 0;
 }
 
+/* Forget client cl (in a->clients) and release its links. */
+static void client_drop(struct attach *a, struct dns_client *cl)
+{
+	htab_del(&a->clients, &cl->node);
+	fds_release(a, cl->fds, cl->nfds);
+	free(cl);
+}
+
 void attach_dns_exit(struct attach *a, pid_t pid)
 {
 	struct htab_node *n = htab_find(&a->clients, (uint64_t)pid, 0);
-	struct dns_client *cl;
 
-	if (!n)
+	if (n)
+		client_drop(a, htab_entry(n, struct dns_client, node));
+}
+
+void attach_dns_sweep(struct attach *a, uint64_t now_ns)
+{
+	struct htab_iter it = HTAB_ITER_INIT;
+	struct htab_node *n;
+
+	if (!a->clients.count || now_ns < a->swept_ns + SWEEP_NS)
 		return;
-	cl = htab_entry(n, struct dns_client, node);
-	htab_del(&a->clients, n);
-	fds_release(a, cl->fds, cl->nfds);
-	free(cl);
+	a->swept_ns = now_ns;
+	/* Gone, or its pid another process's now: its exit was not read. */
+	while ((n = htab_next(&a->clients, &it))) {
+		struct dns_client *cl = htab_entry(n, struct dns_client, node);
+
+		if (procfs_start_ticks((pid_t)n->k1) != cl->start)
+			client_drop(a, cl);
+	}
 }
 
 size_t attach_dns_bound(const struct attach *a)

@@ -616,6 +616,7 @@ int loader_poll(struct loader *l, int timeout_ms)
 
 	merge_flush(l->merge);
 	attach_rescans_run(l->attach);
+	attach_dns_sweep(l->attach, mono_ns());
 	return n;
 }
 
