@@ -192,7 +192,7 @@ TEST_EXTRA_proc := user/track/proc.c user/track/exepath.c user/track/procres.c u
 	user/base/util.c user/base/procfs.c
 TEST_EXTRA_ingest := user/track/spans.c
 TEST_EXTRA_host := user/track/host.c user/track/procres.c user/track/procwatch.c user/track/events.c \
-	user/base/util.c
+	user/base/util.c user/base/procfs.c
 TEST_EXTRA_event := user/capture/event.c
 TEST_EXTRA_scan := user/capture/scan.c user/capture/elfimg.c user/capture/xdec.c \
 	user/capture/sig_boringssl.c user/capture/sig_openssl.c user/capture/sig_awslc.c user/capture/gopclntab.c

@@ -33,6 +33,7 @@ static struct {
 	struct proc_exec_info exec;
 	struct proc_exit_info exit;
 	struct lt_exe_key exe;
+	int seen;	/* loader_exec()'s seen */
 } got;
 
 /* What the stubbed loader_exec() answers: the executable was looked at. */
@@ -228,10 +229,11 @@ void proc_on_oom(struct proc_table *t, uint32_t pid, uint32_t tid, const char *c
 }
 
 int loader_exec(struct loader *l, pid_t tgid, const char *comm, const char *file,
-		const struct lt_exe_key *key)
+		const struct lt_exe_key *key, int seen)
 {
 	(void)l;
 	(void)key;
+	got.seen = seen;
 	got_add(C_ON_EXEC);
 	got.tgid = tgid;
 	snprintf(got.comm, sizeof(got.comm), "%s", comm);
@@ -467,9 +469,9 @@ static void test_exec_seen(void)
 	exec_known = 1;
 	e.flags = LT_EXEC_OUR_NS;
 	CHECK(feed(&c, &e, sizeof(e)) == 0 && got.n == 2 && got.kind[1] == C_EXE_SEEN);
-	CHECK(got.exe.dev == 0x800001 && got.exe.ino == 77);
-	e.flags = LT_EXEC_OUR_NS | LT_EXEC_SEEN;	/* marked already */
-	CHECK(feed(&c, &e, sizeof(e)) == 0 && got.n == 1 && got.kind[0] == C_ON_EXEC);
+	CHECK(got.exe.dev == 0x800001 && got.exe.ino == 77 && got.seen == 0);
+	e.flags = LT_EXEC_OUR_NS | LT_EXEC_SEEN;	/* marked already: the loader is told */
+	CHECK(feed(&c, &e, sizeof(e)) == 0 && got.n == 1 && got.kind[0] == C_ON_EXEC && got.seen == 1);
 	e.flags = 0;	/* another mount namespace: its path names another file here */
 	CHECK(feed(&c, &e, sizeof(e)) == 0 && got.n == 1);
 	exec_known = 0;	/* not looked at (`-p` names another process) */

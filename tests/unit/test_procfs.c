@@ -206,11 +206,37 @@ static void test_start_ticks(void)
 	close(ready[1]);
 }
 
+/* procfs_gone(): a process that runs, a zombie (exists until reaped) and
+ * a reaped one, which alone is gone; procfs_task_dir() says -1 for it. */
+static void test_gone(void)
+{
+	char dir[96];
+	pid_t child;
+	int st, i;
+
+	CHECK(procfs_gone(getpid()) == 0);
+	CHECK(procfs_gone(1) == 0);
+	child = fork();
+	if (child == 0)
+		_exit(0);
+	CHECK(child > 0);
+	/* a zombie until waited for */
+	for (i = 0; i < 500 && procfs_alive(child); i++)
+		usleep(2000);
+	CHECK(procfs_gone(child) == 0);
+	CHECK(waitpid(child, &st, 0) == child);
+	CHECK(procfs_gone(child) == 1);
+	CHECK(procfs_task_dir(child, dir, sizeof(dir)) == -1);
+	CHECK(procfs_alive(child) == 0);
+	CHECK(procfs_gone(0) == 0 && procfs_gone(-1) == 0);
+}
+
 int main(void)
 {
 	test_container_id();
 	test_cgroup_self();
 	test_main_exited();
 	test_start_ticks();
+	test_gone();
 	return harness_done("test_procfs");
 }

@@ -3,7 +3,9 @@
 
 #include <ctype.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +47,14 @@ static int state_live(char st)
 	return st && st != 'Z' && st != 'X';
 }
 
+int procfs_gone(pid_t pid)
+{
+	/* Signal 0 checks that the process exists, and nothing else: no path
+	 * to walk (a failed /proc lookup allocates a dentry and drops it). A
+	 * process we may not signal answers EPERM: it exists. */
+	return pid > 0 && kill(pid, 0) && errno == ESRCH;
+}
+
 int procfs_task_dir(pid_t pid, char *out, size_t size)
 {
 	char dir[64];
@@ -54,6 +64,8 @@ int procfs_task_dir(pid_t pid, char *out, size_t size)
 	char st;
 
 	snprintf(out, size, "/proc/%d", pid);
+	if (procfs_gone(pid))
+		return -1;	/* most short commands, by the time their exec is read */
 	st = task_state(out);
 	if (state_live(st))
 		return 0;

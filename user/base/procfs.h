@@ -9,6 +9,9 @@
 void procfs_exe(pid_t pid, char *out, size_t size);
 /* Name of a process (its main thread's comm) into out; "" when gone. */
 void procfs_comm(pid_t pid, char *out, size_t size);
+/* 1 when no process pid exists, reaped zombies included (one kill(pid, 0):
+ * cheaper than a failed /proc lookup); 0 when it exists, as a zombie too. */
+int procfs_gone(pid_t pid);
 /* 1 when the process exists (a zombie counts as gone), else 0. A process
  * whose main thread exited while others run on is alive. */
 int procfs_alive(pid_t pid);

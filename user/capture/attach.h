@@ -72,13 +72,15 @@ int attach_pid(struct attach *a, pid_t pid);
 /* A process exec'd file: attach to what it runs now, and look at it again
  * a little later (the dynamic loader and dlopen map libraries after exec).
  * kdev, ino: the file it runs as the kernel names it (dev_kernel(); 0:
- * unknown). Returns 1 when that file has been looked at by every kind that
+ * unknown); seen: the kernel found that file among those looked at
+ * (proc.bpf.c exes_seen), so a process gone already costs nothing more.
+ * Returns 1 when that file has been looked at by every kind that
  * probes executables (a later exec of it has nothing new to attach in a
  * hurry), else 0 (not looked at: `-p` names another process, it was gone
  * and named by a relative path, or file names another file now, such as
  * a script whose interpreter ran). */
 int attach_exec(struct attach *a, pid_t pid, const char *comm, const char *file, uint32_t kdev,
-		uint64_t ino);
+		uint64_t ino, int seen);
 
 /* Look again at the processes whose time has come (see attach_exec()). */
 void attach_rescans_run(struct attach *a);

@@ -388,7 +388,7 @@ static int ns_scan(struct attach *a, pid_t pid)
 }
 
 int attach_exec(struct attach *a, pid_t pid, const char *comm, const char *file, uint32_t kdev,
-		uint64_t ino)
+		uint64_t ino, int seen)
 {
 	static const uint64_t again_ns[] = { 20000000ull, 200000000ull, 2000000000ull };
 	uint64_t now = mono_ns();
@@ -402,6 +402,8 @@ int attach_exec(struct attach *a, pid_t pid, const char *comm, const char *file,
 	 * memory to look at, now or later (no second look queued). */
 	where = procfs_task_dir(pid, dir, sizeof(dir));
 	gone = where < 0;
+	if (gone && seen)
+		return 1;	/* a program looked at, run and gone: nothing left to do */
 	n = gone ? 0 : ns_scan(a, pid) + pid_attach(a, pid, dir, where == 1, &known);
 
 	/* Gone already (a short-lived command): its executable is still worth

@@ -307,7 +307,7 @@ int event_handle(void *ctx, void *data, size_t size)
 		copy_str(file, e->filename, sizeof(file));
 		/* A program looked at now, in our mount namespace (so the file
 		 * looked at is the one it runs): its next execs need not wake us. */
-		if (s->loader && loader_exec(s->loader, h->tgid, comm, file, &e->exe) &&
+		if (s->loader && loader_exec(s->loader, h->tgid, comm, file, &e->exe, !!(e->flags & LT_EXEC_SEEN)) &&
 		    (e->flags & (LT_EXEC_OUR_NS | LT_EXEC_SEEN)) == LT_EXEC_OUR_NS)
 			loader_exe_seen(s->loader, &e->exe);
 		if (s->procs)

@@ -652,12 +652,12 @@ int loader_attach_host(struct loader *l)
 }
 
 int loader_exec(struct loader *l, pid_t pid, const char *comm, const char *file,
-		const struct lt_exe_key *key)
+		const struct lt_exe_key *key, int seen)
 {
 	/* A client's program again: probed before its loader maps glibc. */
 	if (htab_find(&l->client_exes, key->dev, key->ino))
 		attach_dns_client(l->attach, pid);
-	return attach_exec(l->attach, pid, comm, file, key->dev, key->ino);
+	return attach_exec(l->attach, pid, comm, file, key->dev, key->ino, seen);
 }
 
 void loader_exe_seen(struct loader *l, const struct lt_exe_key *key)

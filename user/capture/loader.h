@@ -36,7 +36,7 @@ int loader_attach_host(struct loader *l);
  * later (loader_poll() does the later passes). Returns attach_exec()'s
  * answer: 1 when the executable has been looked at. */
 int loader_exec(struct loader *l, pid_t pid, const char *comm, const char *file,
-		const struct lt_exe_key *key);
+		const struct lt_exe_key *key, int seen);
 
 /* Mark an executable as looked at (key as its exec event named it): its
  * next execs do not wake the reader (proc.bpf.c exes_seen), unless it is

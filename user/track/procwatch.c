@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/procfs.h"
 #include "base/util.h"
 #include "track/events.h"
 #include "track/procres.h"
@@ -136,8 +137,9 @@ static void zombie_prune(struct procwatch *w, uint64_t now, uint64_t min_age)
 		int keep = 1;
 
 		if (due || (!z->checked && now - z->since_mono >= min_age)) {
-			if (stat_read(z->pid, &state, &ppid, comm) || state != 'Z' ||
-			    strncmp(comm, z->comm, 15))
+			/* reaped: nearly every one (no /proc lookup for those) */
+			if (procfs_gone((pid_t)z->pid) || stat_read(z->pid, &state, &ppid, comm) ||
+			    state != 'Z' || strncmp(comm, z->comm, 15))
 				keep = 0;
 			else if (due && !z->reported)
 				zombie_report(z, ppid, now);
