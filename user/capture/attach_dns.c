@@ -251,7 +251,7 @@ int attach_dns_client(struct attach *a, pid_t pid)
 	int where, i, n, err, ours;
 
 	if (!a->dns_clients || !a->multi || a->nupids || a->dry || m.k < 0 || !a->ks[m.k].on ||
-	    pid <= 0 || htab_find(&a->clients, (uint64_t)pid, 0))
+	    pid <= 0 || pid == a->dns_gone || htab_find(&a->clients, (uint64_t)pid, 0))
 		return 0;
 	if (a->clients.count >= DNS_CLIENTS_MAX) {
 		if (!a->clients_full)
@@ -261,8 +261,12 @@ int attach_dns_client(struct attach *a, pid_t pid)
 		return 0;
 	}
 	where = procfs_task_dir(pid, dir, sizeof(dir));
-	if (where < 0)
-		return 0;	/* gone: not remembered, it has no exit to come */
+	if (where < 0) {
+		/* gone: not remembered (its exit may have been read), but the
+		 * rest of its data, still in the rings, asks no more */
+		a->dns_gone = pid;
+		return 0;
+	}
 	m.cl = calloc(1, sizeof(*m.cl));
 	if (!m.cl)
 		return -ENOMEM;
@@ -304,6 +308,8 @@ void attach_dns_exit(struct attach *a, pid_t pid)
 {
 	struct htab_node *n = htab_find(&a->clients, (uint64_t)pid, 0);
 
+	if (pid == a->dns_gone)
+		a->dns_gone = 0;	/* its last data is read: the pid may come back */
 	if (n)
 		client_drop(a, htab_entry(n, struct dns_client, node));
 }

@@ -197,6 +197,7 @@ struct attach {
 	struct htab clients;		/* struct dns_client, by pid */
 	int clients_full;		/* DNS_CLIENTS_MAX reached (said once) */
 	uint64_t swept_ns;		/* last attach_dns_sweep() pass */
+	pid_t dns_gone;			/* the last client found gone */
 	struct dns_closer *closer;	/* releases links off the reader's thread */
 };
 
