@@ -53,9 +53,6 @@ void attach_dns_exit(struct attach *a, pid_t pid);
  * pid another process has now. */
 void attach_dns_sweep(struct attach *a, uint64_t now_ns);
 
-/* Client processes bound now. */
-size_t attach_dns_bound(const struct attach *a);
-
 /* 1 when process pid is one the uprobes are for: any (host-wide), or one
  * of attach_multi()'s pids. */
 int attach_scoped(const struct attach *a, pid_t pid);

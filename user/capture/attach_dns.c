@@ -331,11 +331,6 @@ void attach_dns_sweep(struct attach *a, uint64_t now_ns)
 	}
 }
 
-size_t attach_dns_bound(const struct attach *a)
-{
-	return a->clients.count;
-}
-
 void attach_dns_free(struct attach *a)
 {
 	struct htab_iter it = HTAB_ITER_INIT;
