@@ -24,7 +24,8 @@ What it does (python3 stdlib only):
      and `llmtap dns` (text and --json)
   7. again with the default, --dns-probes clients: a copy of python3 looks a name up (udp rows
      only, no breakpoint in its libc), makes a TLS call, is probed, looks up another (a
-     getaddrinfo row); a second run of the copy is probed from its exec on, with no call; the
+     getaddrinfo row); a second run of the copy is probed from its exec on, with no call (in
+     the namespace, and in the tracer's own mount namespace, looking up localhost); the
      system python3, which made no call, is not; the links go when the clients exit
 Cleans up everything it creates: processes, the namespace, /etc/netns/NAME, the temp dir.
 Ends with the line "dns: N passed, N failed"; exit status 1 when anything failed.
@@ -589,8 +590,16 @@ def run_clients_mode(chk, env, llmtap, tmp, ns, st):
     chk.eq(rerun.get("probed"), True, "clients: a later run of a client's program is probed with no call")
     other_pid, other = client("clients other", [sys.executable, "-c", LEAN_CLIENT, "none", cert, key, NAME_OTHER])
     chk.eq(other.get("probed"), False, "clients: another program that made no call is not probed")
+    # The same program run in the tracer's own mount namespace (the namespace's runs above are
+    # in one of `ip netns exec`'s): its exec does not wait for the timed drain either.
+    p = env.start([prog, "-c", LEAN_CLIENT, "rerun", cert, key, "localhost"], stdout=subprocess.PIPE,
+                  stderr=subprocess.STDOUT)
+    out, _ = p.communicate(timeout=CLIENT_DEADLINE_S)
+    host_pid = p.pid
+    chk.ok('"probed": true' in out.decode(errors="replace"),
+           "clients: a later run in the tracer's mount namespace is probed with no call", out[-400:])
 
-    wanted = [("getaddrinfo", NAME_POST, None), ("getaddrinfo", NAME_RERUN, None)]
+    wanted = [("getaddrinfo", NAME_POST, None), ("getaddrinfo", NAME_RERUN, None), ("getaddrinfo", "localhost", None)]
     wanted += [("udp", n, "A") for n in (NAME_PRE, NAME_POST, NAME_RERUN, NAME_OTHER)]
     got, missing = wait_rows(db, wanted, ROWS_DEADLINE_S, tracer)
     chk.ok(not missing, "clients: every expected lookup recorded", "missing %r" % missing)
@@ -600,6 +609,8 @@ def run_clients_mode(chk, env, llmtap, tmp, ns, st):
     again = find(got, source="getaddrinfo", name=NAME_RERUN)
     chk.ok(len(again) == 1 and again[0]["pid"] == rerun_pid and again[0]["addrs"] == ANSWER,
            "clients: the rerun's first lookup is a getaddrinfo row", "%r" % again)
+    local = find(got, source="getaddrinfo", name="localhost", pid=host_pid)
+    chk.eq(len(local), 1, "clients: the run in our mount namespace: its lookup is a getaddrinfo row")
     for name, pid in ((NAME_PRE, call_pid), (NAME_OTHER, other_pid)):
         chk.eq(find(got, source="getaddrinfo", name=name), [], "clients: %s (no call yet): no getaddrinfo row" % name)
         udp = find(got, source="udp", name=name, qtype="A")
