@@ -96,14 +96,17 @@ static void run_emit(void *ud, enum row_kind kind, void *row)
 	store_add(st->store, kind, row);
 }
 
-/* The pid field of an inbox row and the ports it was posted over (0: not posted). */
-static int64_t *inbox_pid(enum row_kind kind, void *row, uint16_t *peer, uint16_t *local)
+/* The pid field of an inbox row, the ports it was posted over (0: not
+ * posted) and when. */
+static int64_t *inbox_pid(enum row_kind kind, void *row, uint16_t *peer, uint16_t *local,
+			  uint64_t *at)
 {
 	if (kind == ROW_EVENT) {
 		struct event_row *e = row;
 
 		*peer = e->peer_port;
 		*local = e->local_port;
+		*at = e->posted_mono;
 		return &e->pid;
 	}
 	if (kind == ROW_SPAN) {
@@ -111,9 +114,11 @@ static int64_t *inbox_pid(enum row_kind kind, void *row, uint16_t *peer, uint16_
 
 		*peer = s->peer_port;
 		*local = s->local_port;
+		*at = s->posted_mono;
 		return &s->pid;
 	}
 	*peer = *local = 0;
+	*at = 0;
 	return NULL;
 }
 
@@ -132,12 +137,13 @@ static void inbox_dispatch(struct run_state *st, enum row_kind kind, void *row)
 static int inbox_resolve(struct run_state *st, enum row_kind kind, void *row, int last)
 {
 	uint16_t peer, local;
-	int64_t *pid = inbox_pid(kind, row, &peer, &local);
+	uint64_t at;
+	int64_t *pid = inbox_pid(kind, row, &peer, &local, &at);
 	uint32_t p;
 
 	if (!pid || *pid != PROC_NULL || !peer)
 		return 1;
-	p = net_pid_by_ports(st->net, peer, local);
+	p = net_pid_by_ports(st->net, peer, local, at);
 	if (p)
 		*pid = p;
 	return p || last;

@@ -140,11 +140,41 @@ static void test_connect_late(void)
 	net_table_free(t);
 }
 
+/* net_pid_by_ports(): loopback reuses a local port within seconds, so the
+ * sender of a POST is the socket of those ports open when it came. */
+static void test_pid_by_ports(void)
+{
+	struct net_table *t = net_table_new(NULL, &sink);
+	struct net_tuple tu;
+
+	/* pid 100: ports 50000 -> 443, connected at 1 s, closed at 1.0011 s */
+	tcp_close(t, 1, 100, 50000, 1000000000ull, 1000100000ull);
+	CHECK(net_pid_by_ports(t, 50000, 443, 0) == 100);		/* any time */
+	CHECK(net_pid_by_ports(t, 50000, 443, 1000500000ull) == 100);	/* while open */
+	CHECK(net_pid_by_ports(t, 50000, 443, 2000000000ull) == 0);	/* closed before */
+	CHECK(net_pid_by_ports(t, 50001, 443, 0) == 0);
+	/* pid 200 reuses the port at 3 s, still open */
+	memset(&tu, 0, sizeof(tu));
+	tu.family = 2;
+	tu.sport = 50000;
+	tu.dport = 443;
+	net_sock_class(t, 200, 2, 78, NET_CLASS_PLAIN, &tu, 3000100000ull);
+	net_sock_connected(t, 2, 3000000000ull, 3000050000ull);
+	CHECK(net_pid_by_ports(t, 50000, 443, 4000000000ull) == 200);
+	CHECK(net_pid_by_ports(t, 50000, 443, 0) == 200);		/* the open one wins */
+	CHECK(net_pid_by_ports(t, 50000, 443, 2000000000ull) == 0);	/* between the two */
+	CHECK(net_pid_by_ports(t, 50000, 443, 1000500000ull) == 100);	/* the first one's time */
+	net_emit_closed(t, 1);
+	rows_clear();
+	net_table_free(t);
+}
+
 int main(void)
 {
 	test_queue_order();
 	test_closed_twice();
 	test_wait();
 	test_connect_late();
+	test_pid_by_ports();
 	return harness_done("test_net");
 }

@@ -209,6 +209,7 @@ struct event_row {
 	/* not stored: the TCP ports an agent posted from and to (its pid is
 	 * found from them); 0 when not posted */
 	uint16_t peer_port, local_port;
+	uint64_t posted_mono;		/* not stored: when the POST came (CLOCK_MONOTONIC ns) */
 };
 
 /* ---- agent_spans ---- */
@@ -231,6 +232,7 @@ struct span_row {
 	char call_id[37];		/* llm_calls.id of the call it describes; "" = NULL */
 	int64_t received_ns;
 	uint16_t peer_port, local_port;	/* not stored, as event_row's */
+	uint64_t posted_mono;		/* not stored, as event_row's */
 };
 
 /* ---- agent_runs, agent_steps (llm/runs.c) ---- */

@@ -45,6 +45,7 @@ struct ingest_req {
 	struct buf body;		/* decoded */
 	int too_large, corrupt;
 	uint16_t peer_port, local_port;
+	uint64_t posted_mono;		/* when the request came */
 };
 
 struct ingest *ingest_new(const struct ingest_opts *o)
@@ -267,6 +268,7 @@ static struct ingest_req *req_begin(struct ingest *in, struct MHD_Connection *c,
 	r->ep = ep;
 	r->fmt = proto ? OTLP_PROTOBUF : OTLP_JSON;
 	conn_ports(c, &r->peer_port, &r->local_port);
+	r->posted_mono = mono_ns();
 	return r;
 }
 
@@ -283,11 +285,13 @@ static int rows_queue(struct ingest_req *r, struct otlp_rows *rows)
 			uuid7(e->id);
 			e->peer_port = r->peer_port;
 			e->local_port = r->local_port;
+			e->posted_mono = r->posted_mono;
 		} else {
 			struct span_row *s = rows->rows[i];
 
 			s->peer_port = r->peer_port;
 			s->local_port = r->local_port;
+			s->posted_mono = r->posted_mono;
 		}
 	}
 	if (events_post_all(rows->kind, rows->rows, rows->n))

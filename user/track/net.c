@@ -38,6 +38,7 @@ struct sock_info {
 	double dns_ms;
 	char *dns_name;
 	uint64_t closed_mono;		/* when we saw the close; 0 while open */
+	uint64_t close_ns;		/* when the kernel closed it (monotonic); 0: open */
 	uint64_t acked_ns;		/* last time a send backlog was fully acked */
 	enum net_class cls;		/* what its first bytes were (sock.bpf.c) */
 	uint64_t ino, class_ns;
@@ -210,6 +211,7 @@ void net_tcp_close(struct net_table *t, const struct net_tcp *e)
 	sock_fill(s, e);
 	sock_dns(t, s);
 	s->closed_mono = mono_ns();
+	s->close_ns = e->close_ns ? e->close_ns : s->closed_mono;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return;
@@ -415,7 +417,7 @@ static int sock_call_info(struct net_table *t, struct sock_info *s, uint64_t fir
 	return 1;
 }
 
-uint32_t net_pid_by_ports(struct net_table *t, uint16_t sport, uint16_t dport)
+uint32_t net_pid_by_ports(struct net_table *t, uint16_t sport, uint16_t dport, uint64_t at_mono)
 {
 	struct htab_iter it = HTAB_ITER_INIT;
 	struct htab_node *n;
@@ -426,9 +428,13 @@ uint32_t net_pid_by_ports(struct net_table *t, uint16_t sport, uint16_t dport)
 	while ((n = htab_next(&t->socks, &it))) {
 		struct sock_info *s = htab_entry(n, struct sock_info, node);
 
+		if (!s->have_tuple || s->tuple.sport != sport || s->tuple.dport != dport)
+			continue;
+		/* another connection over the same ports, before or after */
+		if (at_mono && ((s->close_ns && s->close_ns < at_mono) || (s->syn_ns && s->syn_ns > at_mono)))
+			continue;
 		/* an open socket wins over a closed one that had the same ports */
-		if (s->have_tuple && s->tuple.sport == sport && s->tuple.dport == dport &&
-		    (!pid || !s->closed_mono))
+		if (!pid || !s->closed_mono)
 			pid = s->tgid;
 	}
 	return pid;

@@ -71,8 +71,11 @@ int net_sock_call_info(struct net_table *t, uint64_t cookie, uint64_t first_writ
 void net_tcp_acked(struct net_table *t, uint64_t cookie, uint64_t ts);
 
 /* The process that connect()ed the TCP socket from local port sport to
- * port dport (a local client of our own server); 0 when none is known. */
-uint32_t net_pid_by_ports(struct net_table *t, uint16_t sport, uint16_t dport);
+ * port dport (a local client of our own server) that was open at at_mono
+ * (CLOCK_MONOTONIC ns; 0: any time); 0 when none is known. Loopback reuses
+ * ports within seconds: a socket of those ports closed before at_mono, or
+ * connected after it, was an earlier or later connection's. */
+uint32_t net_pid_by_ports(struct net_table *t, uint16_t sport, uint16_t dport, uint64_t at_mono);
 /* What a connect()ed TCP socket's first written bytes were (sock.bpf.c). */
 enum net_class {
 	NET_CLASS_UNKNOWN = 0,	/* not seen written since the tracer started */
