@@ -52,6 +52,15 @@ static void tcp_close(struct net_table *t, uint64_t cookie, uint32_t pid, uint16
 	net_tcp_close(t, &e);
 }
 
+/* The tuple of a connection from local port sport to port 443. */
+static void tuple_to_443(struct net_tuple *tu, uint16_t sport)
+{
+	memset(tu, 0, sizeof(*tu));
+	tu->family = 2;
+	tu->sport = sport;
+	tu->dport = 443;
+}
+
 /* Rows wait NET_ROW_WAIT_NS; all = 1 takes every one, in close order. */
 static void test_queue_order(void)
 {
@@ -125,10 +134,7 @@ static void test_connect_late(void)
 	struct net_table *t = net_table_new(NULL, &sink);
 	struct net_tuple tu;
 
-	memset(&tu, 0, sizeof(tu));
-	tu.family = 2;
-	tu.sport = 44000;
-	tu.dport = 443;
+	tuple_to_443(&tu, 44000);
 	net_sock_class(t, 5000, 500, 77, NET_CLASS_TLS, &tu, 3000000000ull);
 	net_sock_connected(t, 500, 2000000000ull, 2000700000ull);
 	tcp_close(t, 500, 5000, 0, 0, 0);	/* the close knows neither */
@@ -154,10 +160,7 @@ static void test_pid_by_ports(void)
 	CHECK(net_pid_by_ports(t, 50000, 443, 2000000000ull) == 0);	/* closed before */
 	CHECK(net_pid_by_ports(t, 50001, 443, 0) == 0);
 	/* pid 200 reuses the port at 3 s, still open */
-	memset(&tu, 0, sizeof(tu));
-	tu.family = 2;
-	tu.sport = 50000;
-	tu.dport = 443;
+	tuple_to_443(&tu, 50000);
 	net_sock_class(t, 200, 2, 78, NET_CLASS_PLAIN, &tu, 3000100000ull);
 	net_sock_connected(t, 2, 3000000000ull, 3000050000ull);
 	CHECK(net_pid_by_ports(t, 50000, 443, 4000000000ull) == 200);

@@ -167,12 +167,12 @@ static void fds_release(struct attach *a, const int *fds, int n)
 }
 
 /* The glibc at file offset off, opened at path (as our fd's /proc/self/fd
- * path, or a path), bound to process pid: its entry and return links
- * added to cl. Returns 0 or a negative errno. */
-static int client_bind(struct attach *a, struct dns_client *cl, pid_t pid, const char *path,
+ * path, or a path), bound to process pid with kind k's programs: its entry
+ * and return links added to cl. Returns 0 or a negative errno. */
+static int client_bind(struct attach *a, int k, struct dns_client *cl, pid_t pid, const char *path,
 		       uint64_t off)
 {
-	int k = dns_kind(), fd_in, fd_out;
+	int fd_in, fd_out;
 
 	if (cl->nfds + 2 > CLIENT_FDS_MAX)
 		return -ENOSPC;
@@ -235,7 +235,7 @@ static int client_lib(void *ctx, const char *mf, const char *shown)
 		attach_file(m->a, (size_t)m->k, mf, shown, m->pid);
 		c = libc_find(m->a, &st);
 	}
-	if (c && !client_bind(m->a, m->cl, m->pid, fdpath, c->off)) {
+	if (c && !client_bind(m->a, m->k, m->cl, m->pid, fdpath, c->off)) {
 		close(fd);
 		return 1;
 	}
@@ -246,12 +246,15 @@ out_close:
 
 int attach_dns_client(struct attach *a, pid_t pid)
 {
-	struct maps_ctx m = { a, NULL, pid, dns_kind() };
+	struct maps_ctx m = { a, NULL, pid, -1 };
 	char dir[64], path[512];
 	int where, i, n, err, ours;
 
-	if (!a->dns_clients || !a->multi || a->nupids || a->dry || m.k < 0 || !a->ks[m.k].on ||
-	    pid <= 0 || pid == a->dns_gone || htab_find(&a->clients, (uint64_t)pid, 0))
+	/* every data event asks: the cheap answers first */
+	if (!a->dns_clients || pid <= 0 || pid == a->dns_gone || htab_find(&a->clients, (uint64_t)pid, 0))
+		return 0;
+	m.k = dns_kind();
+	if (m.k < 0 || !attach_dns_lean(a, (size_t)m.k) || !a->ks[m.k].on)
 		return 0;
 	if (a->clients.count >= DNS_CLIENTS_MAX) {
 		if (!a->clients_full)
@@ -288,7 +291,7 @@ int attach_dns_client(struct attach *a, pid_t pid)
 				continue;
 			/* Another mount namespace: the same path under its root. */
 			snprintf(path, sizeof(path), "/proc/%d/root%s", pid, c->path);
-			err = client_bind(a, m.cl, pid, ours ? c->path : path, c->off);
+			err = client_bind(a, m.k, m.cl, pid, ours ? c->path : path, c->off);
 			n += !err;
 		}
 	}

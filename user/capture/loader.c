@@ -672,7 +672,6 @@ void loader_client(struct loader *l, pid_t pid)
 {
 	struct lt_exe_key key = { 0 };
 	struct client_exe *c;
-	__u8 v = LT_EXE_CLIENT;
 	char path[64];
 	struct stat st;
 
@@ -693,7 +692,7 @@ void loader_client(struct loader *l, pid_t pid)
 		return;
 	}
 	/* Its execs wake the reader, even in our mount namespace. */
-	bpf_map_update_elem(bpf_map__fd(l->proc->maps.exes_seen), &key, &v, BPF_ANY);
+	loader_exe_seen(l, &key);
 }
 
 void loader_exit(struct loader *l, pid_t pid)
