@@ -16,7 +16,7 @@ static const char *const env_keys[] = {
 	"db", "push", "push-batch", "push-interval", "push-ca", "push-bodies", "host-id",
 	"retain-days", "max-db-mb", "max-body", "body-memory", "ring-size", "listen", "prices", "db-group",
 	"max-disk-pct", "watch-path", "zombie-after", "stuck-after", "ingest-token", "ingest-max-body",
-	"ingest-rate", "dns-probes",
+	"ingest-rate", "dns-probes", "spool-size",
 };
 
 struct kv {

@@ -157,8 +157,13 @@ static void priority_raise(void)
 static int capture_start(struct run_state *st)
 {
 	struct loader_opts lo = { 0 };
+	char dir[4096];
 	int files;
 
+	/* the spool beside the database: the disk the operator gave llmtap */
+	snprintf(dir, sizeof(dir), "%s", st->o->db);
+	lo.spool_dir = dirname(dir);
+	lo.spool_bytes = st->o->spool_bytes;
 	lo.self = getpid();
 	lo.pids = st->o->pids;
 	lo.npids = st->o->npids;
@@ -317,10 +322,19 @@ static void run_loop(struct run_state *st)
 static void run_stopped(struct run_state *st, uint64_t drops)
 {
 	unsigned long long lost = store_unstored(st->store);
+	struct rings_spool_stats sp = { 0 };
 	char why[256];
 
+	if (st->loader)
+		loader_spool_stats(st->loader, &sp);
 	fprintf(stderr, "llmtap: stopped: %llu call(s) recorded, %llu event(s) dropped",
 		store_written(st->store), (unsigned long long)drops);
+	if (sp.records)
+		fprintf(stderr, ", %llu event(s) spooled to disk while behind (%.1f MB at most)",
+			(unsigned long long)sp.records, sp.peak / 1048576.0);
+	/* the exit's drain is bounded: what it left in a spool is lost */
+	if (sp.unread || sp.lost)
+		fprintf(stderr, ", %.1f MB of spooled events not read", (sp.unread + sp.lost) / 1048576.0);
 	if (lost)
 		fprintf(stderr, ", %llu call(s) not stored (%s)", lost,
 			store_problem(st->store, why, sizeof(why)) ? why : "database error");

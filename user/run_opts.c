@@ -20,7 +20,7 @@ static void usage_run(FILE *f)
 	fprintf(f,
 		"usage: llmtap run [--db PATH] [-p PID]... [-c COMM]... [--duration SEC]\n"
 		"                  [--max-body BYTES] [--body-memory BYTES] [--ring-size BYTES]\n"
-		"                  [--sample-interval SEC] [-v]\n"
+		"                  [--spool-size BYTES] [--sample-interval SEC] [-v]\n"
 		"                  [--push URL]... [--push-batch N] [--push-interval SEC] [--push-ca FILE]\n"
 		"                  [--push-bodies] [--host-id ID] [--retain-days D] [--max-db-mb MB]\n"
 		"                  [--listen [ADDR:]PORT] [--prices FILE] [--db-group GROUP] [--config FILE]\n"
@@ -36,6 +36,8 @@ static void usage_run(FILE *f)
 		"  --body-memory BYTES  bodies of open calls held in memory, all together (default 64M;\n"
 		"                     0: no cap); past it bodies are cut, error = 'truncated'\n"
 		"  --ring-size BYTES  BPF ring buffer size, a power of two (default 4M)\n"
+		"  --spool-size BYTES  a ring the reader is behind on spills into a file next to the\n"
+		"                     database, up to this much (default 256M; 0: drop when full)\n"
 		"  --sample-interval SEC  CPU samples per process this often (default 2)\n"
 		"  --push URL         also deliver rows to URL (repeatable): clickhouse://[user:pass@]host:8123/DB,\n"
 		"                     otlp+http(s)://host:4318, http(s)://host/path (JSON batches)\n"
@@ -73,6 +75,7 @@ enum {
 	OPT_RETAIN_DAYS, OPT_MAX_DB_MB, OPT_CONFIG, OPT_PRICES, OPT_DB_GROUP,
 	OPT_MAX_DISK_PCT, OPT_WATCH_PATH, OPT_ZOMBIE_AFTER, OPT_DNS_PROBES,
 	OPT_STUCK_AFTER, OPT_INGEST_TOKEN, OPT_INGEST_MAX_BODY, OPT_INGEST_RATE, OPT_BODY_MEMORY,
+	OPT_SPOOL_SIZE,
 };
 
 /* Parse a duration option into *out within [lo, hi] seconds. Returns 0, or 2
@@ -115,6 +118,7 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 		{ "listen", required_argument, NULL, 'L' },
 		{ "max-body", required_argument, NULL, 'm' },
 		{ "body-memory", required_argument, NULL, OPT_BODY_MEMORY },
+		{ "spool-size", required_argument, NULL, OPT_SPOOL_SIZE },
 		{ "ring-size", required_argument, NULL, 'r' },
 		{ "sample-interval", required_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -132,6 +136,7 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 	o->max_body = 8u << 20;
 	o->body_memory = 64u << 20;
 	o->ring_bytes = 4u << 20;
+	o->spool_bytes = 256u << 20;
 	o->sample_s = 2;
 	o->push.batch_rows = 500;
 	o->push.interval_s = 5;
@@ -318,6 +323,12 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 			if (parse_size(optarg, &o->ring_bytes) || o->ring_bytes < 65536 ||
 			    (o->ring_bytes & (o->ring_bytes - 1))) {
 				fprintf(stderr, "llmtap: bad --ring-size value '%s' (a power of two, at least 64k)\n", optarg);
+				return 2;
+			}
+			break;
+		case OPT_SPOOL_SIZE:
+			if (parse_size(optarg, &o->spool_bytes) || (o->spool_bytes && o->spool_bytes < (1u << 20))) {
+				fprintf(stderr, "llmtap: bad --spool-size value '%s' (0, or at least 1M)\n", optarg);
 				return 2;
 			}
 			break;

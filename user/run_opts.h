@@ -22,6 +22,7 @@ struct run_opts {
 	uint64_t max_body;		/* bytes kept of each body */
 	uint64_t body_memory;		/* bytes all open bodies may hold together; 0: no cap */
 	uint64_t ring_bytes;		/* BPF ring buffer size */
+	uint64_t spool_bytes;		/* a ring's spill file at most (0: none) */
 	double sample_s;		/* CPU sampling interval */
 	const char *listen;		/* --listen spec, NULL when not serving */
 	const char *prices;		/* --prices FILE, NULL: the default table */

@@ -28,6 +28,8 @@ from run.py. Cases:
   12 walsize    rows of 32 KB written as fast as tlsloop makes them: the WAL file stays bounded (it starts over)
   13 mainexit   a client whose main thread exits first (pthread_exit), the call made by another thread: a whole
                 row host-wide, and under -p naming it once its main thread is gone
+  14 spool      a client faster than the reader (tlsloop, 16 KB each way at full speed, 10x the ring): the
+                ring spills to disk and the rows are whole; with --spool-size 0 most are lost to the full ring
 Ends with the line "robust: N passed, N failed"; exit status 1 when anything failed.
 """
 import argparse
@@ -1000,11 +1002,78 @@ def case_mainexit(ctx):
     chk.eq([tag_of(r) for r in read_rows(db)], ["R13-pid"], "%s -p: that process's call alone recorded" % n)
 
 
+# ---------- 14. the ring spills to disk ----------
+
+SPOOL_EXCHANGES = 1200         # 16 KB each way: 39 MB through the 4 MiB ring, about 10 times over
+SPOOL_WHOLE_MIN = 0.90         # rows whole with the spool (100 % in runs here; a guest stall can cost some)
+NOSPOOL_WHOLE_MAX = 0.60       # without it (about 25 % here)
+
+
+def spool_round(ctx, n, args):
+    """tlsloop's burst under `llmtap run ARGS`: (whole rows, rows, the exit line, files left beside the DB)
+    or None after a failed check."""
+    loop = os.path.join(REPO, "build", "bench", "tlsloop")
+    t = start_tracer(ctx, n, args)
+    if not t:
+        return None
+    proc, terr, db = t
+    r = subprocess.run([loop, ctx.cert, ctx.key, "16384", str(SPOOL_EXCHANGES)], capture_output=True, text=True,
+                       timeout=300)
+    if not ctx.chk.eq(r.returncode, 0, "%s: tlsloop runs" % n):
+        return None
+    out = dict(zip(r.stdout.split()[::2], r.stdout.split()[1::2]))
+    req_body, resp_body = int(out["req_body"]), int(out["resp_body"])
+    # the reader turns the backlog into rows after the burst: until the count stops growing
+    last, still = -1, 0
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and still < 3:
+        rows = len(read_rows(db))
+        still = still + 1 if rows == last else 0
+        last = rows
+        time.sleep(1)
+    _, _, line = check_stop(ctx, n, proc, terr)
+    rows = read_rows(db)
+    whole = [x for x in rows if x["error"] is None and x["status"] == 200]
+    ctx.chk.ok(all(x["request_bytes"] == req_body and x["response_bytes"] == resp_body for x in whole),
+               "%s: every whole row has the request's %d and the response's %d body bytes" % (n, req_body, resp_body),
+               repr([(x["request_bytes"], x["response_bytes"]) for x in whole
+                     if (x["request_bytes"], x["response_bytes"]) != (req_body, resp_body)][:5]))
+    ctx.chk.ok(all("capture gap" in (x["error"] or "") for x in rows if x not in whole),
+               "%s: a row that is not whole says why (capture gap)" % n,
+               repr([x["error"] for x in rows if x not in whole and "capture gap" not in (x["error"] or "")][:5]))
+    left = sorted(f for f in os.listdir(os.path.dirname(db)) if not f.startswith("llmtap.db"))
+    return len(whole), len(rows), line, left
+
+
+def case_spool(ctx):
+    chk, n = ctx.chk, "c14 spool"
+    got = spool_round(ctx, n, [])
+    if not got:
+        return
+    whole, rows, line, left = got
+    chk.ok(whole >= SPOOL_WHOLE_MIN * SPOOL_EXCHANGES, "%s: at least %d %% of %d calls have a whole row (%d)" % (
+        n, SPOOL_WHOLE_MIN * 100, SPOOL_EXCHANGES, whole))
+    chk.ok(re.search(r", \d+ event\(s\) spooled to disk while behind \([\d.]+ MB at most\)", line),
+           "%s: the exit line says what was spooled" % n, repr(line))
+    chk.ok("not read" not in line, "%s: every spooled event was read before the exit" % n, repr(line))
+    chk.eq(left, [], "%s: the spool leaves no file beside the database" % n)
+    got = spool_round(ctx, n + " off", ["--spool-size", "0"])
+    if not got:
+        return
+    whole, rows, line, _ = got
+    chk.ok(whole <= NOSPOOL_WHOLE_MAX * SPOOL_EXCHANGES,
+           "%s off: without the spool most calls are lost to the full ring (%d whole rows of %d calls)" % (
+               n, whole, SPOOL_EXCHANGES))
+    m = STOPPED_RE.match(line)
+    chk.ok(m and int(m.group(2)) > 0 and "spooled" not in line,
+           "%s off: the exit line counts the dropped events and no spool" % n, repr(line))
+
+
 CASES = [
     ("cli", case_cli), ("dbmodes", case_dbmodes), ("lateexec", case_lateexec), ("bigbody", case_bigbody),
     ("maxbody", case_maxbody), ("ringfull", case_ringfull), ("kill9", case_kill9), ("filters", case_filters),
     ("sigterm", case_sigterm), ("cutstream", case_cutstream), ("http2", case_http2), ("walsize", case_walsize),
-    ("mainexit", case_mainexit),
+    ("mainexit", case_mainexit), ("spool", case_spool),
 ]
 
 

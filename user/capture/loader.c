@@ -583,6 +583,14 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 		l->net->bss->connect_lazy = 1;
 	go_open(l, o);
 	rustls_open(l, o);
+	/* every ring is in: a reader behind on one spools it to disk */
+	err = rings_spool(l->rb, o->spool_dir, o->spool_bytes);
+	if (err)
+		log_warn("ring spool: %s: a ring the reader is behind on drops events when full",
+			 strerror(-err));
+	else if (o->spool_bytes)
+		log_debug("ring spool: up to %llu MB per ring in %s when the reader is behind",
+			  (unsigned long long)(o->spool_bytes >> 20), o->spool_dir ? o->spool_dir : "/var/tmp");
 	/* The objects with uprobe programs, for capture/attach.c to put on files. */
 	probed[0] = l->ssl->obj;
 	probed[1] = l->dns ? l->dns->obj : NULL;
@@ -614,10 +622,15 @@ int loader_poll(struct loader *l, int timeout_ms)
 	 * without a wakeup */
 	int n = rings_poll(l->rb, attach_rescan_wait_ms(l->attach, timeout_ms));
 
-	merge_flush(l->merge);
+	merge_flush(l->merge, rings_behind(l->rb));
 	attach_rescans_run(l->attach);
 	attach_dns_sweep(l->attach, mono_ns());
 	return n;
+}
+
+void loader_spool_stats(const struct loader *l, struct rings_spool_stats *st)
+{
+	rings_spool_stats(l->rb, st);
 }
 
 void loader_mute(struct loader *l, uint32_t tgid, uint64_t ssl)
@@ -642,7 +655,7 @@ int loader_drain(struct loader *l)
 {
 	int n = rings_consume(l->rb);
 
-	merge_flush(l->merge);
+	merge_flush(l->merge, rings_behind(l->rb));
 	return n;
 }
 

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "events.h"
+#include "capture/ring.h"
 
 struct loader_opts {
 	pid_t self;		/* our tgid: never traced */
@@ -14,6 +15,8 @@ struct loader_opts {
 	uint64_t ring_bytes;	/* data ring buffer size (power of two) */
 	uint32_t chunks_max;	/* LT_CHUNK_MAX chunks per SSL call at most */
 	int dns_all;		/* getaddrinfo probed in every process, not in clients alone */
+	const char *spool_dir;	/* where a ring the reader is behind on spills (NULL: /var/tmp) */
+	uint64_t spool_bytes;	/* that file's size at most, per ring (0: no spool) */
 };
 
 /* Called for each ring-buffer record; returns 0 (non-zero stops the poll). */
@@ -51,6 +54,9 @@ void loader_client(struct loader *l, pid_t pid);
 
 /* Process pid exited (after its last data): what was bound to it goes. */
 void loader_exit(struct loader *l, pid_t pid);
+
+/* What the ring spools took so far (capture/ring.h). */
+void loader_spool_stats(const struct loader *l, struct rings_spool_stats *st);
 
 /* Wait up to timeout_ms for a wakeup (events wake the reader only when a
  * ring fills: see wake_bytes in common.bpf.h), deliver what every ring

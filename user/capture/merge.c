@@ -19,9 +19,12 @@ struct held {
 struct merge {
 	merge_fn fn;
 	void *ctx;
-	struct held *held;	/* this drain's records of the small rings */
+	struct held *held;	/* the small rings' records not handed on yet */
 	size_t nheld, cap_held, next_held;
+	size_t seq;		/* order read */
+	int sorted;		/* held[next_held..nheld) is in time order */
 	int passed;		/* a data record was handed on in this drain */
+	uint64_t last_data;	/* the newest data record handed on */
 };
 
 int merge_new(struct merge **out, merge_fn fn, void *ctx)
@@ -61,11 +64,12 @@ static int held_cmp(const void *a, const void *b)
 }
 
 /* Hand on the held records up to time upto, oldest first (sorted on the
- * first call of a drain: they are all in by then). */
+ * first call after a record came: in a drain they are all in by then). */
 static void held_flush(struct merge *m, uint64_t upto)
 {
-	if (m->next_held == 0 && m->nheld > 1)
-		qsort(m->held, m->nheld, sizeof(*m->held), held_cmp);
+	if (!m->sorted && m->nheld - m->next_held > 1)
+		qsort(m->held + m->next_held, m->nheld - m->next_held, sizeof(*m->held), held_cmp);
+	m->sorted = 1;
 	while (m->next_held < m->nheld && m->held[m->next_held].ts <= upto) {
 		struct held *h = &m->held[m->next_held++];
 
@@ -99,26 +103,38 @@ int merge_hold(void *ctx, void *data, size_t size)
 	if (!copy)
 		return m->fn(m->ctx, data, size);
 	memcpy(copy, data, size);
-	m->held[m->nheld] = (struct held){ .ts = record_time(data, size), .seq = m->nheld,
+	m->held[m->nheld] = (struct held){ .ts = record_time(data, size), .seq = m->seq++,
 					   .size = size, .data = copy };
 	m->nheld++;
+	m->sorted = 0;
 	return 0;
 }
 
 int merge_pass(void *ctx, void *data, size_t size)
 {
 	struct merge *m = ctx;
+	uint64_t ts = record_time(data, size);
 
 	m->passed = 1;
+	if (ts > m->last_data)
+		m->last_data = ts;
 	if (m->nheld)
-		held_flush(m, record_time(data, size));
+		held_flush(m, ts);
 	return m->fn(m->ctx, data, size);
 }
 
-void merge_flush(struct merge *m)
+void merge_flush(struct merge *m, int behind)
 {
-	if (m->nheld)
-		held_flush(m, UINT64_MAX);
+	if (m->nheld) {
+		/* records newer than the data handed on wait for the data
+		 * still behind them (a process's last calls before its exit) */
+		held_flush(m, behind ? m->last_data : UINT64_MAX);
+		if (m->next_held) {
+			memmove(m->held, m->held + m->next_held, (m->nheld - m->next_held) * sizeof(*m->held));
+			m->nheld -= m->next_held;
+			m->next_held = 0;
+		}
+	}
 	m->passed = 0;
 }
 

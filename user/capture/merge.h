@@ -22,8 +22,10 @@ int merge_hold(void *ctx, void *data, size_t size);
  * HTTP): the held records older than this one first, then it. */
 int merge_pass(void *ctx, void *data, size_t size);
 
-/* The end of a drain: hand on everything still held, oldest first. */
-void merge_flush(struct merge *m);
+/* The end of a drain: hand on everything still held, oldest first; with
+ * behind (records of the data rings left for the next drain), only those
+ * no newer than the last data record handed on: the rest wait for it. */
+void merge_flush(struct merge *m, int behind);
 
 /* Free m and what it holds; NULL is fine. */
 void merge_free(struct merge *m);

@@ -1,4 +1,4 @@
-/* ring.h -- the reader of the BPF ring buffers: each ring's data pages mapped once (not twice, as libbpf does), records that wrap copied out, one epoll for all. */
+/* ring.h -- the reader of the BPF ring buffers: each ring's data pages mapped once (not twice, as libbpf does), records that wrap copied out, one epoll for all, and a thread that spools a ring the reader is behind on to disk. */
 #ifndef LLMTAP_RING_H
 #define LLMTAP_RING_H
 
@@ -32,7 +32,27 @@ void rings_mark(struct rings *rs);
  * errno. */
 int rings_consume(struct rings *rs);
 
-/* Unmap every ring and free rs; NULL is fine. */
+/* Did the last rings_poll() or rings_consume() leave records behind (a
+ * limit reached, or a spool not read to its end)? The next poll then
+ * does not wait. */
+int rings_behind(const struct rings *rs);
+
+/* Start a thread that keeps the rings from filling while the reader is
+ * behind: woken when a quarter of a ring waits, it moves that ring's
+ * oldest records into a spool file of its own in dir (unlinked; up to cap
+ * bytes each), which the reader reads before the ring. Call once every
+ * ring is added (no ring can be added after). cap 0: no thread. Returns 0
+ * or a negative errno (the rings work as before). */
+int rings_spool(struct rings *rs, const char *dir, uint64_t cap);
+
+/* What the spools took: records and bytes, the largest a spool file grew,
+ * bytes lost to a failed read, bytes not read yet (the reader's thread). */
+struct rings_spool_stats {
+	uint64_t records, bytes, peak, lost, unread;
+};
+void rings_spool_stats(const struct rings *rs, struct rings_spool_stats *st);
+
+/* Stop the spool thread, unmap every ring and free rs; NULL is fine. */
 void rings_free(struct rings *rs);
 
 #endif
