@@ -198,7 +198,7 @@ TEST_EXTRA_scan := user/capture/scan.c user/capture/elfimg.c user/capture/xdec.c
 	user/capture/sig_boringssl.c user/capture/sig_openssl.c user/capture/sig_awslc.c user/capture/gopclntab.c
 TEST_EXTRA_genai := user/serve/genai.c
 TEST_EXTRA_placement := user/capture/placement.c
-TEST_EXTRA_spool := user/capture/spool.c
+TEST_EXTRA_spool := user/capture/spool.c user/capture/spool_cipher.c user/base/util.c
 TEST_EXTRA_merge := user/capture/merge.c
 TEST_EXTRA_exepath := user/track/exepath.c user/base/procfs.c user/base/util.c
 TEST_EXTRA_procfs := user/base/procfs.c

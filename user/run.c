@@ -157,13 +157,8 @@ static void priority_raise(void)
 static int capture_start(struct run_state *st)
 {
 	struct loader_opts lo = { 0 };
-	char dir[4096];
 	int files;
 
-	/* the spool beside the database: the disk the operator gave llmtap */
-	snprintf(dir, sizeof(dir), "%s", st->o->db);
-	lo.spool_dir = dirname(dir);
-	lo.spool_bytes = st->o->spool_bytes;
 	lo.self = getpid();
 	lo.pids = st->o->pids;
 	lo.npids = st->o->npids;
@@ -177,6 +172,16 @@ static int capture_start(struct run_state *st)
 	if (files == 0)
 		log_warn("no OpenSSL found yet (libssl or node); processes started later are still watched");
 	return files;
+}
+
+/* The thread that spills a ring the reader is behind on, into a file
+ * beside the database: the disk the operator gave llmtap. */
+static void run_spool_start(struct run_state *st)
+{
+	char dir[4096];
+
+	snprintf(dir, sizeof(dir), "%s", st->o->db);
+	loader_spool_start(st->loader, dirname(dir), st->o->spool_bytes);
 }
 
 /* The store's WAL has grown: the retention thread checkpoints it. */
@@ -411,6 +416,7 @@ int cmd_run(int argc, char **argv)
 	/* attached: from here on only what running needs (before any thread) */
 	if (privs_drop())
 		goto out_trackers;
+	run_spool_start(st);
 	o.push.db_path = o.db;
 	o.push.token = config_push_token();
 	o.push.notice = run_notice;

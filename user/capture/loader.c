@@ -583,14 +583,6 @@ int loader_open(struct loader **out, const struct loader_opts *o,
 		l->net->bss->connect_lazy = 1;
 	go_open(l, o);
 	rustls_open(l, o);
-	/* every ring is in: a reader behind on one spools it to disk */
-	err = rings_spool(l->rb, o->spool_dir, o->spool_bytes);
-	if (err)
-		log_warn("ring spool: %s: a ring the reader is behind on drops events when full",
-			 strerror(-err));
-	else if (o->spool_bytes)
-		log_debug("ring spool: up to %llu MB per ring in %s when the reader is behind",
-			  (unsigned long long)(o->spool_bytes >> 20), o->spool_dir ? o->spool_dir : "/var/tmp");
 	/* The objects with uprobe programs, for capture/attach.c to put on files. */
 	probed[0] = l->ssl->obj;
 	probed[1] = l->dns ? l->dns->obj : NULL;
@@ -626,6 +618,18 @@ int loader_poll(struct loader *l, int timeout_ms)
 	attach_rescans_run(l->attach);
 	attach_dns_sweep(l->attach, mono_ns());
 	return n;
+}
+
+void loader_spool_start(struct loader *l, const char *dir, uint64_t bytes)
+{
+	int err = rings_spool(l->rb, dir, bytes);
+
+	if (err)
+		log_warn("ring spool: %s: a ring the reader is behind on drops events when full",
+			 strerror(-err));
+	else if (bytes)
+		log_debug("ring spool: up to %llu MB per ring in %s when the reader is behind",
+			  (unsigned long long)(bytes >> 20), dir ? dir : "/var/tmp");
 }
 
 void loader_spool_stats(const struct loader *l, struct rings_spool_stats *st)

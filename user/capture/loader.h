@@ -15,8 +15,6 @@ struct loader_opts {
 	uint64_t ring_bytes;	/* data ring buffer size (power of two) */
 	uint32_t chunks_max;	/* LT_CHUNK_MAX chunks per SSL call at most */
 	int dns_all;		/* getaddrinfo probed in every process, not in clients alone */
-	const char *spool_dir;	/* where a ring the reader is behind on spills (NULL: /var/tmp) */
-	uint64_t spool_bytes;	/* that file's size at most, per ring (0: no spool) */
 };
 
 /* Called for each ring-buffer record; returns 0 (non-zero stops the poll). */
@@ -54,6 +52,14 @@ void loader_client(struct loader *l, pid_t pid);
 
 /* Process pid exited (after its last data): what was bound to it goes. */
 void loader_exit(struct loader *l, pid_t pid);
+
+/* Start the thread that spills a ring the reader is behind on into a file
+ * in dir (NULL: /var/tmp), up to bytes per ring (0: none; rings_spool()).
+ * A thread is not bound by what privs_drop() did before it in another
+ * (capabilities, seccomp are per thread until set for all): start it
+ * after. It inherits the caller's priority. A failure is said; the rings
+ * work as before. */
+void loader_spool_start(struct loader *l, const char *dir, uint64_t bytes);
 
 /* What the ring spools took so far (capture/ring.h). */
 void loader_spool_stats(const struct loader *l, struct rings_spool_stats *st);

@@ -4,15 +4,12 @@
 #include <errno.h>
 #include <linux/bpf.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "base/util.h"
@@ -58,7 +55,6 @@ struct ring {
  * hold of the ring's lock. */
 #define RING_SPOOL_LOW 32
 #define RING_SPOOL_PIECE (256u << 10)
-#define RING_SPOOL_NICE (-20)
 #define RING_SPOOL_TICK_MS 1
 #define RING_SPOOL_HOT_TICKS 100	/* looks on after the last move: 100 ms */
 
@@ -491,12 +487,6 @@ static void *rings_spool_main(void *arg)
 	int i, n, hot = 0;
 	size_t moved, all;
 
-	/* at least the reader's share of the CPU (run raises the process to
-	 * nice -20): it runs only while a ring fills, and a client at full
-	 * speed fills one within milliseconds */
-	if (getenv("SPRR")) { struct sched_param sp = { .sched_priority = 1 }; if (pthread_setschedparam(pthread_self(), SCHED_RR, &sp)) log_warn("rr failed"); }
-	else if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), RING_SPOOL_NICE))
-		log_debug("ring spool: thread priority: %s", strerror(errno));
 	for (;;) {
 		n = epoll_wait(rs->sp_epfd, ev, RINGS_MAX + 1, hot ? RING_SPOOL_TICK_MS : -1);
 		if (n < 0 && errno != EINTR)
@@ -564,6 +554,8 @@ int rings_spool(struct rings *rs, const char *dir, uint64_t cap)
 	/* the thread takes no signal: they are the main loop's */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
+	/* the reader's priority, inherited: run raises it to nice -20, and
+	 * a client at full speed fills a ring within milliseconds */
 	err = -pthread_create(&rs->thread, NULL, rings_spool_main, rs);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err)

@@ -1,36 +1,34 @@
-/* spool.c -- a ring's overflow on disk: records moved out of a BPF ring that the reader is behind on, kept in order in an unlinked file, read back before the ring. */
+/* spool.c -- a ring's overflow on disk: records moved out of a BPF ring that the reader is behind on, kept in order in an unlinked file (encrypted: spool_cipher.c), read back before the ring. */
 #include "capture/spool.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
-/* A record in the file: this header, then size bytes, padded to 8. */
+#include "capture/spool_cipher.h"
+
+/* A record in the file: this header, then size bytes, padded to 16 (the
+ * cipher's block: every record starts a block, and so does every read). */
 struct spool_hdr {
 	uint64_t pos;
 	uint32_t size;
 	uint32_t pad;
 };
 
-#define SPOOL_RECS 256		/* records gathered per write, at most */
-#define SPOOL_IOV (4 * SPOOL_RECS)	/* header, two parts, padding each */
+#define SPOOL_WBUF (256u << 10)	/* records gathered per write (one larger goes alone) */
 #define SPOOL_RBUF (256u << 10)	/* read back per read, at least */
 
 struct spool {
 	char *dir;
 	int fd;			/* -1 until the first record */
 	uint64_t cap;
-	/* writer: the records put since the last write, gathered in place
-	 * (their bytes stay the caller's until spool_sync()) */
-	struct spool_hdr hdr[SPOOL_RECS];
-	struct iovec iov[SPOOL_IOV];
-	int nhdr, niov;
-	size_t wlen;
+	struct spool_cipher *cipher;	/* made with the file */
+	/* writer: the records put since the last write, encrypted */
+	uint8_t *wbuf;
+	size_t wcap, wlen;
 	uint64_t woff;		/* file bytes written */
 	/* reader: the file's bytes [boff, boff + blen) are in rbuf */
 	uint8_t *rbuf;
@@ -42,7 +40,7 @@ struct spool {
 
 static size_t rec_len(uint32_t size)
 {
-	return sizeof(struct spool_hdr) + (((size_t)size + 7) & ~(size_t)7);
+	return sizeof(struct spool_hdr) + (((size_t)size + 15) & ~(size_t)15);
 }
 
 int spool_new(struct spool **out, const char *dir, uint64_t cap)
@@ -87,16 +85,15 @@ static int spool_create(const char *dir)
 	return -errno;
 }
 
-/* Write the gathered records at the file's end. Returns 0 or a negative
- * errno (what was written stays counted in woff: spool_rollback()). */
-static int spool_write(struct spool *s)
+int spool_sync(struct spool *s)
 {
-	struct iovec *v = s->iov;
-	int n = s->niov;
+	const uint8_t *b = s->wbuf;
+	size_t n = s->wlen;
 	ssize_t w;
 
+	s->wlen = 0;
 	while (n) {
-		w = pwritev(s->fd, v, n > IOV_MAX ? IOV_MAX : n, (off_t)s->woff);
+		w = pwrite(s->fd, b, n, (off_t)s->woff);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
@@ -104,65 +101,72 @@ static int spool_write(struct spool *s)
 		}
 		if (w == 0)
 			return -EIO;
+		b += w;
+		n -= (size_t)w;
 		s->woff += (uint64_t)w;
-		/* a short write: on from where it stopped */
-		while (n && (size_t)w >= v->iov_len) {
-			w -= (ssize_t)v->iov_len;
-			v++;
-			n--;
-		}
-		if (n) {
-			v->iov_base = (uint8_t *)v->iov_base + w;
-			v->iov_len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* The file and its cipher, at the first record. Returns 0 or a negative errno. */
+static int spool_open(struct spool *s)
+{
+	int err;
+
+	if (!s->cipher) {
+		err = spool_cipher_new(&s->cipher);
+		if (err)
+			return err;
+	}
+	if (s->fd < 0) {
+		s->fd = spool_create(s->dir);
+		if (s->fd < 0) {
+			err = s->fd;
+			s->fd = -1;
+			return err;
 		}
 	}
 	return 0;
 }
 
-int spool_sync(struct spool *s)
-{
-	int err;
-
-	if (!s->niov)
-		return 0;
-	err = spool_write(s);
-	s->niov = s->nhdr = 0;
-	s->wlen = 0;
-	return err;
-}
-
-static void iov_add(struct spool *s, const void *p, size_t n)
-{
-	if (n)
-		s->iov[s->niov++] = (struct iovec){ .iov_base = (void *)p, .iov_len = n };
-}
-
 int spool_put(struct spool *s, uint64_t pos, const void *p1, uint32_t n1, const void *p2, uint32_t n2)
 {
-	static const uint8_t zeros[8];
+	static const uint8_t zeros[16];
 	uint32_t size = n1 + n2;
 	size_t len = rec_len(size);
-	struct spool_hdr *h;
+	struct spool_hdr h = { .pos = pos, .size = size };
+	uint8_t *out;
 	int err;
 
 	if (s->woff + s->wlen + len > s->cap)
 		return -ENOSPC;
-	if (s->fd < 0) {
-		s->fd = spool_create(s->dir);
-		if (s->fd < 0)
-			return s->fd;
+	if ((s->fd < 0 || !s->cipher) && (err = spool_open(s)))
+		return err;
+	if (s->wlen && s->wlen + len > SPOOL_WBUF && (err = spool_sync(s)))
+		return err;
+	if (len > s->wcap) {
+		size_t cap = len > SPOOL_WBUF ? len : SPOOL_WBUF;
+		uint8_t *b = realloc(s->wbuf, cap);
+
+		if (!b)
+			return -ENOMEM;
+		s->wbuf = b;
+		s->wcap = cap;
 	}
-	if (s->nhdr == SPOOL_RECS) {
-		err = spool_sync(s);
-		if (err)
-			return err;
-	}
-	h = &s->hdr[s->nhdr++];
-	*h = (struct spool_hdr){ .pos = pos, .size = size };
-	iov_add(s, h, sizeof(*h));
-	iov_add(s, p1, n1);
-	iov_add(s, p2, n2);
-	iov_add(s, zeros, len - sizeof(*h) - size);
+	if (!s->wlen && (err = spool_cipher_seek(s->cipher, SPOOL_WRITER, s->woff)))
+		return err;
+	/* copied and encrypted in one pass; the stream runs on through the buffer */
+	out = s->wbuf + s->wlen;
+	err = spool_cipher_apply(s->cipher, SPOOL_WRITER, out, (const uint8_t *)&h, sizeof(h));
+	if (!err)
+		err = spool_cipher_apply(s->cipher, SPOOL_WRITER, out + sizeof(h), p1, n1);
+	if (!err)
+		err = spool_cipher_apply(s->cipher, SPOOL_WRITER, out + sizeof(h) + n1, p2, n2);
+	if (!err)
+		err = spool_cipher_apply(s->cipher, SPOOL_WRITER, out + sizeof(h) + size, zeros,
+					 len - sizeof(h) - size);
+	if (err)
+		return err;
 	s->wlen += len;
 	s->records++;
 	s->bytes += size;
@@ -211,6 +215,10 @@ static int spool_fill(struct spool *s, uint64_t end, size_t need)
 	}
 	s->boff = s->roff;
 	s->blen = got;
+	/* records start blocks: so does every read */
+	if (spool_cipher_seek(s->cipher, SPOOL_READER, s->roff) ||
+	    spool_cipher_apply(s->cipher, SPOOL_READER, s->rbuf, s->rbuf, got))
+		return -EIO;
 	return 0;
 }
 
@@ -265,12 +273,16 @@ void spool_reset(struct spool *s)
 	}
 	s->woff = s->roff = s->boff = 0;
 	s->blen = 0;
+	/* the file is written from 0 again: under a keystream of its own */
+	if (s->cipher && spool_cipher_renonce(s->cipher)) {
+		spool_cipher_free(s->cipher);
+		s->cipher = NULL;	/* the next record makes a new one */
+	}
 }
 
 void spool_rollback(struct spool *s, uint64_t end)
 {
 	s->wlen = 0;
-	s->niov = s->nhdr = 0;
 	if (end < s->woff)
 		s->woff = end;
 }
@@ -307,6 +319,8 @@ void spool_free(struct spool *s)
 	if (s->fd >= 0)
 		close(s->fd);
 	free(s->rbuf);
+	free(s->wbuf);
+	spool_cipher_free(s->cipher);
 	free(s->dir);
 	free(s);
 }

@@ -1,4 +1,4 @@
-/* spool.h -- a ring's overflow on disk: records moved out of a BPF ring that the reader is behind on, kept in order in an unlinked file, read back before the ring. */
+/* spool.h -- a ring's overflow on disk: records moved out of a BPF ring that the reader is behind on, kept in order in an unlinked file (encrypted: spool_cipher.c), read back before the ring. */
 #ifndef LLMTAP_SPOOL_H
 #define LLMTAP_SPOOL_H
 
@@ -22,11 +22,12 @@ int spool_new(struct spool **out, const char *dir, uint64_t cap);
 
 /* Writer side (the caller serialises it with the reader's spool_end() and
  * spool_reset()). Gather the record of ring position pos, bytes p1 then
- * p2 (a record that wraps around the ring's end: n2 may be 0), written out
- * with the others by spool_sync() (or at once when many are gathered): the
- * bytes must stay as they are until then. Returns 0, -ENOSPC when cap
- * would be passed (nothing gathered), or a negative errno from creating or
- * writing the file (then spool_rollback()). */
+ * p2 (a record that wraps around the ring's end: n2 may be 0), copied and
+ * encrypted into the write buffer, written out with the others by
+ * spool_sync() (or when the buffer is full). Returns 0, -ENOSPC when cap
+ * would be passed (nothing gathered), or a negative errno from making the
+ * file or its cipher (-ELIBACC: no libcrypto) or writing (then
+ * spool_rollback()). */
 int spool_put(struct spool *s, uint64_t pos, const void *p1, uint32_t n1, const void *p2, uint32_t n2);
 
 /* Write the gathered records out: spool_end() covers them after this.
