@@ -45,10 +45,9 @@ struct ring {
 #define RINGS_PIECE_BYTES (1u << 20)
 #define RINGS_MAX 16		/* rings one reader takes */
 
-/* With a spool thread the reader takes so many records of a ring (or
- * bytes of them) per hold of its lock: the thread waits that long at most
- * to move the rest out. */
-#define RING_LOCKED_RECORDS 16
+/* With a spool thread the reader copies so many records of a ring (or
+ * bytes of them) out per hold of its lock, then hands them on without it. */
+#define RING_LOCKED_RECORDS 64
 #define RING_LOCKED_BYTES (64u << 10)
 /* The thread moves records out while more than this part of a ring waits
  * (it is woken at a quarter: wake_bytes in common.bpf.h), so much per
@@ -77,7 +76,6 @@ struct rings {
 	int spooling;			/* it runs: rings are read under their locks */
 	int sp_epfd, stop_fd;
 	pthread_t thread;
-	char *spool_dir;
 	uint64_t spool_cap;
 };
 
@@ -236,13 +234,6 @@ static int ring_consume_spool(struct ring *r, struct take *t)
 
 	pthread_mutex_lock(&r->mu);
 	end = spool_end(r->spool);
-	if (end && !spool_pending(r->spool, end)) {
-		/* all read: the file starts over */
-		log_debug("ring spool: the reader caught up (%.1f MB read back)", end / 1048576.0);
-		spool_reset(r->spool);
-		__atomic_store_n(&r->spool_full, 0, __ATOMIC_RELAXED);
-		end = 0;
-	}
 	pthread_mutex_unlock(&r->mu);
 	/* what is before end is in the file for good: read without the lock */
 	while ((k = spool_take(r->spool, end, t->upto, &rec)) > 0) {
@@ -264,19 +255,27 @@ static int ring_consume_spool(struct ring *r, struct take *t)
 
 /* Copy the next few records of r (within the limits of t) into rs->batch
  * and free their room in the ring, under r's lock. Returns the records
- * copied, -EAGAIN when the spool has records (they go first), or
- * -ENOMEM. */
+ * copied, -EAGAIN when the spool has records (they go first), or -ENOMEM
+ * when none could be. */
 static int ring_copy_out(struct rings *rs, struct ring *r, struct take *t)
 {
 	unsigned long cons, prod;
 	size_t mask = r->size - 1, copied = 0;
+	uint64_t end;
 	int n = 0, err = 0;
 
 	rs->batch_len = 0;
 	pthread_mutex_lock(&r->mu);
-	if (spool_pending(r->spool, spool_end(r->spool))) {
+	end = spool_end(r->spool);
+	if (spool_pending(r->spool, end)) {
 		err = -EAGAIN;
 		goto out_unlock;
+	}
+	if (end) {
+		/* all read: the file starts over */
+		log_debug("ring spool: the reader caught up (%.1f MB read back)", end / 1048576.0);
+		spool_reset(r->spool);
+		__atomic_store_n(&r->spool_full, 0, __ATOMIC_RELAXED);
 	}
 	cons = __atomic_load_n(r->consumer, __ATOMIC_ACQUIRE);
 	prod = t->upto ? t->upto : __atomic_load_n(r->producer, __ATOMIC_ACQUIRE);
@@ -318,7 +317,8 @@ static int ring_copy_out(struct rings *rs, struct ring *r, struct take *t)
 		t->more = 1;
 out_unlock:
 	pthread_mutex_unlock(&r->mu);
-	return err ? err : n;
+	/* what was copied before a failure is handed on */
+	return n ? n : err;
 }
 
 /* Hand on r's records up to the limits of t: with a spool thread, the
@@ -334,12 +334,14 @@ static int ring_consume(struct rings *rs, struct ring *r, struct take *t)
 	if (!rs->spooling)
 		return ring_consume_direct(rs, r, t);
 	for (;;) {
-		if (ring_consume_spool(r, t) != SPOOL_DONE)
-			return 0;
-		t->more = 0;
 		n = ring_copy_out(rs, r, t);
-		if (n == -EAGAIN)
-			continue;	/* the spool grew meanwhile: it goes first */
+		if (n == -EAGAIN) {
+			/* the spool holds the older records: they go first */
+			if (ring_consume_spool(r, t) != SPOOL_DONE)
+				return 0;
+			t->more = 0;
+			continue;
+		}
 		if (n < 0)
 			return n;
 		for (at = 0; at < rs->batch_len;) {
