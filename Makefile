@@ -60,7 +60,7 @@ BUILD_NEEDS := cmd:$(CLANG):clang-16 cmd:$(BPFTOOL):bpftool cmd:$(CC):gcc \
 BUILD_PKGS := clang-16 bpftool libbpf-dev libelf-dev zlib1g-dev libsqlite3-dev libjansson-dev \
 	libbrotli-dev libzstd-dev libcurl4-openssl-dev libmicrohttpd-dev libnghttp2-dev \
 	libprotobuf-c-dev protobuf-c-compiler libcap-dev libseccomp-dev libcapstone-dev pkg-config make gcc
-RUN_PKGS := ca-certificates
+RUN_PKGS := ca-certificates libsodium23
 TEST_PKGS := llvm-16 libclang-rt-16-dev sqlite3 libssl-dev openssl iproute2 util-linux zstd \
 	clickhouse-server clickhouse-client chromium tmux binutils libmbedtls-dev golang-go
 # Tools wanted as commands: installed from Debian only when the command is

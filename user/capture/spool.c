@@ -10,8 +10,9 @@
 
 #include "capture/spool_cipher.h"
 
-/* A record in the file: this header, then size bytes, padded to 16 (the
- * cipher's block: every record starts a block, and so does every read). */
+/* A record in the file: this header, then size bytes, padded to the
+ * cipher's block (every record starts one, so every write and every read
+ * does). */
 struct spool_hdr {
 	uint64_t pos;
 	uint32_t size;
@@ -40,7 +41,7 @@ struct spool {
 
 static size_t rec_len(uint32_t size)
 {
-	return sizeof(struct spool_hdr) + (((size_t)size + 15) & ~(size_t)15);
+	return (sizeof(struct spool_hdr) + (size_t)size + SPOOL_CIPHER_BLOCK - 1) & ~(size_t)(SPOOL_CIPHER_BLOCK - 1);
 }
 
 int spool_new(struct spool **out, const char *dir, uint64_t cap)
@@ -92,6 +93,8 @@ int spool_sync(struct spool *s)
 	ssize_t w;
 
 	s->wlen = 0;
+	if (n && spool_cipher_xor(s->cipher, s->woff, s->wbuf, n))
+		return -EIO;
 	while (n) {
 		w = pwrite(s->fd, b, n, (off_t)s->woff);
 		if (w < 0) {
@@ -131,7 +134,6 @@ static int spool_open(struct spool *s)
 
 int spool_put(struct spool *s, uint64_t pos, const void *p1, uint32_t n1, const void *p2, uint32_t n2)
 {
-	static const uint8_t zeros[16];
 	uint32_t size = n1 + n2;
 	size_t len = rec_len(size);
 	struct spool_hdr h = { .pos = pos, .size = size };
@@ -140,12 +142,12 @@ int spool_put(struct spool *s, uint64_t pos, const void *p1, uint32_t n1, const 
 
 	if (s->woff + s->wlen + len > s->cap)
 		return -ENOSPC;
-	if ((s->fd < 0 || !s->cipher) && (err = spool_open(s)))
+	if (s->fd < 0 && (err = spool_open(s)))
 		return err;
 	if (s->wlen && s->wlen + len > SPOOL_WBUF && (err = spool_sync(s)))
 		return err;
-	if (len > s->wcap) {
-		size_t cap = len > SPOOL_WBUF ? len : SPOOL_WBUF;
+	if (s->wlen + len > s->wcap) {
+		size_t cap = s->wlen + len > SPOOL_WBUF ? s->wlen + len : SPOOL_WBUF;
 		uint8_t *b = realloc(s->wbuf, cap);
 
 		if (!b)
@@ -153,20 +155,14 @@ int spool_put(struct spool *s, uint64_t pos, const void *p1, uint32_t n1, const 
 		s->wbuf = b;
 		s->wcap = cap;
 	}
-	if (!s->wlen && (err = spool_cipher_seek(s->cipher, SPOOL_WRITER, s->woff)))
-		return err;
-	/* copied and encrypted in one pass; the stream runs on through the buffer */
+	/* plaintext here; spool_sync() encrypts the buffer where it lands */
 	out = s->wbuf + s->wlen;
-	err = spool_cipher_apply(s->cipher, SPOOL_WRITER, out, (const uint8_t *)&h, sizeof(h));
-	if (!err)
-		err = spool_cipher_apply(s->cipher, SPOOL_WRITER, out + sizeof(h), p1, n1);
-	if (!err)
-		err = spool_cipher_apply(s->cipher, SPOOL_WRITER, out + sizeof(h) + n1, p2, n2);
-	if (!err)
-		err = spool_cipher_apply(s->cipher, SPOOL_WRITER, out + sizeof(h) + size, zeros,
-					 len - sizeof(h) - size);
-	if (err)
-		return err;
+	memcpy(out, &h, sizeof(h));
+	if (n1)
+		memcpy(out + sizeof(h), p1, n1);
+	if (n2)
+		memcpy(out + sizeof(h) + n1, p2, n2);
+	memset(out + sizeof(h) + size, 0, len - sizeof(h) - size);
 	s->wlen += len;
 	s->records++;
 	s->bytes += size;
@@ -216,8 +212,7 @@ static int spool_fill(struct spool *s, uint64_t end, size_t need)
 	s->boff = s->roff;
 	s->blen = got;
 	/* records start blocks: so does every read */
-	if (spool_cipher_seek(s->cipher, SPOOL_READER, s->roff) ||
-	    spool_cipher_apply(s->cipher, SPOOL_READER, s->rbuf, s->rbuf, got))
+	if (spool_cipher_xor(s->cipher, s->roff, s->rbuf, got))
 		return -EIO;
 	return 0;
 }
@@ -274,10 +269,13 @@ void spool_reset(struct spool *s)
 	s->woff = s->roff = s->boff = 0;
 	s->blen = 0;
 	/* the file is written from 0 again: under a keystream of its own */
-	if (s->cipher && spool_cipher_renonce(s->cipher)) {
-		spool_cipher_free(s->cipher);
-		s->cipher = NULL;	/* the next record makes a new one */
-	}
+	if (s->cipher)
+		spool_cipher_renonce(s->cipher);
+	/* a burst is over: its buffers go back (the next one makes them) */
+	free(s->wbuf);
+	free(s->rbuf);
+	s->wbuf = s->rbuf = NULL;
+	s->wcap = s->rcap = 0;
 }
 
 void spool_rollback(struct spool *s, uint64_t end)
