@@ -34,6 +34,7 @@ struct run_state {
 	unsigned long long calls;
 	size_t inflight;			/* rows calls_in_flight holds now */
 	uint64_t last_drops, last_map_full, last_socks_full, last_read_err;	/* counters reported */
+	uint64_t last_spooled;		/* events the ring spools took, reported */
 	int push_down[PUSH_TARGETS_MAX];	/* a "push.target_down" row was written */
 	struct peer_wait *peer_waits;		/* oldest first */
 	char db_dir[4096];

@@ -101,6 +101,23 @@ void run_inflight_refresh(struct run_state *st)
 		st->inflight = n;
 }
 
+/* A capture.spooled event when a ring spilled to disk since the last call:
+ * the reader fell behind (a burst, or a host whose clients outrun it), and
+ * the spool kept what the ring could not. */
+static void run_spool_check(struct run_state *st)
+{
+	struct rings_spool_stats sp;
+
+	loader_spool_stats(st->loader, &sp);
+	if (sp.records <= st->last_spooled)
+		return;
+	events_notice(SEV_INFO, "capture.spooled", PROC_NULL,
+		      json_pack("{s:I, s:I, s:I, s:I}", "events", (json_int_t)(sp.records - st->last_spooled),
+				"events_total", (json_int_t)sp.records, "bytes_total", (json_int_t)sp.bytes,
+				"peak_bytes", (json_int_t)sp.peak));
+	st->last_spooled = sp.records;
+}
+
 /* Report new ring-buffer drops and other BPF-side losses since the last
  * call (never silent). */
 void run_drops_check(struct run_state *st)
@@ -119,6 +136,7 @@ void run_drops_check(struct run_state *st)
 					(json_int_t)c[LT_CNT_DROP_BYTES]));
 		st->last_drops = c[LT_CNT_DROPS];
 	}
+	run_spool_check(st);
 	if (c[LT_CNT_MAP_FULL] > st->last_map_full) {
 		log_warn("CPU accounting maps full: %llu task(s) not counted so far",
 			 (unsigned long long)c[LT_CNT_MAP_FULL]);

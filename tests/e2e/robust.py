@@ -29,7 +29,8 @@ from run.py. Cases:
   13 mainexit   a client whose main thread exits first (pthread_exit), the call made by another thread: a whole
                 row host-wide, and under -p naming it once its main thread is gone
   14 spool      a client faster than the reader (tlsloop, 16 KB each way at full speed, 10x the ring): the
-                ring spills to disk and the rows are whole; with --spool-size 0 most are lost to the full ring
+                ring spills to disk and the rows are whole, capture.spooled events count it; with --spool-size 0
+                most are lost to the full ring
 Ends with the line "robust: N passed, N failed"; exit status 1 when anything failed.
 """
 import argparse
@@ -1042,7 +1043,20 @@ def spool_round(ctx, n, args):
                "%s: a row that is not whole says why (capture gap)" % n,
                repr([x["error"] for x in rows if x not in whole and "capture gap" not in (x["error"] or "")][:5]))
     left = sorted(f for f in os.listdir(os.path.dirname(db)) if not f.startswith("llmtap.db"))
-    return len(whole), len(rows), line, left
+    return len(whole), len(rows), line, left, spool_events(db)
+
+
+def spool_events(db):
+    """The capture.spooled events' attributes, in order."""
+    try:
+        conn = e2e.open_db(db)
+        try:
+            return [json.loads(r["attributes"]) for r in conn.execute(
+                "SELECT attributes FROM events WHERE name = 'capture.spooled' ORDER BY ts_ns")]
+        finally:
+            conn.close()
+    except (sqlite3.Error, ValueError):
+        return []
 
 
 def case_spool(ctx):
@@ -1050,17 +1064,23 @@ def case_spool(ctx):
     got = spool_round(ctx, n, [])
     if not got:
         return
-    whole, rows, line, left = got
+    whole, rows, line, left, evs = got
     chk.ok(whole >= SPOOL_WHOLE_MIN * SPOOL_EXCHANGES, "%s: at least %d %% of %d calls have a whole row (%d)" % (
         n, SPOOL_WHOLE_MIN * 100, SPOOL_EXCHANGES, whole))
     chk.ok(re.search(r", \d+ event\(s\) spooled to disk while behind \([\d.]+ MB at most\)", line),
            "%s: the exit line says what was spooled" % n, repr(line))
     chk.ok("not read" not in line, "%s: every spooled event was read before the exit" % n, repr(line))
     chk.eq(left, [], "%s: the spool leaves no file beside the database" % n)
+    m = re.search(r", (\d+) event\(s\) spooled", line)
+    chk.ok(evs and m and evs[-1].get("events_total") == int(m.group(1)) and
+           sum(e.get("events", 0) for e in evs) == int(m.group(1)) and evs[-1].get("bytes_total", 0) > 0,
+           "%s: capture.spooled events in the events table add up to the exit line's count" % n,
+           "%r / %r" % (evs[-3:], line))
     got = spool_round(ctx, n + " off", ["--spool-size", "0"])
     if not got:
         return
-    whole, rows, line, _ = got
+    whole, rows, line, _, evs = got
+    chk.eq(evs, [], "%s off: no capture.spooled event" % n)
     chk.ok(whole <= NOSPOOL_WHOLE_MAX * SPOOL_EXCHANGES,
            "%s off: without the spool most calls are lost to the full ring (%d whole rows of %d calls)" % (
                n, whole, SPOOL_EXCHANGES))
