@@ -174,16 +174,6 @@ static int capture_start(struct run_state *st)
 	return files;
 }
 
-/* The thread that spills a ring the reader is behind on, into a file
- * beside the database: the disk the operator gave llmtap. */
-static void run_spool_start(struct run_state *st)
-{
-	char dir[4096];
-
-	snprintf(dir, sizeof(dir), "%s", st->o->db);
-	loader_spool_start(st->loader, dirname(dir), st->o->spool_bytes);
-}
-
 /* The store's WAL has grown: the retention thread checkpoints it. */
 static void run_wal_kick(void *ud)
 {
@@ -327,7 +317,7 @@ static void run_loop(struct run_state *st)
 static void run_stopped(struct run_state *st, uint64_t drops)
 {
 	unsigned long long lost = store_unstored(st->store);
-	struct rings_spool_stats sp = { 0 };
+	struct spool_stats sp = { 0 };
 	char why[256];
 
 	if (st->loader)
@@ -416,7 +406,9 @@ int cmd_run(int argc, char **argv)
 	/* attached: from here on only what running needs (before any thread) */
 	if (privs_drop())
 		goto out_trackers;
-	run_spool_start(st);
+	/* a ring the reader is behind on spills beside the database: the
+	 * disk the operator gave llmtap */
+	loader_spool_start(st->loader, st->db_dir, o.spool_bytes);
 	o.push.db_path = o.db;
 	o.push.token = config_push_token();
 	o.push.notice = run_notice;

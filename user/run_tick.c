@@ -106,7 +106,7 @@ void run_inflight_refresh(struct run_state *st)
  * the spool kept what the ring could not. */
 static void run_spool_check(struct run_state *st)
 {
-	struct rings_spool_stats sp;
+	struct spool_stats sp;
 
 	loader_spool_stats(st->loader, &sp);
 	if (sp.records <= st->last_spooled)

@@ -632,7 +632,7 @@ void loader_spool_start(struct loader *l, const char *dir, uint64_t bytes)
 			  (unsigned long long)(bytes >> 20), dir ? dir : "/var/tmp");
 }
 
-void loader_spool_stats(const struct loader *l, struct rings_spool_stats *st)
+void loader_spool_stats(const struct loader *l, struct spool_stats *st)
 {
 	rings_spool_stats(l->rb, st);
 }

@@ -62,7 +62,7 @@ void loader_exit(struct loader *l, pid_t pid);
 void loader_spool_start(struct loader *l, const char *dir, uint64_t bytes);
 
 /* What the ring spools took so far (capture/ring.h). */
-void loader_spool_stats(const struct loader *l, struct rings_spool_stats *st);
+void loader_spool_stats(const struct loader *l, struct spool_stats *st);
 
 /* Wait up to timeout_ms for a wakeup (events wake the reader only when a
  * ring fills: see wake_bytes in common.bpf.h), deliver what every ring

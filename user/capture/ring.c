@@ -143,15 +143,46 @@ int rings_add(struct rings *rs, int map_fd, size_t size, ring_fn fn, void *ctx)
 	return 0;
 }
 
-/* The record at the head of r (position cons, header word len) as one
- * piece: in place, or copied into sc when it wraps. NULL when out of memory. */
+/* What the header word at position cons of r says (*size: the record's
+ * bytes, unless it is still being written). */
+enum { RING_BUSY, RING_SKIP, RING_REC };
+
+static int ring_head(const struct ring *r, unsigned long cons, size_t *size)
+{
+	uint32_t len = __atomic_load_n((const uint32_t *)(r->data + (cons & (r->size - 1))), __ATOMIC_ACQUIRE);
+
+	if (len & BPF_RINGBUF_BUSY_BIT)
+		return RING_BUSY;
+	*size = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+	return len & BPF_RINGBUF_DISCARD_BIT ? RING_SKIP : RING_REC;
+}
+
+/* The position after the record of size bytes at cons. */
+static unsigned long ring_next(unsigned long cons, size_t size)
+{
+	return cons + ((size + BPF_RINGBUF_HDR_SZ + 7) & ~7ul);
+}
+
+/* The bytes of the record of size at cons: the first part at *p1, its
+ * length returned; the rest (a record that wraps around the end) at
+ * r->data. */
+static size_t ring_parts(const struct ring *r, unsigned long cons, size_t size, const uint8_t **p1)
+{
+	size_t off = (cons + BPF_RINGBUF_HDR_SZ) & (r->size - 1);
+
+	*p1 = r->data + off;
+	return off + size <= r->size ? size : r->size - off;
+}
+
+/* The record of size at cons as one piece: in place, or copied into sc
+ * when it wraps. NULL when out of memory. */
 static const uint8_t *ring_record(struct ring *r, struct scratch *sc, unsigned long cons, size_t size)
 {
-	size_t mask = r->size - 1, off = (cons + BPF_RINGBUF_HDR_SZ) & mask;
-	const uint8_t *sample = r->data + off;
+	const uint8_t *p1;
+	size_t n1 = ring_parts(r, cons, size, &p1);
 
-	if (off + size <= r->size)
-		return sample;
+	if (n1 == size)
+		return p1;
 	/* wraps: the two parts into one buffer */
 	if (size > sc->size) {
 		uint8_t *p = realloc(sc->p, size);
@@ -161,8 +192,8 @@ static const uint8_t *ring_record(struct ring *r, struct scratch *sc, unsigned l
 		sc->p = p;
 		sc->size = size;
 	}
-	memcpy(sc->p, sample, r->size - off);
-	memcpy(sc->p + (r->size - off), r->data, size - (r->size - off));
+	memcpy(sc->p, p1, n1);
+	memcpy(sc->p + n1, r->data, size - n1);
 	return sc->p;
 }
 
@@ -188,26 +219,23 @@ static int take_full(const struct take *t)
 static int ring_consume_direct(struct rings *rs, struct ring *r, struct take *t)
 {
 	unsigned long cons = __atomic_load_n(r->consumer, __ATOMIC_ACQUIRE), prod;
-	size_t mask = r->size - 1;
 
 	prod = t->upto ? t->upto : __atomic_load_n(r->producer, __ATOMIC_ACQUIRE);
 	while (cons < prod) {
-		const uint32_t *hdr = (const uint32_t *)(r->data + (cons & mask));
-		uint32_t len = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
 		size_t size;
 		const uint8_t *sample;
+		int kind = ring_head(r, cons, &size);
 
-		if (len & BPF_RINGBUF_BUSY_BIT)
+		if (kind == RING_BUSY)
 			break;
-		size = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
-		if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
+		if (kind == RING_REC) {
 			sample = ring_record(r, &rs->scratch, cons, size);
 			if (!sample)
 				return -ENOMEM;
 			r->fn(r->ctx, (void *)sample, size);
 			t->n++;
 		}
-		cons += (size + BPF_RINGBUF_HDR_SZ + 7) & ~7ul;
+		cons = ring_next(cons, size);
 		__atomic_store_n(r->consumer, cons, __ATOMIC_RELEASE);
 		t->taken += size;
 		if (take_full(t)) {
@@ -246,8 +274,11 @@ static int ring_consume_spool(struct ring *r, struct take *t)
 		}
 	}
 	if (k < 0) {
+		struct spool_stats st = { 0 };
+
+		spool_stats_add(r->spool, &st);
 		log_warn("ring spool: read failed (%s): %llu bytes of events lost", strerror(-k),
-			 (unsigned long long)spool_lost(r->spool));
+			 (unsigned long long)st.lost);
 		return SPOOL_DONE;
 	}
 	return spool_pending(r->spool, end) ? SPOOL_MARK : SPOOL_DONE;
@@ -260,7 +291,7 @@ static int ring_consume_spool(struct ring *r, struct take *t)
 static int ring_copy_out(struct rings *rs, struct ring *r, struct take *t)
 {
 	unsigned long cons, prod;
-	size_t mask = r->size - 1, copied = 0;
+	size_t copied = 0;
 	uint64_t end;
 	int n = 0, err = 0;
 
@@ -281,34 +312,34 @@ static int ring_copy_out(struct rings *rs, struct ring *r, struct take *t)
 	prod = t->upto ? t->upto : __atomic_load_n(r->producer, __ATOMIC_ACQUIRE);
 	while (cons < prod && n < RING_LOCKED_RECORDS && copied < RING_LOCKED_BYTES &&
 	       !(t->budget && t->n + n >= t->budget) && !(t->bytes && t->taken + copied >= t->bytes)) {
-		uint32_t len = __atomic_load_n((const uint32_t *)(r->data + (cons & mask)), __ATOMIC_ACQUIRE);
-		size_t size, off, n1, need;
+		size_t size, n1, need, cap;
+		const uint8_t *p1;
 		uint8_t *b;
+		int kind = ring_head(r, cons, &size);
 
-		if (len & BPF_RINGBUF_BUSY_BIT)
+		if (kind == RING_BUSY)
 			break;
-		size = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
-		if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
+		if (kind == RING_REC) {
 			need = rs->batch_len + sizeof(uint64_t) + ((size + 7) & ~(size_t)7);
 			if (need > rs->batch.size) {
-				b = realloc(rs->batch.p, need < 2 * rs->batch.size ? 2 * rs->batch.size : need);
+				cap = need < 2 * rs->batch.size ? 2 * rs->batch.size : need;
+				b = realloc(rs->batch.p, cap);
 				if (!b) {
 					err = -ENOMEM;
 					break;
 				}
-				rs->batch.size = need < 2 * rs->batch.size ? 2 * rs->batch.size : need;
+				rs->batch.size = cap;
 				rs->batch.p = b;
 			}
 			b = rs->batch.p + rs->batch_len;
 			*(uint64_t *)b = size;
-			off = (cons + BPF_RINGBUF_HDR_SZ) & mask;
-			n1 = off + size <= r->size ? size : r->size - off;
-			memcpy(b + sizeof(uint64_t), r->data + off, n1);
+			n1 = ring_parts(r, cons, size, &p1);
+			memcpy(b + sizeof(uint64_t), p1, n1);
 			memcpy(b + sizeof(uint64_t) + n1, r->data, size - n1);
 			rs->batch_len = need;
 			n++;
 		}
-		cons += (size + BPF_RINGBUF_HDR_SZ + 7) & ~7ul;
+		cons = ring_next(cons, size);
 		copied += size;
 	}
 	__atomic_store_n(r->consumer, cons, __ATOMIC_RELEASE);
@@ -430,26 +461,23 @@ static size_t ring_spool_move(struct rings *rs, struct ring *r)
 	unsigned long cons = __atomic_load_n(r->consumer, __ATOMIC_ACQUIRE);
 	unsigned long prod = __atomic_load_n(r->producer, __ATOMIC_ACQUIRE);
 	uint64_t start = spool_end(r->spool);
-	size_t mask = r->size - 1, moved = 0;
+	size_t moved = 0;
 	int err = 0;
 
 	while (cons < prod && prod - cons > r->size / RING_SPOOL_LOW && moved < RING_SPOOL_PIECE) {
-		uint32_t len = __atomic_load_n((const uint32_t *)(r->data + (cons & mask)), __ATOMIC_ACQUIRE);
-		size_t size;
+		size_t size, n1;
+		const uint8_t *p1;
+		int kind = ring_head(r, cons, &size);
 
-		if (len & BPF_RINGBUF_BUSY_BIT)
+		if (kind == RING_BUSY)
 			break;
-		size = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
-		if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
-			/* in place: the ring keeps them until the write */
-			size_t off = (cons + BPF_RINGBUF_HDR_SZ) & mask;
-			size_t n1 = off + size <= r->size ? size : r->size - off;
-
-			err = spool_put(r->spool, cons, r->data + off, (uint32_t)n1, r->data, (uint32_t)(size - n1));
+		if (kind == RING_REC) {
+			n1 = ring_parts(r, cons, size, &p1);
+			err = spool_put(r->spool, cons, p1, (uint32_t)n1, r->data, (uint32_t)(size - n1));
 			if (err)
 				break;
 		}
-		cons += (size + BPF_RINGBUF_HDR_SZ + 7) & ~7ul;
+		cons = ring_next(cons, size);
 		moved += size;
 	}
 	if (!err || err == -ENOSPC) {
@@ -577,7 +605,7 @@ out_epfd:
 	return err;
 }
 
-void rings_spool_stats(const struct rings *rs, struct rings_spool_stats *st)
+void rings_spool_stats(const struct rings *rs, struct spool_stats *st)
 {
 	int i;
 
@@ -588,12 +616,7 @@ void rings_spool_stats(const struct rings *rs, struct rings_spool_stats *st)
 		if (!r->spool)
 			continue;
 		pthread_mutex_lock(&r->mu);
-		st->records += spool_records(r->spool);
-		st->bytes += spool_bytes(r->spool);
-		if (spool_peak(r->spool) > st->peak)
-			st->peak = spool_peak(r->spool);
-		st->lost += spool_lost(r->spool);
-		st->unread += spool_unread(r->spool);
+		spool_stats_add(r->spool, st);
 		pthread_mutex_unlock(&r->mu);
 	}
 }

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "capture/spool.h"
+
 /* Called for each record, in order; the data is valid during the call only. */
 typedef int (*ring_fn)(void *ctx, void *data, size_t size);
 
@@ -45,12 +47,9 @@ int rings_behind(const struct rings *rs);
  * or a negative errno (the rings work as before). */
 int rings_spool(struct rings *rs, const char *dir, uint64_t cap);
 
-/* What the spools took: records and bytes, the largest a spool file grew,
- * bytes lost to a failed read, bytes not read yet (the reader's thread). */
-struct rings_spool_stats {
-	uint64_t records, bytes, peak, lost, unread;
-};
-void rings_spool_stats(const struct rings *rs, struct rings_spool_stats *st);
+/* What the spools of every ring took (capture/spool.h; unread: ask from
+ * the reader's thread). */
+void rings_spool_stats(const struct rings *rs, struct spool_stats *st);
 
 /* Stop the spool thread, unmap every ring and free rs; NULL is fine. */
 void rings_free(struct rings *rs);

@@ -285,29 +285,14 @@ void spool_rollback(struct spool *s, uint64_t end)
 		s->woff = end;
 }
 
-uint64_t spool_records(const struct spool *s)
+void spool_stats_add(const struct spool *s, struct spool_stats *st)
 {
-	return s->records;
-}
-
-uint64_t spool_bytes(const struct spool *s)
-{
-	return s->bytes;
-}
-
-uint64_t spool_peak(const struct spool *s)
-{
-	return s->peak;
-}
-
-uint64_t spool_lost(const struct spool *s)
-{
-	return s->lost;
-}
-
-uint64_t spool_unread(const struct spool *s)
-{
-	return s->woff + s->wlen - s->roff;
+	st->records += s->records;
+	st->bytes += s->bytes;
+	if (s->peak > st->peak)
+		st->peak = s->peak;
+	st->lost += s->lost;
+	st->unread += s->woff + s->wlen - s->roff;
 }
 
 void spool_free(struct spool *s)

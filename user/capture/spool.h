@@ -44,7 +44,7 @@ int spool_pending(const struct spool *s, uint64_t end);
 /* The next record before end into *r: 1, 0 when none is left before end
  * or the next one's ring position is upto or later (upto 0: no limit),
  * or a negative errno (a failed read; the records before end are then
- * skipped and counted in spool_lost()). Needs no lock: the file before end
+ * skipped and counted: spool_stats_add()). Needs no lock: the file before end
  * does not change. */
 int spool_take(struct spool *s, uint64_t end, uint64_t upto, struct spool_rec *r);
 
@@ -56,15 +56,16 @@ void spool_rollback(struct spool *s, uint64_t end);
  * the file is emptied, its pages dropped. */
 void spool_reset(struct spool *s);
 
-/* Counters: records and bytes ever put; the largest the file grew
- * (between two resets); bytes lost to a failed read. */
-uint64_t spool_records(const struct spool *s);
-uint64_t spool_bytes(const struct spool *s);
-uint64_t spool_peak(const struct spool *s);
-uint64_t spool_lost(const struct spool *s);
+/* What spools took: records and bytes ever put; the largest a file grew
+ * (between two resets); bytes lost to a failed read; bytes put and not
+ * read yet. */
+struct spool_stats {
+	uint64_t records, bytes, peak, lost, unread;
+};
 
-/* Bytes put and not read yet (the reader's side, or serialised). */
-uint64_t spool_unread(const struct spool *s);
+/* Add s's counters to st (peak: the larger one). Serialised with the
+ * writer; unread is the reader's to ask. */
+void spool_stats_add(const struct spool *s, struct spool_stats *st);
 
 /* Close the file and free s; NULL is fine. */
 void spool_free(struct spool *s);
