@@ -150,7 +150,7 @@ class Checks:
                 print("ok   " + name)
         else:
             self.failed += 1
-            print("FAIL " + name + (": " + detail if detail else ""), flush=True)
+            print("FAIL " + name + (": " + str(detail) if detail else ""), flush=True)
         return bool(cond)
 
     def eq(self, got, want, name):

@@ -339,9 +339,9 @@ def case_stats(ctx):
     chk.ok(rc == 0 and errs.get("rate_limited", 0) >= 1 and errs.get("none", 0) >= 3, "%s: --by error" % n, repr(errs))
     rc, out, err = llmtap(ctx, ["stats", "--db", ctx.db, "--by", "week"])
     chk.ok(rc == 2 and len(err) == 1 and "--by" in err[0], "%s: a bad --by is one line, exit 2" % n, repr((rc, err)))
-    rc, out, _ = llmtap(ctx, ["show", "--db", ctx.db, ctx.rows[tag("ok")]["id"]])
+    rc, out, err = llmtap(ctx, ["show", "--db", ctx.db, ctx.rows[tag("ok")]["id"]])
     chk.ok(rc == 0 and re.search(r"^cost_usd\s+0\.0000\d+$", out, re.M) and "e-0" not in out,
-           "%s: show prints cost_usd with significant digits" % n, re.findall(r"cost_usd.*", out)[:1])
+           "%s: show prints cost_usd with significant digits" % n, repr((rc, re.findall(r"cost_usd.*", out)[:1], err)))
 
 
 # ---------- 4. prices ----------

@@ -273,7 +273,7 @@ int cmd_show(int argc, char **argv)
 		{ 0 },
 	};
 	const char *db = cli_default_db(), *id;
-	int opt, rc = 1, i, n, json = 0, found = 0;
+	int opt, rc = 1, i, n, json = 0, found = 0, step = 0;
 	struct store *s;
 	struct query *q;
 
@@ -302,7 +302,7 @@ int cmd_show(int argc, char **argv)
 		log_warn("database: %s", store_errmsg(s));
 		goto out_store;
 	}
-	while (query_step(q) == 1) {
+	while ((step = query_step(q)) == 1) {
 		if (++found > 1) {
 			fprintf(stderr, "llmtap: call id prefix '%s' is ambiguous\n", id);
 			goto out_query;
@@ -336,6 +336,10 @@ int cmd_show(int argc, char **argv)
 		printf("\nresponse headers\n%s", cli_col_named(q, "response_headers", "-\n"));
 		printf("\nresponse body\n");
 		body_print(q, "response_body");
+	}
+	if (step < 0) {		/* not "no call": the database could not answer */
+		log_warn("database: %s", store_errmsg(s));
+		goto out_query;
 	}
 	if (!found) {
 		fprintf(stderr, "llmtap: no call with id '%s'\n", id);
