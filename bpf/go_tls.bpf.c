@@ -86,10 +86,8 @@ static __always_inline int go_note(__u64 id, __u64 conn)
 
 	t = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0,
 				 BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (t) {
-		t->last_ssl = conn;
-		t->last_ts = bpf_ktime_get_ns();
-	}
+	if (t)
+		join_stamp(t, conn, bpf_ktime_get_ns());
 	s = bpf_map_lookup_elem(&sessions, &key);
 	if (s)
 		return s->mute;

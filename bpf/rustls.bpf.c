@@ -308,7 +308,7 @@ static __always_inline int rustls_send_run(struct sock *sk, int ret, int flags)
 	if (ret <= 0 || !proc_marked(id >> 32))
 		return 0;
 	t = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0, 0);
-	if (!t || !t->aead || !t->last_ssl || bpf_ktime_get_ns() - t->last_ts > JOIN_WINDOW_NS)
+	if (!t || !t->aead || !t->last_ssl || !join_fresh(t, bpf_ktime_get_ns()))
 		return 0;
 	if (!sk_is_tcp(sk))
 		return 0;

@@ -323,7 +323,7 @@ static __always_inline int ssl_sock_join_run(struct sock *sk, int ret, int flags
 		upload_arm(sk, w);
 		return 0;
 	}
-	if (bpf_ktime_get_ns() - t->last_ts > JOIN_WINDOW_NS)
+	if (!join_fresh(t, bpf_ktime_get_ns()))
 		return 0;
 	key.ssl = t->last_ssl;
 	key.tgid = id >> 32;

@@ -25,14 +25,19 @@ struct thread_state {
 	struct ssl_args call[2];	/* by enum lt_dir */
 	__u64 last_ssl;
 	__u64 last_ts;
+	__u64 last_nvcsw;	/* the thread's voluntary switches at its last SSL call */
 	__u64 recv_cookie;	/* rustls.bpf.c: the TCP socket this thread read last */
 	__u64 hs_ts;		/* rustls.bpf.c: when the thread sealed a handshake message */
 	__u32 aead;		/* rustls.bpf.c: the thread seals or opens TLS records */
 	__u32 pad;
 };
 
-/* A joined socket within this long of the thread's last SSL call. */
+/* A joined socket within this long of the thread's last SSL call, */
 #define JOIN_WINDOW_NS 5000000ull
+/* or within this long when the thread has not slept since: it was only
+ * preempted (a loaded host can stall a thread for tens of ms between
+ * rustls sealing a record and writing it to the socket). */
+#define JOIN_PREEMPT_NS 1000000000ull
 
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
@@ -40,6 +45,25 @@ struct {
 	__type(key, int);
 	__type(value, struct thread_state);
 } threads SEC(".maps");
+
+/* Note the thread's SSL call on ssl at now, for the socket join. */
+static __always_inline void join_stamp(struct thread_state *t, __u64 ssl, __u64 now)
+{
+	t->last_ssl = ssl;
+	t->last_ts = now;
+	t->last_nvcsw = bpf_get_current_task_btf()->nvcsw;
+}
+
+/* 1 when a TCP send at now may be the thread's last SSL call's: within
+ * JOIN_WINDOW_NS, or JOIN_PREEMPT_NS if the thread has not blocked since. */
+static __always_inline int join_fresh(const struct thread_state *t, __u64 now)
+{
+	__u64 gap = now - t->last_ts;
+
+	if (gap <= JOIN_WINDOW_NS)
+		return 1;
+	return gap <= JOIN_PREEMPT_NS && bpf_get_current_task_btf()->nvcsw == t->last_nvcsw;
+}
 
 struct conn_key {
 	__u64 ssl;

@@ -49,8 +49,7 @@ static __always_inline int ssl_note(struct thread_state *t, __u64 id, __u64 ssl,
 	struct conn_key key = { .ssl = ssl, .tgid = id >> 32 };
 	struct session zero = {}, *s;
 
-	t->last_ssl = ssl;
-	t->last_ts = now;
+	join_stamp(t, ssl, now);
 	s = bpf_map_lookup_elem(&sessions, &key);
 	if (s)
 		return s->mute;

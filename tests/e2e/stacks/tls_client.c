@@ -1,9 +1,11 @@
 /* tls_client.c -- an OpenSSL client for llmtap's end-to-end tests, linked statically with Debian's libssl.a and stripped at test time: sends raw HTTP requests, saves the raw responses. */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +14,7 @@
 #include <unistd.h>
 
 /*
- * Usage: tls_client IP PORT SNI CAFILE [--wait] REQUEST...
+ * Usage: tls_client IP PORT SNI CAFILE [--wait] [--late-send MS] REQUEST...
  *        tls_client IP PORT SNI CAFILE --echo N     (make bench)
  *        tls_client --membench CERT KEY N           (make bench)
  * Each REQUEST file holds a whole HTTP/1.1 request ("Connection: close"):
@@ -20,6 +22,11 @@
  * SSL_write_ex, the response read with SSL_read until the server closes and
  * saved as REQUEST.out. --wait prints {"event":"waiting","pid":N} and reads a
  * line from stdin first. Exit status 0 when every request got a response.
+ * --late-send MS: every handshake message and the request are encrypted
+ * into memory, and written to the socket after MS ms of spinning (as rustls
+ * seals first and writes later, or a thread preempted between the two on a
+ * loaded host). The connection is closed without a close_notify: its last
+ * send is the request's.
  * --echo N: against an echo server, N rounds of a 64-byte SSL_write and the
  * SSL_reads that bring it back on one connection; prints microseconds per round,
  * wall clock and this process's CPU time. --membench: a client and a server
@@ -63,8 +70,70 @@ static int tcp_connect(const char *ip, int port)
 	return fd;
 }
 
-/* One request over a new connection. Returns 0, or -1 (message printed). */
-static int request_one(SSL_CTX *ctx, const char *ip, int port, const char *sni, const char *path)
+/* Spin for ms milliseconds without a system call (the vDSO's clock). */
+static void spin_ms(long ms)
+{
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < ms);
+}
+
+/* Point ssl's writes at a memory BIO (late) or back at its socket (!late);
+ * the socket BIO stays the read BIO throughout. Returns 0, or -1. */
+static int wbio_swap(SSL *ssl, int late)
+{
+	BIO *b = late ? BIO_new(BIO_s_mem()) : SSL_get_rbio(ssl);
+
+	if (!b || (!late && !BIO_up_ref(b)))
+		return -1;
+	SSL_set0_wbio(ssl, b);
+	return 0;
+}
+
+/* Write what the memory BIO holds to fd, late_ms after it was encrypted,
+ * and empty it. Returns 0, or -1. */
+static int wbio_flush(SSL *ssl, int fd, long late_ms)
+{
+	BIO *b = SSL_get_wbio(ssl);
+	char *p;
+	long n = BIO_get_mem_data(b, &p);
+	ssize_t w;
+
+	if (n > 0)
+		spin_ms(late_ms);
+	for (; n > 0; p += w, n -= w) {
+		w = send(fd, p, n, 0);
+		if (w <= 0)
+			return -1;
+	}
+	return BIO_reset(b) == 1 ? 0 : -1;
+}
+
+/* SSL_connect with writes into memory, each flight sent late_ms late.
+ * Returns SSL_connect's last result. */
+static int late_connect(SSL *ssl, int fd, long late_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	int fl = fcntl(fd, F_GETFL), r;
+
+	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	for (;;) {
+		r = SSL_connect(ssl);
+		if (wbio_flush(ssl, fd, late_ms) || r == 1 ||
+		    SSL_get_error(ssl, r) != SSL_ERROR_WANT_READ || poll(&pfd, 1, 10000) != 1)
+			break;
+	}
+	fcntl(fd, F_SETFL, fl);
+	return r;
+}
+
+/* One request over a new connection, written late_ms after it was
+ * encrypted when late_ms > 0. Returns 0, or -1 (message printed). */
+static int request_one(SSL_CTX *ctx, const char *ip, int port, const char *sni, const char *path,
+		       long late_ms)
 {
 	char *req = NULL, *body, out_path[4096], buf[4096];
 	long len = file_read(path, &req);
@@ -89,7 +158,9 @@ static int request_one(SSL_CTX *ctx, const char *ip, int port, const char *sni, 
 	SSL_set_fd(ssl, fd);
 	SSL_set_tlsext_host_name(ssl, sni);
 	SSL_set1_host(ssl, sni);
-	if (SSL_connect(ssl) != 1) {
+	if (late_ms > 0 && wbio_swap(ssl, 1))
+		goto out;
+	if ((late_ms > 0 ? late_connect(ssl, fd, late_ms) : SSL_connect(ssl)) != 1) {
 		ERR_print_errors_fp(stderr);
 		goto out;
 	}
@@ -98,6 +169,12 @@ static int request_one(SSL_CTX *ctx, const char *ip, int port, const char *sni, 
 				 written != (size_t)(len - head)))) {
 		ERR_print_errors_fp(stderr);
 		goto out;
+	}
+	if (late_ms > 0) {
+		if (wbio_flush(ssl, fd, late_ms) || wbio_swap(ssl, 0)) {
+			perror("tls_client: late send");
+			goto out;
+		}
 	}
 	snprintf(out_path, sizeof(out_path), "%s.out", path);
 	out = fopen(out_path, "wb");
@@ -110,7 +187,8 @@ out:
 	if (out)
 		fclose(out);
 	if (ssl) {
-		SSL_shutdown(ssl);
+		if (!late_ms)
+			SSL_shutdown(ssl);
 		SSL_free(ssl);
 	}
 	if (fd >= 0)
@@ -223,6 +301,7 @@ static int mem_bench(const char *cert, const char *key, long n)
 int main(int argc, char **argv)
 {
 	int i = 5, rc = 0;
+	long late_ms = 0;
 	SSL_CTX *ctx;
 
 	if (argc == 5 && !strcmp(argv[1], "--membench")) {
@@ -253,8 +332,12 @@ int main(int argc, char **argv)
 			return 1;
 		i++;
 	}
+	if (i + 1 < argc && !strcmp(argv[i], "--late-send")) {
+		late_ms = atol(argv[i + 1]);
+		i += 2;
+	}
 	for (; i < argc; i++)
-		if (request_one(ctx, argv[1], atoi(argv[2]), argv[3], argv[i]))
+		if (request_one(ctx, argv[1], atoi(argv[2]), argv[3], argv[i], late_ms))
 			rc = 1;
 	SSL_CTX_free(ctx);
 	return rc;
