@@ -1,10 +1,11 @@
-/* test_util.c -- base/util.c: UUIDv7 ids are well formed, time-ordered and distinct, on every thread; device numbers in the kernel's encoding. */
+/* test_util.c -- base/util.c: UUIDv7 ids are well formed, time-ordered and distinct, on every thread; device numbers in the kernel's encoding; base/buf.c's truncation. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "base/buf.h"
 #include "base/util.h"
 #include "harness.h"
 
@@ -91,9 +92,30 @@ static void test_dev_kernel(void)
 	CHECK(!file_is("/nonexistent/llmtap", dev_kernel(st.st_dev), st.st_ino));
 }
 
+/* buf_truncate() keeps a prefix, NUL-terminated; past the end it changes nothing. */
+static void test_buf_truncate(void)
+{
+	struct buf b = { 0 };
+
+	buf_truncate(&b, 0);	/* an empty buffer, no memory */
+	CHECK(b.len == 0 && !b.data);
+	CHECK(buf_puts(&b, "abcdef") == 0);
+	buf_truncate(&b, 9);
+	CHECK_STR((char *)b.data, "abcdef");
+	buf_truncate(&b, 3);
+	CHECK(b.len == 3);
+	CHECK_STR((char *)b.data, "abc");
+	CHECK(buf_puts(&b, "xy") == 0);
+	CHECK_STR((char *)b.data, "abcxy");
+	buf_reset(&b);
+	CHECK(b.len == 0 && b.data && !b.data[0]);
+	buf_free(&b);
+}
+
 int main(void)
 {
 	test_uuid7();
 	test_dev_kernel();
+	test_buf_truncate();
 	return harness_done("test_util");
 }

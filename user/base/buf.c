@@ -56,11 +56,17 @@ char *buf_steal(struct buf *b)
 	return s;
 }
 
+void buf_truncate(struct buf *b, size_t n)
+{
+	if (n >= b->len)
+		return;
+	b->len = n;
+	b->data[n] = 0;
+}
+
 void buf_reset(struct buf *b)
 {
-	b->len = 0;
-	if (b->data)
-		b->data[0] = 0;
+	buf_truncate(b, 0);
 }
 
 void buf_free(struct buf *b)

@@ -20,6 +20,8 @@ void buf_consume(struct buf *b, size_t n);
 /* Take ownership of the bytes as a NUL-terminated string; buf becomes empty.
  * Returns an empty allocated string for an empty buffer, NULL on OOM. */
 char *buf_steal(struct buf *b);
+/* Keep the first n bytes (n >= len: nothing changes); keeps memory. */
+void buf_truncate(struct buf *b, size_t n);
 void buf_reset(struct buf *b);	/* len = 0, keeps memory */
 void buf_free(struct buf *b);	/* frees memory, buf becomes empty */
 

@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "base/buf.h"
 #include "base/util.h"
 #include "capture/spool.h"
 
@@ -57,19 +58,12 @@ struct ring {
 #define RING_SPOOL_TICK_MS 1
 #define RING_SPOOL_HOT_TICKS 100	/* looks on after the last move: 100 ms */
 
-/* A record that wraps around the end of a ring, made whole. */
-struct scratch {
-	uint8_t *p;
-	size_t size;
-};
-
 struct rings {
 	int epfd;
 	struct ring r[RINGS_MAX];	/* fixed: the spool thread reads it */
 	int n;
-	struct scratch scratch;		/* the reader's */
-	struct scratch batch;		/* records copied out (ring_copy_out()) */
-	size_t batch_len;
+	struct buf scratch;		/* the reader's record that wraps, made whole */
+	struct buf batch;		/* records copied out (ring_copy_out()) */
 	unsigned long mark[RINGS_MAX];	/* rings_mark()'s producer positions */
 	int behind;			/* the last pass left records behind */
 	/* the spool thread */
@@ -174,27 +168,26 @@ static size_t ring_parts(const struct ring *r, unsigned long cons, size_t size, 
 	return off + size <= r->size ? size : r->size - off;
 }
 
-/* The record of size at cons as one piece: in place, or copied into sc
- * when it wraps. NULL when out of memory. */
-static const uint8_t *ring_record(struct ring *r, struct scratch *sc, unsigned long cons, size_t size)
+/* Append the bytes of the record of size at cons (both parts) to b.
+ * Returns 0, or -1 when out of memory (a part may have been appended). */
+static int ring_append(const struct ring *r, struct buf *b, unsigned long cons, size_t size)
 {
 	const uint8_t *p1;
 	size_t n1 = ring_parts(r, cons, size, &p1);
 
-	if (n1 == size)
-		return p1;
-	/* wraps: the two parts into one buffer */
-	if (size > sc->size) {
-		uint8_t *p = realloc(sc->p, size);
+	return buf_append(b, p1, n1) || buf_append(b, r->data, size - n1) ? -1 : 0;
+}
 
-		if (!p)
-			return NULL;
-		sc->p = p;
-		sc->size = size;
-	}
-	memcpy(sc->p, p1, n1);
-	memcpy(sc->p + n1, r->data, size - n1);
-	return sc->p;
+/* The record of size at cons as one piece: in place, or copied into sc
+ * when it wraps. NULL when out of memory. */
+static const uint8_t *ring_record(struct ring *r, struct buf *sc, unsigned long cons, size_t size)
+{
+	const uint8_t *p1;
+
+	if (ring_parts(r, cons, size, &p1) == size)
+		return p1;
+	buf_reset(sc);
+	return ring_append(r, sc, cons, size) ? NULL : sc->data;
 }
 
 /* What one pass over a ring may take, and what it took. */
@@ -295,7 +288,7 @@ static int ring_copy_out(struct rings *rs, struct ring *r, struct take *t)
 	uint64_t end;
 	int n = 0, err = 0;
 
-	rs->batch_len = 0;
+	buf_reset(&rs->batch);
 	pthread_mutex_lock(&r->mu);
 	end = spool_end(r->spool);
 	if (spool_pending(r->spool, end)) {
@@ -312,31 +305,22 @@ static int ring_copy_out(struct rings *rs, struct ring *r, struct take *t)
 	prod = t->upto ? t->upto : __atomic_load_n(r->producer, __ATOMIC_ACQUIRE);
 	while (cons < prod && n < RING_LOCKED_RECORDS && copied < RING_LOCKED_BYTES &&
 	       !(t->budget && t->n + n >= t->budget) && !(t->bytes && t->taken + copied >= t->bytes)) {
-		size_t size, n1, need, cap;
-		const uint8_t *p1;
-		uint8_t *b;
+		static const uint8_t pad[8];
+		size_t size, start = rs->batch.len;
 		int kind = ring_head(r, cons, &size);
+		uint64_t len;
 
 		if (kind == RING_BUSY)
 			break;
 		if (kind == RING_REC) {
-			need = rs->batch_len + sizeof(uint64_t) + ((size + 7) & ~(size_t)7);
-			if (need > rs->batch.size) {
-				cap = need < 2 * rs->batch.size ? 2 * rs->batch.size : need;
-				b = realloc(rs->batch.p, cap);
-				if (!b) {
-					err = -ENOMEM;
-					break;
-				}
-				rs->batch.size = cap;
-				rs->batch.p = b;
+			/* its size, its bytes, padded to 8 (the next size is read in place) */
+			len = size;
+			if (buf_append(&rs->batch, &len, sizeof(len)) || ring_append(r, &rs->batch, cons, size) ||
+			    buf_append(&rs->batch, pad, ((size + 7) & ~(size_t)7) - size)) {
+				buf_truncate(&rs->batch, start);
+				err = -ENOMEM;
+				break;
 			}
-			b = rs->batch.p + rs->batch_len;
-			*(uint64_t *)b = size;
-			n1 = ring_parts(r, cons, size, &p1);
-			memcpy(b + sizeof(uint64_t), p1, n1);
-			memcpy(b + sizeof(uint64_t) + n1, r->data, size - n1);
-			rs->batch_len = need;
 			n++;
 		}
 		cons = ring_next(cons, size);
@@ -375,10 +359,10 @@ static int ring_consume(struct rings *rs, struct ring *r, struct take *t)
 		}
 		if (n < 0)
 			return n;
-		for (at = 0; at < rs->batch_len;) {
-			uint64_t size = *(const uint64_t *)(rs->batch.p + at);
+		for (at = 0; at < rs->batch.len;) {
+			uint64_t size = *(const uint64_t *)(rs->batch.data + at);
 
-			r->fn(r->ctx, rs->batch.p + at + sizeof(uint64_t), (size_t)size);
+			r->fn(r->ctx, rs->batch.data + at + sizeof(uint64_t), (size_t)size);
 			t->n++;
 			t->taken += (size_t)size;
 			at += sizeof(uint64_t) + (((size_t)size + 7) & ~(size_t)7);
@@ -642,7 +626,7 @@ void rings_free(struct rings *rs)
 		pthread_mutex_destroy(&rs->r[i].mu);
 	}
 	close(rs->epfd);
-	free(rs->scratch.p);
-	free(rs->batch.p);
+	buf_free(&rs->scratch);
+	buf_free(&rs->batch);
 	free(rs);
 }
