@@ -538,6 +538,11 @@ const server = PLAIN ? http.createServer(onRequest) : H2 ?
 		...(process.env.LLMTAP_E2E_CIPHERS ? { ciphers: process.env.LLMTAP_E2E_CIPHERS } : {}),
 	}, onRequest);
 
+/* LLMTAP_E2E_KEEPALIVE_MS: how long an idle keep-alive connection stays open (Node's default
+ * is 5 s; 0 keeps it until the client goes), for tests that hold a connection while they look. */
+if (process.env.LLMTAP_E2E_KEEPALIVE_MS !== undefined)
+	server.keepAliveTimeout = parseInt(process.env.LLMTAP_E2E_KEEPALIVE_MS, 10);
+
 let nextConn = 0;
 server.on('connection', (s) => {
 	s.setNoDelay(true);
