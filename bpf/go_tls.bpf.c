@@ -169,6 +169,9 @@ static __always_inline int go_ret(struct pt_regs *ctx, __u32 dir)
 	em.total = total;
 	em.base = *base;
 	em.ts_end = bpf_ktime_get_ns();
+	if (dir == LT_DIR_WRITE)	/* the write's last TCP send, on the thread it returns on */
+		em.ts_end = write_end(bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0, 0),
+				      call->ts_ns, em.ts_end);
 	nchunks = (total + LT_CHUNK_MAX - 1) / LT_CHUNK_MAX;
 	if (nchunks > chunks_max) {
 		nchunks = chunks_max;

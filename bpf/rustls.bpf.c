@@ -209,7 +209,7 @@ int BPF_KPROBE(aead_seal_enter, void *aead_ctx)
 	cur->lenp = 0;
 	cur->ts_ns = now;
 	cur->nest = 0;
-	return tls_data(cur, id, total, LT_DIR_WRITE);
+	return tls_data(cur, id, total, LT_DIR_WRITE, NULL);
 }
 
 /* open_gather's entry: remember where the plaintext will be, for the
@@ -285,7 +285,7 @@ int BPF_KRETPROBE(aead_open_exit, int ret)
 		total = len;
 	if (!total)
 		return 0;
-	return tls_data(cur, id, total, LT_DIR_READ);
+	return tls_data(cur, id, total, LT_DIR_READ, NULL);
 }
 
 /* The method's cleanup: a sealing key's connection is over (an opening

@@ -111,7 +111,7 @@ static __always_inline int ssl_exit(long ret, enum ret_kind kind, __u32 dir)
 	if (!total)
 		return 0;
 
-	return tls_data(args, id, total, dir);
+	return tls_data(args, id, total, dir, dir == LT_DIR_WRITE ? t : NULL);
 }
 
 SEC("uprobe")
@@ -311,19 +311,21 @@ static __always_inline int ssl_sock_join_run(struct sock *sk, int ret, int flags
 	struct thread_state *t;
 	struct conn_key key = {};
 	struct session *joined;
-	__u64 cookie;
+	__u64 cookie, now;
 
 	if (ret <= 0)
 		return 0;
 	t = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0, 0);
 	if (!t)
 		return 0;
+	now = bpf_ktime_get_ns();
+	t->send_ts = now;	/* a write call in flight ends its request here (write_end()) */
 	w = bpf_sk_storage_get(&watches, sk, 0, 0);
 	if (w) {
 		upload_arm(sk, w);
 		return 0;
 	}
-	if (!join_fresh(t, bpf_ktime_get_ns()))
+	if (!join_fresh(t, now))
 		return 0;
 	key.ssl = t->last_ssl;
 	key.tgid = id >> 32;
@@ -339,7 +341,8 @@ static __always_inline int ssl_sock_join_run(struct sock *sk, int ret, int flags
 	if (!e)
 		return 0;
 	__builtin_memset(e, 0, sizeof(*e));
-	hdr_fill(&e->hdr, LT_EV_SSL_SOCK, id >> 32, (__u32)id, bpf_ktime_get_ns());
+	/* stamped with the send: not after a write call that ends at it */
+	hdr_fill(&e->hdr, LT_EV_SSL_SOCK, id >> 32, (__u32)id, now);
 	e->ssl = key.ssl;
 	e->cookie = cookie;
 	tuple_read(sk, &e->tuple);

@@ -28,6 +28,7 @@ struct thread_state {
 	__u64 last_nvcsw;	/* the thread's voluntary switches at its last SSL call */
 	__u64 recv_cookie;	/* rustls.bpf.c: the TCP socket this thread read last */
 	__u64 hs_ts;		/* rustls.bpf.c: when the thread sealed a handshake message */
+	__u64 send_ts;		/* the thread's last TCP send that moved bytes (ssl_sock_join) */
 	__u32 aead;		/* rustls.bpf.c: the thread seals or opens TLS records */
 	__u32 pad;
 };
@@ -52,6 +53,18 @@ static __always_inline void join_stamp(struct thread_state *t, __u64 ssl, __u64 
 	t->last_ssl = ssl;
 	t->last_ts = now;
 	t->last_nvcsw = bpf_get_current_task_btf()->nvcsw;
+}
+
+/* When a write call that began at start and returns at now handed its last
+ * bytes to the kernel: the thread's last TCP send when it came inside the
+ * call, else now (a memory BIO, or rustls: the bytes leave later). A thread
+ * preempted between its send and the return probe would otherwise end the
+ * request late, and the wait for the first byte would read short by that. */
+static __always_inline __u64 write_end(const struct thread_state *t, __u64 start, __u64 now)
+{
+	if (t && t->send_ts >= start && t->send_ts <= now)
+		return t->send_ts;
+	return now;
 }
 
 /* 1 when a TCP send at now may be the thread's last SSL call's: within

@@ -118,9 +118,12 @@ static __always_inline int serves(struct conn_key *key, __u64 buf, __u64 total)
 
 /* The call in args (session args->ssl, its bytes at args->buf) moved total
  * bytes in direction dir: send them at the session's stream offset, in
- * chunks, and advance it. A session's first read that starts an HTTP
- * request mutes it instead (serves()). Returns 0. */
-static __always_inline int tls_data(struct ssl_args *args, __u64 id, __u64 total, __u32 dir)
+ * chunks, and advance it. A write's end is its last TCP send when the
+ * calling thread's state sent says so (write_end(); NULL: its return). A
+ * session's first read that starts an HTTP request mutes it instead
+ * (serves()). Returns 0. */
+static __always_inline int tls_data(struct ssl_args *args, __u64 id, __u64 total, __u32 dir,
+				    const struct thread_state *sent)
 {
 	struct conn_key key = {};
 	struct emit_ctx ctx = {};
@@ -142,7 +145,7 @@ static __always_inline int tls_data(struct ssl_args *args, __u64 id, __u64 total
 	ctx.pid_tgid = id;
 	ctx.total = total;
 	ctx.base = *base;
-	ctx.ts_end = bpf_ktime_get_ns();
+	ctx.ts_end = write_end(sent, args->ts_ns, bpf_ktime_get_ns());
 	ctx.dir = dir;
 	nchunks = (total + LT_CHUNK_MAX - 1) / LT_CHUNK_MAX;
 	if (nchunks > chunks_max) {

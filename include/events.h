@@ -72,7 +72,8 @@ struct lt_hdr {
 struct lt_data_event {
 	struct lt_hdr hdr;
 	__u64 ssl;		/* SSL* : with tgid, the connection key */
-	__u64 ts_end_ns;	/* CLOCK_MONOTONIC at the SSL call's return */
+	__u64 ts_end_ns;	/* CLOCK_MONOTONIC at the SSL call's return; a write's
+				 * last TCP send when it made one (tls.bpf.h write_end()) */
 	__u64 offset;		/* stream offset of data[0] in this direction */
 	__u32 len;		/* bytes in data */
 	__u32 call_len;		/* bytes the whole SSL call moved */

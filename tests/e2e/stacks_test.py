@@ -456,11 +456,14 @@ def case_openssl(ctx):
     """The static, stripped OpenSSL client: exec'd after the tracer is ready. Then again with each
     request written to the socket 50 ms after it was encrypted, the thread spinning in between (as
     rustls seals first and writes later, or a thread preempted on a loaded host): the row is still
-    joined to its connection."""
+    joined to its connection. Then with each request write spinning 100 ms after its send, before
+    SSL_write returns (a thread preempted there): the request ends at its send, so ttfb_ms still
+    covers the server's delay (the return would leave it near 0)."""
     if not ctx.tls_client:
         return
     openssl_run(ctx, "openssl", raw_calls("S-OSSL"), [])
     openssl_run(ctx, "openssl late send", raw_calls("S-OSSL-LATE")[:2], ["--late-send", "50"])
+    openssl_run(ctx, "openssl slow return", raw_calls("S-OSSL-SLOW")[:2], ["--slow-return", "100"])
 
 
 def openssl_run(ctx, name, calls, extra):

@@ -18,7 +18,8 @@ struct stream_chunk {
 	int sock;		/* 1: plaintext of a plain TCP socket (no TLS) */
 	int dir;		/* 0 written by the process, 1 read by it */
 	uint64_t ts_start_ns;	/* monotonic: the SSL call's entry */
-	uint64_t ts_end_ns;	/* monotonic: the SSL call's return */
+	uint64_t ts_end_ns;	/* monotonic: the SSL call's return (a write: its last
+				 * TCP send, when it made one) */
 	uint64_t offset;	/* stream offset of data[0] in this direction */
 	uint64_t missing;	/* bytes of this SSL call BPF could not send after data (cap) */
 	const char *comm;

@@ -6,6 +6,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,7 @@
 #include <unistd.h>
 
 /*
- * Usage: tls_client IP PORT SNI CAFILE [--wait] [--late-send MS] REQUEST...
+ * Usage: tls_client IP PORT SNI CAFILE [--wait] [--late-send MS | --slow-return MS] REQUEST...
  *        tls_client IP PORT SNI CAFILE --echo N     (make bench)
  *        tls_client --membench CERT KEY N           (make bench)
  * Each REQUEST file holds a whole HTTP/1.1 request ("Connection: close"):
@@ -27,6 +28,9 @@
  * seals first and writes later, or a thread preempted between the two on a
  * loaded host). The connection is closed without a close_notify: its last
  * send is the request's.
+ * --slow-return MS: the request's writes go to the socket at once, and each
+ * spins MS ms after its send before SSL_write returns (a thread preempted
+ * between its send and the return, on a loaded host).
  * --echo N: against an echo server, N rounds of a 64-byte SSL_write and the
  * SSL_reads that bring it back on one connection; prints microseconds per round,
  * wall clock and this process's CPU time. --membench: a client and a server
@@ -79,6 +83,44 @@ static void spin_ms(long ms)
 	do
 		clock_gettime(CLOCK_MONOTONIC, &t);
 	while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < ms);
+}
+
+/* --slow-return: a write BIO that sends to its socket (the BIO's data) and
+ * spins slow_ms before it returns. */
+static long slow_ms;
+
+static int slow_write(BIO *b, const char *d, int n)
+{
+	ssize_t w = send((int)(intptr_t)BIO_get_data(b), d, n, 0);
+
+	spin_ms(slow_ms);
+	return w < 0 ? -1 : (int)w;
+}
+
+static long slow_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	(void)b, (void)num, (void)ptr;
+	return cmd == BIO_CTRL_FLUSH;
+}
+
+/* Point ssl's writes at a slow_write() BIO on fd. Returns 0, or -1. */
+static int wbio_slow(SSL *ssl, int fd)
+{
+	static BIO_METHOD *m;
+	BIO *b;
+
+	if (!m) {
+		m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "slow-return");
+		if (!m || !BIO_meth_set_write(m, slow_write) || !BIO_meth_set_ctrl(m, slow_ctrl))
+			return -1;
+	}
+	b = BIO_new(m);
+	if (!b)
+		return -1;
+	BIO_set_data(b, (void *)(intptr_t)fd);
+	BIO_set_init(b, 1);
+	SSL_set0_wbio(ssl, b);
+	return 0;
 }
 
 /* Point ssl's writes at a memory BIO (late) or back at its socket (!late);
@@ -164,6 +206,8 @@ static int request_one(SSL_CTX *ctx, const char *ip, int port, const char *sni, 
 		ERR_print_errors_fp(stderr);
 		goto out;
 	}
+	if (slow_ms > 0 && wbio_slow(ssl, fd))
+		goto out;
 	if (SSL_write(ssl, req, (int)head) != (int)head ||
 	    (len > (long)head && (SSL_write_ex(ssl, req + head, len - head, &written) != 1 ||
 				 written != (size_t)(len - head)))) {
@@ -334,6 +378,9 @@ int main(int argc, char **argv)
 	}
 	if (i + 1 < argc && !strcmp(argv[i], "--late-send")) {
 		late_ms = atol(argv[i + 1]);
+		i += 2;
+	} else if (i + 1 < argc && !strcmp(argv[i], "--slow-return")) {
+		slow_ms = atol(argv[i + 1]);
 		i += 2;
 	}
 	for (; i < argc; i++)
