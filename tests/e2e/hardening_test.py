@@ -753,16 +753,24 @@ def caps_check(ctx, n, pid, when):
 
 
 def nice_check(ctx, n, pid):
-    """Every thread of a tracer started at nice 0 runs at nice -20 (the reader keeps up with a busy
-    host), though CAP_SYS_NICE is gone."""
+    """A tracer started at nice 0 runs its ring spool thread at nice -20 and every other thread at
+    -15 (the reader keeps up with a busy host, and the spool wins a CPU from it when a ring fills),
+    though CAP_SYS_NICE is gone. Started elsewhere, every thread keeps that priority."""
+    seen = set()
     for t in os.listdir("/proc/%d/task" % pid):
         try:
             with open("/proc/%d/task/%s/stat" % (pid, t)) as f:
-                nice = int(f.read().rsplit(")", 1)[1].split()[16])
+                stat = f.read()
         except OSError:
             continue
-        want = -20 if os.nice(0) == 0 else os.nice(0)  # started elsewhere: it keeps that one
-        ctx.chk.eq(nice, want, "%s: thread %s runs at nice %d" % (n, t, want))
+        comm, nice = stat.split("(", 1)[1].rsplit(")", 1)[0], int(stat.rsplit(")", 1)[1].split()[16])
+        seen.add(comm)
+        if os.nice(0) != 0:
+            want = os.nice(0)  # started elsewhere: it keeps that one
+        else:
+            want = -20 if comm == "llmtap-spool" else -15
+        ctx.chk.eq(nice, want, "%s: thread %s (%s) runs at nice %d" % (n, t, comm, want))
+    ctx.chk.ok("llmtap-spool" in seen, "%s: the ring spool thread runs, named" % n, repr(sorted(seen)))
     # in a session of its own, its autogroup (the CPU share of the whole session) is raised too
     try:
         with open("/proc/%d/autogroup" % pid) as f:

@@ -620,16 +620,20 @@ int loader_poll(struct loader *l, int timeout_ms)
 	return n;
 }
 
-void loader_spool_start(struct loader *l, const char *dir, uint64_t bytes)
+int loader_spool_start(struct loader *l, const char *dir, uint64_t bytes)
 {
 	int err = rings_spool(l->rb, dir, bytes);
 
-	if (err)
+	if (err) {
 		log_warn("ring spool: %s: a ring the reader is behind on drops events when full",
 			 strerror(-err));
-	else if (bytes)
-		log_debug("ring spool: up to %llu MB per ring in %s when the reader is behind",
-			  (unsigned long long)(bytes >> 20), dir ? dir : "/var/tmp");
+		return 0;
+	}
+	if (!bytes)
+		return 0;
+	log_debug("ring spool: up to %llu MB per ring in %s when the reader is behind",
+		  (unsigned long long)(bytes >> 20), dir ? dir : "/var/tmp");
+	return 1;
 }
 
 void loader_spool_stats(const struct loader *l, struct spool_stats *st)

@@ -58,8 +58,8 @@ void loader_exit(struct loader *l, pid_t pid);
  * A thread is not bound by what privs_drop() did before it in another
  * (capabilities, seccomp are per thread until set for all): start it
  * after. It inherits the caller's priority. A failure is said; the rings
- * work as before. */
-void loader_spool_start(struct loader *l, const char *dir, uint64_t bytes);
+ * work as before. Returns 1 when the thread runs, else 0. */
+int loader_spool_start(struct loader *l, const char *dir, uint64_t bytes);
 
 /* What the ring spools took so far (capture/ring.h). */
 void loader_spool_stats(const struct loader *l, struct spool_stats *st);

@@ -501,6 +501,7 @@ static void *rings_spool_main(void *arg)
 	int i, n, hot = 0;
 	size_t moved, all;
 
+	pthread_setname_np(pthread_self(), "llmtap-spool");	/* for top -H, perf */
 	for (;;) {
 		n = epoll_wait(rs->sp_epfd, ev, RINGS_MAX + 1, hot ? RING_SPOOL_TICK_MS : -1);
 		if (n < 0 && errno != EINTR)
