@@ -302,6 +302,7 @@ static __always_inline void upload_arm(struct sock *sk, struct upload_watch *w)
 
 /* A TCP send by a thread that just made an SSL call: join that SSL* to this
  * socket, once per session. Sends on joined sockets arm the upload watch.
+ * Every send of a thread that made SSL calls notes its time (write_end()).
  * A thread that never made an SSL call costs one task-storage test. */
 static __always_inline int ssl_sock_join_run(struct sock *sk, int ret, int flags)
 {

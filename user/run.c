@@ -162,6 +162,17 @@ static void priority_raise(void)
 	autogroup_raise();
 }
 
+/* The calling thread (the reader; Linux's nice is per thread) to
+ * RUN_READER_NICE, when it runs at the RUN_NICE priority_raise() gave. */
+static void reader_step_back(void)
+{
+	errno = 0;
+	if (getpriority(PRIO_PROCESS, 0) != RUN_NICE || errno)
+		return;
+	if (setpriority(PRIO_PROCESS, 0, RUN_READER_NICE))
+		log_debug("cannot step the reader back to nice %d: %s", RUN_READER_NICE, strerror(errno));
+}
+
 /* Load the BPF programs and attach them everywhere. Returns 0, or -1. */
 static int capture_start(struct run_state *st)
 {
@@ -417,9 +428,8 @@ int cmd_run(int argc, char **argv)
 		goto out_trackers;
 	/* a ring the reader is behind on spills beside the database: the
 	 * disk the operator gave llmtap */
-	if (loader_spool_start(st->loader, st->db_dir, o.spool_bytes) && getpriority(PRIO_PROCESS, 0) == RUN_NICE &&
-	    setpriority(PRIO_PROCESS, 0, RUN_READER_NICE))	/* this thread alone (Linux) */
-		log_debug("cannot step the reader back to nice %d: %s", RUN_READER_NICE, strerror(errno));
+	if (loader_spool_start(st->loader, st->db_dir, o.spool_bytes))
+		reader_step_back();
 	o.push.db_path = o.db;
 	o.push.token = config_push_token();
 	o.push.notice = run_notice;
